@@ -1,0 +1,48 @@
+# Two set-up commands that work on a fresh machine: `make demo` and `make test`.
+# Both create .venv and install what they need; `.ci/run` calls `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test test-fast lint format golden bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,engines,cluster,dbt]'
+	touch $@
+
+$(VENV)/.installed-core: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+demo: $(VENV)/.installed-core
+	$(BIN)/semseg compile segment_specs/offer_seeker.yml --dialect snowflake
+	$(BIN)/semseg verify segment_specs/offer_seeker.yml
+
+lint: $(STAMP)
+	$(BIN)/ruff check semseg tests benchmarks
+	$(BIN)/ruff format --check semseg
+	$(BIN)/mypy semseg
+
+test: lint
+	$(BIN)/python -m pytest -q -n 2 -m 'engines or dbt or not (engines or dbt)'
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m 'not (engines or dbt)'
+
+format: $(STAMP)
+	$(BIN)/ruff format semseg
+	$(BIN)/ruff check --fix semseg tests benchmarks
+
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden_regen
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

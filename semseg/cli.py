@@ -1,0 +1,157 @@
+"""The ``semseg`` command line: a thin shell over the Python API.
+
+Results go to stdout, problems to stderr. Exit codes: 0 success, 1 a problem with the spec, the
+data or a failed check, 2 a usage error (typer's own).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from semseg import __version__
+from semseg.dialects import TARGETS
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Customer segments declared once in YAML, compiled to any warehouse, verified locally.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+Dialect = enum.Enum("Dialect", {name: name for name in TARGETS}, type=str)  # type: ignore[misc]
+
+
+class Materialize(str, enum.Enum):
+    query = "query"
+    view = "view"
+    table = "table"
+
+
+def fail(lines: list[str] | str, code: int = 1) -> NoReturn:
+    """Print problems to stderr and exit without a traceback."""
+    for line in [lines] if isinstance(lines, str) else lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"semseg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """semseg: a SQL-generating semantic layer for customer segmentation."""
+
+
+def load_all(spec: Path):
+    """Load one spec or every spec in a folder; report every problem of every file at once."""
+    from semseg.compiler import find_specs, load_spec
+    from semseg.errors import SpecError
+
+    paths = find_specs(spec)
+    if not paths:
+        fail(f"{spec}: no .yml/.yaml spec files found")
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_spec(path))
+        except SpecError as err:
+            problems += [i.format() for i in err.issues]
+    if problems:
+        n = len(problems)
+        fail([*problems, f"{n} problem{'s' if n != 1 else ''} found; nothing was compiled."])
+    return loaded
+
+
+def write_new(path: Path, text: str, force: bool) -> bool:
+    """Write ``text`` unless a *different* file is already there (then ask for --force)."""
+    if path.exists() and not force:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+        fail(f"{path}: already exists with different content; not overwritten "
+             "(pass --force to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+@app.command()
+def compile(
+    spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
+    dialect: Annotated[Dialect, typer.Option("--dialect", "-d", help="Target SQL dialect.")
+                       ] = Dialect.duckdb,  # type: ignore[attr-defined]
+    out: Annotated[Path | None, typer.Option(help="Write <spec name>.sql files here instead "
+                                             "of printing.")] = None,
+    materialize: Annotated[Materialize, typer.Option(
+        help="query: a bare SELECT; view/table: CREATE VIEW/TABLE <spec name> AS ...")
+    ] = Materialize.query,
+    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+) -> None:
+    """Compile specs to SQL for a warehouse dialect."""
+    from semseg.compiler import compile_spec
+    from semseg.errors import CompileError
+
+    outputs = []
+    for spec_file in load_all(spec):
+        try:
+            outputs.append((spec_file, compile_spec(spec_file, dialect.value, materialize.value)))
+        except CompileError as err:
+            fail(str(err))
+    for spec_file, sql in outputs:
+        if out is None:
+            typer.echo(sql, nl=False)
+        else:
+            target = out / f"{spec_file.spec.name}.sql"
+            changed = write_new(target, sql, force)
+            typer.echo(f"{'wrote' if changed else 'unchanged'} {target}", err=True)
+
+
+@app.command()
+def dialects(
+    format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """List the target dialects."""
+    rows = [{"name": t.name, "title": t.title, "sqlglot": t.sqlglot,
+             "tested_on": t.engine or "golden files only"} for t in TARGETS.values()]
+    if format == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:<11} {r['title']:<38} {r['tested_on']}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (for editor autocompletion)."""
+    from semseg.schema import spec_json_schema
+
+    typer.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+
+
+@app.command()
+def check(
+    spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
+) -> None:
+    """Validate specs without compiling them."""
+    for spec_file in load_all(spec):
+        typer.echo(f"ok {spec_file.path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)

@@ -1,0 +1,54 @@
+"""Compile targets and their quirks, declared in one table instead of ``if dialect == ...``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """A compile target: its sqlglot dialect and what semseg must do differently for it."""
+
+    name: str
+    title: str
+    sqlglot: str
+    # SETTINGS appended to the query (ClickHouse only): LEFT JOIN must yield NULL, not 0/''.
+    query_settings: tuple[tuple[str, str], ...] = ()
+    # Table materialisation needs an engine clause (ClickHouse) keyed on the entity key.
+    table_engine: str | None = None
+    # Where compiled SQL is executed in semseg's own tests (None: golden files only).
+    engine: str | None = None
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("duckdb", "DuckDB", "duckdb", engine="duckdb"),
+        Target("snowflake", "Snowflake", "snowflake"),
+        Target("bigquery", "BigQuery", "bigquery"),
+        Target("postgres", "PostgreSQL", "postgres", engine="postgres"),
+        Target("redshift", "Amazon Redshift", "redshift"),
+        Target("databricks", "Databricks SQL", "databricks", engine="spark"),
+        Target("spark", "Apache Spark SQL", "spark", engine="spark"),
+        Target("trino", "Trino / Presto", "trino"),
+        Target("tsql", "SQL Server / Azure Synapse (T-SQL)", "tsql"),
+        Target(
+            "clickhouse",
+            "ClickHouse",
+            "clickhouse",
+            query_settings=(("join_use_nulls", "1"),),
+            table_engine="MergeTree",
+            engine="clickhouse",
+        ),
+        Target("sqlite", "SQLite", "sqlite", engine="sqlite"),
+        Target("mysql", "MySQL 8", "mysql"),
+    )
+}
+
+
+def get_target(name: str) -> Target:
+    """The target called ``name`` (case-insensitive); ``KeyError`` lists the valid names."""
+    try:
+        return TARGETS[name.lower()]
+    except KeyError:
+        raise KeyError(f"unknown dialect '{name}'; choose one of: {', '.join(TARGETS)}") from None

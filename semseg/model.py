@@ -1,0 +1,169 @@
+"""The typed, immutable spec model (what a valid YAML spec *is*).
+
+Structure and types are declared here with pydantic, which also gives us the JSON Schema for
+editors (``semseg schema``). Rules that need more than one field at a time (references, band
+coverage, SQL snippets) live in ``semseg.validate``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]*$"
+TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
+
+# Lowercase snake_case only: unquoted identifiers fold to upper case on Snowflake and to lower
+# case on PostgreSQL, so any other spelling would name different columns on different engines.
+Identifier = Annotated[StrictStr, Field(pattern=IDENTIFIER_PATTERN)]
+TableName = Annotated[StrictStr, Field(pattern=TABLE_PATTERN)]
+Number = StrictInt | StrictFloat
+Snippet = Annotated[StrictStr, Field(min_length=1)]
+
+
+class Agg(str, Enum):
+    """Aggregations a metric can apply to its ``expr`` over a source."""
+
+    count = "count"
+    count_distinct = "count_distinct"
+    sum = "sum"
+    avg = "avg"
+    min = "min"
+    max = "max"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Entity(_Model):
+    """What one output row stands for, and the column that identifies it."""
+
+    name: Identifier = Field(description="Entity name, e.g. customer; names the CTEs.")
+    key: Identifier = Field(description="Key column; one output row per distinct non-NULL key.")
+    description: StrictStr | None = None
+
+
+class Population(_Model):
+    """A table listing every entity that must get a row, even with no activity."""
+
+    table: TableName
+    key: Identifier | None = Field(None, description="Key column in this table (default: entity key).")
+    where: Snippet | None = Field(None, description="Boolean SQL filter on the table's rows.")
+    description: StrictStr | None = None
+
+
+class Source(_Model):
+    """An event table that metrics aggregate per entity key."""
+
+    table: TableName = Field(description="Table name; under --dbt it becomes {{ ref('table') }}.")
+    key: Identifier | None = Field(None, description="Key column in this table (default: entity key).")
+    where: Snippet | None = Field(None, description="Boolean SQL filter applied before aggregating.")
+    description: StrictStr | None = None
+
+
+class Metric(_Model):
+    """A per-entity value: an aggregate over a source, a raw aggregate, or derived from metrics."""
+
+    description: StrictStr | None = None
+    source: Identifier | None = Field(None, description="Source to aggregate (absent: derived metric).")
+    agg: Agg | None = Field(None, description="Aggregation applied to expr.")
+    expr: Snippet | None = Field(
+        None, description="Row expression to aggregate, or (derived) an expression over metrics."
+    )
+    where: Snippet | None = Field(None, description="Row filter for this metric only.")
+    sql: Snippet | None = Field(None, description="A complete aggregate expression over the source.")
+    fill: Number | StrictStr | StrictBool | None = Field(
+        None, description="Value used when the metric is NULL (e.g. population members with no rows)."
+    )
+    type: Literal["integer", "number"] | None = Field(
+        None, description="Declare integer-valued metrics so band gaps can be proven."
+    )
+
+    @property
+    def kind(self) -> Literal["aggregate", "raw", "derived"]:
+        """aggregate: agg over a source; raw: ``sql`` over a source; derived: over metrics."""
+        if self.source is None:
+            return "derived"
+        return "raw" if self.sql is not None else "aggregate"
+
+    @property
+    def is_integer(self) -> bool:
+        """Whether every value is an integer (declared, or implied by a counting aggregate)."""
+        return self.type == "integer" or self.agg in (Agg.count, Agg.count_distinct)
+
+
+class Segment(_Model):
+    """One labelled segment of a bands or rules segmentation."""
+
+    label: Annotated[StrictStr, Field(min_length=1)]
+    min: Number | None = Field(None, description="Inclusive lower bound (bands).")
+    max: Number | None = Field(None, description="Inclusive upper bound (bands).")
+    below: Number | None = Field(None, description="Exclusive upper bound (bands).")
+    when: Snippet | None = Field(None, description="Boolean SQL over metrics (rules).")
+    else_: StrictBool = Field(False, alias="else", description="Catch-all segment; must be last.")
+    description: StrictStr | None = None
+    use_case: StrictStr | None = None
+
+
+class Segmentation(_Model):
+    """A label column plus its sort-order column."""
+
+    description: StrictStr | None = None
+    by: Identifier | None = Field(None, description="Metric the bands or quantiles are taken over.")
+    order_column: Identifier | None = Field(None, description="Default: <segmentation>_order.")
+    segments: list[Segment] | None = Field(None, description="Bands or rules; first match wins.")
+    quantiles: Annotated[StrictInt, Field(ge=2, le=100)] | None = Field(
+        None, description="Number of quantile tiers over `by`."
+    )
+    direction: Literal["asc", "desc"] | None = Field(
+        None, description="Quantiles: desc puts the highest values in tier 1, asc the lowest."
+    )
+    labels: list[Annotated[StrictStr, Field(min_length=1)]] | None = Field(
+        None, description="Quantiles: one label per tier, tier 1 first (default: the tier number)."
+    )
+    null_label: StrictStr | None = Field(
+        None, description="Quantiles: label of the extra last tier for NULL values (default Unranked)."
+    )
+
+    @property
+    def kind(self) -> Literal["quantiles", "rules", "bands"]:
+        """quantiles: tiers over ``by``; rules: ``when`` conditions; bands: ranges of ``by``."""
+        if self.quantiles is not None:
+            return "quantiles"
+        if any(s.when is not None for s in self.segments or []) or self.by is None:
+            return "rules"
+        return "bands"
+
+
+class Check(_Model):
+    """An expectation verify enforces on the segment distribution."""
+
+    segment: StrictStr = Field(description="Segment label.")
+    segmentation: Identifier | None = Field(
+        None, description="Needed only when several segmentations share the label."
+    )
+    share_between: tuple[Number, Number] | None = None
+    min_count: Annotated[StrictInt, Field(ge=0)] | None = None
+    max_count: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+class Spec(_Model):
+    """One segment model: one row per entity key, its metrics and its segmentations."""
+
+    version: Literal[1]
+    name: Identifier
+    description: StrictStr | None = None
+    dialect: StrictStr = Field("duckdb", description="Dialect the SQL snippets are written in.")
+    entity: Entity
+    population: Population | None = None
+    sources: dict[Identifier, Source] = Field(min_length=1)
+    metrics: dict[Identifier, Metric] = Field(min_length=1)
+    segmentations: dict[Identifier, Segmentation] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+
+    def order_column(self, segmentation: str) -> str:
+        """Name of a segmentation's sort-order column."""
+        return self.segmentations[segmentation].order_column or f"{segmentation}_order"

@@ -1,0 +1,287 @@
+"""Spec → model plan: the CTEs of the model and the canonical (DuckDB) SQL of every column.
+
+The plan decides *what* is computed where; ``render`` only lays it out with a Jinja template.
+Every SQL fragment here is canonical DuckDB SQL built from sqlglot trees, so snippets written in
+any dialect meet the transpiler in one dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from semseg.model import Agg, Segmentation, Spec
+from semseg.snippets import SnippetProblem, cast_divisions, parse_snippet
+from semseg.validate.references import (
+    derived_dependencies,
+    segment_labels,
+    segmentation_dependencies,
+)
+
+CANONICAL = "duckdb"
+
+
+@dataclass(frozen=True)
+class Column:
+    """An output column of a CTE: ``sql AS name`` (``sql`` may equal ``name``)."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class SourceStep:
+    """One aggregate per source: ``SELECT key, aggs FROM table WHERE ... GROUP BY key``."""
+
+    cte: str
+    table: str
+    key: str
+    where: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A CTE that selects ``columns`` from ``source`` (window or CASE layer)."""
+
+    cte: str
+    source: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """Everything the template needs, in order."""
+
+    spec_name: str
+    key: str
+    population: SourceStep | None
+    sources: tuple[SourceStep, ...]
+    keys_cte: str
+    metrics_cte: str
+    metric_columns: tuple[Column, ...]
+    joins: tuple[SourceStep, ...]
+    steps: tuple[Step, ...]
+    output: tuple[str, ...]
+
+
+def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | None = None) -> str:
+    """A validated snippet as canonical SQL, divisions made floating, columns optionally replaced."""
+    tree = parse_snippet(text, dialect)
+    if isinstance(tree, SnippetProblem):  # validation guarantees this does not happen
+        raise ValueError(tree.message)
+    tree = cast_divisions(tree)
+    if replace:
+        tree = tree.transform(
+            lambda n: exp.paren(replace[n.name].copy())
+            if isinstance(n, exp.Column) and not n.table and n.name in replace
+            else n
+        )
+    return tree.sql(dialect=CANONICAL)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value).sql(CANONICAL)
+    return exp.Literal.string(str(value)).sql(CANONICAL)
+
+
+def _aggregate(spec: Spec, name: str) -> str:
+    m = spec.metrics[name]
+    if m.kind == "raw":
+        return snippet_sql(m.sql or "", spec.dialect)
+    assert m.agg is not None
+    value = snippet_sql(m.expr, spec.dialect) if m.expr else "1"
+    if m.where:
+        value = f"CASE WHEN {snippet_sql(m.where, spec.dialect)} THEN {value} END"
+    if m.agg is Agg.count:
+        return f"COUNT({value})" if m.expr or m.where else "COUNT(*)"
+    if m.agg is Agg.count_distinct:
+        return f"COUNT(DISTINCT {value})"
+    if m.agg is Agg.avg:
+        return f"AVG(CAST({value} AS DOUBLE))"
+    return f"{m.agg.value.upper()}({value})"
+
+
+def _with_fill(sql: str, fill: object) -> str:
+    return sql if fill is None else f"COALESCE({sql}, {_literal(fill)})"
+
+
+def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
+    """Derived metrics as trees over base metrics (derived references expanded inline)."""
+    deps = derived_dependencies(spec)
+    done: dict[str, exp.Expression] = {}
+
+    def build(name: str) -> exp.Expression:
+        if name not in done:
+            for dep in deps[name]:
+                if dep in deps:
+                    build(dep)
+            m = spec.metrics[name]
+            sql = _with_fill(snippet_sql(m.expr or "", spec.dialect, done), m.fill)
+            done[name] = exp.maybe_parse(sql, dialect=CANONICAL)
+        return done[name]
+
+    for name in deps:
+        build(name)
+    return done
+
+
+def _case(branches: list[tuple[str, str]], default: str | None) -> str:
+    whens = " ".join(f"WHEN {cond} THEN {value}" for cond, value in branches)
+    tail = f" ELSE {default}" if default is not None else ""
+    return f"CASE {whens}{tail} END"
+
+
+def _band_condition(by: str, seg) -> str:
+    parts = []
+    if seg.min is not None:
+        parts.append(f"{by} >= {_literal(seg.min)}")
+    if seg.max is not None:
+        parts.append(f"{by} <= {_literal(seg.max)}")
+    if seg.below is not None:
+        parts.append(f"{by} < {_literal(seg.below)}")
+    return " AND ".join(parts)
+
+
+def segment_conditions(spec: Spec, name: str) -> list[tuple[str | None, str]]:
+    """(condition or None for else, label) per segment of a bands/rules segmentation, in order."""
+    s = spec.segmentations[name]
+    out: list[tuple[str | None, str]] = []
+    for seg in s.segments or []:
+        if seg.else_:
+            out.append((None, seg.label))
+        elif s.kind == "bands":
+            out.append((_band_condition(s.by or "", seg), seg.label))
+        else:
+            out.append((snippet_sql(seg.when or "", spec.dialect), seg.label))
+    return out
+
+
+def rank_columns(name: str) -> tuple[str, str]:
+    """Helper column names holding a quantile segmentation's rank and non-NULL count."""
+    return f"{name}__rank", f"{name}__n"
+
+
+def quantile_tier_sql(name: str, s: Segmentation) -> str:
+    """Tier 1..n from rank and count with integer arithmetic only, NULLs in tier n+1.
+
+    tier = floor((rank - 1) * n / count) + 1, written as comparisons so that no engine's
+    division or rounding rules take part; tied values share a rank and therefore a tier.
+    """
+    n = s.quantiles or 0
+    rank, count = rank_columns(name)
+    branches = [(f"{s.by} IS NULL", str(n + 1))]
+    branches += [(f"({rank} - 1) * {n} >= {k} * {count}", str(k + 1)) for k in range(n - 1, 0, -1)]
+    return _case(branches, "1")
+
+
+def _segmentation_columns(spec: Spec, name: str) -> tuple[Column, Column]:
+    s = spec.segmentations[name]
+    order = spec.order_column(name)
+    if s.kind == "quantiles":
+        tier = quantile_tier_sql(name, s)
+        labels = segment_labels(spec, name)
+        label_case = "CASE " + tier + " " + " ".join(
+            f"WHEN {i} THEN {_literal(lbl)}" for i, lbl in enumerate(labels, start=1)) + " END"
+        return Column(name, label_case), Column(order, tier)
+    conds = segment_conditions(spec, name)
+    default_label = next((_literal(lbl) for c, lbl in conds if c is None), None)
+    default_order = next((str(i) for i, (c, _) in enumerate(conds, 1) if c is None), None)
+    branches = [(c, lbl) for c, lbl in conds if c is not None]
+    label = _case([(c, _literal(lbl)) for c, lbl in branches], default_label)
+    order_case = _case([(c, str(i)) for i, (c, _) in enumerate(conds, 1) if c is not None],
+                       default_order)
+    return Column(name, label), Column(order, order_case)
+
+
+def _layers(spec: Spec) -> list[list[str]]:
+    deps = segmentation_dependencies(spec)
+    depth: dict[str, int] = {}
+
+    def level(name: str) -> int:
+        if name not in depth:
+            depth[name] = 1 + max((level(d) for d in deps[name]), default=-1)
+        return depth[name]
+
+    layers: list[list[str]] = []
+    for name in spec.segmentations:
+        d = level(name)
+        while len(layers) <= d:
+            layers.append([])
+    for name in spec.segmentations:
+        layers[depth[name]].append(name)
+    return layers
+
+
+def build_plan(spec: Spec) -> ModelPlan:
+    """Lay the spec out as CTEs: sources → keys → metrics → derived → ranks → segments."""
+    entity, key = spec.entity.name, spec.entity.key
+    sources = []
+    for sname, src in spec.sources.items():
+        cols = tuple(Column(m, _aggregate(spec, m)) for m, metric in spec.metrics.items()
+                     if metric.source == sname)
+        src_key = src.key or key
+        where = f"{src_key} IS NOT NULL"
+        if src.where:
+            where += f" AND ({snippet_sql(src.where, spec.dialect)})"
+        sources.append(SourceStep(f"{entity}_{sname}", src.table, src_key, where, cols))
+    population = None
+    if spec.population is not None:
+        pop_key = spec.population.key or key
+        where = f"{pop_key} IS NOT NULL"
+        if spec.population.where:
+            where += f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
+        population = SourceStep(f"{entity}_population", spec.population.table, pop_key, where, ())
+    keys_cte = population.cte if population else (
+        sources[0].cte if len(sources) == 1 else f"{entity}_keys")
+
+    base = [m for m, metric in spec.metrics.items() if metric.kind != "derived"]
+    metric_columns = tuple(
+        Column(m, _with_fill(f"{_owner(sources, m)}.{m}", spec.metrics[m].fill)) for m in base
+    )
+    joins = tuple(s for s in sources if s.cte != keys_cte)
+    steps: list[Step] = []
+    current = [key, *base]
+    last = f"{entity}_metrics"
+    derived = _derived_trees(spec)
+    if derived:
+        cols = [Column(c, c) for c in current]
+        cols += [Column(m, derived[m].sql(CANONICAL)) for m in spec.metrics if m in derived]
+        steps.append(Step(f"{entity}_derived_metrics", last, tuple(cols)))
+        last = steps[-1].cte
+        current = [c.name for c in cols]
+    quantiles = [n for n, s in spec.segmentations.items() if s.kind == "quantiles"]
+    if quantiles:
+        cols = [Column(c, c) for c in current]
+        for name in quantiles:
+            s = spec.segmentations[name]
+            rank, count = rank_columns(name)
+            direction = "DESC" if s.direction == "desc" else "ASC"
+            cols.append(Column(rank, f"RANK() OVER (PARTITION BY CASE WHEN {s.by} IS NULL THEN 1 "
+                                     f"ELSE 0 END ORDER BY {s.by} {direction})"))
+            cols.append(Column(count, f"COUNT({s.by}) OVER ()"))
+        steps.append(Step(f"{entity}_ranks", last, tuple(cols)))
+        last = steps[-1].cte
+        current = [c.name for c in cols]
+    layers = _layers(spec)
+    for i, layer in enumerate(layers, start=1):
+        cols = [Column(c, c) for c in current]
+        for name in layer:
+            cols.extend(_segmentation_columns(spec, name))
+        cte = f"{entity}_segments" if len(layers) == 1 else f"{entity}_segments_{i}"
+        steps.append(Step(cte, last, tuple(cols)))
+        last = cte
+        current = [c.name for c in cols]
+    output = [key, *spec.metrics]
+    for name in spec.segmentations:
+        output += [name, spec.order_column(name)]
+    return ModelPlan(spec.name, key, population, tuple(sources), keys_cte, f"{entity}_metrics",
+                     metric_columns, joins, tuple(steps), tuple(output))
+
+
+def _owner(sources: list[SourceStep], metric: str) -> str:
+    return next(s.cte for s in sources if any(c.name == metric for c in s.columns))

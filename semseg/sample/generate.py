@@ -1,0 +1,777 @@
+"""Deterministic generator for the bundled sample datasets.
+
+``python -m semseg.sample.generate`` rewrites ``semseg/sample/<dataset>/<table>.parquet``.
+Rows are built in pure Python from ``random.Random(<fixed seed>)`` and written by DuckDB
+with explicit column types, sorted by each table's key, so every run gives the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+SAMPLE_DIR = Path(__file__).resolve().parent
+
+Row = tuple[object, ...]
+Tables = dict[str, list[Row]]
+
+SEEDS: dict[str, int] = {"retail": 20_250_101, "marketplace": 20_170_901}
+
+# dataset -> table -> ((column, DuckDB type), ...)
+SCHEMAS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "retail": {
+        "int_customers": (
+            ("unified_customer_id", "VARCHAR"),
+            ("customer_name", "VARCHAR"),
+            ("signup_date", "DATE"),
+            ("city", "VARCHAR"),
+            ("customer_channel", "VARCHAR"),
+        ),
+        "int_order_lines": (
+            ("unified_order_id", "VARCHAR"),
+            ("order_line_no", "INTEGER"),
+            ("unified_customer_id", "VARCHAR"),
+            ("order_date", "DATE"),
+            ("transaction_type", "VARCHAR"),
+            ("channel", "VARCHAR"),
+            ("quantity", "INTEGER"),
+            ("sales_amount", "DECIMAL(12,2)"),
+            ("has_discount", "INTEGER"),
+            ("discount_amount", "DECIMAL(12,2)"),
+            ("online_offer_no_", "VARCHAR"),
+            ("offline_offer_no_", "VARCHAR"),
+        ),
+    },
+    "marketplace": {
+        "customers": (
+            ("customer_id", "VARCHAR"),
+            ("customer_city", "VARCHAR"),
+            ("customer_state", "VARCHAR"),
+        ),
+        "orders": (
+            ("order_id", "VARCHAR"),
+            ("customer_id", "VARCHAR"),
+            ("order_purchase_timestamp", "TIMESTAMP"),
+            ("order_status", "VARCHAR"),
+        ),
+        "order_items": (
+            ("order_id", "VARCHAR"),
+            ("order_item_id", "INTEGER"),
+            ("product_id", "VARCHAR"),
+            ("price", "DECIMAL(10,2)"),
+            ("freight_value", "DECIMAL(10,2)"),
+        ),
+        "order_payments": (
+            ("order_id", "VARCHAR"),
+            ("payment_sequential", "INTEGER"),
+            ("payment_type", "VARCHAR"),
+            ("payment_installments", "INTEGER"),
+            ("payment_value", "DECIMAL(10,2)"),
+        ),
+        "order_reviews": (
+            ("review_id", "VARCHAR"),
+            ("order_id", "VARCHAR"),
+            ("review_score", "INTEGER"),
+            ("review_comment_message", "VARCHAR"),
+        ),
+        "products": (
+            ("product_id", "VARCHAR"),
+            ("product_category_name", "VARCHAR"),
+            ("product_weight_g", "INTEGER"),
+            ("product_photos_qty", "INTEGER"),
+        ),
+    },
+}
+
+# dataset -> table -> unique sort key
+SORT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "retail": {
+        "int_customers": ("unified_customer_id",),
+        "int_order_lines": ("unified_order_id", "order_line_no"),
+    },
+    "marketplace": {
+        "customers": ("customer_id",),
+        "orders": ("order_id",),
+        "order_items": ("order_id", "order_item_id"),
+        "order_payments": ("order_id", "payment_sequential"),
+        "order_reviews": ("review_id",),
+        "products": ("product_id",),
+    },
+}
+
+
+def money(cents: int) -> str:
+    """Format integer cents as a signed decimal string ('-12.05')."""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def _pick(rng: random.Random, weighted: Sequence[tuple[object, float]]) -> object:
+    values = [v for v, _ in weighted]
+    weights = [w for _, w in weighted]
+    return rng.choices(values, weights=weights, k=1)[0]
+
+
+# --------------------------------------------------------------------------- retail
+
+RETAIL_START = dt.date(2023, 1, 1)
+RETAIL_END = dt.date(2025, 11, 30)
+RETAIL_SIGNUP_START = dt.date(2021, 6, 1)
+RETAIL_CUSTOMERS = 4000
+RETAIL_NON_BUYER_SHARE = 0.15
+RETAIL_ONE_TIME_SHARE = 0.60
+RETAIL_GUEST_ORDERS = 100
+RETAIL_REFUND_ORDER_PROB = 0.11
+
+_UAE_CITIES: tuple[tuple[object, float], ...] = (
+    ("Dubai", 38),
+    ("Abu Dhabi", 21),
+    ("Sharjah", 15),
+    ("Ajman", 7),
+    ("Al Ain", 7),
+    ("Ras Al Khaimah", 5),
+    ("Fujairah", 3),
+    ("Umm Al Quwain", 2),
+    ("Khor Fakkan", 1),
+    ("Kalba", 1),
+)
+_FIRST_NAMES = (
+    "Ahmed", "Mohammed", "Fatima", "Aisha", "Omar", "Khalid", "Mariam", "Noura", "Hamdan",
+    "Saeed", "Layla", "Yousef", "Hessa", "Rashid", "Sara", "Ali", "Maitha", "Sultan", "Reem",
+    "Priya", "Rahul", "Anjali", "Arjun", "Imran", "Ayesha", "Bilal", "Maria", "Jose", "Angela",
+    "John", "Emma", "Oliver", "Sophie", "Daniel", "Elena", "Dmitri", "Chen", "Wei", "Hana",
+    "Karim", "Nadia", "Tariq", "Zainab", "Hassan", "Leila", "Vikram", "Deepa", "Grace", "Mark",
+)
+_LAST_NAMES = (
+    "Al Mansoori", "Al Nuaimi", "Al Shamsi", "Al Suwaidi", "Al Ketbi", "Al Mazrouei",
+    "Al Hashimi", "Al Falasi", "Al Marri", "Al Dhaheri", "Khan", "Sharma", "Patel", "Nair",
+    "Menon", "Iyer", "Hussain", "Qureshi", "Santos", "Reyes", "Cruz", "Garcia", "Smith",
+    "Brown", "Wilson", "Taylor", "Ivanova", "Petrov", "Wang", "Li", "Haddad", "Khoury",
+    "Nasser", "Farouk", "Mahmoud", "Rahman", "Chowdhury", "Fernandes", "D'Souza", "Okafor",
+)
+
+
+def _days(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
+    return start + dt.timedelta(days=rng.randrange((end - start).days + 1))
+
+
+def _absent(rng: random.Random) -> str | None:
+    """An absent offer code: NULL most of the time, sometimes ''."""
+    return None if rng.random() < 0.75 else ""
+
+
+def _retail_lines(rng: random.Random, channel: str, disc_prob: float) -> list[dict[str, object]]:
+    """Build the lines of one sale order (amounts in fils)."""
+    n_lines = int(_pick(rng, ((1, 24), (2, 24), (3, 20), (4, 15), (5, 10), (6, 7))))
+    discounted = rng.random() < disc_prob
+    disc_lines: set[int] = set()
+    if discounted:
+        disc_lines.add(rng.randrange(n_lines))
+        for i in range(n_lines):
+            if rng.random() < 0.45:
+                disc_lines.add(i)
+    if channel == "online":
+        code = f"ONL-{rng.randint(2023, 2025)}-{rng.randint(1, 40):03d}"
+    else:
+        code = f"OFF-{rng.randint(1001, 1150)}"
+    lines = []
+    for i in range(n_lines):
+        qty = int(_pick(rng, ((1, 70), (2, 18), (3, 7), (4, 3), (5, 2))))
+        dirhams = min(2500, max(5, round(math.exp(rng.gauss(4.0, 0.9)))))
+        unit = dirhams * 100 - rng.choice((0, 0, 1, 5, 50))
+        gross = qty * unit
+        online_code: str | None
+        offline_code: str | None
+        if i in disc_lines:
+            pct = rng.choice((10, 10, 15, 20, 20, 25, 30, 40, 50))
+            disc = gross * pct // 100
+            net = gross - disc
+            # store (POS) lines record the discount negative-signed, online ones positive
+            disc_amount: int | None = -disc if channel == "store" else disc
+            line_code = None if rng.random() < 0.04 else code
+            if channel == "online":
+                online_code, offline_code = line_code, _absent(rng)
+            else:
+                online_code, offline_code = _absent(rng), line_code
+            has_discount = 1
+        else:
+            net = gross
+            disc_amount = 0 if rng.random() < 0.6 else None
+            online_code, offline_code = _absent(rng), _absent(rng)
+            has_discount = 0
+        lines.append(
+            {
+                "qty": qty,
+                "net": net,
+                "has_discount": has_discount,
+                "disc": disc_amount,
+                "onl": online_code,
+                "off": offline_code,
+            }
+        )
+    return lines
+
+
+def build_retail(seed: int = SEEDS["retail"]) -> Tables:
+    """Build the 'retail' tables (int_customers, int_order_lines) as row tuples."""
+    rng = random.Random(seed)
+    ids = [f"C{i:06d}" for i in range(1, RETAIL_CUSTOMERS + 1)]
+    order = ids[:]
+    rng.shuffle(order)
+    n_non = round(RETAIL_CUSTOMERS * RETAIL_NON_BUYER_SHARE)
+    non_buyers = set(order[:n_non])
+    buyers = order[n_non:]
+    n_one = round(len(buyers) * RETAIL_ONE_TIME_SHARE)
+    n_orders = {cid: 1 for cid in buyers[:n_one]}
+    for cid in buyers[n_one:]:
+        n_orders[cid] = min(60, 1 + int(1.9 * rng.paretovariate(1.5)))
+
+    customers: list[Row] = []
+    orders: list[dict[str, object]] = []
+    channels = (("online", 45), ("store", 35), ("omni", 20))
+    for cid in ids:
+        name = f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
+        city = str(_pick(rng, _UAE_CITIES))
+        cust_channel = str(_pick(rng, channels))
+        last_signup = RETAIL_END if cid in non_buyers else dt.date(2025, 6, 30)
+        signup = _days(rng, RETAIL_SIGNUP_START, last_signup)
+        customers.append((cid, name, signup.isoformat(), city, cust_channel))
+        if cid in non_buyers:
+            continue
+        disc_prob = 0.0 if rng.random() < 0.40 else rng.uniform(0.15, 0.8)
+        online_share = {"online": 0.9, "store": 0.1, "omni": 0.5}[cust_channel]
+        first = max(signup, RETAIL_START)
+        for _ in range(n_orders[cid]):
+            channel = "online" if rng.random() < online_share else "store"
+            orders.append(
+                {
+                    "date": _days(rng, first, RETAIL_END),
+                    "tie": rng.random(),
+                    "customer": cid,
+                    "channel": channel,
+                    "type": "Sale",
+                    "lines": _retail_lines(rng, channel, disc_prob),
+                }
+            )
+    for _ in range(RETAIL_GUEST_ORDERS):
+        channel = rng.choice(("online", "store"))
+        orders.append(
+            {
+                "date": _days(rng, RETAIL_START, RETAIL_END),
+                "tie": rng.random(),
+                "customer": None,
+                "channel": channel,
+                "type": "Sale",
+                "lines": _retail_lines(rng, channel, 0.3),
+            }
+        )
+
+    refunds = []
+    for sale in orders:
+        sale_date = sale["date"]
+        assert isinstance(sale_date, dt.date)
+        if sale_date >= RETAIL_END or rng.random() >= RETAIL_REFUND_ORDER_PROB:
+            continue
+        sale_lines = sale["lines"]
+        assert isinstance(sale_lines, list)
+        n = len(sale_lines)
+        k = min(n, int(_pick(rng, ((1, 60), (2, 25), (n, 15)))))
+        picked = sorted(rng.sample(range(n), k))
+        refund_lines = []
+        for i in picked:
+            src = sale_lines[i]
+            refund_lines.append({**src, "qty": -int(src["qty"]), "net": -int(src["net"])})
+        refunds.append(
+            {
+                "date": min(RETAIL_END, sale_date + dt.timedelta(days=rng.randint(1, 30))),
+                "tie": rng.random(),
+                "customer": sale["customer"],
+                "channel": sale["channel"],
+                "type": "Refund",
+                "lines": refund_lines,
+            }
+        )
+    orders.extend(refunds)
+    orders.sort(key=lambda o: (o["date"], o["tie"]))
+
+    lines: list[Row] = []
+    for n, o in enumerate(orders, start=1):
+        oid = f"ORD{n:07d}"
+        date = o["date"]
+        assert isinstance(date, dt.date)
+        for line_no, ln in enumerate(o["lines"], start=1):  # type: ignore[arg-type]
+            disc = ln["disc"]
+            lines.append(
+                (
+                    oid,
+                    line_no,
+                    o["customer"],
+                    date.isoformat(),
+                    o["type"],
+                    o["channel"],
+                    ln["qty"],
+                    money(int(ln["net"])),
+                    ln["has_discount"],
+                    None if disc is None else money(int(disc)),
+                    ln["onl"],
+                    ln["off"],
+                )
+            )
+    return {"int_customers": customers, "int_order_lines": lines}
+
+
+# ---------------------------------------------------------------------- marketplace
+
+MARKET_START = dt.datetime(2017, 1, 1)
+MARKET_END = dt.datetime(2018, 8, 31, 23, 59, 59)
+MARKET_CUSTOMERS = 8000
+MARKET_REPEAT = 3000
+MARKET_NOISE = 300
+
+# (city, state, weight among ordinary customers)
+_BR_CITIES: tuple[tuple[str, str, float], ...] = (
+    ("sao paulo", "SP", 15.6),
+    ("rio de janeiro", "RJ", 6.9),
+    ("belo horizonte", "MG", 2.8),
+    ("brasilia", "DF", 2.1),
+    ("curitiba", "PR", 1.5),
+    ("campinas", "SP", 1.5),
+    ("porto alegre", "RS", 1.4),
+    ("salvador", "BA", 1.3),
+    ("guarulhos", "SP", 1.2),
+    ("sao bernardo do campo", "SP", 0.9),
+    ("niteroi", "RJ", 0.9),
+    ("santo andre", "SP", 0.8),
+    ("osasco", "SP", 0.8),
+    ("santos", "SP", 0.7),
+    ("goiania", "GO", 0.7),
+    ("sao jose dos campos", "SP", 0.7),
+    ("fortaleza", "CE", 0.7),
+    ("sorocaba", "SP", 0.6),
+    ("recife", "PE", 0.6),
+    ("florianopolis", "SC", 0.6),
+    ("jundiai", "SP", 0.6),
+    ("ribeirao preto", "SP", 0.5),
+    ("belem", "PA", 0.5),
+    ("nova iguacu", "RJ", 0.5),
+    ("barueri", "SP", 0.5),
+    ("juiz de fora", "MG", 0.5),
+    ("contagem", "MG", 0.5),
+    ("mogi das cruzes", "SP", 0.4),
+    ("sao goncalo", "RJ", 0.4),
+    ("uberlandia", "MG", 0.4),
+    ("vila velha", "ES", 0.4),
+    ("londrina", "PR", 0.4),
+    ("joinville", "SC", 0.4),
+    ("manaus", "AM", 0.4),
+    ("natal", "RN", 0.3),
+    ("campo grande", "MS", 0.3),
+)
+_STATE = {city: state for city, state, _ in _BR_CITIES}
+
+_GENERAL_CATEGORIES = (
+    "cama_mesa_banho", "beleza_saude", "esporte_lazer", "moveis_decoracao",
+    "informatica_acessorios", "utilidades_domesticas", "relogios_presentes", "telefonia",
+    "ferramentas_jardim", "automotivo", "brinquedos", "cool_stuff", "perfumaria", "bebes",
+    "eletronicos", "papelaria", "fashion_bolsas_e_acessorios", "pet_shop", "moveis_escritorio",
+    "consoles_games", "malas_acessorios", "construcao_ferramentas_construcao",
+    "eletrodomesticos", "instrumentos_musicais", "livros_interesse_geral",
+)
+
+_COMMENTS = {
+    "neg": (
+        "Produto chegou com defeito e ninguem responde.",
+        "Nao recebi o produto ate agora, pessimo atendimento.",
+        "Veio diferente do anunciado, quero devolver.",
+        "Qualidade muito ruim, nao recomendo.",
+        "Entrega atrasou mais de duas semanas.",
+        "Produto quebrado na embalagem, muito decepcionado.",
+        "Comprei dois itens e so chegou um.",
+    ),
+    "mid": (
+        "Produto ok, mas a entrega demorou.",
+        "Atende, mas esperava um acabamento melhor.",
+        "Razoavel pelo preco.",
+        "Chegou no prazo, embalagem simples.",
+    ),
+    "pos": (
+        "Otimo produto, chegou antes do prazo!",
+        "Muito bom, recomendo a loja.",
+        "Excelente qualidade, comprarei novamente.",
+        "Adorei, exatamente como na foto.",
+        "Entrega rapida e produto bem embalado.",
+        "Perfeito, superou minhas expectativas.",
+        "Vendedor atencioso, tudo certo com o pedido.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A latent customer profile planted among repeat marketplace customers."""
+
+    name: str
+    city: str
+    items: tuple[int, int]
+    price: tuple[int, int]  # BRL per item
+    detailed: float  # probability that a review has a comment
+    scores: tuple[float, float, float, float, float]  # weights of scores 1..5
+    weight_g: tuple[int, int]
+    photos: tuple[int, int]
+    installments: tuple[int, int]
+    payment: str
+    categories: tuple[str, ...]
+
+
+PERSONAS: tuple[Persona, ...] = (
+    Persona("tech_installments", "sao paulo", (1, 1), (700, 1400), 0.15, (0, 0, 1, 4, 5),
+            (1200, 2500), (5, 8), (8, 10), "credit_card",
+            ("informatica_acessorios", "telefonia", "eletronicos")),
+    Persona("household_basket", "rio de janeiro", (4, 6), (18, 40), 0.05, (0, 1, 2, 8, 2),
+            (300, 900), (1, 2), (1, 2), "credit_card",
+            ("cama_mesa_banho", "utilidades_domesticas")),
+    Persona("vocal_critics", "belo horizonte", (1, 2), (90, 160), 0.92, (6, 4, 1, 0, 0),
+            (600, 1200), (1, 2), (2, 4), "credit_card",
+            ("moveis_decoracao", "relogios_presentes")),
+    Persona("beauty_fans", "brasilia", (2, 3), (35, 70), 0.85, (0, 0, 0, 1, 9),
+            (80, 250), (3, 4), (1, 2), "credit_card", ("beleza_saude", "perfumaria")),
+    Persona("heavy_furniture", "curitiba", (1, 1), (350, 650), 0.35, (0, 1, 5, 4, 0),
+            (12000, 22000), (2, 3), (5, 7), "credit_card",
+            ("moveis_escritorio", "moveis_sala")),
+    Persona("toy_gifters", "porto alegre", (2, 3), (60, 110), 0.10, (0, 0, 1, 4, 5),
+            (400, 900), (6, 9), (3, 4), "credit_card", ("brinquedos", "bebes")),
+    Persona("budget_boleto", "salvador", (1, 1), (15, 35), 0.02, (0, 2, 6, 2, 0),
+            (200, 500), (1, 1), (1, 1), "boleto",
+            ("esporte_lazer", "fashion_bolsas_e_acessorios")),
+)
+
+_STATUSES: tuple[tuple[object, float], ...] = (
+    ("delivered", 970),
+    ("shipped", 11),
+    ("canceled", 7),
+    ("invoiced", 4),
+    ("processing", 4),
+    ("unavailable", 4),
+)
+
+
+@dataclass
+class _Product:
+    category: str
+    weight_g: int
+    photos: int
+    base_cents: int
+    pid: str = ""
+
+
+def _general_product(rng: random.Random) -> _Product:
+    weight = min(30000, max(50, round(math.exp(rng.gauss(6.6, 1.1)))))
+    price = min(300000, max(590, round(math.exp(rng.gauss(4.4, 0.9)) * 100)))
+    return _Product(rng.choice(_GENERAL_CATEGORIES), weight, rng.randint(1, 8), price)
+
+
+def _persona_product(rng: random.Random, p: Persona) -> _Product:
+    return _Product(
+        rng.choice(p.categories),
+        rng.randint(*p.weight_g),
+        rng.randint(*p.photos),
+        rng.randint(p.price[0] * 100, p.price[1] * 100),
+    )
+
+
+def _market_timestamp(rng: random.Random) -> dt.datetime:
+    span = int((MARKET_END - MARKET_START).total_seconds())
+    return MARKET_START + dt.timedelta(seconds=rng.randrange(span + 1))
+
+
+def _review_comment(rng: random.Random, score: int, detailed: float) -> str | None:
+    if rng.random() < detailed:
+        mood = "neg" if score <= 2 else ("mid" if score == 3 else "pos")
+        return rng.choice(_COMMENTS[mood])
+    return "" if rng.random() < 0.03 else None
+
+
+def _build_marketplace(seed: int) -> tuple[Tables, dict[str, str]]:
+    rng = random.Random(seed)
+    kinds = [p.name for p in PERSONAS]
+    n_persona = MARKET_REPEAT - MARKET_NOISE
+    labels = [kinds[i % len(kinds)] for i in range(n_persona)]
+    labels += ["noise"] * MARKET_NOISE
+    labels += ["one_time"] * (MARKET_CUSTOMERS - MARKET_REPEAT)
+    rng.shuffle(labels)
+    by_name = {p.name: p for p in PERSONAS}
+
+    pools: dict[str, list[_Product]] = {
+        p.name: [_persona_product(rng, p) for _ in range(120)] for p in PERSONAS
+    }
+    general = [_general_product(rng) for _ in range(1600)]
+    all_products = [prod for pool in pools.values() for prod in pool] + general
+    rng.shuffle(all_products)
+    for i, prod in enumerate(all_products, start=1):
+        prod.pid = f"prod_{i:05d}"
+
+    city_weights = [(c, w) for c, _, w in _BR_CITIES]
+    all_cities = [c for c, _, _ in _BR_CITIES]
+    customers: list[Row] = []
+    persona_of: dict[str, str] = {}
+    orders: list[dict[str, object]] = []
+    for i, label in enumerate(labels, start=1):
+        cid = f"cust_{i:05d}"
+        persona = by_name.get(label)
+        if persona is not None:
+            city = persona.city if rng.random() < 0.85 else str(_pick(rng, city_weights))
+            n_orders = int(_pick(rng, ((2, 45), (3, 30), (4, 15), (5, 10))))
+        elif label == "noise":
+            city = rng.choice(all_cities)
+            n_orders = rng.randint(2, 5)
+        else:
+            city = str(_pick(rng, city_weights))
+            n_orders = 1
+        customers.append((cid, city, _STATE[city]))
+        if label != "one_time":
+            persona_of[cid] = label
+        noise_detail = rng.random()
+        for _ in range(n_orders):
+            orders.append(_market_order(rng, cid, label, persona, general, pools, noise_detail))
+
+    orders.sort(key=lambda o: (o["ts"], o["tie"]))
+    items: list[Row] = []
+    payments: list[Row] = []
+    reviews: list[Row] = []
+    order_rows: list[Row] = []
+    n_review = 0
+    for n, o in enumerate(orders, start=1):
+        oid = f"ord_{n:06d}"
+        ts = o["ts"]
+        assert isinstance(ts, dt.datetime)
+        order_rows.append((oid, o["customer"], ts.isoformat(sep=" "), o["status"]))
+        for k, (pid, price, freight) in enumerate(o["items"], start=1):  # type: ignore[arg-type]
+            items.append((oid, k, pid, money(price), money(freight)))
+        for k, (ptype, inst, value) in enumerate(o["payments"], start=1):  # type: ignore[arg-type]
+            payments.append((oid, k, ptype, inst, money(value)))
+        review = o["review"]
+        if review is not None:
+            n_review += 1
+            score, comment = review  # type: ignore[misc]
+            reviews.append((f"rev_{n_review:06d}", oid, score, comment))
+    products: list[Row] = [
+        (p.pid, p.category, p.weight_g, p.photos) for p in all_products
+    ]
+    tables: Tables = {
+        "customers": customers,
+        "orders": order_rows,
+        "order_items": items,
+        "order_payments": payments,
+        "order_reviews": reviews,
+        "products": products,
+    }
+    return tables, persona_of
+
+
+def _market_order(
+    rng: random.Random,
+    cid: str,
+    label: str,
+    persona: Persona | None,
+    general: list[_Product],
+    pools: dict[str, list[_Product]],
+    noise_detail: float,
+) -> dict[str, object]:
+    """One marketplace order with its items, payments and (maybe) review."""
+    if persona is not None:
+        n_items = rng.randint(*persona.items)
+        chosen = [
+            rng.choice(pools[persona.name]) if rng.random() < 0.95 else rng.choice(general)
+            for _ in range(n_items)
+        ]
+        payment_type = persona.payment
+        installments = rng.randint(*persona.installments)
+        score = int(_pick(rng, tuple(zip(range(1, 6), persona.scores))))
+        detailed = persona.detailed
+    else:
+        if label == "noise":
+            n_items = rng.randint(1, 6)
+            score = rng.randint(1, 5)
+            detailed = noise_detail
+        else:
+            n_items = int(_pick(rng, ((1, 80), (2, 12), (3, 5), (4, 2), (5, 1))))
+            score = int(_pick(rng, ((1, 11), (2, 3), (3, 8), (4, 19), (5, 59))))
+            detailed = 0.3
+        chosen = [rng.choice(general) for _ in range(n_items)]
+        payment_type = str(
+            _pick(rng, (("credit_card", 76), ("boleto", 20), ("debit_card", 2), ("voucher", 2)))
+        )
+        installments = (
+            int(_pick(rng, tuple((i, 12 / i) for i in range(1, 11))))
+            if payment_type == "credit_card"
+            else 1
+        )
+    if payment_type != "credit_card":
+        installments = 1
+    item_rows = []
+    total = 0
+    for prod in chosen:
+        price = round(prod.base_cents * rng.uniform(0.92, 1.08))
+        kg = prod.weight_g / 1000
+        freight = round((7 + 3.5 * kg**0.6 + rng.uniform(0, 8)) * 100)
+        item_rows.append((prod.pid, price, freight))
+        total += price + freight
+    pays: list[tuple[str, int, int]] = []
+    if payment_type != "voucher" and rng.random() < 0.04:
+        voucher = total * rng.randint(10, 50) // 100
+        pays.append(("voucher", 1, voucher))
+        pays.append((payment_type, installments, total - voucher))
+    else:
+        pays.append((payment_type, installments, total))
+    status = str(_pick(rng, _STATUSES))
+    review: tuple[int, str | None] | None = None
+    if status == "delivered":
+        if rng.random() < 0.99:
+            review = (score, _review_comment(rng, score, detailed))
+    elif rng.random() < 0.5:
+        bad = rng.choice((1, 1, 2))
+        review = (bad, _review_comment(rng, bad, 0.6))
+    return {
+        "ts": _market_timestamp(rng),
+        "tie": rng.random(),
+        "customer": cid,
+        "status": status,
+        "items": item_rows,
+        "payments": pays,
+        "review": review,
+    }
+
+
+def build_marketplace(seed: int = SEEDS["marketplace"]) -> Tables:
+    """Build the 'marketplace' tables as row tuples."""
+    return _build_marketplace(seed)[0]
+
+
+def marketplace_personas(seed: int = SEEDS["marketplace"]) -> dict[str, str]:
+    """Planted persona per repeat customer (customer_id -> persona name or 'noise')."""
+    return _build_marketplace(seed)[1]
+
+
+# --------------------------------------------------------------------------- writing
+
+BUILDERS = {"retail": build_retail, "marketplace": build_marketplace}
+
+
+def build_dataset(name: str) -> Tables:
+    """Build every table of one dataset with its fixed seed."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown sample dataset {name!r}; expected one of {sorted(BUILDERS)}")
+    return BUILDERS[name](SEEDS[name])
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _check_types(table: str, columns: Sequence[tuple[str, str]], rows: list[Row]) -> None:
+    for row in rows:
+        if len(row) != len(columns):
+            raise ValueError(f"{table}: row has {len(row)} values, expected {len(columns)}")
+        for value, (col, typ) in zip(row, columns):
+            ok = value is None or (
+                type(value) is int if typ == "INTEGER" else isinstance(value, str)
+            )
+            if not ok:
+                raise TypeError(f"{table}.{col} ({typ}): unexpected value {value!r}")
+
+
+def write_table(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    sort_key: Sequence[str],
+    rows: list[Row],
+) -> Path:
+    """Stage rows with explicit CASTs and COPY them, sorted by key, to a Parquet file."""
+    _check_types(table, columns, rows)
+    values = list(zip(*rows)) if rows else [() for _ in columns]
+    inner, outer, params = [], [], []
+    for i, (col, typ) in enumerate(columns):
+        base = "INTEGER" if typ == "INTEGER" else "VARCHAR"
+        inner.append(f"UNNEST(?::{base}[]) AS c{i}")
+        outer.append(f'CAST(c{i} AS {typ}) AS "{col}"')
+        params.append(list(values[i]))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {', '.join(outer)} "
+        f"FROM (SELECT {', '.join(inner)})",
+        params,
+    )
+    keys = ", ".join(f'"{k}"' for k in sort_key)
+    result = con.execute(
+        f"SELECT count(*), count(DISTINCT ({keys})) FROM _stage"
+    ).fetchone()
+    assert result is not None
+    total, distinct = result
+    if total != len(rows) or distinct != total:
+        raise ValueError(f"{table}: sort key ({keys}) is not unique")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    con.execute(
+        f"COPY (SELECT * FROM _stage ORDER BY {keys}) TO {_sql_str(tmp.as_posix())} "
+        "(FORMAT parquet, COMPRESSION zstd)"
+    )
+    os.replace(tmp, path)
+    con.execute("DROP TABLE _stage")
+    return path
+
+
+def write_dataset(name: str, out_dir: Path) -> list[Path]:
+    """Generate one dataset and write ``<out_dir>/<table>.parquet`` for each table."""
+    tables = build_dataset(name)
+    schemas = SCHEMAS[name]
+    if set(tables) != set(schemas):
+        raise ValueError(f"{name}: built tables {sorted(tables)} != schema {sorted(schemas)}")
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")
+        return [
+            write_table(
+                con,
+                Path(out_dir) / f"{table}.parquet",
+                table,
+                schemas[table],
+                SORT_KEYS[name][table],
+                tables[table],
+            )
+            for table in sorted(tables)
+        ]
+    finally:
+        con.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Regenerate the bundled sample datasets."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=SAMPLE_DIR,
+        help="root folder; each dataset goes to <out>/<dataset>/ (default: the package)",
+    )
+    parser.add_argument("datasets", nargs="*", help=f"datasets to build (default: {list(SEEDS)})")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.datasets) - set(SEEDS))
+    if unknown:
+        parser.error(f"unknown dataset(s) {unknown}; expected some of {list(SEEDS)}")
+    for name in args.datasets or list(SEEDS):
+        for path in write_dataset(name, args.out / name):
+            print(f"{path}  {path.stat().st_size:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

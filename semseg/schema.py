@@ -1,0 +1,16 @@
+"""The JSON Schema of the spec format, generated from the pydantic model (never hand-written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from semseg.model import Spec
+
+SCHEMA_ID = "https://semseg.dev/schema/spec-v1.json"
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) for ``segment_specs/*.yml``; keys as written in YAML."""
+    schema = Spec.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+            "title": "semseg segment spec", **schema}

@@ -1,0 +1,199 @@
+"""Names refer to things that exist, output columns are unique, and nothing depends on itself."""
+
+from __future__ import annotations
+
+import difflib
+
+from semseg.errors import Issue
+from semseg.loader import Marks
+from semseg.model import Spec
+from semseg.snippets import SnippetProblem, column_names, parse_snippet
+
+
+def _suggest(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"known: {', '.join(options)}" if options else "define it first"
+
+
+def segmentation_columns(spec: Spec) -> dict[str, str]:
+    """Output column name → segmentation that produces it (label and order columns)."""
+    out = {}
+    for name in spec.segmentations:
+        out[name] = name
+        out[spec.order_column(name)] = name
+    return out
+
+
+def derived_dependencies(spec: Spec) -> dict[str, list[str]]:
+    """Derived metric → the metrics its expression mentions (unknown names dropped)."""
+    deps = {}
+    for name, m in spec.metrics.items():
+        if m.kind == "derived" and m.expr:
+            tree = parse_snippet(m.expr, spec.dialect)
+            cols = [] if isinstance(tree, SnippetProblem) else column_names(tree)
+            deps[name] = [c for c in cols if c in spec.metrics]
+    return deps
+
+
+def segmentation_dependencies(spec: Spec) -> dict[str, list[str]]:
+    """Segmentation → other segmentations whose columns its rules use."""
+    seg_cols = segmentation_columns(spec)
+    deps: dict[str, list[str]] = {}
+    for name, s in spec.segmentations.items():
+        found: dict[str, None] = {}
+        for seg in s.segments or []:
+            tree = parse_snippet(seg.when, spec.dialect) if seg.when else None
+            if tree is not None and not isinstance(tree, SnippetProblem):
+                for c in column_names(tree):
+                    if c in seg_cols and c not in spec.metrics:
+                        found.setdefault(seg_cols[c], None)
+        deps[name] = list(found)
+    return deps
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a list of names (first repeated at the end), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
+    """Unknown sources/metrics/labels, clashing output columns, duplicate labels, cycles."""
+    issues = []
+    metrics = list(spec.metrics)
+    seg_cols = segmentation_columns(spec)
+    for name, m in spec.metrics.items():
+        if m.source is not None and m.source not in spec.sources:
+            issues.append(marks.issue(("metrics", name, "source"), f"unknown source '{m.source}'",
+                                      _suggest(m.source, list(spec.sources))))
+        if m.kind == "derived" and m.expr:
+            tree = parse_snippet(m.expr, spec.dialect)
+            if not isinstance(tree, SnippetProblem):
+                for col in column_names(tree):
+                    if col not in spec.metrics:
+                        issues.append(marks.issue(
+                            ("metrics", name, "expr"),
+                            f"derived metric '{name}' refers to unknown metric '{col}'",
+                            _suggest(col, metrics)))
+    cycle = find_cycle(derived_dependencies(spec))
+    if cycle:
+        issues.append(marks.issue(("metrics", cycle[0], "expr"),
+                                  f"derived metrics depend on each other: {' -> '.join(cycle)}",
+                                  "break the cycle: one of them must not use the other"))
+
+    # Output columns: key, metrics, label and order column of each segmentation.
+    owners: dict[str, tuple] = {spec.entity.key: ("entity", "key")}
+    for name in spec.metrics:
+        _claim(owners, name, ("metrics", name), issues, marks)
+    for name in spec.segmentations:
+        _claim(owners, name, ("segmentations", name), issues, marks)
+        order_path = ("segmentations", name, "order_column")
+        _claim(owners, spec.order_column(name), order_path, issues, marks)
+
+    for name, s in spec.segmentations.items():
+        at = ("segmentations", name)
+        if s.by is not None and s.by not in spec.metrics:
+            issues.append(marks.issue((*at, "by"), f"segmentation '{name}' is by unknown metric "
+                                      f"'{s.by}'", _suggest(s.by, metrics)))
+        labels: dict[str, int] = {}
+        for i, seg in enumerate(s.segments or []):
+            if seg.label in labels:
+                issues.append(marks.issue((*at, "segments", i, "label"),
+                                          f"duplicate label '{seg.label}' in '{name}'",
+                                          "give every segment its own label"))
+            labels.setdefault(seg.label, i)
+            if seg.when:
+                tree = parse_snippet(seg.when, spec.dialect)
+                if isinstance(tree, SnippetProblem):
+                    continue
+                for col in column_names(tree):
+                    if col not in spec.metrics and col not in seg_cols:
+                        issues.append(marks.issue((*at, "segments", i, "when"),
+                                                  f"rule for '{seg.label}' refers to unknown "
+                                                  f"column '{col}'",
+                                                  _suggest(col, metrics + list(seg_cols))))
+                    elif seg_cols.get(col) == name:
+                        issues.append(marks.issue((*at, "segments", i, "when"),
+                                                  f"rule for '{seg.label}' uses its own "
+                                                  f"segmentation's column '{col}'",
+                                                  "rules may use metrics and other segmentations"))
+        if s.labels and len(set(s.labels)) != len(s.labels):
+            issues.append(marks.issue((*at, "labels"), f"duplicate labels in '{name}'",
+                                      "give every tier its own label"))
+    cycle = find_cycle(segmentation_dependencies(spec))
+    if cycle:
+        issues.append(marks.issue(("segmentations", cycle[0]),
+                                  f"segmentations depend on each other: {' -> '.join(cycle)}",
+                                  "break the cycle"))
+    issues += _check_issues(spec, marks)
+    return issues
+
+
+def _claim(owners: dict, column: str, path: tuple, issues: list[Issue], marks: Marks) -> None:
+    if column in owners:
+        other = ".".join(map(str, owners[column]))
+        issues.append(marks.issue(path, f"output column '{column}' is also produced by {other}",
+                                  "rename one of them", key=path[-1] != "order_column"))
+    else:
+        owners[column] = path
+
+
+def segment_labels(spec: Spec, name: str) -> list[str]:
+    """Every label a segmentation can produce, in sort order."""
+    s = spec.segmentations[name]
+    if s.quantiles is not None:
+        tiers = list(s.labels) if s.labels else [str(i) for i in range(1, s.quantiles + 1)]
+        return [*tiers, s.null_label or "Unranked"]
+    return [seg.label for seg in s.segments or []]
+
+
+def _check_issues(spec: Spec, marks: Marks) -> list[Issue]:
+    issues = []
+    for i, check in enumerate(spec.checks):
+        at = ("checks", i)
+        if check.segmentation is not None:
+            if check.segmentation not in spec.segmentations:
+                issues.append(marks.issue((*at, "segmentation"), f"unknown segmentation "
+                                          f"'{check.segmentation}'",
+                                          _suggest(check.segmentation, list(spec.segmentations))))
+                continue
+            owners = [check.segmentation] if check.segment in segment_labels(
+                spec, check.segmentation) else []
+        else:
+            owners = [n for n in spec.segmentations if check.segment in segment_labels(spec, n)]
+        if not owners:
+            every = sorted({lbl for n in spec.segmentations for lbl in segment_labels(spec, n)})
+            issues.append(marks.issue((*at, "segment"), f"check refers to unknown segment "
+                                      f"'{check.segment}'", _suggest(check.segment, every)))
+        elif len(owners) > 1:
+            issues.append(marks.issue((*at, "segment"), f"segment '{check.segment}' exists in "
+                                      f"{', '.join(owners)}", "add 'segmentation: <name>'"))
+        if check.share_between is not None:
+            lo, hi = check.share_between
+            if not 0 <= lo <= hi <= 1:
+                issues.append(marks.issue((*at, "share_between"), "share_between must be "
+                                          "[low, high] with 0 <= low <= high <= 1",
+                                          "e.g. share_between: [0.05, 0.4]"))
+        if check.share_between is None and check.min_count is None and check.max_count is None:
+            issues.append(marks.issue(at, "check states no expectation",
+                                      "add share_between, min_count or max_count"))
+    return issues

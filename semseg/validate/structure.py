@@ -1,0 +1,136 @@
+"""Turn pydantic's structural errors into located, actionable spec issues."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from semseg.errors import Issue
+from semseg.loader import Marks
+from semseg.model import Spec
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the mapping at ``loc`` (walking field annotations)."""
+    current: Any = Spec
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part) or next(
+                (f for f in current.model_fields.values() if f.alias == part), None
+            )
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional/Annotated wrappers down to the interesting type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            containers = [a for a in args if typing.get_origin(a) in (dict, list)]
+            if models:
+                tp = models[0]
+            elif containers:
+                tp = containers[0]
+            else:
+                return tp
+        else:
+            return tp
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _describe(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "the spec"
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic adds pseudo-steps for unions and dict keys (e.g. 'int', '[key]'); drop them.
+    out = []
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, str) and (part.startswith(("constrained-", "function-")) or part in {
+            "int", "float", "str", "bool", "list[...]", "dict[...]",
+        }):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
+    """One issue per pydantic error, located at the YAML key or value it is about."""
+    issues: dict[tuple[Any, ...], Issue] = {}
+    for err in exc.errors():
+        raw_loc = tuple(err["loc"])
+        loc = _clean_loc(raw_loc)
+        kind = err["type"]
+        value = err.get("input")
+        if kind == "extra_forbidden":
+            parent, key = loc[:-1], loc[-1]
+            model = _model_at(parent)
+            allowed = _allowed_keys(model) if model else []
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+            where = _describe(parent)
+            issue = marks.issue(loc, f"unknown key '{key}' in {where}", hint, key=True)
+        elif kind == "missing":
+            parent, key = loc[:-1], loc[-1]
+            issue = marks.issue(
+                parent, f"missing required key '{key}' in {_describe(parent)}", f"add '{key}: ...'"
+            )
+        elif kind == "string_pattern_mismatch":
+            is_key = "[key]" in raw_loc
+            what = "name" if is_key or loc[-1] in ("name", "key", "by", "source", "order_column") else "value"
+            pattern = str(err.get("ctx", {}).get("pattern", ""))
+            if "\\." in pattern:
+                hint = "use a table name such as orders, schema.orders or db.schema.orders"
+            else:
+                hint = "use lowercase letters, digits and underscores, starting with a letter"
+            issue = marks.issue(loc, f"'{value}' is not a valid {what} for {_describe(loc)}", hint,
+                                key=is_key)
+        elif kind == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            issue = marks.issue(loc, f"{_describe(loc)} must be {expected}, got {value!r}",
+                                f"use {expected}")
+        elif kind == "enum":
+            expected = err.get("ctx", {}).get("expected", "")
+            issue = marks.issue(loc, f"{_describe(loc)}: {value!r} is not allowed",
+                                f"use one of {expected}")
+        elif kind in ("string_type", "int_type", "float_type", "bool_type", "dict_type",
+                      "list_type", "model_type", "tuple_type", "model_attributes_type"):
+            wanted = {"string_type": "text", "int_type": "an integer", "float_type": "a number",
+                      "bool_type": "true or false", "dict_type": "a mapping",
+                      "model_attributes_type": "a mapping", "model_type": "a mapping",
+                      "list_type": "a list", "tuple_type": "a list"}[kind]
+            got = type(value).__name__ if value is not None else "nothing"
+            got = {"str": "text", "dict": "a mapping", "list": "a list", "int": "an integer",
+                   "float": "a number", "bool": "true/false"}.get(got, got)
+            hint = "quote it" if kind == "string_type" and not isinstance(value, (dict, list)) else (
+                f"write {wanted} here")
+            issue = marks.issue(loc, f"{_describe(loc)} must be {wanted}, got {got}", hint)
+        elif kind == "too_short":
+            issue = marks.issue(loc, f"{_describe(loc)} must not be empty", "add at least one entry")
+        else:
+            issue = marks.issue(loc, f"{_describe(loc)}: {err['msg']}", "")
+        # A union reports one error per alternative; keep the first per location.
+        issues.setdefault(loc, issue)
+    return list(issues.values())
