@@ -179,15 +179,13 @@ def quantile_tier_sql(name: str, s: Segmentation) -> str:
     return _case(branches, "1")
 
 
-def _segmentation_columns(spec: Spec, name: str) -> tuple[Column, Column]:
+def _segmentation_columns(spec: Spec, name: str) -> tuple[Column, ...]:
     s = spec.segmentations[name]
     order = spec.order_column(name)
-    if s.kind == "quantiles":
-        tier = quantile_tier_sql(name, s)
+    if s.kind == "quantiles":  # the tier (order column) was computed in the tiers step
         labels = segment_labels(spec, name)
-        label_case = "CASE " + tier + " " + " ".join(
-            f"WHEN {i} THEN {_literal(lbl)}" for i, lbl in enumerate(labels, start=1)) + " END"
-        return Column(name, label_case), Column(order, tier)
+        whens = " ".join(f"WHEN {i} THEN {_literal(lbl)}" for i, lbl in enumerate(labels, start=1))
+        return (Column(name, f"CASE {order} {whens} END"),)
     conds = segment_conditions(spec, name)
     default_label = next((_literal(lbl) for c, lbl in conds if c is None), None)
     default_order = next((str(i) for i, (c, _) in enumerate(conds, 1) if c is None), None)
@@ -265,6 +263,10 @@ def build_plan(spec: Spec) -> ModelPlan:
                                      f"ELSE 0 END ORDER BY {s.by} {direction})"))
             cols.append(Column(count, f"COUNT({s.by}) OVER ()"))
         steps.append(Step(f"{entity}_ranks", last, tuple(cols)))
+        cols = [Column(c, c) for c in current]
+        cols += [Column(spec.order_column(n), quantile_tier_sql(n, spec.segmentations[n]))
+                 for n in quantiles]
+        steps.append(Step(f"{entity}_tiers", steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
     layers = _layers(spec)
