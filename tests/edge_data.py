@@ -1,0 +1,60 @@
+"""A small hand-built dataset with the edge cases of the seed's Offer Seeker logic.
+
+Each customer exists to exercise one case; the comment says which.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+CUSTOMERS = [
+    ("C1",), ("C2",), ("C3",), ("C4",), ("C5",), ("C6",), ("C7",), ("C8",), ("C9",), (None,),
+]
+
+# (order_id, line_no, customer, transaction_type, has_discount, discount_amount, online, offline,
+#  order_date, sales_amount)
+LINES = [
+    # C1: three discounted orders, several discounted lines each -> Offer Seeker (3, not 6).
+    ("O1", 1, "C1", "Sale", 1, -10.0, "ONL-1", None, "2025-01-05", 100.0),
+    ("O1", 2, "C1", "Sale", 1, -5.5, "ONL-1", None, "2025-01-05", 50.0),
+    ("O2", 1, "C1", "Sale", 1, 7.25, None, "OFF-9", "2025-03-01", 80.0),
+    ("O2", 2, "C1", "Sale", 1, None, None, "", "2025-03-01", 20.0),
+    ("O3", 1, "C1", "Sale", 1, -1.0, "ONL-2", None, "2025-06-01", 10.0),
+    ("O4", 1, "C1", "Sale", 0, None, None, None, "2025-07-01", 30.0),
+    # C2: two discounted orders + a discounted refund (refund must not count) -> Occasional.
+    ("O5", 1, "C2", "Sale", 1, -3.0, "", "OFF-1", "2025-02-01", 40.0),
+    ("O6", 1, "C2", "Sale", 1, -4.0, "ONL-3", None, "2025-02-02", 40.0),
+    ("O7", 1, "C2", "Refund", 1, -50.0, "ONL-9", None, "2025-02-03", -40.0),
+    # C3: only refunds with discounts -> Non-Offer User, zero amounts, zero offers.
+    ("O8", 1, "C3", "Refund", 1, -8.0, "ONL-4", "OFF-4", "2025-04-01", -10.0),
+    # C4: orders without discounts, '' and NULL codes -> Non-Offer User.
+    ("O9", 1, "C4", "Sale", 0, 0.0, "", "", "2025-05-01", 15.0),
+    ("O9", 2, "C4", "Sale", 0, None, None, None, "2025-05-01", 15.0),
+    # C5: one discounted order with a discount but no code at all -> Occasional, 0 offers.
+    ("O10", 1, "C5", "Sale", 1, -2.0, None, None, "2025-05-02", 25.0),
+    # C6: exactly three discounted orders, same offer code reused -> 1 distinct offer.
+    ("O11", 1, "C6", "Sale", 1, -1.0, "ONL-5", None, "2025-05-03", 5.0),
+    ("O12", 1, "C6", "Sale", 1, -1.0, "ONL-5", None, "2025-05-04", 5.0),
+    ("O13", 1, "C6", "Sale", 1, -1.0, "ONL-5", None, "2025-05-05", 5.0),
+    # C7: has_discount = 1 but amount NULL on every line -> counts the orders, amount 0.
+    ("O14", 1, "C7", "Sale", 1, None, None, "OFF-7", "2025-05-06", 5.0),
+    # Guest lines with NULL customer id: never counted anywhere.
+    ("O15", 1, None, "Sale", 1, -9.0, "ONL-6", None, "2025-05-07", 9.0),
+    ("O16", 1, None, "Sale", 1, -9.0, "ONL-6", None, "2025-05-08", 9.0),
+    # C99 buys but is not in int_customers: dim_customers has no row for them.
+    ("O17", 1, "C99", "Sale", 1, -9.0, "ONL-7", None, "2025-05-09", 9.0),
+    # C8, C9: in int_customers with no lines at all -> Non-Offer User with zeros.
+]
+
+
+def load(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``int_customers`` and ``int_order_lines`` with the rows above."""
+    con.execute("CREATE TABLE int_customers (unified_customer_id VARCHAR)")
+    con.executemany("INSERT INTO int_customers VALUES (?)", CUSTOMERS)
+    con.execute(
+        "CREATE TABLE int_order_lines (unified_order_id VARCHAR, order_line_no INTEGER, "
+        "unified_customer_id VARCHAR, transaction_type VARCHAR, has_discount INTEGER, "
+        "discount_amount DECIMAL(12,2), online_offer_no_ VARCHAR, offline_offer_no_ VARCHAR, "
+        "order_date DATE, sales_amount DECIMAL(12,2))"
+    )
+    con.executemany("INSERT INTO int_order_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", LINES)
