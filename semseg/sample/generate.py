@@ -143,20 +143,24 @@ _UAE_CITIES: tuple[tuple[object, float], ...] = (
     ("Khor Fakkan", 1),
     ("Kalba", 1),
 )
+# fmt: off
 _FIRST_NAMES = (
-    "Ahmed", "Mohammed", "Fatima", "Aisha", "Omar", "Khalid", "Mariam", "Noura", "Hamdan",
-    "Saeed", "Layla", "Yousef", "Hessa", "Rashid", "Sara", "Ali", "Maitha", "Sultan", "Reem",
-    "Priya", "Rahul", "Anjali", "Arjun", "Imran", "Ayesha", "Bilal", "Maria", "Jose", "Angela",
-    "John", "Emma", "Oliver", "Sophie", "Daniel", "Elena", "Dmitri", "Chen", "Wei", "Hana",
-    "Karim", "Nadia", "Tariq", "Zainab", "Hassan", "Leila", "Vikram", "Deepa", "Grace", "Mark",
+    "Ahmed", "Mohammed", "Fatima", "Aisha", "Omar", "Khalid", "Mariam", "Noura", "Hamdan", "Saeed",
+    "Layla", "Yousef", "Hessa", "Rashid", "Sara", "Ali", "Maitha", "Sultan", "Reem", "Priya",
+    "Rahul", "Anjali", "Arjun", "Imran", "Ayesha", "Bilal", "Maria", "Jose", "Angela", "John",
+    "Emma", "Oliver", "Sophie", "Daniel", "Elena", "Dmitri", "Chen", "Wei", "Hana", "Karim",
+    "Nadia", "Tariq", "Zainab", "Hassan", "Leila", "Vikram", "Deepa", "Grace", "Mark",
 )
+# fmt: on
+# fmt: off
 _LAST_NAMES = (
-    "Al Mansoori", "Al Nuaimi", "Al Shamsi", "Al Suwaidi", "Al Ketbi", "Al Mazrouei",
-    "Al Hashimi", "Al Falasi", "Al Marri", "Al Dhaheri", "Khan", "Sharma", "Patel", "Nair",
-    "Menon", "Iyer", "Hussain", "Qureshi", "Santos", "Reyes", "Cruz", "Garcia", "Smith",
-    "Brown", "Wilson", "Taylor", "Ivanova", "Petrov", "Wang", "Li", "Haddad", "Khoury",
-    "Nasser", "Farouk", "Mahmoud", "Rahman", "Chowdhury", "Fernandes", "D'Souza", "Okafor",
+    "Al Mansoori", "Al Nuaimi", "Al Shamsi", "Al Suwaidi", "Al Ketbi", "Al Mazrouei", "Al Hashimi",
+    "Al Falasi", "Al Marri", "Al Dhaheri", "Khan", "Sharma", "Patel", "Nair", "Menon", "Iyer",
+    "Hussain", "Qureshi", "Santos", "Reyes", "Cruz", "Garcia", "Smith", "Brown", "Wilson",
+    "Taylor", "Ivanova", "Petrov", "Wang", "Li", "Haddad", "Khoury", "Nasser", "Farouk", "Mahmoud",
+    "Rahman", "Chowdhury", "Fernandes", "D'Souza", "Okafor",
 )
+# fmt: on
 
 
 def _days(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
@@ -377,14 +381,16 @@ _BR_CITIES: tuple[tuple[str, str, float], ...] = (
 )
 _STATE = {city: state for city, state, _ in _BR_CITIES}
 
+# fmt: off
 _GENERAL_CATEGORIES = (
     "cama_mesa_banho", "beleza_saude", "esporte_lazer", "moveis_decoracao",
     "informatica_acessorios", "utilidades_domesticas", "relogios_presentes", "telefonia",
     "ferramentas_jardim", "automotivo", "brinquedos", "cool_stuff", "perfumaria", "bebes",
     "eletronicos", "papelaria", "fashion_bolsas_e_acessorios", "pet_shop", "moveis_escritorio",
-    "consoles_games", "malas_acessorios", "construcao_ferramentas_construcao",
-    "eletrodomesticos", "instrumentos_musicais", "livros_interesse_geral",
+    "consoles_games", "malas_acessorios", "construcao_ferramentas_construcao", "eletrodomesticos",
+    "instrumentos_musicais", "livros_interesse_geral",
 )
+# fmt: on
 
 _COMMENTS = {
     "neg": (
@@ -432,25 +438,97 @@ class Persona:
 
 
 PERSONAS: tuple[Persona, ...] = (
-    Persona("tech_installments", "sao paulo", (1, 1), (700, 1400), 0.15, (0, 0, 1, 4, 5),
-            (1200, 2500), (5, 8), (8, 10), "credit_card",
-            ("informatica_acessorios", "telefonia", "eletronicos")),
-    Persona("household_basket", "rio de janeiro", (4, 6), (18, 40), 0.05, (0, 1, 2, 8, 2),
-            (300, 900), (1, 2), (1, 2), "credit_card",
-            ("cama_mesa_banho", "utilidades_domesticas")),
-    Persona("vocal_critics", "belo horizonte", (1, 2), (90, 160), 0.92, (6, 4, 1, 0, 0),
-            (600, 1200), (1, 2), (2, 4), "credit_card",
-            ("moveis_decoracao", "relogios_presentes")),
-    Persona("beauty_fans", "brasilia", (2, 3), (35, 70), 0.85, (0, 0, 0, 1, 9),
-            (80, 250), (3, 4), (1, 2), "credit_card", ("beleza_saude", "perfumaria")),
-    Persona("heavy_furniture", "curitiba", (1, 1), (350, 650), 0.35, (0, 1, 5, 4, 0),
-            (12000, 22000), (2, 3), (5, 7), "credit_card",
-            ("moveis_escritorio", "moveis_sala")),
-    Persona("toy_gifters", "porto alegre", (2, 3), (60, 110), 0.10, (0, 0, 1, 4, 5),
-            (400, 900), (6, 9), (3, 4), "credit_card", ("brinquedos", "bebes")),
-    Persona("budget_boleto", "salvador", (1, 1), (15, 35), 0.02, (0, 2, 6, 2, 0),
-            (200, 500), (1, 1), (1, 1), "boleto",
-            ("esporte_lazer", "fashion_bolsas_e_acessorios")),
+    Persona(
+        name="tech_installments",
+        city="sao paulo",
+        items=(1, 1),
+        price=(700, 1400),
+        detailed=0.15,
+        scores=(0, 0, 1, 4, 5),
+        weight_g=(1200, 2500),
+        photos=(5, 8),
+        installments=(8, 10),
+        payment="credit_card",
+        categories=("informatica_acessorios", "telefonia", "eletronicos"),
+    ),
+    Persona(
+        name="household_basket",
+        city="rio de janeiro",
+        items=(4, 6),
+        price=(18, 40),
+        detailed=0.05,
+        scores=(0, 1, 2, 8, 2),
+        weight_g=(300, 900),
+        photos=(1, 2),
+        installments=(1, 2),
+        payment="credit_card",
+        categories=("cama_mesa_banho", "utilidades_domesticas"),
+    ),
+    Persona(
+        name="vocal_critics",
+        city="belo horizonte",
+        items=(1, 2),
+        price=(90, 160),
+        detailed=0.92,
+        scores=(6, 4, 1, 0, 0),
+        weight_g=(600, 1200),
+        photos=(1, 2),
+        installments=(2, 4),
+        payment="credit_card",
+        categories=("moveis_decoracao", "relogios_presentes"),
+    ),
+    Persona(
+        name="beauty_fans",
+        city="brasilia",
+        items=(2, 3),
+        price=(35, 70),
+        detailed=0.85,
+        scores=(0, 0, 0, 1, 9),
+        weight_g=(80, 250),
+        photos=(3, 4),
+        installments=(1, 2),
+        payment="credit_card",
+        categories=("beleza_saude", "perfumaria"),
+    ),
+    Persona(
+        name="heavy_furniture",
+        city="curitiba",
+        items=(1, 1),
+        price=(350, 650),
+        detailed=0.35,
+        scores=(0, 1, 5, 4, 0),
+        weight_g=(12000, 22000),
+        photos=(2, 3),
+        installments=(5, 7),
+        payment="credit_card",
+        categories=("moveis_escritorio", "moveis_sala"),
+    ),
+    Persona(
+        name="toy_gifters",
+        city="porto alegre",
+        items=(2, 3),
+        price=(60, 110),
+        detailed=0.1,
+        scores=(0, 0, 1, 4, 5),
+        weight_g=(400, 900),
+        photos=(6, 9),
+        installments=(3, 4),
+        payment="credit_card",
+        categories=("brinquedos", "bebes"),
+    ),
+    Persona(
+        name="budget_boleto",
+        city="salvador",
+        items=(1, 1),
+        price=(15, 35),
+        detailed=0.02,
+        scores=(0, 2, 6, 2, 0),
+        weight_g=(200, 500),
+        photos=(1, 1),
+        installments=(1, 1),
+        payment="boleto",
+        categories=("esporte_lazer", "fashion_bolsas_e_acessorios"),
+    ),
 )
 
 _STATUSES: tuple[tuple[object, float], ...] = (
@@ -562,9 +640,7 @@ def _build_marketplace(seed: int) -> tuple[Tables, dict[str, str]]:
             n_review += 1
             score, comment = review  # type: ignore[misc]
             reviews.append((f"rev_{n_review:06d}", oid, score, comment))
-    products: list[Row] = [
-        (p.pid, p.category, p.weight_g, p.photos) for p in all_products
-    ]
+    products: list[Row] = [(p.pid, p.category, p.weight_g, p.photos) for p in all_products]
     tables: Tables = {
         "customers": customers,
         "orders": order_rows,
@@ -594,7 +670,7 @@ def _market_order(
         ]
         payment_type = persona.payment
         installments = rng.randint(*persona.installments)
-        score = int(_pick(rng, tuple(zip(range(1, 6), persona.scores))))
+        score = int(_pick(rng, tuple(zip(range(1, 6), persona.scores, strict=True))))
         detailed = persona.detailed
     else:
         if label == "noise":
@@ -680,7 +756,7 @@ def _check_types(table: str, columns: Sequence[tuple[str, str]], rows: list[Row]
     for row in rows:
         if len(row) != len(columns):
             raise ValueError(f"{table}: row has {len(row)} values, expected {len(columns)}")
-        for value, (col, typ) in zip(row, columns):
+        for value, (col, typ) in zip(row, columns, strict=True):
             ok = value is None or (
                 type(value) is int if typ == "INTEGER" else isinstance(value, str)
             )
@@ -698,7 +774,7 @@ def write_table(
 ) -> Path:
     """Stage rows with explicit CASTs and COPY them, sorted by key, to a Parquet file."""
     _check_types(table, columns, rows)
-    values = list(zip(*rows)) if rows else [() for _ in columns]
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     inner, outer, params = [], [], []
     for i, (col, typ) in enumerate(columns):
         base = "INTEGER" if typ == "INTEGER" else "VARCHAR"
@@ -711,9 +787,7 @@ def write_table(
         params,
     )
     keys = ", ".join(f'"{k}"' for k in sort_key)
-    result = con.execute(
-        f"SELECT count(*), count(DISTINCT ({keys})) FROM _stage"
-    ).fetchone()
+    result = con.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM _stage").fetchone()
     assert result is not None
     total, distinct = result
     if total != len(rows) or distinct != total:
