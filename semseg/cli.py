@@ -49,8 +49,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """semseg: a SQL-generating semantic layer for customer segmentation."""
 
@@ -80,8 +84,10 @@ def write_new(path: Path, text: str, force: bool) -> bool:
     if path.exists() and not force:
         if path.read_text(encoding="utf-8") == text:
             return False
-        fail(f"{path}: already exists with different content; not overwritten "
-             "(pass --force to replace it)")
+        fail(
+            f"{path}: already exists with different content; not overwritten "
+            "(pass --force to replace it)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return True
@@ -90,12 +96,15 @@ def write_new(path: Path, text: str, force: bool) -> bool:
 @app.command()
 def compile(
     spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
-    dialect: Annotated[Dialect, typer.Option("--dialect", "-d", help="Target SQL dialect.")
-                       ] = Dialect.duckdb,  # type: ignore[attr-defined]
-    out: Annotated[Path | None, typer.Option(help="Write <spec name>.sql files here instead "
-                                             "of printing.")] = None,
-    materialize: Annotated[Materialize, typer.Option(
-        help="query: a bare SELECT; view/table: CREATE VIEW/TABLE <spec name> AS ...")
+    dialect: Annotated[
+        Dialect, typer.Option("--dialect", "-d", help="Target SQL dialect.")
+    ] = Dialect.duckdb,  # type: ignore[attr-defined]
+    out: Annotated[
+        Path | None, typer.Option(help="Write <spec name>.sql files here instead of printing.")
+    ] = None,
+    materialize: Annotated[
+        Materialize,
+        typer.Option(help="query: a bare SELECT; view/table: CREATE VIEW/TABLE <spec name> AS ..."),
     ] = Materialize.query,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
@@ -123,8 +132,15 @@ def dialects(
     format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
     """List the target dialects."""
-    rows = [{"name": t.name, "title": t.title, "sqlglot": t.sqlglot,
-             "tested_on": t.engine or "golden files only"} for t in TARGETS.values()]
+    rows = [
+        {
+            "name": t.name,
+            "title": t.title,
+            "sqlglot": t.sqlglot,
+            "tested_on": t.engine or "golden files only",
+        }
+        for t in TARGETS.values()
+    ]
     if format == "json":
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -147,6 +163,110 @@ def check(
     """Validate specs without compiling them."""
     for spec_file in load_all(spec):
         typer.echo(f"ok {spec_file.path}")
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+def _table_option(values: list[str]) -> dict[str, Path]:
+    tables = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            fail(
+                f"--table {value!r}: expected NAME=PATH, e.g. --table int_order_lines=lines.csv", 2
+            )
+        tables[name] = Path(path)
+    return tables
+
+
+@app.command()
+def verify(
+    spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder of <table>.parquet/.csv files, or a DuckDB database file (opened "
+            "read-only). Default: the bundled sample dataset."
+        ),
+    ] = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--table", help="NAME=PATH for one table (repeatable); overrides --data for NAME."
+        ),
+    ] = None,
+    dialect: Annotated[
+        list[Dialect] | None,
+        typer.Option(
+            "--dialect", "-d", help="Dialects whose SQL must compile and re-parse (default: all)."
+        ),
+    ] = None,
+    sql: Annotated[
+        Path | None,
+        typer.Option(
+            help="Prove this DuckDB query (e.g. your hand-written model) instead of the compiled "
+            "one."
+        ),
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+) -> None:
+    """Run the compiled SQL in DuckDB on sample data and prove the segmentation right."""
+    from semseg.errors import CompileError, DataError
+    from semseg.verify import verify as run_verify
+
+    tables = _table_option(table or [])
+    model_sql = None
+    if sql is not None:
+        if not sql.is_file():
+            fail(f"{sql}: no such file")
+        model_sql = sql.read_text(encoding="utf-8")
+    reports = []
+    for spec_file in load_all(spec):
+        try:
+            reports.append(
+                run_verify(
+                    spec_file,
+                    data,
+                    tables,
+                    [d.value for d in dialect] if dialect else None,
+                    model_sql=model_sql,
+                )
+            )
+        except (DataError, CompileError) as err:
+            fail(str(err))
+    if format is Format.json:
+        payload = [json.loads(r.to_json()) for r in reports]
+        typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+    else:
+        color = sys.stdout.isatty()
+        typer.echo("\n".join(r.to_text(color=color) for r in reports), nl=False)
+    if not all(r.passed for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command("sample-data")
+def sample_data(
+    out: Annotated[Path, typer.Option(help="Folder to write the tables into.")],
+    dataset: Annotated[str, typer.Option(help="retail or marketplace")] = "retail",
+    format: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    force: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+) -> None:
+    """Write a bundled sample dataset out, to look at or to edit and verify against."""
+    from semseg.sample import DATASETS, FORMATS, write_sample
+
+    if dataset not in DATASETS:
+        fail(f"unknown dataset '{dataset}'; choose one of: {', '.join(DATASETS)}", 2)
+    if format not in FORMATS:
+        fail(f"unknown format '{format}'; choose one of: {', '.join(FORMATS)}", 2)
+    try:
+        paths = write_sample(dataset, out, format, overwrite=force)
+    except FileExistsError as err:
+        fail(f"{err}; pass --force to replace")
+    for path in paths:
+        typer.echo(f"wrote {path}")
 
 
 def main() -> None:

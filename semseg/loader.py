@@ -80,7 +80,7 @@ def _build(node: yaml.Node, path: PathKey, marks: Marks, issues: list[Issue]) ->
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), marks, issues) for i, item in enumerate(node.value)]
-    marks.styles[path] = node.style  # type: ignore[union-attr]
+    marks.styles[path] = getattr(node, "style", None)
     return _LOADER.construct_object(node, deep=True)
 
 
@@ -97,13 +97,31 @@ def load_yaml_text(text: str, file: str) -> Loaded:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or str(exc)
-        return Loaded(None, marks, [Issue(file, line, col, f"invalid YAML: {what}",
-                                          "check indentation, colons and quoting on this line")])
+        return Loaded(
+            None,
+            marks,
+            [
+                Issue(
+                    file,
+                    line,
+                    col,
+                    f"invalid YAML: {what}",
+                    "check indentation, colons and quoting on this line",
+                )
+            ],
+        )
     except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
         return Loaded(None, marks, [Issue(file, 1, 1, f"invalid YAML: {exc}")])
     if node is None:
-        return Loaded(None, marks, [Issue(file, 1, 1, "the spec file is empty",
-                                          "start with 'version: 1' and 'name: ...'")])
+        return Loaded(
+            None,
+            marks,
+            [
+                Issue(
+                    file, 1, 1, "the spec file is empty", "start with 'version: 1' and 'name: ...'"
+                )
+            ],
+        )
     data = _build(node, (), marks, issues)
     return Loaded(data, marks, issues)
 
@@ -113,6 +131,9 @@ def load_yaml(path: Path) -> Loaded:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return Loaded(None, Marks(str(path)),
-                      [Issue(str(path), 1, 1, "the file is not UTF-8 text", "save it as UTF-8")])
+        return Loaded(
+            None,
+            Marks(str(path)),
+            [Issue(str(path), 1, 1, "the file is not UTF-8 text", "save it as UTF-8")],
+        )
     return load_yaml_text(text, str(path))

@@ -26,7 +26,7 @@ Snippet = Annotated[StrictStr, Field(min_length=1)]
 class Agg(str, Enum):
     """Aggregations a metric can apply to its ``expr`` over a source."""
 
-    count = "count"
+    count = "count"  # type: ignore[assignment]  # shadows str.count, on purpose
     count_distinct = "count_distinct"
     sum = "sum"
     avg = "avg"
@@ -50,7 +50,9 @@ class Population(_Model):
     """A table listing every entity that must get a row, even with no activity."""
 
     table: TableName
-    key: Identifier | None = Field(None, description="Key column in this table (default: entity key).")
+    key: Identifier | None = Field(
+        None, description="Key column in this table (default: entity key)."
+    )
     where: Snippet | None = Field(None, description="Boolean SQL filter on the table's rows.")
     description: StrictStr | None = None
 
@@ -59,8 +61,12 @@ class Source(_Model):
     """An event table that metrics aggregate per entity key."""
 
     table: TableName = Field(description="Table name; under --dbt it becomes {{ ref('table') }}.")
-    key: Identifier | None = Field(None, description="Key column in this table (default: entity key).")
-    where: Snippet | None = Field(None, description="Boolean SQL filter applied before aggregating.")
+    key: Identifier | None = Field(
+        None, description="Key column in this table (default: entity key)."
+    )
+    where: Snippet | None = Field(
+        None, description="Boolean SQL filter applied before aggregating."
+    )
     description: StrictStr | None = None
 
 
@@ -68,15 +74,20 @@ class Metric(_Model):
     """A per-entity value: an aggregate over a source, a raw aggregate, or derived from metrics."""
 
     description: StrictStr | None = None
-    source: Identifier | None = Field(None, description="Source to aggregate (absent: derived metric).")
+    source: Identifier | None = Field(
+        None, description="Source to aggregate (absent: derived metric)."
+    )
     agg: Agg | None = Field(None, description="Aggregation applied to expr.")
     expr: Snippet | None = Field(
         None, description="Row expression to aggregate, or (derived) an expression over metrics."
     )
     where: Snippet | None = Field(None, description="Row filter for this metric only.")
-    sql: Snippet | None = Field(None, description="A complete aggregate expression over the source.")
+    sql: Snippet | None = Field(
+        None, description="A complete aggregate expression over the source."
+    )
     fill: Number | StrictStr | StrictBool | None = Field(
-        None, description="Value used when the metric is NULL (e.g. population members with no rows)."
+        None,
+        description="Value used when the metric is NULL (e.g. population members with no rows).",
     )
     type: Literal["integer", "number"] | None = Field(
         None, description="Declare integer-valued metrics so band gaps can be proven."
@@ -125,7 +136,8 @@ class Segmentation(_Model):
         None, description="Quantiles: one label per tier, tier 1 first (default: the tier number)."
     )
     null_label: StrictStr | None = Field(
-        None, description="Quantiles: label of the extra last tier for NULL values (default Unranked)."
+        None,
+        description="Quantiles: label of the extra last tier for NULL values (default Unranked).",
     )
 
     @property

@@ -67,21 +67,23 @@ class ModelPlan:
 
 
 def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | None = None) -> str:
-    """A validated snippet as canonical SQL, divisions made floating, columns optionally replaced."""
+    """A validated snippet as canonical SQL: divisions made floating, columns replaced if asked."""
     tree = parse_snippet(text, dialect)
     if isinstance(tree, SnippetProblem):  # validation guarantees this does not happen
         raise ValueError(tree.message)
     tree = cast_divisions(tree)
     if replace:
         tree = tree.transform(
-            lambda n: exp.paren(replace[n.name].copy())
-            if isinstance(n, exp.Column) and not n.table and n.name in replace
-            else n
+            lambda n: (
+                exp.paren(replace[n.name].copy())
+                if isinstance(n, exp.Column) and not n.table and n.name in replace
+                else n
+            )
         )
     return tree.sql(dialect=CANONICAL)
 
 
-def _literal(value: object) -> str:
+def sql_literal(value: object) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
@@ -107,7 +109,7 @@ def _aggregate(spec: Spec, name: str) -> str:
 
 
 def _with_fill(sql: str, fill: object) -> str:
-    return sql if fill is None else f"COALESCE({sql}, {_literal(fill)})"
+    return sql if fill is None else f"COALESCE({sql}, {sql_literal(fill)})"
 
 
 def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
@@ -139,11 +141,11 @@ def _case(branches: list[tuple[str, str]], default: str | None) -> str:
 def _band_condition(by: str, seg) -> str:
     parts = []
     if seg.min is not None:
-        parts.append(f"{by} >= {_literal(seg.min)}")
+        parts.append(f"{by} >= {sql_literal(seg.min)}")
     if seg.max is not None:
-        parts.append(f"{by} <= {_literal(seg.max)}")
+        parts.append(f"{by} <= {sql_literal(seg.max)}")
     if seg.below is not None:
-        parts.append(f"{by} < {_literal(seg.below)}")
+        parts.append(f"{by} < {sql_literal(seg.below)}")
     return " AND ".join(parts)
 
 
@@ -184,15 +186,18 @@ def _segmentation_columns(spec: Spec, name: str) -> tuple[Column, ...]:
     order = spec.order_column(name)
     if s.kind == "quantiles":  # the tier (order column) was computed in the tiers step
         labels = segment_labels(spec, name)
-        whens = " ".join(f"WHEN {i} THEN {_literal(lbl)}" for i, lbl in enumerate(labels, start=1))
+        whens = " ".join(
+            f"WHEN {i} THEN {sql_literal(lbl)}" for i, lbl in enumerate(labels, start=1)
+        )
         return (Column(name, f"CASE {order} {whens} END"),)
     conds = segment_conditions(spec, name)
-    default_label = next((_literal(lbl) for c, lbl in conds if c is None), None)
+    default_label = next((sql_literal(lbl) for c, lbl in conds if c is None), None)
     default_order = next((str(i) for i, (c, _) in enumerate(conds, 1) if c is None), None)
     branches = [(c, lbl) for c, lbl in conds if c is not None]
-    label = _case([(c, _literal(lbl)) for c, lbl in branches], default_label)
-    order_case = _case([(c, str(i)) for i, (c, _) in enumerate(conds, 1) if c is not None],
-                       default_order)
+    label = _case([(c, sql_literal(lbl)) for c, lbl in branches], default_label)
+    order_case = _case(
+        [(c, str(i)) for i, (c, _) in enumerate(conds, 1) if c is not None], default_order
+    )
     return Column(name, label), Column(order, order_case)
 
 
@@ -220,13 +225,16 @@ def build_plan(spec: Spec) -> ModelPlan:
     entity, key = spec.entity.name, spec.entity.key
     sources = []
     for sname, src in spec.sources.items():
-        cols = tuple(Column(m, _aggregate(spec, m)) for m, metric in spec.metrics.items()
-                     if metric.source == sname)
+        agg_cols = tuple(
+            Column(m, _aggregate(spec, m))
+            for m, metric in spec.metrics.items()
+            if metric.source == sname
+        )
         src_key = src.key or key
         where = f"{src_key} IS NOT NULL"
         if src.where:
             where += f" AND ({snippet_sql(src.where, spec.dialect)})"
-        sources.append(SourceStep(f"{entity}_{sname}", src.table, src_key, where, cols))
+        sources.append(SourceStep(f"{entity}_{sname}", src.table, src_key, where, agg_cols))
     population = None
     if spec.population is not None:
         pop_key = spec.population.key or key
@@ -234,8 +242,11 @@ def build_plan(spec: Spec) -> ModelPlan:
         if spec.population.where:
             where += f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
         population = SourceStep(f"{entity}_population", spec.population.table, pop_key, where, ())
-    keys_cte = population.cte if population else (
-        sources[0].cte if len(sources) == 1 else f"{entity}_keys")
+    keys_cte = (
+        population.cte
+        if population
+        else (sources[0].cte if len(sources) == 1 else f"{entity}_keys")
+    )
 
     base = [m for m, metric in spec.metrics.items() if metric.kind != "derived"]
     metric_columns = tuple(
@@ -259,13 +270,20 @@ def build_plan(spec: Spec) -> ModelPlan:
             s = spec.segmentations[name]
             rank, count = rank_columns(name)
             direction = "DESC" if s.direction == "desc" else "ASC"
-            cols.append(Column(rank, f"RANK() OVER (PARTITION BY CASE WHEN {s.by} IS NULL THEN 1 "
-                                     f"ELSE 0 END ORDER BY {s.by} {direction})"))
+            cols.append(
+                Column(
+                    rank,
+                    f"RANK() OVER (PARTITION BY CASE WHEN {s.by} IS NULL THEN 1 "
+                    f"ELSE 0 END ORDER BY {s.by} {direction})",
+                )
+            )
             cols.append(Column(count, f"COUNT({s.by}) OVER ()"))
         steps.append(Step(f"{entity}_ranks", last, tuple(cols)))
         cols = [Column(c, c) for c in current]
-        cols += [Column(spec.order_column(n), quantile_tier_sql(n, spec.segmentations[n]))
-                 for n in quantiles]
+        cols += [
+            Column(spec.order_column(n), quantile_tier_sql(n, spec.segmentations[n]))
+            for n in quantiles
+        ]
         steps.append(Step(f"{entity}_tiers", steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
@@ -281,8 +299,18 @@ def build_plan(spec: Spec) -> ModelPlan:
     output = [key, *spec.metrics]
     for name in spec.segmentations:
         output += [name, spec.order_column(name)]
-    return ModelPlan(spec.name, key, population, tuple(sources), keys_cte, f"{entity}_metrics",
-                     metric_columns, joins, tuple(steps), tuple(output))
+    return ModelPlan(
+        spec.name,
+        key,
+        population,
+        tuple(sources),
+        keys_cte,
+        f"{entity}_metrics",
+        metric_columns,
+        joins,
+        tuple(steps),
+        tuple(output),
+    )
 
 
 def _owner(sources: list[SourceStep], metric: str) -> str:

@@ -17,5 +17,9 @@ def spec_json_schema() -> dict[str, Any]:
     for prop in schema["properties"].values():
         if "patternProperties" in prop:
             prop["additionalProperties"] = False
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "semseg segment spec", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "semseg segment spec",
+        **schema,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -20,8 +21,20 @@ class SnippetProblem:
     col: int = 1
 
 
-_STATEMENTS = (exp.Query, exp.Create, exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Command,
-               exp.Alter, exp.Merge, exp.Use, exp.Set, exp.Transaction)
+_STATEMENTS = (
+    exp.Query,
+    exp.Create,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Drop,
+    exp.Command,
+    exp.Alter,
+    exp.Merge,
+    exp.Use,
+    exp.Set,
+    exp.Transaction,
+)
 
 
 @lru_cache(maxsize=4096)
@@ -32,8 +45,10 @@ def _parse(text: str, dialect: str) -> exp.Expression | SnippetProblem:
         first = err.errors[0] if err.errors else {}
         desc = str(first.get("description") or err).splitlines()[0]
         return SnippetProblem(
-            f"cannot parse SQL: {desc}", "fix the SQL expression",
-            int(first.get("line") or 1), int(first.get("col") or 1),
+            f"cannot parse SQL: {desc}",
+            "fix the SQL expression",
+            int(first.get("line") or 1),
+            int(first.get("col") or 1),
         )
     except TokenError as err:
         return SnippetProblem(f"cannot parse SQL: {err}", "check quotes and brackets")
@@ -44,7 +59,7 @@ def _parse(text: str, dialect: str) -> exp.Expression | SnippetProblem:
             + ("nothing" if not trees else f"{len(trees)} statements"),
             "write a single expression without ';'",
         )
-    tree = trees[0]
+    tree = cast(exp.Expression, trees[0])
     if isinstance(tree, _STATEMENTS) or tree.find(*_STATEMENTS) is not None:
         return SnippetProblem(
             f"expected a scalar expression, found a {tree.key.upper()} statement or subquery",
@@ -52,11 +67,15 @@ def _parse(text: str, dialect: str) -> exp.Expression | SnippetProblem:
             "DDL are not allowed in snippets",
         )
     if isinstance(tree, (exp.Alias, exp.Star)) or tree.find(exp.Star) is not None:
-        return SnippetProblem("expected a scalar expression without alias or '*'",
-                              "remove the alias / '*' (the spec key names the column)")
+        return SnippetProblem(
+            "expected a scalar expression without alias or '*'",
+            "remove the alias / '*' (the spec key names the column)",
+        )
     if tree.find(exp.Window) is not None:
-        return SnippetProblem("window functions are not allowed in snippets",
-                              "use a quantiles segmentation for ranks and tiers")
+        return SnippetProblem(
+            "window functions are not allowed in snippets",
+            "use a quantiles segmentation for ranks and tiers",
+        )
     return tree
 
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 import duckdb
 
 CUSTOMERS = [
-    ("C1",), ("C2",), ("C3",), ("C4",), ("C5",), ("C6",), ("C7",), ("C8",), ("C9",), (None,),
+    ("C1",),
+    ("C2",),
+    ("C3",),
+    ("C4",),
+    ("C5",),
+    ("C6",),
+    ("C7",),
+    ("C8",),
+    ("C9",),
+    (None,),
 ]
 
 # (order_id, line_no, customer, transaction_type, has_discount, discount_amount, online, offline,

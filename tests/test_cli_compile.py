@@ -54,8 +54,9 @@ def test_compile_folder_to_out_dir_and_refuse_overwrite(tmp_path):
     refused = runner.invoke(app, ["compile", OFFER, "-d", "postgres", "--out", str(tmp_path)])
     assert refused.exit_code == 1 and "--force" in refused.output
     assert target.read_text() == "-- my edits\n"
-    forced = runner.invoke(app, ["compile", OFFER, "-d", "postgres", "--out", str(tmp_path),
-                                 "--force"])
+    forced = runner.invoke(
+        app, ["compile", OFFER, "-d", "postgres", "--out", str(tmp_path), "--force"]
+    )
     assert forced.exit_code == 0 and target.read_text().startswith("-- offer_seeker")
 
 
@@ -70,21 +71,38 @@ def test_materialize(kind):
 def test_dialects_lists_every_target():
     rows = json.loads(runner.invoke(app, ["dialects", "--format", "json"]).stdout)
     assert [r["name"] for r in rows] == list(TARGETS)
-    assert {"duckdb", "snowflake", "bigquery", "postgres", "redshift", "databricks", "spark",
-            "trino", "tsql", "clickhouse", "sqlite", "mysql"} == set(TARGETS)
+    assert {
+        "duckdb",
+        "snowflake",
+        "bigquery",
+        "postgres",
+        "redshift",
+        "databricks",
+        "spark",
+        "trino",
+        "tsql",
+        "clickhouse",
+        "sqlite",
+        "mysql",
+    } == set(TARGETS)
 
 
 def test_broken_spec_one_line_per_problem(tmp_path):
     bad = tmp_path / "bad.yml"
-    bad.write_text((SPECS / "offer_seeker.yml").read_text()
-                   .replace("max: 2\n", "max: 4\n")
-                   .replace("source: order_lines\n    agg: sum", "source: orderlines\n    agg: sum"))
+    bad.write_text(
+        (SPECS / "offer_seeker.yml")
+        .read_text()
+        .replace("max: 2\n", "max: 4\n")
+        .replace("source: order_lines\n    agg: sum", "source: orderlines\n    agg: sum")
+    )
     result = runner.invoke(app, ["compile", str(bad)])
     assert result.exit_code == 1
     lines = [ln for ln in result.output.splitlines() if ": error: " in ln]
     assert len(lines) == 2, result.output
     assert all(ln.startswith(f"{bad}:") for ln in lines)
-    assert "overlaps 'Offer Seeker'" in result.output and "did you mean 'order_lines'" in result.output
+    assert (
+        "overlaps 'Offer Seeker'" in result.output and "did you mean 'order_lines'" in result.output
+    )
     assert "Traceback" not in result.output
 
 

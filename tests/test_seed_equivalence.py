@@ -28,14 +28,17 @@ def test_offer_seeker_equals_seed_sql_row_for_row(con):
     ours = _rows(con, compiled)
     seed = _rows(con, SEED_OFFER_SEEKER_SQL)
     assert [d[0] for d in con.execute(compiled).description] == [
-        d[0] for d in con.execute(SEED_OFFER_SEEKER_SQL).description]
+        d[0] for d in con.execute(SEED_OFFER_SEEKER_SQL).description
+    ]
     assert ours == seed
 
 
 def test_edge_cases_have_the_expected_values(con):
     """Independent of both SQLs: the expected answers worked out by hand from the data."""
-    got = {r[0]: r[1:] for r in _rows(
-        con, compile_spec(load_spec(SPECS / "offer_seeker.yml"), "duckdb"))}
+    got = {
+        r[0]: r[1:]
+        for r in _rows(con, compile_spec(load_spec(SPECS / "offer_seeker.yml"), "duckdb"))
+    }
     assert set(got) == {f"C{i}" for i in range(1, 10)}  # no NULL key, no C99
     assert got["C1"][0] == 3 and got["C1"][3:] == ("Offer Seeker", 1)  # 3 orders, not 5 lines
     assert float(got["C1"][1]) == pytest.approx(10 + 5.5 + 7.25 + 0 + 1)

@@ -32,16 +32,24 @@ def _dialect_issues(data: dict[str, Any], marks: Marks) -> list[Issue]:
     try:
         sqlglot.Dialect.get_or_raise(dialect)
     except ValueError:
-        return [marks.issue(("dialect",), f"unknown SQL dialect '{dialect}'",
-                            "use a sqlglot dialect name such as duckdb, snowflake or bigquery")]
+        return [
+            marks.issue(
+                ("dialect",),
+                f"unknown SQL dialect '{dialect}'",
+                "use a sqlglot dialect name such as duckdb, snowflake or bigquery",
+            )
+        ]
     return []
 
 
 def validate(data: Any, marks: Marks) -> tuple[Spec | None, list[Issue]]:
     """Build the typed spec; on failure return every issue (structural first, then semantic)."""
     if not isinstance(data, dict):
-        return None, [marks.issue((), "the spec must be a YAML mapping",
-                                  "start with 'version: 1' and 'name: ...'")]
+        return None, [
+            marks.issue(
+                (), "the spec must be a YAML mapping", "start with 'version: 1' and 'name: ...'"
+            )
+        ]
     issues = _dialect_issues(data, marks)
     try:
         spec = Spec.model_validate(data)

@@ -81,8 +81,11 @@ def band_issues(spec: Spec, marks: Marks) -> list[Issue]:
             continue
         metric = spec.metrics[s.by]
         integer = metric.is_integer
-        bands = [(i, seg, band_interval(seg, integer)) for i, seg in enumerate(s.segments)
-                 if not seg.else_ and any(v is not None for v in (seg.min, seg.max, seg.below))]
+        bands = [
+            (i, seg, band_interval(seg, integer))
+            for i, seg in enumerate(s.segments)
+            if not seg.else_ and any(v is not None for v in (seg.min, seg.max, seg.below))
+        ]
         has_else = any(seg.else_ for seg in s.segments)
         at = ("segmentations", name, "segments")
         for j, (i, seg, iv) in enumerate(bands):
@@ -91,37 +94,69 @@ def band_issues(spec: Spec, marks: Marks) -> list[Issue]:
                 if inter is None:
                     continue
                 if inter == iv:
-                    msg = (f"band '{seg.label}' {iv.text()} can never match: '{earlier.label}' "
-                           f"{eiv.text()} comes first and covers it")
+                    msg = (
+                        f"band '{seg.label}' {iv.text()} can never match: '{earlier.label}' "
+                        f"{eiv.text()} comes first and covers it"
+                    )
                 else:
-                    msg = (f"band '{seg.label}' {iv.text()} overlaps '{earlier.label}' "
-                           f"{eiv.text()} on {inter.text()}")
-                issues.append(marks.issue((*at, i), msg, "first match wins; make the ranges "
-                                          "disjoint (use 'below:' for an exclusive upper bound)"))
+                    msg = (
+                        f"band '{seg.label}' {iv.text()} overlaps '{earlier.label}' "
+                        f"{eiv.text()} on {inter.text()}"
+                    )
+                issues.append(
+                    marks.issue(
+                        (*at, i),
+                        msg,
+                        "first match wins; make the ranges "
+                        "disjoint (use 'below:' for an exclusive upper bound)",
+                    )
+                )
         ordered = sorted(bands, key=lambda b: (b[2].lo, not b[2].lo_incl))
-        for (_, a_seg, a), (k, b_seg, b) in zip(ordered, ordered[1:]):
+        for (_, a_seg, a), (k, b_seg, b) in zip(ordered, ordered[1:], strict=False):
             if a.hi == INF:
                 break
             gap = _gap_after(a, b, integer)
             if gap is not None and (b.lo > a.hi or (b.lo == a.hi and not (a.hi_incl or b.lo_incl))):
-                issues.append(marks.issue((*at, k), f"values {gap.text()} of '{s.by}' fall between "
-                                          f"bands '{a_seg.label}' and '{b_seg.label}'",
-                                          "extend one band to close the gap"))
+                issues.append(
+                    marks.issue(
+                        (*at, k),
+                        f"values {gap.text()} of '{s.by}' fall between "
+                        f"bands '{a_seg.label}' and '{b_seg.label}'",
+                        "extend one band to close the gap",
+                    )
+                )
         if has_else or not ordered:
             continue
-        floor = 0.0 if metric.agg is not None and metric.is_integer and metric.type is None else -INF
+        floor = (
+            0.0 if metric.agg is not None and metric.is_integer and metric.type is None else -INF
+        )
         low = ordered[0][2]
         if low.lo > floor or (low.lo == floor and floor != -INF and not low.lo_incl):
-            issues.append(marks.issue(at, f"values of '{s.by}' below {_num(low.lo)} match no band "
-                                      f"in '{name}'", "add an else segment or lower the first band"))
+            issues.append(
+                marks.issue(
+                    at,
+                    f"values of '{s.by}' below {_num(low.lo)} match no band in '{name}'",
+                    "add an else segment or lower the first band",
+                )
+            )
         high = max(iv.hi for _, _, iv in ordered)
         if high != INF:
-            issues.append(marks.issue(at, f"values of '{s.by}' above {_num(high)} match no band "
-                                      f"in '{name}'", "add an else segment or open the top band "
-                                      "(omit max)"))
-        nullable = metric.fill is None and (spec.population is not None or metric.kind != "aggregate"
-                                            or not metric.is_integer)
+            issues.append(
+                marks.issue(
+                    at,
+                    f"values of '{s.by}' above {_num(high)} match no band in '{name}'",
+                    "add an else segment or open the top band (omit max)",
+                )
+            )
+        nullable = metric.fill is None and (
+            spec.population is not None or metric.kind != "aggregate" or not metric.is_integer
+        )
         if nullable:
-            issues.append(marks.issue(at, f"rows whose '{s.by}' is NULL match no band in '{name}'",
-                                      f"add 'fill: 0' to metric '{s.by}' or an else segment"))
+            issues.append(
+                marks.issue(
+                    at,
+                    f"rows whose '{s.by}' is NULL match no band in '{name}'",
+                    f"add 'fill: 0' to metric '{s.by}' or an else segment",
+                )
+            )
     return issues

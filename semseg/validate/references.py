@@ -63,7 +63,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in graph.get(node, []):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -83,22 +83,34 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
     seg_cols = segmentation_columns(spec)
     for name, m in spec.metrics.items():
         if m.source is not None and m.source not in spec.sources:
-            issues.append(marks.issue(("metrics", name, "source"), f"unknown source '{m.source}'",
-                                      _suggest(m.source, list(spec.sources))))
+            issues.append(
+                marks.issue(
+                    ("metrics", name, "source"),
+                    f"unknown source '{m.source}'",
+                    _suggest(m.source, list(spec.sources)),
+                )
+            )
         if m.kind == "derived" and m.expr:
             tree = parse_snippet(m.expr, spec.dialect)
             if not isinstance(tree, SnippetProblem):
                 for col in column_names(tree):
                     if col not in spec.metrics:
-                        issues.append(marks.issue(
-                            ("metrics", name, "expr"),
-                            f"derived metric '{name}' refers to unknown metric '{col}'",
-                            _suggest(col, metrics)))
+                        issues.append(
+                            marks.issue(
+                                ("metrics", name, "expr"),
+                                f"derived metric '{name}' refers to unknown metric '{col}'",
+                                _suggest(col, metrics),
+                            )
+                        )
     cycle = find_cycle(derived_dependencies(spec))
     if cycle:
-        issues.append(marks.issue(("metrics", cycle[0], "expr"),
-                                  f"derived metrics depend on each other: {' -> '.join(cycle)}",
-                                  "break the cycle: one of them must not use the other"))
+        issues.append(
+            marks.issue(
+                ("metrics", cycle[0], "expr"),
+                f"derived metrics depend on each other: {' -> '.join(cycle)}",
+                "break the cycle: one of them must not use the other",
+            )
+        )
 
     # Output columns: key, metrics, label and order column of each segmentation.
     owners: dict[str, tuple] = {spec.entity.key: ("entity", "key")}
@@ -112,14 +124,23 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
     for name, s in spec.segmentations.items():
         at = ("segmentations", name)
         if s.by is not None and s.by not in spec.metrics:
-            issues.append(marks.issue((*at, "by"), f"segmentation '{name}' is by unknown metric "
-                                      f"'{s.by}'", _suggest(s.by, metrics)))
+            issues.append(
+                marks.issue(
+                    (*at, "by"),
+                    f"segmentation '{name}' is by unknown metric '{s.by}'",
+                    _suggest(s.by, metrics),
+                )
+            )
         labels: dict[str, int] = {}
         for i, seg in enumerate(s.segments or []):
             if seg.label in labels:
-                issues.append(marks.issue((*at, "segments", i, "label"),
-                                          f"duplicate label '{seg.label}' in '{name}'",
-                                          "give every segment its own label"))
+                issues.append(
+                    marks.issue(
+                        (*at, "segments", i, "label"),
+                        f"duplicate label '{seg.label}' in '{name}'",
+                        "give every segment its own label",
+                    )
+                )
             labels.setdefault(seg.label, i)
             if seg.when:
                 tree = parse_snippet(seg.when, spec.dialect)
@@ -127,23 +148,39 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
                     continue
                 for col in column_names(tree):
                     if col not in spec.metrics and col not in seg_cols:
-                        issues.append(marks.issue((*at, "segments", i, "when"),
-                                                  f"rule for '{seg.label}' refers to unknown "
-                                                  f"column '{col}'",
-                                                  _suggest(col, metrics + list(seg_cols))))
+                        issues.append(
+                            marks.issue(
+                                (*at, "segments", i, "when"),
+                                f"rule for '{seg.label}' refers to unknown column '{col}'",
+                                _suggest(col, metrics + list(seg_cols)),
+                            )
+                        )
                     elif seg_cols.get(col) == name:
-                        issues.append(marks.issue((*at, "segments", i, "when"),
-                                                  f"rule for '{seg.label}' uses its own "
-                                                  f"segmentation's column '{col}'",
-                                                  "rules may use metrics and other segmentations"))
+                        issues.append(
+                            marks.issue(
+                                (*at, "segments", i, "when"),
+                                f"rule for '{seg.label}' uses its own "
+                                f"segmentation's column '{col}'",
+                                "rules may use metrics and other segmentations",
+                            )
+                        )
         if s.labels and len(set(s.labels)) != len(s.labels):
-            issues.append(marks.issue((*at, "labels"), f"duplicate labels in '{name}'",
-                                      "give every tier its own label"))
+            issues.append(
+                marks.issue(
+                    (*at, "labels"),
+                    f"duplicate labels in '{name}'",
+                    "give every tier its own label",
+                )
+            )
     cycle = find_cycle(segmentation_dependencies(spec))
     if cycle:
-        issues.append(marks.issue(("segmentations", cycle[0]),
-                                  f"segmentations depend on each other: {' -> '.join(cycle)}",
-                                  "break the cycle"))
+        issues.append(
+            marks.issue(
+                ("segmentations", cycle[0]),
+                f"segmentations depend on each other: {' -> '.join(cycle)}",
+                "break the cycle",
+            )
+        )
     issues += _check_issues(spec, marks)
     return issues
 
@@ -151,8 +188,14 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
 def _claim(owners: dict, column: str, path: tuple, issues: list[Issue], marks: Marks) -> None:
     if column in owners:
         other = ".".join(map(str, owners[column]))
-        issues.append(marks.issue(path, f"output column '{column}' is also produced by {other}",
-                                  "rename one of them", key=path[-1] != "order_column"))
+        issues.append(
+            marks.issue(
+                path,
+                f"output column '{column}' is also produced by {other}",
+                "rename one of them",
+                key=path[-1] != "order_column",
+            )
+        )
     else:
         owners[column] = path
 
@@ -172,28 +215,52 @@ def _check_issues(spec: Spec, marks: Marks) -> list[Issue]:
         at = ("checks", i)
         if check.segmentation is not None:
             if check.segmentation not in spec.segmentations:
-                issues.append(marks.issue((*at, "segmentation"), f"unknown segmentation "
-                                          f"'{check.segmentation}'",
-                                          _suggest(check.segmentation, list(spec.segmentations))))
+                issues.append(
+                    marks.issue(
+                        (*at, "segmentation"),
+                        f"unknown segmentation '{check.segmentation}'",
+                        _suggest(check.segmentation, list(spec.segmentations)),
+                    )
+                )
                 continue
-            owners = [check.segmentation] if check.segment in segment_labels(
-                spec, check.segmentation) else []
+            owners = (
+                [check.segmentation]
+                if check.segment in segment_labels(spec, check.segmentation)
+                else []
+            )
         else:
             owners = [n for n in spec.segmentations if check.segment in segment_labels(spec, n)]
         if not owners:
             every = sorted({lbl for n in spec.segmentations for lbl in segment_labels(spec, n)})
-            issues.append(marks.issue((*at, "segment"), f"check refers to unknown segment "
-                                      f"'{check.segment}'", _suggest(check.segment, every)))
+            issues.append(
+                marks.issue(
+                    (*at, "segment"),
+                    f"check refers to unknown segment '{check.segment}'",
+                    _suggest(check.segment, every),
+                )
+            )
         elif len(owners) > 1:
-            issues.append(marks.issue((*at, "segment"), f"segment '{check.segment}' exists in "
-                                      f"{', '.join(owners)}", "add 'segmentation: <name>'"))
+            issues.append(
+                marks.issue(
+                    (*at, "segment"),
+                    f"segment '{check.segment}' exists in {', '.join(owners)}",
+                    "add 'segmentation: <name>'",
+                )
+            )
         if check.share_between is not None:
             lo, hi = check.share_between
             if not 0 <= lo <= hi <= 1:
-                issues.append(marks.issue((*at, "share_between"), "share_between must be "
-                                          "[low, high] with 0 <= low <= high <= 1",
-                                          "e.g. share_between: [0.05, 0.4]"))
+                issues.append(
+                    marks.issue(
+                        (*at, "share_between"),
+                        "share_between must be [low, high] with 0 <= low <= high <= 1",
+                        "e.g. share_between: [0.05, 0.4]",
+                    )
+                )
         if check.share_between is None and check.min_count is None and check.max_count is None:
-            issues.append(marks.issue(at, "check states no expectation",
-                                      "add share_between, min_count or max_count"))
+            issues.append(
+                marks.issue(
+                    at, "check states no expectation", "add share_between, min_count or max_count"
+                )
+            )
     return issues

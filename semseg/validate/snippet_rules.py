@@ -1,4 +1,4 @@
-"""Every SQL snippet parses as one scalar expression, with or without aggregates as its place needs."""
+"""Every SQL snippet parses as one scalar expression; aggregates only where they belong."""
 
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def snippet_issue(marks: Marks, path: PathKey, problem: SnippetProblem) -> Issue
     else:
         line += problem.line - 1
         col = problem.col
-    return Issue(marks.file, line, col, f"{'.'.join(map(str, path))}: {problem.message}",
-                 problem.hint)
+    return Issue(
+        marks.file, line, col, f"{'.'.join(map(str, path))}: {problem.message}", problem.hint
+    )
 
 
 def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
@@ -58,13 +59,25 @@ def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
             continue
         agg = has_aggregate(tree)
         if needs_agg is True and not agg:
-            issues.append(marks.issue(path, f"{'.'.join(map(str, path))} has no aggregate function",
-                                      "sql: must aggregate the source rows, e.g. SUM(amount); "
-                                      "for a per-row expression use agg + expr"))
+            issues.append(
+                marks.issue(
+                    path,
+                    f"{'.'.join(map(str, path))} has no aggregate function",
+                    "sql: must aggregate the source rows, e.g. SUM(amount); "
+                    "for a per-row expression use agg + expr",
+                )
+            )
         elif needs_agg is False and agg:
-            what = {"expr": "expr is aggregated by 'agg'", "where": "where filters rows",
-                    "when": "when compares metrics"}.get(str(path[-1]), "this expression")
-            issues.append(marks.issue(path, f"{'.'.join(map(str, path))} contains an aggregate "
-                                      f"function, but {what}",
-                                      "remove the aggregate, or use sql: for a raw aggregate"))
+            what = {
+                "expr": "expr is aggregated by 'agg'",
+                "where": "where filters rows",
+                "when": "when compares metrics",
+            }.get(str(path[-1]), "this expression")
+            issues.append(
+                marks.issue(
+                    path,
+                    f"{'.'.join(map(str, path))} contains an aggregate function, but {what}",
+                    "remove the aggregate, or use sql: for a raw aggregate",
+                )
+            )
     return issues

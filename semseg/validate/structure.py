@@ -68,9 +68,18 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     for part in loc:
         if part == "[key]":
             continue
-        if isinstance(part, str) and (part.startswith(("constrained-", "function-")) or part in {
-            "int", "float", "str", "bool", "list[...]", "dict[...]",
-        }):
+        if isinstance(part, str) and (
+            part.startswith(("constrained-", "function-"))
+            or part
+            in {
+                "int",
+                "float",
+                "str",
+                "bool",
+                "list[...]",
+                "dict[...]",
+            }
+        ):
             continue
         out.append(part)
     return tuple(out)
@@ -99,36 +108,70 @@ def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
             )
         elif kind == "string_pattern_mismatch":
             is_key = "[key]" in raw_loc
-            what = "name" if is_key or loc[-1] in ("name", "key", "by", "source", "order_column") else "value"
+            what = (
+                "name"
+                if is_key or loc[-1] in ("name", "key", "by", "source", "order_column")
+                else "value"
+            )
             pattern = str(err.get("ctx", {}).get("pattern", ""))
             if "\\." in pattern:
                 hint = "use a table name such as orders, schema.orders or db.schema.orders"
             else:
                 hint = "use lowercase letters, digits and underscores, starting with a letter"
-            issue = marks.issue(loc, f"'{value}' is not a valid {what} for {_describe(loc)}", hint,
-                                key=is_key)
+            issue = marks.issue(
+                loc, f"'{value}' is not a valid {what} for {_describe(loc)}", hint, key=is_key
+            )
         elif kind == "literal_error":
             expected = err.get("ctx", {}).get("expected", "")
-            issue = marks.issue(loc, f"{_describe(loc)} must be {expected}, got {value!r}",
-                                f"use {expected}")
+            issue = marks.issue(
+                loc, f"{_describe(loc)} must be {expected}, got {value!r}", f"use {expected}"
+            )
         elif kind == "enum":
             expected = err.get("ctx", {}).get("expected", "")
-            issue = marks.issue(loc, f"{_describe(loc)}: {value!r} is not allowed",
-                                f"use one of {expected}")
-        elif kind in ("string_type", "int_type", "float_type", "bool_type", "dict_type",
-                      "list_type", "model_type", "tuple_type", "model_attributes_type"):
-            wanted = {"string_type": "text", "int_type": "an integer", "float_type": "a number",
-                      "bool_type": "true or false", "dict_type": "a mapping",
-                      "model_attributes_type": "a mapping", "model_type": "a mapping",
-                      "list_type": "a list", "tuple_type": "a list"}[kind]
+            issue = marks.issue(
+                loc, f"{_describe(loc)}: {value!r} is not allowed", f"use one of {expected}"
+            )
+        elif kind in (
+            "string_type",
+            "int_type",
+            "float_type",
+            "bool_type",
+            "dict_type",
+            "list_type",
+            "model_type",
+            "tuple_type",
+            "model_attributes_type",
+        ):
+            wanted = {
+                "string_type": "text",
+                "int_type": "an integer",
+                "float_type": "a number",
+                "bool_type": "true or false",
+                "dict_type": "a mapping",
+                "model_attributes_type": "a mapping",
+                "model_type": "a mapping",
+                "list_type": "a list",
+                "tuple_type": "a list",
+            }[kind]
             got = type(value).__name__ if value is not None else "nothing"
-            got = {"str": "text", "dict": "a mapping", "list": "a list", "int": "an integer",
-                   "float": "a number", "bool": "true/false"}.get(got, got)
-            hint = "quote it" if kind == "string_type" and not isinstance(value, (dict, list)) else (
-                f"write {wanted} here")
+            got = {
+                "str": "text",
+                "dict": "a mapping",
+                "list": "a list",
+                "int": "an integer",
+                "float": "a number",
+                "bool": "true/false",
+            }.get(got, got)
+            hint = (
+                "quote it"
+                if kind == "string_type" and not isinstance(value, (dict, list))
+                else (f"write {wanted} here")
+            )
             issue = marks.issue(loc, f"{_describe(loc)} must be {wanted}, got {got}", hint)
         elif kind == "too_short":
-            issue = marks.issue(loc, f"{_describe(loc)} must not be empty", "add at least one entry")
+            issue = marks.issue(
+                loc, f"{_describe(loc)} must not be empty", "add at least one entry"
+            )
         else:
             issue = marks.issue(loc, f"{_describe(loc)}: {err['msg']}", "")
         # A union reports one error per alternative; keep the first per location.

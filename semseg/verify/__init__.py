@@ -1,0 +1,212 @@
+"""``semseg verify``: run the compiled model in DuckDB on sample data and prove it right."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+from semseg.compiler import SpecFile, compile_spec
+from semseg.dialects import TARGETS, get_target
+from semseg.errors import CompileError, DataError
+from semseg.plan import sql_literal
+from semseg.validate.references import segment_labels
+from semseg.verify.checks import (
+    RESULT,
+    CheckSQL,
+    grain_check,
+    metric_checks,
+    population_check,
+    segmentation_checks,
+)
+from semseg.verify.data import connect
+from semseg.verify.report import CheckResult, SegmentRow, VerifyReport
+
+__all__ = ["verify", "VerifyReport"]
+EXAMPLES = 5
+NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+)
+
+
+def _progress_printer() -> Callable[[str], None]:
+    if not sys.stderr.isatty():
+        return lambda _msg: None
+
+    def show(msg: str) -> None:
+        sys.stderr.write(f"\r\033[K{msg}")
+        sys.stderr.flush()
+
+    return show
+
+
+def verify(
+    spec_file: SpecFile,
+    data: Path | None = None,
+    tables: dict[str, Path] | None = None,
+    dialects: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    model_sql: str | None = None,
+) -> VerifyReport:
+    """Run the model and every check; ``DataError`` when data does not fit the spec.
+
+    ``model_sql`` replaces the compiled model by another DuckDB query (e.g. a hand-written
+    one) so that it is proven against the spec instead.
+    """
+    spec = spec_file.spec
+    show = progress or _progress_printer()
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    con, source = connect(spec_file, data, tables)
+    seconds["load"] = time.perf_counter() - t0
+    try:
+        show("running the model…")
+        t0 = time.perf_counter()
+        sql = model_sql if model_sql is not None else compile_spec(spec_file, "duckdb")
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {sql}")
+        except duckdb.Error as err:
+            raise DataError(
+                f"{spec_file.path}: the model query failed in DuckDB: {str(err).splitlines()[0]}"
+            ) from None
+        seconds["model"] = time.perf_counter() - t0
+        described = con.execute(f"DESCRIBE {RESULT}").fetchall()
+        numeric = {r[0]: str(r[1]).upper().startswith(NUMERIC) for r in described}
+        rows = (con.execute(f"SELECT COUNT(*) FROM {RESULT}").fetchone() or (0,))[0]
+
+        t0 = time.perf_counter()
+        checks: list[CheckSQL] = [
+            grain_check(spec),
+            population_check(spec),
+            *segmentation_checks(spec_file),
+            *metric_checks(spec, numeric),
+        ]
+        results = []
+        for i, check in enumerate(checks, 1):
+            show(f"[{i}/{len(checks)}] {check.name}…")
+            found = con.execute(
+                f"SELECT *, COUNT(*) OVER () FROM ({check.sql}) LIMIT {EXAMPLES}"
+            ).fetchall()
+            failures = found[0][-1] if found else 0
+            examples = tuple(f"{r[0]}: {r[1]}" for r in found)
+            results.append(
+                CheckResult(check.name, check.description, not found, failures, examples)
+            )
+        results += _spec_checks(con, spec_file, rows)
+        seconds["checks"] = time.perf_counter() - t0
+        distribution = _distribution(con, spec_file, rows, numeric)
+        t0 = time.perf_counter()
+        show("re-parsing every dialect…")
+        results.append(_dialect_check(spec_file, dialects or list(TARGETS)))
+        seconds["dialects"] = time.perf_counter() - t0
+        show("")
+    finally:
+        con.close()
+    return VerifyReport(
+        spec.name,
+        str(spec_file.path),
+        source.description,
+        rows,
+        distribution,
+        results,
+        {k: round(v, 4) for k, v in seconds.items()},
+    )
+
+
+def _spec_checks(con, spec_file: SpecFile, rows: int) -> list[CheckResult]:
+    spec = spec_file.spec
+    out = []
+    for check in spec.checks:
+        seg = check.segmentation or next(
+            n for n in spec.segmentations if check.segment in segment_labels(spec, n)
+        )
+        count = con.execute(
+            f"SELECT COUNT(*) FROM {RESULT} WHERE {seg} = {sql_literal(check.segment)}"
+        ).fetchone()[0]
+        share = count / rows if rows else 0.0
+        problems, wanted = [], []
+        if check.share_between is not None:
+            lo, hi = check.share_between
+            wanted.append(f"share in [{lo:g}, {hi:g}]")
+            if not lo <= share <= hi:
+                problems.append(f"share {share:.4f} outside [{lo:g}, {hi:g}]")
+        if check.min_count is not None:
+            wanted.append(f"count >= {check.min_count}")
+            if count < check.min_count:
+                problems.append(f"count {count} < {check.min_count}")
+        if check.max_count is not None:
+            wanted.append(f"count <= {check.max_count}")
+            if count > check.max_count:
+                problems.append(f"count {count} > {check.max_count}")
+        line = spec_file.marks.at(("checks", spec.checks.index(check)))[0]
+        out.append(
+            CheckResult(
+                f"spec:{seg}={check.segment}",
+                f"{', '.join(wanted)} (spec line {line}; actual {count:,} rows, {share:.1%})",
+                not problems,
+                len(problems),
+                tuple(problems),
+            )
+        )
+    return out
+
+
+def _dialect_check(spec_file: SpecFile, dialects: list[str]) -> CheckResult:
+    problems = []
+    for name in dialects:
+        try:
+            target = get_target(name)
+            sql = compile_spec(spec_file, name)
+            sqlglot.parse(sql, read=target.sqlglot, error_level=ErrorLevel.RAISE)
+        except (CompileError, KeyError, sqlglot.errors.SqlglotError) as err:
+            problems.append(f"{name}: {str(err).splitlines()[0]}")
+    return CheckResult(
+        "dialects",
+        f"the SQL for {len(dialects)} dialect(s) compiles and re-parses",
+        not problems,
+        len(problems),
+        tuple(problems[:EXAMPLES]),
+    )
+
+
+def _distribution(
+    con, spec_file: SpecFile, rows: int, numeric: dict[str, bool]
+) -> dict[str, list[SegmentRow]]:
+    spec = spec_file.spec
+    metrics = [m for m in spec.metrics if numeric.get(m)]
+    out = {}
+    for name in spec.segmentations:
+        order = spec.order_column(name)
+        avgs = "".join(f", AVG(CAST({m} AS DOUBLE))" for m in metrics)
+        found = con.execute(
+            f"SELECT {name}, {order}, COUNT(*){avgs} FROM {RESULT} "
+            f"GROUP BY {name}, {order} ORDER BY {order}, {name}"
+        ).fetchall()
+        out[name] = [
+            SegmentRow(
+                r[0],
+                r[1],
+                r[2],
+                r[2] / rows if rows else 0.0,
+                dict(zip(metrics, r[3:], strict=True)),
+            )
+            for r in found
+        ]
+    return out

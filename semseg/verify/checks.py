@@ -1,0 +1,212 @@
+"""The checks verify runs: each is set-based SQL over the model's result, returning offenders.
+
+Every check is written here, independently of ``plan``/the template, so that a bug in the
+compiler cannot hide itself by being repeated in its own proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from semseg.compiler import SpecFile
+from semseg.model import Agg, Spec
+from semseg.plan import segment_conditions, snippet_sql, sql_literal
+from semseg.validate.references import segment_labels
+
+RESULT = "semseg_result"
+
+
+@dataclass(frozen=True)
+class CheckSQL:
+    """A check: a query whose rows are offenders as (key, detail); no rows means it passes."""
+
+    name: str
+    description: str
+    sql: str
+
+
+def _expected_keys(spec: Spec) -> str:
+    """Keys that must each appear once: the population, or every key with source rows."""
+    if spec.population is not None:
+        key = spec.population.key or spec.entity.key
+        where = (
+            f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
+            if spec.population.where
+            else ""
+        )
+        table = spec.population.table
+        return f"SELECT DISTINCT {key} AS k FROM {table} WHERE {key} IS NOT NULL{where}"
+    parts = []
+    for src in spec.sources.values():
+        key = src.key or spec.entity.key
+        where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
+        parts.append(f"SELECT {key} AS k FROM {src.table} WHERE {key} IS NOT NULL{where}")
+    return " UNION ".join(parts)
+
+
+def grain_check(spec: Spec) -> CheckSQL:
+    key = spec.entity.key
+    return CheckSQL(
+        "grain",
+        f"one row per {key} and no NULL {key}",
+        f"SELECT CAST({key} AS VARCHAR), 'appears ' || COUNT(*) || ' times' FROM {RESULT} "
+        f"GROUP BY {key} HAVING COUNT(*) > 1 "
+        f"UNION ALL SELECT NULL, 'NULL key' FROM {RESULT} WHERE {key} IS NULL",
+    )
+
+
+def population_check(spec: Spec) -> CheckSQL:
+    key = spec.entity.key
+    what = "population member" if spec.population else "key with source rows"
+    return CheckSQL(
+        "population",
+        f"every {what} present, and no other key",
+        f"WITH expected AS ({_expected_keys(spec)}) "
+        f"SELECT CAST(k AS VARCHAR), 'missing from the model' FROM expected "
+        f"WHERE k NOT IN (SELECT {key} FROM {RESULT} WHERE {key} IS NOT NULL) "
+        f"UNION ALL SELECT CAST({key} AS VARCHAR), 'not expected (not in the population)' "
+        f"FROM {RESULT} WHERE {key} NOT IN (SELECT k FROM expected)",
+    )
+
+
+def label_check(spec: Spec, name: str) -> CheckSQL:
+    key, order = spec.entity.key, spec.order_column(name)
+    pairs = ", ".join(
+        f"({sql_literal(lbl)}, {i})" for i, lbl in enumerate(segment_labels(spec, name), 1)
+    )
+    return CheckSQL(
+        f"labels:{name}",
+        f"every row has one declared {name} label and its {order}",
+        f"SELECT CAST({key} AS VARCHAR), 'label ' || COALESCE('''' || {name} || '''', 'NULL') "
+        f"|| ' with order ' || COALESCE(CAST({order} AS VARCHAR), 'NULL') FROM {RESULT} "
+        f"WHERE ({name}, {order}) NOT IN (SELECT * FROM (VALUES {pairs}) AS d(l, o)) "
+        f"OR {name} IS NULL OR {order} IS NULL",
+    )
+
+
+def rule_check(spec: Spec, name: str) -> CheckSQL:
+    """Each row satisfies its own segment's condition and no earlier one (first match wins)."""
+    key = spec.entity.key
+    conds = segment_conditions(spec, name)
+    whens = []
+    for i, (cond, _) in enumerate(conds, 1):
+        earlier = [f"NOT COALESCE(({c}), FALSE)" for c, _ in conds[: i - 1] if c is not None]
+        own = [f"COALESCE(({cond}), FALSE)"] if cond is not None else []
+        whens.append(
+            f"WHEN {sql_literal(conds[i - 1][1])} THEN {' AND '.join(own + earlier) or 'TRUE'}"
+        )
+    return CheckSQL(
+        f"rules:{name}",
+        f"each row satisfies its own {name} rule and no earlier one",
+        f"SELECT CAST({key} AS VARCHAR), 'labelled ' || {name} || ' but its rule does not hold "
+        f"or an earlier one does' FROM {RESULT} WHERE NOT COALESCE(CASE {name} "
+        f"{' '.join(whens)} ELSE FALSE END, FALSE)",
+    )
+
+
+def tier_check(spec: Spec, name: str) -> CheckSQL:
+    """Tiers recomputed from value counts (no RANK): floor(better * n / total) + 1."""
+    s = spec.segmentations[name]
+    key, order, by, n = spec.entity.key, spec.order_column(name), s.by, s.quantiles or 0
+    direction = "DESC" if s.direction == "desc" else "ASC"
+    return CheckSQL(
+        f"tiers:{name}",
+        f"{name} tiers equal floor(better_rows * {n} / rows) + 1, ties together",
+        f"WITH v AS (SELECT {by} AS x, COUNT(*) AS c FROM {RESULT} WHERE {by} IS NOT NULL "
+        f"GROUP BY {by}), b AS (SELECT x, SUM(c) OVER (ORDER BY x {direction} ROWS BETWEEN "
+        f"UNBOUNDED PRECEDING AND CURRENT ROW) - c AS better, SUM(c) OVER () AS total FROM v), "
+        f"e AS (SELECT r.{key} AS k, r.{order} AS got, CASE WHEN r.{by} IS NULL THEN {n + 1} "
+        f"ELSE CAST((b.better * {n}) // b.total + 1 AS BIGINT) END AS expected FROM {RESULT} r "
+        f"LEFT JOIN b ON r.{by} = b.x) "
+        f"SELECT CAST(k AS VARCHAR), 'tier ' || COALESCE(CAST(got AS VARCHAR), 'NULL') || "
+        f"', expected ' || expected FROM e WHERE got IS DISTINCT FROM expected",
+    )
+
+
+def _same(a: str, b: str, numeric: bool) -> str:
+    if not numeric:
+        return f"({a} IS NOT DISTINCT FROM {b})"
+    return (
+        f"(({a} IS NULL AND {b} IS NULL) OR ABS(CAST({a} AS DOUBLE) - CAST({b} AS DOUBLE)) "
+        f"<= 1e-9 * GREATEST(1, ABS(CAST({b} AS DOUBLE))))"
+    )
+
+
+def _independent_aggregate(spec: Spec, name: str) -> str:
+    m = spec.metrics[name]
+    if m.kind == "raw":
+        return snippet_sql(m.sql or "", spec.dialect)
+    value = snippet_sql(m.expr, spec.dialect) if m.expr else "*"
+    filt = f" FILTER (WHERE {snippet_sql(m.where, spec.dialect)})" if m.where else ""
+    if m.agg is Agg.count_distinct:
+        return f"COUNT(DISTINCT {value}){filt}"
+    if m.agg is Agg.avg:
+        return f"AVG(CAST({value} AS DOUBLE)){filt}"
+    assert m.agg is not None
+    return f"{m.agg.value.upper()}({value}){filt}"
+
+
+def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
+    """Metrics recomputed straight from each source (FILTER, no CTE chain, no join)."""
+    key = spec.entity.key
+    checks = []
+    for sname, src in spec.sources.items():
+        names = [m for m, metric in spec.metrics.items() if metric.source == sname]
+        if not names:
+            continue
+        src_key = src.key or key
+        where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
+        aggs = ", ".join(f"{_independent_aggregate(spec, m)} AS {m}" for m in names)
+        diffs = []
+        for m in names:
+            fill = spec.metrics[m].fill
+            expected = f"e.{m}" if fill is None else f"COALESCE(e.{m}, {sql_literal(fill)})"
+            diffs.append(
+                f"SELECT CAST(r.{key} AS VARCHAR), '{m}: model ' || "
+                f"COALESCE(CAST(r.{m} AS VARCHAR), 'NULL') || ', source ' || "
+                f"COALESCE(CAST({expected} AS VARCHAR), 'NULL') FROM {RESULT} r "
+                f"LEFT JOIN e ON e.k = r.{key} WHERE NOT "
+                f"{_same(f'r.{m}', expected, numeric.get(m, True))}"
+            )
+        checks.append(
+            CheckSQL(
+                f"metrics:{sname}",
+                f"{', '.join(names)} recomputed from {src.table} directly",
+                f"WITH e AS (SELECT {src_key} AS k, {aggs} FROM {src.table} "
+                f"WHERE {src_key} IS NOT NULL{where} GROUP BY {src_key}) "
+                + " UNION ALL ".join(diffs),
+            )
+        )
+    derived = [m for m, metric in spec.metrics.items() if metric.kind == "derived"]
+    if derived:
+        diffs = []
+        for m in derived:
+            metric = spec.metrics[m]
+            expr = snippet_sql(metric.expr or "", spec.dialect)
+            expected = (
+                expr if metric.fill is None else f"COALESCE({expr}, {sql_literal(metric.fill)})"
+            )
+            diffs.append(
+                f"SELECT CAST({key} AS VARCHAR), '{m}: model ' || "
+                f"COALESCE(CAST({m} AS VARCHAR), 'NULL') || ', expected ' || "
+                f"COALESCE(CAST({expected} AS VARCHAR), 'NULL') FROM {RESULT} "
+                f"WHERE NOT {_same(m, expected, numeric.get(m, True))}"
+            )
+        checks.append(
+            CheckSQL(
+                "metrics:derived",
+                f"{', '.join(derived)} equal their expressions",
+                " UNION ALL ".join(diffs),
+            )
+        )
+    return checks
+
+
+def segmentation_checks(spec_file: SpecFile) -> list[CheckSQL]:
+    """Labels/order consistency plus rule or tier proofs, per segmentation."""
+    spec = spec_file.spec
+    out = []
+    for name, s in spec.segmentations.items():
+        out.append(label_check(spec, name))
+        out.append(tier_check(spec, name) if s.kind == "quantiles" else rule_check(spec, name))
+    return out

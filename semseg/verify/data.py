@@ -1,0 +1,199 @@
+"""Input data for verify: a DuckDB connection in which every table of the spec resolves.
+
+User data is never written: folders are read through views, a DuckDB database file is opened
+read-only, and everything verify creates is TEMP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from semseg.compiler import SpecFile
+from semseg.errors import DataError, Issue
+from semseg.snippets import SnippetProblem, column_names, parse_snippet
+from semseg.validate.snippet_rules import snippet_places
+
+EXTENSIONS = (".parquet", ".csv", ".csv.gz", ".tsv")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the tables came from, for the report."""
+
+    description: str
+    tables: dict[str, str]
+
+
+def spec_tables(spec_file: SpecFile) -> dict[str, tuple]:
+    """Table name → YAML path of the ``table:`` key that names it."""
+    spec = spec_file.spec
+    out: dict[str, tuple] = {}
+    if spec.population:
+        out.setdefault(spec.population.table, ("population", "table"))
+    for name, src in spec.sources.items():
+        out.setdefault(src.table, ("sources", name, "table"))
+    return out
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _reader(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return f"read_parquet({_quote(path)})"
+    return f"read_csv({_quote(path)}, auto_detect = true, header = true)"
+
+
+def _view(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    parts = table.split(".")
+    if len(parts) > 1:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS temp.{'.'.join(parts[-2:-1])}")
+    con.execute(
+        f"CREATE TEMP VIEW {parts[-1] if len(parts) == 1 else '.'.join(parts[-2:])} AS "
+        f"SELECT * FROM {_reader(path)}"
+    )
+
+
+def _find_file(folder: Path, table: str) -> Path | None:
+    for stem in (table, table.split(".")[-1]):
+        for ext in EXTENSIONS:
+            candidate = folder / f"{stem}{ext}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def bundled_dataset_for(tables: list[str]) -> str | None:
+    """The bundled sample dataset that has every table, if any."""
+    from semseg.sample import DATASETS, table_paths
+
+    for name in DATASETS:
+        if all(t.split(".")[-1] in table_paths(name) for t in tables):
+            return name
+    return None
+
+
+def connect(
+    spec_file: SpecFile, data: Path | None = None, tables: dict[str, Path] | None = None
+) -> tuple[duckdb.DuckDBPyConnection, DataSource]:
+    """Open DuckDB with every spec table resolvable; ``DataError`` names the spec line if not."""
+    needed = spec_tables(spec_file)
+    tables = dict(tables or {})
+    marks = spec_file.marks
+    if data is not None and not data.exists():
+        raise DataError(
+            f"{data}: no such file or folder (--data takes a folder of CSV/Parquet "
+            "files or a DuckDB database file)"
+        )
+    if data is not None and data.is_file():
+        con = duckdb.connect(str(data), read_only=True)
+        description = f"DuckDB database {data} (read-only)"
+    else:
+        con = duckdb.connect()
+        description = f"folder {data}" if data is not None else ""
+    resolved: dict[str, str] = {}
+    problems: list[Issue] = []
+    if data is None and not tables:
+        dataset = bundled_dataset_for(list(needed))
+        if dataset is None:
+            raise DataError(
+                "no bundled sample dataset has all of this spec's tables "
+                f"({', '.join(needed)}); pass --data or --table name=path"
+            )
+        from semseg.sample import table_paths
+
+        tables = {t: table_paths(dataset)[t.split(".")[-1]] for t in needed}
+        description = f"bundled sample dataset '{dataset}'"
+    for table, path in sorted(tables.items()):
+        if not Path(path).is_file():
+            raise DataError(f"--table {table}={path}: no such file")
+        _view(con, table, Path(path))
+        resolved[table] = str(path)
+    if data is not None and data.is_dir():
+        for table in needed:
+            if table in resolved:
+                continue
+            found = _find_file(data, table)
+            if found is not None:
+                _view(con, table, found)
+                resolved[table] = str(found)
+    for table, yaml_path in needed.items():
+        if table not in resolved and not _exists(con, table):
+            where = f"in {data}" if data is not None else "among the --table options"
+            problems.append(
+                marks.issue(
+                    yaml_path,
+                    f"table '{table}' not found {where}",
+                    f"provide {table}.parquet or {table}.csv, or --table {table}=PATH",
+                )
+            )
+        elif table not in resolved:
+            resolved[table] = f"{data}"
+    if problems:
+        raise DataError("\n".join(i.format() for i in problems))
+    _check_columns(con, spec_file, problems)
+    if problems:
+        raise DataError("\n".join(i.format() for i in sorted(problems)))
+    return con, DataSource(description or "tables given with --table", resolved)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    try:
+        con.execute(f"SELECT * FROM {table} LIMIT 0")
+        return True
+    except duckdb.Error:
+        return False
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    cur = con.execute(f"SELECT * FROM {table} LIMIT 0")
+    return {d[0].lower() for d in cur.description}
+
+
+def _check_columns(
+    con: duckdb.DuckDBPyConnection, spec_file: SpecFile, problems: list[Issue]
+) -> None:
+    """Every column a snippet uses exists in the table that snippet reads."""
+    spec = spec_file.spec
+    table_of: dict[tuple, tuple[str, str]] = {}
+    if spec.population:
+        key = spec.population.key or spec.entity.key
+        table_of[("population",)] = (spec.population.table, key)
+    for name, src in spec.sources.items():
+        table_of[("sources", name)] = (src.table, src.key or spec.entity.key)
+    for name, m in spec.metrics.items():
+        if m.source:
+            table_of[("metrics", name)] = table_of[("sources", m.source)]
+    cache: dict[str, set[str]] = {}
+    for owner, (table, key) in table_of.items():
+        cols = cache.setdefault(table, _columns(con, table))
+        if owner[0] != "metrics" and key.lower() not in cols:
+            problems.append(
+                spec_file.marks.issue(
+                    (*owner, "table"),
+                    f"key column '{key}' not found in table '{table}'",
+                    f"columns are: {', '.join(sorted(cols))}",
+                )
+            )
+    for path, text, _ in snippet_places(spec):
+        owner = tuple(path[:2]) if path[0] != "population" else ("population",)
+        if owner not in table_of:
+            continue  # derived metrics and rules use metric names, checked at load time
+        table, _ = table_of[owner]
+        tree = parse_snippet(text, spec.dialect)
+        if isinstance(tree, SnippetProblem):
+            continue
+        for col in column_names(tree):
+            if col.lower() not in cache[table]:
+                problems.append(
+                    spec_file.marks.issue(
+                        path,
+                        f"column '{col}' not found in table '{table}'",
+                        f"columns are: {', '.join(sorted(cache[table]))}",
+                    )
+                )

@@ -1,0 +1,163 @@
+"""semseg verify: passes on the examples, fails with an explanation when something is wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from semseg.cli import app
+from semseg.compiler import load_spec
+from semseg.errors import DataError
+from semseg.verify import verify
+from tests import edge_data
+from tests.golden_regen import SPECS
+from tests.seed_sql import SEED_OFFER_SEEKER_SQL
+
+runner = CliRunner()
+OFFER = SPECS / "offer_seeker.yml"
+
+
+def _by_name(report):
+    return {c.name: c for c in report.checks}
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.yml")), ids=lambda p: p.stem)
+def test_examples_verify_on_the_bundled_sample(spec):
+    report = verify(load_spec(spec))
+    assert report.passed, report.to_text()
+    assert report.rows > 1000
+    names = _by_name(report)
+    assert {"grain", "population", "dialects"} <= set(names)
+    assert any(n.startswith("metrics:") for n in names)
+
+
+def test_distribution_matches_an_independent_count():
+    report = verify(load_spec(OFFER))
+    rows = {r.label: r for r in report.distribution["offer_seeker_segment"]}
+    # Counted directly from the bundled Parquet with plain SQL (no semseg code).
+    from semseg.sample import table_paths
+
+    lines = table_paths("retail")["int_order_lines"]
+    counts = dict(
+        duckdb.sql(f"""
+        WITH c AS (SELECT unified_customer_id, COUNT(DISTINCT unified_order_id) AS n
+                   FROM '{lines}' WHERE transaction_type = 'Sale' AND has_discount = 1
+                   AND unified_customer_id IS NOT NULL GROUP BY 1)
+        SELECT CASE WHEN n >= 3 THEN 'seeker' ELSE 'occasional' END, COUNT(*) FROM c GROUP BY 1
+    """).fetchall()
+    )
+    assert rows["Offer Seeker"].count == counts["seeker"]
+    assert rows["Occasional Offer User"].count == counts["occasional"]
+    assert rows["Non-Offer User"].count == 4000 - counts["seeker"] - counts["occasional"]
+    assert [r.order for r in report.distribution["offer_seeker_segment"]] == [1, 2, 3]
+
+
+@pytest.fixture()
+def edge_db(tmp_path):
+    path = tmp_path / "edge.duckdb"
+    con = duckdb.connect(str(path))
+    edge_data.load(con)
+    con.close()
+    return path
+
+
+def test_seed_sql_proves_against_the_spec_and_db_stays_untouched(edge_db):
+    before = hashlib.sha256(edge_db.read_bytes()).hexdigest()
+    report = verify(load_spec(OFFER), data=edge_db, model_sql=SEED_OFFER_SEEKER_SQL)
+    assert report.passed, report.to_text()
+    assert hashlib.sha256(edge_db.read_bytes()).hexdigest() == before
+    assert "read-only" in report.data
+
+
+def test_counting_lines_instead_of_orders_is_caught(edge_db):
+    """The classic bug: COUNT(CASE ...) over lines. The metric cross-check must catch it."""
+    buggy = SEED_OFFER_SEEKER_SQL.replace(
+        "COUNT(DISTINCT CASE\n            WHEN ol.has_discount = 1",
+        "COUNT(CASE\n            WHEN ol.has_discount = 1",
+    )
+    assert buggy != SEED_OFFER_SEEKER_SQL
+    report = verify(load_spec(OFFER), data=edge_db, model_sql=buggy)
+    checks = _by_name(report)
+    assert not report.passed
+    assert not checks["metrics:order_lines"].passed
+    assert any(
+        e.startswith("C1: orders_with_discount_count: model 5, source 3")
+        for e in checks["metrics:order_lines"].examples
+    ), checks["metrics:order_lines"]
+    assert checks["grain"].passed and checks["population"].passed
+
+
+def test_wrong_label_and_missing_member_are_caught(edge_db):
+    buggy = SEED_OFFER_SEEKER_SQL.replace(">= 3 THEN 'Offer Seeker'", ">= 2 THEN 'Offer Seeker'", 1)
+    buggy = buggy.replace(
+        "WHERE unified_customer_id IS NOT NULL) c", "WHERE unified_customer_id <> 'C9') c"
+    )
+    checks = _by_name(verify(load_spec(OFFER), data=edge_db, model_sql=buggy))
+    rules = checks["rules:offer_seeker_segment"]
+    assert not rules.passed and rules.failures == 1  # C2 has 2 orders: labelled seeker
+    assert rules.examples[0].startswith("C2: labelled Offer Seeker")
+    assert not checks["labels:offer_seeker_segment"].passed
+    assert not checks["population"].passed
+    assert "C9: missing from the model" in checks["population"].examples
+
+
+def test_spec_check_and_unreachable_band_fail(tmp_path):
+    spec = tmp_path / "s.yml"
+    spec.write_text(
+        OFFER.read_text()
+        .replace("min: 3\n", "min: 300\n")
+        .replace("max: 2\n", "max: 299\n")
+        .replace("share_between: [0.0, 0.6]}", "min_count: 1}")
+    )
+    result = runner.invoke(app, ["verify", str(spec)])
+    assert result.exit_code == 1
+    assert "FAIL  spec:offer_seeker_segment=Offer Seeker" in result.output
+    assert "count 0 < 1" in result.output
+
+
+def test_missing_table_and_column_name_the_spec_line(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    duckdb.sql(
+        f"COPY (SELECT 'C1' AS unified_customer_id) TO '{folder / 'int_customers.csv'}' (HEADER)"
+    )
+    with pytest.raises(DataError) as err:
+        verify(load_spec(OFFER), data=folder)
+    assert f"{OFFER}:12:12:" in str(err.value) and "int_order_lines" in str(err.value)
+    duckdb.sql(
+        f"COPY (SELECT 'C1' AS unified_customer_id, 'O1' AS unified_order_id, "
+        f"'Sale' AS transaction_type) TO '{folder / 'int_order_lines.csv'}' (HEADER)"
+    )
+    result = runner.invoke(app, ["verify", str(OFFER), "--data", str(folder)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{OFFER}:21:" in result.output  # where: has_discount = 1
+    assert "column 'has_discount' not found in table 'int_order_lines'" in result.output
+
+
+def test_table_option_and_json(edge_db, tmp_path):
+    con = duckdb.connect(str(edge_db), read_only=True)
+    for t in ("int_customers", "int_order_lines"):
+        con.execute(f"COPY {t} TO '{tmp_path / t}.parquet' (FORMAT parquet)")
+    con.close()
+    result = runner.invoke(
+        app,
+        [
+            "verify",
+            str(OFFER),
+            "--format",
+            "json",
+            "--table",
+            f"int_customers={tmp_path / 'int_customers.parquet'}",
+            "--table",
+            f"int_order_lines={tmp_path / 'int_order_lines.parquet'}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["passed"] is True and payload["rows"] == 9
+    bad = runner.invoke(app, ["verify", str(OFFER), "--table", "nonsense"])
+    assert bad.exit_code == 2
