@@ -119,6 +119,29 @@ class Segment(_Model):
     use_case: StrictStr | None = None
 
 
+class Cluster(_Model):
+    """A clustering segmentation: fitted locally (``semseg cluster``), assigned in SQL."""
+
+    features: list[Identifier] = Field(min_length=1, description="Numeric metrics to cluster on.")
+    categorical: list[Identifier] = Field(
+        default_factory=list, description="Text metrics, one-hot encoded over top categories."
+    )
+    where: Snippet | None = Field(None, description="Which entities are clustered (over metrics).")
+    algorithm: Literal["hdbscan", "kmeans"] = "hdbscan"
+    min_cluster_size: Annotated[StrictInt, Field(ge=2)] = 50
+    min_samples: Annotated[StrictInt, Field(ge=1)] | None = None
+    k: Annotated[StrictInt, Field(ge=2)] | None = Field(None, description="kmeans: clusters.")
+    top_categories: Annotated[StrictInt, Field(ge=1)] = 10
+    scaling: Literal["standard", "none"] = "standard"
+    sample_size: Annotated[StrictInt, Field(ge=100)] = 20000
+    model: StrictStr | None = Field(
+        None, description="Fitted model JSON (default: <spec>.<segmentation>.model.json)."
+    )
+    overlays: list[Identifier] = Field(
+        default_factory=list, description="Metrics profiled but not clustered on."
+    )
+
+
 class Segmentation(_Model):
     """A label column plus its sort-order column."""
 
@@ -135,14 +158,17 @@ class Segmentation(_Model):
     labels: list[Annotated[StrictStr, Field(min_length=1)]] | None = Field(
         None, description="Quantiles: one label per tier, tier 1 first (default: the tier number)."
     )
+    cluster: Cluster | None = Field(None, description="Clustering segmentation settings.")
     null_label: StrictStr | None = Field(
         None,
         description="Quantiles: label of the extra last tier for NULL values (default Unranked).",
     )
 
     @property
-    def kind(self) -> Literal["quantiles", "rules", "bands"]:
+    def kind(self) -> Literal["quantiles", "rules", "bands", "cluster"]:
         """quantiles: tiers over ``by``; rules: ``when`` conditions; bands: ranges of ``by``."""
+        if self.cluster is not None:
+            return "cluster"
         if self.quantiles is not None:
             return "quantiles"
         if any(s.when is not None for s in self.segments or []) or self.by is None:
