@@ -107,11 +107,36 @@ def compile(
         typer.Option(help="query: a bare SELECT; view/table: CREATE VIEW/TABLE <spec name> AS ..."),
     ] = Materialize.query,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    dbt: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a dbt model, properties YAML and singular tests into this dbt project."
+        ),
+    ] = None,
+    dbt_source: Annotated[
+        str | None,
+        typer.Option(
+            help="With --dbt: refer to tables as {{ source('NAME', table) }} instead of ref()."
+        ),
+    ] = None,
 ) -> None:
-    """Compile specs to SQL for a warehouse dialect."""
+    """Compile specs to SQL for a warehouse dialect, or into a dbt project."""
     from semseg.compiler import compile_spec
     from semseg.errors import CompileError
 
+    if dbt is not None:
+        from semseg.dbt import dbt_model
+
+        materialized = "table" if materialize is Materialize.query else materialize.value
+        for spec_file in load_all(spec):
+            try:
+                output = dbt_model(spec_file, dialect.value, materialized, dbt_source)
+            except CompileError as err:
+                fail(str(err))
+            for rel, text in output.files.items():
+                changed = write_new(dbt / rel, text, force)
+                typer.echo(f"{'wrote' if changed else 'unchanged'} {dbt / rel}", err=True)
+        return
     outputs = []
     for spec_file in load_all(spec):
         try:

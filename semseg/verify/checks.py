@@ -98,8 +98,8 @@ def rule_check(spec: Spec, name: str) -> CheckSQL:
     return CheckSQL(
         f"rules:{name}",
         f"each row satisfies its own {name} rule and no earlier one",
-        f"SELECT CAST({key} AS VARCHAR), 'labelled ' || {name} || ' but its rule does not hold "
-        f"or an earlier one does' FROM {RESULT} WHERE NOT COALESCE(CASE {name} "
+        f"SELECT CAST({key} AS VARCHAR) AS offender, 'labelled ' || {name} || ' but its rule does "
+        f"not hold or an earlier one does' AS problem FROM {RESULT} WHERE NOT COALESCE(CASE {name} "
         f"{' '.join(whens)} ELSE FALSE END, FALSE)",
     )
 
@@ -118,8 +118,8 @@ def tier_check(spec: Spec, name: str) -> CheckSQL:
         f"e AS (SELECT r.{key} AS k, r.{order} AS got, CASE WHEN r.{by} IS NULL THEN {n + 1} "
         f"ELSE CAST((b.better * {n}) // b.total + 1 AS BIGINT) END AS expected FROM {RESULT} r "
         f"LEFT JOIN b ON r.{by} = b.x) "
-        f"SELECT CAST(k AS VARCHAR), 'tier ' || COALESCE(CAST(got AS VARCHAR), 'NULL') || "
-        f"', expected ' || expected FROM e WHERE got IS DISTINCT FROM expected",
+        f"SELECT CAST(k AS VARCHAR) AS offender, 'tier ' || COALESCE(CAST(got AS VARCHAR), "
+        f"'NULL') || ', expected ' || expected AS problem FROM e WHERE got IS DISTINCT FROM expected",
     )
 
 
