@@ -28,7 +28,7 @@ app = typer.Typer(
 Dialect = enum.Enum("Dialect", {name: name for name in TARGETS}, type=str)  # type: ignore[misc]
 
 
-class Materialize(str, enum.Enum):
+class Materialize(enum.StrEnum):
     query = "query"
     view = "view"
     table = "table"
@@ -190,7 +190,7 @@ def check(
         typer.echo(f"ok {spec_file.path}")
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     text = "text"
     json = "json"
 

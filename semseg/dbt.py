@@ -58,7 +58,7 @@ def dbt_model(
     materialized: str = "table",
     source: str | None = None,
 ) -> DbtOutput:
-    """The dbt files for one spec (model SQL, properties YAML, one singular test per segmentation)."""
+    """dbt files for one spec: model SQL, properties YAML, a singular test per segmentation."""
     spec = spec_file.spec
     target = get_target(dialect)
     tables = sorted(

@@ -71,7 +71,7 @@ def _build(node: yaml.Node, path: PathKey, marks: Marks, issues: list[Issue]) ->
                         line,
                         col,
                         f"duplicate key '{key}' (first defined on line {first[0]})",
-                        "remove or rename one of them; YAML keeps only the last",
+                        "remove or rename one of them (the later one is ignored)",
                     )
                 )
                 continue

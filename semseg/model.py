@@ -7,7 +7,7 @@ coverage, SQL snippets) live in ``semseg.validate``.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -23,7 +23,7 @@ Number = StrictInt | StrictFloat
 Snippet = Annotated[StrictStr, Field(min_length=1)]
 
 
-class Agg(str, Enum):
+class Agg(StrEnum):
     """Aggregations a metric can apply to its ``expr`` over a source."""
 
     count = "count"  # type: ignore[assignment]  # shadows str.count, on purpose

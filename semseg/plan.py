@@ -184,6 +184,8 @@ def quantile_tier_sql(name: str, s: Segmentation) -> str:
 def _segmentation_columns(spec: Spec, name: str) -> tuple[Column, ...]:
     s = spec.segmentations[name]
     order = spec.order_column(name)
+    if s.kind == "cluster":  # --- cluster support (semseg.cluster) ---
+        return _cluster_columns(spec, name)
     if s.kind == "quantiles":  # the tier (order column) was computed in the tiers step
         labels = segment_labels(spec, name)
         whens = " ".join(
@@ -287,6 +289,22 @@ def build_plan(spec: Spec) -> ModelPlan:
         steps.append(Step(f"{entity}_tiers", steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
+    # --- cluster support (semseg.cluster): squared distances to each fitted centre ---
+    clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
+    if clusters:
+        from semseg.cluster.assign import distance_column, distance_sql, fitted_model
+
+        cols = [Column(c, c) for c in current]
+        for name in clusters:
+            model = fitted_model(spec, name)
+            cols += [
+                Column(distance_column(name, j), distance_sql(model, j))
+                for j in range(len(model.clusters))
+            ]
+        steps.append(Step(f"{entity}_cluster_distances", last, tuple(cols)))
+        last = steps[-1].cte
+        current = [c.name for c in cols]
+    # --- end cluster support ---
     layers = _layers(spec)
     for i, layer in enumerate(layers, start=1):
         cols = [Column(c, c) for c in current]
@@ -311,6 +329,18 @@ def build_plan(spec: Spec) -> ModelPlan:
         tuple(steps),
         tuple(output),
     )
+
+
+def _cluster_columns(spec: Spec, name: str) -> tuple[Column, ...]:
+    """Cluster segmentation: label = fitted cluster id (INTEGER, -1 none), order = id + 1."""
+    from semseg.cluster.assign import fitted_model, label_sql, order_sql
+
+    cluster = spec.segmentations[name].cluster
+    assert cluster is not None
+    model = fitted_model(spec, name)
+    where = snippet_sql(cluster.where, spec.dialect) if cluster.where else None
+    label = label_sql(model, name, where)
+    return Column(name, label), Column(spec.order_column(name), order_sql(label, len(model.clusters)))
 
 
 def _owner(sources: list[SourceStep], metric: str) -> str:

@@ -112,9 +112,16 @@ def band_issues(spec: Spec, marks: Marks) -> list[Issue]:
                     )
                 )
         ordered = sorted(bands, key=lambda b: (b[2].lo, not b[2].lo_incl))
-        for (_, a_seg, a), (k, b_seg, b) in zip(ordered, ordered[1:], strict=False):
+        # Walk bands by lower bound, keeping the band that reaches highest so far: a value is
+        # only uncovered if it lies beyond everything seen, not merely beyond the neighbour.
+        cover = ordered[0] if ordered else None
+        for k, b_seg, b in ordered[1:]:
+            assert cover is not None
+            _, a_seg, a = cover
             if a.hi == INF:
                 break
+            if (b.hi, b.hi_incl) > (a.hi, a.hi_incl):
+                cover = (k, b_seg, b)
             gap = _gap_after(a, b, integer)
             if gap is not None and (b.lo > a.hi or (b.lo == a.hi and not (a.hi_incl or b.lo_incl))):
                 issues.append(
@@ -149,7 +156,10 @@ def band_issues(spec: Spec, marks: Marks) -> list[Issue]:
                 )
             )
         nullable = metric.fill is None and (
-            spec.population is not None or metric.kind != "aggregate" or not metric.is_integer
+            len(spec.sources) > 1
+            or spec.population is not None
+            or metric.kind != "aggregate"
+            or not metric.is_integer
         )
         if nullable:
             issues.append(

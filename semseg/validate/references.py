@@ -47,7 +47,7 @@ def segmentation_dependencies(spec: Spec) -> dict[str, list[str]]:
             tree = parse_snippet(seg.when, spec.dialect) if seg.when else None
             if tree is not None and not isinstance(tree, SnippetProblem):
                 for c in column_names(tree):
-                    if c in seg_cols and c not in spec.metrics:
+                    if c in seg_cols and c not in spec.metrics and seg_cols[c] != name:
                         found.setdefault(seg_cols[c], None)
         deps[name] = list(found)
     return deps

@@ -101,6 +101,12 @@ def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
             hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
             where = _describe(parent)
             issue = marks.issue(loc, f"unknown key '{key}' in {where}", hint, key=True)
+        elif kind == "missing" and isinstance(loc[-1], int):
+            issue = marks.issue(
+                loc[:-1],
+                f"{_describe(loc[:-1])} needs more items (item {loc[-1] + 1} is missing)",
+                "e.g. share_between: [0.05, 0.4]",
+            )
         elif kind == "missing":
             parent, key = loc[:-1], loc[-1]
             issue = marks.issue(

@@ -119,7 +119,8 @@ def tier_check(spec: Spec, name: str) -> CheckSQL:
         f"ELSE CAST((b.better * {n}) // b.total + 1 AS BIGINT) END AS expected FROM {RESULT} r "
         f"LEFT JOIN b ON r.{by} = b.x) "
         f"SELECT CAST(k AS VARCHAR) AS offender, 'tier ' || COALESCE(CAST(got AS VARCHAR), "
-        f"'NULL') || ', expected ' || expected AS problem FROM e WHERE got IS DISTINCT FROM expected",
+        f"'NULL') || ', expected ' || expected AS problem FROM e "
+        f"WHERE got IS DISTINCT FROM expected",
     )
 
 

@@ -1,0 +1,115 @@
+"""The fitted model file: a small, readable JSON document (sorted keys, stable floats).
+
+Plain Python only (no numpy): the compiler reads it to write the assignment SQL.
+
+Where the model of a spec lives: ``cluster.model`` if set (relative to the spec's folder), else
+``<spec stem>.<segmentation>.model.json`` next to the spec. The compiler only gets the typed
+``Spec``, so validation records which file each spec came from (``remember_spec_path``).
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semseg.model import Spec
+
+FORMAT = 1
+DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
+
+_SPEC_PATHS: dict[int, tuple[weakref.ref, Path]] = {}
+
+
+def remember_spec_path(spec: Spec, path: str | Path) -> None:
+    """Record the file a validated spec came from (called during validation)."""
+    key = id(spec)
+    _SPEC_PATHS[key] = (weakref.ref(spec, lambda _r: _SPEC_PATHS.pop(key, None)), Path(path))
+
+
+def spec_path_of(spec: Spec) -> Path | None:
+    """The file ``spec`` was loaded from, if it was loaded through ``load_spec``."""
+    found = _SPEC_PATHS.get(id(spec))
+    if found is None or found[0]() is not spec:
+        return None
+    return found[1]
+
+
+def stable_float(value: float) -> float:
+    """``value`` rounded to ``DIGITS`` significant digits (same text on every run)."""
+    return float(f"{float(value):.{DIGITS}g}")
+
+
+@dataclass(frozen=True)
+class ClusterCentre:
+    """One cluster: its id, size in the fitted sample, centre (scaled space) and radius."""
+
+    id: int
+    size: int
+    centre: list[float]
+    radius: float
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """Everything the assignment SQL needs, plus how the fit was made."""
+
+    spec: str
+    segmentation: str
+    features: list[str]
+    means: list[float]
+    stds: list[float]
+    categorical: dict[str, list[str]]
+    clusters: list[ClusterCentre]
+    fit: dict[str, Any] = field(default_factory=dict)
+    format: int = FORMAT
+
+    @property
+    def dimensions(self) -> list[tuple[str, str | None]]:
+        """(metric, category or None) for each coordinate of the scaled space, in order."""
+        dims: list[tuple[str, str | None]] = [(f, None) for f in self.features]
+        for metric, vocab in self.categorical.items():
+            dims += [(metric, c) for c in vocab]
+        return dims
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> FittedModel:
+        data = json.loads(text)
+        data["clusters"] = [ClusterCentre(**c) for c in data["clusters"]]
+        return cls(**data)
+
+
+def default_model_path(spec_path: Path, segmentation: str, model: str | None = None) -> Path:
+    """``cluster.model`` relative to the spec's folder, else ``<stem>.<seg>.model.json``."""
+    if model:
+        p = Path(model)
+        return p if p.is_absolute() else spec_path.parent / p
+    return spec_path.parent / f"{spec_path.stem}.{segmentation}.model.json"
+
+
+def model_path_for(spec: Spec, segmentation: str, spec_path: Path | None = None) -> Path | None:
+    """Where the fitted model of ``segmentation`` is expected (None: unknown spec file)."""
+    cluster = spec.segmentations[segmentation].cluster
+    assert cluster is not None
+    spec_path = spec_path or spec_path_of(spec)
+    if spec_path is None:
+        if cluster.model and Path(cluster.model).is_absolute():
+            return Path(cluster.model)
+        return None
+    return default_model_path(spec_path, segmentation, cluster.model)
+
+
+def load_model(path: str | Path) -> FittedModel:
+    return FittedModel.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def write_model(model: FittedModel, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(model.to_json(), encoding="utf-8")
+    return path
