@@ -8,6 +8,7 @@ pointed at the model, so ``dbt build`` enforces in the warehouse what verify pro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlglot
 import yaml
@@ -97,14 +98,14 @@ def _properties(spec_file: SpecFile) -> str:
         }
     ]
     for name, m in spec.metrics.items():
-        col: dict = {"name": name}
+        col: dict[str, Any] = {"name": name}
         if m.description:
             col["description"] = m.description
         columns.append(col)
     for name, s in spec.segmentations.items():
         labels = segment_labels(spec, name) if s.kind != "cluster" else None
-        col = {"name": name, "description": s.description or f"{name} segment label."}
-        order = {
+        col = {"name": name, "description": s.description or f"{name} label."}
+        order: dict[str, Any] = {
             "name": spec.order_column(name),
             "description": f"Sort order of {name} (1 = first segment).",
         }
