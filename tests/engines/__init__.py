@@ -2,10 +2,10 @@
 
 Every engine module exposes one class with the same small interface::
 
-    engine.name                      # sqlglot dialect name: 'sqlite', 'postgres', 'spark', 'clickhouse'
-    engine.load(src, tables)         # copy tables from a DuckDB connection (replacing same-named ones)
-    engine.query(sql) -> (cols, rows)   # column names and rows (list of tuples)
-    engine.execute(sql)              # DDL / statements without a result, e.g. CREATE TABLE x AS ...
+    engine.name               # sqlglot dialect: 'sqlite', 'postgres', 'spark', 'clickhouse'
+    engine.load(src, tables)  # copy tables from a DuckDB connection (replaces same names)
+    engine.query(sql)         # -> (column names, list of row tuples)
+    engine.execute(sql)       # DDL / no result, e.g. CREATE TABLE x AS ...; ';'-scripts ok
     engine.close()
 
 Results are engine-native Python values; compare them with :mod:`engines.compare`
@@ -37,6 +37,7 @@ __all__ = [
     "describe_table",
     "fetch_rows",
     "quote_ident",
+    "split_statements",
 ]
 
 
@@ -141,3 +142,21 @@ def describe_table(src: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
 def fetch_rows(src: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
     """All rows of ``table`` as Python values (Decimal, date, datetime, bool, int, float, str)."""
     return [tuple(r) for r in src.execute(f"SELECT * FROM {quote_ident(table)}").fetchall()]
+
+
+def split_statements(sql: str, dialect: str) -> list[str]:
+    """Split a script on ';' outside string literals and comments (sqlglot tokenizer)."""
+    from sqlglot import Dialect
+    from sqlglot.tokens import TokenType
+
+    parts, start, has_tokens = [], 0, False
+    for tok in Dialect.get_or_raise(dialect).tokenize(sql):
+        if tok.token_type == TokenType.SEMICOLON:
+            if has_tokens:
+                parts.append(sql[start : tok.start].strip())
+            start, has_tokens = tok.end + 1, False
+        else:
+            has_tokens = True
+    if has_tokens:
+        parts.append(sql[start:].strip())
+    return parts

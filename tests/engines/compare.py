@@ -102,13 +102,15 @@ def _values_equal(a: Any, b: Any, rel_tol: float, abs_tol: float) -> bool:
         return a == b
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(
-            _values_equal(x, y, rel_tol, abs_tol) for x, y in zip(a, b)
+            _values_equal(x, y, rel_tol, abs_tol) for x, y in zip(a, b, strict=True)
         )
     return type(a) is type(b) and a == b
 
 
 def _rows_equal(a: tuple[Any, ...], b: tuple[Any, ...], rel_tol: float, abs_tol: float) -> bool:
-    return len(a) == len(b) and all(_values_equal(x, y, rel_tol, abs_tol) for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        _values_equal(x, y, rel_tol, abs_tol) for x, y in zip(a, b, strict=True)
+    )
 
 
 def assert_same_rows(
@@ -123,14 +125,18 @@ def assert_same_rows(
     exp_names = [c.lower() for c in expected_cols]
     got_names = [c.lower() for c in cols]
     if exp_names != got_names:
-        raise AssertionError(f"column names differ:\n  expected {list(expected_cols)}\n  got      {list(cols)}")
+        raise AssertionError(
+            f"column names differ:\n  expected {list(expected_cols)}\n  got      {list(cols)}"
+        )
 
     exp = normalise(expected_rows)
     got = normalise(rows)
 
     if len(exp) == len(got):
         diffs = [
-            (i, e, g) for i, (e, g) in enumerate(zip(exp, got)) if not _rows_equal(e, g, rel_tol, abs_tol)
+            (i, e, g)
+            for i, (e, g) in enumerate(zip(exp, got, strict=True))
+            if not _rows_equal(e, g, rel_tol, abs_tol)
         ]
         if not diffs:
             return

@@ -138,16 +138,39 @@ class PostgresEngine:
             if self._uid is not None:
                 os.chown(self.tmp, self._uid, self._gid)
             self._run(
-                [self._initdb, "-D", self.datadir, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                 "--locale=C", "--no-sync", "--no-instructions"],
-                "initdb", start_timeout,
+                [
+                    self._initdb,
+                    "-D",
+                    self.datadir,
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                "initdb",
+                start_timeout,
             )
             with open(os.path.join(self.datadir, "postgresql.conf"), "a") as fh:
                 fh.write(_CONF.format(sockdir=self.tmp, port=_PORT))
             self._run(
-                [self._pg_ctl, "-D", self.datadir, "-l", self.logfile, "-w",
-                 "-t", str(start_timeout), "start"],
-                "pg_ctl start", start_timeout + 10,
+                [
+                    self._pg_ctl,
+                    "-D",
+                    self.datadir,
+                    "-l",
+                    self.logfile,
+                    "-w",
+                    "-t",
+                    str(start_timeout),
+                    "start",
+                ],
+                "pg_ctl start",
+                start_timeout + 10,
             )
             self.conn = psycopg.connect(
                 host=self.tmp, port=_PORT, user="postgres", dbname="postgres", autocommit=True
@@ -161,8 +184,13 @@ class PostgresEngine:
         env.update(LC_ALL="C", LANG="C", HOME=self.tmp)
         try:
             proc = subprocess.run(
-                self._prefix + cmd, cwd=self.tmp, env=env, capture_output=True, text=True,
-                timeout=timeout, stdin=subprocess.DEVNULL,
+                self._prefix + cmd,
+                cwd=self.tmp,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
             raise EngineUnavailable(f"PostgreSQL: {what} timed out after {timeout}s") from None
@@ -217,8 +245,11 @@ class PostgresEngine:
                 self.conn.close()
         if os.path.exists(os.path.join(self.datadir, "postmaster.pid")):
             try:
-                self._run([self._pg_ctl, "-D", self.datadir, "-m", "fast", "-w", "stop"],
-                          "pg_ctl stop", 60)
+                self._run(
+                    [self._pg_ctl, "-D", self.datadir, "-m", "fast", "-w", "stop"],
+                    "pg_ctl stop",
+                    60,
+                )
             except Exception:
                 self._kill_postmaster()
         shutil.rmtree(self.tmp, ignore_errors=True)
