@@ -8,7 +8,7 @@ Every engine module exposes one class with the same small interface::
     engine.execute(sql)       # DDL / no result, e.g. CREATE TABLE x AS ...; ';'-scripts ok
     engine.close()
 
-Results are engine-native Python values; compare them with :mod:`engines.compare`
+Results are engine-native Python values; compare them with :mod:`tests.engines.compare`
 (``normalise`` / ``assert_same_rows``).
 
 Constructors raise :class:`EngineUnavailable` when the engine cannot be used on this machine
@@ -69,7 +69,8 @@ class Column:
 
 
 # DuckDB type name -> canonical type. Narrower/unsigned integers widen to a signed type that
-# holds every value.
+# holds every value; 128-bit / unsigned 64-bit integers become DECIMAL(38, 0) (values must
+# fit in 38 digits: Spark's limit; ClickHouse's Int128 does not survive Arrow output).
 _SIMPLE_TYPES = {
     "VARCHAR": "VARCHAR",
     "TEXT": "VARCHAR",
@@ -83,8 +84,6 @@ _SIMPLE_TYPES = {
     "INTEGER": "INTEGER",
     "UINTEGER": "BIGINT",
     "BIGINT": "BIGINT",
-    "UBIGINT": "HUGEINT",
-    "HUGEINT": "HUGEINT",
     "FLOAT": "FLOAT",
     "REAL": "FLOAT",
     "DOUBLE": "DOUBLE",
@@ -105,11 +104,14 @@ _DECIMAL_RE = re.compile(r"^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 def canonical_type(duckdb_type: str) -> tuple[str, int | None, int | None]:
     """Map a DuckDB type string to ``(canonical, precision, scale)``.
 
-    Canonical types: VARCHAR, SMALLINT, INTEGER, BIGINT, HUGEINT (128-bit), FLOAT, DOUBLE,
-    DECIMAL (with precision/scale), DATE, TIMESTAMP (without time zone), BOOLEAN.
+    Canonical types: VARCHAR, SMALLINT, INTEGER, BIGINT, FLOAT, DOUBLE, DECIMAL (with
+    precision/scale; also HUGEINT/UBIGINT as DECIMAL(38,0)), DATE, TIMESTAMP (without time
+    zone), BOOLEAN.
     Raises NotImplementedError for anything else (TIMESTAMPTZ, TIME, LIST, STRUCT, ...).
     """
     t = duckdb_type.strip().upper()
+    if t in ("HUGEINT", "UBIGINT", "INT128"):
+        return "DECIMAL", 38, 0
     m = _DECIMAL_RE.match(t)
     if m:
         return "DECIMAL", int(m.group(1)), int(m.group(2))

@@ -16,7 +16,7 @@ Start-up (``ClickHouseEngine()``, well under a second):
 Tables are created with ``ENGINE = Memory``, ``Nullable(T)`` for nullable columns, and filled
 with ``INSERT ... SELECT ... FROM file('<tmp>.parquet', Parquet)`` from a Parquet file written
 by DuckDB (typed, no text escaping). Types: VARCHAR -> String, integers -> Int16/Int32/Int64,
-HUGEINT -> Int128, FLOAT -> Float32, DOUBLE -> Float64, DECIMAL(p,s) -> Decimal(p,s),
+FLOAT -> Float32, DOUBLE -> Float64, DECIMAL(p,s) -> Decimal(p,s),
 DATE -> Date32 (1900..2299, Date only covers 1970..2149), TIMESTAMP -> DateTime64(6) (UTC),
 BOOLEAN -> Bool.
 
@@ -79,7 +79,6 @@ _TYPES = {
     "SMALLINT": "Int16",
     "INTEGER": "Int32",
     "BIGINT": "Int64",
-    "HUGEINT": "Int128",
     "FLOAT": "Float32",
     "DOUBLE": "Float64",
     "DATE": "Date32",
@@ -133,15 +132,18 @@ class ClickHouseEngine:
         for table in tables:
             cols = describe_table(src, table)
             qt = quote_ident(table)
-            # DuckDB writes HUGEINT to Parquet as DOUBLE: export it as text, cast back here.
+            # Cast DECIMAL columns explicitly: DuckDB writes HUGEINT/UBIGINT (canonical
+            # DECIMAL(38,0)) to Parquet as DOUBLE otherwise.
             select = ", ".join(
-                f"CAST({quote_ident(c.name)} AS VARCHAR) AS {quote_ident(c.name)}"
-                if c.type == "HUGEINT"
+                f"CAST({quote_ident(c.name)} AS DECIMAL({c.precision},{c.scale})) "
+                f"AS {quote_ident(c.name)}"
+                if c.type == "DECIMAL"
                 else quote_ident(c.name)
                 for c in cols
             )
             pq = os.path.join(self.tmp, f"{uuid.uuid4().hex}.parquet")
-            src.execute(f"COPY (SELECT {select} FROM {qt}) TO {_sql_string(pq)} (FORMAT parquet)")
+            duck_path = "'" + pq.replace("'", "''") + "'"
+            src.execute(f"COPY (SELECT {select} FROM {qt}) TO {duck_path} (FORMAT parquet)")
             try:
                 col_defs = ", ".join(
                     f"{quote_ident(c.name)} "

@@ -3,7 +3,8 @@
 Start-up (``PostgresEngine()``):
 
 1. ``initdb -A trust -U postgres -E UTF8 --locale=C --no-sync`` into ``<tmp>/data``.
-   The binaries (``initdb``, ``pg_ctl``, ``postgres``) must be on PATH; they refuse to run as
+   The binaries (``initdb``, ``pg_ctl``, ``postgres``) are taken from the directory of
+   ``initdb`` on PATH, else from the newest ``/usr/lib/postgresql/*/bin``; they refuse to run as
    root, so when this process is root the temp dir is chowned to an unprivileged account
    (``$SEMSEG_PG_OS_USER`` or ``nobody``) and both commands run via ``runuser -u USER --``.
 2. Settings are appended to ``postgresql.conf``: no TCP (``listen_addresses = ''``), the
@@ -15,15 +16,17 @@ Start-up (``PostgresEngine()``):
 ``close()`` runs ``pg_ctl stop -m fast`` and removes the temp dir; it is idempotent and is also
 registered with ``atexit`` so the cluster goes away even if the test session dies.
 
-Types: VARCHAR -> TEXT, integers -> SMALLINT/INTEGER/BIGINT, HUGEINT -> NUMERIC(38,0),
-FLOAT -> REAL, DOUBLE -> DOUBLE PRECISION, DECIMAL(p,s) -> NUMERIC(p,s), DATE, TIMESTAMP
-(without time zone), BOOLEAN. Tables are loaded with COPY ... FROM STDIN.
+Types: VARCHAR -> TEXT, integers -> SMALLINT/INTEGER/BIGINT, FLOAT -> REAL,
+DOUBLE -> DOUBLE PRECISION, DECIMAL(p,s) -> NUMERIC(p,s), DATE, TIMESTAMP (without time zone),
+BOOLEAN. Tables are loaded with COPY ... FROM STDIN; ``load`` drops a same-named table with
+CASCADE (views on it go too).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import glob
 import os
 import pwd
 import shutil
@@ -42,7 +45,6 @@ _TYPES = {
     "SMALLINT": "SMALLINT",
     "INTEGER": "INTEGER",
     "BIGINT": "BIGINT",
-    "HUGEINT": "NUMERIC(38,0)",
     "FLOAT": "REAL",
     "DOUBLE": "DOUBLE PRECISION",
     "DATE": "DATE",
@@ -77,6 +79,16 @@ def _sql_type(col: Column) -> str:
     return _TYPES[col.type]
 
 
+def _find_bindir() -> str | None:
+    """Directory of initdb/pg_ctl/postgres: from PATH, else the newest Debian install."""
+    initdb = shutil.which("initdb")
+    if initdb:
+        return os.path.dirname(os.path.realpath(initdb))
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    found.sort(key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return os.path.dirname(found[-1]) if found else None
+
+
 def _world_traversable(path: str) -> bool:
     path = os.path.abspath(path)
     while True:
@@ -98,14 +110,14 @@ class PostgresEngine:
             raise EngineUnavailable(
                 f"PostgreSQL: psycopg not importable ({exc}); pip install -e '.[engines]'"
             ) from None
-        self._initdb = shutil.which("initdb")
-        self._pg_ctl = shutil.which("pg_ctl")
-        if not self._initdb:
+        bindir = _find_bindir()
+        if bindir is None:
             raise EngineUnavailable("PostgreSQL: initdb not on PATH")
-        if not self._pg_ctl:
-            raise EngineUnavailable("PostgreSQL: pg_ctl not on PATH")
-        if not shutil.which("postgres"):
-            raise EngineUnavailable("PostgreSQL: postgres not on PATH")
+        self._initdb = os.path.join(bindir, "initdb")
+        self._pg_ctl = os.path.join(bindir, "pg_ctl")
+        for prog in ("pg_ctl", "postgres"):
+            if not os.access(os.path.join(bindir, prog), os.X_OK):
+                raise EngineUnavailable(f"PostgreSQL: {prog} not found next to {self._initdb}")
 
         self._prefix: list[str] = []
         self._uid = self._gid = None

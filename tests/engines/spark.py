@@ -98,8 +98,6 @@ def _spark_type(col: Column, T: Any) -> Any:
     }
     if col.type == "DECIMAL":
         return T.DecimalType(col.precision, col.scale)
-    if col.type == "HUGEINT":
-        return T.DecimalType(38, 0)
     return simple[col.type]()
 
 
@@ -184,10 +182,13 @@ class SparkEngine:
                 [T.StructField(c.name, _spark_type(c, T), c.nullable) for c in cols]
             )
             rows = fetch_rows(src, table)
-            huge = {i for i, c in enumerate(cols) if c.type == "HUGEINT"}
-            if huge:  # DecimalType(38, 0) wants Decimal values
+            dec = {i for i, c in enumerate(cols) if c.type == "DECIMAL"}
+            if dec:  # DecimalType wants Decimal values (HUGEINT columns arrive as int)
                 rows = [
-                    tuple(Decimal(v) if i in huge and v is not None else v for i, v in enumerate(r))
+                    tuple(
+                        Decimal(v) if i in dec and isinstance(v, int) else v
+                        for i, v in enumerate(r)
+                    )
                     for r in rows
                 ]
             with _quiet():

@@ -9,7 +9,7 @@ Type mapping (SQLite has type affinities, not types):
   SQLite's date functions and of ``compare.normalise``)
 * BOOLEAN -> INTEGER 0/1 (``compare`` treats True == 1)
 
-HUGEINT values beyond 64 bits cannot be stored (sqlite3 raises OverflowError).
+Integers beyond 64 bits (from HUGEINT/UBIGINT) are stored as REAL.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ _TYPES = {
     "SMALLINT": "INTEGER",
     "INTEGER": "INTEGER",
     "BIGINT": "INTEGER",
-    "HUGEINT": "INTEGER",
     "FLOAT": "REAL",
     "DOUBLE": "REAL",
     # NUMERIC affinity; ISO date/time text is not a number literal, so it stays TEXT.
@@ -54,6 +53,8 @@ def _to_sqlite(v: Any) -> Any:
         return v.isoformat()
     if isinstance(v, bool):
         return int(v)
+    if isinstance(v, int) and not -(2**63) <= v < 2**63:
+        return float(v)
     return v
 
 
