@@ -340,7 +340,8 @@ def _cluster_columns(spec: Spec, name: str) -> tuple[Column, ...]:
     model = fitted_model(spec, name)
     where = snippet_sql(cluster.where, spec.dialect) if cluster.where else None
     label = label_sql(model, name, where)
-    return Column(name, label), Column(spec.order_column(name), order_sql(label, len(model.clusters)))
+    order = order_sql(label, len(model.clusters))
+    return Column(name, label), Column(spec.order_column(name), order)
 
 
 def _owner(sources: list[SourceStep], metric: str) -> str:
