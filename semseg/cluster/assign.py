@@ -2,10 +2,10 @@
 
 For each cluster j the squared Euclidean distance in the scaled space is written out as
 arithmetic, ``((x - mean) / std - c) * ((x - mean) / std - c)`` (no POWER, so it is portable);
-one-hot coordinates are ``CASE WHEN city = 'x' THEN 1.0 ELSE 0.0 END`` (categories outside the
-vocabulary, and NULL, are all-zero). A row gets the nearest cluster whose radius contains it
-(ties → lowest id), and -1 when it is outside every radius, fails ``cluster.where``, or has a
-NULL numeric feature. Plain Python only: the compiler uses this module.
+one-hot coordinates are ``CASE WHEN city = 'x' THEN w ELSE 0.0 END`` (w = fit.category_weight;
+categories outside the vocabulary, and NULL, are all-zero). A row gets the nearest cluster
+whose radius contains it (ties → lowest id), and -1 when it is outside every radius, fails
+``cluster.where``, or has a NULL numeric feature. Plain Python only: the compiler uses this module.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def coordinate_sql(model: FittedModel, i: int) -> str:
         mean, std = model.means[i], model.stds[i]
         return f"(CAST({metric} AS DOUBLE) - {_num(mean)}) / {_num(std)}"
     literal = "'" + category.replace("'", "''") + "'"
-    return f"CASE WHEN {metric} = {literal} THEN 1.0 ELSE 0.0 END"
+    weight = _num(model.fit.get("category_weight", 1.0))
+    return f"CASE WHEN {metric} = {literal} THEN {weight} ELSE 0.0 END"
 
 
 def distance_sql(model: FittedModel, j: int) -> str:

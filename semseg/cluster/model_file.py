@@ -20,6 +20,8 @@ from semseg.model import Spec
 FORMAT = 1
 DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
 
+CATEGORY_WEIGHT = 0.7071067812  # one-hot value: two categories are 1 unit apart
+
 _SPEC_PATHS: dict[int, tuple[weakref.ref, Path]] = {}
 
 

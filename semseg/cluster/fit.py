@@ -1,0 +1,313 @@
+"""Fit a cluster segmentation locally and write its model file; measure SQL agreement.
+
+HDBSCAN (``fast_hdbscan``) or KMeans (scikit-learn, fixed ``random_state`` and ``n_init``).
+Cluster ids are renumbered 0..k-1 by size, largest first (ties by centre coordinates), -1 is
+noise, as SQL-inf's CLUSTER. Above ``sample_size`` rows the fit runs on a deterministic sample
+(the rows whose MD5 of the key sorts first) and everyone else is labelled with the assignment
+rule. Radius: for each cluster the same quantile of its members' distances to the centre; the
+quantile is chosen among ``RADIUS_QUANTILES`` to maximise agreement between the assignment rule
+and the fitted labels on the fitted rows (ties → the larger quantile), and stored in the model.
+numpy / fast_hdbscan / scikit-learn are imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from semseg import __version__
+from semseg.cluster.features import (
+    Features,
+    connect_data,
+    design,
+    pull,
+    standardise,
+    vocabulary,
+)
+from semseg.cluster.model_file import (
+    CATEGORY_WEIGHT,
+    ClusterCentre,
+    FittedModel,
+    default_model_path,
+    stable_float,
+    write_model,
+)
+from semseg.compiler import SpecFile
+from semseg.errors import CompileError
+
+RADIUS_QUANTILES = tuple(q / 100 for q in range(50, 101, 2)) + (1.0,)
+KMEANS_SEED = 0
+KMEANS_N_INIT = 10
+
+
+@dataclass
+class LocalFit:
+    """A fitted model plus the local labels of every row of the cluster population."""
+
+    model: FittedModel
+    features: Features
+    labels: Any  # int array aligned with features.keys (-1: noise, incomplete row)
+    space: Any  # the scaled design matrix (NaN rows for incomplete rows)
+    seconds: float
+
+
+def cluster_segmentation(spec_file: SpecFile, segmentation: str | None) -> str:
+    names = [n for n, s in spec_file.spec.segmentations.items() if s.kind == "cluster"]
+    if segmentation is None:
+        if not names:
+            raise CompileError(f"{spec_file.path}: the spec has no cluster segmentation")
+        return names[0]
+    if segmentation not in names:
+        raise CompileError(
+            f"{spec_file.path}: '{segmentation}' is not a cluster segmentation "
+            f"(cluster segmentations: {', '.join(names) or 'none'})"
+        )
+    return segmentation
+
+
+def _sample(keys: list[Any], size: int):
+    import numpy as np
+
+    if len(keys) <= size:
+        return np.arange(len(keys))
+    digest = [hashlib.md5(str(k).encode("utf-8")).hexdigest() for k in keys]
+    return np.array(sorted(sorted(range(len(keys)), key=lambda i: digest[i])[:size]))
+
+
+def _raw_labels(space, c) -> Any:
+    import numpy as np
+
+    if c.algorithm == "kmeans":
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=c.k, random_state=KMEANS_SEED, n_init=KMEANS_N_INIT)
+        return np.asarray(km.fit_predict(space))
+    from fast_hdbscan import HDBSCAN
+
+    hdb = HDBSCAN(min_cluster_size=c.min_cluster_size, min_samples=c.min_samples)
+    return np.asarray(hdb.fit_predict(space))
+
+
+def _renumber(space, raw):
+    """Ids by size (largest first), ties by centre coordinates; -1 stays noise."""
+    import numpy as np
+
+    found = []
+    for lab in sorted(set(raw.tolist()) - {-1}):
+        members = space[raw == lab]
+        found.append((-len(members), tuple(members.mean(axis=0).round(12)), lab))
+    mapping = {lab: new for new, (_, _, lab) in enumerate(sorted(found))}
+    return np.array([mapping.get(int(x), -1) for x in raw])
+
+
+def assign(space, centres, radii):
+    """The assignment rule (as the SQL): nearest centre whose radius holds the row, else -1."""
+    import numpy as np
+
+    out = np.full(len(space), -1)
+    if len(centres) == 0:
+        return out
+    d = ((space[:, None, :] - np.asarray(centres)[None, :, :]) ** 2).sum(axis=2)
+    inside = d <= np.asarray(radii)[None, :] ** 2
+    masked = np.where(inside, d, np.inf)
+    best = masked.argmin(axis=1)  # first minimum → lowest id on ties
+    ok = np.isfinite(masked.min(axis=1))
+    out[ok] = best[ok]
+    out[~np.isfinite(space).all(axis=1)] = -1
+    return out
+
+
+def _choose_radii(space, fitted, centres, dists) -> tuple[list[float], float]:
+    """Per-cluster radius quantile maximising rule/fit agreement (coordinate search, 2 passes).
+
+    Starts from the same quantile for all clusters (the best of ``RADIUS_QUANTILES``), then
+    improves one cluster at a time; ties keep the larger quantile. Deterministic.
+    """
+    import numpy as np
+
+    def score(qs: list[float]) -> float:
+        radii = [float(np.quantile(d, q)) for d, q in zip(dists, qs, strict=True)]
+        return float((assign(space, centres, radii) == fitted).mean())
+
+    k = len(centres)
+    best_q, best = 1.0, -1.0
+    for q in RADIUS_QUANTILES:
+        found = score([q] * k)
+        if found >= best:
+            best_q, best = q, found
+    qs = [best_q] * k
+    for _ in range(2):
+        for j in range(k):
+            for q in RADIUS_QUANTILES:
+                trial = qs[:j] + [q] + qs[j + 1 :]
+                found = score(trial)
+                if found > best or (found == best and q > qs[j]):
+                    qs, best = trial, found
+    return qs, best
+
+
+def fit_local(
+    spec_file: SpecFile,
+    segmentation: str | None = None,
+    data: Path | None = None,
+    tables: dict[str, Path] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LocalFit:
+    """Pull features, fit, renumber, choose radii; nothing is written."""
+    import numpy as np
+
+    show = progress or (lambda _m: None)
+    name = cluster_segmentation(spec_file, segmentation)
+    c = spec_file.spec.segmentations[name].cluster
+    assert c is not None
+    t0 = time.perf_counter()
+    show("computing features in DuckDB…")
+    con = connect_data(spec_file, data, tables)
+    try:
+        feats = pull(con, spec_file, name)
+    finally:
+        con.close()
+    complete = np.flatnonzero(feats.complete)
+    if len(complete) < max(c.min_cluster_size, 2):
+        raise CompileError(
+            f"{spec_file.path}: only {len(complete)} rows pass cluster.where with every "
+            f"feature present; too few to fit '{name}'"
+        )
+    means, stds = standardise(feats.numeric[complete], c.scaling)
+    means = [stable_float(m) for m in means]
+    stds = [stable_float(s) for s in stds]
+    vocab = {m: vocabulary(feats.categorical[m], c.top_categories) for m in c.categorical}
+    space = design(feats, means, stds, vocab, CATEGORY_WEIGHT)
+    sample = complete[_sample([feats.keys[i] for i in complete], c.sample_size)]
+    show(f"fitting {c.algorithm} on {len(sample):,} rows…")
+    fitted = _renumber(space[sample], _raw_labels(space[sample], c))
+    k = int(fitted.max()) + 1 if len(fitted) else 0
+    centres = [space[sample][fitted == j].mean(axis=0) for j in range(k)]
+    dists = [
+        np.sqrt(((space[sample][fitted == j] - centres[j]) ** 2).sum(axis=1)) for j in range(k)
+    ]
+    quantiles, local_agreement = _choose_radii(space[sample], fitted, centres, dists)
+    radii = [stable_float(np.quantile(d, q)) for d, q in zip(dists, quantiles, strict=True)]
+    rounded = [[stable_float(x) for x in ctr] for ctr in centres]
+    labels = np.full(len(feats.keys), -1)
+    labels[complete] = assign(space[complete], rounded, radii)
+    labels[sample] = fitted
+    seconds = time.perf_counter() - t0
+    params: dict[str, Any] = {"min_cluster_size": c.min_cluster_size, "min_samples": c.min_samples}
+    if c.algorithm == "kmeans":
+        params = {"k": c.k, "random_state": KMEANS_SEED, "n_init": KMEANS_N_INIT}
+    model = FittedModel(
+        spec=spec_file.spec.name,
+        segmentation=name,
+        features=list(c.features),
+        means=means,
+        stds=stds,
+        categorical=vocab,
+        clusters=[
+            ClusterCentre(j, int((fitted == j).sum()), rounded[j], radii[j]) for j in range(k)
+        ],
+        fit={
+            "algorithm": c.algorithm,
+            "params": params,
+            "scaling": c.scaling,
+            "top_categories": c.top_categories,
+            "category_weight": CATEGORY_WEIGHT,
+            "where": c.where,
+            "n_rows": len(feats.keys),
+            "n_complete": int(len(complete)),
+            "n_sampled": int(len(sample)),
+            "sample": "all" if len(sample) == len(complete) else "md5(key) first",
+            "noise_share": stable_float((fitted == -1).mean()),
+            "radius": "per-cluster quantile of member distances to the centre",
+            "radius_quantiles": quantiles,
+            "rule_agreement_on_fit": stable_float(local_agreement),
+            "semseg_version": __version__,
+        },
+    )
+    return LocalFit(model, feats, labels, space, seconds)
+
+
+def fit_spec(
+    spec_file: SpecFile,
+    segmentation: str | None = None,
+    data: Path | None = None,
+    tables: dict[str, Path] | None = None,
+    out: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Fit, write the model JSON (default next to the spec), measure SQL agreement.
+
+    Returns ``(model_path, summary)``; summary: segmentation, clusters, sizes, noise_share,
+    rows, sampled, seconds, radius, agreement (share of rows where the compiled assignment SQL,
+    run in DuckDB, equals the local labels; None when ``out`` is not where compile looks).
+    """
+    fitted = fit_local(spec_file, segmentation, data, tables, progress)
+    model = fitted.model
+    c = spec_file.spec.segmentations[model.segmentation].cluster
+    assert c is not None
+    default = default_model_path(spec_file.path, model.segmentation, c.model)
+    path = write_model(model, out or default)
+    share = None
+    if Path(path).resolve() == default.resolve():
+        if progress:
+            progress("checking the assignment SQL against the local labels…")
+        share = sql_agreement(spec_file, fitted, data, tables)
+    summary = {
+        "segmentation": model.segmentation,
+        "clusters": len(model.clusters),
+        "sizes": {c.id: c.size for c in model.clusters},
+        "noise_share": model.fit["noise_share"],
+        "rows": model.fit["n_rows"],
+        "sampled": model.fit["n_sampled"],
+        "radius": model.fit["radius"],
+        "seconds": round(fitted.seconds, 3),
+        "agreement": share,
+    }
+    return path, summary
+
+
+def sql_labels(
+    spec_file: SpecFile, segmentation: str, data: Path | None, tables: dict[str, Path] | None
+) -> dict[Any, int]:
+    """Key → cluster id from the compiled model (fitted model file needed) run in DuckDB."""
+    from semseg.compiler import compile_spec
+
+    sql = compile_spec(spec_file, "duckdb")
+    con = connect_data(spec_file, data, tables)
+    try:
+        rows = con.execute(
+            f"SELECT {spec_file.spec.entity.key}, {segmentation} FROM ({sql}) AS m"
+        ).fetchall()
+    finally:
+        con.close()
+    return {k: int(v) for k, v in rows}
+
+
+def sql_agreement(
+    spec_file: SpecFile,
+    fitted: LocalFit,
+    data: Path | None = None,
+    tables: dict[str, Path] | None = None,
+) -> float:
+    found = sql_labels(spec_file, fitted.model.segmentation, data, tables)
+    keys = fitted.features.keys
+    same = sum(found.get(k) == int(lab) for k, lab in zip(keys, fitted.labels, strict=True))
+    return same / len(keys) if keys else 1.0
+
+
+def agreement(
+    spec_file: SpecFile,
+    segmentation: str | None = None,
+    data: Path | None = None,
+    tables: dict[str, Path] | None = None,
+) -> float:
+    """Share of the cluster population whose SQL label equals the local fitted label.
+
+    Refits locally (deterministic) and runs the compiled assignment SQL, which uses the model
+    file next to the spec, in DuckDB.
+    """
+    return sql_agreement(spec_file, fit_local(spec_file, segmentation, data, tables), data, tables)

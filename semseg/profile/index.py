@@ -1,0 +1,286 @@
+"""Index tables as SQL (any dialect) and as data (computed in DuckDB).
+
+For segment s and a numeric metric x: ``index = mean_s(x) / baseline(x) - 1``; for a categorical
+metric and one of its top categories v: ``index = share_s(v) / baseline_share(v) - 1``.
+``baseline="population"``: the mean/share over every profiled row; ``baseline="segment_mean"``:
+the unweighted mean of the segment means/shares (as the seed's own analysis scripts do; for
+cluster segmentations the noise segment -1 is left out of that mean). Rows profiled: the whole
+model, or for a cluster segmentation the rows passing ``cluster.where``. Categorical metrics
+(text) are profiled over their ``TOP_CATEGORIES`` most frequent values (ties by value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+
+from semseg.compiler import SpecFile, compile_tree
+from semseg.dialects import get_target
+from semseg.errors import CompileError
+from semseg.plan import CANONICAL, snippet_sql, sql_literal
+from semseg.snippets import SnippetProblem, column_names, parse_snippet
+
+BASELINES = ("population", "segment_mean")
+TOP_CATEGORIES = 10
+
+
+def _inputs(spec_file: SpecFile, segmentation: str) -> tuple[list[str], list[str]]:
+    """(numeric-or-unknown inputs, categorical inputs) a segmentation is defined by."""
+    spec = spec_file.spec
+    s = spec.segmentations[segmentation]
+    if s.cluster is not None:
+        return list(s.cluster.features), list(s.cluster.categorical)
+    if s.by is not None:
+        return [s.by], []
+    found: dict[str, None] = {}
+    for seg in s.segments or []:
+        tree = parse_snippet(seg.when, spec.dialect) if seg.when else None
+        if tree is not None and not isinstance(tree, SnippetProblem):
+            for c in column_names(tree):
+                if c in spec.metrics:
+                    found.setdefault(c, None)
+    return list(found), []
+
+
+@dataclass(frozen=True)
+class Plan:
+    segmentation: str
+    numeric: list[str]
+    categorical: list[str]
+    inputs: list[str]
+    overlays: list[str]
+    where: str | None
+    noise: bool
+
+
+def _plan(
+    spec_file: SpecFile,
+    segmentation: str,
+    overlays: tuple[str, ...] | list[str],
+    categorical_overlays: set[str] | None = None,
+) -> Plan:
+    spec = spec_file.spec
+    if segmentation not in spec.segmentations:
+        raise CompileError(
+            f"unknown segmentation '{segmentation}'; known: {', '.join(spec.segmentations)}"
+        )
+    s = spec.segmentations[segmentation]
+    numeric, categorical = _inputs(spec_file, segmentation)
+    extra = list(s.cluster.overlays) if s.cluster is not None else []
+    for o in overlays:
+        if o not in spec.metrics:
+            raise CompileError(f"overlay '{o}' is not a metric; known: {', '.join(spec.metrics)}")
+        if o not in extra:
+            extra.append(o)
+    extra = [o for o in extra if o not in numeric and o not in categorical]
+    cats = categorical_overlays or set()
+    where = None
+    if s.cluster is not None and s.cluster.where:
+        where = snippet_sql(s.cluster.where, spec.dialect)
+    return Plan(
+        segmentation,
+        numeric + [o for o in extra if o not in cats],
+        categorical + [o for o in extra if o in cats],
+        numeric + categorical,
+        extra,
+        where,
+        s.cluster is not None,
+    )
+
+
+def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str) -> str:
+    if baseline not in BASELINES:
+        raise CompileError(f"unknown baseline '{baseline}'; use one of: {', '.join(BASELINES)}")
+    spec = spec_file.spec
+    model = compile_tree(spec, get_target("duckdb")).sql(CANONICAL)
+    seg, order = plan.segmentation, spec.order_column(plan.segmentation)
+    cols = ", ".join(dict.fromkeys([*plan.numeric, *plan.categorical]))
+    where = f" WHERE {plan.where}" if plan.where else ""
+    ctes = [
+        f"model AS ({model})",
+        f"scoped AS (SELECT {seg} AS seg, {order} AS seg_order, {cols} FROM model{where})",
+        "sizes AS (SELECT seg, seg_order, COUNT(*) AS n FROM scoped GROUP BY seg, seg_order)",
+    ]
+    seg_parts, pop_parts = [], []
+    for m in plan.numeric:
+        value = f"AVG(CAST({m} AS DOUBLE))"
+        seg_parts.append(
+            f"SELECT seg, seg_order, {sql_literal(m)} AS metric, CAST(NULL AS VARCHAR) AS "
+            f"category, {value} AS value FROM scoped GROUP BY seg, seg_order"
+        )
+        pop_parts.append(
+            f"SELECT {sql_literal(m)} AS metric, CAST(NULL AS VARCHAR) AS category, "
+            f"{value} AS value FROM scoped"
+        )
+    for i, m in enumerate(plan.categorical):
+        top = f"top_{i}"
+        ctes.append(
+            f"{top} AS (SELECT category FROM (SELECT CAST({m} AS VARCHAR) AS category, "
+            f"ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, CAST({m} AS VARCHAR)) AS r "
+            f"FROM scoped WHERE {m} IS NOT NULL GROUP BY CAST({m} AS VARCHAR)) AS ranked "
+            f"WHERE r <= {TOP_CATEGORIES})"
+        )
+        hit = f"AVG(CASE WHEN CAST(s.{m} AS VARCHAR) = t.category THEN 1.0 ELSE 0.0 END)"
+        seg_parts.append(
+            f"SELECT s.seg, s.seg_order, {sql_literal(m)} AS metric, t.category, {hit} AS value "
+            f"FROM scoped AS s CROSS JOIN {top} AS t GROUP BY s.seg, s.seg_order, t.category"
+        )
+        pop_parts.append(
+            f"SELECT {sql_literal(m)} AS metric, t.category, {hit} AS value "
+            f"FROM scoped AS s CROSS JOIN {top} AS t GROUP BY t.category"
+        )
+    if not seg_parts:
+        raise CompileError(f"segmentation '{plan.segmentation}' has nothing to profile")
+    ctes.append(f"stats AS ({' UNION ALL '.join(seg_parts)})")
+    if baseline == "population":
+        ctes.append(f"base AS ({' UNION ALL '.join(pop_parts)})")
+    else:
+        skip = " WHERE seg <> -1" if plan.noise else ""
+        ctes.append(
+            f"base AS (SELECT metric, category, AVG(value) AS value FROM stats{skip} "
+            "GROUP BY metric, category)"
+        )
+    return (
+        f"WITH {', '.join(ctes)} "
+        "SELECT st.seg AS segment, st.seg_order AS segment_order, z.n AS size, st.metric, "
+        "st.category, st.value, b.value AS baseline, "
+        "st.value / NULLIF(b.value, 0) - 1 AS index_value "
+        "FROM stats AS st "
+        "JOIN sizes AS z ON z.seg = st.seg AND z.seg_order = st.seg_order "
+        "JOIN base AS b ON b.metric = st.metric "
+        "AND COALESCE(b.category, '') = COALESCE(st.category, '') "
+        "ORDER BY segment_order, segment, metric, category"
+    )
+
+
+def profile_sql(
+    spec_file: SpecFile,
+    segmentation: str,
+    dialect: str = "duckdb",
+    overlays: tuple[str, ...] | list[str] = (),
+    baseline: str = "population",
+    categorical: set[str] | None = None,
+) -> str:
+    """The index table as SQL for ``dialect``: one row per (segment, metric, category).
+
+    Columns: segment, segment_order, size, metric, category (NULL for numeric metrics),
+    value (segment mean or share), baseline, index_value (value / baseline - 1).
+    ``categorical``: overlay metrics to profile by category share (cluster inputs listed in
+    ``cluster.categorical`` always are).
+    """
+    try:
+        target = get_target(dialect)
+    except KeyError as err:
+        raise CompileError(str(err.args[0])) from None
+    plan = _plan(spec_file, segmentation, overlays, categorical)
+    tree = sqlglot.parse_one(_canonical_sql(spec_file, plan, baseline), read=CANONICAL)
+    return tree.sql(dialect=target.sqlglot, pretty=True) + "\n"
+
+
+@dataclass
+class Profile:
+    """Index table as data, plus what the renderers need."""
+
+    spec: str
+    segmentation: str
+    baseline: str
+    inputs: list[str]
+    overlays: list[str]
+    segments: list[tuple[Any, int]]  # (label, size) in sort order
+    rows: list[dict[str, Any]]
+    population: int
+    projection: dict[str, Any] = field(default_factory=dict)
+
+    def index(self, segment: Any, metric: str, category: str | None = None) -> float | None:
+        for r in self.rows:
+            if r["segment"] == segment and r["metric"] == metric and r["category"] == category:
+                return r["index_value"]
+        raise KeyError((segment, metric, category))
+
+    def columns(self) -> list[tuple[str, str | None, str]]:
+        """(metric, category, 'input'|'overlay') in display order."""
+        seen: dict[tuple[str, str | None], str] = {}
+        for group, names in (("input", self.inputs), ("overlay", self.overlays)):
+            for m in names:
+                for r in self.rows:
+                    if r["metric"] == m:
+                        seen.setdefault((m, r["category"]), group)
+        return [(m, c, g) for (m, c), g in seen.items()]
+
+
+def _text_metrics(con, spec_file: SpecFile, metrics: list[str]) -> set[str]:
+    from semseg.cluster.features import metrics_sql
+
+    cur = con.execute(f"SELECT * FROM ({metrics_sql(spec_file)}) AS m LIMIT 0")
+    types = {d[0]: str(d[1]).upper() for d in cur.description}
+    return {m for m in metrics if types.get(m, "") in ("VARCHAR", "STRING")}
+
+
+def profile(
+    spec_file: SpecFile,
+    segmentation: str,
+    data: Path | None = None,
+    tables: dict[str, Path] | None = None,
+    overlays: tuple[str, ...] | list[str] = (),
+    baseline: str = "population",
+    projection: bool = False,
+) -> Profile:
+    """Compute the index table in DuckDB; ``projection`` adds a 2-D PCA of clustered rows."""
+    from semseg.verify.data import connect
+
+    con, _ = connect(spec_file, data, tables)
+    try:
+        first = _plan(spec_file, segmentation, overlays)
+        cats = _text_metrics(con, spec_file, first.overlays)
+        plan = _plan(spec_file, segmentation, overlays, cats)
+        cur = con.execute(_canonical_sql(spec_file, plan, baseline))
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        sizes = {}
+        for r in rows:
+            sizes[(r["segment_order"], r["segment"])] = r["size"]
+        segments = [(seg, n) for (_, seg), n in sorted(sizes.items(), key=lambda kv: kv[0])]
+        result = Profile(
+            spec_file.spec.name,
+            segmentation,
+            baseline,
+            plan.inputs,
+            plan.overlays,
+            segments,
+            rows,
+            sum(n for _, n in segments),
+        )
+        if projection and spec_file.spec.segmentations[segmentation].cluster is not None:
+            result.projection = _projection(con, spec_file, segmentation)
+        return result
+    finally:
+        con.close()
+
+
+def _projection(con, spec_file: SpecFile, segmentation: str) -> dict[str, Any]:
+    """PCA (numpy SVD) of the clustered rows in the fitted model's scaled space."""
+    import numpy as np
+
+    from semseg.cluster.assign import fitted_model
+    from semseg.cluster.features import design, pull
+    from semseg.compiler import compile_spec
+
+    model = fitted_model(spec_file.spec, segmentation)
+    feats = pull(con, spec_file, segmentation)
+    weight = float(model.fit.get("category_weight", 1.0))
+    space = design(feats, model.means, model.stds, model.categorical, weight)
+    key = spec_file.spec.entity.key
+    sql = compile_spec(spec_file, "duckdb")
+    found = dict(con.execute(f"SELECT {key}, {segmentation} FROM ({sql}) AS m").fetchall())
+    keep = np.flatnonzero(feats.complete)
+    x = space[keep] - space[keep].mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    xy = x @ vt[:2].T
+    return {
+        "x": [float(v) for v in xy[:, 0]],
+        "y": [float(v) for v in xy[:, 1]] if xy.shape[1] > 1 else [0.0] * len(keep),
+        "label": [int(found[feats.keys[i]]) for i in keep],
+    }

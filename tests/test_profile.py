@@ -1,0 +1,130 @@
+"""Profiling: index numbers equal a hand computation, both baselines, SQL, renderers."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+from semseg.compiler import compile_spec, load_spec
+from semseg.dialects import TARGETS
+
+ROOT = Path(__file__).resolve().parent.parent
+PERSONAS = ROOT / "segment_specs" / "olist_personas.yml"
+RFM = ROOT / "segment_specs" / "customer_rfm.yml"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    from semseg.cluster.olist import prepare_marketplace
+
+    folder = tmp_path_factory.mktemp("olist")
+    prepare_marketplace(folder)
+    return folder
+
+
+def _rows(spec_path: Path, data: Path | None, columns: str, where: str = "TRUE") -> list[tuple]:
+    from semseg.verify.data import connect
+
+    spec_file = load_spec(spec_path)
+    con, _ = connect(spec_file, data)
+    try:
+        sql = compile_spec(spec_file, "duckdb")
+        return con.execute(f"SELECT {columns} FROM ({sql}) WHERE {where}").fetchall()
+    finally:
+        con.close()
+
+
+def test_numeric_index_by_hand_both_baselines():
+    from semseg.profile import profile
+
+    spec_file = load_spec(RFM)
+    rows = _rows(RFM, None, "monetary_tier, monetary_value")
+    by_seg: dict[str, list[float]] = {}
+    for seg, v in rows:
+        if v is not None:
+            by_seg.setdefault(seg, []).append(float(v))
+    everyone = [float(v) for _, v in rows if v is not None]
+    seg_mean = sum(by_seg["Top 20%"]) / len(by_seg["Top 20%"])
+    population = sum(everyone) / len(everyone)
+    means = [sum(v) / len(v) for v in by_seg.values()]
+    got = profile(spec_file, "monetary_tier").index("Top 20%", "monetary_value")
+    assert got == pytest.approx(seg_mean / population - 1, rel=1e-9)
+    got2 = profile(spec_file, "monetary_tier", baseline="segment_mean").index(
+        "Top 20%", "monetary_value"
+    )
+    assert got2 == pytest.approx(seg_mean / (sum(means) / len(means)) - 1, rel=1e-9)
+
+
+def test_categorical_and_overlay_index_by_hand(data):
+    from semseg.profile import profile
+
+    p = profile(load_spec(PERSONAS), "persona", data=data)
+    rows = _rows(PERSONAS, data, "persona, customer_city, ltv", "no_orders > 1")
+    seg = [r for r in rows if r[0] == 0]
+    share = sum(r[1] == "sao paulo" for r in seg) / len(seg)
+    base = sum(r[1] == "sao paulo" for r in rows) / len(rows)
+    assert p.index(0, "customer_city", "sao paulo") == pytest.approx(share / base - 1)
+    ltv = sum(float(r[2]) for r in seg) / len(seg) / (sum(float(r[2]) for r in rows) / len(rows))
+    assert p.index(0, "ltv") == pytest.approx(ltv - 1)
+    assert p.overlays == ["ltv", "avg_installments", "avg_order_weight_kg", "avg_photos"]
+    assert p.population == len(rows) and sum(n for _, n in p.segments) == len(rows)
+    # segment_mean baseline leaves the noise segment out of the mean of segment means
+    q = profile(load_spec(PERSONAS), "persona", data=data, baseline="segment_mean")
+    shares = [
+        sum(r[1] == "sao paulo" for r in rows if r[0] == s) / n for s, n in q.segments if s != -1
+    ]
+    assert q.index(0, "customer_city", "sao paulo") == pytest.approx(
+        share / (sum(shares) / len(shares)) - 1
+    )
+
+
+@pytest.mark.parametrize("dialect", list(TARGETS))
+def test_profile_sql_parses_for_every_dialect(dialect):
+    from semseg.profile import profile_sql
+
+    for spec, seg in ((PERSONAS, "persona"), (RFM, "customer_rfm_segment")):
+        sql = profile_sql(load_spec(spec), seg, dialect, baseline="segment_mean")
+        sqlglot.parse(sql, read=TARGETS[dialect].sqlglot, error_level=ErrorLevel.RAISE)
+
+
+def test_profile_sql_runs_in_duckdb_like_profile():
+    from semseg.profile import profile, profile_sql
+    from semseg.verify.data import connect
+
+    spec_file = load_spec(RFM)
+    con, _ = connect(spec_file)
+    try:
+        found = con.execute(profile_sql(spec_file, "recency_tier", "duckdb")).fetchall()
+    finally:
+        con.close()
+    p = profile(spec_file, "recency_tier")
+    assert [r[-1] for r in found] == [r["index_value"] for r in p.rows]
+
+
+def test_terminal_colour_only_on_a_tty(data):
+    from semseg.profile import profile, render_terminal
+
+    p = profile(load_spec(PERSONAS), "persona", data=data)
+    plain = render_terminal(p, io.StringIO())
+    assert "\033[" not in plain and "customer_city=sao paulo" in plain
+    coloured = render_terminal(p, io.StringIO(), color=True)
+    assert "\033[32m" in coloured and "\033[31m" in coloured
+
+
+def test_html_is_self_contained_and_names_every_segment(data, tmp_path):
+    from semseg.profile import profile, render_html
+
+    p = profile(load_spec(PERSONAS), "persona", data=data, projection=True)
+    out = tmp_path / "report.html"
+    render_html(p, out)
+    page = out.read_text(encoding="utf-8")
+    assert not re.search(r"https?://", page)
+    assert "<script" not in page and "<link" not in page
+    for seg, _ in p.segments:
+        assert f"<th>{seg}</th>" in page
+    assert page.count("<circle") == len(p.projection["x"]) > 1000
