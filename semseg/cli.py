@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -292,6 +293,167 @@ def sample_data(
         fail(f"{err}; pass --force to replace")
     for path in paths:
         typer.echo(f"wrote {path}")
+
+
+def _progress() -> Callable[[str], None]:
+    """A one-line progress indicator on a terminal's stderr; silent otherwise."""
+    if not sys.stderr.isatty():
+        return lambda _msg: None
+
+    def show(msg: str) -> None:
+        sys.stderr.write(f"\r\033[K{msg}")
+        sys.stderr.flush()
+
+    return show
+
+
+@app.command()
+def cluster(
+    spec: Annotated[Path, typer.Argument(help="A spec file with a cluster segmentation.")],
+    segmentation: Annotated[
+        str | None, typer.Option(help="Which cluster segmentation (default: the only one).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder of <table>.parquet/.csv files or a DuckDB file (default: the bundled "
+            "sample)."
+        ),
+    ] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Where to write the fitted model JSON (default: next to the spec)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace a different existing model file.")] = False,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+) -> None:
+    """Fit a clustering segmentation locally and write its model file (used by compile)."""
+    import tempfile
+
+    from semseg.cluster.fit import cluster_segmentation, fit_spec
+    from semseg.cluster.model_file import default_model_path
+    from semseg.errors import CompileError, DataError
+
+    (spec_file,) = load_all(spec)
+    tables = _table_option(table or [])
+    try:
+        name = cluster_segmentation(spec_file, segmentation)
+        settings = spec_file.spec.segmentations[name].cluster
+        assert settings is not None
+        target = model or default_model_path(spec_file.path, name, settings.model)
+        if target.exists() and not force:
+            # Fit aside first: an identical model is fine, a different one needs --force.
+            with tempfile.TemporaryDirectory() as tmp:
+                trial, _ = fit_spec(
+                    spec_file, name, data, tables, Path(tmp) / "m.json", _progress()
+                )
+                if trial.read_bytes() != target.read_bytes():
+                    fail(
+                        f"{target}: a different fitted model already exists; not overwritten "
+                        "(pass --force to replace it)"
+                    )
+        path, summary = fit_spec(spec_file, name, data, tables, target, _progress())
+    except (DataError, CompileError) as err:
+        fail(str(err))
+    if format is Format.json:
+        typer.echo(json.dumps({"model": str(path), **summary}, indent=2, default=str))
+        return
+    typer.echo(f"model: {path}")
+    typer.echo(f"rows: {summary['rows']:,} (fitted on {summary['sampled']:,})")
+    typer.echo(f"clusters: {summary['clusters']}  noise: {summary['noise_share']:.1%}")
+    for cid, size in summary["sizes"].items():
+        typer.echo(f"  cluster {cid}: {size:,}")
+    if summary["agreement"] is not None:
+        typer.echo(f"assignment SQL agrees with the local labels on {summary['agreement']:.1%}")
+    typer.echo(f"fit took {summary['seconds']:.2f}s")
+
+
+class Baseline(enum.StrEnum):
+    population = "population"
+    segment_mean = "segment_mean"
+
+
+@app.command()
+def profile(
+    spec: Annotated[Path, typer.Argument(help="A spec file.")],
+    segmentation: Annotated[
+        str | None, typer.Option(help="Segmentation to profile (default: the first).")
+    ] = None,
+    overlay: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--overlay",
+            help="Extra metrics to describe segments by (repeatable, or comma-separated).",
+        ),
+    ] = None,
+    baseline: Annotated[
+        Baseline,
+        typer.Option(
+            help="population: index against the population mean; segment_mean: against the "
+            "unweighted mean of segment means (the seed's own scripts)."
+        ),
+    ] = Baseline.population,
+    data: Annotated[Path | None, typer.Option(help="Data folder or DuckDB file.")] = None,
+    table: Annotated[list[str] | None, typer.Option("--table", help="NAME=PATH.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report.")
+    ] = None,
+    sql: Annotated[
+        Dialect | None,
+        typer.Option(
+            "--sql", help="Print the profiling SQL for this dialect instead of running it."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing HTML file.")] = False,
+) -> None:
+    """Describe every segment by over/under-index tables of its inputs and overlays."""
+    from semseg.errors import CompileError, DataError
+    from semseg.profile.index import profile as run_profile
+    from semseg.profile.index import profile_sql
+    from semseg.profile.render import render_html, render_terminal
+
+    (spec_file,) = load_all(spec)
+    name = segmentation or next(iter(spec_file.spec.segmentations), None)
+    if name is None or name not in spec_file.spec.segmentations:
+        fail(
+            f"{spec}: no segmentation '{name}'; choose one of: "
+            f"{', '.join(spec_file.spec.segmentations)}",
+            2,
+        )
+    overlays = [o.strip() for v in overlay or [] for o in v.split(",") if o.strip()]
+    unknown = [o for o in overlays if o not in spec_file.spec.metrics]
+    if unknown:
+        fail(
+            f"--overlay {', '.join(unknown)}: not a metric of {spec_file.spec.name}; "
+            f"metrics are: {', '.join(spec_file.spec.metrics)}",
+            2,
+        )
+    try:
+        if sql is not None:
+            typer.echo(profile_sql(spec_file, name, sql.value, overlays, baseline.value))
+            return
+        result = run_profile(
+            spec_file,
+            name,
+            data,
+            _table_option(table or []),
+            overlays,
+            baseline.value,
+            projection=html is not None,
+        )
+        typer.echo(render_terminal(result), nl=False)
+        if html is not None:
+            if html.exists() and not force:
+                fail(f"{html}: already exists; not overwritten (pass --force to replace it)")
+            render_html(result, html)
+            typer.echo(f"wrote {html}", err=True)
+    except (DataError, CompileError) as err:
+        fail(str(err))
 
 
 def main() -> None:
