@@ -93,4 +93,23 @@ def test_spark_and_databricks(spark_engine):
 
 
 def test_clickhouse(clickhouse_engine):
-    assert run_matrix(clickhouse_engine, ("clickhouse",)) == 6
+    """Under ClickHouse's *default* settings: the compiled SQL must carry what it needs
+    (SETTINGS join_use_nulls = 1) instead of relying on the harness's session settings."""
+    from tests.engines.clickhouse import SETTINGS
+
+    names = ", ".join(f"'{k}'" for k in SETTINGS)
+    defaults = clickhouse_engine.query(
+        f"SELECT name, default FROM system.settings WHERE name IN ({names})"
+    )[1]
+    assert len(defaults) == len(SETTINGS)
+    for name, value in defaults:
+        clickhouse_engine.execute(
+            f"SET {name} = '{value}'"
+            if not value.lstrip("-").isdigit()
+            else f"SET {name} = {value}"
+        )
+    try:
+        assert run_matrix(clickhouse_engine, ("clickhouse",)) == 6
+    finally:
+        for name, value in SETTINGS.items():
+            clickhouse_engine.execute(f"SET {name} = {value}")
