@@ -64,6 +64,8 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE int_order_lines (unified_order_id VARCHAR, order_line_no INTEGER, "
         "unified_customer_id VARCHAR, transaction_type VARCHAR, has_discount INTEGER, "
         "discount_amount DECIMAL(12,2), online_offer_no_ VARCHAR, offline_offer_no_ VARCHAR, "
-        "order_date DATE, sales_amount DECIMAL(12,2))"
+        # NOT NULL where real warehouses declare it: engines then type aggregates as
+        # non-nullable, which is what exposes LEFT JOIN default-value quirks (ClickHouse).
+        "order_date DATE NOT NULL, sales_amount DECIMAL(12,2) NOT NULL)"
     )
     con.executemany("INSERT INTO int_order_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", LINES)

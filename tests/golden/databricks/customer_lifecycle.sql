@@ -10,7 +10,8 @@ WITH customer_population AS (
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
     MAX(DATEDIFF(DAY, order_date, CAST('2025-12-01' AS DATE))) AS days_since_first_order,
-    MIN(DATEDIFF(DAY, order_date, CAST('2025-12-01' AS DATE))) AS days_since_last_order
+    MIN(DATEDIFF(DAY, order_date, CAST('2025-12-01' AS DATE))) AS days_since_last_order,
+    MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL AND (
@@ -35,6 +36,7 @@ WITH customer_population AS (
     COALESCE(customer_sales.order_count, 0) AS order_count,
     customer_sales.days_since_first_order AS days_since_first_order,
     customer_sales.days_since_last_order AS days_since_last_order,
+    customer_sales.largest_sale_line AS largest_sale_line,
     COALESCE(customer_all_lines.net_sales, 0) AS net_sales,
     COALESCE(customer_all_lines.refund_lines, 0) AS refund_lines,
     COALESCE(customer_all_lines.line_count, 0) AS line_count
@@ -49,6 +51,7 @@ WITH customer_population AS (
     order_count,
     days_since_first_order,
     days_since_last_order,
+    largest_sale_line,
     net_sales,
     refund_lines,
     line_count,
@@ -60,6 +63,7 @@ WITH customer_population AS (
     order_count,
     days_since_first_order,
     days_since_last_order,
+    largest_sale_line,
     net_sales,
     refund_lines,
     line_count,
@@ -111,6 +115,7 @@ SELECT
   order_count,
   days_since_first_order,
   days_since_last_order,
+  largest_sale_line,
   net_sales,
   refund_lines,
   line_count,
