@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -24,24 +25,17 @@ MODEL = ROOT / "segment_specs" / "olist_personas.persona.model.json"
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    from semseg.cluster.olist import prepare_marketplace
-
-    folder = tmp_path_factory.mktemp("olist")
-    prepare_marketplace(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory, data):
-    """The example spec copied to a temp folder and fitted there (the committed model stays)."""
+def fitted(tmp_path_factory):
+    """The example spec copied to a temp folder and fitted there on the bundled sample
+    (no data argument: the bundled 'marketplace' dataset has every table the spec reads);
+    the committed model stays."""
     from semseg.cluster.fit import fit_spec
 
     folder = tmp_path_factory.mktemp("spec")
     spec_path = folder / SPEC.name
     shutil.copy(SPEC, spec_path)
     spec_file = load_spec(spec_path)
-    model_path, summary = fit_spec(spec_file, data=data)
+    model_path, summary = fit_spec(spec_file)
     return spec_file, model_path, summary
 
 
@@ -51,20 +45,20 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_fit_is_deterministic_and_matches_the_committed_model(fitted, data):
+def test_fit_is_deterministic_and_matches_the_committed_model(fitted):
     from semseg.cluster.fit import fit_local
 
     spec_file, model_path, _ = fitted
-    again = fit_local(spec_file, data=data).model.to_json()
+    again = fit_local(spec_file).model.to_json()
     assert model_path.read_text(encoding="utf-8") == again
     assert MODEL.read_text(encoding="utf-8") == again, "regenerate the committed model file"
 
 
-def test_clusters_numbered_by_size_with_noise(fitted, data):
+def test_clusters_numbered_by_size_with_noise(fitted):
     from semseg.cluster.fit import fit_local
 
     spec_file, _, summary = fitted
-    local = fit_local(spec_file, data=data)
+    local = fit_local(spec_file)
     sizes = [c.size for c in local.model.clusters]
     assert [c.id for c in local.model.clusters] == list(range(len(sizes)))
     assert sizes == sorted(sizes, reverse=True)
@@ -73,14 +67,14 @@ def test_clusters_numbered_by_size_with_noise(fitted, data):
     assert 0 < summary["noise_share"] < 0.5
 
 
-def test_ari_against_planted_personas(fitted, data):
+def test_ari_against_planted_personas(fitted):
     from sklearn.metrics import adjusted_rand_score
 
     from semseg.cluster.fit import fit_local
     from semseg.sample.generate import marketplace_personas
 
     spec_file, _, _ = fitted
-    local = fit_local(spec_file, data=data)
+    local = fit_local(spec_file)
     planted = marketplace_personas()
     pairs = [
         (planted[k], int(lab))
@@ -92,12 +86,12 @@ def test_ari_against_planted_personas(fitted, data):
     assert len(pairs) >= 0.6 * len(local.features.keys)
 
 
-def test_assignment_sql_agrees_with_local_labels(fitted, data):
+def test_assignment_sql_agrees_with_local_labels(fitted):
     from semseg.cluster.fit import agreement
 
     spec_file, _, summary = fitted
     assert summary["agreement"] >= 0.95
-    assert agreement(spec_file, "persona", data=data) == summary["agreement"]
+    assert agreement(spec_file, "persona") == summary["agreement"]
 
 
 @pytest.mark.parametrize("dialect", list(TARGETS))
@@ -108,11 +102,11 @@ def test_assignment_sql_reparses(fitted, dialect):
     assert "POWER" not in sql.upper() and "POW(" not in sql.upper()
 
 
-def test_sql_labels_noise_null_and_where(fitted, data):
+def test_sql_labels_noise_null_and_where(fitted):
     from semseg.verify.data import connect
 
     spec_file = fitted[0]
-    con, _ = connect(spec_file, data)
+    con, _ = connect(spec_file)
     try:
         sql = compile_spec(spec_file, "duckdb")
         bad = con.execute(
@@ -151,11 +145,11 @@ def test_validation(tmp_path, change, message):
         load_spec(_write(tmp_path, change))
 
 
-def test_kmeans_fit_labels_everyone_and_agrees(tmp_path, data):
+def test_kmeans_fit_labels_everyone_and_agrees(tmp_path):
     from semseg.cluster.fit import fit_spec
 
     path = _write(tmp_path, "algorithm: hdbscan|||algorithm: kmeans\n      k: 7")
-    model_path, summary = fit_spec(load_spec(path), data=data)
+    model_path, summary = fit_spec(load_spec(path))
     assert summary["clusters"] == 7 and summary["noise_share"] == 0
     assert summary["agreement"] >= 0.95
     assert '"n_init": 10' in model_path.read_text()
@@ -170,9 +164,51 @@ def test_importing_the_cli_does_not_import_numeric_libraries():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_verify_cluster_passes(fitted, data):
-    from semseg.cluster.verify import verify_cluster
+def test_verify_proves_the_cluster_segmentation():
+    from semseg.verify import verify
 
-    report = verify_cluster(load_spec(SPEC), data=data, dialects=["duckdb", "tsql"])
+    report = verify(load_spec(SPEC), dialects=["duckdb", "tsql"])
     assert report.passed, report.to_text()
-    assert any(c.name == "agreement:persona" for c in report.checks)
+    checks = {c.name: c for c in report.checks}
+    assert {"labels:persona", "where:persona", "agreement:persona"} <= set(checks)
+    assert not any(n.startswith("rules:") or n.startswith("tiers:") for n in checks)
+    model = json.loads(MODEL.read_text(encoding="utf-8"))
+    k = len(model["clusters"])
+    rows = report.distribution["persona"]
+    assert [r.label for r in rows] == [str(j) for j in range(k)] + ["-1"]
+    assert [r.order for r in rows] == list(range(1, k + 2))
+    assert sum(r.count for r in rows) == report.rows == 8000
+    sizes = [c["size"] for c in model["clusters"]]
+    assert all(abs(r.count - n) <= 0.2 * n for r, n in zip(rows, sizes, strict=False))
+
+
+def test_verify_catches_a_wrong_cluster_assignment():
+    from semseg.verify import verify
+
+    spec_file = load_spec(SPEC)
+    swapped = (  # clusters 0 and 1 swapped, and one one-time customer put in cluster 2
+        f"WITH m AS ({compile_spec(spec_file, 'duckdb')}) "
+        "SELECT * REPLACE (CASE WHEN persona = 0 THEN 1 WHEN persona = 1 THEN 0 "
+        "WHEN customer_id = (SELECT MIN(customer_id) FROM m WHERE no_orders = 1) THEN 2 "
+        "ELSE persona END AS persona) FROM m"
+    )
+    report = verify(spec_file, dialects=["duckdb"], model_sql=swapped)
+    checks = {c.name: c for c in report.checks}
+    assert not report.passed
+    assert not checks["labels:persona"].passed  # persona_order no longer matches
+    assert checks["where:persona"].failures == 1
+    agreement = checks["agreement:persona"]
+    assert not agreement.passed and agreement.failures > 500
+    assert "model 1, local fit 0" in " ".join(agreement.examples) or (
+        "model 0, local fit 1" in " ".join(agreement.examples)
+    )
+
+
+def test_verifying_a_rules_spec_does_not_import_numeric_libraries():
+    code = (
+        "import sys; from semseg.compiler import load_spec; from semseg.verify import verify; "
+        "assert verify(load_spec('segment_specs/customer_rfm.yml'), dialects=['duckdb']).passed; "
+        "bad = [m for m in ('numpy', 'fast_hdbscan', 'sklearn') if m in sys.modules]; "
+        "sys.exit(1 if bad else 0)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from semseg.cli import app
-from semseg.sample import table_paths
+from semseg.sample import DATASETS, table_paths
 from tests.golden_regen import SPECS
 
 pytestmark = pytest.mark.dbt
@@ -55,8 +55,9 @@ def project(tmp_path_factory):
         f"      path: {root / 'warehouse.duckdb'}\n      threads: 1\n"
     )
     (root / "models").mkdir()
-    for name, path in table_paths("retail").items():  # staging models the specs ref()
-        (root / "models" / f"{name}.sql").write_text(f"select * from read_parquet('{path}')\n")
+    for dataset in DATASETS:  # staging models for every table the example specs ref()
+        for name, path in table_paths(dataset).items():
+            (root / "models" / f"{name}.sql").write_text(f"select * from read_parquet('{path}')\n")
     result = CliRunner().invoke(
         app, ["compile", str(SPECS), "--dialect", "duckdb", "--dbt", str(root)]
     )

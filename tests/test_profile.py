@@ -18,20 +18,12 @@ PERSONAS = ROOT / "segment_specs" / "olist_personas.yml"
 RFM = ROOT / "segment_specs" / "customer_rfm.yml"
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    from semseg.cluster.olist import prepare_marketplace
-
-    folder = tmp_path_factory.mktemp("olist")
-    prepare_marketplace(folder)
-    return folder
-
-
-def _rows(spec_path: Path, data: Path | None, columns: str, where: str = "TRUE") -> list[tuple]:
+def _rows(spec_path: Path, columns: str, where: str = "TRUE") -> list[tuple]:
+    """Columns of the compiled model run on the bundled sample."""
     from semseg.verify.data import connect
 
     spec_file = load_spec(spec_path)
-    con, _ = connect(spec_file, data)
+    con, _ = connect(spec_file)
     try:
         sql = compile_spec(spec_file, "duckdb")
         return con.execute(f"SELECT {columns} FROM ({sql}) WHERE {where}").fetchall()
@@ -43,7 +35,7 @@ def test_numeric_index_by_hand_both_baselines():
     from semseg.profile import profile
 
     spec_file = load_spec(RFM)
-    rows = _rows(RFM, None, "monetary_tier, monetary_value")
+    rows = _rows(RFM, "monetary_tier, monetary_value")
     by_seg: dict[str, list[float]] = {}
     for seg, v in rows:
         if v is not None:
@@ -60,11 +52,11 @@ def test_numeric_index_by_hand_both_baselines():
     assert got2 == pytest.approx(seg_mean / (sum(means) / len(means)) - 1, rel=1e-9)
 
 
-def test_categorical_and_overlay_index_by_hand(data):
+def test_categorical_and_overlay_index_by_hand():
     from semseg.profile import profile
 
-    p = profile(load_spec(PERSONAS), "persona", data=data)
-    rows = _rows(PERSONAS, data, "persona, customer_city, ltv", "no_orders > 1")
+    p = profile(load_spec(PERSONAS), "persona")
+    rows = _rows(PERSONAS, "persona, customer_city, ltv", "no_orders > 1")
     seg = [r for r in rows if r[0] == 0]
     share = sum(r[1] == "sao paulo" for r in seg) / len(seg)
     base = sum(r[1] == "sao paulo" for r in rows) / len(rows)
@@ -74,7 +66,7 @@ def test_categorical_and_overlay_index_by_hand(data):
     assert p.overlays == ["ltv", "avg_installments", "avg_order_weight_kg", "avg_photos"]
     assert p.population == len(rows) and sum(n for _, n in p.segments) == len(rows)
     # segment_mean baseline leaves the noise segment out of the mean of segment means
-    q = profile(load_spec(PERSONAS), "persona", data=data, baseline="segment_mean")
+    q = profile(load_spec(PERSONAS), "persona", baseline="segment_mean")
     shares = [
         sum(r[1] == "sao paulo" for r in rows if r[0] == s) / n for s, n in q.segments if s != -1
     ]
@@ -106,20 +98,20 @@ def test_profile_sql_runs_in_duckdb_like_profile():
     assert [r[-1] for r in found] == [r["index_value"] for r in p.rows]
 
 
-def test_terminal_colour_only_on_a_tty(data):
+def test_terminal_colour_only_on_a_tty():
     from semseg.profile import profile, render_terminal
 
-    p = profile(load_spec(PERSONAS), "persona", data=data)
+    p = profile(load_spec(PERSONAS), "persona")
     plain = render_terminal(p, io.StringIO())
     assert "\033[" not in plain and "customer_city=sao paulo" in plain
     coloured = render_terminal(p, io.StringIO(), color=True)
     assert "\033[32m" in coloured and "\033[31m" in coloured
 
 
-def test_html_is_self_contained_and_names_every_segment(data, tmp_path):
+def test_html_is_self_contained_and_names_every_segment(tmp_path):
     from semseg.profile import profile, render_html
 
-    p = profile(load_spec(PERSONAS), "persona", data=data, projection=True)
+    p = profile(load_spec(PERSONAS), "persona", projection=True)
     out = tmp_path / "report.html"
     render_html(p, out)
     page = out.read_text(encoding="utf-8")

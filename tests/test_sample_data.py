@@ -359,6 +359,45 @@ def test_marketplace_reviews(market: duckdb.DuckDBPyConnection) -> None:
     assert scores == {1, 2, 3, 4, 5}
 
 
+def test_marketplace_derived_tables(market: duckdb.DuckDBPyConnection) -> None:
+    """market_orders / market_order_items restated by hand from the Olist-shaped tables."""
+    assert set(generate.DERIVED["marketplace"]) == {"market_orders", "market_order_items"}
+    counts = _one(
+        market,
+        """SELECT (SELECT count(*) FROM market_orders), (SELECT count(*) FROM orders),
+                  (SELECT count(*) FROM market_order_items), (SELECT count(*) FROM order_items)""",
+    )
+    assert counts[0] == counts[1] and counts[2] == counts[3]
+    checks = {
+        "order customer/status": """SELECT count(*) FROM market_orders m JOIN orders o
+            USING (order_id) WHERE m.customer_id IS DISTINCT FROM o.customer_id
+            OR m.order_status IS DISTINCT FROM o.order_status""",
+        "payment value": """SELECT count(*) FROM market_orders m
+            LEFT JOIN (SELECT order_id, sum(payment_value) v, max(payment_installments) n
+                       FROM order_payments GROUP BY 1) p USING (order_id)
+            WHERE m.payment_value IS DISTINCT FROM p.v OR m.installments IS DISTINCT FROM p.n""",
+        "review": """SELECT count(*) FROM market_orders m
+            LEFT JOIN order_reviews r USING (order_id)
+            WHERE m.review_score IS DISTINCT FROM r.review_score
+               OR m.detailed_review <> CASE WHEN length(trim(coalesce(
+                      r.review_comment_message, ''))) > 0 THEN 1 ELSE 0 END""",
+        "item": """SELECT count(*) FROM market_order_items m
+            JOIN order_items i USING (order_id, order_item_id)
+            JOIN orders o USING (order_id) JOIN products p ON p.product_id = i.product_id
+            WHERE m.customer_id <> o.customer_id OR m.product_id <> i.product_id
+               OR m.price <> i.price OR m.product_weight_g <> p.product_weight_g
+               OR m.product_photos_qty <> p.product_photos_qty""",
+    }
+    for what, sql in checks.items():
+        assert _one(market, sql)[0] == 0, what
+    repeat = _one(
+        market,
+        "SELECT count(*) FROM (SELECT customer_id FROM market_orders GROUP BY 1 "
+        "HAVING count(*) > 1)",
+    )[0]
+    assert repeat == len(generate.marketplace_personas())
+
+
 FEATURES_SQL = """
 WITH rep AS (SELECT customer_id FROM orders GROUP BY 1 HAVING count(*) > 1),
 it AS (SELECT o.customer_id, count(*) / count(DISTINCT i.order_id) AS items_per_order,

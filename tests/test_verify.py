@@ -25,16 +25,7 @@ def _by_name(report):
     return {c.name: c for c in report.checks}
 
 
-def _non_cluster_specs():
-    # Clustering specs read prepared marketplace tables; tests/test_cluster.py verifies them.
-    return [
-        p
-        for p in sorted(SPECS.glob("*.yml"))
-        if all(s.kind != "cluster" for s in load_spec(p).spec.segmentations.values())
-    ]
-
-
-@pytest.mark.parametrize("spec", _non_cluster_specs(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.yml")), ids=lambda p: p.stem)
 def test_examples_verify_on_the_bundled_sample(spec):
     report = verify(load_spec(spec))
     assert report.passed, report.to_text()

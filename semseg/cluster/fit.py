@@ -287,16 +287,29 @@ def sql_labels(
     return {k: int(v) for k, v in rows}
 
 
+def mismatches(fitted: LocalFit, found: dict[Any, Any]) -> list[tuple[Any, Any, int]]:
+    """(key, label in ``found``, local label) for each cluster-population row that differs."""
+    out = []
+    for k, lab in zip(fitted.features.keys, fitted.labels, strict=True):
+        if found.get(k) != int(lab):
+            out.append((k, found.get(k), int(lab)))
+    return out
+
+
+def label_agreement(fitted: LocalFit, found: dict[Any, Any]) -> float:
+    """Share of the cluster population whose label in ``found`` (key → id) is the local one."""
+    n = len(fitted.features.keys)
+    return (n - len(mismatches(fitted, found))) / n if n else 1.0
+
+
 def sql_agreement(
     spec_file: SpecFile,
     fitted: LocalFit,
     data: Path | None = None,
     tables: dict[str, Path] | None = None,
 ) -> float:
-    found = sql_labels(spec_file, fitted.model.segmentation, data, tables)
-    keys = fitted.features.keys
-    same = sum(found.get(k) == int(lab) for k, lab in zip(keys, fitted.labels, strict=True))
-    return same / len(keys) if keys else 1.0
+    """``label_agreement`` with the labels of the compiled model run in DuckDB."""
+    return label_agreement(fitted, sql_labels(spec_file, fitted.model.segmentation, data, tables))
 
 
 def agreement(

@@ -1,24 +1,26 @@
-"""verify for specs with cluster segmentations, until ``semseg.verify`` knows the kind.
+"""What ``semseg verify`` checks for a cluster segmentation (called from ``semseg.verify``).
 
-``verify_cluster`` runs ``semseg.verify.verify`` on the spec without its cluster segmentations
-but with the full compiled model as ``model_sql`` (grain, population, metrics), then adds per
-cluster segmentation: label/order consistency, -1 outside ``cluster.where``, the agreement of
-the assignment SQL with the local fit, and the full spec's dialect re-parse check.
+Set-based checks over the model result (``cluster_checks``): every row has a cluster id in
+-1..k-1 and the matching order, and rows failing ``cluster.where`` are -1. Then the agreement
+(``agreement_check``): the model's labels equal a deterministic local refit on the same data for
+at least ``AGREEMENT_MIN`` of the cluster population. The refit imports numpy and the clustering
+libraries, inside the function, so only specs with a cluster segmentation pay for them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+
 from semseg.cluster.assign import fitted_model
-from semseg.compiler import SpecFile, compile_spec
+from semseg.compiler import SpecFile
 from semseg.plan import snippet_sql
 from semseg.verify.checks import RESULT, CheckSQL
-from semseg.verify.report import CheckResult, VerifyReport
+from semseg.verify.report import CheckResult
 
 AGREEMENT_MIN = 0.95
+EXAMPLES = 5
 
 
 def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
@@ -52,71 +54,28 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
     return checks
 
 
-def verify_cluster(
+def agreement_check(
+    con: duckdb.DuckDBPyConnection,
     spec_file: SpecFile,
+    name: str,
     data: Path | None = None,
     tables: dict[str, Path] | None = None,
-    dialects: list[str] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> VerifyReport:
-    """``verify`` plus cluster checks and agreement (needs the fitted model files)."""
-    from semseg.cluster.fit import fit_local, sql_agreement
-    from semseg.verify import _dialect_check, verify
-    from semseg.verify.data import connect
-    from semseg.verify.report import SegmentRow
+) -> CheckResult:
+    """The model's labels (table ``semseg_result`` in ``con``) against a local refit."""
+    from semseg.cluster.fit import fit_local, label_agreement, mismatches
 
-    spec = spec_file.spec
-    clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
-    full_sql = compile_spec(spec_file, "duckdb")
-    kept = {n: s for n, s in spec.segmentations.items() if s.kind != "cluster"}
-    stripped = SpecFile(
-        spec.model_copy(update={"segmentations": kept, "checks": []}),
-        spec_file.path,
-        spec_file.marks,
+    fitted = fit_local(spec_file, name, data, tables)
+    key = spec_file.spec.entity.key
+    found = dict(con.execute(f"SELECT {key}, {name} FROM {RESULT}").fetchall())
+    share = label_agreement(fitted, found)
+    bad = mismatches(fitted, found)
+    ok = share >= AGREEMENT_MIN
+    n = len(fitted.features.keys)
+    return CheckResult(
+        f"agreement:{name}",
+        f"the model's {name} equals the local fit on >= {AGREEMENT_MIN:.0%} of the {n:,} rows "
+        f"passing cluster.where (actual {share:.2%}, {len(bad):,} differ)",
+        ok,
+        0 if ok else len(bad),
+        () if ok else tuple(f"{k}: model {m}, local fit {f}" for k, m, f in bad[:EXAMPLES]),
     )
-    report = verify(stripped, data, tables, dialects=[], progress=progress, model_sql=full_sql)
-    results = [r for r in report.checks if r.name != "dialects"]
-    distribution = dict(report.distribution)
-    con, _ = connect(spec_file, data, tables)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {full_sql}")
-        for name in clusters:
-            for check in cluster_checks(spec_file, name):
-                found = con.execute(
-                    f"SELECT *, COUNT(*) OVER () FROM ({check.sql}) LIMIT 5"
-                ).fetchall()
-                results.append(
-                    CheckResult(
-                        check.name,
-                        check.description,
-                        not found,
-                        found[0][-1] if found else 0,
-                        tuple(f"{r[0]}: {r[1]}" for r in found),
-                    )
-                )
-            rows = con.execute(
-                f"SELECT {name}, {spec.order_column(name)}, COUNT(*) FROM {RESULT} "
-                f"GROUP BY 1, 2 ORDER BY 2"
-            ).fetchall()
-            distribution[name] = [
-                SegmentRow(str(r[0]), r[1], r[2], r[2] / report.rows if report.rows else 0.0)
-                for r in rows
-            ]
-    finally:
-        con.close()
-    for name in clusters:
-        share = sql_agreement(spec_file, fit_local(spec_file, name, data, tables), data, tables)
-        results.append(
-            CheckResult(
-                f"agreement:{name}",
-                f"assignment SQL equals the local fit on >= {AGREEMENT_MIN:.0%} of the "
-                f"clustered rows (actual {share:.2%})",
-                share >= AGREEMENT_MIN,
-                0 if share >= AGREEMENT_MIN else 1,
-                () if share >= AGREEMENT_MIN else (f"agreement {share:.4f}",),
-            )
-        )
-    from semseg.dialects import TARGETS
-
-    results.append(_dialect_check(spec_file, dialects or list(TARGETS)))
-    return dataclasses.replace(report, checks=results, distribution=distribution)

@@ -1,7 +1,9 @@
 """Bundled sample datasets (Parquet files shipped inside the package).
 
 ``retail`` mimics a dbt project's ``int_customers`` / ``int_order_lines`` (UAE, AED);
-``marketplace`` mimics the Olist e-commerce tables (Brazil, BRL).
+``marketplace`` mimics the Olist e-commerce tables (Brazil, BRL), plus two derived per-order
+and per-item tables with ``customer_id`` (``market_orders``, ``market_order_items``; see
+``generate.DERIVED``) that ``segment_specs/olist_personas.yml`` reads.
 Regenerate with ``python -m semseg.sample.generate``.
 """
 

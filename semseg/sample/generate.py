@@ -3,6 +3,8 @@
 ``python -m semseg.sample.generate`` rewrites ``semseg/sample/<dataset>/<table>.parquet``.
 Rows are built in pure Python from ``random.Random(<fixed seed>)`` and written by DuckDB
 with explicit column types, sorted by each table's key, so every run gives the same data.
+``DERIVED`` tables are then computed in DuckDB from the written ones (the intermediate models
+a dbt project would have), with the same explicit types and sort keys.
 """
 
 from __future__ import annotations
@@ -88,6 +90,25 @@ SCHEMAS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             ("product_weight_g", "INTEGER"),
             ("product_photos_qty", "INTEGER"),
         ),
+        # derived (see DERIVED)
+        "market_orders": (
+            ("customer_id", "VARCHAR"),
+            ("order_id", "VARCHAR"),
+            ("order_status", "VARCHAR"),
+            ("review_score", "DOUBLE"),
+            ("detailed_review", "INTEGER"),
+            ("installments", "INTEGER"),
+            ("payment_value", "DECIMAL(12,2)"),
+        ),
+        "market_order_items": (
+            ("customer_id", "VARCHAR"),
+            ("order_id", "VARCHAR"),
+            ("order_item_id", "INTEGER"),
+            ("product_id", "VARCHAR"),
+            ("price", "DOUBLE"),
+            ("product_weight_g", "INTEGER"),
+            ("product_photos_qty", "INTEGER"),
+        ),
     },
 }
 
@@ -104,6 +125,40 @@ SORT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "order_payments": ("order_id", "payment_sequential"),
         "order_reviews": ("review_id",),
         "products": ("product_id",),
+        "market_orders": ("order_id",),
+        "market_order_items": ("order_id", "order_item_id"),
+    },
+}
+
+# dataset -> table -> DuckDB query over the dataset's generated tables. Olist's item, payment
+# and review tables carry no customer_id, and a spec aggregates each source by the entity key,
+# so segment_specs/olist_personas.yml reads these per-order and per-item tables.
+DERIVED: dict[str, dict[str, str]] = {
+    "marketplace": {
+        "market_orders": """
+            SELECT o.customer_id, o.order_id, o.order_status,
+                   r.review_score, COALESCE(r.detailed_review, 0) AS detailed_review,
+                   p.installments, p.payment_value
+            FROM orders o
+            LEFT JOIN (
+                SELECT order_id, AVG(CAST(review_score AS DOUBLE)) AS review_score,
+                       MAX(CASE WHEN trim(review_comment_message) <> '' THEN 1 ELSE 0 END)
+                           AS detailed_review
+                FROM order_reviews GROUP BY order_id
+            ) r ON r.order_id = o.order_id
+            LEFT JOIN (
+                SELECT order_id, MAX(payment_installments) AS installments,
+                       SUM(payment_value) AS payment_value
+                FROM order_payments GROUP BY order_id
+            ) p ON p.order_id = o.order_id
+        """,
+        "market_order_items": """
+            SELECT o.customer_id, i.order_id, i.order_item_id, i.product_id,
+                   i.price, pr.product_weight_g, pr.product_photos_qty
+            FROM order_items i
+            JOIN orders o ON o.order_id = i.order_id
+            LEFT JOIN products pr ON pr.product_id = i.product_id
+        """,
     },
 }
 
@@ -786,11 +841,36 @@ def write_table(
         f"FROM (SELECT {', '.join(inner)})",
         params,
     )
+    return _write_stage(con, path, table, sort_key, len(rows))
+
+
+def write_derived(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    sort_key: Sequence[str],
+    sql: str,
+) -> Path:
+    """Run ``sql`` (over tables visible in ``con``) with explicit CASTs and COPY it, sorted."""
+    outer = ", ".join(f'CAST("{col}" AS {typ}) AS "{col}"' for col, typ in columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT {outer} FROM ({sql}) AS d")
+    return _write_stage(con, path, table, sort_key)
+
+
+def _write_stage(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    sort_key: Sequence[str],
+    expected_rows: int | None = None,
+) -> Path:
+    """COPY the staged table ``_stage``, sorted by its unique key, to ``path`` (zstd)."""
     keys = ", ".join(f'"{k}"' for k in sort_key)
     result = con.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM _stage").fetchone()
     assert result is not None
     total, distinct = result
-    if total != len(rows) or distinct != total:
+    if (expected_rows is not None and total != expected_rows) or distinct != total:
         raise ValueError(f"{table}: sort key ({keys}) is not unique")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -804,25 +884,48 @@ def write_table(
 
 
 def write_dataset(name: str, out_dir: Path) -> list[Path]:
-    """Generate one dataset and write ``<out_dir>/<table>.parquet`` for each table."""
+    """Generate one dataset and write ``<out_dir>/<table>.parquet`` for each table.
+
+    Generated tables first, then the ``DERIVED`` ones, computed from the written files.
+    """
     tables = build_dataset(name)
     schemas = SCHEMAS[name]
-    if set(tables) != set(schemas):
-        raise ValueError(f"{name}: built tables {sorted(tables)} != schema {sorted(schemas)}")
+    derived = DERIVED.get(name, {})
+    if set(tables) | set(derived) != set(schemas) or set(tables) & set(derived):
+        raise ValueError(
+            f"{name}: built {sorted(tables)} + derived {sorted(derived)} != schema "
+            f"{sorted(schemas)}"
+        )
+    out = Path(out_dir)
     con = duckdb.connect()
     try:
         con.execute("SET threads = 1")
-        return [
-            write_table(
+        written = {
+            table: write_table(
                 con,
-                Path(out_dir) / f"{table}.parquet",
+                out / f"{table}.parquet",
                 table,
                 schemas[table],
                 SORT_KEYS[name][table],
                 tables[table],
             )
             for table in sorted(tables)
-        ]
+        }
+        for table, path in written.items():
+            con.execute(
+                f'CREATE TEMP VIEW "{table}" AS SELECT * FROM '
+                f"read_parquet({_sql_str(path.as_posix())})"
+            )
+        for table in sorted(derived):
+            written[table] = write_derived(
+                con,
+                out / f"{table}.parquet",
+                table,
+                schemas[table],
+                SORT_KEYS[name][table],
+                derived[table],
+            )
+        return [written[t] for t in sorted(written)]
     finally:
         con.close()
 

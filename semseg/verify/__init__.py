@@ -1,4 +1,8 @@
-"""``semseg verify``: run the compiled model in DuckDB on sample data and prove it right."""
+"""``semseg verify``: run the compiled model in DuckDB on sample data and prove it right.
+
+Cluster segmentations are proven by ``semseg.cluster.verify`` (cluster ids, ``cluster.where``,
+agreement with a local refit); numpy and the clustering libraries are imported only then.
+"""
 
 from __future__ import annotations
 
@@ -111,6 +115,15 @@ def verify(
             )
         results += _spec_checks(con, spec_file, rows)
         seconds["checks"] = time.perf_counter() - t0
+        clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
+        if clusters:
+            from semseg.cluster.verify import agreement_check
+
+            t0 = time.perf_counter()
+            for name in clusters:
+                show(f"refitting {name} locally to check the agreement…")
+                results.append(agreement_check(con, spec_file, name, data, tables))
+            seconds["agreement"] = time.perf_counter() - t0
         distribution = _distribution(con, spec_file, rows, numeric)
         t0 = time.perf_counter()
         show("re-parsing every dialect…")
@@ -199,9 +212,10 @@ def _distribution(
             f"SELECT {name}, {order}, COUNT(*){avgs} FROM {RESULT} "
             f"GROUP BY {name}, {order} ORDER BY {order}, {name}"
         ).fetchall()
+        cluster = spec.segmentations[name].kind == "cluster"
         out[name] = [
             SegmentRow(
-                r[0],
+                str(r[0]) if cluster and r[0] is not None else r[0],
                 r[1],
                 r[2],
                 r[2] / rows if rows else 0.0,

@@ -204,10 +204,19 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
 
 
 def segmentation_checks(spec_file: SpecFile) -> list[CheckSQL]:
-    """Labels/order consistency plus rule or tier proofs, per segmentation."""
+    """Labels/order consistency plus rule or tier proofs, per segmentation.
+
+    Cluster segmentations get ``semseg.cluster.verify.cluster_checks`` (cluster ids and order,
+    ``cluster.where``) instead; their agreement with a local refit is checked in ``verify``.
+    """
     spec = spec_file.spec
     out = []
     for name, s in spec.segmentations.items():
+        if s.kind == "cluster":
+            from semseg.cluster.verify import cluster_checks
+
+            out += cluster_checks(spec_file, name)
+            continue
         out.append(label_check(spec, name))
         out.append(tier_check(spec, name) if s.kind == "quantiles" else rule_check(spec, name))
     return out
