@@ -120,8 +120,13 @@ def find(issues: list[Issue], fragment: str) -> Issue:
     return found[0]
 
 
-def expect(issue: Issue, line: int, col: int | None, message: tuple[str, ...] | str,
-           hint: tuple[str, ...] | str = ()) -> None:
+def expect(
+    issue: Issue,
+    line: int,
+    col: int | None,
+    message: tuple[str, ...] | str,
+    hint: tuple[str, ...] | str = (),
+) -> None:
     """Assert position and the key words of message and hint."""
     assert issue.line == line, issue.format()
     if col is not None:
@@ -159,8 +164,13 @@ def test_there_are_example_specs() -> None:
 
 def test_invalid_yaml_syntax(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((14, "agg: count", "agg: count: distinct")))
-    expect(issue, 14, 15, ("invalid YAML", "mapping values are not allowed"),
-           ("indentation", "colons", "quoting"))
+    expect(
+        issue,
+        14,
+        15,
+        ("invalid YAML", "mapping values are not allowed"),
+        ("indentation", "colons", "quoting"),
+    )
 
 
 def test_invalid_yaml_unclosed_flow_sequence(tmp_path: Path) -> None:
@@ -170,15 +180,21 @@ def test_invalid_yaml_unclosed_flow_sequence(tmp_path: Path) -> None:
     assert issues[0].line >= 36
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"], ids=["empty", "blank",
-                                                                          "comment"])
+@pytest.mark.parametrize(
+    "text", ["", "\n\n", "# only a comment\n"], ids=["empty", "blank", "comment"]
+)
 def test_empty_file(tmp_path: Path, text: str) -> None:
     expect(the_issue(tmp_path, text), 1, 1, "the spec file is empty", ("version: 1", "name:"))
 
 
 def test_spec_not_a_mapping(tmp_path: Path) -> None:
-    expect(the_issue(tmp_path, "- version: 1\n- name: x\n"), 1, 1,
-           "the spec must be a YAML mapping", "version: 1")
+    expect(
+        the_issue(tmp_path, "- version: 1\n- name: x\n"),
+        1,
+        1,
+        "the spec must be a YAML mapping",
+        "version: 1",
+    )
 
 
 def test_spec_file_not_found(tmp_path: Path) -> None:
@@ -199,8 +215,7 @@ def test_file_not_utf8(tmp_path: Path) -> None:
 
 def test_duplicate_key(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((20, "fill: 0", "agg: avg")))
-    expect(issue, 20, 5, ("duplicate key 'agg'", "first defined on line 18"),
-           ("remove or rename",))
+    expect(issue, 20, 5, ("duplicate key 'agg'", "first defined on line 18"), ("remove or rename",))
 
 
 def test_duplicate_key_in_flow_mapping(tmp_path: Path) -> None:
@@ -220,20 +235,29 @@ def test_unknown_top_level_key_with_did_you_mean(tmp_path: Path) -> None:
 
 def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> None:
     issues = issues_of(tmp_path, variant((3, "description: A small valid spec", "owner: crm")))
-    expect(the_only(issues), 3, 1, "unknown key 'owner'",
-           ("allowed keys:", "version", "segmentations", "checks"))
+    expect(
+        the_only(issues),
+        3,
+        1,
+        "unknown key 'owner'",
+        ("allowed keys:", "version", "segmentations", "checks"),
+    )
 
 
 def test_unknown_key_inside_metric(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((19, "expr: amount", "expresion: amount")))
-    expect(issue, 19, 5, ("unknown key 'expresion'", "metrics.total_sales"),
-           "did you mean 'expr'?")
+    expect(issue, 19, 5, ("unknown key 'expresion'", "metrics.total_sales"), "did you mean 'expr'?")
 
 
 def test_unknown_key_inside_segment(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((29, "min: 3", "mni: 3")))
-    expect(issue, 29, 27, ("unknown key 'mni'", "segmentations.frequency.segments.0"),
-           "did you mean 'min'?")
+    expect(
+        issue,
+        29,
+        27,
+        ("unknown key 'mni'", "segmentations.frequency.segments.0"),
+        "did you mean 'min'?",
+    )
 
 
 def test_unknown_key_inside_check(tmp_path: Path) -> None:
@@ -248,16 +272,27 @@ def test_missing_entity_key(tmp_path: Path) -> None:
 
 
 def test_missing_section_value(tmp_path: Path) -> None:
-    spec = variant((5, "name: customer", "# name: customer"),
-                   (6, "key: customer_id", "# key: customer_id"))
-    expect(the_issue(tmp_path, spec), 4, 8, ("entity must be a mapping", "got nothing"),
-           "write a mapping here")
+    spec = variant(
+        (5, "name: customer", "# name: customer"), (6, "key: customer_id", "# key: customer_id")
+    )
+    expect(
+        the_issue(tmp_path, spec),
+        4,
+        8,
+        ("entity must be a mapping", "got nothing"),
+        "write a mapping here",
+    )
 
 
 def test_label_must_be_text(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((29, "label: Frequent", "label: 42")))
-    expect(issue, 29, 17, ("segmentations.frequency.segments.0.label", "must be text",
-                           "got an integer"), "quote it")
+    expect(
+        issue,
+        29,
+        17,
+        ("segmentations.frequency.segments.0.label", "must be text", "got an integer"),
+        "quote it",
+    )
 
 
 def test_yes_is_a_boolean_not_a_label(tmp_path: Path) -> None:
@@ -267,31 +302,55 @@ def test_yes_is_a_boolean_not_a_label(tmp_path: Path) -> None:
 
 def test_quantiles_must_be_an_integer(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((34, "quantiles: 3", 'quantiles: "5"')))
-    expect(issue, 34, 16, ("segmentations.value_tier.quantiles", "must be an integer",
-                           "got text"), "write an integer")
+    expect(
+        issue,
+        34,
+        16,
+        ("segmentations.value_tier.quantiles", "must be an integer", "got text"),
+        "write an integer",
+    )
 
 
 def test_section_must_be_a_mapping(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((36, "labels: [High, Mid, Low]", "labels: High")))
-    expect(issue, 36, 13, ("segmentations.value_tier.labels", "must be a list", "got text"),
-           "write a list")
+    expect(
+        issue,
+        36,
+        13,
+        ("segmentations.value_tier.labels", "must be a list", "got text"),
+        "write a list",
+    )
 
 
 def test_agg_must_be_a_known_aggregation(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((18, "agg: sum", "agg: median")))
-    expect(issue, 18, 10, ("metrics.total_sales.agg", "'median' is not allowed"),
-           ("count_distinct", "sum", "avg"))
+    expect(
+        issue,
+        18,
+        10,
+        ("metrics.total_sales.agg", "'median' is not allowed"),
+        ("count_distinct", "sum", "avg"),
+    )
 
 
 def test_metric_type_must_be_integer_or_number(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((20, "fill: 0", "type: float")))
-    expect(issue, 20, 11, ("metrics.total_sales.type", "'integer' or 'number'", "'float'"),
-           "use 'integer' or 'number'")
+    expect(
+        issue,
+        20,
+        11,
+        ("metrics.total_sales.type", "'integer' or 'number'", "'float'"),
+        "use 'integer' or 'number'",
+    )
 
 
 def test_sources_must_not_be_empty(tmp_path: Path) -> None:
-    spec = variant((7, "sources:", "sources: {}"), (8, "orders:", "# orders:"),
-                   (9, "table: raw_orders", "# table"), (10, "where:", "# where:"))
+    spec = variant(
+        (7, "sources:", "sources: {}"),
+        (8, "orders:", "# orders:"),
+        (9, "table: raw_orders", "# table"),
+        (10, "where:", "# where:"),
+    )
     issues = issues_of(tmp_path, spec)
     expect(find(issues, "sources must not be empty"), 7, 10, "sources", "add at least one entry")
 
@@ -299,8 +358,13 @@ def test_sources_must_not_be_empty(tmp_path: Path) -> None:
 def test_invalid_identifier_for_metric_name(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((16, "total_sales:", "Total Sales:")))
     # Located at the key (a name), not at its value.
-    expect(issue, 16, 3, ("'Total Sales' is not a valid name", "metrics"),
-           ("lowercase letters, digits and underscores", "starting with a letter"))
+    expect(
+        issue,
+        16,
+        3,
+        ("'Total Sales' is not a valid name", "metrics"),
+        ("lowercase letters, digits and underscores", "starting with a letter"),
+    )
 
 
 def test_invalid_identifier_for_spec_name(tmp_path: Path) -> None:
@@ -310,8 +374,13 @@ def test_invalid_identifier_for_spec_name(tmp_path: Path) -> None:
 
 def test_invalid_table_name(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((9, "raw_orders", "raw orders")))
-    expect(issue, 9, 12, ("'raw orders' is not a valid value", "sources.orders.table"),
-           ("table name", "schema.orders", "db.schema.orders"))
+    expect(
+        issue,
+        9,
+        12,
+        ("'raw orders' is not a valid value", "sources.orders.table"),
+        ("table name", "schema.orders", "db.schema.orders"),
+    )
 
 
 def test_qualified_table_names_are_valid(tmp_path: Path) -> None:
@@ -342,14 +411,20 @@ def test_known_dialect_is_accepted(tmp_path: Path) -> None:
 def test_metric_with_source_but_no_agg_or_sql(tmp_path: Path) -> None:
     # type: integer keeps the band proof on order_count unchanged.
     issue = the_issue(tmp_path, variant((14, "agg: count", "type: integer")))
-    expect(issue, 13, 5, ("metric 'order_count'", "has a source but no 'agg' or 'sql'"),
-           ("agg:", "count_distinct"))
+    expect(
+        issue,
+        13,
+        5,
+        ("metric 'order_count'", "has a source but no 'agg' or 'sql'"),
+        ("agg:", "count_distinct"),
+    )
 
 
 def test_metric_with_both_sql_and_agg(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((19, "expr: amount", "sql: SUM(amount)")))
-    expect(issue, 18, 10, "metric 'total_sales' has both 'sql' and 'agg'",
-           ("either sql:", "agg+expr"))
+    expect(
+        issue, 18, 10, "metric 'total_sales' has both 'sql' and 'agg'", ("either sql:", "agg+expr")
+    )
 
 
 def test_metric_with_both_sql_and_expr(tmp_path: Path) -> None:
@@ -359,8 +434,13 @@ def test_metric_with_both_sql_and_expr(tmp_path: Path) -> None:
 
 def test_agg_other_than_count_needs_expr(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((19, "expr: amount", "description: no expression")))
-    expect(issue, 17, 5, "metric 'total_sales' uses agg 'sum' without 'expr'",
-           "add 'expr: <column or expression>'")
+    expect(
+        issue,
+        17,
+        5,
+        "metric 'total_sales' uses agg 'sum' without 'expr'",
+        "add 'expr: <column or expression>'",
+    )
 
 
 def test_count_without_expr_is_valid(tmp_path: Path) -> None:
@@ -368,10 +448,16 @@ def test_count_without_expr_is_valid(tmp_path: Path) -> None:
 
 
 def test_derived_metric_with_where(tmp_path: Path) -> None:
-    issue = the_issue(tmp_path, variant((23, "description: Average sale value",
-                                         "where: amount > 0")))
-    expect(issue, 23, 12, "metric 'avg_sale' has 'where' but no source",
-           ("add 'source: <source name>'", "or remove it"))
+    issue = the_issue(
+        tmp_path, variant((23, "description: Average sale value", "where: amount > 0"))
+    )
+    expect(
+        issue,
+        23,
+        12,
+        "metric 'avg_sale' has 'where' but no source",
+        ("add 'source: <source name>'", "or remove it"),
+    )
 
 
 def test_derived_metric_with_agg(tmp_path: Path) -> None:
@@ -380,8 +466,9 @@ def test_derived_metric_with_agg(tmp_path: Path) -> None:
 
 
 def test_metric_that_defines_no_value(tmp_path: Path) -> None:
-    issue = the_issue(tmp_path, variant((22, "expr: total_sales / NULLIF(order_count, 0)",
-                                         "type: number")))
+    issue = the_issue(
+        tmp_path, variant((22, "expr: total_sales / NULLIF(order_count, 0)", "type: number"))
+    )
     expect(issue, 22, 5, "metric 'avg_sale' defines no value", ("source+agg+expr", "derived expr"))
 
 
@@ -395,16 +482,28 @@ def test_unknown_source_with_did_you_mean(tmp_path: Path) -> None:
 
 def test_derived_metric_refers_to_unknown_metric(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((22, "total_sales /", "total_sale /")))
-    expect(issue, 22, 11, "derived metric 'avg_sale' refers to unknown metric 'total_sale'",
-           "did you mean 'total_sales'?")
+    expect(
+        issue,
+        22,
+        11,
+        "derived metric 'avg_sale' refers to unknown metric 'total_sale'",
+        "did you mean 'total_sales'?",
+    )
 
 
 def test_cyclic_derived_metrics(tmp_path: Path) -> None:
-    spec = variant((22, "NULLIF(order_count, 0)", "NULLIF(sale_ratio, 0)"),
-                   (23, "  description: Average sale value", "sale_ratio: {expr: avg_sale * 2}"))
+    spec = variant(
+        (22, "NULLIF(order_count, 0)", "NULLIF(sale_ratio, 0)"),
+        (23, "  description: Average sale value", "sale_ratio: {expr: avg_sale * 2}"),
+    )
     issue = the_issue(tmp_path, spec)
-    expect(issue, 22, 11, ("derived metrics depend on each other",
-                           "avg_sale -> sale_ratio -> avg_sale"), "break the cycle")
+    expect(
+        issue,
+        22,
+        11,
+        ("derived metrics depend on each other", "avg_sale -> sale_ratio -> avg_sale"),
+        "break the cycle",
+    )
 
 
 def test_derived_metric_referring_to_itself(tmp_path: Path) -> None:
@@ -414,66 +513,116 @@ def test_derived_metric_referring_to_itself(tmp_path: Path) -> None:
 
 def test_segmentation_by_unknown_metric(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((26, "by: order_count", "by: order_cnt")))
-    expect(issue, 26, 9, "segmentation 'frequency' is by unknown metric 'order_cnt'",
-           "did you mean 'order_count'?")
+    expect(
+        issue,
+        26,
+        9,
+        "segmentation 'frequency' is by unknown metric 'order_cnt'",
+        "did you mean 'order_count'?",
+    )
 
 
 def test_rule_refers_to_unknown_column(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((40, "value_tier_order", "value_tier_ordr")))
-    expect(issue, 40, 15, "rule for 'Loyal' refers to unknown column 'value_tier_ordr'",
-           "did you mean 'value_tier_order'?")
+    expect(
+        issue,
+        40,
+        15,
+        "rule for 'Loyal' refers to unknown column 'value_tier_ordr'",
+        "did you mean 'value_tier_order'?",
+    )
 
 
 def test_segmentations_depending_on_each_other(tmp_path: Path) -> None:
     spec = variant(
         (40, "frequency_order = 1 AND value_tier_order = 1", "vip_order = 1"),
-        (44, "spend: {by: total_sales, segments: [{label: Big, min: 500}, {label: Rest, else: "
-             "true}]}",
-         "vip: {segments: [{label: VIP, when: status_order = 1}, {label: Regular, else: true}]}"),
+        (
+            44,
+            "spend: {by: total_sales, segments: [{label: Big, min: 500}, {label: Rest, else: "
+            "true}]}",
+            "vip: {segments: [{label: VIP, when: status_order = 1}, {label: Regular, else: true}]}",
+        ),
     )
     issue = the_issue(tmp_path, spec)
     # Located at the 'status' segmentation (its value starts with 'segments:' on line 38).
-    expect(issue, 38, 5, ("segmentations depend on each other", "status -> vip -> status"),
-           "break the cycle")
+    expect(
+        issue,
+        38,
+        5,
+        ("segmentations depend on each other", "status -> vip -> status"),
+        "break the cycle",
+    )
 
 
 def test_rule_using_its_own_segmentation(tmp_path: Path) -> None:
-    issue = the_issue(tmp_path, variant((40, "frequency_order = 1 AND value_tier_order = 1",
-                                         "status_order = 1")))
-    expect(issue, 40, 15, "rule for 'Loyal' uses its own segmentation's column 'status_order'",
-           "metrics and other segmentations")
+    issue = the_issue(
+        tmp_path, variant((40, "frequency_order = 1 AND value_tier_order = 1", "status_order = 1"))
+    )
+    expect(
+        issue,
+        40,
+        15,
+        "rule for 'Loyal' uses its own segmentation's column 'status_order'",
+        "metrics and other segmentations",
+    )
 
 
 def test_rule_using_its_own_segmentation_is_reported(tmp_path: Path) -> None:
-    issues = issues_of(tmp_path, variant((40, "frequency_order = 1 AND value_tier_order = 1",
-                                          "status_order = 1")))
-    expect(find(issues, "uses its own segmentation's column"), 40, 15, "'status_order'",
-           "metrics and other segmentations")
+    issues = issues_of(
+        tmp_path, variant((40, "frequency_order = 1 AND value_tier_order = 1", "status_order = 1"))
+    )
+    expect(
+        find(issues, "uses its own segmentation's column"),
+        40,
+        15,
+        "'status_order'",
+        "metrics and other segmentations",
+    )
 
 
 def test_metric_named_like_an_order_column(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((21, "avg_sale:", "frequency_order:")))
     # The implicit order column has no line of its own: located at the 'frequency' mapping.
-    expect(issue, 26, 5, ("output column 'frequency_order'",
-                          "also produced by metrics.frequency_order"), "rename one of them")
+    expect(
+        issue,
+        26,
+        5,
+        ("output column 'frequency_order'", "also produced by metrics.frequency_order"),
+        "rename one of them",
+    )
 
 
 def test_segmentation_named_like_a_metric(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((44, "spend:", "total_sales:")))
-    expect(issue, 44, 3, ("output column 'total_sales'", "also produced by metrics.total_sales"),
-           "rename one of them")
+    expect(
+        issue,
+        44,
+        3,
+        ("output column 'total_sales'", "also produced by metrics.total_sales"),
+        "rename one of them",
+    )
 
 
 def test_metric_named_like_the_entity_key(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((21, "avg_sale:", "customer_id:")))
-    expect(issue, 21, 3, ("output column 'customer_id'", "also produced by entity.key"),
-           "rename one of them")
+    expect(
+        issue,
+        21,
+        3,
+        ("output column 'customer_id'", "also produced by entity.key"),
+        "rename one of them",
+    )
 
 
 def test_duplicate_segment_labels(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((30, "label: Occasional", "label: Frequent")))
-    expect(issue, 30, 17, "duplicate label 'Frequent' in 'frequency'",
-           "give every segment its own label")
+    expect(
+        issue,
+        30,
+        17,
+        "duplicate label 'Frequent' in 'frequency'",
+        "give every segment its own label",
+    )
 
 
 def test_duplicate_quantile_labels(tmp_path: Path) -> None:
@@ -490,15 +639,21 @@ def test_check_on_unknown_segment(tmp_path: Path) -> None:
 
 
 def test_check_on_unknown_segmentation(tmp_path: Path) -> None:
-    issue = the_issue(tmp_path, variant((47, "segment: Loyal", "segment: Loyal, "
-                                                                "segmentation: statuss")))
+    issue = the_issue(
+        tmp_path, variant((47, "segment: Loyal", "segment: Loyal, segmentation: statuss"))
+    )
     expect(issue, 47, 36, "unknown segmentation 'statuss'", "did you mean 'status'?")
 
 
 def test_check_on_ambiguous_segment(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((44, "label: Big", "label: Frequent")))
-    expect(issue, 46, 15, ("segment 'Frequent' exists in", "frequency", "spend"),
-           "add 'segmentation: <name>'")
+    expect(
+        issue,
+        46,
+        15,
+        ("segment 'Frequent' exists in", "frequency", "spend"),
+        "add 'segmentation: <name>'",
+    )
 
 
 def test_check_on_quantile_null_tier_is_valid(tmp_path: Path) -> None:
@@ -508,8 +663,13 @@ def test_check_on_quantile_null_tier_is_valid(tmp_path: Path) -> None:
 
 def test_check_share_between_low_above_high(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((46, "[0.0, 0.6]", "[0.8, 0.2]")))
-    expect(issue, 46, 40, ("share_between must be [low, high]", "0 <= low <= high <= 1"),
-           "share_between: [")
+    expect(
+        issue,
+        46,
+        40,
+        ("share_between must be [low, high]", "0 <= low <= high <= 1"),
+        "share_between: [",
+    )
 
 
 def test_check_share_between_above_one(tmp_path: Path) -> None:
@@ -518,10 +678,8 @@ def test_check_share_between_above_one(tmp_path: Path) -> None:
 
 
 def test_check_with_no_expectation(tmp_path: Path) -> None:
-    issue = the_issue(tmp_path, variant((47, "{segment: Loyal, min_count: 1}",
-                                         "{segment: Loyal}")))
-    expect(issue, 47, 5, "check states no expectation", ("share_between", "min_count",
-                                                         "max_count"))
+    issue = the_issue(tmp_path, variant((47, "{segment: Loyal, min_count: 1}", "{segment: Loyal}")))
+    expect(issue, 47, 5, "check states no expectation", ("share_between", "min_count", "max_count"))
 
 
 def test_check_share_between_with_one_number(tmp_path: Path) -> None:
@@ -538,18 +696,30 @@ def test_check_share_between_with_one_number(tmp_path: Path) -> None:
 def test_more_than_one_else(tmp_path: Path) -> None:
     issues = issues_of(tmp_path, variant((30, "min: 1, max: 2", "else: true")))
     # The second else is reported at its 'else' value; the first else is then also not last.
-    expect(find(issues, "more than one else"), 31, 30, "segmentation 'frequency'",
-           ("keep one else", "'Occasional'"))
+    expect(
+        find(issues, "more than one else"),
+        31,
+        30,
+        "segmentation 'frequency'",
+        ("keep one else", "'Occasional'"),
+    )
     expect(find(issues, "is not last"), 30, 9, "else segment 'Occasional'", "move it to the end")
     assert len(issues) == 2
 
 
 def test_else_not_last(tmp_path: Path) -> None:
-    spec = variant((30, "{label: Occasional, min: 1, max: 2}", "{label: Never, else: true}"),
-                   (31, "{label: Never, else: true}", "{label: Occasional, min: 1, max: 2}"))
+    spec = variant(
+        (30, "{label: Occasional, min: 1, max: 2}", "{label: Never, else: true}"),
+        (31, "{label: Never, else: true}", "{label: Occasional, min: 1, max: 2}"),
+    )
     issue = the_issue(tmp_path, spec)
-    expect(issue, 30, 9, "else segment 'Never' is not last",
-           ("move it to the end", "could never match"))
+    expect(
+        issue,
+        30,
+        9,
+        "else segment 'Never' is not last",
+        ("move it to the end", "could never match"),
+    )
 
 
 def test_else_segment_with_bounds(tmp_path: Path) -> None:
@@ -559,16 +729,28 @@ def test_else_segment_with_bounds(tmp_path: Path) -> None:
 
 def test_rules_segmentation_without_else(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((43, "else: true", "when: order_count = 0")))
-    expect(issue, 39, 7, "rules segmentation 'status' has no else segment",
-           ("else: true", "every row gets a label"))
+    expect(
+        issue,
+        39,
+        7,
+        "rules segmentation 'status' has no else segment",
+        ("else: true", "every row gets a label"),
+    )
 
 
 def test_rule_segment_without_when(tmp_path: Path) -> None:
-    spec = variant((43, "else: true", "description: no condition"),
-                   (41, "description: Frequent top spenders", "else: false"))
+    spec = variant(
+        (43, "else: true", "description: no condition"),
+        (41, "description: Frequent top spenders", "else: false"),
+    )
     issues = issues_of(tmp_path, spec)
-    expect(find(issues, "has no 'when' condition"), 42, 9, "segment 'Other'",
-           ("when: <condition>", "else: true"))
+    expect(
+        find(issues, "has no 'when' condition"),
+        42,
+        9,
+        "segment 'Other'",
+        ("when: <condition>", "else: true"),
+    )
 
 
 def test_segment_with_both_when_and_min(tmp_path: Path) -> None:
@@ -577,16 +759,22 @@ def test_segment_with_both_when_and_min(tmp_path: Path) -> None:
 
 
 def test_segmentation_without_segments(tmp_path: Path) -> None:
-    spec = variant((44, "segments: [{label: Big, min: 500}, {label: Rest, else: true}]",
-                    "segments: []"))
+    spec = variant(
+        (44, "segments: [{label: Big, min: 500}, {label: Rest, else: true}]", "segments: []")
+    )
     issue = the_issue(tmp_path, spec)
     expect(issue, 44, 10, "segmentation 'spend' has no segments", ("segments:", "quantiles: N"))
 
 
 def test_quantiles_without_direction(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((35, "direction: desc", "description: tiers")))
-    expect(issue, 34, 16, "quantile segmentation 'value_tier' has no 'direction'",
-           ("direction: desc", "direction: asc"))
+    expect(
+        issue,
+        34,
+        16,
+        "quantile segmentation 'value_tier' has no 'direction'",
+        ("direction: desc", "direction: asc"),
+    )
 
 
 def test_quantiles_without_by(tmp_path: Path) -> None:
@@ -595,8 +783,9 @@ def test_quantiles_without_by(tmp_path: Path) -> None:
 
 
 def test_quantiles_with_segments(tmp_path: Path) -> None:
-    issue = the_issue(tmp_path, variant((36, "labels: [High, Mid, Low]",
-                                         "segments: [{label: A, min: 1}]")))
+    issue = the_issue(
+        tmp_path, variant((36, "labels: [High, Mid, Low]", "segments: [{label: A, min: 1}]"))
+    )
     expect(issue, 36, 15, "has both quantiles and segments", "keep one")
 
 
@@ -606,10 +795,16 @@ def test_quantile_labels_count_mismatch(tmp_path: Path) -> None:
 
 
 def test_direction_on_a_non_quantile_segmentation(tmp_path: Path) -> None:
-    issue = the_issue(tmp_path, variant((27, "description: How often the customer buys",
-                                         "direction: desc")))
-    expect(issue, 27, 16, ("'direction' applies only to quantile segmentations",
-                           "'frequency' has no 'quantiles'"), ("remove it", "quantiles: N"))
+    issue = the_issue(
+        tmp_path, variant((27, "description: How often the customer buys", "direction: desc"))
+    )
+    expect(
+        issue,
+        27,
+        16,
+        ("'direction' applies only to quantile segmentations", "'frequency' has no 'quantiles'"),
+        ("remove it", "quantiles: N"),
+    )
 
 
 # --- bands -----------------------------------------------------------------------------------
@@ -627,8 +822,13 @@ def test_band_with_both_max_and_below(tmp_path: Path) -> None:
 
 def test_band_with_min_above_max(tmp_path: Path) -> None:
     issues = issues_of(tmp_path, variant((30, "min: 1, max: 2", "min: 2, max: 1")))
-    expect(find(issues, "can never match"), 30, 34,
-           ("band 'Occasional'", "min 2 is above its upper bound 1"), "swap or fix the bounds")
+    expect(
+        find(issues, "can never match"),
+        30,
+        34,
+        ("band 'Occasional'", "min 2 is above its upper bound 1"),
+        "swap or fix the bounds",
+    )
 
 
 def test_band_with_min_equal_to_below(tmp_path: Path) -> None:
@@ -639,28 +839,44 @@ def test_band_with_min_equal_to_below(tmp_path: Path) -> None:
 def test_overlapping_bands(tmp_path: Path) -> None:
     spec = variant((29, "min: 3", "min: 2"), (30, "max: 2", "max: 3"))
     issue = the_issue(tmp_path, spec)
-    expect(issue, 30, 9, ("band 'Occasional' [1, 3] overlaps 'Frequent' [2, ∞)", "on [2, 3]"),
-           ("first match wins", "below:"))
+    expect(
+        issue,
+        30,
+        9,
+        ("band 'Occasional' [1, 3] overlaps 'Frequent' [2, ∞)", "on [2, 3]"),
+        ("first match wins", "below:"),
+    )
 
 
 def test_overlapping_float_bands_share_one_value(tmp_path: Path) -> None:
     # 'max' is inclusive: on a float metric max: 2 then min: 2 overlap on exactly 2.
     spec = variant((26, "order_count", "total_sales"), (29, "min: 3", "min: 2"))
     issue = the_issue(tmp_path, spec)
-    expect(issue, 30, 9, ("band 'Occasional' [1, 2] overlaps 'Frequent' [2, ∞)", "on [2, 2]"),
-           "below:")
+    expect(
+        issue, 30, 9, ("band 'Occasional' [1, 2] overlaps 'Frequent' [2, ∞)", "on [2, 2]"), "below:"
+    )
 
 
 def test_band_shadowed_by_an_earlier_band(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((30, "min: 1, max: 2", "min: 4, max: 5")))
-    expect(issue, 30, 9, ("band 'Occasional' [4, 5] can never match",
-                          "'Frequent' [3, ∞) comes first and covers it"), "first match wins")
+    expect(
+        issue,
+        30,
+        9,
+        ("band 'Occasional' [4, 5] can never match", "'Frequent' [3, ∞) comes first and covers it"),
+        "first match wins",
+    )
 
 
 def test_gap_between_integer_bands(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((29, "min: 3", "min: 4")))
-    expect(issue, 29, 9, ("values [3, 3] of 'order_count'",
-                          "fall between bands 'Occasional' and 'Frequent'"), "close the gap")
+    expect(
+        issue,
+        29,
+        9,
+        ("values [3, 3] of 'order_count'", "fall between bands 'Occasional' and 'Frequent'"),
+        "close the gap",
+    )
 
 
 def test_no_gap_between_adjacent_integer_bands(tmp_path: Path) -> None:
@@ -670,8 +886,13 @@ def test_no_gap_between_adjacent_integer_bands(tmp_path: Path) -> None:
 def test_gap_between_float_bands_below(tmp_path: Path) -> None:
     spec = variant((26, "order_count", "total_sales"), (30, "max: 2", "below: 2"))
     issue = the_issue(tmp_path, spec)
-    expect(issue, 29, 9, ("values [2, 3) of 'total_sales'",
-                          "fall between bands 'Occasional' and 'Frequent'"), "close the gap")
+    expect(
+        issue,
+        29,
+        9,
+        ("values [2, 3) of 'total_sales'", "fall between bands 'Occasional' and 'Frequent'"),
+        "close the gap",
+    )
 
 
 def test_gap_between_float_bands_max(tmp_path: Path) -> None:
@@ -688,16 +909,26 @@ def test_integer_declared_metric_has_no_gap(tmp_path: Path) -> None:
 def test_bands_without_else_closed_at_the_top(tmp_path: Path) -> None:
     spec = variant((29, "min: 3", "min: 3, max: 10"), (31, "else: true", "max: 0"))
     issue = the_issue(tmp_path, spec)
-    expect(issue, 29, 7, ("values of 'order_count' above 10", "match no band in 'frequency'"),
-           ("else segment", "omit max"))
+    expect(
+        issue,
+        29,
+        7,
+        ("values of 'order_count' above 10", "match no band in 'frequency'"),
+        ("else segment", "omit max"),
+    )
 
 
 def test_bands_without_else_open_at_the_bottom(tmp_path: Path) -> None:
     # Counts are >= 0, so only 0 is left out below the lowest band (min: 1).
     spec = variant((30, "min: 1, max: 2", "min: 2, max: 2"), (31, "else: true", "min: 1, max: 1"))
     issue = the_issue(tmp_path, spec)
-    expect(issue, 29, 7, ("values of 'order_count' below 1", "match no band in 'frequency'"),
-           ("else segment", "lower the first band"))
+    expect(
+        issue,
+        29,
+        7,
+        ("values of 'order_count' below 1", "match no band in 'frequency'"),
+        ("else segment", "lower the first band"),
+    )
 
 
 def test_bands_covering_every_count_need_no_else(tmp_path: Path) -> None:
@@ -706,17 +937,26 @@ def test_bands_covering_every_count_need_no_else(tmp_path: Path) -> None:
 
 def test_bands_without_else_on_a_nullable_metric(tmp_path: Path) -> None:
     # With a population, customers without orders get order_count NULL (there is no fill).
-    spec = variant((3, "description: A small valid spec", "population: {table: customers}"),
-                   (31, "else: true", "max: 0"))
+    spec = variant(
+        (3, "description: A small valid spec", "population: {table: customers}"),
+        (31, "else: true", "max: 0"),
+    )
     issue = the_issue(tmp_path, spec)
-    expect(issue, 29, 7, ("rows whose 'order_count' is NULL", "match no band in 'frequency'"),
-           ("fill: 0", "else segment"))
+    expect(
+        issue,
+        29,
+        7,
+        ("rows whose 'order_count' is NULL", "match no band in 'frequency'"),
+        ("fill: 0", "else segment"),
+    )
 
 
 def test_bands_without_else_on_a_filled_metric(tmp_path: Path) -> None:
-    spec = variant((3, "description: A small valid spec", "population: {table: customers}"),
-                   (15, "description: Order lines per customer", "fill: 0"),
-                   (31, "else: true", "max: 0"))
+    spec = variant(
+        (3, "description: A small valid spec", "population: {table: customers}"),
+        (15, "description: Order lines per customer", "fill: 0"),
+        (31, "else: true", "max: 0"),
+    )
     assert issues_of(tmp_path, spec) == []
 
 
@@ -745,8 +985,11 @@ def test_bands_without_else_on_a_metric_of_a_second_source(tmp_path: Path) -> No
 
 
 def test_no_false_gap_when_a_wide_band_covers_it(tmp_path: Path) -> None:
-    spec = variant((29, "min: 3", "min: 0, max: 10"), (30, "min: 1, max: 2", "min: 2, max: 3"),
-                   (31, "else: true", "min: 5"))
+    spec = variant(
+        (29, "min: 3", "min: 0, max: 10"),
+        (30, "min: 1, max: 2", "min: 2, max: 3"),
+        (31, "else: true", "min: 5"),
+    )
     issues = issues_of(tmp_path, spec)
     find(issues, "can never match")  # Occasional [2, 3] inside Frequent [0, 10]
     find(issues, "overlaps")  # Never [5, ∞) and Frequent on [5, 10]
@@ -758,8 +1001,13 @@ def test_no_false_gap_when_a_wide_band_covers_it(tmp_path: Path) -> None:
 
 def test_unparsable_snippet_points_inside_it(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((19, "expr: amount", "expr: amount * (price + 1")))
-    expect(issue, 19, 29, ("metrics.total_sales.expr", "cannot parse SQL", "Expecting )"),
-           "fix the SQL expression")
+    expect(
+        issue,
+        19,
+        29,
+        ("metrics.total_sales.expr", "cannot parse SQL", "Expecting )"),
+        "fix the SQL expression",
+    )
     line = BASE.splitlines()[18].replace("expr: amount", "expr: amount * (price + 1")
     assert line.index("amount") < issue.col - 1 < len(line.split("#")[0].rstrip())
 
@@ -793,8 +1041,9 @@ def multiline_spec(body: str) -> str:
 
 
 @pytest.mark.parametrize(("body", "line", "col"), MULTILINE_SNIPPETS, ids=MULTILINE_IDS)
-def test_multiline_snippet_cases_are_invalid(tmp_path: Path, body: str, line: int,
-                                             col: int) -> None:
+def test_multiline_snippet_cases_are_invalid(
+    tmp_path: Path, body: str, line: int, col: int
+) -> None:
     # The expected position is the last token read: '1' of 'price + 1', or '2' of '+* 2'.
     assert multiline_spec(body).splitlines()[line - 1][col - 1] in "12"
     issue = the_issue(tmp_path, multiline_spec(body))
@@ -802,13 +1051,17 @@ def test_multiline_snippet_cases_are_invalid(tmp_path: Path, body: str, line: in
     assert issue.hint == "fix the SQL expression"
 
 
-@pytest.mark.xfail(strict=True, reason="snippet_rules.snippet_issue: in a '|' or '>' block the "
-                   "column is the column inside the snippet, without the block's indentation; "
-                   "folded ('>') and multi-line plain scalars are located in the folded text "
-                   "(line and column wrong)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="snippet_rules.snippet_issue: in a '|' or '>' block the "
+    "column is the column inside the snippet, without the block's indentation; "
+    "folded ('>') and multi-line plain scalars are located in the folded text "
+    "(line and column wrong)",
+)
 @pytest.mark.parametrize(("body", "line", "col"), MULTILINE_SNIPPETS, ids=MULTILINE_IDS)
-def test_unparsable_multiline_snippet_position(tmp_path: Path, body: str, line: int,
-                                               col: int) -> None:
+def test_unparsable_multiline_snippet_position(
+    tmp_path: Path, body: str, line: int, col: int
+) -> None:
     issue = the_issue(tmp_path, multiline_spec(body))
     expect(issue, line, col, "cannot parse SQL", "fix the SQL")
 
@@ -820,8 +1073,13 @@ def test_unterminated_string_in_snippet(tmp_path: Path) -> None:
 
 def test_snippet_with_two_statements(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((19, "expr: amount", "expr: amount; price")))
-    expect(issue, 19, 11, ("metrics.total_sales.expr", "expected one SQL expression",
-                           "found 2 statements"), "without ';'")
+    expect(
+        issue,
+        19,
+        11,
+        ("metrics.total_sales.expr", "expected one SQL expression", "found 2 statements"),
+        "without ';'",
+    )
 
 
 def test_blank_snippet(tmp_path: Path) -> None:
@@ -831,14 +1089,24 @@ def test_blank_snippet(tmp_path: Path) -> None:
 
 def test_snippet_that_is_a_subquery(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((19, "expr: amount", "expr: (SELECT 1)")))
-    expect(issue, 19, 11, ("expected a scalar expression", "SUBQUERY"),
-           ("subqueries", "not allowed in snippets"))
+    expect(
+        issue,
+        19,
+        11,
+        ("expected a scalar expression", "SUBQUERY"),
+        ("subqueries", "not allowed in snippets"),
+    )
 
 
 def test_ddl_in_a_snippet(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((10, "status = 'Sale'", "DROP TABLE x")))
-    expect(issue, 10, 12, ("sources.orders.where", "expected a scalar expression", "DROP"),
-           ("DDL", "not allowed"))
+    expect(
+        issue,
+        10,
+        12,
+        ("sources.orders.where", "expected a scalar expression", "DROP"),
+        ("DDL", "not allowed"),
+    )
 
 
 def test_window_function_in_a_snippet(tmp_path: Path) -> None:
@@ -853,32 +1121,54 @@ def test_alias_in_a_snippet(tmp_path: Path) -> None:
 
 def test_aggregate_inside_expr(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((19, "amount", "SUM(amount)")))
-    expect(issue, 19, 11, ("metrics.total_sales.expr contains an aggregate function",
-                           "aggregated by 'agg'"), ("remove the aggregate", "sql:"))
+    expect(
+        issue,
+        19,
+        11,
+        ("metrics.total_sales.expr contains an aggregate function", "aggregated by 'agg'"),
+        ("remove the aggregate", "sql:"),
+    )
 
 
 def test_aggregate_inside_source_where(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((10, "status = 'Sale'", "COUNT(amount) > 1")))
-    expect(issue, 10, 12, ("sources.orders.where contains an aggregate", "filters rows"),
-           "remove the aggregate")
+    expect(
+        issue,
+        10,
+        12,
+        ("sources.orders.where contains an aggregate", "filters rows"),
+        "remove the aggregate",
+    )
 
 
 def test_aggregate_inside_rule(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((40, "frequency_order = 1", "SUM(order_count) > 1")))
-    expect(issue, 40, 15, ("segments.0.when contains an aggregate", "compares metrics"),
-           "remove the aggregate")
+    expect(
+        issue,
+        40,
+        15,
+        ("segments.0.when contains an aggregate", "compares metrics"),
+        "remove the aggregate",
+    )
 
 
 def test_sql_without_an_aggregate(tmp_path: Path) -> None:
     spec = variant((18, "agg: sum", "type: number"), (19, "expr: amount", "sql: amount * 2"))
     issue = the_issue(tmp_path, spec)
-    expect(issue, 19, 10, "metrics.total_sales.sql has no aggregate function",
-           ("must aggregate", "SUM(amount)", "agg + expr"))
+    expect(
+        issue,
+        19,
+        10,
+        "metrics.total_sales.sql has no aggregate function",
+        ("must aggregate", "SUM(amount)", "agg + expr"),
+    )
 
 
 def test_sql_with_an_aggregate_is_valid(tmp_path: Path) -> None:
-    spec = variant((18, "agg: sum", "type: number"),
-                   (19, "expr: amount", "sql: SUM(amount) / NULLIF(COUNT(1), 0)"))
+    spec = variant(
+        (18, "agg: sum", "type: number"),
+        (19, "expr: amount", "sql: SUM(amount) / NULLIF(COUNT(1), 0)"),
+    )
     assert issues_of(tmp_path, spec) == []
 
 
@@ -899,8 +1189,11 @@ def test_independent_problems_are_all_reported_sorted_by_line(tmp_path: Path) ->
 
 
 def test_structural_problems_are_all_reported(tmp_path: Path) -> None:
-    spec = variant((1, "version: 1", "version: 2"), (19, "expr:", "exp:"),
-                   (34, "quantiles: 3", "quantiles: three"))
+    spec = variant(
+        (1, "version: 1", "version: 2"),
+        (19, "expr:", "exp:"),
+        (34, "quantiles: 3", "quantiles: three"),
+    )
     issues = issues_of(tmp_path, spec)
     assert [(i.line, i.col) for i in issues] == [(1, 10), (19, 5), (34, 16)]
 
@@ -908,15 +1201,17 @@ def test_structural_problems_are_all_reported(tmp_path: Path) -> None:
 def test_issue_format(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((17, "source: orders", "source: order")))
     path = tmp_path / "spec.yml"
-    assert issue.format() == (f"{path}:17:13: error: unknown source 'order' — "
-                              "did you mean 'orders'?")
+    assert issue.format() == (
+        f"{path}:17:13: error: unknown source 'order' — did you mean 'orders'?"
+    )
 
 
 @pytest.mark.parametrize("command", ["check", "compile"])
 def test_cli_reports_problems_without_traceback(tmp_path: Path, command: str) -> None:
     path = tmp_path / "broken.yml"
-    path.write_text(variant((17, "source: orders", "source: order"),
-                            (29, "min: 3", "min: 4")), encoding="utf-8")
+    path.write_text(
+        variant((17, "source: orders", "source: order"), (29, "min: 3", "min: 4")), encoding="utf-8"
+    )
     result = CliRunner().invoke(app, [command, str(path)])
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -944,3 +1239,42 @@ def test_cli_check_accepts_the_example_specs() -> None:
     result = CliRunner().invoke(app, ["check", str(SPECS_DIR)])
     assert result.exit_code == 0, result.output
     assert result.stdout.count("ok ") == len(list(SPECS_DIR.glob("*.yml")))
+
+
+def test_structural_and_semantic_problems_are_reported_together(tmp_path):
+    """A broken entry does not hide the other entries' problems, nor cascade into noise."""
+    spec = tmp_path / "mixed.yml"
+    spec.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            name: mixed
+            entity: {name: customer, key: cid}
+            sources:
+              lines: {table: t}
+            metrics:
+              a: {source: lines, agg: sum, expr: x, fill: [0]}
+              b: {source: linez, agg: sum, expr: y}
+              c: {expr: a + b}
+            segmentations:
+              s:
+                by: b
+                segments:
+                  - {label: X, min: 0, max: 5}
+                  - {label: Y, min: 3}
+                  - {label: Z, else: true}
+            """
+        )
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    found = [(i.line, i.message) for i in err.value.issues]
+    assert (
+        found[0][0] == 7
+        and "fill must be an integer, a number, text or true or false" in (found[0][1])
+    )
+    assert (8, "unknown source 'linez'") in found
+    assert any(line == 15 and "overlaps 'X'" in msg for line, msg in found)
+    # 'c' refers to the broken metric 'a': a consequence, not reported again.
+    assert not any("'a'" in msg for _, msg in found)
+    assert len(found) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlglot
@@ -54,9 +55,72 @@ def validate(data: Any, marks: Marks) -> tuple[Spec | None, list[Issue]]:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        return None, issues + structural_issues(exc, marks)
+        issues += structural_issues(exc, marks)
+        return None, issues + _semantic_issues_without_broken_entries(data, exc, marks)
     if issues:
         return None, issues
     for rule in SEMANTIC_RULES:
         issues += rule(spec, marks)
     return (None if issues else spec), issues
+
+
+_SECTIONS = ("sources", "metrics", "segmentations", "checks")
+
+
+def _owned_names(data: dict[str, Any], broken: dict[str, set[Any]]) -> set[str]:
+    """Names a left-out entry would have defined: its own, its columns and its labels."""
+    owned = {str(n) for names in broken.values() for n in names if isinstance(n, str)}
+    # A badly spelled name ('Total Sales') is usually referred to by its intended spelling.
+    owned |= {re.sub(r"\W+", "_", n.strip().lower()) for n in owned}
+    segmentations = data.get("segmentations")
+    for name in broken.get("segmentations", set()):
+        raw = segmentations.get(name) if isinstance(segmentations, dict) else None
+        owned.add(f"{name}_order")
+        if isinstance(raw, dict):
+            if isinstance(raw.get("order_column"), str):
+                owned.add(raw["order_column"])
+            for seg in raw.get("segments") or []:
+                if isinstance(seg, dict) and isinstance(seg.get("label"), str):
+                    owned.add(seg["label"])
+            owned.update(
+                str(lbl) for lbl in raw.get("labels") or [] if isinstance(raw.get("labels"), list)
+            )
+    return owned
+
+
+def _semantic_issues_without_broken_entries(
+    data: dict[str, Any], exc: ValidationError, marks: Marks
+) -> list[Issue]:
+    """Semantic issues of the entries that are structurally fine, so all problems show at once.
+
+    Entries (a metric, a source, a segmentation, a check) with structural errors are left
+    out; issues that only name a left-out entry are dropped, since they follow from it.
+    """
+    broken: dict[str, set[Any]] = {}
+    for err in exc.errors():
+        loc = err["loc"]
+        if len(loc) < 2 or loc[0] not in _SECTIONS:
+            return []  # the spec's frame itself is broken: nothing sound to check further
+        broken.setdefault(str(loc[0]), set()).add(loc[1])
+    pruned = dict(data)
+    for section, names in broken.items():
+        value = data.get(section)
+        if isinstance(value, dict):
+            pruned[section] = {k: v for k, v in value.items() if k not in names}
+        elif isinstance(value, list):
+            pruned[section] = [v for i, v in enumerate(value) if i not in names]
+    try:
+        spec = Spec.model_validate(pruned)
+    except ValidationError:
+        return []
+    dropped = {f"'{name}'" for name in _owned_names(data, broken)}
+    found = []
+    for rule in SEMANTIC_RULES:
+        found += [
+            i
+            for i in rule(spec, marks)
+            if not any(d in i.message for d in dropped)
+            # labels of a left-out segmentation are unknown, so checks on labels can't be judged
+            and not ("segmentations" in broken and i.message.startswith("check refers to"))
+        ]
+    return found

@@ -85,9 +85,26 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+_TYPE_WORDS = {
+    "string_type": "text",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "dict_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "model_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+
 def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
     """One issue per pydantic error, located at the YAML key or value it is about."""
     issues: dict[tuple[Any, ...], Issue] = {}
+    union_types: dict[tuple[Any, ...], list[str]] = {}
+    for err in exc.errors():
+        if err["type"] in _TYPE_WORDS:
+            union_types.setdefault(_clean_loc(tuple(err["loc"])), []).append(err["type"])
     for err in exc.errors():
         raw_loc = tuple(err["loc"])
         loc = _clean_loc(raw_loc)
@@ -137,28 +154,12 @@ def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
             issue = marks.issue(
                 loc, f"{_describe(loc)}: {value!r} is not allowed", f"use one of {expected}"
             )
-        elif kind in (
-            "string_type",
-            "int_type",
-            "float_type",
-            "bool_type",
-            "dict_type",
-            "list_type",
-            "model_type",
-            "tuple_type",
-            "model_attributes_type",
-        ):
-            wanted = {
-                "string_type": "text",
-                "int_type": "an integer",
-                "float_type": "a number",
-                "bool_type": "true or false",
-                "dict_type": "a mapping",
-                "model_attributes_type": "a mapping",
-                "model_type": "a mapping",
-                "list_type": "a list",
-                "tuple_type": "a list",
-            }[kind]
+        elif kind in _TYPE_WORDS:
+            wanted = _TYPE_WORDS[kind]
+            alternatives = union_types.get(loc, [])
+            if len(alternatives) > 1:  # a union: name every accepted type, not the first
+                words = list(dict.fromkeys(_TYPE_WORDS[k] for k in alternatives))
+                wanted = ", ".join(words[:-1]) + " or " + words[-1]
             got = type(value).__name__ if value is not None else "nothing"
             got = {
                 "str": "text",
