@@ -25,6 +25,8 @@ class Marks:
     file: str
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     styles: dict[PathKey, str | None] = field(default_factory=dict)
+    ends: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
 
     def at(self, path: PathKey, key: bool = False) -> tuple[int, int]:
         """Best known position for ``path``: the value itself, else its nearest ancestor."""
@@ -81,6 +83,7 @@ def _build(node: yaml.Node, path: PathKey, marks: Marks, issues: list[Issue]) ->
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), marks, issues) for i, item in enumerate(node.value)]
     marks.styles[path] = getattr(node, "style", None)
+    marks.ends[path] = (node.end_mark.line + 1, node.end_mark.column + 1)
     return _LOADER.construct_object(node, deep=True)
 
 
@@ -122,6 +125,7 @@ def load_yaml_text(text: str, file: str) -> Loaded:
                 )
             ],
         )
+    marks.lines = text.splitlines()
     data = _build(node, (), marks, issues)
     return Loaded(data, marks, issues)
 

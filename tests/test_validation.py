@@ -1051,13 +1051,6 @@ def test_multiline_snippet_cases_are_invalid(
     assert issue.hint == "fix the SQL expression"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="snippet_rules.snippet_issue: in a '|' or '>' block the "
-    "column is the column inside the snippet, without the block's indentation; "
-    "folded ('>') and multi-line plain scalars are located in the folded text "
-    "(line and column wrong)",
-)
 @pytest.mark.parametrize(("body", "line", "col"), MULTILINE_SNIPPETS, ids=MULTILINE_IDS)
 def test_unparsable_multiline_snippet_position(
     tmp_path: Path, body: str, line: int, col: int

@@ -33,19 +33,63 @@ def snippet_places(spec: Spec) -> Iterator[Place]:
                 yield ("segmentations", name, "segments", i, "when"), seg.when, False
 
 
+def _segments(marks: Marks, path: PathKey) -> list[tuple[int, int, str]] | None:
+    """(line, col, text) of each source line of a multi-line plain or block scalar, in order.
+
+    YAML joins these pieces with one character each ('\n' in '|' blocks, ' ' when folding),
+    which is what lets a position inside the parsed text be traced back to the file.
+    """
+    style = marks.styles.get(tuple(path))
+    if path not in marks.positions or path not in marks.ends or not marks.lines:
+        return None
+    (line, col), (end_line, end_col) = marks.positions[path], marks.ends[path]
+    last = end_line if end_col > 1 else end_line - 1
+    if style in ("|", ">"):
+        body = [(n, marks.lines[n - 1]) for n in range(line + 1, last + 1)]
+        filled = [t for _, t in body if t.strip()]
+        indent = len(filled[0]) - len(filled[0].lstrip(" ")) if filled else 0
+        return [(n, indent + 1, t[indent:]) for n, t in body]
+    if style is None:
+        first = (line, col, marks.lines[line - 1][col - 1 :].rstrip())
+        rest = []
+        for n in range(line + 1, last + 1):
+            text = marks.lines[n - 1]
+            stripped = text.lstrip(" ")
+            rest.append((n, len(text) - len(stripped) + 1, stripped.rstrip()))
+        return [first, *rest]
+    return None
+
+
 def snippet_issue(marks: Marks, path: PathKey, problem: SnippetProblem) -> Issue:
     """Locate a snippet problem in the file: the YAML value's position plus the offset inside."""
     line, col = marks.at(path)
     style = marks.styles.get(tuple(path))
-    if style in ("|", ">"):
-        line, col = line + problem.line, problem.col
+    segments = _segments(marks, path)
+    if segments and (len(segments) > 1 or style in ("|", ">")):
+        # Offset of the problem in the parsed text, then walk the source lines to find it.
+        parsed = (
+            "\n".join(s for _, _, s in segments)
+            if style == "|"
+            else " ".join(s for _, _, s in segments)
+        )
+        rows = parsed.split("\n")
+        offset = sum(len(r) + 1 for r in rows[: problem.line - 1]) + problem.col - 1
+        for seg_line, seg_col, text in segments:
+            if offset <= len(text):
+                line, col = seg_line, seg_col + max(offset, 0)
+                break
+            offset -= len(text) + 1
     elif problem.line == 1:
         col += problem.col - 1 + (1 if style in ("'", '"') else 0)
     else:
         line += problem.line - 1
         col = problem.col
     return Issue(
-        marks.file, line, col, f"{'.'.join(map(str, path))}: {problem.message}", problem.hint
+        marks.file,
+        line,
+        col,
+        f"{'.'.join(map(str, path))}: {problem.message}",
+        problem.hint,
     )
 
 
