@@ -90,12 +90,20 @@ def header(spec_file: SpecFile, target: Target) -> str:
 
 
 def compile_tree(
-    spec: Spec, target: Target, materialize: str = "query", relation: str | None = None
+    spec: Spec,
+    target: Target,
+    materialize: str = "query",
+    relation: str | None = None,
+    spec_path: Path | None = None,
 ) -> exp.Expression:
-    """The compiled statement as a sqlglot tree in canonical form, with target quirks applied."""
+    """The compiled statement as a sqlglot tree in canonical form, with target quirks applied.
+
+    ``spec_path`` locates fitted cluster models (next to the spec); specs without cluster
+    segmentations do not need it.
+    """
     if materialize not in MATERIALIZATIONS:
         raise CompileError(f"unknown materialization '{materialize}'; use view or table")
-    query = sqlglot.parse_one(render_canonical(build_plan(spec)), read=CANONICAL)
+    query = sqlglot.parse_one(render_canonical(build_plan(spec, spec_path)), read=CANONICAL)
     if target.query_settings:
         query.set(
             "settings",
@@ -132,7 +140,7 @@ def compile_spec(
         target = get_target(dialect)
     except KeyError as err:
         raise CompileError(str(err.args[0])) from None
-    tree = compile_tree(spec_file.spec, target, materialize, relation)
+    tree = compile_tree(spec_file.spec, target, materialize, relation, spec_file.path)
     try:
         sql = tree.sql(dialect=target.sqlglot, pretty=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as err:

@@ -66,7 +66,12 @@ def dbt_model(
         {s.table for s in spec.sources.values()}
         | ({spec.population.table} if spec.population else set())
     )
-    body = _render(_swap_tables(compile_tree(spec, target), tables), dialect, tables, source)
+    body = _render(
+        _swap_tables(compile_tree(spec, target, spec_path=spec_file.path), tables),
+        dialect,
+        tables,
+        source,
+    )
     model = (
         header(spec_file, target)
         + f"{{{{ config(materialized='{materialized}') }}}}\n\n"

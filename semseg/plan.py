@@ -8,6 +8,7 @@ any dialect meet the transpiler in one dialect.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlglot import exp
 
@@ -181,11 +182,11 @@ def quantile_tier_sql(name: str, s: Segmentation) -> str:
     return _case(branches, "1")
 
 
-def _segmentation_columns(spec: Spec, name: str) -> tuple[Column, ...]:
+def _segmentation_columns(spec: Spec, name: str, spec_path: Path | None) -> tuple[Column, ...]:
     s = spec.segmentations[name]
     order = spec.order_column(name)
     if s.kind == "cluster":  # --- cluster support (semseg.cluster) ---
-        return _cluster_columns(spec, name)
+        return _cluster_columns(spec, name, spec_path)
     if s.kind == "quantiles":  # the tier (order column) was computed in the tiers step
         labels = segment_labels(spec, name)
         whens = " ".join(
@@ -222,7 +223,7 @@ def _layers(spec: Spec) -> list[list[str]]:
     return layers
 
 
-def build_plan(spec: Spec) -> ModelPlan:
+def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     """Lay the spec out as CTEs: sources → keys → metrics → derived → ranks → segments."""
     entity, key = spec.entity.name, spec.entity.key
     sources = []
@@ -296,7 +297,7 @@ def build_plan(spec: Spec) -> ModelPlan:
 
         cols = [Column(c, c) for c in current]
         for name in clusters:
-            model = fitted_model(spec, name)
+            model = fitted_model(spec, name, spec_path)
             cols += [
                 Column(distance_column(name, j), distance_sql(model, j))
                 for j in range(len(model.clusters))
@@ -309,7 +310,7 @@ def build_plan(spec: Spec) -> ModelPlan:
     for i, layer in enumerate(layers, start=1):
         cols = [Column(c, c) for c in current]
         for name in layer:
-            cols.extend(_segmentation_columns(spec, name))
+            cols.extend(_segmentation_columns(spec, name, spec_path))
         cte = f"{entity}_segments" if len(layers) == 1 else f"{entity}_segments_{i}"
         steps.append(Step(cte, last, tuple(cols)))
         last = cte
@@ -331,13 +332,13 @@ def build_plan(spec: Spec) -> ModelPlan:
     )
 
 
-def _cluster_columns(spec: Spec, name: str) -> tuple[Column, ...]:
+def _cluster_columns(spec: Spec, name: str, spec_path: Path | None) -> tuple[Column, ...]:
     """Cluster segmentation: label = fitted cluster id (INTEGER, -1 none), order = id + 1."""
     from semseg.cluster.assign import fitted_model, label_sql, order_sql
 
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
-    model = fitted_model(spec, name)
+    model = fitted_model(spec, name, spec_path)
     where = snippet_sql(cluster.where, spec.dialect) if cluster.where else None
     label = label_sql(model, name, where)
     order = order_sql(label, len(model.clusters))

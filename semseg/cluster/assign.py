@@ -10,6 +10,8 @@ whose radius contains it (ties → lowest id), and -1 when it is outside every r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from semseg.cluster.model_file import FittedModel, load_model, model_path_for
 from semseg.errors import CompileError
 from semseg.model import Spec
@@ -66,11 +68,11 @@ def order_sql(label: str, k: int) -> str:
     return f"({label} + {k + 1}) % {k + 1} + 1"
 
 
-def fitted_model(spec: Spec, name: str) -> FittedModel:
+def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:
     """The fitted model of a cluster segmentation, or ``CompileError`` saying how to make it."""
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
-    path = model_path_for(spec, name)
+    path = model_path_for(spec, name, spec_path)
     if path is None or not path.is_file():
         where = f" ({path} not found)" if path is not None else ""
         raise CompileError(

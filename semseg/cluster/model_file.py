@@ -3,14 +3,13 @@
 Plain Python only (no numpy): the compiler reads it to write the assignment SQL.
 
 Where the model of a spec lives: ``cluster.model`` if set (relative to the spec's folder), else
-``<spec stem>.<segmentation>.model.json`` next to the spec. The compiler only gets the typed
-``Spec``, so validation records which file each spec came from (``remember_spec_path``).
+``<spec stem>.<segmentation>.model.json`` next to the spec; the compiler passes the spec's
+path down (``compile_tree(..., spec_path=)``).
 """
 
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,22 +20,6 @@ FORMAT = 1
 DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
 
 CATEGORY_WEIGHT = 0.7071067812  # one-hot value: two categories are 1 unit apart
-
-_SPEC_PATHS: dict[int, tuple[weakref.ref, Path]] = {}
-
-
-def remember_spec_path(spec: Spec, path: str | Path) -> None:
-    """Record the file a validated spec came from (called during validation)."""
-    key = id(spec)
-    _SPEC_PATHS[key] = (weakref.ref(spec, lambda _r: _SPEC_PATHS.pop(key, None)), Path(path))
-
-
-def spec_path_of(spec: Spec) -> Path | None:
-    """The file ``spec`` was loaded from, if it was loaded through ``load_spec``."""
-    found = _SPEC_PATHS.get(id(spec))
-    if found is None or found[0]() is not spec:
-        return None
-    return found[1]
 
 
 def stable_float(value: float) -> float:
@@ -95,11 +78,10 @@ def default_model_path(spec_path: Path, segmentation: str, model: str | None = N
     return spec_path.parent / f"{spec_path.stem}.{segmentation}.model.json"
 
 
-def model_path_for(spec: Spec, segmentation: str, spec_path: Path | None = None) -> Path | None:
+def model_path_for(spec: Spec, segmentation: str, spec_path: Path | None) -> Path | None:
     """Where the fitted model of ``segmentation`` is expected (None: unknown spec file)."""
     cluster = spec.segmentations[segmentation].cluster
     assert cluster is not None
-    spec_path = spec_path or spec_path_of(spec)
     if spec_path is None:
         if cluster.model and Path(cluster.model).is_absolute():
             return Path(cluster.model)

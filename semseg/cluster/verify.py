@@ -28,7 +28,7 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
     spec = spec_file.spec
     c = spec.segmentations[name].cluster
     assert c is not None
-    k = len(fitted_model(spec, name).clusters)
+    k = len(fitted_model(spec, name, spec_file.path).clusters)
     key, order = spec.entity.key, spec.order_column(name)
     checks = [
         CheckSQL(

@@ -95,7 +95,7 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str) -> str:
     if baseline not in BASELINES:
         raise CompileError(f"unknown baseline '{baseline}'; use one of: {', '.join(BASELINES)}")
     spec = spec_file.spec
-    model = compile_tree(spec, get_target("duckdb")).sql(CANONICAL)
+    model = compile_tree(spec, get_target("duckdb"), spec_path=spec_file.path).sql(CANONICAL)
     seg, order = plan.segmentation, spec.order_column(plan.segmentation)
     cols = ", ".join(dict.fromkeys([*plan.numeric, *plan.categorical]))
     where = f" WHERE {plan.where}" if plan.where else ""
@@ -268,7 +268,7 @@ def _projection(con, spec_file: SpecFile, segmentation: str) -> dict[str, Any]:
     from semseg.cluster.features import design, pull
     from semseg.compiler import compile_spec
 
-    model = fitted_model(spec_file.spec, segmentation)
+    model = fitted_model(spec_file.spec, segmentation, spec_file.path)
     feats = pull(con, spec_file, segmentation)
     weight = float(model.fit.get("category_weight", 1.0))
     space = design(feats, model.means, model.stds, model.categorical, weight)

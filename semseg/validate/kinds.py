@@ -223,10 +223,8 @@ _NOT_WITH_CLUSTER = ("by", "segments", "quantiles", "direction", "labels", "null
 
 def _cluster_issues(spec: Spec, name: str, marks: Marks) -> list[Issue]:
     """Cluster: features/categorical/overlays are metrics, nothing of the other kinds, k."""
-    from semseg.cluster.model_file import remember_spec_path
     from semseg.snippets import SnippetProblem, column_names, parse_snippet
 
-    remember_spec_path(spec, marks.file)  # the compiler finds the fitted model next to it
     s = spec.segmentations[name]
     c = s.cluster
     assert c is not None
