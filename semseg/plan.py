@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from semseg.model import Agg, Segmentation, Spec
+from semseg.plan_distinct import DistinctOnly, distinct_only
 from semseg.snippets import SnippetProblem, cast_divisions, parse_snippet
 from semseg.validate.references import (
     derived_dependencies,
@@ -40,6 +41,8 @@ class SourceStep:
     key: str
     where: str
     columns: tuple[Column, ...]
+    # "distinct": the rows of a source that can change its conditional distinct counts
+    role: str = "main"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class ModelPlan:
     joins: tuple[SourceStep, ...]
     steps: tuple[Step, ...]
     output: tuple[str, ...]
+    key_sources: tuple[SourceStep, ...]  # the sources whose keys make up the rows
 
 
 def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | None = None) -> str:
@@ -226,18 +230,40 @@ def _layers(spec: Spec) -> list[list[str]]:
 def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     """Lay the spec out as CTEs: sources → keys → metrics → derived → ranks → segments."""
     entity, key = spec.entity.name, spec.entity.key
-    sources = []
+    sources: list[SourceStep] = []
+    split: dict[str, tuple[SourceStep, DistinctOnly]] = {}  # metric -> (main step, analysis)
     for sname, src in spec.sources.items():
-        agg_cols = tuple(
-            Column(m, _aggregate(spec, m))
-            for m, metric in spec.metrics.items()
-            if metric.source == sname
-        )
+        aggs = [
+            (m, _aggregate(spec, m)) for m, metric in spec.metrics.items() if metric.source == sname
+        ]
         src_key = src.key or key
         where = f"{src_key} IS NOT NULL"
         if src.where:
             where += f" AND ({snippet_sql(src.where, spec.dialect)})"
-        sources.append(SourceStep(f"{entity}_{sname}", src.table, src_key, where, agg_cols))
+        found = {m: d for m, sql in aggs if (d := distinct_only(sql)) is not None}
+        if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
+            found = {}
+        main = SourceStep(
+            f"{entity}_{sname}",
+            src.table,
+            src_key,
+            where,
+            tuple(Column(m, sql) for m, sql in aggs if m not in found),
+        )
+        sources.append(main)
+        if found:
+            conds = dict.fromkeys(c for d in found.values() for c in d.conditions)
+            sources.append(
+                SourceStep(
+                    f"{entity}_{sname}_distinct",
+                    src.table,
+                    src_key,
+                    f"{where} AND ({' OR '.join(f'({c})' for c in conds)})",
+                    tuple(Column(m, sql) for m, sql in aggs if m in found),
+                    role="distinct",
+                )
+            )
+            split.update({m: (main, d) for m, d in found.items()})
     population = None
     if spec.population is not None:
         pop_key = spec.population.key or key
@@ -245,15 +271,20 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         if spec.population.where:
             where += f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
         population = SourceStep(f"{entity}_population", spec.population.table, pop_key, where, ())
+    key_sources = tuple(s for s in sources if s.role == "main")
     keys_cte = (
         population.cte
         if population
-        else (sources[0].cte if len(sources) == 1 else f"{entity}_keys")
+        else (key_sources[0].cte if len(key_sources) == 1 else f"{entity}_keys")
     )
 
     base = [m for m, metric in spec.metrics.items() if metric.kind != "derived"]
     metric_columns = tuple(
-        Column(m, _with_fill(f"{_owner(sources, m)}.{m}", spec.metrics[m].fill)) for m in base
+        Column(
+            m,
+            _metric_value(sources, split, keys_cte, key, m, spec.metrics[m].fill),
+        )
+        for m in base
     )
     joins = tuple(s for s in sources if s.cte != keys_cte)
     steps: list[Step] = []
@@ -329,6 +360,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         joins,
         tuple(steps),
         tuple(output),
+        key_sources,
     )
 
 
@@ -343,6 +375,27 @@ def _cluster_columns(spec: Spec, name: str, spec_path: Path | None) -> tuple[Col
     label = label_sql(model, name, where)
     order = order_sql(label, len(model.clusters))
     return Column(name, label), Column(spec.order_column(name), order)
+
+
+def _metric_value(
+    sources: list[SourceStep],
+    split: dict[str, tuple[SourceStep, DistinctOnly]],
+    keys_cte: str,
+    key: str,
+    metric: str,
+    fill: object,
+) -> str:
+    """A base metric as read in the metrics CTE, filled (split-off distinct counts joined back)."""
+    value = f"{_owner(sources, metric)}.{metric}"
+    if metric not in split:
+        return _with_fill(value, fill)
+    main, analysis = split[metric]
+    value = f"COALESCE({value}, {analysis.empty})"  # source rows, none meeting a condition
+    if fill is not None and sql_literal(fill) == analysis.empty:
+        return value  # no source rows at all is filled with the same value
+    if main.cte != keys_cte:  # keys without source rows: NULL, as an aggregate over nothing
+        value = f"CASE WHEN {main.cte}.{key} IS NULL THEN NULL ELSE {value} END"
+    return _with_fill(value, fill)
 
 
 def _owner(sources: list[SourceStep], metric: str) -> str:

@@ -8,8 +8,19 @@ WITH customer_population AS (
 ), customer_order_lines AS (
   SELECT
     unified_customer_id,
+    SUM(ABS(COALESCE(discount_amount, 0))) AS total_discount_amount
+  FROM int_order_lines
+  WHERE
+    NOT unified_customer_id IS NULL
+    AND (
+      transaction_type = 'Sale' AND NOT unified_customer_id IS NULL
+    )
+  GROUP BY
+    unified_customer_id
+), customer_order_lines_distinct AS (
+  SELECT
+    unified_customer_id,
     COUNT(DISTINCT CASE WHEN has_discount = 1 THEN unified_order_id END) AS orders_with_discount_count,
-    SUM(ABS(COALESCE(discount_amount, 0))) AS total_discount_amount,
     COUNT(
       DISTINCT CASE
         WHEN NOT online_offer_no_ IS NULL AND online_offer_no_ <> ''
@@ -27,17 +38,30 @@ WITH customer_population AS (
     AND (
       transaction_type = 'Sale' AND NOT unified_customer_id IS NULL
     )
+    AND (
+      (
+        has_discount = 1
+      )
+      OR (
+        NOT online_offer_no_ IS NULL AND online_offer_no_ <> ''
+      )
+      OR (
+        NOT offline_offer_no_ IS NULL AND offline_offer_no_ <> ''
+      )
+    )
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (
   SELECT
     customer_population.unified_customer_id AS unified_customer_id,
-    COALESCE(customer_order_lines.orders_with_discount_count, 0) AS orders_with_discount_count,
+    COALESCE(customer_order_lines_distinct.orders_with_discount_count, 0) AS orders_with_discount_count,
     COALESCE(customer_order_lines.total_discount_amount, 0) AS total_discount_amount,
-    COALESCE(customer_order_lines.distinct_offers_used, 0) AS distinct_offers_used
+    COALESCE(customer_order_lines_distinct.distinct_offers_used, 0) AS distinct_offers_used
   FROM customer_population
   LEFT JOIN customer_order_lines
     ON customer_order_lines.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_order_lines_distinct
+    ON customer_order_lines_distinct.unified_customer_id = customer_population.unified_customer_id
 ), customer_segments AS (
   SELECT
     unified_customer_id,
