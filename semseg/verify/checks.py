@@ -61,11 +61,11 @@ def population_check(spec: Spec) -> CheckSQL:
     return CheckSQL(
         "population",
         f"every {what} present, and no other key",
-        f"WITH expected AS ({_expected_keys(spec)}) "
-        f"SELECT CAST(k AS VARCHAR), 'missing from the model' FROM expected "
-        f"WHERE k NOT IN (SELECT {key} FROM {RESULT} WHERE {key} IS NOT NULL) "
-        f"UNION ALL SELECT CAST({key} AS VARCHAR), 'not expected (not in the population)' "
-        f"FROM {RESULT} WHERE {key} NOT IN (SELECT k FROM expected)",
+        f"WITH expected AS ({_expected_keys(spec)}), "
+        f"got AS (SELECT {key} AS k FROM {RESULT} WHERE {key} IS NOT NULL) "
+        f"SELECT CAST(COALESCE(e.k, g.k) AS VARCHAR), CASE WHEN g.k IS NULL THEN "
+        f"'missing from the model' ELSE 'not expected (not in the population)' END "
+        f"FROM expected e FULL JOIN got g ON e.k = g.k WHERE e.k IS NULL OR g.k IS NULL",
     )
 
 
@@ -134,21 +134,26 @@ def _same(a: str, b: str, numeric: bool) -> str:
 
 
 def _independent_aggregate(spec: Spec, name: str) -> str:
+    """The metric's aggregate over rows already filtered by its ``where`` (no CASE inside)."""
     m = spec.metrics[name]
     if m.kind == "raw":
         return snippet_sql(m.sql or "", spec.dialect)
     value = snippet_sql(m.expr, spec.dialect) if m.expr else "*"
-    filt = f" FILTER (WHERE {snippet_sql(m.where, spec.dialect)})" if m.where else ""
     if m.agg is Agg.count_distinct:
-        return f"COUNT(DISTINCT {value}){filt}"
+        return f"COUNT(DISTINCT {value})"
     if m.agg is Agg.avg:
-        return f"AVG(CAST({value} AS DOUBLE)){filt}"
+        return f"AVG(CAST({value} AS DOUBLE))"
     assert m.agg is not None
-    return f"{m.agg.value.upper()}({value}){filt}"
+    return f"{m.agg.value.upper()}({value})"
 
 
 def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
-    """Metrics recomputed straight from each source (FILTER, no CTE chain, no join)."""
+    """Metrics recomputed straight from each source, a shape of their own.
+
+    The compiler aggregates with CASE inside the aggregate (and splits conditional distinct
+    counts off); here every metric with a ``where`` is aggregated on its own over exactly the
+    rows its ``where`` keeps, the others together, and all are joined once to the result.
+    """
     key = spec.entity.key
     checks = []
     for sname, src in spec.sources.items():
@@ -156,26 +161,52 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         if not names:
             continue
         src_key = src.key or key
-        where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
-        aggs = ", ".join(f"{_independent_aggregate(spec, m)} AS {m}" for m in names)
-        diffs = []
-        for m in names:
-            fill = spec.metrics[m].fill
-            expected = f"e.{m}" if fill is None else f"COALESCE(e.{m}, {sql_literal(fill)})"
-            diffs.append(
-                f"SELECT CAST(r.{key} AS VARCHAR), '{m}: model ' || "
-                f"COALESCE(CAST(r.{m} AS VARCHAR), 'NULL') || ', source ' || "
-                f"COALESCE(CAST({expected} AS VARCHAR), 'NULL') FROM {RESULT} r "
-                f"LEFT JOIN e ON e.k = r.{key} WHERE NOT "
-                f"{_same(f'r.{m}', expected, numeric.get(m, True))}"
+        base = f"FROM {src.table} WHERE {src_key} IS NOT NULL"
+        if src.where:
+            base += f" AND ({snippet_sql(src.where, spec.dialect)})"
+        together = [m for m in names if not spec.metrics[m].where]
+        ctes = [
+            f"a AS (SELECT {src_key} AS k"
+            + "".join(f", {_independent_aggregate(spec, m)} AS {m}" for m in together)
+            + f" {base} GROUP BY {src_key})"
+        ]
+        joins = [f"LEFT JOIN a ON a.k = r.{key}"]
+        expected_of: dict[str, str] = {}
+        for i, m in enumerate(names):
+            metric = spec.metrics[m]
+            if metric.where:
+                where = snippet_sql(metric.where, spec.dialect)
+                ctes.append(
+                    f"f{i} AS (SELECT {src_key} AS k, {_independent_aggregate(spec, m)} "
+                    f"AS v {base} AND ({where}) GROUP BY {src_key})"
+                )
+                joins.append(f"LEFT JOIN f{i} ON f{i}.k = r.{key}")
+                counts = metric.agg in (Agg.count, Agg.count_distinct)
+                # Source rows but none kept by the where: a count is 0, other aggregates NULL.
+                kept = f"COALESCE(f{i}.v, 0)" if counts else f"f{i}.v"
+                value = f"CASE WHEN a.k IS NULL THEN NULL ELSE {kept} END"
+            else:
+                value = f"a.{m}"
+            expected_of[m] = (
+                value if metric.fill is None else (f"COALESCE({value}, {sql_literal(metric.fill)})")
             )
+        columns = "".join(f", r.{m} AS {m}, {expected_of[m]} AS e_{m}" for m in names)
+        ctes.append(
+            f"j AS MATERIALIZED (SELECT r.{key} AS k{columns} FROM {RESULT} r "
+            + " ".join(joins).replace("{key}", key)
+            + ")"
+        )
+        diffs = [
+            f"SELECT CAST(k AS VARCHAR), '{m}: model ' || COALESCE(CAST({m} AS VARCHAR), 'NULL') "
+            f"|| ', source ' || COALESCE(CAST(e_{m} AS VARCHAR), 'NULL') FROM j "
+            f"WHERE NOT {_same(m, f'e_{m}', numeric.get(m, True))}"
+            for m in names
+        ]
         checks.append(
             CheckSQL(
                 f"metrics:{sname}",
                 f"{', '.join(names)} recomputed from {src.table} directly",
-                f"WITH e AS (SELECT {src_key} AS k, {aggs} FROM {src.table} "
-                f"WHERE {src_key} IS NOT NULL{where} GROUP BY {src_key}) "
-                + " UNION ALL ".join(diffs),
+                "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(diffs),
             )
         )
     derived = [m for m, metric in spec.metrics.items() if metric.kind == "derived"]
