@@ -42,6 +42,8 @@ golden: $(STAMP)
 	$(BIN)/python -m tests.golden_regen
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.cluster
 	$(BIN)/python -m benchmarks.run
 
 clean:

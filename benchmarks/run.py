@@ -500,8 +500,8 @@ def render(info: dict[str, Any], results: list[dict[str, Any]], repeat: int) -> 
                 continue
             lines += [
                 "",
-                f"Slowest operators, {kind} SQL (profiled warm-up run, operator seconds summed "
-                "over threads):",
+                f"Slowest operators, {kind} SQL (profiled warm-up run; operator seconds "
+                "as DuckDB's profiler reports them, summed over threads):",
                 "",
                 "| operator | seconds | detail |",
                 "|---|---:|---|",
@@ -594,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [measure_size(n, args.repeat, args.threads, log) for n in sizes]
     info["loadavg_end"] = os.getloadavg()
     text = render(info, results, args.repeat)
+    cluster = ROOT / "benchmarks" / "results" / "cluster.md"
+    if cluster.exists():  # written by `python -m benchmarks.cluster` (make bench runs it first)
+        text += "\n" + cluster.read_text()
     args.out.write_text(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": info, "results": results}, indent=1) + "\n")
