@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -17,6 +16,7 @@ import typer
 
 from semseg import __version__
 from semseg.dialects import TARGETS
+from semseg.progress import terminal_progress
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -295,18 +295,6 @@ def sample_data(
         typer.echo(f"wrote {path}")
 
 
-def _progress() -> Callable[[str], None]:
-    """A one-line progress indicator on a terminal's stderr; silent otherwise."""
-    if not sys.stderr.isatty():
-        return lambda _msg: None
-
-    def show(msg: str) -> None:
-        sys.stderr.write(f"\r\033[K{msg}")
-        sys.stderr.flush()
-
-    return show
-
-
 @app.command()
 def cluster(
     spec: Annotated[Path, typer.Argument(help="A spec file with a cluster segmentation.")],
@@ -341,6 +329,7 @@ def cluster(
 
     (spec_file,) = load_all(spec)
     tables = _table_option(table or [])
+    show = terminal_progress()
     try:
         name = cluster_segmentation(spec_file, segmentation)
         settings = spec_file.spec.segmentations[name].cluster
@@ -349,15 +338,14 @@ def cluster(
         if target.exists() and not force:
             # Fit aside first: an identical model is fine, a different one needs --force.
             with tempfile.TemporaryDirectory() as tmp:
-                trial, _ = fit_spec(
-                    spec_file, name, data, tables, Path(tmp) / "m.json", _progress()
-                )
+                trial, _ = fit_spec(spec_file, name, data, tables, Path(tmp) / "m.json", show)
                 if trial.read_bytes() != target.read_bytes():
                     fail(
                         f"{target}: a different fitted model already exists; not overwritten "
                         "(pass --force to replace it)"
                     )
-        path, summary = fit_spec(spec_file, name, data, tables, target, _progress())
+        path, summary = fit_spec(spec_file, name, data, tables, target, show)
+        show("")
     except (DataError, CompileError) as err:
         fail(str(err))
     if format is Format.json:

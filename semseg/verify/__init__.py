@@ -6,7 +6,6 @@ agreement with a local refit); numpy and the clustering libraries are imported o
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from semseg.compiler import SpecFile, compile_spec
 from semseg.dialects import TARGETS, get_target
 from semseg.errors import CompileError, DataError
 from semseg.plan import sql_literal
+from semseg.progress import terminal_progress
 from semseg.validate.references import segment_labels
 from semseg.verify.checks import (
     RESULT,
@@ -50,17 +50,6 @@ NUMERIC = (
 )
 
 
-def _progress_printer() -> Callable[[str], None]:
-    if not sys.stderr.isatty():
-        return lambda _msg: None
-
-    def show(msg: str) -> None:
-        sys.stderr.write(f"\r\033[K{msg}")
-        sys.stderr.flush()
-
-    return show
-
-
 def verify(
     spec_file: SpecFile,
     data: Path | None = None,
@@ -75,7 +64,7 @@ def verify(
     one) so that it is proven against the spec instead.
     """
     spec = spec_file.spec
-    show = progress or _progress_printer()
+    show = progress or terminal_progress()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     con, source = connect(spec_file, data, tables)
