@@ -335,23 +335,27 @@ def cluster(
         settings = spec_file.spec.segmentations[name].cluster
         assert settings is not None
         target = model or default_model_path(spec_file.path, name, settings.model)
+        unchanged = False
         if target.exists() and not force:
-            # Fit aside first: an identical model is fine, a different one needs --force.
+            # Fit aside first: an identical model is left as it is, a different one needs --force.
             with tempfile.TemporaryDirectory() as tmp:
-                trial, _ = fit_spec(spec_file, name, data, tables, Path(tmp) / "m.json", show)
+                trial, summary = fit_spec(spec_file, name, data, tables, Path(tmp) / "m.json", show)
                 if trial.read_bytes() != target.read_bytes():
                     fail(
                         f"{target}: a different fitted model already exists; not overwritten "
                         "(pass --force to replace it)"
                     )
-        path, summary = fit_spec(spec_file, name, data, tables, target, show)
+            path, unchanged = target, True
+        else:
+            path, summary = fit_spec(spec_file, name, data, tables, target, show)
         show("")
     except (DataError, CompileError) as err:
         fail(str(err))
     if format is Format.json:
-        typer.echo(json.dumps({"model": str(path), **summary}, indent=2, default=str))
+        payload = {"model": str(path), "unchanged": unchanged, **summary}
+        typer.echo(json.dumps(payload, indent=2, default=str))
         return
-    typer.echo(f"model: {path}")
+    typer.echo(f"model: {path}{' (unchanged)' if unchanged else ''}")
     typer.echo(f"rows: {summary['rows']:,} (fitted on {summary['sampled']:,})")
     typer.echo(f"clusters: {summary['clusters']}  noise: {summary['noise_share']:.1%}")
     for cid, size in summary["sizes"].items():
