@@ -24,7 +24,7 @@ demo: $(VENV)/.installed-core
 	$(BIN)/semseg verify segment_specs/offer_seeker.yml
 
 lint: $(STAMP)
-	$(BIN)/ruff check semseg tests benchmarks
+	$(BIN)/ruff check semseg tests benchmarks scripts
 	$(BIN)/ruff format --check semseg
 	$(BIN)/mypy semseg
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from semseg.dialects import TARGETS
+from semseg.dialects import TARGETS, UNFAITHFUL
 
+ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTS = (
     (exp.CTE, "WITH (CTEs)"),
     (exp.Join, "LEFT JOIN"),
@@ -21,7 +22,8 @@ CONSTRUCTS = (
 )
 
 
-def main() -> None:
+def render() -> str:
+    """The text of docs/dialects.md."""
     lines = [
         "# What semseg emits per dialect",
         "",
@@ -34,7 +36,7 @@ def main() -> None:
     for name, target in TARGETS.items():
         funcs: set[str] = set()
         constructs: set[str] = set()
-        for path in sorted(Path("tests/golden", name).glob("*.sql")):
+        for path in sorted((ROOT / "tests" / "golden" / name).glob("*.sql")):
             text = path.read_text()
             for node in sqlglot.parse_one(text, read=target.sqlglot).walk():
                 if isinstance(node, exp.Func) and not isinstance(node, (exp.Connector, exp.Case)):
@@ -45,14 +47,20 @@ def main() -> None:
             if "SETTINGS join_use_nulls" in text:
                 constructs.add("SETTINGS join_use_nulls = 1")
         run = f"*run* on {target.engine}" if target.engine else "golden files only"
+        refused = sorted(f"{c} ({why})" for c, by in UNFAITHFUL.items() if (why := by.get(name)))
         lines += [
             f"## {target.title} (`{name}`, {run})",
             "",
             "- functions: " + ", ".join(sorted(funcs)),
             "- constructs: " + ", ".join(sorted(constructs)),
+            "- refused at compile time: " + ("; ".join(refused) or "nothing"),
             "",
         ]
-    Path("docs/dialects.md").write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    (ROOT / "docs" / "dialects.md").write_text(render())
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from semseg import __version__
-from semseg.dialects import Target, get_target
+from semseg.dialects import Target, get_target, unfaithful
 from semseg.errors import CompileError, Issue, SpecError
 from semseg.loader import Marks, load_yaml
 from semseg.model import Spec
@@ -129,6 +129,28 @@ def compile_tree(
     )
 
 
+def refusals(spec_file: SpecFile, target: Target) -> list[str]:
+    """Snippets using a construct the target cannot compute the same way, located in the file."""
+    from semseg.snippets import SnippetProblem, parse_snippet
+    from semseg.validate.snippet_rules import snippet_places
+
+    out = []
+    for path, text, _ in snippet_places(spec_file.spec):
+        tree = parse_snippet(text, spec_file.spec.dialect)
+        if isinstance(tree, SnippetProblem):
+            continue
+        for node in tree.walk():
+            reason = unfaithful(type(node).__name__, target.name)
+            if reason:
+                line, col = spec_file.marks.at(path)
+                out.append(
+                    f"{spec_file.path}:{line}:{col}: error: {node.sql(CANONICAL)} cannot be "
+                    f"compiled for {target.title}: {reason} — compute it upstream, or compile "
+                    "for a target that has it"
+                )
+    return out
+
+
 def compile_spec(
     spec_file: SpecFile,
     dialect: str = "duckdb",
@@ -140,6 +162,9 @@ def compile_spec(
         target = get_target(dialect)
     except KeyError as err:
         raise CompileError(str(err.args[0])) from None
+    refused = refusals(spec_file, target)
+    if refused:
+        raise CompileError("\n".join(refused))
     tree = compile_tree(spec_file.spec, target, materialize, relation, spec_file.path)
     try:
         sql = tree.sql(dialect=target.sqlglot, pretty=True, unsupported_level=ErrorLevel.RAISE)

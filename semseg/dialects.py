@@ -52,3 +52,26 @@ def get_target(name: str) -> Target:
         return TARGETS[name.lower()]
     except KeyError:
         raise KeyError(f"unknown dialect '{name}'; choose one of: {', '.join(TARGETS)}") from None
+
+
+# Constructs sqlglot would translate into something that is not the same computation on the
+# target (or that does not run there); compile refuses them with the reason instead of
+# approximating silently. Keyed by sqlglot expression class name.
+_NO_EXACT_MEDIAN = {
+    "bigquery": "BigQuery has no MEDIAN aggregate and PERCENTILE_CONT is a window function only",
+    "tsql": "T-SQL has no MEDIAN and PERCENTILE_CONT is a window function only",
+    "trino": "Trino has only approx_percentile, an approximation",
+    "clickhouse": "ClickHouse median()/quantile() are approximate (sampled)",
+    "sqlite": "SQLite has no percentile aggregate",
+    "mysql": "MySQL has no percentile aggregate",
+}
+UNFAITHFUL: dict[str, dict[str, str]] = {
+    "Median": _NO_EXACT_MEDIAN,
+    "PercentileCont": _NO_EXACT_MEDIAN,
+    "PercentileDisc": _NO_EXACT_MEDIAN,
+}
+
+
+def unfaithful(construct: str, target: str) -> str | None:
+    """Why ``construct`` (a sqlglot expression class name) cannot be compiled for ``target``."""
+    return UNFAITHFUL.get(construct, {}).get(target)

@@ -1,0 +1,52 @@
+"""Constructs a target cannot compute the same way are refused, never approximated silently."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from semseg.cli import app
+from semseg.compiler import compile_spec, load_spec
+from semseg.dialects import UNFAITHFUL
+from semseg.errors import CompileError
+
+SPEC = textwrap.dedent(
+    """\
+    version: 1
+    name: med
+    entity: {name: customer, key: unified_customer_id}
+    sources:
+      lines: {table: int_order_lines}
+    metrics:
+      median_line:
+        source: lines
+        sql: MEDIAN(sales_amount)
+    """
+)
+
+
+@pytest.fixture()
+def spec(tmp_path):
+    path = tmp_path / "med.yml"
+    path.write_text(SPEC)
+    return path
+
+
+@pytest.mark.parametrize("dialect", sorted(UNFAITHFUL["Median"]))
+def test_median_is_refused_where_it_is_not_exact(spec, dialect):
+    with pytest.raises(CompileError) as err:
+        compile_spec(load_spec(spec), dialect)
+    assert f"{spec}:9:10: error: MEDIAN(sales_amount) cannot be compiled" in str(err.value)
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "snowflake", "spark", "redshift"])
+def test_median_compiles_where_it_is_exact(spec, dialect):
+    assert "median_line" in compile_spec(load_spec(spec), dialect)
+
+
+def test_cli_reports_the_refusal_without_traceback(spec):
+    result = CliRunner().invoke(app, ["compile", str(spec), "--dialect", "trino"])
+    assert result.exit_code == 1
+    assert "approx_percentile" in result.output and "Traceback" not in result.output
