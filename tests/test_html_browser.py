@@ -1,0 +1,118 @@
+"""The profile HTML page rendered by a real browser (headless Chromium) shows every segment."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from html.parser import HTMLParser
+
+import pytest
+
+from semseg.compiler import load_spec
+from semseg.profile.index import profile
+from semseg.profile.render import render_html
+from tests.conftest import engine_unavailable
+from tests.golden_regen import SPECS
+
+pytestmark = pytest.mark.engines
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        engine_unavailable("chromium", "Chromium: not on PATH (Debian package 'chromium')")
+    return path
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    spec_file = load_spec(SPECS / "olist_personas.yml")
+    result = profile(spec_file, "persona", projection=True)
+    path = tmp_path_factory.mktemp("html") / "personas.html"
+    render_html(result, path)
+    return path, [str(seg) for seg, _ in result.segments]
+
+
+def _run(chromium, tmp_path, *args):
+    return subprocess.run(
+        [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class _Text(HTMLParser):
+    """Text of the rendered DOM by section (h2 heading → text under it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: dict[str, list[str]] = {}
+        self._in_h2, self._current = False, ""
+
+    def handle_starttag(self, tag, attrs):
+        self._in_h2 = tag == "h2"
+
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self._in_h2 = False
+
+    def handle_data(self, data):
+        if self._in_h2 and data.strip():
+            self._current = data.strip()
+            self.sections.setdefault(self._current, [])
+        elif data.strip() and self._current:
+            self.sections[self._current].append(data.strip())
+
+
+def test_rendered_dom_shows_every_segment_in_sizes_and_heat_map(chromium, page, tmp_path):
+    path, segments = page
+    dom = _run(chromium, tmp_path, "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = _Text()
+    parser.feed(dom.stdout)
+    sizes = next(v for k, v in parser.sections.items() if k.lower().startswith("segment sizes"))
+    heat = next(v for k, v in parser.sections.items() if "heat map" in k.lower())
+    assert len(segments) >= 5
+    for seg in segments:
+        assert seg in sizes, f"segment {seg} missing from the sizes chart"
+        assert seg in heat, f"segment {seg} missing from the heat map"
+    assert not re.search(r"https?://", dom.stdout.replace("http://www.w3.org/2000/svg", ""))
+
+
+def _png_pixels(data: bytes) -> bytes:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    return zlib.decompress(idat)
+
+
+def test_screenshot_is_not_blank(chromium, page, tmp_path):
+    path, _ = page
+    shot = tmp_path / "page.png"
+    result = _run(
+        chromium, tmp_path, f"--screenshot={shot}", "--window-size=1400,2000", path.as_uri()
+    )
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    pixels = _png_pixels(shot.read_bytes())
+    # A blank page compresses to a handful of byte values; the chart and heat map use many.
+    assert len(set(pixels)) > 100
