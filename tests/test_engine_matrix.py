@@ -13,7 +13,7 @@ import pytest
 
 from semseg.compiler import compile_spec, find_specs, load_spec
 from semseg.sample import table_paths
-from semseg.verify.data import bundled_dataset_for, spec_tables
+from semseg.verify.data import spec_tables
 from tests import edge_data
 from tests.engines.compare import assert_same_rows
 from tests.golden_regen import SPECS
@@ -29,7 +29,14 @@ def _datasets():
         retail.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
     edge = duckdb.connect()
     edge_data.load(edge)
-    return [("bundled retail sample", retail), ("edge cases", edge)]
+    market = duckdb.connect()
+    for name, path in table_paths("marketplace").items():
+        market.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+    return [
+        ("bundled retail sample", retail),
+        ("edge cases", edge),
+        ("bundled marketplace sample", market),
+    ]
 
 
 def _specs_for(con):
@@ -39,12 +46,7 @@ def _specs_for(con):
     out = []
     for path in find_specs(SPECS):
         spec_file = load_spec(path)
-        if (
-            set(spec_tables(spec_file)) <= tables
-            and bundled_dataset_for(list(spec_tables(spec_file))) == "retail"
-        ):
-            if any(s.kind == "cluster" for s in spec_file.spec.segmentations.values()):
-                continue  # clustering specs are compared in tests/test_cluster.py
+        if set(spec_tables(spec_file)) <= tables:
             out.append(spec_file)
     return out
 
@@ -81,15 +83,15 @@ def run_matrix(engine, dialects: tuple[str, ...]) -> int:
 
 
 def test_sqlite(sqlite_engine):
-    assert run_matrix(sqlite_engine, ("sqlite",)) == 6
+    assert run_matrix(sqlite_engine, ("sqlite",)) == 7
 
 
 def test_postgres(postgres_engine):
-    assert run_matrix(postgres_engine, ("postgres",)) == 6
+    assert run_matrix(postgres_engine, ("postgres",)) == 7
 
 
 def test_spark_and_databricks(spark_engine):
-    assert run_matrix(spark_engine, ("spark", "databricks")) == 12
+    assert run_matrix(spark_engine, ("spark", "databricks")) == 14
 
 
 def test_clickhouse(clickhouse_engine):
@@ -109,7 +111,7 @@ def test_clickhouse(clickhouse_engine):
             else f"SET {name} = {value}"
         )
     try:
-        assert run_matrix(clickhouse_engine, ("clickhouse",)) == 6
+        assert run_matrix(clickhouse_engine, ("clickhouse",)) == 7
     finally:
         for name, value in SETTINGS.items():
             clickhouse_engine.execute(f"SET {name} = {value}")
