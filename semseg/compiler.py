@@ -89,21 +89,29 @@ def header(spec_file: SpecFile, target: Target) -> str:
     )
 
 
+def canonical_query(spec: Spec, spec_path: Path | None = None) -> exp.Expression:
+    """The model as one parsed canonical (DuckDB) query, before any target quirk."""
+    tree = sqlglot.parse_one(render_canonical(build_plan(spec, spec_path)), read=CANONICAL)
+    return cast(exp.Expression, tree)
+
+
 def compile_tree(
     spec: Spec,
     target: Target,
     materialize: str = "query",
     relation: str | None = None,
     spec_path: Path | None = None,
+    canonical: exp.Expression | None = None,
 ) -> exp.Expression:
     """The compiled statement as a sqlglot tree in canonical form, with target quirks applied.
 
     ``spec_path`` locates fitted cluster models (next to the spec); specs without cluster
-    segmentations do not need it.
+    segmentations do not need it. ``canonical`` (from ``canonical_query``) saves rebuilding the
+    plan when one spec is compiled for many targets.
     """
     if materialize not in MATERIALIZATIONS:
         raise CompileError(f"unknown materialization '{materialize}'; use view or table")
-    query = sqlglot.parse_one(render_canonical(build_plan(spec, spec_path)), read=CANONICAL)
+    query = canonical.copy() if canonical is not None else canonical_query(spec, spec_path)
     if target.query_settings:
         query.set(
             "settings",
@@ -156,6 +164,7 @@ def compile_spec(
     dialect: str = "duckdb",
     materialize: str = "query",
     relation: str | None = None,
+    canonical: exp.Expression | None = None,
 ) -> str:
     """Compile a loaded spec to readable SQL for ``dialect`` (deterministic, byte for byte)."""
     try:
@@ -165,7 +174,7 @@ def compile_spec(
     refused = refusals(spec_file, target)
     if refused:
         raise CompileError("\n".join(refused))
-    tree = compile_tree(spec_file.spec, target, materialize, relation, spec_file.path)
+    tree = compile_tree(spec_file.spec, target, materialize, relation, spec_file.path, canonical)
     try:
         sql = tree.sql(dialect=target.sqlglot, pretty=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as err:

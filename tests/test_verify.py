@@ -161,3 +161,21 @@ def test_table_option_and_json(edge_db, tmp_path):
     assert payload["passed"] is True and payload["rows"] == 9
     bad = runner.invoke(app, ["verify", str(OFFER), "--table", "nonsense"])
     assert bad.exit_code == 2
+
+
+def test_wrong_offer_count_is_caught(edge_db):
+    """A raw metric (two conditional distinct counts) is recomputed independently too."""
+    buggy = SEED_OFFER_SEEKER_SQL.replace(
+        "COUNT(DISTINCT CASE\n            WHEN ol.online_offer_no_",
+        "COUNT(CASE\n            WHEN ol.online_offer_no_",
+    )
+    assert buggy != SEED_OFFER_SEEKER_SQL
+    checks = _by_name(verify(load_spec(OFFER), data=edge_db, model_sql=buggy))
+    metrics = checks["metrics:order_lines"]
+    assert not metrics.passed
+    assert all("distinct_offers_used" in e for e in metrics.examples), metrics.examples
+    # C1 used ONL-1 on two lines of one order, C6 used ONL-5 on three orders.
+    assert metrics.failures == 2
+    assert any(
+        e.startswith("C6: distinct_offers_used: model 3, source 1") for e in metrics.examples
+    )

@@ -14,7 +14,7 @@ import duckdb
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from semseg.compiler import SpecFile, compile_spec
+from semseg.compiler import SpecFile, canonical_query, compile_spec
 from semseg.dialects import TARGETS, get_target
 from semseg.errors import CompileError, DataError
 from semseg.plan import sql_literal
@@ -172,10 +172,13 @@ def _spec_checks(con, spec_file: SpecFile, rows: int) -> list[CheckResult]:
 
 def _dialect_check(spec_file: SpecFile, dialects: list[str]) -> CheckResult:
     problems = []
+    canonical = None
     for name in dialects:
         try:
             target = get_target(name)
-            sql = compile_spec(spec_file, name)
+            if canonical is None:  # one plan and parse for every dialect
+                canonical = canonical_query(spec_file.spec, spec_file.path)
+            sql = compile_spec(spec_file, name, canonical=canonical)
             sqlglot.parse(sql, read=target.sqlglot, error_level=ErrorLevel.RAISE)
         except (CompileError, KeyError, sqlglot.errors.SqlglotError) as err:
             problems.append(f"{name}: {str(err).splitlines()[0]}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from semseg.compiler import SpecFile
 from semseg.model import Agg, Spec
 from semseg.plan import segment_conditions, snippet_sql, sql_literal
+from semseg.plan_distinct import distinct_only
 from semseg.validate.references import segment_labels
 
 RESULT = "semseg_result"
@@ -164,7 +165,15 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         base = f"FROM {src.table} WHERE {src_key} IS NOT NULL"
         if src.where:
             base += f" AND ({snippet_sql(src.where, spec.dialect)})"
-        together = [m for m in names if not spec.metrics[m].where]
+        # Raw metrics made only of conditional distinct counts are aggregated on their own,
+        # over the rows their conditions keep (all rows would hash every NULL too).
+        narrowed = {
+            m: d
+            for m in names
+            if spec.metrics[m].kind == "raw"
+            and (d := distinct_only(_independent_aggregate(spec, m))) is not None
+        }
+        together = [m for m in names if not spec.metrics[m].where and m not in narrowed]
         ctes = [
             f"a AS (SELECT {src_key} AS k"
             + "".join(f", {_independent_aggregate(spec, m)} AS {m}" for m in together)
@@ -185,6 +194,15 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
                 # Source rows but none kept by the where: a count is 0, other aggregates NULL.
                 kept = f"COALESCE(f{i}.v, 0)" if counts else f"f{i}.v"
                 value = f"CASE WHEN a.k IS NULL THEN NULL ELSE {kept} END"
+            elif m in narrowed:
+                keep = " OR ".join(f"({c})" for c in narrowed[m].conditions)
+                ctes.append(
+                    f"f{i} AS (SELECT {src_key} AS k, {_independent_aggregate(spec, m)} "
+                    f"AS v {base} AND ({keep}) GROUP BY {src_key})"
+                )
+                joins.append(f"LEFT JOIN f{i} ON f{i}.k = r.{key}")
+                empty = narrowed[m].empty
+                value = f"CASE WHEN a.k IS NULL THEN NULL ELSE COALESCE(f{i}.v, {empty}) END"
             else:
                 value = f"a.{m}"
             expected_of[m] = (
