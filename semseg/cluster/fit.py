@@ -13,6 +13,7 @@ numpy / fast_hdbscan / scikit-learn are imported inside functions only.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +76,8 @@ def _sample(keys: list[Any], size: int):
     if len(keys) <= size:
         return np.arange(len(keys))
     digest = [hashlib.md5(str(k).encode("utf-8")).hexdigest() for k in keys]
-    return np.array(sorted(sorted(range(len(keys)), key=lambda i: digest[i])[:size]))
+    # The ``size`` smallest digests (= a full sort's first ``size``; ties keep index order).
+    return np.array(sorted(heapq.nsmallest(size, range(len(keys)), key=digest.__getitem__)))
 
 
 def _raw_labels(space, c) -> Any:
@@ -104,14 +106,25 @@ def _renumber(space, raw):
     return np.array([mapping.get(int(x), -1) for x in raw])
 
 
-def assign(space, centres, radii):
-    """The assignment rule (as the SQL): nearest centre whose radius holds the row, else -1."""
+def squared_distances(space, centres):
+    """Squared Euclidean distance of every row to every centre, shape (rows, clusters)."""
+    import numpy as np
+
+    return ((space[:, None, :] - np.asarray(centres)[None, :, :]) ** 2).sum(axis=2)
+
+
+def assign(space, centres, radii, d=None):
+    """The assignment rule (as the SQL): nearest centre whose radius holds the row, else -1.
+
+    ``d`` may pass precomputed ``squared_distances(space, centres)``.
+    """
     import numpy as np
 
     out = np.full(len(space), -1)
     if len(centres) == 0:
         return out
-    d = ((space[:, None, :] - np.asarray(centres)[None, :, :]) ** 2).sum(axis=2)
+    if d is None:
+        d = squared_distances(space, centres)
     inside = d <= np.asarray(radii)[None, :] ** 2
     masked = np.where(inside, d, np.inf)
     best = masked.argmin(axis=1)  # first minimum → lowest id on ties
@@ -129,9 +142,17 @@ def _choose_radii(space, fitted, centres, dists) -> tuple[list[float], float]:
     """
     import numpy as np
 
+    d = squared_distances(space, centres) if len(centres) else None  # once, not per trial
+    quantile: dict[tuple[int, float], float] = {}
+
+    def radius(j: int, q: float) -> float:
+        if (j, q) not in quantile:
+            quantile[(j, q)] = float(np.quantile(dists[j], q))
+        return quantile[(j, q)]
+
     def score(qs: list[float]) -> float:
-        radii = [float(np.quantile(d, q)) for d, q in zip(dists, qs, strict=True)]
-        return float((assign(space, centres, radii) == fitted).mean())
+        radii = [radius(j, q) for j, q in enumerate(qs)]
+        return float((assign(space, centres, radii, d) == fitted).mean())
 
     k = len(centres)
     best_q, best = 1.0, -1.0
