@@ -88,10 +88,19 @@ def _raw_labels(space, c) -> Any:
 
         km = KMeans(n_clusters=c.k, random_state=KMEANS_SEED, n_init=KMEANS_N_INIT)
         return np.asarray(km.fit_predict(space))
+    import numba
     from fast_hdbscan import HDBSCAN
 
     hdb = HDBSCAN(min_cluster_size=c.min_cluster_size, min_samples=c.min_samples)
-    return np.asarray(hdb.fit_predict(space))
+    # fast_hdbscan's parallel tree building breaks distance ties by thread timing: with 1 or 2
+    # threads the same data gave different clusters. One thread makes the fit the same on
+    # every machine and every run (the sample it fits is at most ``sample_size`` rows).
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return np.asarray(hdb.fit_predict(space))
+    finally:
+        numba.set_num_threads(before)
 
 
 def _renumber(space, raw):

@@ -595,39 +595,39 @@ WITH customer_population AS (
     (
       CAST((
         CAST(items_per_order AS REAL) - 2.217838889
-      ) AS REAL) / 1.406443971 - 0.2476937437
+      ) AS REAL) / 1.406443971 - 0.2478257645
     ) * (
       CAST((
         CAST(items_per_order AS REAL) - 2.217838889
-      ) AS REAL) / 1.406443971 - 0.2476937437
+      ) AS REAL) / 1.406443971 - 0.2478257645
     ) + (
       CAST((
         CAST(log_item_price AS REAL) - 4.732695236
       ) AS REAL) / 1.19897228 - (
-        -0.6291016197
+        -0.6297380085
       )
     ) * (
       CAST((
         CAST(log_item_price AS REAL) - 4.732695236
       ) AS REAL) / 1.19897228 - (
-        -0.6291016197
+        -0.6297380085
       )
     ) + (
       CAST((
         CAST(detailed_review_rate AS REAL) - 0.3602222222
-      ) AS REAL) / 0.3966441948 - 1.612976532
+      ) AS REAL) / 0.3966441948 - 1.610206036
     ) * (
       CAST((
         CAST(detailed_review_rate AS REAL) - 0.3602222222
-      ) AS REAL) / 0.3966441948 - 1.612976532
+      ) AS REAL) / 0.3966441948 - 1.610206036
     ) + (
       CAST((
         CAST(avg_review_score AS REAL) - 3.5331
-      ) AS REAL) / 1.11068695 - 1.255219561
+      ) AS REAL) / 1.11068695 - 1.255579421
     ) * (
       CAST((
         CAST(avg_review_score AS REAL) - 3.5331
-      ) AS REAL) / 1.11068695 - 1.255219561
+      ) AS REAL) / 1.11068695 - 1.255579421
     ) + (
       CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
     ) * (
@@ -672,39 +672,39 @@ WITH customer_population AS (
     (
       CAST((
         CAST(items_per_order AS REAL) - 2.217838889
-      ) AS REAL) / 1.406443971 - 0.2528754037
+      ) AS REAL) / 1.406443971 - 0.2526455728
     ) * (
       CAST((
         CAST(items_per_order AS REAL) - 2.217838889
-      ) AS REAL) / 1.406443971 - 0.2528754037
+      ) AS REAL) / 1.406443971 - 0.2526455728
     ) + (
       CAST((
         CAST(log_item_price AS REAL) - 4.732695236
       ) AS REAL) / 1.19897228 - (
-        -0.6348500393
+        -0.6335076694
       )
     ) * (
       CAST((
         CAST(log_item_price AS REAL) - 4.732695236
       ) AS REAL) / 1.19897228 - (
-        -0.6348500393
+        -0.6335076694
       )
     ) + (
       CAST((
         CAST(detailed_review_rate AS REAL) - 0.3602222222
-      ) AS REAL) / 0.3966441948 - 0.6546353111
+      ) AS REAL) / 0.3966441948 - 0.6490973724
     ) * (
       CAST((
         CAST(detailed_review_rate AS REAL) - 0.3602222222
-      ) AS REAL) / 0.3966441948 - 0.6546353111
+      ) AS REAL) / 0.3966441948 - 0.6490973724
     ) + (
       CAST((
         CAST(avg_review_score AS REAL) - 3.5331
-      ) AS REAL) / 1.11068695 - 1.289437176
+      ) AS REAL) / 1.11068695 - 1.289055749
     ) * (
       CAST((
         CAST(avg_review_score AS REAL) - 3.5331
-      ) AS REAL) / 1.11068695 - 1.289437176
+      ) AS REAL) / 1.11068695 - 1.289055749
     ) + (
       CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
     ) * (
@@ -876,10 +876,10 @@ WITH customer_population AS (
         NOT persona__d5 <= 0.332306286437174 OR persona__d0 <= persona__d5
       )
       AND (
-        NOT persona__d6 <= 0.2597437397884467 OR persona__d0 <= persona__d6
+        NOT persona__d6 <= 0.2695433235717034 OR persona__d0 <= persona__d6
       )
       AND (
-        NOT persona__d7 <= 0.19736093814072492 OR persona__d0 <= persona__d7
+        NOT persona__d7 <= 0.2141318199035508 OR persona__d0 <= persona__d7
       )
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d0 <= persona__d8
@@ -899,10 +899,10 @@ WITH customer_population AS (
         NOT persona__d5 <= 0.332306286437174 OR persona__d1 <= persona__d5
       )
       AND (
-        NOT persona__d6 <= 0.2597437397884467 OR persona__d1 <= persona__d6
+        NOT persona__d6 <= 0.2695433235717034 OR persona__d1 <= persona__d6
       )
       AND (
-        NOT persona__d7 <= 0.19736093814072492 OR persona__d1 <= persona__d7
+        NOT persona__d7 <= 0.2141318199035508 OR persona__d1 <= persona__d7
       )
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d1 <= persona__d8
@@ -919,10 +919,10 @@ WITH customer_population AS (
         NOT persona__d5 <= 0.332306286437174 OR persona__d2 <= persona__d5
       )
       AND (
-        NOT persona__d6 <= 0.2597437397884467 OR persona__d2 <= persona__d6
+        NOT persona__d6 <= 0.2695433235717034 OR persona__d2 <= persona__d6
       )
       AND (
-        NOT persona__d7 <= 0.19736093814072492 OR persona__d2 <= persona__d7
+        NOT persona__d7 <= 0.2141318199035508 OR persona__d2 <= persona__d7
       )
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d2 <= persona__d8
@@ -936,10 +936,10 @@ WITH customer_population AS (
         NOT persona__d5 <= 0.332306286437174 OR persona__d3 <= persona__d5
       )
       AND (
-        NOT persona__d6 <= 0.2597437397884467 OR persona__d3 <= persona__d6
+        NOT persona__d6 <= 0.2695433235717034 OR persona__d3 <= persona__d6
       )
       AND (
-        NOT persona__d7 <= 0.19736093814072492 OR persona__d3 <= persona__d7
+        NOT persona__d7 <= 0.2141318199035508 OR persona__d3 <= persona__d7
       )
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d3 <= persona__d8
@@ -950,10 +950,10 @@ WITH customer_population AS (
         NOT persona__d5 <= 0.332306286437174 OR persona__d4 <= persona__d5
       )
       AND (
-        NOT persona__d6 <= 0.2597437397884467 OR persona__d4 <= persona__d6
+        NOT persona__d6 <= 0.2695433235717034 OR persona__d4 <= persona__d6
       )
       AND (
-        NOT persona__d7 <= 0.19736093814072492 OR persona__d4 <= persona__d7
+        NOT persona__d7 <= 0.2141318199035508 OR persona__d4 <= persona__d7
       )
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d4 <= persona__d8
@@ -961,24 +961,24 @@ WITH customer_population AS (
       THEN 4
       WHEN persona__d5 <= 0.332306286437174
       AND (
-        NOT persona__d6 <= 0.2597437397884467 OR persona__d5 <= persona__d6
+        NOT persona__d6 <= 0.2695433235717034 OR persona__d5 <= persona__d6
       )
       AND (
-        NOT persona__d7 <= 0.19736093814072492 OR persona__d5 <= persona__d7
+        NOT persona__d7 <= 0.2141318199035508 OR persona__d5 <= persona__d7
       )
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d5 <= persona__d8
       )
       THEN 5
-      WHEN persona__d6 <= 0.2597437397884467
+      WHEN persona__d6 <= 0.2695433235717034
       AND (
-        NOT persona__d7 <= 0.19736093814072492 OR persona__d6 <= persona__d7
+        NOT persona__d7 <= 0.2141318199035508 OR persona__d6 <= persona__d7
       )
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d6 <= persona__d8
       )
       THEN 6
-      WHEN persona__d7 <= 0.19736093814072492
+      WHEN persona__d7 <= 0.2141318199035508
       AND (
         NOT persona__d8 <= 0.1573661961219214 OR persona__d7 <= persona__d8
       )
@@ -1014,10 +1014,10 @@ WITH customer_population AS (
           NOT persona__d5 <= 0.332306286437174 OR persona__d0 <= persona__d5
         )
         AND (
-          NOT persona__d6 <= 0.2597437397884467 OR persona__d0 <= persona__d6
+          NOT persona__d6 <= 0.2695433235717034 OR persona__d0 <= persona__d6
         )
         AND (
-          NOT persona__d7 <= 0.19736093814072492 OR persona__d0 <= persona__d7
+          NOT persona__d7 <= 0.2141318199035508 OR persona__d0 <= persona__d7
         )
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d0 <= persona__d8
@@ -1037,10 +1037,10 @@ WITH customer_population AS (
           NOT persona__d5 <= 0.332306286437174 OR persona__d1 <= persona__d5
         )
         AND (
-          NOT persona__d6 <= 0.2597437397884467 OR persona__d1 <= persona__d6
+          NOT persona__d6 <= 0.2695433235717034 OR persona__d1 <= persona__d6
         )
         AND (
-          NOT persona__d7 <= 0.19736093814072492 OR persona__d1 <= persona__d7
+          NOT persona__d7 <= 0.2141318199035508 OR persona__d1 <= persona__d7
         )
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d1 <= persona__d8
@@ -1057,10 +1057,10 @@ WITH customer_population AS (
           NOT persona__d5 <= 0.332306286437174 OR persona__d2 <= persona__d5
         )
         AND (
-          NOT persona__d6 <= 0.2597437397884467 OR persona__d2 <= persona__d6
+          NOT persona__d6 <= 0.2695433235717034 OR persona__d2 <= persona__d6
         )
         AND (
-          NOT persona__d7 <= 0.19736093814072492 OR persona__d2 <= persona__d7
+          NOT persona__d7 <= 0.2141318199035508 OR persona__d2 <= persona__d7
         )
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d2 <= persona__d8
@@ -1074,10 +1074,10 @@ WITH customer_population AS (
           NOT persona__d5 <= 0.332306286437174 OR persona__d3 <= persona__d5
         )
         AND (
-          NOT persona__d6 <= 0.2597437397884467 OR persona__d3 <= persona__d6
+          NOT persona__d6 <= 0.2695433235717034 OR persona__d3 <= persona__d6
         )
         AND (
-          NOT persona__d7 <= 0.19736093814072492 OR persona__d3 <= persona__d7
+          NOT persona__d7 <= 0.2141318199035508 OR persona__d3 <= persona__d7
         )
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d3 <= persona__d8
@@ -1088,10 +1088,10 @@ WITH customer_population AS (
           NOT persona__d5 <= 0.332306286437174 OR persona__d4 <= persona__d5
         )
         AND (
-          NOT persona__d6 <= 0.2597437397884467 OR persona__d4 <= persona__d6
+          NOT persona__d6 <= 0.2695433235717034 OR persona__d4 <= persona__d6
         )
         AND (
-          NOT persona__d7 <= 0.19736093814072492 OR persona__d4 <= persona__d7
+          NOT persona__d7 <= 0.2141318199035508 OR persona__d4 <= persona__d7
         )
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d4 <= persona__d8
@@ -1099,24 +1099,24 @@ WITH customer_population AS (
         THEN 4
         WHEN persona__d5 <= 0.332306286437174
         AND (
-          NOT persona__d6 <= 0.2597437397884467 OR persona__d5 <= persona__d6
+          NOT persona__d6 <= 0.2695433235717034 OR persona__d5 <= persona__d6
         )
         AND (
-          NOT persona__d7 <= 0.19736093814072492 OR persona__d5 <= persona__d7
+          NOT persona__d7 <= 0.2141318199035508 OR persona__d5 <= persona__d7
         )
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d5 <= persona__d8
         )
         THEN 5
-        WHEN persona__d6 <= 0.2597437397884467
+        WHEN persona__d6 <= 0.2695433235717034
         AND (
-          NOT persona__d7 <= 0.19736093814072492 OR persona__d6 <= persona__d7
+          NOT persona__d7 <= 0.2141318199035508 OR persona__d6 <= persona__d7
         )
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d6 <= persona__d8
         )
         THEN 6
-        WHEN persona__d7 <= 0.19736093814072492
+        WHEN persona__d7 <= 0.2141318199035508
         AND (
           NOT persona__d8 <= 0.1573661961219214 OR persona__d7 <= persona__d8
         )
