@@ -189,7 +189,7 @@ def quantile_tier_sql(name: str, s: Segmentation) -> str:
 def _segmentation_columns(spec: Spec, name: str, spec_path: Path | None) -> tuple[Column, ...]:
     s = spec.segmentations[name]
     order = spec.order_column(name)
-    if s.kind == "cluster":  # --- cluster support (semseg.cluster) ---
+    if s.kind == "cluster":
         return _cluster_columns(spec, name, spec_path)
     if s.kind == "quantiles":  # the tier (order column) was computed in the tiers step
         labels = segment_labels(spec, name)
@@ -321,7 +321,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(f"{entity}_tiers", steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
-    # --- cluster support (semseg.cluster): squared distances to each fitted centre ---
+    # Cluster segmentations: squared distance of every row to each fitted centre.
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
     if clusters:
         from semseg.cluster.assign import distance_column, distance_sql, fitted_model
@@ -336,7 +336,6 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(f"{entity}_cluster_distances", last, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
-    # --- end cluster support ---
     layers = _layers(spec)
     for i, layer in enumerate(layers, start=1):
         cols = [Column(c, c) for c in current]
