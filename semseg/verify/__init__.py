@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import sqlglot
+from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from semseg.compiler import SpecFile, canonical_query, compile_spec
@@ -74,10 +75,22 @@ def verify(
     try:
         show("running the model…")
         t0 = time.perf_counter()
-        sql = model_sql if model_sql is not None else compile_spec(spec_file, "duckdb")
+        try:  # one plan and parse serve the model and every dialect
+            canonical: exp.Expression | None = canonical_query(spec_file.spec, spec_file.path)
+        except CompileError:
+            if model_sql is None:
+                raise
+            canonical = None  # proving a hand-written model: the dialect check reports it
+        sql = (
+            model_sql
+            if model_sql is not None
+            else (compile_spec(spec_file, "duckdb", canonical=canonical))
+        )
         # The dialect check is pure Python (sqlglot) and DuckDB releases the GIL while it
         # works, so the check runs beside the queries instead of after them.
-        dialect_result = pool.submit(_dialect_check, spec_file, dialects or list(TARGETS))
+        dialect_result = pool.submit(
+            _dialect_check, spec_file, dialects or list(TARGETS), canonical
+        )
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {sql}")
         except duckdb.Error as err:
@@ -176,14 +189,13 @@ def _spec_checks(con, spec_file: SpecFile, rows: int) -> list[CheckResult]:
     return out
 
 
-def _dialect_check(spec_file: SpecFile, dialects: list[str]) -> CheckResult:
+def _dialect_check(
+    spec_file: SpecFile, dialects: list[str], canonical: exp.Expression | None
+) -> CheckResult:
     problems = []
-    canonical = None
     for name in dialects:
         try:
             target = get_target(name)
-            if canonical is None:  # one plan and parse for every dialect
-                canonical = canonical_query(spec_file.spec, spec_file.path)
             sql = compile_spec(spec_file, name, canonical=canonical)
             sqlglot.parse(sql, read=target.sqlglot, error_level=ErrorLevel.RAISE)
         except (CompileError, KeyError, sqlglot.errors.SqlglotError) as err:
