@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
@@ -20,6 +21,9 @@ from semseg.validate.references import (
     segment_labels,
     segmentation_dependencies,
 )
+
+if TYPE_CHECKING:  # the compiler reads model files without importing numpy
+    from semseg.cluster.model_file import FittedModel
 
 CANONICAL = "duckdb"
 
@@ -186,11 +190,13 @@ def quantile_tier_sql(name: str, s: Segmentation) -> str:
     return _case(branches, "1")
 
 
-def _segmentation_columns(spec: Spec, name: str, spec_path: Path | None) -> tuple[Column, ...]:
+def _segmentation_columns(
+    spec: Spec, name: str, models: dict[str, FittedModel]
+) -> tuple[Column, ...]:
     s = spec.segmentations[name]
     order = spec.order_column(name)
     if s.kind == "cluster":
-        return _cluster_columns(spec, name, spec_path)
+        return _cluster_columns(spec, name, models[name])
     if s.kind == "quantiles":  # the tier (order column) was computed in the tiers step
         labels = segment_labels(spec, name)
         whens = " ".join(
@@ -323,12 +329,13 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         current = [c.name for c in cols]
     # Cluster segmentations: squared distance of every row to each fitted centre.
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
+    models: dict[str, FittedModel] = {}  # each model file read and checked once
     if clusters:
         from semseg.cluster.assign import distance_column, distance_sql, fitted_model
 
         cols = [Column(c, c) for c in current]
         for name in clusters:
-            model = fitted_model(spec, name, spec_path)
+            model = models[name] = fitted_model(spec, name, spec_path)
             cols += [
                 Column(distance_column(name, j), distance_sql(model, j))
                 for j in range(len(model.clusters))
@@ -340,7 +347,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     for i, layer in enumerate(layers, start=1):
         cols = [Column(c, c) for c in current]
         for name in layer:
-            cols.extend(_segmentation_columns(spec, name, spec_path))
+            cols.extend(_segmentation_columns(spec, name, models))
         cte = f"{entity}_segments" if len(layers) == 1 else f"{entity}_segments_{i}"
         steps.append(Step(cte, last, tuple(cols)))
         last = cte
@@ -363,13 +370,12 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     )
 
 
-def _cluster_columns(spec: Spec, name: str, spec_path: Path | None) -> tuple[Column, ...]:
+def _cluster_columns(spec: Spec, name: str, model: FittedModel) -> tuple[Column, ...]:
     """Cluster segmentation: label = fitted cluster id (INTEGER, -1 none), order = id + 1."""
-    from semseg.cluster.assign import fitted_model, label_sql, order_sql
+    from semseg.cluster.assign import label_sql, order_sql
 
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
-    model = fitted_model(spec, name, spec_path)
     where = snippet_sql(cluster.where, spec.dialect) if cluster.where else None
     label = label_sql(model, name, where)
     order = order_sql(label, len(model.clusters))
