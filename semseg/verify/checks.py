@@ -134,6 +134,16 @@ def _same(a: str, b: str, numeric: bool) -> str:
     )
 
 
+def _mismatches(key: str, metric: str, expected: str, what: str, rows: str, numeric: bool) -> str:
+    """Offenders ``(key, 'metric: model X, <what> Y')`` of ``rows`` where the two differ."""
+    return (
+        f"SELECT CAST({key} AS VARCHAR), '{metric}: model ' || "
+        f"COALESCE(CAST({metric} AS VARCHAR), 'NULL') || ', {what} ' || "
+        f"COALESCE(CAST({expected} AS VARCHAR), 'NULL') FROM {rows} "
+        f"WHERE NOT {_same(metric, expected, numeric)}"
+    )
+
+
 def _independent_aggregate(spec: Spec, name: str) -> str:
     """The metric's aggregate over rows already filtered by its ``where`` (no CASE inside)."""
     m = spec.metrics[name]
@@ -214,12 +224,7 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
             + " ".join(joins).replace("{key}", key)
             + ")"
         )
-        diffs = [
-            f"SELECT CAST(k AS VARCHAR), '{m}: model ' || COALESCE(CAST({m} AS VARCHAR), 'NULL') "
-            f"|| ', source ' || COALESCE(CAST(e_{m} AS VARCHAR), 'NULL') FROM j "
-            f"WHERE NOT {_same(m, f'e_{m}', numeric.get(m, True))}"
-            for m in names
-        ]
+        diffs = [_mismatches("k", m, f"e_{m}", "source", "j", numeric.get(m, True)) for m in names]
         checks.append(
             CheckSQL(
                 f"metrics:{sname}",
@@ -236,12 +241,7 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
             expected = (
                 expr if metric.fill is None else f"COALESCE({expr}, {sql_literal(metric.fill)})"
             )
-            diffs.append(
-                f"SELECT CAST({key} AS VARCHAR), '{m}: model ' || "
-                f"COALESCE(CAST({m} AS VARCHAR), 'NULL') || ', expected ' || "
-                f"COALESCE(CAST({expected} AS VARCHAR), 'NULL') FROM {RESULT} "
-                f"WHERE NOT {_same(m, expected, numeric.get(m, True))}"
-            )
+            diffs.append(_mismatches(key, m, expected, "expected", RESULT, numeric.get(m, True)))
         checks.append(
             CheckSQL(
                 "metrics:derived",
