@@ -176,7 +176,11 @@ def compile_spec(
         raise CompileError("\n".join(refused))
     tree = compile_tree(spec_file.spec, target, materialize, relation, spec_file.path, canonical)
     try:
-        sql = tree.sql(dialect=target.sqlglot, pretty=True, unsupported_level=ErrorLevel.RAISE)
+        # compile_tree hands over a tree of our own (a copy of ``canonical`` or a fresh parse):
+        # the generator may mutate it, so its own defensive copy is not needed.
+        sql = tree.sql(
+            dialect=target.sqlglot, copy=False, pretty=True, unsupported_level=ErrorLevel.RAISE
+        )
     except UnsupportedError as err:
         raise CompileError(
             f"{spec_file.path}: {target.title} cannot express this model faithfully: {err}. "
