@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from semseg.cli import app
-from semseg.compiler import load_spec
+from semseg.compiler import compile_spec, load_spec
 from semseg.errors import DataError
 from semseg.verify import verify
 from tests import edge_data
@@ -179,3 +179,29 @@ def test_wrong_offer_count_is_caught(edge_db):
     assert any(
         e.startswith("C6: distinct_offers_used: model 3, source 1") for e in metrics.examples
     )
+
+
+
+def test_many_offenders_are_counted_and_the_first_keys_shown_every_time():
+    """Everybody labelled Offer Seeker: the rules check counts every wrong row and shows the
+    smallest keys, the same on every run (DuckDB's threads do not pick them)."""
+    spec_file = load_spec(OFFER)
+    right = verify(spec_file)
+    should_not_be_seekers = sum(
+        r.count for r in right.distribution["offer_seeker_segment"] if r.label != "Offer Seeker"
+    )
+    model = (
+        compile_spec(spec_file, "duckdb")
+        .replace("ELSE 'Non-Offer User'", "ELSE 'Offer Seeker'")
+        .replace("ELSE 3", "ELSE 1")
+        .replace("THEN 'Occasional Offer User'", "THEN 'Offer Seeker'")
+        .replace("THEN 2", "THEN 1")
+    )
+    first, second = (
+        _by_name(verify(spec_file, model_sql=model))["rules:offer_seeker_segment"] for _ in "ab"
+    )
+    assert not first.passed
+    assert first.failures == should_not_be_seekers > 100
+    keys = [e.split(":")[0] for e in first.examples]
+    assert len(keys) == 5 and keys == sorted(keys)
+    assert first.examples == second.examples

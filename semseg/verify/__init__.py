@@ -103,23 +103,16 @@ def verify(
         rows = (con.execute(f"SELECT COUNT(*) FROM {RESULT}").fetchone() or (0,))[0]
 
         t0 = time.perf_counter()
-        checks: list[CheckSQL] = [
-            grain_check(spec),
-            population_check(spec),
-            *segmentation_checks(spec_file),
-            *metric_checks(spec, numeric),
-        ]
-        results = []
-        for i, check in enumerate(checks, 1):
-            show(f"[{i}/{len(checks)}] {check.name}…")
-            found = con.execute(
-                f"SELECT *, COUNT(*) OVER () FROM ({check.sql}) LIMIT {EXAMPLES}"
-            ).fetchall()
-            failures = found[0][-1] if found else 0
-            examples = tuple(f"{r[0]}: {r[1]}" for r in found)
-            results.append(
-                CheckResult(check.name, check.description, not found, failures, examples)
-            )
+        # The light checks (over the result, and the population) go in one query; each heavy
+        # one (recomputing metrics from the sources) runs alone, with its own progress line.
+        light = [grain_check(spec), population_check(spec), *segmentation_checks(spec_file)]
+        heavy = metric_checks(spec, numeric)
+        total = len(light) + len(heavy)
+        show(f"[1-{len(light)}/{total}] {', '.join(c.name for c in light)}…")
+        results = _run_checks(con, light)
+        for i, check in enumerate(heavy, len(light) + 1):
+            show(f"[{i}/{total}] {check.name}…")
+            results += _run_checks(con, [check])
         results += _spec_checks(con, spec_file, rows)
         seconds["checks"] = time.perf_counter() - t0
         clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
@@ -149,6 +142,31 @@ def verify(
         results,
         {k: round(v, 4) for k, v in seconds.items()},
     )
+
+
+def _run_checks(con, checks: list[CheckSQL]) -> list[CheckResult]:
+    """Run ``checks`` as one query: the first few offenders of each (by key) and their count."""
+    union = " UNION ALL ".join(
+        f"(SELECT {i}, CAST(o.k AS VARCHAR), CAST(o.d AS VARCHAR), COUNT(*) OVER () "
+        f"FROM ({check.sql}) AS o(k, d) ORDER BY 2, 3 LIMIT {EXAMPLES})"
+        for i, check in enumerate(checks)
+    )
+    found: dict[int, list[tuple]] = {}
+    for row in con.execute(union).fetchall():
+        found.setdefault(row[0], []).append(row)
+    results = []
+    for i, check in enumerate(checks):
+        rows = found.get(i, [])
+        results.append(
+            CheckResult(
+                check.name,
+                check.description,
+                not rows,
+                rows[0][3] if rows else 0,
+                tuple(f"{r[1]}: {r[2]}" for r in rows),
+            )
+        )
+    return results
 
 
 def _spec_checks(con, spec_file: SpecFile, rows: int) -> list[CheckResult]:
