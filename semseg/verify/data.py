@@ -171,7 +171,9 @@ def _check_columns(
             table_of[("metrics", name)] = table_of[("sources", m.source)]
     cache: dict[str, set[str]] = {}
     for owner, (table, key) in table_of.items():
-        cols = cache.setdefault(table, _columns(con, table))
+        if table not in cache:  # one look per table, however many owners read it
+            cache[table] = _columns(con, table)
+        cols = cache[table]
         if owner[0] != "metrics" and key.lower() not in cols:
             problems.append(
                 spec_file.marks.issue(
