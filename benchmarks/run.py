@@ -228,7 +228,9 @@ def _diagnose(paths: dict[str, str], threads: int) -> dict[str, Any]:
         _distribution(con, spec_file, rows, numeric)
         steps.append(("segment distribution", time.perf_counter() - t0))
         t0 = time.perf_counter()
-        _dialect_check(spec_file, list(TARGETS), None)
+        from semseg.compiler import canonical_query
+
+        _dialect_check(spec_file, list(TARGETS), canonical_query(spec, spec_file.path))
         steps.append(("dialect re-parse (all targets)", time.perf_counter() - t0))
         _patch_threads(threads)
         t0 = time.perf_counter()
