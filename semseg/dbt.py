@@ -1,8 +1,9 @@
 """dbt output: a model file, its properties YAML (docs + generic tests) and singular tests.
 
 The model is the compiled SQL with every spec table replaced by ``{{ ref('table') }}`` (or
-``{{ source('NAME', 'table') }}``); the singular tests are verify's own rule and tier proofs,
-pointed at the model, so ``dbt build`` enforces in the warehouse what verify proved locally.
+``{{ source('NAME', 'table') }}``); the singular tests are verify's own rule, tier and
+cluster proofs, pointed at the model, so ``dbt build`` enforces in the warehouse what verify
+proved locally.
 """
 
 from __future__ import annotations
@@ -81,10 +82,17 @@ def dbt_model(
     files = {f"models/{spec.name}.sql": model, f"models/{spec.name}.yml": _properties(spec_file)}
     ref = f"{{{{ ref('{spec.name}') }}}}"
     for name, s in spec.segmentations.items():
-        if s.kind == "cluster":
-            continue
-        check = tier_check(spec, name) if s.kind == "quantiles" else rule_check(spec, name)
-        tree = sqlglot.parse_one(check.sql.replace(RESULT, "semseg_dbt_model"), read="duckdb")
+        if s.kind == "cluster":  # cluster ids and order in range, cluster.where holds
+            from semseg.cluster.verify import cluster_checks
+
+            proofs = cluster_checks(spec_file, name)
+        else:
+            proofs = [tier_check(spec, name) if s.kind == "quantiles" else rule_check(spec, name)]
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM ({p.sql}) AS proof{i}" if len(proofs) > 1 else p.sql
+            for i, p in enumerate(proofs)
+        )
+        tree = sqlglot.parse_one(sql.replace(RESULT, "semseg_dbt_model"), read="duckdb")
         sql = tree.sql(dialect=target.sqlglot, pretty=True).replace("semseg_dbt_model", ref)
         files[f"tests/{spec.name}__{name}.sql"] = (
             f"-- {spec.name}.{name}: every row satisfies its own segment definition "

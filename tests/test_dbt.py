@@ -75,6 +75,8 @@ def test_generated_files(project):
     assert "accepted_values" in props and "Occasional Offer User" in props
     assert (project / "tests" / "offer_seeker__offer_seeker_segment.sql").exists()
     assert (project / "tests" / "customer_rfm__recency_tier.sql").exists()
+    persona = (project / "tests" / "olist_personas__persona.sql").read_text()
+    assert "{{ ref('olist_personas') }}" in persona and "no_orders > 1" in persona
 
 
 def test_dbt_build_passes_then_a_corrupted_row_fails(project):
@@ -89,11 +91,17 @@ def test_dbt_build_passes_then_a_corrupted_row_fails(project):
         "(SELECT MIN(unified_customer_id) FROM offer_seeker "
         "WHERE orders_with_discount_count = 0)"
     )
+    # and one clustered customer moved out of cluster.where (a single-order customer)
+    con.execute(
+        "UPDATE olist_personas SET persona = 0, persona_order = 1 WHERE customer_id = "
+        "(SELECT MIN(customer_id) FROM olist_personas WHERE persona = -1 AND no_orders <= 1)"
+    )
     con.close()
-    tested = _dbt(project, "test", "--select", "offer_seeker")
+    tested = _dbt(project, "test", "--select", "offer_seeker", "olist_personas")
     assert tested.returncode != 0
-    assert "offer_seeker__offer_seeker_segment" in tested.stdout
-    assert "FAIL 1" in tested.stdout, tested.stdout[-3000:]
+    out = tested.stdout
+    for test in ("offer_seeker__offer_seeker_segment", "olist_personas__persona"):
+        assert any(test in line and "FAIL 1" in line for line in out.splitlines()), out[-3000:]
 
 
 def test_compile_dbt_refuses_to_overwrite_edits(project, tmp_path):

@@ -34,9 +34,10 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
         CheckSQL(
             f"labels:{name}",
             f"every row has a cluster id in -1..{k - 1} and its {order}",
-            f"SELECT CAST({key} AS VARCHAR), 'cluster ' || COALESCE(CAST({name} AS VARCHAR), "
-            f"'NULL') || ' with order ' || COALESCE(CAST({order} AS VARCHAR), 'NULL') "
-            f"FROM {RESULT} WHERE {name} IS NULL OR {name} < -1 OR {name} >= {k} "
+            f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
+            f"COALESCE(CAST({name} AS VARCHAR), 'NULL') || ' with order ' || "
+            f"COALESCE(CAST({order} AS VARCHAR), 'NULL') AS problem FROM {RESULT} "
+            f"WHERE {name} IS NULL OR {name} < -1 OR {name} >= {k} "
             f"OR {order} IS DISTINCT FROM CASE WHEN {name} = -1 THEN {k + 1} ELSE {name} + 1 END",
         )
     ]
@@ -46,9 +47,9 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
             CheckSQL(
                 f"where:{name}",
                 f"rows failing cluster.where ({c.where}) are -1",
-                f"SELECT CAST({key} AS VARCHAR), 'cluster ' || CAST({name} AS VARCHAR) || "
-                f"' but cluster.where does not hold' FROM {RESULT} "
-                f"WHERE {name} <> -1 AND NOT COALESCE(({where}), FALSE)",
+                f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
+                f"CAST({name} AS VARCHAR) || ' but cluster.where does not hold' AS problem "
+                f"FROM {RESULT} WHERE {name} <> -1 AND NOT COALESCE(({where}), FALSE)",
             )
         )
     return checks
