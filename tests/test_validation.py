@@ -1020,6 +1020,26 @@ def test_unparsable_quoted_snippet_points_inside_it(tmp_path: Path, quote: str) 
     assert text.splitlines()[18][issue.col - 1] == "2"
 
 
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        """'amount || ''x'' || ''y'' +* 2'""",  # each '' is one quote in the parsed text
+        r'''"amount || 'x' || \"y\" +* 2"''',  # \" is one character
+        r'''"amount || '\x41' || '\u00e9' +* 2"''',  # \x41 and \u00e9 are one each
+    ],
+    ids=["single-escapes", "double-escapes", "double-hex-escapes"],
+)
+def test_quoted_snippet_with_escapes_points_at_the_right_column(
+    tmp_path: Path, value: str
+) -> None:
+    text = variant((19, "expr: amount", f"expr: {value}"))
+    issue = the_issue(tmp_path, text)
+    assert "cannot parse SQL" in issue.message
+    line = text.splitlines()[18]
+    assert line[issue.col - 1] == "2", (line, issue.col)
+
+
 def test_unparsable_snippet_in_a_rule(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((40, "AND value_tier_order = 1", "AND AND 1")))
     expect(issue, 40, 41, ("segmentations.status.segments.0.when", "cannot parse SQL"), "fix")

@@ -60,6 +60,28 @@ def _segments(marks: Marks, path: PathKey) -> list[tuple[int, int, str]] | None:
     return None
 
 
+_ESCAPE_WIDTH = {"x": 4, "u": 6, "U": 10}  # \xHH, \uHHHH, \UHHHHHHHH; other escapes are 2
+
+
+def _quoted_width(raw: str, chars: int, style: str) -> int:
+    """Source columns taken by the opening quote and the first ``chars`` parsed characters.
+
+    In a single-quoted scalar ``''`` is one quote; in a double-quoted one an escape such as
+    ``\\"`` or ``\\n`` is one character: the file is wider than the text where they occur.
+    """
+    i = 1  # the opening quote
+    for _ in range(chars):
+        if i >= len(raw):
+            break
+        if style == "'" and raw.startswith("''", i):
+            i += 2
+        elif style == '"' and raw[i] == "\\":
+            i += _ESCAPE_WIDTH.get(raw[i + 1 : i + 2], 2)
+        else:
+            i += 1
+    return i
+
+
 def snippet_issue(marks: Marks, path: PathKey, problem: SnippetProblem) -> Issue:
     """Locate a snippet problem in the file: the YAML value's position plus the offset inside."""
     line, col = marks.at(path)
@@ -79,8 +101,10 @@ def snippet_issue(marks: Marks, path: PathKey, problem: SnippetProblem) -> Issue
                 line, col = seg_line, seg_col + max(offset, 0)
                 break
             offset -= len(text) + 1
+    elif problem.line == 1 and style in ("'", '"') and marks.lines:
+        col += _quoted_width(marks.lines[line - 1][col - 1 :], problem.col - 1, style)
     elif problem.line == 1:
-        col += problem.col - 1 + (1 if style in ("'", '"') else 0)
+        col += problem.col - 1
     else:
         line += problem.line - 1
         col = problem.col
