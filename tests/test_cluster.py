@@ -134,7 +134,7 @@ def test_compile_without_model_says_to_fit(tmp_path):
     ("change", "message"),
     [
         ("algorithm: hdbscan|||algorithm: kmeans", "has no 'k'"),
-        ("overlays: [ltv,|||overlays: [nope,", "not a metric"),
+        ("overlays: [avg_item_price,|||overlays: [nope,", "not a metric"),
         ("categorical: [customer_city]|||categorical: [ltv]", "both"),
         ("order_column: persona_order|||order_column: persona_order\n    by: ltv", "also has"),
         ("where: no_orders > 1|||where: bogus > 1", "not a metric"),

@@ -63,7 +63,13 @@ def test_categorical_and_overlay_index_by_hand():
     assert p.index(0, "customer_city", "sao paulo") == pytest.approx(share / base - 1)
     ltv = sum(float(r[2]) for r in seg) / len(seg) / (sum(float(r[2]) for r in rows) / len(rows))
     assert p.index(0, "ltv") == pytest.approx(ltv - 1)
-    assert p.overlays == ["ltv", "avg_installments", "avg_order_weight_kg", "avg_photos"]
+    assert p.overlays == [
+        "avg_item_price",
+        "ltv",
+        "avg_installments",
+        "avg_order_weight_kg",
+        "avg_photos",
+    ]
     assert p.population == len(rows) and sum(n for _, n in p.segments) == len(rows)
     # segment_mean baseline leaves the noise segment out of the mean of segment means
     q = profile(load_spec(PERSONAS), "persona", baseline="segment_mean")
