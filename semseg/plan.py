@@ -327,18 +327,34 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(f"{entity}_tiers", steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
-    # Cluster segmentations: squared distance of every row to each fitted centre.
+    # Cluster segmentations: the row's coordinates in each scaled space, then its squared
+    # distance to every fitted prototype.
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
     models: dict[str, FittedModel] = {}  # each model file read and checked once
     if clusters:
-        from semseg.cluster.assign import distance_column, distance_sql, fitted_model
+        from semseg.cluster.assign import (
+            coordinate_column,
+            coordinate_sql,
+            distance_column,
+            distance_sql,
+            fitted_model,
+        )
 
-        cols = [Column(c, c) for c in current]
         for name in clusters:
-            model = models[name] = fitted_model(spec, name, spec_path)
+            models[name] = fitted_model(spec, name, spec_path)
+        cols = [Column(c, c) for c in current]
+        for name, model in models.items():
             cols += [
-                Column(distance_column(name, j), distance_sql(model, j))
-                for j in range(len(model.clusters))
+                Column(coordinate_column(name, i), coordinate_sql(model, i))
+                for i in range(len(model.dimensions))
+            ]
+        steps.append(Step(f"{entity}_cluster_coordinates", last, tuple(cols)))
+        last = steps[-1].cte
+        cols = [Column(c, c) for c in current]
+        for name, model in models.items():
+            cols += [
+                Column(distance_column(name, p), distance_sql(model, name, p))
+                for p in range(len(model.prototypes))
             ]
         steps.append(Step(f"{entity}_cluster_distances", last, tuple(cols)))
         last = steps[-1].cte

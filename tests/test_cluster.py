@@ -90,8 +90,42 @@ def test_assignment_sql_agrees_with_local_labels(fitted):
     from semseg.cluster.fit import agreement
 
     spec_file, _, summary = fitted
-    assert summary["agreement"] >= 0.95
+    # 98.2% with three prototypes per cluster; one centre per cluster gave 95.5%
+    assert summary["agreement"] >= 0.97
     assert agreement(spec_file, "persona") == summary["agreement"]
+
+
+def test_sql_rule_equals_the_python_rule_on_every_row(fitted):
+    """The compiled CASE (nearest prototype within its radius, written with pairwise
+    comparisons that skip same-cluster pairs) gives exactly the labels of the numpy rule."""
+    import numpy as np
+
+    from semseg.cluster.fit import assign, fit_local, owners, sql_labels
+
+    spec_file, _, _ = fitted
+    local = fit_local(spec_file)
+    model = local.model
+    rule = owners(
+        assign(
+            local.space, [p.centre for p in model.prototypes], [p.radius for p in model.prototypes]
+        ),
+        [p.cluster for p in model.prototypes],
+    )
+    found = sql_labels(spec_file, "persona", None, None)
+    sql = np.array([found[k] for k in local.features.keys])
+    assert len(model.prototypes) == 3 * len(model.clusters)
+    assert (sql == rule).all(), int((sql != rule).sum())
+    assert len(set(rule.tolist())) == len(model.clusters) + 1  # every cluster and noise
+
+
+def test_model_file_of_another_format_says_to_refit(tmp_path):
+    spec_path = tmp_path / SPEC.name
+    shutil.copy(SPEC, spec_path)
+    old = json.loads(MODEL.read_text(encoding="utf-8"))
+    old["format"] = 1
+    (tmp_path / MODEL.name).write_text(json.dumps(old), encoding="utf-8")
+    with pytest.raises(CompileError, match=r"format 1.*semseg cluster SPEC --force"):
+        compile_spec(load_spec(spec_path), "duckdb")
 
 
 @pytest.mark.parametrize("dialect", list(TARGETS))

@@ -6,14 +6,16 @@ on the 5,000 md5-first customers, then the compiled assignment SQL, run in DuckD
 20,000. Compared with fast_hdbscan fitted directly on all 20,000 rows (same standardisation,
 same ``min_cluster_size``).
 
-Bounds, measured with this generator at 20k rows / 5k sample over 8 seeds (20240601, 1..7):
-ARI over the rows both call clustered was >= 0.9999 on every seed (the blobs are far apart, so
-the sample finds the same clusters: only who is noise differs), and ARI with noise as a label
-was 0.972 at worst (0.989 for the seed used here): the nearest-centre-within-radius rule draws
-the cluster/noise border differently from HDBSCAN's density border, on about 0.5-1.3% of rows.
-The test asserts >= 0.99 and >= 0.95, leaving room for library versions without hiding a
-broken sample or rule (a lost or merged cluster costs far more: two merged blobs give ~0.75
-against the planted blobs). No timing is asserted here: ``python -m benchmarks.cluster`` times it.
+Bounds, measured with this generator at 20k rows / 5k sample over 8 seeds (20240601, 1..7),
+with three prototypes per cluster: ARI over the rows both call clustered was >= 0.9999 on every
+seed (the blobs are far apart, so the sample finds the same clusters: only who is noise
+differs), and ARI with noise as a label was 0.985 at worst (0.986 for the seed used here): the
+nearest-prototype-within-radius rule draws the cluster/noise border differently from HDBSCAN's
+density border, on about 0.5-1% of rows. (With one centre per cluster it was 0.972 at worst.)
+The SQL labels agreed with the local ones on >= 99.88% of rows. The test asserts >= 0.99 and
+>= 0.97, leaving room for library versions without hiding a broken sample or rule (a lost or
+merged cluster costs far more: two merged blobs give ~0.75 against the planted blobs).
+No timing is asserted here: ``python -m benchmarks.cluster`` times it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ pytest.importorskip("sklearn")
 N = 20_000
 SAMPLE = 5_000
 MIN_ARI_CLUSTERED = 0.99
-MIN_ARI_WITH_NOISE = 0.95
+MIN_ARI_WITH_NOISE = 0.97
 
 
 @pytest.fixture(scope="module")

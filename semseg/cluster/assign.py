@@ -1,11 +1,13 @@
 """The assignment rule as plain SQL (the seed's "PREDICT" step, on any engine).
 
-For each cluster j the squared Euclidean distance in the scaled space is written out as
-arithmetic, ``((x - mean) / std - c) * ((x - mean) / std - c)`` (no POWER, so it is portable);
-one-hot coordinates are ``CASE WHEN city = 'x' THEN w ELSE 0.0 END`` (w = fit.category_weight;
-categories outside the vocabulary, and NULL, are all-zero). A row gets the nearest cluster
-whose radius contains it (ties → lowest id), and -1 when it is outside every radius, fails
-``cluster.where``, or has a NULL numeric feature. Plain Python only: the compiler uses this module.
+The coordinates of the scaled space are computed once per row: ``(x - mean) / std`` for
+numerics, ``CASE WHEN city = 'x' THEN w ELSE 0.0 END`` for one-hot categories (w =
+fit.category_weight; categories outside the vocabulary, and NULL, are all-zero). For each
+prototype p the squared Euclidean distance is written out as ``(z - c) * (z - c) + ...`` (no
+POWER, so it is portable). A row gets the cluster of the nearest prototype whose radius
+contains it (ties → the lowest prototype, and prototypes are ordered by cluster id), and -1
+when it is outside every radius, fails ``cluster.where``, or has a NULL numeric feature.
+Plain Python only: the compiler uses this module.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ def _num(value: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def distance_column(name: str, j: int) -> str:
-    """Helper column holding the squared distance of a row to cluster j."""
-    return f"{name}__d{j}"
+def coordinate_column(name: str, i: int) -> str:
+    """Helper column holding coordinate i of a row in the scaled space."""
+    return f"{name}__z{i}"
+
+
+def distance_column(name: str, p: int) -> str:
+    """Helper column holding the squared distance of a row to prototype p."""
+    return f"{name}__d{p}"
 
 
 def coordinate_sql(model: FittedModel, i: int) -> str:
@@ -39,27 +46,37 @@ def coordinate_sql(model: FittedModel, i: int) -> str:
     return f"CASE WHEN {metric} = {literal} THEN {weight} ELSE 0.0 END"
 
 
-def distance_sql(model: FittedModel, j: int) -> str:
-    """Squared distance to cluster j as a sum of products."""
+def distance_sql(model: FittedModel, name: str, p: int) -> str:
+    """Squared distance to prototype p as a sum of products of the coordinate columns."""
     terms = []
-    for i, c in enumerate(model.clusters[j].centre):
-        diff = f"({coordinate_sql(model, i)} - {_num(c)})"
+    for i, c in enumerate(model.prototypes[p].centre):
+        z = coordinate_column(name, i)
+        # z - 0, z - (-c) and z + c are the same IEEE operations: write the shortest.
+        diff = z if c == 0 else f"({z} + {_num(-c)})" if c < 0 else f"({z} - {_num(c)})"
         terms.append(f"{diff} * {diff}")
     return " + ".join(terms)
 
 
 def label_sql(model: FittedModel, name: str, where: str | None) -> str:
-    """Cluster id (INTEGER): nearest cluster whose radius holds the row, else -1."""
-    k = len(model.clusters)
-    d = [distance_column(name, j) for j in range(k)]
-    inside = [f"{d[j]} <= {_num(model.clusters[j].radius ** 2)}" for j in range(k)]
+    """Cluster id (INTEGER): the cluster of the nearest prototype whose radius holds the row.
+
+    -1 when no radius holds it. The first WHEN that holds wins, so prototype p needs only to be
+    compared with the later ones.
+    """
+    protos = model.prototypes
+    d = [distance_column(name, p) for p in range(len(protos))]
+    inside = [f"{d[p]} <= {_num(proto.radius**2)}" for p, proto in enumerate(protos)]
     guards = [f"{f} IS NULL" for f in model.features]
     if where:
         guards.append(f"NOT COALESCE(({where}), FALSE)")
     branches = [f"WHEN {' OR '.join(guards)} THEN -1"] if guards else []
-    for j in range(k):
-        conds = [inside[j]] + [f"(NOT {inside[m]} OR {d[j]} <= {d[m]})" for m in range(j + 1, k)]
-        branches.append(f"WHEN {' AND '.join(conds)} THEN {j}")
+    for p, proto in enumerate(protos):
+        conds = [inside[p]] + [
+            f"(NOT {inside[q]} OR {d[p]} <= {d[q]})"
+            for q in range(p + 1, len(protos))
+            if protos[q].cluster != proto.cluster  # a nearer one of the same cluster: same id
+        ]
+        branches.append(f"WHEN {' AND '.join(conds)} THEN {proto.cluster}")
     return f"CAST(CASE {' '.join(branches)} ELSE -1 END AS INTEGER)"
 
 
@@ -79,7 +96,13 @@ def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:
             f"segmentation '{name}' is a cluster segmentation without a fitted model{where}: "
             "run `semseg cluster SPEC` first, then compile again"
         )
-    model = load_model(path)
+    try:
+        model = load_model(path)
+    except (ValueError, TypeError, KeyError) as err:
+        raise CompileError(
+            f"{path}: cannot read the fitted model ({err}); run `semseg cluster SPEC --force` "
+            "to fit it again"
+        ) from None
     if model.features != list(cluster.features) or list(model.categorical) != list(
         cluster.categorical
     ):

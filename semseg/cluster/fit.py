@@ -4,9 +4,11 @@ HDBSCAN (``fast_hdbscan``) or KMeans (scikit-learn, fixed ``random_state`` and `
 Cluster ids are renumbered 0..k-1 by size, largest first (ties by centre coordinates), -1 is
 noise, as SQL-inf's CLUSTER. Above ``sample_size`` rows the fit runs on a deterministic sample
 (the rows whose MD5 of the key sorts first) and everyone else is labelled with the assignment
-rule. Radius: for each cluster the same quantile of its members' distances to the centre; the
-quantile is chosen among ``RADIUS_QUANTILES`` to maximise agreement between the assignment rule
-and the fitted labels on the fitted rows (ties → the larger quantile), and stored in the model.
+rule. Each HDBSCAN cluster, which need not be round, is drawn by ``PROTOTYPES`` points (k-means
+within the cluster; a KMeans cluster by its centre). Radius: for each prototype a quantile of
+the distances of the members nearest to it; the quantiles are chosen among ``RADIUS_QUANTILES``
+to maximise agreement between the assignment rule and the fitted labels on the fitted rows
+(ties → the larger quantile), and stored in the model.
 numpy / fast_hdbscan / scikit-learn are imported inside functions only.
 """
 
@@ -33,6 +35,7 @@ from semseg.cluster.model_file import (
     CATEGORY_WEIGHT,
     ClusterCentre,
     FittedModel,
+    Prototype,
     default_model_path,
     stable_float,
     write_model,
@@ -41,6 +44,8 @@ from semseg.compiler import SpecFile
 from semseg.errors import CompileError
 
 RADIUS_QUANTILES = tuple(q / 100 for q in range(50, 101, 2)) + (1.0,)
+PROTOTYPES = 3  # per HDBSCAN cluster (KMeans clusters are Voronoi cells: their centre suffices)
+LLOYD_ROUNDS = 20
 KMEANS_SEED = 0
 KMEANS_N_INIT = 10
 
@@ -125,7 +130,8 @@ def squared_distances(space, centres):
 def assign(space, centres, radii, d=None):
     """The assignment rule (as the SQL): nearest centre whose radius holds the row, else -1.
 
-    ``d`` may pass precomputed ``squared_distances(space, centres)``.
+    Returns the index of the centre (a prototype; ``owners`` maps it to its cluster). ``d``
+    may pass precomputed ``squared_distances(space, centres)``.
     """
     import numpy as np
 
@@ -136,48 +142,98 @@ def assign(space, centres, radii, d=None):
         d = squared_distances(space, centres)
     inside = d <= np.asarray(radii)[None, :] ** 2
     masked = np.where(inside, d, np.inf)
-    best = masked.argmin(axis=1)  # first minimum → lowest id on ties
+    best = masked.argmin(axis=1)  # first minimum → lowest index on ties
     ok = np.isfinite(masked.min(axis=1))
     out[ok] = best[ok]
     out[~np.isfinite(space).all(axis=1)] = -1
     return out
 
 
-def _choose_radii(space, fitted, centres, dists) -> tuple[list[float], float]:
-    """Per-cluster radius quantile maximising rule/fit agreement (coordinate search, 2 passes).
+def owners(assigned, cluster_of):
+    """Prototype indices (-1: none) → cluster ids (-1: noise)."""
+    import numpy as np
 
-    Starts from the same quantile for all clusters (the best of ``RADIUS_QUANTILES``), then
-    improves one cluster at a time; ties keep the larger quantile. Deterministic.
+    table = np.append(np.asarray(cluster_of, dtype=int), -1)  # index -1 → -1
+    return table[assigned]
+
+
+def _prototypes(points, m: int):
+    """``m`` points standing for one cluster: k-means from a farthest-point start.
+
+    Numpy only, no random start and no BLAS sums, so the result is the same on every machine.
+    The first start is the member nearest the mean; each next one the member farthest from
+    those chosen; then ``LLOYD_ROUNDS`` rounds of Lloyd's algorithm.
     """
     import numpy as np
 
-    d = squared_distances(space, centres) if len(centres) else None  # once, not per trial
+    m = min(m, len(points))
+    chosen = [int(((points - points.mean(axis=0)) ** 2).sum(axis=1).argmin())]
+    nearest = ((points - points[chosen[0]]) ** 2).sum(axis=1)
+    while len(chosen) < m:
+        chosen.append(int(nearest.argmax()))
+        nearest = np.minimum(nearest, ((points - points[chosen[-1]]) ** 2).sum(axis=1))
+    protos = points[chosen].copy()
+    for _ in range(LLOYD_ROUNDS):
+        near = squared_distances(points, protos).argmin(axis=1)
+        moved = np.array(
+            [points[near == j].mean(axis=0) if (near == j).any() else protos[j] for j in range(m)]
+        )
+        if np.array_equal(moved, protos):
+            break
+        protos = moved
+    return protos
+
+
+def _choose_radii(space, fitted, centres, cluster_of, dists) -> tuple[list[float], float]:
+    """Per-prototype radius quantile maximising rule/fit agreement (coordinate search, 2 passes).
+
+    Starts from the same quantile for all prototypes (the best of ``RADIUS_QUANTILES``), then
+    improves one prototype at a time; ties keep the larger quantile. Deterministic. A trial
+    radius of prototype j can only change the rows within the larger of its old and new radius,
+    so only those rows are assigned again.
+    """
+    import numpy as np
+
+    k = len(centres)
+    if k == 0:
+        return [], float((fitted == -1).mean()) if len(fitted) else 1.0
+    d = squared_distances(space, centres)  # once, not per trial
     quantile: dict[tuple[int, float], float] = {}
 
     def radius(j: int, q: float) -> float:
         if (j, q) not in quantile:
-            quantile[(j, q)] = float(np.quantile(dists[j], q))
+            quantile[(j, q)] = float(np.quantile(dists[j], q)) if len(dists[j]) else 0.0
         return quantile[(j, q)]
 
-    def score(qs: list[float]) -> float:
-        radii = [radius(j, q) for j, q in enumerate(qs)]
-        return float((assign(space, centres, radii, d) == fitted).mean())
+    def right(rows, radii_sq) -> tuple[Any, int]:
+        """Assignment of ``rows`` (index array or slice) and how many agree with the fit."""
+        sub = d[rows]
+        masked = np.where(sub <= radii_sq[None, :], sub, np.inf)
+        found = np.where(np.isfinite(masked.min(axis=1)), masked.argmin(axis=1), -1)
+        return found, int((owners(found, cluster_of) == fitted[rows]).sum())
 
-    k = len(centres)
-    best_q, best = 1.0, -1.0
+    best_q, best = 1.0, -1
     for q in RADIUS_QUANTILES:
-        found = score([q] * k)
-        if found >= best:
-            best_q, best = q, found
+        _, count = right(slice(None), np.array([radius(j, q) ** 2 for j in range(k)]))
+        if count >= best:
+            best_q, best = q, count
     qs = [best_q] * k
+    radii_sq = np.array([radius(j, best_q) ** 2 for j in range(k)])
+    current, best = right(slice(None), radii_sq)
     for _ in range(2):
         for j in range(k):
             for q in RADIUS_QUANTILES:
-                trial = qs[:j] + [q] + qs[j + 1 :]
-                found = score(trial)
-                if found > best or (found == best and q > qs[j]):
-                    qs, best = trial, found
-    return qs, best
+                if q == qs[j]:
+                    continue
+                trial = radii_sq.copy()
+                trial[j] = radius(j, q) ** 2
+                rows = np.flatnonzero(d[:, j] <= max(trial[j], radii_sq[j]))
+                found, count = right(rows, trial)
+                before = int((owners(current[rows], cluster_of) == fitted[rows]).sum())
+                if count > before or (count == before and q > qs[j]):
+                    qs[j], radii_sq, best = q, trial, best + count - before
+                    current[rows] = found
+    return qs, best / len(space)
 
 
 def fit_local(
@@ -216,15 +272,29 @@ def fit_local(
     show(f"fitting {c.algorithm} on {len(sample):,} rows…")
     fitted = _renumber(space[sample], _raw_labels(space[sample], c))
     k = int(fitted.max()) + 1 if len(fitted) else 0
-    centres = [space[sample][fitted == j].mean(axis=0) for j in range(k)]
-    dists = [
-        np.sqrt(((space[sample][fitted == j] - centres[j]) ** 2).sum(axis=1)) for j in range(k)
+    fit_space = space[sample]
+    centres = [fit_space[fitted == j].mean(axis=0) for j in range(k)]
+    per_cluster = 1 if c.algorithm == "kmeans" else PROTOTYPES
+    protos, cluster_of = [], []
+    for j in range(k):
+        for proto in _prototypes(fit_space[fitted == j], per_cluster):
+            protos.append([stable_float(x) for x in proto])
+            cluster_of.append(j)
+    # Each prototype's members: the cluster's rows nearest to it among the cluster's prototypes.
+    d_fit = squared_distances(fit_space, protos) if protos else np.zeros((len(fit_space), 0))
+    dists = []
+    for p, j in enumerate(cluster_of):
+        own = [q for q, o in enumerate(cluster_of) if o == j]
+        near = np.asarray(own)[d_fit[:, own].argmin(axis=1)]  # p is one of ``own``
+        members = (fitted == j) & (near == p)
+        dists.append(np.sqrt(d_fit[members, p]))
+    quantiles, local_agreement = _choose_radii(fit_space, fitted, protos, cluster_of, dists)
+    radii = [
+        stable_float(np.quantile(d, q)) if len(d) else 0.0
+        for d, q in zip(dists, quantiles, strict=True)
     ]
-    quantiles, local_agreement = _choose_radii(space[sample], fitted, centres, dists)
-    radii = [stable_float(np.quantile(d, q)) for d, q in zip(dists, quantiles, strict=True)]
-    rounded = [[stable_float(x) for x in ctr] for ctr in centres]
     labels = np.full(len(feats.keys), -1)
-    labels[complete] = assign(space[complete], rounded, radii)
+    labels[complete] = owners(assign(space[complete], protos, radii), cluster_of)
     labels[sample] = fitted
     seconds = time.perf_counter() - t0
     params: dict[str, Any] = {"min_cluster_size": c.min_cluster_size, "min_samples": c.min_samples}
@@ -238,8 +308,10 @@ def fit_local(
         stds=stds,
         categorical=vocab,
         clusters=[
-            ClusterCentre(j, int((fitted == j).sum()), rounded[j], radii[j]) for j in range(k)
+            ClusterCentre(j, int((fitted == j).sum()), [stable_float(x) for x in centres[j]])
+            for j in range(k)
         ],
+        prototypes=[Prototype(j, protos[p], radii[p]) for p, j in enumerate(cluster_of)],
         fit={
             "algorithm": c.algorithm,
             "params": params,
@@ -252,7 +324,8 @@ def fit_local(
             "n_sampled": int(len(sample)),
             "sample": "all" if len(sample) == len(complete) else "md5(key) first",
             "noise_share": stable_float((fitted == -1).mean()),
-            "radius": "per-cluster quantile of member distances to the centre",
+            "prototypes_per_cluster": per_cluster,
+            "radius": "per-prototype quantile of its members' distances to it",
             "radius_quantiles": quantiles,
             "rule_agreement_on_fit": stable_float(local_agreement),
             "semseg_version": __version__,

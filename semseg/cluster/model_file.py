@@ -16,7 +16,7 @@ from typing import Any
 
 from semseg.model import Spec
 
-FORMAT = 1
+FORMAT = 2  # 2: clusters are drawn by prototypes (format 1 had one centre and radius each)
 DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
 
 CATEGORY_WEIGHT = 0.7071067812  # one-hot value: two categories are 1 unit apart
@@ -29,10 +29,22 @@ def stable_float(value: float) -> float:
 
 @dataclass(frozen=True)
 class ClusterCentre:
-    """One cluster: its id, size in the fitted sample, centre (scaled space) and radius."""
+    """One cluster: its id, size in the fitted sample and mean (scaled space)."""
 
     id: int
     size: int
+    centre: list[float]
+
+
+@dataclass(frozen=True)
+class Prototype:
+    """A point standing for part of a cluster, and the radius around it that belongs to it.
+
+    The assignment rule: a row takes the cluster of the nearest prototype whose radius holds
+    it, -1 when none does.
+    """
+
+    cluster: int
     centre: list[float]
     radius: float
 
@@ -48,6 +60,7 @@ class FittedModel:
     stds: list[float]
     categorical: dict[str, list[str]]
     clusters: list[ClusterCentre]
+    prototypes: list[Prototype]
     fit: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT
 
@@ -66,7 +79,12 @@ class FittedModel:
     @classmethod
     def from_json(cls, text: str) -> FittedModel:
         data = json.loads(text)
+        if data.get("format") != FORMAT:
+            raise ValueError(
+                f"model file format {data.get('format')}, this semseg reads format {FORMAT}"
+            )
         data["clusters"] = [ClusterCentre(**c) for c in data["clusters"]]
+        data["prototypes"] = [Prototype(**p) for p in data["prototypes"]]
         return cls(**data)
 
 

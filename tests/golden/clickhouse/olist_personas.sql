@@ -85,6 +85,46 @@ WITH customer_population AS (
     CAST(no_detailed_reviews AS Nullable(Float64)) / nullIf(no_orders, 0) AS detailed_review_rate,
     CAST(CAST(total_weight_g AS Nullable(Float64)) / 1000 AS Nullable(Float64)) / nullIf(no_orders, 0) AS avg_order_weight_kg
   FROM customer_metrics
+), customer_cluster_coordinates AS (
+  SELECT
+    customer_id,
+    customer_city,
+    no_orders,
+    no_detailed_reviews,
+    avg_review_score,
+    ltv,
+    avg_installments,
+    no_items,
+    avg_item_price,
+    total_weight_g,
+    avg_photos,
+    items_per_order,
+    log_item_price,
+    detailed_review_rate,
+    avg_order_weight_kg,
+    (
+      CAST(items_per_order AS Nullable(Float64)) - 2.217838889
+    ) / 1.406443971 AS persona__z0,
+    (
+      CAST(log_item_price AS Nullable(Float64)) - 4.732695236
+    ) / 1.19897228 AS persona__z1,
+    (
+      CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
+    ) / 0.3966441948 AS persona__z2,
+    (
+      CAST(avg_review_score AS Nullable(Float64)) - 3.5331
+    ) / 1.11068695 AS persona__z3,
+    CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END AS persona__z4,
+    CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END AS persona__z5,
+    CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END AS persona__z6,
+    CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END AS persona__z7,
+    CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END AS persona__z8,
+    CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END AS persona__z9,
+    CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END AS persona__z10,
+    CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END AS persona__z11,
+    CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END AS persona__z12,
+    CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END AS persona__z13
+  FROM customer_derived_metrics
 ), customer_cluster_distances AS (
   SELECT
     customer_id,
@@ -103,735 +143,593 @@ WITH customer_population AS (
     detailed_review_rate,
     avg_order_weight_kg,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8638851265
-      )
+      persona__z0 + 0.8658993277
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8638851265
-      )
+      persona__z0 + 0.8658993277
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -1.205963994
-      )
+      persona__z1 + 1.241633357
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -1.205963994
-      )
+      persona__z1 + 1.241633357
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.8810348273
-      )
+      persona__z2 + 0.8739590751
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.8810348273
-      )
+      persona__z2 + 0.8739590751
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - (
-        -0.4520022096
-      )
+      persona__z3 + 0.4628238235
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - (
-        -0.4520022096
-      )
-    ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.03004703036
+      persona__z3 + 0.4628238235
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
+      persona__z10 - 0.7071067812
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.03004703036
-    ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.02003135358
-    ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.02003135358
-    ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.01001567679
-    ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.01001567679
-    ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.002003135358
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.002003135358
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.5909249305
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.5909249305
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.002003135358
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.002003135358
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.00801254143
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.00801254143
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.002003135358
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.002003135358
-    ) AS persona__d0,
+      persona__z10 - 0.7071067812
+    ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d0,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.4950413911
-      )
+      persona__z0 + 0.8240750314
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.4950413911
-      )
+      persona__z0 + 0.8240750314
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 0.06121831896
+      persona__z1 + 0.4772906967
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 0.06121831896
+      persona__z1 + 0.4772906967
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 1.402044987
+      persona__z2 + 0.9081746989
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 1.402044987
+      persona__z2 + 0.9081746989
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - (
-        -1.788072019
-      )
+      persona__z3 + 0.3899388572
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - (
-        -1.788072019
-      )
-    ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 + 0.3899388572
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
+      persona__z10 - 0.6239177481
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.67697439
-    ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.67697439
-    ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) AS persona__d1,
+      persona__z10 - 0.6239177481
+    ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d1,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 0.214011341
+      persona__z0 + 0.8658993277
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 0.214011341
+      persona__z0 + 0.8658993277
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -0.2194421178
-      )
+      persona__z1 + 1.248821573
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -0.2194421178
-      )
+      persona__z1 + 1.248821573
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.7321624381
-      )
+      persona__z2 + 0.9081746989
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.7321624381
-      )
+      persona__z2 + 0.9081746989
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.7564894982
+      persona__z3 + 0.4167348007
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.7564894982
+      persona__z3 + 0.4167348007
     ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z4 - 0.1894036021
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z4 - 0.1894036021
     ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z5 - 0.1262690681
     ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z5 - 0.1262690681
     ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z6 - 0.06313453404
     ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z6 - 0.06313453404
+    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.01262690681
+    ) * (
+      persona__z9 - 0.01262690681
+    ) + persona__z10 * persona__z10 + (
+      persona__z11 - 0.01262690681
+    ) * (
+      persona__z11 - 0.01262690681
     ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.6633230796
+      persona__z12 - 0.05050762723
     ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.6633230796
+      persona__z12 - 0.05050762723
     ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z13 - 0.01262690681
     ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z13 - 0.01262690681
     ) AS persona__d2,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 1.972914952
+      persona__z0 + 0.5166075896
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 1.972914952
+      persona__z0 + 0.5166075896
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -1.026083007
-      )
+      persona__z1 - 0.06593032521
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -1.026083007
-      )
+      persona__z1 - 0.06593032521
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.8579887732
-      )
+      persona__z2 - 1.319775982
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.8579887732
-      )
+      persona__z2 - 1.319775982
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.2656092006
+      persona__z3 + 1.993350952
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.2656092006
-    ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 + 1.993350952
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
+      persona__z6 - 0.7039640844
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.6805071531
-    ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.6805071531
-    ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) AS persona__d3,
+      persona__z6 - 0.7039640844
+    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d3,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8658993277
-      )
+      persona__z0 + 0.1650436193
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8658993277
-      )
+      persona__z0 + 0.1650436193
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 1.17514387
+      persona__z1 + 0.03727556087
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 1.17514387
+      persona__z1 + 0.03727556087
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.1602057036
-      )
+      persona__z2 - 1.612976532
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.1602057036
-      )
+      persona__z2 - 1.612976532
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - (
-        -0.2198248974
-      )
+      persona__z3 + 1.695437225
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - (
-        -0.2198248974
-      )
-    ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.7024851683
-    ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.7024851683
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) AS persona__d4,
+      persona__z3 + 1.695437225
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d4,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8658993277
-      )
+      persona__z0 + 0.4929845251
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8658993277
-      )
+      persona__z0 + 0.4929845251
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 1.826108589
+      persona__z1 - 0.0640387872
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 1.826108589
+      persona__z1 - 0.0640387872
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.9081746989
-      )
+      persona__z2 - 1.539721843
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - (
-        -0.9081746989
-      )
+      persona__z2 - 1.539721843
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.7820875054
+      persona__z3 + 1.39080766
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.7820875054
-    ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
+      persona__z3 + 1.39080766
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
+      persona__z6 - 0.7071067812
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
-    ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) AS persona__d5,
+      persona__z6 - 0.7071067812
+    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d5,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 0.2478257645
+      persona__z0 - 0.2110512582
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 0.2478257645
+      persona__z0 - 0.2110512582
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -0.6297380085
-      )
+      persona__z1 + 0.2231915305
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -0.6297380085
-      )
+      persona__z1 + 0.2231915305
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 1.610206036
+      persona__z2 + 0.8991166706
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 1.610206036
+      persona__z2 + 0.8991166706
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 1.255579421
+      persona__z3 - 1.011973561
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 1.255579421
-    ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 - 1.011973561
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
+      persona__z7 - 0.6647650578
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) AS persona__d6,
+      persona__z7 - 0.6647650578
+    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d6,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 0.2526455728
+      persona__z0 - 0.2058869919
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - 0.2526455728
+      persona__z0 - 0.2058869919
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -0.6335076694
-      )
+      persona__z1 + 0.2385041895
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - (
-        -0.6335076694
-      )
+      persona__z1 + 0.2385041895
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 0.6490973724
+      persona__z2 + 0.07179278262
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 0.6490973724
+      persona__z2 + 0.07179278262
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 1.289055749
+      persona__z3 - 0.70381201
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 1.289055749
-    ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 - 0.70381201
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
+      persona__z7 - 0.695882864
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
-    ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
-    ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) AS persona__d7,
+      persona__z7 - 0.695882864
+    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d7,
     (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8658993277
-      )
+      persona__z0 - 0.22483035
     ) * (
-      (
-        CAST(items_per_order AS Nullable(Float64)) - 2.217838889
-      ) / 1.406443971 - (
-        -0.8658993277
-      )
+      persona__z0 - 0.22483035
     ) + (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 1.78328952
+      persona__z1 + 0.199796285
     ) * (
-      (
-        CAST(log_item_price AS Nullable(Float64)) - 4.732695236
-      ) / 1.19897228 - 1.78328952
+      persona__z1 + 0.199796285
     ) + (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 0.02734682704
+      persona__z2 + 0.8797100883
     ) * (
-      (
-        CAST(detailed_review_rate AS Nullable(Float64)) - 0.3602222222
-      ) / 0.3966441948 - 0.02734682704
+      persona__z2 + 0.8797100883
     ) + (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.8461934075
+      persona__z3 - 0.3334017906
     ) * (
-      (
-        CAST(avg_review_score AS Nullable(Float64)) - 3.5331
-      ) / 1.11068695 - 0.8461934075
+      persona__z3 - 0.3334017906
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
+      persona__z7 - 0.6386770927
+    ) * (
+      persona__z7 - 0.6386770927
+    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d8,
+    (
+      persona__z0 - 1.755236148
+    ) * (
+      persona__z0 - 1.755236148
     ) + (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
+      persona__z1 + 1.036229058
     ) * (
-      CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END - 0.7071067812
+      persona__z1 + 1.036229058
     ) + (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z2 + 0.8523450097
     ) * (
-      CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z2 + 0.8523450097
     ) + (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 - 0.5029544479
     ) * (
-      CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 - 0.5029544479
+    ) + persona__z4 * persona__z4 + (
+      persona__z5 - 0.6823827679
+    ) * (
+      persona__z5 - 0.6823827679
+    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d9,
+    (
+      persona__z0 - 1.985375812
+    ) * (
+      persona__z0 - 1.985375812
     ) + (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z1 + 1.017983417
     ) * (
-      CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z1 + 1.017983417
     ) + (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z2 + 0.8437452786
     ) * (
-      CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z2 + 0.8437452786
     ) + (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 + 0.2393099268
     ) * (
-      CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 + 0.2393099268
+    ) + persona__z4 * persona__z4 + (
+      persona__z5 - 0.6734350297
+    ) * (
+      persona__z5 - 0.6734350297
+    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d10,
+    (
+      persona__z0 - 2.392910428
+    ) * (
+      persona__z0 - 2.392910428
     ) + (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z1 + 1.017626271
     ) * (
-      CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z1 + 1.017626271
     ) + (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z2 + 0.8904201128
     ) * (
-      CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z2 + 0.8904201128
     ) + (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 - 0.5342872009
     ) * (
-      CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z3 - 0.5342872009
+    ) + persona__z4 * persona__z4 + (
+      persona__z5 - 0.6871882803
+    ) * (
+      persona__z5 - 0.6871882803
+    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d11,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
     ) + (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
+      persona__z1 - 1.146523061
     ) * (
-      CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END - 0.0
-    ) AS persona__d8
-  FROM customer_derived_metrics
+      persona__z1 - 1.146523061
+    ) + (
+      persona__z2 + 0.1138504489
+    ) * (
+      persona__z2 + 0.1138504489
+    ) + (
+      persona__z3 + 0.2219901282
+    ) * (
+      persona__z3 + 0.2219901282
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
+      persona__z8 - 0.6935085739
+    ) * (
+      persona__z8 - 0.6935085739
+    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d12,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.192916136
+    ) * (
+      persona__z1 - 1.192916136
+    ) + (
+      persona__z2 + 0.9081746989
+    ) * (
+      persona__z2 + 0.9081746989
+    ) + (
+      persona__z3 + 0.2425114435
+    ) * (
+      persona__z3 + 0.2425114435
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
+      persona__z8 - 0.7071067812
+    ) * (
+      persona__z8 - 0.7071067812
+    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d13,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.18707391
+    ) * (
+      persona__z1 - 1.18707391
+    ) + (
+      persona__z2 - 0.4848614019
+    ) * (
+      persona__z2 - 0.4848614019
+    ) + (
+      persona__z3 + 0.1967222406
+    ) * (
+      persona__z3 + 0.1967222406
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
+      persona__z8 - 0.7071067812
+    ) * (
+      persona__z8 - 0.7071067812
+    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d14,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.819395323
+    ) * (
+      persona__z1 - 1.819395323
+    ) + (
+      persona__z2 + 0.9081746989
+    ) * (
+      persona__z2 + 0.9081746989
+    ) + (
+      persona__z3 - 0.64113475
+    ) * (
+      persona__z3 - 0.64113475
+    ) + (
+      persona__z4 - 0.7071067812
+    ) * (
+      persona__z4 - 0.7071067812
+    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d15,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.876262637
+    ) * (
+      persona__z1 - 1.876262637
+    ) + (
+      persona__z2 + 0.9081746989
+    ) * (
+      persona__z2 + 0.9081746989
+    ) + (
+      persona__z3 - 0.02822077314
+    ) * (
+      persona__z3 - 0.02822077314
+    ) + (
+      persona__z4 - 0.7071067812
+    ) * (
+      persona__z4 - 0.7071067812
+    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d16,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.827367249
+    ) * (
+      persona__z1 - 1.827367249
+    ) + (
+      persona__z2 + 0.9081746989
+    ) * (
+      persona__z2 + 0.9081746989
+    ) + (
+      persona__z3 - 1.201320772
+    ) * (
+      persona__z3 - 1.201320772
+    ) + (
+      persona__z4 - 0.7071067812
+    ) * (
+      persona__z4 - 0.7071067812
+    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d17,
+    (
+      persona__z0 - 0.2313340571
+    ) * (
+      persona__z0 - 0.2313340571
+    ) + (
+      persona__z1 + 0.634952673
+    ) * (
+      persona__z1 + 0.634952673
+    ) + (
+      persona__z2 - 1.609546394
+    ) * (
+      persona__z2 - 1.609546394
+    ) + (
+      persona__z3 - 1.320714176
+    ) * (
+      persona__z3 - 1.320714176
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      persona__z9 - 0.7071067812
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d18,
+    (
+      persona__z0 - 0.4426141397
+    ) * (
+      persona__z0 - 0.4426141397
+    ) + (
+      persona__z1 + 0.6538814679
+    ) * (
+      persona__z1 + 0.6538814679
+    ) + (
+      persona__z2 - 1.612976532
+    ) * (
+      persona__z2 - 1.612976532
+    ) + (
+      persona__z3 - 0.9708437727
+    ) * (
+      persona__z3 - 0.9708437727
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      persona__z9 - 0.7071067812
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d19,
+    (
+      persona__z0 - 0.1680321311
+    ) * (
+      persona__z0 - 0.1680321311
+    ) + (
+      persona__z1 + 0.5531579206
+    ) * (
+      persona__z1 + 0.5531579206
+    ) + (
+      persona__z2 - 1.612976532
+    ) * (
+      persona__z2 - 1.612976532
+    ) + (
+      persona__z3 - 0.9952774422
+    ) * (
+      persona__z3 - 0.9952774422
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      persona__z9 - 0.7071067812
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d20,
+    (
+      persona__z0 - 0.3235239108
+    ) * (
+      persona__z0 - 0.3235239108
+    ) + (
+      persona__z1 + 0.6343630093
+    ) * (
+      persona__z1 + 0.6343630093
+    ) + (
+      persona__z2 - 0.3740107843
+    ) * (
+      persona__z2 - 0.3740107843
+    ) + (
+      persona__z3 - 1.320714176
+    ) * (
+      persona__z3 - 1.320714176
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      persona__z9 - 0.7071067812
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d21,
+    (
+      persona__z0 - 0.2790768397
+    ) * (
+      persona__z0 - 0.2790768397
+    ) + (
+      persona__z1 + 0.6248489572
+    ) * (
+      persona__z1 + 0.6248489572
+    ) + (
+      persona__z2 - 0.9116907874
+    ) * (
+      persona__z2 - 0.9116907874
+    ) + (
+      persona__z3 - 1.272074919
+    ) * (
+      persona__z3 - 1.272074919
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      persona__z9 - 0.7071067812
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d22,
+    (
+      persona__z0 - 0.07224287461
+    ) * (
+      persona__z0 - 0.07224287461
+    ) + (
+      persona__z1 + 0.6457946559
+    ) * (
+      persona__z1 + 0.6457946559
+    ) + (
+      persona__z2 - 0.760920792
+    ) * (
+      persona__z2 - 0.760920792
+    ) + (
+      persona__z3 - 1.254855702
+    ) * (
+      persona__z3 - 1.254855702
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      persona__z9 - 0.7071067812
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d23,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.778729139
+    ) * (
+      persona__z1 - 1.778729139
+    ) + (
+      persona__z2 + 0.1158128835
+    ) * (
+      persona__z2 + 0.1158128835
+    ) + (
+      persona__z3 - 0.9791552162
+    ) * (
+      persona__z3 - 0.9791552162
+    ) + (
+      persona__z4 - 0.7071067812
+    ) * (
+      persona__z4 - 0.7071067812
+    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d24,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.776303868
+    ) * (
+      persona__z1 - 1.776303868
+    ) + (
+      persona__z2 - 0.3524009166
+    ) * (
+      persona__z2 - 0.3524009166
+    ) + (
+      persona__z3 - 0.8405308685
+    ) * (
+      persona__z3 - 0.8405308685
+    ) + (
+      persona__z4 - 0.7071067812
+    ) * (
+      persona__z4 - 0.7071067812
+    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d25,
+    (
+      persona__z0 + 0.8658993277
+    ) * (
+      persona__z0 + 0.8658993277
+    ) + (
+      persona__z1 - 1.795086741
+    ) * (
+      persona__z1 - 1.795086741
+    ) + (
+      persona__z2 + 0.08262125663
+    ) * (
+      persona__z2 + 0.08262125663
+    ) + (
+      persona__z3 - 0.6869428252
+    ) * (
+      persona__z3 - 0.6869428252
+    ) + (
+      persona__z4 - 0.7071067812
+    ) * (
+      persona__z4 - 0.7071067812
+    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d26
+  FROM customer_cluster_coordinates
 ), customer_segments AS (
   SELECT
     customer_id,
@@ -858,6 +756,24 @@ WITH customer_population AS (
     persona__d6,
     persona__d7,
     persona__d8,
+    persona__d9,
+    persona__d10,
+    persona__d11,
+    persona__d12,
+    persona__d13,
+    persona__d14,
+    persona__d15,
+    persona__d16,
+    persona__d17,
+    persona__d18,
+    persona__d19,
+    persona__d20,
+    persona__d21,
+    persona__d22,
+    persona__d23,
+    persona__d24,
+    persona__d25,
+    persona__d26,
     CAST(CASE
       WHEN items_per_order IS NULL
       OR log_item_price IS NULL
@@ -867,131 +783,1031 @@ WITH customer_population AS (
         no_orders > 1
       ), FALSE)
       THEN -1
-      WHEN persona__d0 <= 1.0671603628990805
+      WHEN persona__d0 <= 1.0342560779379866
       AND (
-        NOT persona__d1 <= 1.4093098059323153 OR persona__d0 <= persona__d1
+        NOT persona__d3 <= 1.1560598117425238 OR persona__d0 <= persona__d3
       )
       AND (
-        NOT persona__d2 <= 0.9681236974541653 OR persona__d0 <= persona__d2
+        NOT persona__d4 <= 0.5173853013407701 OR persona__d0 <= persona__d4
       )
       AND (
-        NOT persona__d3 <= 1.0868643388761798 OR persona__d0 <= persona__d3
+        NOT persona__d5 <= 0.9870758365467113 OR persona__d0 <= persona__d5
       )
       AND (
-        NOT persona__d4 <= 1.11488255750592 OR persona__d0 <= persona__d4
+        NOT persona__d6 <= 0.7391691895101077 OR persona__d0 <= persona__d6
       )
       AND (
-        NOT persona__d5 <= 0.332306286437174 OR persona__d0 <= persona__d5
+        NOT persona__d7 <= 0.5445447289114941 OR persona__d0 <= persona__d7
       )
       AND (
-        NOT persona__d6 <= 0.2695433235717034 OR persona__d0 <= persona__d6
+        NOT persona__d8 <= 0.6821196027249153 OR persona__d0 <= persona__d8
       )
       AND (
-        NOT persona__d7 <= 0.2141318199035508 OR persona__d0 <= persona__d7
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d0 <= persona__d9
       )
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d0 <= persona__d8
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d0 <= persona__d10
+      )
+      AND (
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d0 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d0 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d0 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d0 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d0 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d0 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d0 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d0 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d0 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d0 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d0 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d0 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d0 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d0 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d0 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d0 <= persona__d26
       )
       THEN 0
-      WHEN persona__d1 <= 1.4093098059323153
+      WHEN persona__d1 <= 0.2614103056799736
       AND (
-        NOT persona__d2 <= 0.9681236974541653 OR persona__d1 <= persona__d2
+        NOT persona__d3 <= 1.1560598117425238 OR persona__d1 <= persona__d3
       )
       AND (
-        NOT persona__d3 <= 1.0868643388761798 OR persona__d1 <= persona__d3
+        NOT persona__d4 <= 0.5173853013407701 OR persona__d1 <= persona__d4
       )
       AND (
-        NOT persona__d4 <= 1.11488255750592 OR persona__d1 <= persona__d4
+        NOT persona__d5 <= 0.9870758365467113 OR persona__d1 <= persona__d5
       )
       AND (
-        NOT persona__d5 <= 0.332306286437174 OR persona__d1 <= persona__d5
+        NOT persona__d6 <= 0.7391691895101077 OR persona__d1 <= persona__d6
       )
       AND (
-        NOT persona__d6 <= 0.2695433235717034 OR persona__d1 <= persona__d6
+        NOT persona__d7 <= 0.5445447289114941 OR persona__d1 <= persona__d7
       )
       AND (
-        NOT persona__d7 <= 0.2141318199035508 OR persona__d1 <= persona__d7
+        NOT persona__d8 <= 0.6821196027249153 OR persona__d1 <= persona__d8
       )
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d1 <= persona__d8
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d1 <= persona__d9
+      )
+      AND (
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d1 <= persona__d10
+      )
+      AND (
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d1 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d1 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d1 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d1 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d1 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d1 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d1 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d1 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d1 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d1 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d1 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d1 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d1 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d1 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d1 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d1 <= persona__d26
+      )
+      THEN 0
+      WHEN persona__d2 <= 0.7633372388956545
+      AND (
+        NOT persona__d3 <= 1.1560598117425238 OR persona__d2 <= persona__d3
+      )
+      AND (
+        NOT persona__d4 <= 0.5173853013407701 OR persona__d2 <= persona__d4
+      )
+      AND (
+        NOT persona__d5 <= 0.9870758365467113 OR persona__d2 <= persona__d5
+      )
+      AND (
+        NOT persona__d6 <= 0.7391691895101077 OR persona__d2 <= persona__d6
+      )
+      AND (
+        NOT persona__d7 <= 0.5445447289114941 OR persona__d2 <= persona__d7
+      )
+      AND (
+        NOT persona__d8 <= 0.6821196027249153 OR persona__d2 <= persona__d8
+      )
+      AND (
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d2 <= persona__d9
+      )
+      AND (
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d2 <= persona__d10
+      )
+      AND (
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d2 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d2 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d2 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d2 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d2 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d2 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d2 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d2 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d2 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d2 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d2 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d2 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d2 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d2 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d2 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d2 <= persona__d26
+      )
+      THEN 0
+      WHEN persona__d3 <= 1.1560598117425238
+      AND (
+        NOT persona__d6 <= 0.7391691895101077 OR persona__d3 <= persona__d6
+      )
+      AND (
+        NOT persona__d7 <= 0.5445447289114941 OR persona__d3 <= persona__d7
+      )
+      AND (
+        NOT persona__d8 <= 0.6821196027249153 OR persona__d3 <= persona__d8
+      )
+      AND (
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d3 <= persona__d9
+      )
+      AND (
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d3 <= persona__d10
+      )
+      AND (
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d3 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d3 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d3 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d3 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d3 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d3 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d3 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d3 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d3 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d3 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d3 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d3 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d3 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d3 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d3 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d3 <= persona__d26
       )
       THEN 1
-      WHEN persona__d2 <= 0.9681236974541653
+      WHEN persona__d4 <= 0.5173853013407701
       AND (
-        NOT persona__d3 <= 1.0868643388761798 OR persona__d2 <= persona__d3
+        NOT persona__d6 <= 0.7391691895101077 OR persona__d4 <= persona__d6
       )
       AND (
-        NOT persona__d4 <= 1.11488255750592 OR persona__d2 <= persona__d4
+        NOT persona__d7 <= 0.5445447289114941 OR persona__d4 <= persona__d7
       )
       AND (
-        NOT persona__d5 <= 0.332306286437174 OR persona__d2 <= persona__d5
+        NOT persona__d8 <= 0.6821196027249153 OR persona__d4 <= persona__d8
       )
       AND (
-        NOT persona__d6 <= 0.2695433235717034 OR persona__d2 <= persona__d6
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d4 <= persona__d9
       )
       AND (
-        NOT persona__d7 <= 0.2141318199035508 OR persona__d2 <= persona__d7
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d4 <= persona__d10
       )
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d2 <= persona__d8
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d4 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d4 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d4 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d4 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d4 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d4 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d4 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d4 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d4 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d4 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d4 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d4 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d4 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d4 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d4 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d4 <= persona__d26
+      )
+      THEN 1
+      WHEN persona__d5 <= 0.9870758365467113
+      AND (
+        NOT persona__d6 <= 0.7391691895101077 OR persona__d5 <= persona__d6
+      )
+      AND (
+        NOT persona__d7 <= 0.5445447289114941 OR persona__d5 <= persona__d7
+      )
+      AND (
+        NOT persona__d8 <= 0.6821196027249153 OR persona__d5 <= persona__d8
+      )
+      AND (
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d5 <= persona__d9
+      )
+      AND (
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d5 <= persona__d10
+      )
+      AND (
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d5 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d5 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d5 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d5 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d5 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d5 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d5 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d5 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d5 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d5 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d5 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d5 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d5 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d5 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d5 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d5 <= persona__d26
+      )
+      THEN 1
+      WHEN persona__d6 <= 0.7391691895101077
+      AND (
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d6 <= persona__d9
+      )
+      AND (
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d6 <= persona__d10
+      )
+      AND (
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d6 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d6 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d6 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d6 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d6 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d6 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d6 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d6 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d6 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d6 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d6 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d6 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d6 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d6 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d6 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d6 <= persona__d26
       )
       THEN 2
-      WHEN persona__d3 <= 1.0868643388761798
+      WHEN persona__d7 <= 0.5445447289114941
       AND (
-        NOT persona__d4 <= 1.11488255750592 OR persona__d3 <= persona__d4
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d7 <= persona__d9
       )
       AND (
-        NOT persona__d5 <= 0.332306286437174 OR persona__d3 <= persona__d5
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d7 <= persona__d10
       )
       AND (
-        NOT persona__d6 <= 0.2695433235717034 OR persona__d3 <= persona__d6
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d7 <= persona__d11
       )
       AND (
-        NOT persona__d7 <= 0.2141318199035508 OR persona__d3 <= persona__d7
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d7 <= persona__d12
       )
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d3 <= persona__d8
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d7 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d7 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d7 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d7 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d7 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d7 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d7 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d7 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d7 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d7 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d7 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d7 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d7 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d7 <= persona__d26
+      )
+      THEN 2
+      WHEN persona__d8 <= 0.6821196027249153
+      AND (
+        NOT persona__d9 <= 0.8440714009419392 OR persona__d8 <= persona__d9
+      )
+      AND (
+        NOT persona__d10 <= 0.8017537407775135 OR persona__d8 <= persona__d10
+      )
+      AND (
+        NOT persona__d11 <= 0.6691808235763466 OR persona__d8 <= persona__d11
+      )
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d8 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d8 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d8 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d8 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d8 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d8 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d8 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d8 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d8 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d8 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d8 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d8 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d8 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d8 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d8 <= persona__d26
+      )
+      THEN 2
+      WHEN persona__d9 <= 0.8440714009419392
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d9 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d9 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d9 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d9 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d9 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d9 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d9 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d9 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d9 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d9 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d9 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d9 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d9 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d9 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d9 <= persona__d26
       )
       THEN 3
-      WHEN persona__d4 <= 1.11488255750592
+      WHEN persona__d10 <= 0.8017537407775135
       AND (
-        NOT persona__d5 <= 0.332306286437174 OR persona__d4 <= persona__d5
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d10 <= persona__d12
       )
       AND (
-        NOT persona__d6 <= 0.2695433235717034 OR persona__d4 <= persona__d6
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d10 <= persona__d13
       )
       AND (
-        NOT persona__d7 <= 0.2141318199035508 OR persona__d4 <= persona__d7
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d10 <= persona__d14
       )
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d4 <= persona__d8
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d10 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d10 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d10 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d10 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d10 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d10 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d10 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d10 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d10 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d10 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d10 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d10 <= persona__d26
+      )
+      THEN 3
+      WHEN persona__d11 <= 0.6691808235763466
+      AND (
+        NOT persona__d12 <= 0.7485920684875984 OR persona__d11 <= persona__d12
+      )
+      AND (
+        NOT persona__d13 <= 0.5361520254232071 OR persona__d11 <= persona__d13
+      )
+      AND (
+        NOT persona__d14 <= 0.5746444434430804 OR persona__d11 <= persona__d14
+      )
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d11 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d11 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d11 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d11 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d11 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d11 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d11 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d11 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d11 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d11 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d11 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d11 <= persona__d26
+      )
+      THEN 3
+      WHEN persona__d12 <= 0.7485920684875984
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d12 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d12 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d12 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d12 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d12 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d12 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d12 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d12 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d12 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d12 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d12 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d12 <= persona__d26
       )
       THEN 4
-      WHEN persona__d5 <= 0.332306286437174
+      WHEN persona__d13 <= 0.5361520254232071
       AND (
-        NOT persona__d6 <= 0.2695433235717034 OR persona__d5 <= persona__d6
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d13 <= persona__d15
       )
       AND (
-        NOT persona__d7 <= 0.2141318199035508 OR persona__d5 <= persona__d7
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d13 <= persona__d16
       )
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d5 <= persona__d8
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d13 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d13 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d13 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d13 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d13 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d13 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d13 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d13 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d13 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d13 <= persona__d26
+      )
+      THEN 4
+      WHEN persona__d14 <= 0.5746444434430804
+      AND (
+        NOT persona__d15 <= 0.1882869170075232 OR persona__d14 <= persona__d15
+      )
+      AND (
+        NOT persona__d16 <= 0.04608050864856055 OR persona__d14 <= persona__d16
+      )
+      AND (
+        NOT persona__d17 <= 0.20136416884394676 OR persona__d14 <= persona__d17
+      )
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d14 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d14 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d14 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d14 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d14 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d14 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d14 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d14 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d14 <= persona__d26
+      )
+      THEN 4
+      WHEN persona__d15 <= 0.1882869170075232
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d15 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d15 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d15 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d15 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d15 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d15 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d15 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d15 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d15 <= persona__d26
       )
       THEN 5
-      WHEN persona__d6 <= 0.2695433235717034
+      WHEN persona__d16 <= 0.04608050864856055
       AND (
-        NOT persona__d7 <= 0.2141318199035508 OR persona__d6 <= persona__d7
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d16 <= persona__d18
       )
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d6 <= persona__d8
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d16 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d16 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d16 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d16 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d16 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d16 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d16 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d16 <= persona__d26
+      )
+      THEN 5
+      WHEN persona__d17 <= 0.20136416884394676
+      AND (
+        NOT persona__d18 <= 0.2645256710466381 OR persona__d17 <= persona__d18
+      )
+      AND (
+        NOT persona__d19 <= 0.04266039411105161 OR persona__d17 <= persona__d19
+      )
+      AND (
+        NOT persona__d20 <= 0.06237486844440093 OR persona__d17 <= persona__d20
+      )
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d17 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d17 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d17 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d17 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d17 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d17 <= persona__d26
+      )
+      THEN 5
+      WHEN persona__d18 <= 0.2645256710466381
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d18 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d18 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d18 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d18 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d18 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d18 <= persona__d26
       )
       THEN 6
-      WHEN persona__d7 <= 0.2141318199035508
+      WHEN persona__d19 <= 0.04266039411105161
       AND (
-        NOT persona__d8 <= 0.1573661961219214 OR persona__d7 <= persona__d8
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d19 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d19 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d19 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d19 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d19 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d19 <= persona__d26
+      )
+      THEN 6
+      WHEN persona__d20 <= 0.06237486844440093
+      AND (
+        NOT persona__d21 <= 0.10514764047947632 OR persona__d20 <= persona__d21
+      )
+      AND (
+        NOT persona__d22 <= 0.1061208807743048 OR persona__d20 <= persona__d22
+      )
+      AND (
+        NOT persona__d23 <= 0.07736137864105955 OR persona__d20 <= persona__d23
+      )
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d20 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d20 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d20 <= persona__d26
+      )
+      THEN 6
+      WHEN persona__d21 <= 0.10514764047947632
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d21 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d21 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d21 <= persona__d26
       )
       THEN 7
-      WHEN persona__d8 <= 0.1573661961219214
+      WHEN persona__d22 <= 0.1061208807743048
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d22 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d22 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d22 <= persona__d26
+      )
+      THEN 7
+      WHEN persona__d23 <= 0.07736137864105955
+      AND (
+        NOT persona__d24 <= 0.06478853339938118 OR persona__d23 <= persona__d24
+      )
+      AND (
+        NOT persona__d25 <= 0.05575835457693772 OR persona__d23 <= persona__d25
+      )
+      AND (
+        NOT persona__d26 <= 0.07107590018200705 OR persona__d23 <= persona__d26
+      )
+      THEN 7
+      WHEN persona__d24 <= 0.06478853339938118
+      THEN 8
+      WHEN persona__d25 <= 0.05575835457693772
+      THEN 8
+      WHEN persona__d26 <= 0.07107590018200705
       THEN 8
       ELSE -1
     END AS Nullable(Int32)) AS persona,
@@ -1005,131 +1821,1031 @@ WITH customer_population AS (
           no_orders > 1
         ), FALSE)
         THEN -1
-        WHEN persona__d0 <= 1.0671603628990805
+        WHEN persona__d0 <= 1.0342560779379866
         AND (
-          NOT persona__d1 <= 1.4093098059323153 OR persona__d0 <= persona__d1
+          NOT persona__d3 <= 1.1560598117425238 OR persona__d0 <= persona__d3
         )
         AND (
-          NOT persona__d2 <= 0.9681236974541653 OR persona__d0 <= persona__d2
+          NOT persona__d4 <= 0.5173853013407701 OR persona__d0 <= persona__d4
         )
         AND (
-          NOT persona__d3 <= 1.0868643388761798 OR persona__d0 <= persona__d3
+          NOT persona__d5 <= 0.9870758365467113 OR persona__d0 <= persona__d5
         )
         AND (
-          NOT persona__d4 <= 1.11488255750592 OR persona__d0 <= persona__d4
+          NOT persona__d6 <= 0.7391691895101077 OR persona__d0 <= persona__d6
         )
         AND (
-          NOT persona__d5 <= 0.332306286437174 OR persona__d0 <= persona__d5
+          NOT persona__d7 <= 0.5445447289114941 OR persona__d0 <= persona__d7
         )
         AND (
-          NOT persona__d6 <= 0.2695433235717034 OR persona__d0 <= persona__d6
+          NOT persona__d8 <= 0.6821196027249153 OR persona__d0 <= persona__d8
         )
         AND (
-          NOT persona__d7 <= 0.2141318199035508 OR persona__d0 <= persona__d7
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d0 <= persona__d9
         )
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d0 <= persona__d8
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d0 <= persona__d10
+        )
+        AND (
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d0 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d0 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d0 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d0 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d0 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d0 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d0 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d0 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d0 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d0 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d0 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d0 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d0 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d0 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d0 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d0 <= persona__d26
         )
         THEN 0
-        WHEN persona__d1 <= 1.4093098059323153
+        WHEN persona__d1 <= 0.2614103056799736
         AND (
-          NOT persona__d2 <= 0.9681236974541653 OR persona__d1 <= persona__d2
+          NOT persona__d3 <= 1.1560598117425238 OR persona__d1 <= persona__d3
         )
         AND (
-          NOT persona__d3 <= 1.0868643388761798 OR persona__d1 <= persona__d3
+          NOT persona__d4 <= 0.5173853013407701 OR persona__d1 <= persona__d4
         )
         AND (
-          NOT persona__d4 <= 1.11488255750592 OR persona__d1 <= persona__d4
+          NOT persona__d5 <= 0.9870758365467113 OR persona__d1 <= persona__d5
         )
         AND (
-          NOT persona__d5 <= 0.332306286437174 OR persona__d1 <= persona__d5
+          NOT persona__d6 <= 0.7391691895101077 OR persona__d1 <= persona__d6
         )
         AND (
-          NOT persona__d6 <= 0.2695433235717034 OR persona__d1 <= persona__d6
+          NOT persona__d7 <= 0.5445447289114941 OR persona__d1 <= persona__d7
         )
         AND (
-          NOT persona__d7 <= 0.2141318199035508 OR persona__d1 <= persona__d7
+          NOT persona__d8 <= 0.6821196027249153 OR persona__d1 <= persona__d8
         )
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d1 <= persona__d8
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d1 <= persona__d9
+        )
+        AND (
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d1 <= persona__d10
+        )
+        AND (
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d1 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d1 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d1 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d1 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d1 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d1 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d1 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d1 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d1 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d1 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d1 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d1 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d1 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d1 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d1 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d1 <= persona__d26
+        )
+        THEN 0
+        WHEN persona__d2 <= 0.7633372388956545
+        AND (
+          NOT persona__d3 <= 1.1560598117425238 OR persona__d2 <= persona__d3
+        )
+        AND (
+          NOT persona__d4 <= 0.5173853013407701 OR persona__d2 <= persona__d4
+        )
+        AND (
+          NOT persona__d5 <= 0.9870758365467113 OR persona__d2 <= persona__d5
+        )
+        AND (
+          NOT persona__d6 <= 0.7391691895101077 OR persona__d2 <= persona__d6
+        )
+        AND (
+          NOT persona__d7 <= 0.5445447289114941 OR persona__d2 <= persona__d7
+        )
+        AND (
+          NOT persona__d8 <= 0.6821196027249153 OR persona__d2 <= persona__d8
+        )
+        AND (
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d2 <= persona__d9
+        )
+        AND (
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d2 <= persona__d10
+        )
+        AND (
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d2 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d2 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d2 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d2 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d2 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d2 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d2 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d2 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d2 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d2 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d2 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d2 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d2 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d2 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d2 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d2 <= persona__d26
+        )
+        THEN 0
+        WHEN persona__d3 <= 1.1560598117425238
+        AND (
+          NOT persona__d6 <= 0.7391691895101077 OR persona__d3 <= persona__d6
+        )
+        AND (
+          NOT persona__d7 <= 0.5445447289114941 OR persona__d3 <= persona__d7
+        )
+        AND (
+          NOT persona__d8 <= 0.6821196027249153 OR persona__d3 <= persona__d8
+        )
+        AND (
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d3 <= persona__d9
+        )
+        AND (
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d3 <= persona__d10
+        )
+        AND (
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d3 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d3 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d3 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d3 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d3 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d3 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d3 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d3 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d3 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d3 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d3 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d3 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d3 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d3 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d3 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d3 <= persona__d26
         )
         THEN 1
-        WHEN persona__d2 <= 0.9681236974541653
+        WHEN persona__d4 <= 0.5173853013407701
         AND (
-          NOT persona__d3 <= 1.0868643388761798 OR persona__d2 <= persona__d3
+          NOT persona__d6 <= 0.7391691895101077 OR persona__d4 <= persona__d6
         )
         AND (
-          NOT persona__d4 <= 1.11488255750592 OR persona__d2 <= persona__d4
+          NOT persona__d7 <= 0.5445447289114941 OR persona__d4 <= persona__d7
         )
         AND (
-          NOT persona__d5 <= 0.332306286437174 OR persona__d2 <= persona__d5
+          NOT persona__d8 <= 0.6821196027249153 OR persona__d4 <= persona__d8
         )
         AND (
-          NOT persona__d6 <= 0.2695433235717034 OR persona__d2 <= persona__d6
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d4 <= persona__d9
         )
         AND (
-          NOT persona__d7 <= 0.2141318199035508 OR persona__d2 <= persona__d7
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d4 <= persona__d10
         )
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d2 <= persona__d8
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d4 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d4 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d4 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d4 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d4 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d4 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d4 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d4 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d4 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d4 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d4 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d4 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d4 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d4 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d4 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d4 <= persona__d26
+        )
+        THEN 1
+        WHEN persona__d5 <= 0.9870758365467113
+        AND (
+          NOT persona__d6 <= 0.7391691895101077 OR persona__d5 <= persona__d6
+        )
+        AND (
+          NOT persona__d7 <= 0.5445447289114941 OR persona__d5 <= persona__d7
+        )
+        AND (
+          NOT persona__d8 <= 0.6821196027249153 OR persona__d5 <= persona__d8
+        )
+        AND (
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d5 <= persona__d9
+        )
+        AND (
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d5 <= persona__d10
+        )
+        AND (
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d5 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d5 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d5 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d5 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d5 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d5 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d5 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d5 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d5 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d5 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d5 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d5 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d5 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d5 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d5 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d5 <= persona__d26
+        )
+        THEN 1
+        WHEN persona__d6 <= 0.7391691895101077
+        AND (
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d6 <= persona__d9
+        )
+        AND (
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d6 <= persona__d10
+        )
+        AND (
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d6 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d6 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d6 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d6 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d6 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d6 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d6 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d6 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d6 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d6 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d6 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d6 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d6 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d6 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d6 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d6 <= persona__d26
         )
         THEN 2
-        WHEN persona__d3 <= 1.0868643388761798
+        WHEN persona__d7 <= 0.5445447289114941
         AND (
-          NOT persona__d4 <= 1.11488255750592 OR persona__d3 <= persona__d4
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d7 <= persona__d9
         )
         AND (
-          NOT persona__d5 <= 0.332306286437174 OR persona__d3 <= persona__d5
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d7 <= persona__d10
         )
         AND (
-          NOT persona__d6 <= 0.2695433235717034 OR persona__d3 <= persona__d6
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d7 <= persona__d11
         )
         AND (
-          NOT persona__d7 <= 0.2141318199035508 OR persona__d3 <= persona__d7
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d7 <= persona__d12
         )
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d3 <= persona__d8
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d7 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d7 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d7 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d7 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d7 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d7 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d7 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d7 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d7 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d7 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d7 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d7 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d7 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d7 <= persona__d26
+        )
+        THEN 2
+        WHEN persona__d8 <= 0.6821196027249153
+        AND (
+          NOT persona__d9 <= 0.8440714009419392 OR persona__d8 <= persona__d9
+        )
+        AND (
+          NOT persona__d10 <= 0.8017537407775135 OR persona__d8 <= persona__d10
+        )
+        AND (
+          NOT persona__d11 <= 0.6691808235763466 OR persona__d8 <= persona__d11
+        )
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d8 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d8 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d8 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d8 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d8 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d8 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d8 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d8 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d8 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d8 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d8 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d8 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d8 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d8 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d8 <= persona__d26
+        )
+        THEN 2
+        WHEN persona__d9 <= 0.8440714009419392
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d9 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d9 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d9 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d9 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d9 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d9 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d9 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d9 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d9 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d9 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d9 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d9 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d9 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d9 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d9 <= persona__d26
         )
         THEN 3
-        WHEN persona__d4 <= 1.11488255750592
+        WHEN persona__d10 <= 0.8017537407775135
         AND (
-          NOT persona__d5 <= 0.332306286437174 OR persona__d4 <= persona__d5
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d10 <= persona__d12
         )
         AND (
-          NOT persona__d6 <= 0.2695433235717034 OR persona__d4 <= persona__d6
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d10 <= persona__d13
         )
         AND (
-          NOT persona__d7 <= 0.2141318199035508 OR persona__d4 <= persona__d7
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d10 <= persona__d14
         )
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d4 <= persona__d8
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d10 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d10 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d10 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d10 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d10 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d10 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d10 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d10 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d10 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d10 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d10 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d10 <= persona__d26
+        )
+        THEN 3
+        WHEN persona__d11 <= 0.6691808235763466
+        AND (
+          NOT persona__d12 <= 0.7485920684875984 OR persona__d11 <= persona__d12
+        )
+        AND (
+          NOT persona__d13 <= 0.5361520254232071 OR persona__d11 <= persona__d13
+        )
+        AND (
+          NOT persona__d14 <= 0.5746444434430804 OR persona__d11 <= persona__d14
+        )
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d11 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d11 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d11 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d11 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d11 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d11 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d11 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d11 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d11 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d11 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d11 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d11 <= persona__d26
+        )
+        THEN 3
+        WHEN persona__d12 <= 0.7485920684875984
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d12 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d12 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d12 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d12 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d12 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d12 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d12 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d12 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d12 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d12 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d12 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d12 <= persona__d26
         )
         THEN 4
-        WHEN persona__d5 <= 0.332306286437174
+        WHEN persona__d13 <= 0.5361520254232071
         AND (
-          NOT persona__d6 <= 0.2695433235717034 OR persona__d5 <= persona__d6
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d13 <= persona__d15
         )
         AND (
-          NOT persona__d7 <= 0.2141318199035508 OR persona__d5 <= persona__d7
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d13 <= persona__d16
         )
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d5 <= persona__d8
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d13 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d13 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d13 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d13 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d13 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d13 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d13 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d13 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d13 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d13 <= persona__d26
+        )
+        THEN 4
+        WHEN persona__d14 <= 0.5746444434430804
+        AND (
+          NOT persona__d15 <= 0.1882869170075232 OR persona__d14 <= persona__d15
+        )
+        AND (
+          NOT persona__d16 <= 0.04608050864856055 OR persona__d14 <= persona__d16
+        )
+        AND (
+          NOT persona__d17 <= 0.20136416884394676 OR persona__d14 <= persona__d17
+        )
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d14 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d14 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d14 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d14 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d14 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d14 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d14 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d14 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d14 <= persona__d26
+        )
+        THEN 4
+        WHEN persona__d15 <= 0.1882869170075232
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d15 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d15 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d15 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d15 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d15 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d15 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d15 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d15 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d15 <= persona__d26
         )
         THEN 5
-        WHEN persona__d6 <= 0.2695433235717034
+        WHEN persona__d16 <= 0.04608050864856055
         AND (
-          NOT persona__d7 <= 0.2141318199035508 OR persona__d6 <= persona__d7
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d16 <= persona__d18
         )
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d6 <= persona__d8
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d16 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d16 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d16 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d16 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d16 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d16 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d16 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d16 <= persona__d26
+        )
+        THEN 5
+        WHEN persona__d17 <= 0.20136416884394676
+        AND (
+          NOT persona__d18 <= 0.2645256710466381 OR persona__d17 <= persona__d18
+        )
+        AND (
+          NOT persona__d19 <= 0.04266039411105161 OR persona__d17 <= persona__d19
+        )
+        AND (
+          NOT persona__d20 <= 0.06237486844440093 OR persona__d17 <= persona__d20
+        )
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d17 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d17 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d17 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d17 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d17 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d17 <= persona__d26
+        )
+        THEN 5
+        WHEN persona__d18 <= 0.2645256710466381
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d18 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d18 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d18 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d18 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d18 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d18 <= persona__d26
         )
         THEN 6
-        WHEN persona__d7 <= 0.2141318199035508
+        WHEN persona__d19 <= 0.04266039411105161
         AND (
-          NOT persona__d8 <= 0.1573661961219214 OR persona__d7 <= persona__d8
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d19 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d19 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d19 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d19 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d19 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d19 <= persona__d26
+        )
+        THEN 6
+        WHEN persona__d20 <= 0.06237486844440093
+        AND (
+          NOT persona__d21 <= 0.10514764047947632 OR persona__d20 <= persona__d21
+        )
+        AND (
+          NOT persona__d22 <= 0.1061208807743048 OR persona__d20 <= persona__d22
+        )
+        AND (
+          NOT persona__d23 <= 0.07736137864105955 OR persona__d20 <= persona__d23
+        )
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d20 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d20 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d20 <= persona__d26
+        )
+        THEN 6
+        WHEN persona__d21 <= 0.10514764047947632
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d21 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d21 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d21 <= persona__d26
         )
         THEN 7
-        WHEN persona__d8 <= 0.1573661961219214
+        WHEN persona__d22 <= 0.1061208807743048
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d22 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d22 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d22 <= persona__d26
+        )
+        THEN 7
+        WHEN persona__d23 <= 0.07736137864105955
+        AND (
+          NOT persona__d24 <= 0.06478853339938118 OR persona__d23 <= persona__d24
+        )
+        AND (
+          NOT persona__d25 <= 0.05575835457693772 OR persona__d23 <= persona__d25
+        )
+        AND (
+          NOT persona__d26 <= 0.07107590018200705 OR persona__d23 <= persona__d26
+        )
+        THEN 7
+        WHEN persona__d24 <= 0.06478853339938118
+        THEN 8
+        WHEN persona__d25 <= 0.05575835457693772
+        THEN 8
+        WHEN persona__d26 <= 0.07107590018200705
         THEN 8
         ELSE -1
       END AS Nullable(Int32)) + 10
