@@ -358,6 +358,10 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
             ]
         steps.append(Step(f"{entity}_cluster_distances", last, tuple(cols)))
         last = steps[-1].cte
+        cols = [Column(c, c) for c in current]
+        cols += [_cluster_label(spec, name, model) for name, model in models.items()]
+        steps.append(Step(f"{entity}_cluster_labels", last, tuple(cols)))
+        last = steps[-1].cte
         current = [c.name for c in cols]
     layers = _layers(spec)
     for i, layer in enumerate(layers, start=1):
@@ -386,16 +390,21 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     )
 
 
-def _cluster_columns(spec: Spec, name: str, model: FittedModel) -> tuple[Column, ...]:
-    """Cluster segmentation: label = fitted cluster id (INTEGER, -1 none), order = id + 1."""
-    from semseg.cluster.assign import label_sql, order_sql
+def _cluster_label(spec: Spec, name: str, model: FittedModel) -> Column:
+    """Cluster segmentation label: the fitted cluster id (INTEGER), -1 for none."""
+    from semseg.cluster.assign import label_sql
 
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
     where = snippet_sql(cluster.where, spec.dialect) if cluster.where else None
-    label = label_sql(model, name, where)
-    order = order_sql(label, len(model.clusters))
-    return Column(name, label), Column(spec.order_column(name), order)
+    return Column(name, label_sql(model, name, where))
+
+
+def _cluster_columns(spec: Spec, name: str, model: FittedModel) -> tuple[Column, ...]:
+    """The order column of a cluster segmentation (id + 1, -1 last), from its label column."""
+    from semseg.cluster.assign import order_sql
+
+    return (Column(spec.order_column(name), order_sql(name, len(model.clusters))),)
 
 
 def _metric_value(

@@ -12,6 +12,7 @@ Plain Python only: the compiler uses this module.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from semseg.cluster.model_file import FittedModel, load_model, model_path_for
@@ -20,9 +21,11 @@ from semseg.model import Spec
 
 
 def _num(value: float) -> str:
+    """The float as a plain decimal literal: the shortest text that reads back as the same
+    double (``repr``), without an exponent, since not every dialect reads ``1e-20``."""
     text = repr(float(value))
     if "e" in text or "E" in text:
-        text = f"{float(value):.17f}".rstrip("0").rstrip(".") or "0"
+        text = format(Decimal(text), "f")
     return f"({text})" if text.startswith("-") else text
 
 
@@ -66,10 +69,7 @@ def label_sql(model: FittedModel, name: str, where: str | None) -> str:
     protos = model.prototypes
     d = [distance_column(name, p) for p in range(len(protos))]
     inside = [f"{d[p]} <= {_num(proto.radius**2)}" for p, proto in enumerate(protos)]
-    guards = [f"{f} IS NULL" for f in model.features]
-    if where:
-        guards.append(f"NOT COALESCE(({where}), FALSE)")
-    branches = [f"WHEN {' OR '.join(guards)} THEN -1"] if guards else []
+    branches = []
     for p, proto in enumerate(protos):
         conds = [inside[p]] + [
             f"(NOT {inside[q]} OR {d[p]} <= {d[q]})"
@@ -77,7 +77,12 @@ def label_sql(model: FittedModel, name: str, where: str | None) -> str:
             if protos[q].cluster != proto.cluster  # a nearer one of the same cluster: same id
         ]
         branches.append(f"WHEN {' AND '.join(conds)} THEN {proto.cluster}")
-    return f"CAST(CASE {' '.join(branches)} ELSE -1 END AS INTEGER)"
+    nearest = f"CASE {' '.join(branches)} ELSE -1 END" if branches else "-1"
+    # A NULL feature or a ``where`` that is not TRUE gives -1. ``where`` is only ever a WHEN
+    # condition (never COALESCE'd as a value), which T-SQL, without booleans, requires.
+    guard = " OR ".join(f"{f} IS NULL" for f in model.features)  # the spec requires >= 1
+    label = f"CASE WHEN {where} THEN {nearest} ELSE -1 END" if where else nearest
+    return f"CAST(CASE WHEN {guard} THEN -1 ELSE {label} END AS INTEGER)"
 
 
 def order_sql(label: str, k: int) -> str:

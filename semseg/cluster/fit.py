@@ -46,6 +46,7 @@ from semseg.errors import CompileError
 RADIUS_QUANTILES = tuple(q / 100 for q in range(50, 101, 2)) + (1.0,)
 PROTOTYPES = 3  # per HDBSCAN cluster (KMeans clusters are Voronoi cells: their centre suffices)
 LLOYD_ROUNDS = 20
+RADIUS_FLOOR = 1e-6  # scaled units: a prototype on identical rows still holds them
 ASSIGN_CHUNK = 100_000  # rows assigned at a time when labelling everyone locally
 KMEANS_SEED = 0
 KMEANS_N_INIT = 10
@@ -124,15 +125,19 @@ def _renumber(space, raw):
 def squared_distances(space, centres):
     """Squared Euclidean distance of every row to every centre, shape (rows, centres).
 
-    One centre at a time: memory is rows x (centres + features), not rows x centres x
-    features (840 MB for 1M rows, 21 prototypes and 5 features).
+    The same IEEE operations in the same order as the assignment SQL (0 + t0 + t1 + ..., with
+    t = diff * diff), so a row on a radius gets the same label from both. One centre at a time:
+    memory is rows x centres, not rows x centres x features (840 MB for 1M rows, 21
+    prototypes and 5 features).
     """
     import numpy as np
 
     centres = np.asarray(centres, dtype=float).reshape(-1, space.shape[1])
-    out = np.empty((len(space), len(centres)))
+    out = np.zeros((len(space), len(centres)))
     for j, centre in enumerate(centres):
-        out[:, j] = ((space - centre) ** 2).sum(axis=1)
+        for i, c in enumerate(centre):  # left to right, as the SQL adds its terms
+            diff = space[:, i] - c
+            out[:, j] += diff * diff
     return out
 
 
@@ -198,6 +203,15 @@ def _prototypes(points, m: int):
     return protos
 
 
+def stored_radius(distance: float) -> float:
+    """The radius written to the model for a member ``distance`` from its prototype.
+
+    Never below it: ``stable_float`` rounds to nearest, so the value is raised by a relative
+    1e-9 first (far more than the rounding), and floored at ``RADIUS_FLOOR``.
+    """
+    return stable_float(max(float(distance) * (1 + 1e-9), RADIUS_FLOOR))
+
+
 def _choose_radii(space, fitted, centres, cluster_of, dists) -> tuple[list[float], float]:
     """Per-prototype radius quantile maximising rule/fit agreement (coordinate search, 2 passes).
 
@@ -214,9 +228,9 @@ def _choose_radii(space, fitted, centres, cluster_of, dists) -> tuple[list[float
     d = squared_distances(space, centres)  # once, not per trial
     quantile: dict[tuple[int, float], float] = {}
 
-    def radius(j: int, q: float) -> float:
+    def radius(j: int, q: float) -> float:  # the value the model will store
         if (j, q) not in quantile:
-            quantile[(j, q)] = float(np.quantile(dists[j], q)) if len(dists[j]) else 0.0
+            quantile[(j, q)] = stored_radius(np.quantile(dists[j], q))
         return quantile[(j, q)]
 
     def right(rows, radii_sq) -> tuple[Any, int]:
@@ -294,19 +308,20 @@ def fit_local(
         for proto in _prototypes(fit_space[fitted == j], per_cluster):
             protos.append([stable_float(x) for x in proto])
             cluster_of.append(j)
-    # Each prototype's members: the cluster's rows nearest to it among the cluster's prototypes.
+    # Each prototype's members: the cluster's rows nearest to it among the cluster's
+    # prototypes (the first on ties). One left without members (a duplicate) is dropped.
     d_fit = squared_distances(fit_space, protos) if protos else np.zeros((len(fit_space), 0))
     dists = []
     for p, j in enumerate(cluster_of):
         own = [q for q, o in enumerate(cluster_of) if o == j]
         near = np.asarray(own)[d_fit[:, own].argmin(axis=1)]  # p is one of ``own``
-        members = (fitted == j) & (near == p)
-        dists.append(np.sqrt(d_fit[members, p]))
+        dists.append(np.sqrt(d_fit[(fitted == j) & (near == p), p]))
+    kept = [p for p in range(len(protos)) if len(dists[p])]
+    protos = [protos[p] for p in kept]
+    cluster_of = [cluster_of[p] for p in kept]
+    dists = [dists[p] for p in kept]
     quantiles, local_agreement = _choose_radii(fit_space, fitted, protos, cluster_of, dists)
-    radii = [
-        stable_float(np.quantile(d, q)) if len(d) else 0.0
-        for d, q in zip(dists, quantiles, strict=True)
-    ]
+    radii = [stored_radius(np.quantile(d, q)) for d, q in zip(dists, quantiles, strict=True)]
     labels = np.full(len(feats.keys), -1)
     labels[complete] = owners(assign(space[complete], protos, radii), cluster_of)
     labels[sample] = fitted
