@@ -38,7 +38,8 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
             f"COALESCE(CAST({name} AS VARCHAR), 'NULL') || ' with order ' || "
             f"COALESCE(CAST({order} AS VARCHAR), 'NULL') AS problem FROM {RESULT} "
             f"WHERE {name} IS NULL OR {name} < -1 OR {name} >= {k} "
-            f"OR {order} IS DISTINCT FROM CASE WHEN {name} = -1 THEN {k + 1} ELSE {name} + 1 END",
+            f"OR {order} IS NULL "
+            f"OR {order} <> CASE WHEN {name} = -1 THEN {k + 1} ELSE {name} + 1 END",
         )
     ]
     if c.where:
@@ -49,7 +50,7 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
                 f"rows failing cluster.where ({c.where}) are -1",
                 f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
                 f"CAST({name} AS VARCHAR) || ' but cluster.where does not hold' AS problem "
-                f"FROM {RESULT} WHERE {name} <> -1 AND NOT COALESCE(({where}), FALSE)",
+                f"FROM {RESULT} WHERE {name} <> -1 AND CASE WHEN ({where}) THEN 0 ELSE 1 END = 1",
             )
         )
     return checks

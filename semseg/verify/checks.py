@@ -85,23 +85,27 @@ def label_check(spec: Spec, name: str) -> CheckSQL:
     )
 
 
+def _holds(cond: str) -> str:
+    """1 when ``cond`` is TRUE, else 0 (FALSE or NULL): an integer, so the proofs also run on
+    engines without boolean values (SQL Server) when dbt ships them as tests."""
+    return f"CASE WHEN ({cond}) THEN 1 ELSE 0 END"
+
+
 def rule_check(spec: Spec, name: str) -> CheckSQL:
     """Each row satisfies its own segment's condition and no earlier one (first match wins)."""
     key = spec.entity.key
     conds = segment_conditions(spec, name)
-    whens = []
-    for i, (cond, _) in enumerate(conds, 1):
-        earlier = [f"NOT COALESCE(({c}), FALSE)" for c, _ in conds[: i - 1] if c is not None]
-        own = [f"COALESCE(({cond}), FALSE)"] if cond is not None else []
-        whens.append(
-            f"WHEN {sql_literal(conds[i - 1][1])} THEN {' AND '.join(own + earlier) or 'TRUE'}"
-        )
+    right = []
+    for i, (cond, label) in enumerate(conds, 1):
+        earlier = [f"{_holds(c)} = 0" for c, _ in conds[: i - 1] if c is not None]
+        own = [f"{_holds(cond)} = 1"] if cond is not None else []
+        right.append(f"({' AND '.join([f'{name} = {sql_literal(label)}', *own, *earlier])})")
     return CheckSQL(
         f"rules:{name}",
         f"each row satisfies its own {name} rule and no earlier one",
-        f"SELECT CAST({key} AS VARCHAR) AS offender, 'labelled ' || {name} || ' but its rule does "
-        f"not hold or an earlier one does' AS problem FROM {RESULT} WHERE NOT COALESCE(CASE {name} "
-        f"{' '.join(whens)} ELSE FALSE END, FALSE)",
+        f"SELECT CAST({key} AS VARCHAR) AS offender, 'labelled ' || COALESCE({name}, 'NULL') || "
+        f"' but its rule does not hold or an earlier one does' AS problem FROM {RESULT} "
+        f"WHERE {name} IS NULL OR NOT ({' OR '.join(right)})",
     )
 
 
@@ -121,7 +125,7 @@ def tier_check(spec: Spec, name: str) -> CheckSQL:
         f"LEFT JOIN b ON r.{by} = b.x) "
         f"SELECT CAST(k AS VARCHAR) AS offender, 'tier ' || COALESCE(CAST(got AS VARCHAR), "
         f"'NULL') || ', expected ' || expected AS problem FROM e "
-        f"WHERE got IS DISTINCT FROM expected",
+        f"WHERE got IS NULL OR got <> expected",  # expected is never NULL
     )
 
 
