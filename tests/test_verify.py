@@ -205,3 +205,28 @@ def test_many_offenders_are_counted_and_the_first_keys_shown_every_time():
     keys = [e.split(":")[0] for e in first.examples]
     assert len(keys) == 5 and keys == sorted(keys)
     assert first.examples == second.examples
+
+
+@pytest.mark.parametrize(
+    ("select", "message"),
+    [
+        ("SELECT DISTINCT unified_customer_id FROM int_customers", "has no column"),
+        (
+            "SELECT unified_customer_id, 1 AS orders_with_discount_count, 0.0 AS "
+            "total_discount_amount, 1 AS distinct_offers_used, 'Offer Seeker' AS "
+            "offer_seeker_segment, 'one' AS offer_seeker_segment_order FROM int_customers",
+            "check the types of the model's columns",
+        ),
+    ],
+    ids=["missing-columns", "wrong-type"],
+)
+def test_hand_written_model_of_the_wrong_shape_is_an_error_not_a_traceback(
+    tmp_path, select, message
+):
+    model = tmp_path / "model.sql"
+    model.write_text(select)
+    result = runner.invoke(app, ["verify", str(OFFER), "--sql", str(model)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

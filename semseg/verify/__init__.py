@@ -6,6 +6,7 @@ agreement with a local refit); numpy and the clustering libraries are imported o
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,7 @@ def verify(
     con, source = connect(spec_file, data, tables)
     seconds["load"] = time.perf_counter() - t0
     pool = ThreadPoolExecutor(max_workers=1)
+    stop = threading.Event()  # set on the way out: an error need not wait for the re-parse
     try:
         show("running the model…")
         t0 = time.perf_counter()
@@ -89,7 +91,7 @@ def verify(
         # The dialect check is pure Python (sqlglot) and DuckDB releases the GIL while it
         # works, so the check runs beside the queries instead of after them.
         dialect_result = pool.submit(
-            _dialect_check, spec_file, dialects or list(TARGETS), canonical
+            _dialect_check, spec_file, dialects or list(TARGETS), canonical, stop
         )
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {sql}")
@@ -100,6 +102,7 @@ def verify(
         seconds["model"] = time.perf_counter() - t0
         described = con.execute(f"DESCRIBE {RESULT}").fetchall()
         numeric = {r[0]: str(r[1]).upper().startswith(NUMERIC) for r in described}
+        _require_columns(spec_file, {r[0].lower() for r in described}, model_sql is not None)
         rows = (con.execute(f"SELECT COUNT(*) FROM {RESULT}").fetchone() or (0,))[0]
 
         t0 = time.perf_counter()
@@ -131,6 +134,7 @@ def verify(
         seconds["dialects"] = time.perf_counter() - t0  # the part not overlapped with DuckDB
         show("")
     finally:
+        stop.set()
         con.close()
         pool.shutdown(wait=True)
     return VerifyReport(
@@ -152,11 +156,19 @@ def _run_checks(con, checks: list[CheckSQL]) -> list[CheckResult]:
         for i, check in enumerate(checks)
     )
     found: dict[int, list[tuple]] = {}
-    for row in con.execute(union).fetchall():
+    try:
+        offenders = con.execute(union).fetchall()
+    except duckdb.Error as err:  # e.g. a hand-written model (--sql) with a column of odd type
+        raise DataError(
+            f"check(s) {', '.join(c.name for c in checks)} could not run on the model: "
+            f"{str(err).splitlines()[0]} — check the types of the model's columns (labels "
+            "text, order columns integer, metrics numeric)"
+        ) from None
+    for row in offenders:
         found.setdefault(row[0], []).append(row)
     results = []
     for i, check in enumerate(checks):
-        rows = found.get(i, [])
+        rows = sorted(found.get(i, []), key=lambda r: (r[1] is None, r[1] or "", r[2] or ""))
         results.append(
             CheckResult(
                 check.name,
@@ -167,6 +179,21 @@ def _run_checks(con, checks: list[CheckSQL]) -> list[CheckResult]:
             )
         )
     return results
+
+
+def _require_columns(spec_file: SpecFile, have: set[str], hand_written: bool) -> None:
+    """The model returns the key, every metric, and each segmentation's label and order."""
+    spec = spec_file.spec
+    wanted = [spec.entity.key, *spec.metrics]
+    for name in spec.segmentations:
+        wanted += [name, spec.order_column(name)]
+    missing = [c for c in wanted if c.lower() not in have]
+    if missing:
+        what = "the --sql model" if hand_written else "the compiled model"
+        raise DataError(
+            f"{spec_file.path}: {what} has no column {', '.join(missing)} — a model proven "
+            f"against this spec returns {', '.join(wanted)}"
+        )
 
 
 def _spec_checks(con, spec_file: SpecFile, rows: int) -> list[CheckResult]:
@@ -208,10 +235,15 @@ def _spec_checks(con, spec_file: SpecFile, rows: int) -> list[CheckResult]:
 
 
 def _dialect_check(
-    spec_file: SpecFile, dialects: list[str], canonical: exp.Expression | None
+    spec_file: SpecFile,
+    dialects: list[str],
+    canonical: exp.Expression | None,
+    stop: threading.Event | None = None,
 ) -> CheckResult:
     problems = []
     for name in dialects:
+        if stop is not None and stop.is_set():
+            break
         try:
             target = get_target(name)
             sql = compile_spec(spec_file, name, canonical=canonical)
