@@ -1,6 +1,6 @@
 """Benchmark: compiled offer_seeker SQL vs the seed's hand-written SQL, and ``semseg verify``.
 
-``python -m benchmarks.run [--sizes 1000000,10000000] [--repeat 3]`` (``make bench``) generates
+``python -m benchmarks.run [--sizes 1000000,10000000] [--repeat 5]`` (``make bench``) generates
 (or reuses) synthetic order lines with ``benchmarks.data``, then per size:
 
 * a warm-up round (seed, compiled, verify) with DuckDB's JSON profiler on for the two bare
@@ -565,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="1000000,10000000",
         help="comma-separated numbers of order lines (default: 1000000,10000000)",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="timed rounds per size")
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds per size")
     parser.add_argument(
         "--threads",
         type=int,
