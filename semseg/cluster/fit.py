@@ -186,11 +186,11 @@ def _prototypes(points, m: int):
     import numpy as np
 
     m = min(m, len(points))
-    chosen = [int(((points - points.mean(axis=0)) ** 2).sum(axis=1).argmin())]
-    nearest = ((points - points[chosen[0]]) ** 2).sum(axis=1)
+    chosen = [int(squared_distances(points, [points.mean(axis=0)])[:, 0].argmin())]
+    nearest = squared_distances(points, [points[chosen[0]]])[:, 0]
     while len(chosen) < m:
         chosen.append(int(nearest.argmax()))
-        nearest = np.minimum(nearest, ((points - points[chosen[-1]]) ** 2).sum(axis=1))
+        nearest = np.minimum(nearest, squared_distances(points, [points[chosen[-1]]])[:, 0])
     protos = points[chosen].copy()
     for _ in range(LLOYD_ROUNDS):
         near = squared_distances(points, protos).argmin(axis=1)
@@ -233,33 +233,30 @@ def _choose_radii(space, fitted, centres, cluster_of, dists) -> tuple[list[float
             quantile[(j, q)] = stored_radius(np.quantile(dists[j], q))
         return quantile[(j, q)]
 
-    def right(rows, radii_sq) -> tuple[Any, int]:
+    def right(rows, radii: list[float]) -> tuple[Any, int]:
         """Assignment of ``rows`` (index array or slice) and how many agree with the fit."""
-        sub = d[rows]
-        masked = np.where(sub <= radii_sq[None, :], sub, np.inf)
-        found = np.where(np.isfinite(masked.min(axis=1)), masked.argmin(axis=1), -1)
+        found = assign(space[rows], centres, radii, d[rows])
         return found, int((owners(found, cluster_of) == fitted[rows]).sum())
 
     best_q, best = 1.0, -1
     for q in RADIUS_QUANTILES:
-        _, count = right(slice(None), np.array([radius(j, q) ** 2 for j in range(k)]))
+        _, count = right(slice(None), [radius(j, q) for j in range(k)])
         if count >= best:
             best_q, best = q, count
     qs = [best_q] * k
-    radii_sq = np.array([radius(j, best_q) ** 2 for j in range(k)])
-    current, best = right(slice(None), radii_sq)
+    radii = [radius(j, best_q) for j in range(k)]
+    current, best = right(slice(None), radii)
     for _ in range(2):
         for j in range(k):
             for q in RADIUS_QUANTILES:
                 if q == qs[j]:
                     continue
-                trial = radii_sq.copy()
-                trial[j] = radius(j, q) ** 2
-                rows = np.flatnonzero(d[:, j] <= max(trial[j], radii_sq[j]))
+                trial = radii[:j] + [radius(j, q)] + radii[j + 1 :]
+                rows = np.flatnonzero(d[:, j] <= max(trial[j], radii[j]) ** 2)
                 found, count = right(rows, trial)
                 before = int((owners(current[rows], cluster_of) == fitted[rows]).sum())
                 if count > before or (count == before and q > qs[j]):
-                    qs[j], radii_sq, best = q, trial, best + count - before
+                    qs[j], radii, best = q, trial, best + count - before
                     current[rows] = found
     return qs, best / len(space)
 
