@@ -205,3 +205,10 @@ class Spec(_Model):
     def order_column(self, segmentation: str) -> str:
         """Name of a segmentation's sort-order column."""
         return self.segmentations[segmentation].order_column or f"{segmentation}_order"
+
+    def output_columns(self) -> list[str]:
+        """The model's columns, in order: key, metrics, then each segmentation and its order."""
+        out = [self.entity.key, *self.metrics]
+        for name in self.segmentations:
+            out += [name, self.order_column(name)]
+        return out

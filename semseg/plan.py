@@ -372,9 +372,6 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(cte, last, tuple(cols)))
         last = cte
         current = [c.name for c in cols]
-    output = [key, *spec.metrics]
-    for name in spec.segmentations:
-        output += [name, spec.order_column(name)]
     return ModelPlan(
         spec.name,
         key,
@@ -385,7 +382,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         metric_columns,
         joins,
         tuple(steps),
-        tuple(output),
+        tuple(spec.output_columns()),
         key_sources,
     )
 

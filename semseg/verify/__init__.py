@@ -183,10 +183,7 @@ def _run_checks(con, checks: list[CheckSQL]) -> list[CheckResult]:
 
 def _require_columns(spec_file: SpecFile, have: set[str], hand_written: bool) -> None:
     """The model returns the key, every metric, and each segmentation's label and order."""
-    spec = spec_file.spec
-    wanted = [spec.entity.key, *spec.metrics]
-    for name in spec.segmentations:
-        wanted += [name, spec.order_column(name)]
+    wanted = spec_file.spec.output_columns()
     missing = [c for c in wanted if c.lower() not in have]
     if missing:
         what = "the --sql model" if hand_written else "the compiled model"
