@@ -327,8 +327,8 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(f"{entity}_tiers", steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
-    # Cluster segmentations: the row's coordinates in each scaled space, its squared distance
-    # to every fitted prototype, per cluster the nearest prototype holding it, then the label.
+    # Cluster segmentations: the row's coordinates in each scaled space, then its squared
+    # distance to every fitted prototype.
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
     models: dict[str, FittedModel] = {}  # each model file read and checked once
     if clusters:
@@ -338,8 +338,6 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
             distance_column,
             distance_sql,
             fitted_model,
-            nearest_column,
-            nearest_sql,
         )
 
         for name in clusters:
@@ -359,14 +357,6 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 for p in range(len(model.prototypes))
             ]
         steps.append(Step(f"{entity}_cluster_distances", last, tuple(cols)))
-        last = steps[-1].cte
-        cols = [Column(c, c) for c in current]
-        for name, model in models.items():
-            cols += [
-                Column(nearest_column(name, c.id), nearest_sql(model, name, c.id))
-                for c in model.clusters
-            ]
-        steps.append(Step(f"{entity}_cluster_nearest", last, tuple(cols)))
         last = steps[-1].cte
         cols = [Column(c, c) for c in current]
         cols += [_cluster_label(spec, name, model) for name, model in models.items()]

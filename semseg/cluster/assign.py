@@ -4,8 +4,8 @@ The coordinates of the scaled space are computed once per row: ``(x - mean) / st
 numerics, ``CASE WHEN city = 'x' THEN w ELSE 0.0 END`` for one-hot categories (w =
 fit.category_weight; categories outside the vocabulary, and NULL, are all-zero). For each
 prototype p the squared Euclidean distance is written out as ``(z - c) * (z - c) + ...`` (no
-POWER, so it is portable); then, per cluster, the distance to its nearest prototype whose
-radius contains the row. A row gets the nearest such cluster (ties → the lowest id), and -1
+POWER, so it is portable). A row gets the cluster of the nearest prototype whose radius
+contains it (ties → the lowest prototype, and prototypes are ordered by cluster id), and -1
 when it is outside every radius, fails ``cluster.where``, or has a NULL numeric feature.
 Plain Python only: the compiler uses this module.
 """
@@ -60,46 +60,24 @@ def distance_sql(model: FittedModel, name: str, p: int) -> str:
     return " + ".join(terms)
 
 
-def _nearest(items: list[tuple[str, str, str]], default: str | None = None) -> str:
-    """CASE giving the value of the nearest item whose condition holds, else ``default``.
-
-    ``items`` are (distance, condition, value). The first WHEN that holds wins, so an item is
-    compared only with the later ones, and ties go to the earlier item.
-    """
-    branches = []
-    for i, (dist, cond, value) in enumerate(items):
-        conds = [cond] + [f"(NOT {c} OR {dist} <= {d})" for d, c, _ in items[i + 1 :]]
-        branches.append(f"WHEN {' AND '.join(conds)} THEN {value}")
-    if not branches:
-        return default or "NULL"
-    return f"CASE {' '.join(branches)}{f' ELSE {default}' if default else ''} END"
-
-
-def nearest_column(name: str, j: int) -> str:
-    """Helper column: squared distance to cluster j's nearest prototype holding the row."""
-    return f"{name}__e{j}"
-
-
-def nearest_sql(model: FittedModel, name: str, j: int) -> str:
-    """Distance to the nearest prototype of cluster j whose radius holds the row, else NULL."""
-    items = []
-    for p, proto in enumerate(model.prototypes):
-        if proto.cluster == j:
-            d = distance_column(name, p)
-            items.append((d, f"{d} <= {_num(proto.radius**2)}", d))
-    return _nearest(items)
-
-
 def label_sql(model: FittedModel, name: str, where: str | None) -> str:
     """Cluster id (INTEGER): the cluster of the nearest prototype whose radius holds the row.
 
-    -1 when no radius holds it. Per cluster, ``nearest_sql`` has kept its nearest prototype
-    holding the row; the nearest cluster wins, ties going to the lowest id (prototypes are
-    ordered by cluster, so this is the nearest prototype, ties to the first). The CASE grows
-    with the square of the number of clusters, not of prototypes.
+    -1 when no radius holds it. The first WHEN that holds wins, so prototype p needs only to be
+    compared with the later ones.
     """
-    e = [(nearest_column(name, c.id), str(c.id)) for c in model.clusters]
-    nearest = _nearest([(col, f"{col} IS NOT NULL", cid) for col, cid in e], "-1")
+    protos = model.prototypes
+    d = [distance_column(name, p) for p in range(len(protos))]
+    inside = [f"{d[p]} <= {_num(proto.radius**2)}" for p, proto in enumerate(protos)]
+    branches = []
+    for p, proto in enumerate(protos):
+        conds = [inside[p]] + [
+            f"(NOT {inside[q]} OR {d[p]} <= {d[q]})"
+            for q in range(p + 1, len(protos))
+            if protos[q].cluster != proto.cluster  # a nearer one of the same cluster: same id
+        ]
+        branches.append(f"WHEN {' AND '.join(conds)} THEN {proto.cluster}")
+    nearest = f"CASE {' '.join(branches)} ELSE -1 END" if branches else "-1"
     # A NULL feature or a ``where`` that is not TRUE gives -1. ``where`` is only ever a WHEN
     # condition (never COALESCE'd as a value), which T-SQL, without booleans, requires.
     guard = " OR ".join(f"{f} IS NULL" for f in model.features)  # the spec requires >= 1

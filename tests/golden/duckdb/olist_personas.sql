@@ -722,177 +722,6 @@ WITH customer_population AS (
       persona__z4 - 0.7071067812
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d26
   FROM customer_cluster_coordinates
-), customer_cluster_nearest AS (
-  SELECT
-    customer_id,
-    customer_city,
-    no_orders,
-    no_detailed_reviews,
-    avg_review_score,
-    ltv,
-    avg_installments,
-    no_items,
-    avg_item_price,
-    total_weight_g,
-    avg_photos,
-    items_per_order,
-    log_item_price,
-    detailed_review_rate,
-    avg_order_weight_kg,
-    CASE
-      WHEN persona__d0 <= 1.034256079971954
-      AND (
-        NOT persona__d1 <= 0.26141030619125666 OR persona__d0 <= persona__d1
-      )
-      AND (
-        NOT persona__d2 <= 0.7633372404682995 OR persona__d0 <= persona__d2
-      )
-      THEN persona__d0
-      WHEN persona__d1 <= 0.26141030619125666
-      AND (
-        NOT persona__d2 <= 0.7633372404682995 OR persona__d1 <= persona__d2
-      )
-      THEN persona__d1
-      WHEN persona__d2 <= 0.7633372404682995
-      THEN persona__d2
-    END AS persona__e0,
-    CASE
-      WHEN persona__d3 <= 1.1560598138929283
-      AND (
-        NOT persona__d4 <= 0.517385302347783 OR persona__d3 <= persona__d4
-      )
-      AND (
-        NOT persona__d5 <= 0.9870758385337453 OR persona__d3 <= persona__d5
-      )
-      THEN persona__d3
-      WHEN persona__d4 <= 0.517385302347783
-      AND (
-        NOT persona__d5 <= 0.9870758385337453 OR persona__d4 <= persona__d5
-      )
-      THEN persona__d4
-      WHEN persona__d5 <= 0.9870758385337453
-      THEN persona__d5
-    END AS persona__e1,
-    CASE
-      WHEN persona__d6 <= 0.7391691910576569
-      AND (
-        NOT persona__d7 <= 0.5445447299446 OR persona__d6 <= persona__d7
-      )
-      AND (
-        NOT persona__d8 <= 0.682119604046364 OR persona__d6 <= persona__d8
-      )
-      THEN persona__d6
-      WHEN persona__d7 <= 0.5445447299446
-      AND (
-        NOT persona__d8 <= 0.682119604046364 OR persona__d7 <= persona__d8
-      )
-      THEN persona__d7
-      WHEN persona__d8 <= 0.682119604046364
-      THEN persona__d8
-    END AS persona__e2,
-    CASE
-      WHEN persona__d9 <= 0.8440714025956596
-      AND (
-        NOT persona__d10 <= 0.8017537423892461 OR persona__d9 <= persona__d10
-      )
-      AND (
-        NOT persona__d11 <= 0.669180825048809 OR persona__d9 <= persona__d11
-      )
-      THEN persona__d9
-      WHEN persona__d10 <= 0.8017537423892461
-      AND (
-        NOT persona__d11 <= 0.669180825048809 OR persona__d10 <= persona__d11
-      )
-      THEN persona__d10
-      WHEN persona__d11 <= 0.669180825048809
-      THEN persona__d11
-    END AS persona__e3,
-    CASE
-      WHEN persona__d12 <= 0.7485920698719378
-      AND (
-        NOT persona__d13 <= 0.5361520264483208 OR persona__d12 <= persona__d13
-      )
-      AND (
-        NOT persona__d14 <= 0.5746444445043546 OR persona__d12 <= persona__d14
-      )
-      THEN persona__d12
-      WHEN persona__d13 <= 0.5361520264483208
-      AND (
-        NOT persona__d14 <= 0.5746444445043546 OR persona__d13 <= persona__d14
-      )
-      THEN persona__d13
-      WHEN persona__d14 <= 0.5746444445043546
-      THEN persona__d14
-    END AS persona__e4,
-    CASE
-      WHEN persona__d15 <= 0.18828691735465955
-      AND (
-        NOT persona__d16 <= 0.04608050873442603 OR persona__d15 <= persona__d16
-      )
-      AND (
-        NOT persona__d17 <= 0.20136416929268297 OR persona__d15 <= persona__d17
-      )
-      THEN persona__d15
-      WHEN persona__d16 <= 0.04608050873442603
-      AND (
-        NOT persona__d17 <= 0.20136416929268297 OR persona__d16 <= persona__d17
-      )
-      THEN persona__d16
-      WHEN persona__d17 <= 0.20136416929268297
-      THEN persona__d17
-    END AS persona__e5,
-    CASE
-      WHEN persona__d18 <= 0.26452567156095874
-      AND (
-        NOT persona__d19 <= 0.04266039419366918 OR persona__d18 <= persona__d19
-      )
-      AND (
-        NOT persona__d20 <= 0.062374868544300785 OR persona__d18 <= persona__d20
-      )
-      THEN persona__d18
-      WHEN persona__d19 <= 0.04266039419366918
-      AND (
-        NOT persona__d20 <= 0.062374868544300785 OR persona__d19 <= persona__d20
-      )
-      THEN persona__d19
-      WHEN persona__d20 <= 0.062374868544300785
-      THEN persona__d20
-    END AS persona__e6,
-    CASE
-      WHEN persona__d21 <= 0.10514764067403516
-      AND (
-        NOT persona__d22 <= 0.106120880969762 OR persona__d21 <= persona__d22
-      )
-      AND (
-        NOT persona__d23 <= 0.07736137880794301 OR persona__d21 <= persona__d23
-      )
-      THEN persona__d21
-      WHEN persona__d22 <= 0.106120880969762
-      AND (
-        NOT persona__d23 <= 0.07736137880794301 OR persona__d22 <= persona__d23
-      )
-      THEN persona__d22
-      WHEN persona__d23 <= 0.07736137880794301
-      THEN persona__d23
-    END AS persona__e7,
-    CASE
-      WHEN persona__d24 <= 0.06478853355210273
-      AND (
-        NOT persona__d25 <= 0.05575835467139056 OR persona__d24 <= persona__d25
-      )
-      AND (
-        NOT persona__d26 <= 0.07390916176076356 OR persona__d24 <= persona__d26
-      )
-      THEN persona__d24
-      WHEN persona__d25 <= 0.05575835467139056
-      AND (
-        NOT persona__d26 <= 0.07390916176076356 OR persona__d25 <= persona__d26
-      )
-      THEN persona__d25
-      WHEN persona__d26 <= 0.07390916176076356
-      THEN persona__d26
-    END AS persona__e8
-  FROM customer_cluster_distances
 ), customer_cluster_labels AS (
   SELECT
     customer_id,
@@ -919,138 +748,1038 @@ WITH customer_population AS (
       ELSE CASE
         WHEN no_orders > 1
         THEN CASE
-          WHEN NOT persona__e0 IS NULL
+          WHEN persona__d0 <= 1.034256079971954
           AND (
-            NOT NOT persona__e1 IS NULL OR persona__e0 <= persona__e1
+            NOT persona__d3 <= 1.1560598138929283 OR persona__d0 <= persona__d3
           )
           AND (
-            NOT NOT persona__e2 IS NULL OR persona__e0 <= persona__e2
+            NOT persona__d4 <= 0.517385302347783 OR persona__d0 <= persona__d4
           )
           AND (
-            NOT NOT persona__e3 IS NULL OR persona__e0 <= persona__e3
+            NOT persona__d5 <= 0.9870758385337453 OR persona__d0 <= persona__d5
           )
           AND (
-            NOT NOT persona__e4 IS NULL OR persona__e0 <= persona__e4
+            NOT persona__d6 <= 0.7391691910576569 OR persona__d0 <= persona__d6
           )
           AND (
-            NOT NOT persona__e5 IS NULL OR persona__e0 <= persona__e5
+            NOT persona__d7 <= 0.5445447299446 OR persona__d0 <= persona__d7
           )
           AND (
-            NOT NOT persona__e6 IS NULL OR persona__e0 <= persona__e6
+            NOT persona__d8 <= 0.682119604046364 OR persona__d0 <= persona__d8
           )
           AND (
-            NOT NOT persona__e7 IS NULL OR persona__e0 <= persona__e7
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d0 <= persona__d9
           )
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e0 <= persona__e8
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d0 <= persona__d10
+          )
+          AND (
+            NOT persona__d11 <= 0.669180825048809 OR persona__d0 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d0 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d0 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d0 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d0 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d0 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d0 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d0 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d0 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d0 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d0 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d0 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d0 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d0 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d0 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d0 <= persona__d26
           )
           THEN 0
-          WHEN NOT persona__e1 IS NULL
+          WHEN persona__d1 <= 0.26141030619125666
           AND (
-            NOT NOT persona__e2 IS NULL OR persona__e1 <= persona__e2
+            NOT persona__d3 <= 1.1560598138929283 OR persona__d1 <= persona__d3
           )
           AND (
-            NOT NOT persona__e3 IS NULL OR persona__e1 <= persona__e3
+            NOT persona__d4 <= 0.517385302347783 OR persona__d1 <= persona__d4
           )
           AND (
-            NOT NOT persona__e4 IS NULL OR persona__e1 <= persona__e4
+            NOT persona__d5 <= 0.9870758385337453 OR persona__d1 <= persona__d5
           )
           AND (
-            NOT NOT persona__e5 IS NULL OR persona__e1 <= persona__e5
+            NOT persona__d6 <= 0.7391691910576569 OR persona__d1 <= persona__d6
           )
           AND (
-            NOT NOT persona__e6 IS NULL OR persona__e1 <= persona__e6
+            NOT persona__d7 <= 0.5445447299446 OR persona__d1 <= persona__d7
           )
           AND (
-            NOT NOT persona__e7 IS NULL OR persona__e1 <= persona__e7
+            NOT persona__d8 <= 0.682119604046364 OR persona__d1 <= persona__d8
           )
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e1 <= persona__e8
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d1 <= persona__d9
+          )
+          AND (
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d1 <= persona__d10
+          )
+          AND (
+            NOT persona__d11 <= 0.669180825048809 OR persona__d1 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d1 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d1 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d1 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d1 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d1 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d1 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d1 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d1 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d1 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d1 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d1 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d1 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d1 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d1 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d1 <= persona__d26
+          )
+          THEN 0
+          WHEN persona__d2 <= 0.7633372404682995
+          AND (
+            NOT persona__d3 <= 1.1560598138929283 OR persona__d2 <= persona__d3
+          )
+          AND (
+            NOT persona__d4 <= 0.517385302347783 OR persona__d2 <= persona__d4
+          )
+          AND (
+            NOT persona__d5 <= 0.9870758385337453 OR persona__d2 <= persona__d5
+          )
+          AND (
+            NOT persona__d6 <= 0.7391691910576569 OR persona__d2 <= persona__d6
+          )
+          AND (
+            NOT persona__d7 <= 0.5445447299446 OR persona__d2 <= persona__d7
+          )
+          AND (
+            NOT persona__d8 <= 0.682119604046364 OR persona__d2 <= persona__d8
+          )
+          AND (
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d2 <= persona__d9
+          )
+          AND (
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d2 <= persona__d10
+          )
+          AND (
+            NOT persona__d11 <= 0.669180825048809 OR persona__d2 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d2 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d2 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d2 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d2 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d2 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d2 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d2 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d2 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d2 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d2 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d2 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d2 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d2 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d2 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d2 <= persona__d26
+          )
+          THEN 0
+          WHEN persona__d3 <= 1.1560598138929283
+          AND (
+            NOT persona__d6 <= 0.7391691910576569 OR persona__d3 <= persona__d6
+          )
+          AND (
+            NOT persona__d7 <= 0.5445447299446 OR persona__d3 <= persona__d7
+          )
+          AND (
+            NOT persona__d8 <= 0.682119604046364 OR persona__d3 <= persona__d8
+          )
+          AND (
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d3 <= persona__d9
+          )
+          AND (
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d3 <= persona__d10
+          )
+          AND (
+            NOT persona__d11 <= 0.669180825048809 OR persona__d3 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d3 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d3 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d3 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d3 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d3 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d3 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d3 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d3 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d3 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d3 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d3 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d3 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d3 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d3 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d3 <= persona__d26
           )
           THEN 1
-          WHEN NOT persona__e2 IS NULL
+          WHEN persona__d4 <= 0.517385302347783
           AND (
-            NOT NOT persona__e3 IS NULL OR persona__e2 <= persona__e3
+            NOT persona__d6 <= 0.7391691910576569 OR persona__d4 <= persona__d6
           )
           AND (
-            NOT NOT persona__e4 IS NULL OR persona__e2 <= persona__e4
+            NOT persona__d7 <= 0.5445447299446 OR persona__d4 <= persona__d7
           )
           AND (
-            NOT NOT persona__e5 IS NULL OR persona__e2 <= persona__e5
+            NOT persona__d8 <= 0.682119604046364 OR persona__d4 <= persona__d8
           )
           AND (
-            NOT NOT persona__e6 IS NULL OR persona__e2 <= persona__e6
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d4 <= persona__d9
           )
           AND (
-            NOT NOT persona__e7 IS NULL OR persona__e2 <= persona__e7
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d4 <= persona__d10
           )
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e2 <= persona__e8
+            NOT persona__d11 <= 0.669180825048809 OR persona__d4 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d4 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d4 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d4 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d4 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d4 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d4 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d4 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d4 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d4 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d4 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d4 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d4 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d4 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d4 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d4 <= persona__d26
+          )
+          THEN 1
+          WHEN persona__d5 <= 0.9870758385337453
+          AND (
+            NOT persona__d6 <= 0.7391691910576569 OR persona__d5 <= persona__d6
+          )
+          AND (
+            NOT persona__d7 <= 0.5445447299446 OR persona__d5 <= persona__d7
+          )
+          AND (
+            NOT persona__d8 <= 0.682119604046364 OR persona__d5 <= persona__d8
+          )
+          AND (
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d5 <= persona__d9
+          )
+          AND (
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d5 <= persona__d10
+          )
+          AND (
+            NOT persona__d11 <= 0.669180825048809 OR persona__d5 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d5 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d5 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d5 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d5 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d5 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d5 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d5 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d5 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d5 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d5 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d5 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d5 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d5 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d5 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d5 <= persona__d26
+          )
+          THEN 1
+          WHEN persona__d6 <= 0.7391691910576569
+          AND (
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d6 <= persona__d9
+          )
+          AND (
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d6 <= persona__d10
+          )
+          AND (
+            NOT persona__d11 <= 0.669180825048809 OR persona__d6 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d6 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d6 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d6 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d6 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d6 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d6 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d6 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d6 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d6 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d6 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d6 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d6 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d6 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d6 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d6 <= persona__d26
           )
           THEN 2
-          WHEN NOT persona__e3 IS NULL
+          WHEN persona__d7 <= 0.5445447299446
           AND (
-            NOT NOT persona__e4 IS NULL OR persona__e3 <= persona__e4
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d7 <= persona__d9
           )
           AND (
-            NOT NOT persona__e5 IS NULL OR persona__e3 <= persona__e5
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d7 <= persona__d10
           )
           AND (
-            NOT NOT persona__e6 IS NULL OR persona__e3 <= persona__e6
+            NOT persona__d11 <= 0.669180825048809 OR persona__d7 <= persona__d11
           )
           AND (
-            NOT NOT persona__e7 IS NULL OR persona__e3 <= persona__e7
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d7 <= persona__d12
           )
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e3 <= persona__e8
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d7 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d7 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d7 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d7 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d7 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d7 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d7 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d7 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d7 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d7 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d7 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d7 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d7 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d7 <= persona__d26
+          )
+          THEN 2
+          WHEN persona__d8 <= 0.682119604046364
+          AND (
+            NOT persona__d9 <= 0.8440714025956596 OR persona__d8 <= persona__d9
+          )
+          AND (
+            NOT persona__d10 <= 0.8017537423892461 OR persona__d8 <= persona__d10
+          )
+          AND (
+            NOT persona__d11 <= 0.669180825048809 OR persona__d8 <= persona__d11
+          )
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d8 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d8 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d8 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d8 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d8 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d8 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d8 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d8 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d8 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d8 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d8 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d8 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d8 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d8 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d8 <= persona__d26
+          )
+          THEN 2
+          WHEN persona__d9 <= 0.8440714025956596
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d9 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d9 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d9 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d9 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d9 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d9 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d9 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d9 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d9 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d9 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d9 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d9 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d9 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d9 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d9 <= persona__d26
           )
           THEN 3
-          WHEN NOT persona__e4 IS NULL
+          WHEN persona__d10 <= 0.8017537423892461
           AND (
-            NOT NOT persona__e5 IS NULL OR persona__e4 <= persona__e5
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d10 <= persona__d12
           )
           AND (
-            NOT NOT persona__e6 IS NULL OR persona__e4 <= persona__e6
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d10 <= persona__d13
           )
           AND (
-            NOT NOT persona__e7 IS NULL OR persona__e4 <= persona__e7
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d10 <= persona__d14
           )
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e4 <= persona__e8
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d10 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d10 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d10 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d10 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d10 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d10 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d10 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d10 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d10 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d10 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d10 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d10 <= persona__d26
+          )
+          THEN 3
+          WHEN persona__d11 <= 0.669180825048809
+          AND (
+            NOT persona__d12 <= 0.7485920698719378 OR persona__d11 <= persona__d12
+          )
+          AND (
+            NOT persona__d13 <= 0.5361520264483208 OR persona__d11 <= persona__d13
+          )
+          AND (
+            NOT persona__d14 <= 0.5746444445043546 OR persona__d11 <= persona__d14
+          )
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d11 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d11 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d11 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d11 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d11 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d11 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d11 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d11 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d11 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d11 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d11 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d11 <= persona__d26
+          )
+          THEN 3
+          WHEN persona__d12 <= 0.7485920698719378
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d12 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d12 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d12 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d12 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d12 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d12 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d12 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d12 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d12 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d12 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d12 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d12 <= persona__d26
           )
           THEN 4
-          WHEN NOT persona__e5 IS NULL
+          WHEN persona__d13 <= 0.5361520264483208
           AND (
-            NOT NOT persona__e6 IS NULL OR persona__e5 <= persona__e6
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d13 <= persona__d15
           )
           AND (
-            NOT NOT persona__e7 IS NULL OR persona__e5 <= persona__e7
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d13 <= persona__d16
           )
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e5 <= persona__e8
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d13 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d13 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d13 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d13 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d13 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d13 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d13 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d13 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d13 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d13 <= persona__d26
+          )
+          THEN 4
+          WHEN persona__d14 <= 0.5746444445043546
+          AND (
+            NOT persona__d15 <= 0.18828691735465955 OR persona__d14 <= persona__d15
+          )
+          AND (
+            NOT persona__d16 <= 0.04608050873442603 OR persona__d14 <= persona__d16
+          )
+          AND (
+            NOT persona__d17 <= 0.20136416929268297 OR persona__d14 <= persona__d17
+          )
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d14 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d14 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d14 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d14 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d14 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d14 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d14 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d14 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d14 <= persona__d26
+          )
+          THEN 4
+          WHEN persona__d15 <= 0.18828691735465955
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d15 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d15 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d15 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d15 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d15 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d15 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d15 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d15 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d15 <= persona__d26
           )
           THEN 5
-          WHEN NOT persona__e6 IS NULL
+          WHEN persona__d16 <= 0.04608050873442603
           AND (
-            NOT NOT persona__e7 IS NULL OR persona__e6 <= persona__e7
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d16 <= persona__d18
           )
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e6 <= persona__e8
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d16 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d16 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d16 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d16 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d16 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d16 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d16 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d16 <= persona__d26
+          )
+          THEN 5
+          WHEN persona__d17 <= 0.20136416929268297
+          AND (
+            NOT persona__d18 <= 0.26452567156095874 OR persona__d17 <= persona__d18
+          )
+          AND (
+            NOT persona__d19 <= 0.04266039419366918 OR persona__d17 <= persona__d19
+          )
+          AND (
+            NOT persona__d20 <= 0.062374868544300785 OR persona__d17 <= persona__d20
+          )
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d17 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d17 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d17 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d17 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d17 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d17 <= persona__d26
+          )
+          THEN 5
+          WHEN persona__d18 <= 0.26452567156095874
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d18 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d18 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d18 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d18 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d18 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d18 <= persona__d26
           )
           THEN 6
-          WHEN NOT persona__e7 IS NULL
+          WHEN persona__d19 <= 0.04266039419366918
           AND (
-            NOT NOT persona__e8 IS NULL OR persona__e7 <= persona__e8
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d19 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d19 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d19 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d19 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d19 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d19 <= persona__d26
+          )
+          THEN 6
+          WHEN persona__d20 <= 0.062374868544300785
+          AND (
+            NOT persona__d21 <= 0.10514764067403516 OR persona__d20 <= persona__d21
+          )
+          AND (
+            NOT persona__d22 <= 0.106120880969762 OR persona__d20 <= persona__d22
+          )
+          AND (
+            NOT persona__d23 <= 0.07736137880794301 OR persona__d20 <= persona__d23
+          )
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d20 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d20 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d20 <= persona__d26
+          )
+          THEN 6
+          WHEN persona__d21 <= 0.10514764067403516
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d21 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d21 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d21 <= persona__d26
           )
           THEN 7
-          WHEN NOT persona__e8 IS NULL
+          WHEN persona__d22 <= 0.106120880969762
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d22 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d22 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d22 <= persona__d26
+          )
+          THEN 7
+          WHEN persona__d23 <= 0.07736137880794301
+          AND (
+            NOT persona__d24 <= 0.06478853355210273 OR persona__d23 <= persona__d24
+          )
+          AND (
+            NOT persona__d25 <= 0.05575835467139056 OR persona__d23 <= persona__d25
+          )
+          AND (
+            NOT persona__d26 <= 0.07390916176076356 OR persona__d23 <= persona__d26
+          )
+          THEN 7
+          WHEN persona__d24 <= 0.06478853355210273
+          THEN 8
+          WHEN persona__d25 <= 0.05575835467139056
+          THEN 8
+          WHEN persona__d26 <= 0.07390916176076356
           THEN 8
           ELSE -1
         END
         ELSE -1
       END
     END AS INT) AS persona
-  FROM customer_cluster_nearest
+  FROM customer_cluster_distances
 ), customer_segments AS (
   SELECT
     customer_id,
