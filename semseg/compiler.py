@@ -112,6 +112,9 @@ def compile_tree(
     if materialize not in MATERIALIZATIONS:
         raise CompileError(f"unknown materialization '{materialize}'; use view or table")
     query = canonical.copy() if canonical is not None else canonical_query(spec, spec_path)
+    for cte in query.find_all(exp.CTE) if target.materialized_ctes else ():
+        if cte.alias.endswith(target.materialized_ctes):
+            cte.set("materialized", True)
     if target.query_settings:
         query.set(
             "settings",

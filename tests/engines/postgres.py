@@ -70,6 +70,9 @@ log_timezone = 'UTC'
 DateStyle = 'ISO, MDY'
 logging_collector = off
 log_min_messages = warning
+# A runaway query fails the test with a clear error instead of hanging CI (the persona model
+# once ran for minutes at 7 GB when PostgreSQL recomputed inlined distances; see dialects.py).
+statement_timeout = '120s'
 """
 
 

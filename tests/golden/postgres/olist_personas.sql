@@ -117,7 +117,7 @@ WITH customer_population AS (
     CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END AS persona__z12,
     CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END AS persona__z13
   FROM customer_derived_metrics
-), customer_cluster_distances AS (
+), customer_cluster_distances AS MATERIALIZED (
   SELECT
     customer_id,
     customer_city,
