@@ -46,6 +46,8 @@ def render() -> str:
                 constructs.update(label for k, label in CONSTRUCTS if isinstance(node, k))
             if "SETTINGS join_use_nulls" in text:
                 constructs.add("SETTINGS join_use_nulls = 1")
+            if " AS MATERIALIZED (" in text:
+                constructs.add("WITH ... AS MATERIALIZED (cluster distances)")
         run = f"*run* on {target.engine}" if target.engine else "golden files only"
         refused = sorted(f"{c} ({why})" for c, by in UNFAITHFUL.items() if (why := by.get(name)))
         lines += [
