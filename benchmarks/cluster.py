@@ -195,13 +195,15 @@ def _end_to_end(spec: Path, parquet: Path, out: Path, profile: Path | None) -> d
 
     def run() -> dict[str, Any]:
         from semseg.cluster.fit import fit_spec
-        from semseg.compiler import compile_spec, load_spec
-        from semseg.verify.data import connect
+        from semseg.compile import compile_spec
+        from semseg.data import connect, open_session
+        from semseg.spec import load_spec
 
         mark("imported semseg")
         spec_file = load_spec(spec)
         tables = {"customers": parquet}
-        _, summary = fit_spec(spec_file, tables=tables, progress=mark)
+        with open_session(spec_file, tables=tables) as session:
+            _, _, summary = fit_spec(session, force=True, progress=mark)
         mark("model written, SQL agreement measured")
         sql = compile_spec(spec_file, "duckdb")
         mark("compiled")
@@ -369,7 +371,7 @@ def import_cost(spec: Path) -> dict[str, Any]:
         "import json, sys, semseg.cli\n"
         f"mods = {NUMERIC_MODULES!r}\n"
         "after_cli = [m for m in mods if m in sys.modules]\n"
-        "from semseg.compiler import compile_spec, load_spec\n"
+        "from semseg.compile import compile_spec, load_spec\n"
         f"compile_spec(load_spec({str(spec)!r}), 'duckdb')\n"
         "after_compile = [m for m in mods if m in sys.modules]\n"
         "print(json.dumps([after_cli, after_compile]))\n"

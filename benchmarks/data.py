@@ -3,7 +3,7 @@
 ``python -m benchmarks.data 1000000`` writes ``benchmarks/.data/lines_1000000/`` with
 ``int_order_lines.parquet`` (exactly N rows) and ``int_customers.parquet`` (about 4,000
 customers per 27,900 lines, the bundled sample's ratio). Columns, types, sort order and
-Parquet settings are those of ``semseg/sample/retail`` (see ``semseg.sample.generate``), and
+Parquet settings are those of ``semseg/sample/retail`` (see ``scripts.generate_sample``), and
 the shape follows the same recipe: 15% non-buyers, 60% of buyers with one order and a capped
 Pareto tail for the rest, a per-customer discount propensity (40% never), 1-6 lines per order,
 about 11% of sale orders refunded, ~1% guest orders without a customer, offer codes on
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from semseg.sample.generate import _FIRST_NAMES, _LAST_NAMES, _UAE_CITIES, SCHEMAS, SORT_KEYS
+from scripts.generate_sample import _FIRST_NAMES, _LAST_NAMES, _UAE_CITIES, SCHEMAS, SORT_KEYS
 
 GENERATOR_VERSION = 1
 CACHE_DIR = Path(__file__).resolve().parent / ".data"

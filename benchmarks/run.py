@@ -68,7 +68,8 @@ def _model_sql(kind: str) -> str:
         from tests.seed_sql import SEED_OFFER_SEEKER_SQL
 
         return SEED_OFFER_SEEKER_SQL
-    from semseg.compiler import compile_spec, load_spec
+    from semseg.compile import compile_spec
+    from semseg.spec import load_spec
 
     return compile_spec(load_spec(SPEC), "duckdb")
 
@@ -149,7 +150,7 @@ def _patch_threads(threads: int) -> None:
 
 
 def _verify(paths: dict[str, str], threads: int) -> dict[str, Any]:
-    from semseg.compiler import load_spec
+    from semseg.spec import load_spec
     from semseg.verify import verify
 
     _patch_threads(threads)
@@ -178,15 +179,15 @@ def _timed(con, sql: str) -> float:
 
 def _diagnose(paths: dict[str, str], threads: int) -> dict[str, Any]:
     """Seed == compiled row for row; then each query verify makes, timed one by one."""
-    from semseg.compiler import load_spec
+    from semseg.spec import load_spec
     from semseg.verify import NUMERIC
     from semseg.verify.checks import (
-        RESULT,
         grain_check,
         metric_checks,
         population_check,
         segmentation_checks,
     )
+    from semseg.verify.proof import RESULT
 
     con = _connect(paths, threads)
     out: dict[str, Any] = {}
@@ -216,9 +217,9 @@ def _diagnose(paths: dict[str, str], threads: int) -> dict[str, Any]:
         sql = f"SELECT *, COUNT(*) OVER () FROM ({check.sql}) LIMIT 5"
         steps.append((f"check {check.name}", _timed(con, sql)))
     try:  # verify internals: diagnostic only, skipped if they change
-        from semseg.dialects import TARGETS
+        from semseg.compile.dialects import TARGETS
+        from semseg.data import connect as verify_connect
         from semseg.verify import _dialect_check, _distribution, _spec_checks
-        from semseg.verify.data import connect as verify_connect
 
         rows = out["rows"]
         t0 = time.perf_counter()
@@ -228,7 +229,7 @@ def _diagnose(paths: dict[str, str], threads: int) -> dict[str, Any]:
         _distribution(con, spec_file, rows, numeric)
         steps.append(("segment distribution", time.perf_counter() - t0))
         t0 = time.perf_counter()
-        from semseg.compiler import canonical_query
+        from semseg.compile import canonical_query
 
         _dialect_check(spec_file, list(TARGETS), canonical_query(spec, spec_file.path))
         steps.append(("dialect re-parse (all targets)", time.perf_counter() - t0))

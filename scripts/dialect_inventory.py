@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from semseg.dialects import TARGETS, UNFAITHFUL
+from semseg.compile.dialects import TARGETS, UNFAITHFUL
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTS = (

@@ -1,19 +1,11 @@
-"""semseg: customer segments declared once in YAML, compiled to any warehouse, verified locally."""
+"""semseg: customer segments declared once in YAML, compiled to any warehouse, verified locally.
+
+Python API: ``semseg.spec.load_spec`` then ``semseg.compile.compile_spec``; the command line
+(``semseg.cli``) is a thin shell over them.
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from semseg.version import __version__
 
-__all__ = ["__version__", "compile_spec", "load_spec", "SpecError", "CompileError"]
-
-
-def __getattr__(name: str):  # lazy: `semseg --version` must not import sqlglot/duckdb
-    if name in ("compile_spec", "load_spec"):
-        from semseg import compiler
-
-        return getattr(compiler, name)
-    if name in ("SpecError", "CompileError"):
-        from semseg import errors
-
-        return getattr(errors, name)
-    raise AttributeError(name)
+__all__ = ["__version__"]

@@ -1,22 +1,39 @@
-"""The ``semseg`` command line: a thin shell over the Python API.
+"""The ``semseg`` command line: typer only, a thin shell over the layers below.
 
-Results go to stdout, problems to stderr. Exit codes: 0 success, 1 a problem with the spec, the
-data or a failed check, 2 a usage error (typer's own).
+Results go to stdout, problems to stderr (with ``--format json``, errors too are JSON on
+stdout). Every error is a typed ``SemsegError`` whose type sets the exit code (see
+``semseg.errors``): 0 success, 1 a problem with the spec, the data or the files, or a failed
+check, 2 a usage error (typer's own included).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from semseg import __version__
-from semseg.dialects import TARGETS
+from semseg.cluster.fit import fit_spec
+from semseg.compile import compile_spec
+from semseg.compile.dialects import TARGETS
+from semseg.data import open_session
+from semseg.dbt import dbt_model
+from semseg.errors import DataError, SemsegError, SpecError, UsageError
+from semseg.files import Output, preflight, write_outputs, write_text
+from semseg.profile.index import profile as run_profile
+from semseg.profile.index import profile_sql
+from semseg.profile.render import render_html, render_terminal
 from semseg.progress import terminal_progress
+from semseg.sample import DATASETS, FORMATS, write_sample
+from semseg.spec import SpecFile, find_specs, load_spec
+from semseg.spec.schema import spec_json_schema
+from semseg.verify import verify as run_verify
+from semseg.version import __version__
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -35,11 +52,34 @@ class Materialize(enum.StrEnum):
     table = "table"
 
 
-def fail(lines: list[str] | str, code: int = 1) -> NoReturn:
-    """Print problems to stderr and exit without a traceback."""
-    for line in [lines] if isinstance(lines, str) else lines:
-        typer.echo(line, err=True)
-    raise typer.Exit(code)
+class Format(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handled(command: F) -> F:
+    """Run a command; a ``SemsegError`` becomes its message and its type's exit code.
+
+    With ``--format json`` the error is a JSON object on stdout, ``{"error": {kind, exit_code,
+    message[, issues]}}``; otherwise its lines go to stderr. Never a traceback.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SemsegError as err:
+            if kwargs.get("format") in (Format.json, "json"):
+                typer.echo(json.dumps({"error": err.to_dict()}, indent=2, default=str))
+            else:
+                for line in err.lines():
+                    typer.echo(line, err=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return run  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -60,41 +100,50 @@ def _main(
     """semseg: a SQL-generating semantic layer for customer segmentation."""
 
 
-def load_all(spec: Path):
+def load_all(spec: Path) -> list[SpecFile]:
     """Load one spec or every spec in a folder; report every problem of every file at once."""
-    from semseg.compiler import find_specs, load_spec
-    from semseg.errors import SpecError
-
     paths = find_specs(spec)
     if not paths:
-        fail(f"{spec}: no .yml/.yaml spec files found")
+        raise UsageError(f"{spec}: no .yml/.yaml spec files found")
     loaded, problems = [], []
     for path in paths:
         try:
             loaded.append(load_spec(path))
         except SpecError as err:
-            problems += [i.format() for i in err.issues]
+            problems += err.issues
     if problems:
         n = len(problems)
-        fail([*problems, f"{n} problem{'s' if n != 1 else ''} found; nothing was compiled."])
+        summary = f"{n} problem{'s' if n != 1 else ''} found; nothing was compiled."
+        raise SpecError(problems, summary)
     return loaded
 
 
-def write_new(path: Path, text: str, force: bool) -> bool:
-    """Write ``text`` unless a *different* file is already there (then ask for --force)."""
-    if path.exists() and not force:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-        fail(
-            f"{path}: already exists with different content; not overwritten "
-            "(pass --force to replace it)"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
+def load_one(spec: Path, command: str) -> SpecFile:
+    """The one spec a command works on; a folder of several is a usage error."""
+    if spec.is_dir() and len(find_specs(spec)) > 1:
+        raise UsageError(f"{spec}: `semseg {command}` takes one spec file, not a folder of specs")
+    return load_all(spec)[0]
+
+
+def report_writes(written: list[tuple[Path, bool]]) -> None:
+    for path, changed in written:
+        typer.echo(f"{'wrote' if changed else 'unchanged'} {path}", err=True)
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """A text file the user passed, or ``DataError`` saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file ({what})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text ({what})") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
 @app.command()
+@handled
 def compile(
     spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
     dialect: Annotated[
@@ -122,35 +171,23 @@ def compile(
     ] = None,
 ) -> None:
     """Compile specs to SQL for a warehouse dialect, or into a dbt project."""
-    from semseg.compiler import compile_spec
-    from semseg.errors import CompileError
-
+    specs = load_all(spec)
     if dbt is not None:
-        from semseg.dbt import dbt_model
-
         materialized = "table" if materialize is Materialize.query else materialize.value
-        for spec_file in load_all(spec):
-            try:
-                output = dbt_model(spec_file, dialect.value, materialized, dbt_source)
-            except CompileError as err:
-                fail(str(err))
-            for rel, text in output.files.items():
-                changed = write_new(dbt / rel, text, force)
-                typer.echo(f"{'wrote' if changed else 'unchanged'} {dbt / rel}", err=True)
+        files = []
+        for spec_file in specs:
+            output = dbt_model(spec_file, dialect.value, materialized, dbt_source)
+            owner = str(spec_file.path)
+            files += [Output.text(dbt / rel, text, owner) for rel, text in output.files.items()]
+        report_writes(write_outputs(files, force))
         return
-    outputs = []
-    for spec_file in load_all(spec):
-        try:
-            outputs.append((spec_file, compile_spec(spec_file, dialect.value, materialize.value)))
-        except CompileError as err:
-            fail(str(err))
-    for spec_file, sql in outputs:
-        if out is None:
+    compiled = [(f, compile_spec(f, dialect.value, materialize.value)) for f in specs]
+    if out is None:
+        for _, sql in compiled:
             typer.echo(sql, nl=False)
-        else:
-            target = out / f"{spec_file.spec.name}.sql"
-            changed = write_new(target, sql, force)
-            typer.echo(f"{'wrote' if changed else 'unchanged'} {target}", err=True)
+        return
+    files = [Output.text(out / f"{f.spec.name}.sql", sql, str(f.path)) for f, sql in compiled]
+    report_writes(write_outputs(files, force))
 
 
 @app.command()
@@ -177,23 +214,22 @@ def dialects(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format (for editor autocompletion)."""
-    from semseg.schema import spec_json_schema
-
     typer.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
 
 
 @app.command()
+@handled
 def check(
     spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
 ) -> None:
     """Validate specs without compiling them."""
-    for spec_file in load_all(spec):
+    specs = load_all(spec)
+    if format is Format.json:
+        typer.echo(json.dumps({"ok": [str(f.path) for f in specs]}, indent=2))
+        return
+    for spec_file in specs:
         typer.echo(f"ok {spec_file.path}")
-
-
-class Format(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 def _table_option(values: list[str]) -> dict[str, Path]:
@@ -201,14 +237,15 @@ def _table_option(values: list[str]) -> dict[str, Path]:
     for value in values:
         name, sep, path = value.partition("=")
         if not sep or not name or not path:
-            fail(
-                f"--table {value!r}: expected NAME=PATH, e.g. --table int_order_lines=lines.csv", 2
+            raise UsageError(
+                f"--table {value!r}: expected NAME=PATH, e.g. --table int_order_lines=lines.csv"
             )
         tables[name] = Path(path)
     return tables
 
 
 @app.command()
+@handled
 def verify(
     spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
     data: Annotated[
@@ -240,29 +277,13 @@ def verify(
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
 ) -> None:
     """Run the compiled SQL in DuckDB on sample data and prove the segmentation right."""
-    from semseg.errors import CompileError, DataError
-    from semseg.verify import verify as run_verify
-
     tables = _table_option(table or [])
-    model_sql = None
-    if sql is not None:
-        if not sql.is_file():
-            fail(f"{sql}: no such file")
-        model_sql = sql.read_text(encoding="utf-8")
-    reports = []
-    for spec_file in load_all(spec):
-        try:
-            reports.append(
-                run_verify(
-                    spec_file,
-                    data,
-                    tables,
-                    [d.value for d in dialect] if dialect else None,
-                    model_sql=model_sql,
-                )
-            )
-        except (DataError, CompileError) as err:
-            fail(str(err))
+    model_sql = read_text_file(sql, "--sql") if sql is not None else None
+    names = [d.value for d in dialect] if dialect else None
+    reports = [
+        run_verify(spec_file, data, tables, names, model_sql=model_sql)
+        for spec_file in load_all(spec)
+    ]
     if format is Format.json:
         payload = [json.loads(r.to_json()) for r in reports]
         typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
@@ -274,6 +295,7 @@ def verify(
 
 
 @app.command("sample-data")
+@handled
 def sample_data(
     out: Annotated[Path, typer.Option(help="Folder to write the tables into.")],
     dataset: Annotated[str, typer.Option(help="retail or marketplace")] = "retail",
@@ -281,21 +303,16 @@ def sample_data(
     force: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
 ) -> None:
     """Write a bundled sample dataset out, to look at or to edit and verify against."""
-    from semseg.sample import DATASETS, FORMATS, write_sample
-
     if dataset not in DATASETS:
-        fail(f"unknown dataset '{dataset}'; choose one of: {', '.join(DATASETS)}", 2)
+        raise UsageError(f"unknown dataset '{dataset}'; choose one of: {', '.join(DATASETS)}")
     if format not in FORMATS:
-        fail(f"unknown format '{format}'; choose one of: {', '.join(FORMATS)}", 2)
-    try:
-        paths = write_sample(dataset, out, format, overwrite=force)
-    except FileExistsError as err:
-        fail(f"{err}; pass --force to replace")
-    for path in paths:
-        typer.echo(f"wrote {path}")
+        raise UsageError(f"unknown format '{format}'; choose one of: {', '.join(FORMATS)}")
+    for path, changed in write_sample(dataset, out, format, overwrite=force):
+        typer.echo(f"{'wrote' if changed else 'unchanged'} {path}")
 
 
 @app.command()
+@handled
 def cluster(
     spec: Annotated[Path, typer.Argument(help="A spec file with a cluster segmentation.")],
     segmentation: Annotated[
@@ -321,41 +338,17 @@ def cluster(
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
 ) -> None:
     """Fit a clustering segmentation locally and write its model file (used by compile)."""
-    import tempfile
-
-    from semseg.cluster.fit import cluster_segmentation, fit_spec
-    from semseg.cluster.model_file import default_model_path
-    from semseg.errors import CompileError, DataError
-
-    (spec_file,) = load_all(spec)
+    spec_file = load_one(spec, "cluster")
     tables = _table_option(table or [])
     show = terminal_progress()
-    try:
-        name = cluster_segmentation(spec_file, segmentation)
-        settings = spec_file.spec.segmentations[name].cluster
-        assert settings is not None
-        target = model or default_model_path(spec_file.path, name, settings.model)
-        unchanged = False
-        if target.exists() and not force:
-            # Fit aside first: an identical model is left as it is, a different one needs --force.
-            with tempfile.TemporaryDirectory() as tmp:
-                trial, summary = fit_spec(spec_file, name, data, tables, Path(tmp) / "m.json", show)
-                if trial.read_bytes() != target.read_bytes():
-                    fail(
-                        f"{target}: a different fitted model already exists; not overwritten "
-                        "(pass --force to replace it)"
-                    )
-            path, unchanged = target, True
-        else:
-            path, summary = fit_spec(spec_file, name, data, tables, target, show)
-        show("")
-    except (DataError, CompileError) as err:
-        fail(str(err))
+    with open_session(spec_file, data, tables) as session:
+        path, changed, summary = fit_spec(session, segmentation, model, force, show)
+    show("")
     if format is Format.json:
-        payload = {"model": str(path), "unchanged": unchanged, **summary}
+        payload = {"model": str(path), "unchanged": not changed, **summary}
         typer.echo(json.dumps(payload, indent=2, default=str))
         return
-    typer.echo(f"model: {path}{' (unchanged)' if unchanged else ''}")
+    typer.echo(f"model: {path}{'' if changed else ' (unchanged)'}")
     typer.echo(f"rows: {summary['rows']:,} (fitted on {summary['sampled']:,})")
     typer.echo(f"clusters: {summary['clusters']}  noise: {summary['noise_share']:.1%}")
     for cid, size in summary["sizes"].items():
@@ -371,6 +364,7 @@ class Baseline(enum.StrEnum):
 
 
 @app.command()
+@handled
 def profile(
     spec: Annotated[Path, typer.Argument(help="A spec file.")],
     segmentation: Annotated[
@@ -404,48 +398,38 @@ def profile(
     force: Annotated[bool, typer.Option(help="Replace an existing HTML file.")] = False,
 ) -> None:
     """Describe every segment by over/under-index tables of its inputs and overlays."""
-    from semseg.errors import CompileError, DataError
-    from semseg.profile.index import profile as run_profile
-    from semseg.profile.index import profile_sql
-    from semseg.profile.render import render_html, render_terminal
-
-    (spec_file,) = load_all(spec)
+    spec_file = load_one(spec, "profile")
     name = segmentation or next(iter(spec_file.spec.segmentations), None)
     if name is None or name not in spec_file.spec.segmentations:
-        fail(
+        raise UsageError(
             f"{spec}: no segmentation '{name}'; choose one of: "
-            f"{', '.join(spec_file.spec.segmentations)}",
-            2,
+            f"{', '.join(spec_file.spec.segmentations)}"
         )
     overlays = [o.strip() for v in overlay or [] for o in v.split(",") if o.strip()]
     unknown = [o for o in overlays if o not in spec_file.spec.metrics]
     if unknown:
-        fail(
+        raise UsageError(
             f"--overlay {', '.join(unknown)}: not a metric of {spec_file.spec.name}; "
-            f"metrics are: {', '.join(spec_file.spec.metrics)}",
-            2,
+            f"metrics are: {', '.join(spec_file.spec.metrics)}"
         )
-    try:
-        if sql is not None:
-            typer.echo(profile_sql(spec_file, name, sql.value, overlays, baseline.value))
-            return
-        result = run_profile(
-            spec_file,
-            name,
-            data,
-            _table_option(table or []),
-            overlays,
-            baseline.value,
-            projection=html is not None,
-        )
-        typer.echo(render_terminal(result), nl=False)
-        if html is not None:
-            if html.exists() and not force:
-                fail(f"{html}: already exists; not overwritten (pass --force to replace it)")
-            render_html(result, html)
-            typer.echo(f"wrote {html}", err=True)
-    except (DataError, CompileError) as err:
-        fail(str(err))
+    if sql is not None:
+        typer.echo(profile_sql(spec_file, name, sql.value, overlays, baseline.value))
+        return
+    if html is not None:
+        preflight(html, force)  # before the run, not after it
+    result = run_profile(
+        spec_file,
+        name,
+        data,
+        _table_option(table or []),
+        overlays,
+        baseline.value,
+        projection=html is not None,
+    )
+    typer.echo(render_terminal(result), nl=False)
+    if html is not None:
+        write_text(html, render_html(result), force, owner=str(spec_file.path))
+        typer.echo(f"wrote {html}", err=True)
 
 
 def main() -> None:

@@ -8,17 +8,25 @@ proved locally.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
+import jinja2
 import sqlglot
 import yaml
 from sqlglot import exp
 
-from semseg.compiler import SpecFile, compile_tree, header
-from semseg.dialects import get_target
-from semseg.validate.references import segment_labels
-from semseg.verify.checks import RESULT, rule_check, tier_check
+from semseg.compile import comment_text, compile_tree, header
+from semseg.compile.dialects import get_target
+from semseg.errors import UsageError
+from semseg.spec import SpecFile
+from semseg.spec.graph import segment_labels
+from semseg.sql import CANONICAL
+from semseg.verify.checks import rule_check, tier_check
+from semseg.verify.cluster_checks import cluster_checks
+from semseg.verify.proof import RESULT
 
 
 @dataclass(frozen=True)
@@ -28,30 +36,63 @@ class DbtOutput:
     files: dict[str, str]
 
 
-def _placeholder(i: int) -> str:
-    return f"semseg_dbt_relation_{i}"
+SOURCE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _relation(table: str, source: str | None) -> str:
-    name = table.split(".")[-1]
-    return f"{{{{ source('{source}', '{name}') }}}}" if source else f"{{{{ ref('{name}') }}}}"
+@lru_cache(maxsize=1)
+def _macros() -> Any:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("semseg", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # SQL for dbt: values are escaped for dbt's Jinja before they come in
+        variable_start_string="[[",
+        variable_end_string="]]",
+        block_start_string="[%",
+        block_end_string="%]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+    )
+    return env.get_template("dbt.sql.j2").module
 
 
-def _swap_tables(tree: exp.Expression, tables: list[str]) -> exp.Expression:
-    """Replace spec tables (not CTE names) with placeholders that survive SQL generation."""
-    ctes = {c.alias for c in tree.find_all(exp.CTE)}
-    for table in tree.find_all(exp.Table):
-        full = ".".join(p.name for p in table.parts)
-        if full in tables and full not in ctes:
-            table.replace(exp.to_table(_placeholder(tables.index(full))))
+def jinja_text(text: str) -> str:
+    """Text that dbt's Jinja renders back to ``text``: every ``{`` becomes ``{{ "{" }}``.
+
+    Jinja tags all open with ``{`` (``{{``, ``{%``, ``{#``), so user text (a label, a literal in a
+    ``where``, a file name) can never start one; the result contains no single quote, so it
+    is safe inside a SQL string literal too.
+    """
+    return text.replace("{", '{{ "{" }}')
+
+
+def _jinja_safe(tree: exp.Expression) -> exp.Expression:
+    """String literals and comments of ``tree`` escaped for dbt's Jinja (see ``jinja_text``)."""
+    for node in tree.walk():
+        if isinstance(node, exp.Literal) and node.is_string and "{" in node.this:
+            node.set("this", jinja_text(node.this))
+        if node.comments:
+            node.comments = [jinja_text(c) for c in node.comments]
     return tree
 
 
-def _render(tree: exp.Expression, dialect: str, tables: list[str], source: str | None) -> str:
-    sql = tree.sql(dialect=get_target(dialect).sqlglot, pretty=True)
-    for i, table in enumerate(tables):
-        sql = sql.replace(_placeholder(i), _relation(table, source))
-    return sql
+def _relation(table: str, source: str | None) -> exp.Expression:
+    """A spec table as dbt's ``ref``/``source`` call: a node printed verbatim by sqlglot."""
+    text = _macros().relation(table.split(".")[-1], source)
+    return exp.Table(this=exp.Var(this=str(text)))
+
+
+def _with_relations(tree: exp.Expression, relations: dict[str, exp.Expression]) -> exp.Expression:
+    """Replace every reference to a spec table (never a CTE of the same name) in ``tree``."""
+    ctes = {c.alias for c in tree.find_all(exp.CTE)}
+    for table in list(tree.find_all(exp.Table)):
+        full = ".".join(p.name for p in table.parts)
+        if full in relations and full not in ctes:
+            node = relations[full].copy()
+            if table.alias:
+                node.set("alias", table.args["alias"])
+            table.replace(node)
+    return tree
 
 
 def dbt_model(
@@ -61,30 +102,32 @@ def dbt_model(
     source: str | None = None,
 ) -> DbtOutput:
     """dbt files for one spec: model SQL, properties YAML, a singular test per segmentation."""
+    if source is not None and not SOURCE_PATTERN.match(source):
+        raise UsageError(
+            f"--dbt-source {source!r}: not a dbt source name — use letters, digits and "
+            "underscores, starting with a letter"
+        )
+    if materialized not in ("view", "table"):
+        raise UsageError(f"unknown dbt materialization '{materialized}'; use view or table")
     spec = spec_file.spec
     target = get_target(dialect)
     tables = sorted(
         {s.table for s in spec.sources.values()}
         | ({spec.population.table} if spec.population else set())
     )
-    body = _render(
-        _swap_tables(compile_tree(spec, target, spec_path=spec_file.path), tables),
-        dialect,
-        tables,
-        source,
-    )
-    model = (
-        header(spec_file, target)
-        + f"{{{{ config(materialized='{materialized}') }}}}\n\n"
-        + body
-        + "\n"
-    )
-    files = {f"models/{spec.name}.sql": model, f"models/{spec.name}.yml": _properties(spec_file)}
-    ref = f"{{{{ ref('{spec.name}') }}}}"
+    relations = {t: _relation(t, source) for t in tables}
+    tree = _with_relations(compile_tree(spec, target, spec_path=spec_file.path), relations)
+    body = _jinja_safe(tree).sql(dialect=target.sqlglot, pretty=True)
+    model = _macros().model(jinja_text(header(spec_file, target)), materialized, body)
+    files = {
+        f"models/{spec.name}.sql": str(model),
+        f"models/{spec.name}.yml": _properties(spec_file),
+    }
+    model_ref: dict[str, exp.Expression] = {
+        RESULT: exp.Table(this=exp.Var(this=f"{{{{ ref('{spec.name}') }}}}"))
+    }
     for name, s in spec.segmentations.items():
         if s.kind == "cluster":  # cluster ids and order in range, cluster.where holds
-            from semseg.cluster.verify import cluster_checks
-
             proofs = cluster_checks(spec_file, name)
         else:
             proofs = [tier_check(spec, name) if s.kind == "quantiles" else rule_check(spec, name)]
@@ -92,11 +135,11 @@ def dbt_model(
             f"SELECT * FROM ({p.sql}) AS proof{i}" if len(proofs) > 1 else p.sql
             for i, p in enumerate(proofs)
         )
-        tree = sqlglot.parse_one(sql.replace(RESULT, "semseg_dbt_model"), read="duckdb")
-        sql = tree.sql(dialect=target.sqlglot, pretty=True).replace("semseg_dbt_model", ref)
-        files[f"tests/{spec.name}__{name}.sql"] = (
-            f"-- {spec.name}.{name}: every row satisfies its own segment definition "
-            f"(generated by semseg; fails with the offending rows).\n{sql}\n"
+        parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
+        proof = _with_relations(parsed, model_ref)
+        text = _jinja_safe(proof).sql(dialect=target.sqlglot, pretty=True)
+        files[f"tests/{spec.name}__{name}.sql"] = str(
+            _macros().singular_test(spec.name, name, text)
         )
     return DbtOutput(files)
 
@@ -145,7 +188,18 @@ def _properties(spec_file: SpecFile) -> str:
     }
     return (
         "# Generated by semseg from "
-        + spec_file.path.name
+        + jinja_text(comment_text(spec_file.path.name))
         + "; recompile instead of editing.\n"
-        + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+        + yaml.safe_dump(_jinja_data(doc), sort_keys=False, allow_unicode=True, width=100)
     )
+
+
+def _jinja_data(value: Any) -> Any:
+    """Every string in a YAML document escaped for dbt's Jinja, which renders YAML values."""
+    if isinstance(value, str):
+        return jinja_text(value)
+    if isinstance(value, dict):
+        return {k: _jinja_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jinja_data(v) for v in value]
+    return value

@@ -1,8 +1,18 @@
-"""Spec problems: one record per problem, printed as ``path:line:col: error: what — how to fix``."""
+"""Every problem semseg reports, typed, each with its exit code.
+
+A spec problem is an ``Issue`` printed as ``path:line:col: error: what — how to fix``. The
+exceptions below are the only ones the command line turns into messages; the exit code belongs
+to the error's type, so the same mistake exits the same way in every command:
+
+- 0 success;
+- 1 a problem with the spec, the data or the files, or a failed check;
+- 2 a usage mistake (an option or argument that cannot work).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, order=True)
@@ -21,18 +31,56 @@ class Issue:
         text = f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
         return f"{text} — {self.hint}" if self.hint else text
 
+    def to_dict(self) -> dict[str, Any]:
+        """The issue as JSON-ready data (``file`` rather than ``path``)."""
+        data = asdict(self)
+        data["file"] = data.pop("path")
+        return data
 
-class SpecError(Exception):
-    """Raised when a spec cannot be loaded; carries every problem found, not only the first."""
 
-    def __init__(self, issues: list[Issue]) -> None:
+class SemsegError(Exception):
+    """Base of every error semseg reports to a user; ``kind`` and ``exit_code`` by type."""
+
+    kind: ClassVar[str] = "error"
+    exit_code: ClassVar[int] = 1
+
+    def lines(self) -> list[str]:
+        """The message as the lines printed to stderr."""
+        return str(self).splitlines() or [self.kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data: kind, exit code, message."""
+        return {"kind": self.kind, "exit_code": self.exit_code, "message": str(self)}
+
+
+class SpecError(SemsegError):
+    """A spec cannot be loaded; carries every problem found, not only the first."""
+
+    kind = "spec"
+
+    def __init__(self, issues: list[Issue], summary: str = "") -> None:
         self.issues = sorted(issues)
-        super().__init__("\n".join(i.format() for i in self.issues))
+        self.summary = summary
+        super().__init__("\n".join([*(i.format() for i in self.issues), *filter(None, [summary])]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "issues": [i.to_dict() for i in self.issues]}
 
 
-class CompileError(Exception):
-    """Raised when a valid spec cannot be expressed faithfully for a target."""
+class CompileError(SemsegError):
+    """A valid spec cannot be expressed faithfully for a target, or needs a missing artefact."""
+
+    kind = "compile"
 
 
-class DataError(Exception):
-    """Raised when input data does not match what the spec needs (missing table or column)."""
+class DataError(SemsegError):
+    """Input data or an output file does not fit what the spec or command needs."""
+
+    kind = "data"
+
+
+class UsageError(SemsegError):
+    """An option or argument that cannot work (unknown dialect, segmentation, overlay ...)."""
+
+    kind = "usage"
+    exit_code = 2

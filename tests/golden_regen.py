@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semseg.compiler import compile_spec, find_specs, load_spec
-from semseg.dialects import TARGETS
+from semseg.compile import compile_spec
+from semseg.compile.dialects import TARGETS
+from semseg.spec import find_specs, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "segment_specs"

@@ -41,5 +41,5 @@ def test_refit_of_identical_model_is_unchanged_and_different_needs_force(tmp_pat
 
 def test_cluster_on_a_spec_without_cluster_segmentation_fails_cleanly():
     result = runner.invoke(app, ["cluster", str(SPECS / "offer_seeker.yml")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as an unknown --segmentation is
     assert "Traceback" not in result.output and "cluster" in result.output

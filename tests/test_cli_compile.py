@@ -9,10 +9,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from semseg import __version__
 from semseg.cli import app
-from semseg.dialects import TARGETS
-from semseg.schema import spec_json_schema
+from semseg.compile.dialects import TARGETS
+from semseg.spec.schema import spec_json_schema
+from semseg.version import __version__
 from tests.golden_regen import ROOT, SPECS
 
 runner = CliRunner()

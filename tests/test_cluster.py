@@ -12,9 +12,11 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from semseg.compiler import compile_spec, load_spec
-from semseg.dialects import TARGETS
+from semseg.compile import compile_spec
+from semseg.compile.dialects import TARGETS
+from semseg.data import open_session
 from semseg.errors import CompileError, SpecError
+from semseg.spec import load_spec
 
 pytest.importorskip("fast_hdbscan")
 pytest.importorskip("sklearn")
@@ -35,8 +37,17 @@ def fitted(tmp_path_factory):
     spec_path = folder / SPEC.name
     shutil.copy(SPEC, spec_path)
     spec_file = load_spec(spec_path)
-    model_path, summary = fit_spec(spec_file)
+    with open_session(spec_file) as session:
+        model_path, _, summary = fit_spec(session, force=True)
     return spec_file, model_path, summary
+
+
+def _local(spec_file, **kwargs):
+    """A local fit of the spec's cluster segmentation on its data (default: the bundled one)."""
+    from semseg.cluster.fit import fit_local
+
+    with open_session(spec_file, **kwargs) as session:
+        return fit_local(session)
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -46,19 +57,17 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_fit_is_deterministic_and_matches_the_committed_model(fitted):
-    from semseg.cluster.fit import fit_local
 
     spec_file, model_path, _ = fitted
-    again = fit_local(spec_file).model.to_json()
+    again = _local(spec_file).model.to_json()
     assert model_path.read_text(encoding="utf-8") == again
     assert MODEL.read_text(encoding="utf-8") == again, "regenerate the committed model file"
 
 
 def test_clusters_numbered_by_size_with_noise(fitted):
-    from semseg.cluster.fit import fit_local
 
     spec_file, _, summary = fitted
-    local = fit_local(spec_file)
+    local = _local(spec_file)
     sizes = [c.size for c in local.model.clusters]
     assert [c.id for c in local.model.clusters] == list(range(len(sizes)))
     assert sizes == sorted(sizes, reverse=True)
@@ -70,11 +79,10 @@ def test_clusters_numbered_by_size_with_noise(fitted):
 def test_ari_against_planted_personas(fitted):
     from sklearn.metrics import adjusted_rand_score
 
-    from semseg.cluster.fit import fit_local
-    from semseg.sample.generate import marketplace_personas
+    from scripts.generate_sample import marketplace_personas
 
     spec_file, _, _ = fitted
-    local = fit_local(spec_file)
+    local = _local(spec_file)
     planted = marketplace_personas()
     pairs = [
         (planted[k], int(lab))
@@ -92,7 +100,8 @@ def test_assignment_sql_agrees_with_local_labels(fitted):
     spec_file, _, summary = fitted
     # 98.4% with three prototypes per cluster; one centre per cluster gave 95.5%
     assert summary["agreement"] >= 0.97
-    assert agreement(spec_file, "persona") == summary["agreement"]
+    with open_session(spec_file) as session:
+        assert agreement(session, "persona") == summary["agreement"]
 
 
 def test_sql_rule_equals_the_python_rule_on_every_row(fitted):
@@ -100,10 +109,10 @@ def test_sql_rule_equals_the_python_rule_on_every_row(fitted):
     comparisons that skip same-cluster pairs) gives exactly the labels of the numpy rule."""
     import numpy as np
 
-    from semseg.cluster.fit import assign, fit_local, owners, sql_labels
+    from semseg.cluster.fit import assign, owners, sql_labels
 
     spec_file, _, _ = fitted
-    local = fit_local(spec_file)
+    local = _local(spec_file)
     model = local.model
     rule = owners(
         assign(
@@ -111,7 +120,8 @@ def test_sql_rule_equals_the_python_rule_on_every_row(fitted):
         ),
         [p.cluster for p in model.prototypes],
     )
-    found = sql_labels(spec_file, "persona", None, None)
+    with open_session(spec_file) as session:
+        found = sql_labels(session, "persona")
     sql = np.array([found[k] for k in local.features.keys])
     assert len(model.prototypes) == 3 * len(model.clusters)
     assert (sql == rule).all(), int((sql != rule).sum())
@@ -137,7 +147,7 @@ def test_assignment_sql_reparses(fitted, dialect):
 
 
 def test_sql_labels_noise_null_and_where(fitted):
-    from semseg.verify.data import connect
+    from semseg.data import connect
 
     spec_file = fitted[0]
     con, _ = connect(spec_file)
@@ -183,7 +193,8 @@ def test_kmeans_fit_labels_everyone_and_agrees(tmp_path):
     from semseg.cluster.fit import fit_spec
 
     path = _write(tmp_path, "algorithm: hdbscan|||algorithm: kmeans\n      k: 7")
-    model_path, summary = fit_spec(load_spec(path))
+    with open_session(load_spec(path)) as session:
+        model_path, _, summary = fit_spec(session, force=True)
     assert summary["clusters"] == 7 and summary["noise_share"] == 0
     assert summary["agreement"] >= 0.95
     assert '"n_init": 10' in model_path.read_text()
@@ -240,7 +251,7 @@ def test_verify_catches_a_wrong_cluster_assignment():
 
 def test_verifying_a_rules_spec_does_not_import_numeric_libraries():
     code = (
-        "import sys; from semseg.compiler import load_spec; from semseg.verify import verify; "
+        "import sys; from semseg.spec import load_spec; from semseg.verify import verify; "
         "assert verify(load_spec('segment_specs/customer_rfm.yml'), dialects=['duckdb']).passed; "
         "bad = [m for m in ('numpy', 'fast_hdbscan', 'sklearn') if m in sys.modules]; "
         "sys.exit(1 if bad else 0)"
@@ -255,7 +266,7 @@ def test_clusters_of_identical_rows_keep_their_rows(tmp_path):
     import numpy as np
 
     from benchmarks.cluster import FEATURES, write_spec
-    from semseg.cluster.fit import fit_local, fit_spec, sql_labels
+    from semseg.cluster.fit import fit_spec, sql_labels
 
     rng = np.random.default_rng(1)
     rows = np.vstack(
@@ -277,12 +288,14 @@ def test_clusters_of_identical_rows_keep_their_rows(tmp_path):
     con.close()
     spec_file = load_spec(write_spec(tmp_path / "spec", min_cluster_size=50))
     tables = {"customers": parquet}
-    _, summary = fit_spec(spec_file, tables=tables)
-    local = fit_local(spec_file, tables=tables)
+    with open_session(spec_file, tables=tables) as session:
+        _, _, summary = fit_spec(session, force=True)
+    local = _local(spec_file, tables=tables)
     fitted = dict(zip(local.features.keys, local.labels.tolist(), strict=True))
     assert fitted[1] != -1 and fitted[121] != -1 and fitted[1] != fitted[121]
     assert len({fitted[k] for k in range(1, 121)}) == 1
-    found = sql_labels(spec_file, local.model.segmentation, None, tables)
+    with open_session(spec_file, tables=tables) as session:
+        found = sql_labels(session, local.model.segmentation)
     assert all(found[k] == fitted[k] for k in range(1, 201))  # every identical row kept
     assert summary["agreement"] >= 0.99
     assert all(p.radius >= 1e-6 for p in local.model.prototypes)

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from semseg.compiler import compile_spec, load_spec
+from semseg.compile import compile_spec
+from semseg.spec import load_spec
 
 pytest.importorskip("fast_hdbscan")
 pytest.importorskip("sklearn")
@@ -42,12 +43,14 @@ def scaled(tmp_path_factory):
 
     from benchmarks.cluster import FEATURES, MIN_CLUSTER_SIZE, write_customers, write_spec
     from semseg.cluster.fit import fit_spec
+    from semseg.data import open_session
 
     folder: Path = tmp_path_factory.mktemp("scale")
     parquet = write_customers(folder / "data", N)
     truth = np.load(folder / "data" / "truth.npy")
     spec_file = load_spec(write_spec(folder / "spec", sample_size=SAMPLE))
-    model_path, summary = fit_spec(spec_file, tables={"customers": parquet})
+    with open_session(spec_file, tables={"customers": parquet}) as session:
+        model_path, _, summary = fit_spec(session, force=True)
 
     con = duckdb.connect()
     con.execute(f"CREATE VIEW customers AS SELECT * FROM read_parquet('{parquet.as_posix()}')")
@@ -78,7 +81,7 @@ def scaled(tmp_path_factory):
 
 
 def test_fit_runs_on_the_sample(scaled):
-    from semseg.cluster.model_file import load_model
+    from semseg.compile.cluster_model import load_model
 
     summary = scaled["summary"]
     assert summary["rows"] == N

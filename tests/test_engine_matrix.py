@@ -11,9 +11,10 @@ import contextlib
 import duckdb
 import pytest
 
-from semseg.compiler import compile_spec, find_specs, load_spec
+from semseg.compile import compile_spec
+from semseg.data import spec_tables
 from semseg.sample import table_paths
-from semseg.verify.data import spec_tables
+from semseg.spec import find_specs, load_spec
 from tests import edge_data
 from tests.engines.compare import assert_same_rows
 from tests.golden_regen import SPECS

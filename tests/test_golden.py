@@ -11,8 +11,9 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from semseg.compiler import compile_spec, load_spec
-from semseg.dialects import TARGETS
+from semseg.compile import compile_spec
+from semseg.compile.dialects import TARGETS
+from semseg.spec import load_spec
 from tests.golden_regen import ROOT, cases, golden_path
 
 CASES = cases()
@@ -67,7 +68,7 @@ def test_tables_are_named_as_in_the_spec():
 def test_output_is_byte_identical_across_processes():
     """Hash randomisation or set ordering must not leak into the SQL."""
     code = (
-        "from semseg.compiler import compile_spec, load_spec;"
+        "from semseg.compile import compile_spec; from semseg.spec import load_spec;"
         "import sys; sys.stdout.write(''.join(compile_spec(load_spec(p), d) "
         "for p in sys.argv[1:] for d in ('duckdb', 'tsql', 'clickhouse')))"
     )

@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from semseg.compiler import load_spec
 from semseg.profile.index import profile
 from semseg.profile.render import render_html
+from semseg.spec import load_spec
 from tests.conftest import engine_unavailable
 from tests.golden_regen import SPECS
 
@@ -43,7 +43,7 @@ def page(tmp_path_factory):
     spec_file = load_spec(SPECS / "olist_personas.yml")
     result = profile(spec_file, "persona", projection=True)
     path = tmp_path_factory.mktemp("html") / "personas.html"
-    render_html(result, path)
+    path.write_text(render_html(result), encoding="utf-8")
     return path, [str(seg) for seg, _ in result.segments]
 
 

@@ -7,8 +7,9 @@ import textwrap
 import duckdb
 import pytest
 
-from semseg.compiler import compile_spec, load_spec
-from semseg.plan_distinct import distinct_only
+from semseg.compile import compile_spec
+from semseg.compile.distinct import distinct_only
+from semseg.spec import load_spec
 from tests import edge_data
 
 

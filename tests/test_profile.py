@@ -10,8 +10,9 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from semseg.compiler import compile_spec, load_spec
-from semseg.dialects import TARGETS
+from semseg.compile import compile_spec
+from semseg.compile.dialects import TARGETS
+from semseg.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = ROOT / "segment_specs" / "olist_personas.yml"
@@ -20,7 +21,7 @@ RFM = ROOT / "segment_specs" / "customer_rfm.yml"
 
 def _rows(spec_path: Path, columns: str, where: str = "TRUE") -> list[tuple]:
     """Columns of the compiled model run on the bundled sample."""
-    from semseg.verify.data import connect
+    from semseg.data import connect
 
     spec_file = load_spec(spec_path)
     con, _ = connect(spec_file)
@@ -32,7 +33,7 @@ def _rows(spec_path: Path, columns: str, where: str = "TRUE") -> list[tuple]:
 
 
 def test_numeric_index_by_hand_both_baselines():
-    from semseg.profile import profile
+    from semseg.profile.index import profile
 
     spec_file = load_spec(RFM)
     rows = _rows(RFM, "monetary_tier, monetary_value")
@@ -53,7 +54,7 @@ def test_numeric_index_by_hand_both_baselines():
 
 
 def test_categorical_and_overlay_index_by_hand():
-    from semseg.profile import profile
+    from semseg.profile.index import profile
 
     p = profile(load_spec(PERSONAS), "persona")
     rows = _rows(PERSONAS, "persona, customer_city, ltv", "no_orders > 1")
@@ -83,7 +84,7 @@ def test_categorical_and_overlay_index_by_hand():
 
 @pytest.mark.parametrize("dialect", list(TARGETS))
 def test_profile_sql_parses_for_every_dialect(dialect):
-    from semseg.profile import profile_sql
+    from semseg.profile.index import profile_sql
 
     for spec, seg in ((PERSONAS, "persona"), (RFM, "customer_rfm_segment")):
         sql = profile_sql(load_spec(spec), seg, dialect, baseline="segment_mean")
@@ -91,8 +92,8 @@ def test_profile_sql_parses_for_every_dialect(dialect):
 
 
 def test_profile_sql_runs_in_duckdb_like_profile():
-    from semseg.profile import profile, profile_sql
-    from semseg.verify.data import connect
+    from semseg.data import connect
+    from semseg.profile.index import profile, profile_sql
 
     spec_file = load_spec(RFM)
     con, _ = connect(spec_file)
@@ -105,7 +106,8 @@ def test_profile_sql_runs_in_duckdb_like_profile():
 
 
 def test_terminal_colour_only_on_a_tty():
-    from semseg.profile import profile, render_terminal
+    from semseg.profile.index import profile
+    from semseg.profile.render import render_terminal
 
     p = profile(load_spec(PERSONAS), "persona")
     plain = render_terminal(p, io.StringIO())
@@ -115,11 +117,12 @@ def test_terminal_colour_only_on_a_tty():
 
 
 def test_html_is_self_contained_and_names_every_segment(tmp_path):
-    from semseg.profile import profile, render_html
+    from semseg.profile.index import profile
+    from semseg.profile.render import render_html
 
     p = profile(load_spec(PERSONAS), "persona", projection=True)
     out = tmp_path / "report.html"
-    render_html(p, out)
+    out.write_text(render_html(p), encoding="utf-8")
     page = out.read_text(encoding="utf-8")
     assert not re.search(r"https?://", page)
     assert "<script" not in page and "<link" not in page

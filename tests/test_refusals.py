@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from semseg.cli import app
-from semseg.compiler import compile_spec, load_spec
-from semseg.dialects import UNFAITHFUL
+from semseg.compile import compile_spec
+from semseg.compile.dialects import UNFAITHFUL
 from semseg.errors import CompileError
+from semseg.spec import load_spec
 
 SPEC = textwrap.dedent(
     """\

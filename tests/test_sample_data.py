@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from scripts import generate_sample as generate
 from semseg import sample
-from semseg.sample import generate
+from semseg.errors import DataError
 
 
 def _connect(name: str) -> duckdb.DuckDBPyConnection:
@@ -88,7 +89,7 @@ def test_regeneration_is_identical(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_write_sample_refuses_overwrite(fmt: str, tmp_path: Path) -> None:
-    written = sample.write_sample("retail", tmp_path, fmt=fmt)
+    written = [p for p, _ in sample.write_sample("retail", tmp_path, fmt=fmt)]
     assert [p.name for p in written] == [f"int_customers.{fmt}", f"int_order_lines.{fmt}"]
     con = duckdb.connect()
     reader = "read_parquet" if fmt == "parquet" else "read_csv"
@@ -97,13 +98,13 @@ def test_write_sample_refuses_overwrite(fmt: str, tmp_path: Path) -> None:
 
     written[0].unlink()
     written[1].write_bytes(b"sentinel")
-    with pytest.raises(FileExistsError, match=f"int_order_lines.{fmt}"):
+    with pytest.raises(DataError, match=f"int_order_lines.{fmt}"):
         sample.write_sample("retail", tmp_path, fmt=fmt)
     assert not written[0].exists()  # refused before writing anything
     assert written[1].read_bytes() == b"sentinel"
 
     again = sample.write_sample("retail", tmp_path, fmt=fmt, overwrite=True)
-    assert again == written
+    assert [p for p, _ in again] == written
     assert written[0].exists()
     assert written[1].read_bytes() != b"sentinel"
 

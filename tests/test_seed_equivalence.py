@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from semseg.compiler import compile_spec, load_spec
+from semseg.compile import compile_spec
+from semseg.spec import load_spec
 from tests import edge_data
 from tests.golden_regen import SPECS
 from tests.seed_sql import SEED_OFFER_SEEKER_SQL

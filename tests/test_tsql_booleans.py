@@ -9,8 +9,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from semseg.compiler import compile_spec, load_spec
+from semseg.compile import compile_spec
 from semseg.dbt import dbt_model
+from semseg.spec import load_spec
 from tests.golden_regen import SPECS
 
 PREDICATES = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)

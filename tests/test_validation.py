@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from semseg.cli import app
-from semseg.compiler import load_spec
 from semseg.errors import Issue, SpecError
+from semseg.spec import load_spec
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "segment_specs"
 

@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from semseg.cli import app
-from semseg.compiler import compile_spec, load_spec
+from semseg.compile import compile_spec
 from semseg.errors import DataError
+from semseg.spec import load_spec
 from semseg.verify import verify
 from tests import edge_data
 from tests.golden_regen import SPECS

@@ -11,18 +11,10 @@ inside functions only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from semseg.compiler import SpecFile, render_canonical
-from semseg.plan import build_plan, snippet_sql
-
-
-def metrics_sql(spec_file: SpecFile) -> str:
-    """The model without its cluster segmentations, as DuckDB SQL (needs no fitted model)."""
-    spec = spec_file.spec
-    kept = {n: s for n, s in spec.segmentations.items() if s.kind != "cluster"}
-    return render_canonical(build_plan(spec.model_copy(update={"segmentations": kept})))
+from semseg.data import Session
+from semseg.sql import snippet_sql
 
 
 @dataclass
@@ -35,11 +27,16 @@ class Features:
     complete: Any  # bool array: no NULL numeric feature (rows that can be clustered)
 
 
-def pull(con, spec_file: SpecFile, segmentation: str) -> Features:
-    """Run the metrics in DuckDB and return the cluster population's features."""
+def pull(session: Session, segmentation: str, relation: str | None = None) -> Features:
+    """The cluster population's features, read from the model's result in ``session``.
+
+    ``relation``: the table holding the model (default: the model without cluster
+    segmentations, which needs no fitted model).
+    """
     import numpy as np
 
-    spec = spec_file.spec
+    spec = session.spec_file.spec
+    relation = relation or session.model(clusters=False)
     c = spec.segmentations[segmentation].cluster
     assert c is not None
     key = spec.entity.key
@@ -50,8 +47,8 @@ def pull(con, spec_file: SpecFile, segmentation: str) -> Features:
         + [f"CAST({f} AS DOUBLE) AS {f}" for f in c.features]
         + [f"CAST({f} AS VARCHAR) AS {f}" for f in c.categorical]
     )
-    rows = con.execute(
-        f"SELECT {select} FROM ({metrics_sql(spec_file)}) AS m {where} ORDER BY {key}"
+    rows = session.con.execute(
+        f"SELECT {select} FROM {relation} AS m {where} ORDER BY {key}"
     ).fetchall()
     nf = len(c.features)
     numeric = np.array(
@@ -111,9 +108,3 @@ def standardise(numeric, scaling: str) -> tuple[list[float], list[float]]:
     stds = numeric.std(axis=0)
     stds = np.where(stds > 0, stds, 1.0)
     return [float(m) for m in means], [float(s) for s in stds]
-
-
-def connect_data(spec_file: SpecFile, data: Path | None, tables: dict[str, Path] | None):
-    from semseg.verify.data import connect
-
-    return connect(spec_file, data, tables)[0]

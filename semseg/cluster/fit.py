@@ -22,26 +22,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semseg import __version__
 from semseg.cluster.features import (
     Features,
-    connect_data,
     design,
     pull,
     standardise,
     vocabulary,
 )
-from semseg.cluster.model_file import (
+from semseg.compile.cluster_model import (
     CATEGORY_WEIGHT,
     ClusterCentre,
     FittedModel,
     Prototype,
     default_model_path,
     stable_float,
-    write_model,
 )
-from semseg.compiler import SpecFile
-from semseg.errors import CompileError
+from semseg.data import Session
+from semseg.errors import DataError, UsageError
+from semseg.files import preflight, write_text
+from semseg.spec import SpecFile
+from semseg.version import __version__
 
 RADIUS_QUANTILES = tuple(q / 100 for q in range(50, 101, 2)) + (1.0,)
 PROTOTYPES = 3  # per HDBSCAN cluster (KMeans clusters are Voronoi cells: their centre suffices)
@@ -64,13 +64,14 @@ class LocalFit:
 
 
 def cluster_segmentation(spec_file: SpecFile, segmentation: str | None) -> str:
+    """The cluster segmentation to fit: the one named, else the first; ``UsageError`` if none."""
     names = [n for n, s in spec_file.spec.segmentations.items() if s.kind == "cluster"]
     if segmentation is None:
         if not names:
-            raise CompileError(f"{spec_file.path}: the spec has no cluster segmentation")
+            raise UsageError(f"{spec_file.path}: the spec has no cluster segmentation")
         return names[0]
     if segmentation not in names:
-        raise CompileError(
+        raise UsageError(
             f"{spec_file.path}: '{segmentation}' is not a cluster segmentation "
             f"(cluster segmentations: {', '.join(names) or 'none'})"
         )
@@ -262,29 +263,24 @@ def _choose_radii(space, fitted, centres, cluster_of, dists) -> tuple[list[float
 
 
 def fit_local(
-    spec_file: SpecFile,
+    session: Session,
     segmentation: str | None = None,
-    data: Path | None = None,
-    tables: dict[str, Path] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LocalFit:
-    """Pull features, fit, renumber, choose radii; nothing is written."""
+    """Pull features from ``session``, fit, renumber, choose radii; nothing is written."""
     import numpy as np
 
     show = progress or (lambda _m: None)
+    spec_file = session.spec_file
     name = cluster_segmentation(spec_file, segmentation)
     c = spec_file.spec.segmentations[name].cluster
     assert c is not None
     t0 = time.perf_counter()
     show("computing features in DuckDB…")
-    con = connect_data(spec_file, data, tables)
-    try:
-        feats = pull(con, spec_file, name)
-    finally:
-        con.close()
+    feats = pull(session, name)
     complete = np.flatnonzero(feats.complete)
     if len(complete) < max(c.min_cluster_size, 2):
-        raise CompileError(
+        raise DataError(
             f"{spec_file.path}: only {len(complete)} rows pass cluster.where with every "
             f"feature present; too few to fit '{name}'"
         )
@@ -361,30 +357,35 @@ def fit_local(
 
 
 def fit_spec(
-    spec_file: SpecFile,
+    session: Session,
     segmentation: str | None = None,
-    data: Path | None = None,
-    tables: dict[str, Path] | None = None,
     out: Path | None = None,
+    force: bool = False,
     progress: Callable[[str], None] | None = None,
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, bool, dict[str, Any]]:
     """Fit, write the model JSON (default next to the spec), measure SQL agreement.
 
-    Returns ``(model_path, summary)``; summary: segmentation, clusters, sizes, noise_share,
-    rows, sampled, seconds, radius, agreement (share of rows where the compiled assignment SQL,
-    run in DuckDB, equals the local labels; None when ``out`` is not where compile looks).
+    The model is written under the overwrite policy of ``semseg.files``: an identical file is
+    left as it is, a different one needs ``force``. Returns ``(model_path, changed, summary)``;
+    summary: segmentation, clusters, sizes, noise_share, rows, sampled, seconds, radius,
+    agreement (share of rows where the compiled assignment SQL, run in DuckDB, equals the local
+    labels; None when ``out`` is not where compile looks).
     """
-    fitted = fit_local(spec_file, segmentation, data, tables, progress)
-    model = fitted.model
-    c = spec_file.spec.segmentations[model.segmentation].cluster
+    spec_file = session.spec_file
+    name = cluster_segmentation(spec_file, segmentation)
+    c = spec_file.spec.segmentations[name].cluster
     assert c is not None
-    default = default_model_path(spec_file.path, model.segmentation, c.model)
-    path = write_model(model, out or default)
+    default = default_model_path(spec_file.path, name, c.model)
+    path = out or default
+    preflight(path, force=True)  # a folder or an outside link in the way: say so before fitting
+    fitted = fit_local(session, name, progress)
+    model = fitted.model
+    changed = write_text(path, model.to_json(), force, owner=str(spec_file.path))
     share = None
     if Path(path).resolve() == default.resolve():
         if progress:
             progress("checking the assignment SQL against the local labels…")
-        share = sql_agreement(spec_file, fitted, data, tables)
+        share = label_agreement(fitted, sql_labels(session, name))
     summary = {
         "segmentation": model.segmentation,
         "clusters": len(model.clusters),
@@ -396,23 +397,14 @@ def fit_spec(
         "seconds": round(fitted.seconds, 3),
         "agreement": share,
     }
-    return path, summary
+    return Path(path), changed, summary
 
 
-def sql_labels(
-    spec_file: SpecFile, segmentation: str, data: Path | None, tables: dict[str, Path] | None
-) -> dict[Any, int]:
+def sql_labels(session: Session, segmentation: str) -> dict[Any, int]:
     """Key → cluster id from the compiled model (fitted model file needed) run in DuckDB."""
-    from semseg.compiler import compile_spec
-
-    sql = compile_spec(spec_file, "duckdb")
-    con = connect_data(spec_file, data, tables)
-    try:
-        rows = con.execute(
-            f"SELECT {spec_file.spec.entity.key}, {segmentation} FROM ({sql}) AS m"
-        ).fetchall()
-    finally:
-        con.close()
+    table = session.model(clusters=True)
+    key = session.spec_file.spec.entity.key
+    rows = session.con.execute(f"SELECT {key}, {segmentation} FROM {table}").fetchall()
     return {k: int(v) for k, v in rows}
 
 
@@ -431,25 +423,11 @@ def label_agreement(fitted: LocalFit, found: dict[Any, Any]) -> float:
     return (n - len(mismatches(fitted, found))) / n if n else 1.0
 
 
-def sql_agreement(
-    spec_file: SpecFile,
-    fitted: LocalFit,
-    data: Path | None = None,
-    tables: dict[str, Path] | None = None,
-) -> float:
-    """``label_agreement`` with the labels of the compiled model run in DuckDB."""
-    return label_agreement(fitted, sql_labels(spec_file, fitted.model.segmentation, data, tables))
-
-
-def agreement(
-    spec_file: SpecFile,
-    segmentation: str | None = None,
-    data: Path | None = None,
-    tables: dict[str, Path] | None = None,
-) -> float:
+def agreement(session: Session, segmentation: str | None = None) -> float:
     """Share of the cluster population whose SQL label equals the local fitted label.
 
     Refits locally (deterministic) and runs the compiled assignment SQL, which uses the model
     file next to the spec, in DuckDB.
     """
-    return sql_agreement(spec_file, fit_local(spec_file, segmentation, data, tables), data, tables)
+    fitted = fit_local(session, segmentation)
+    return label_agreement(fitted, sql_labels(session, fitted.model.segmentation))

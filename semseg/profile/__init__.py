@@ -1,17 +1,5 @@
-"""Profiling: over/under-index of each segment on its inputs and overlays (the seed's Step 5-6)."""
+"""Profiling: over/under-index of each segment on its inputs and overlays (the seed's Step 5-6).
 
-from __future__ import annotations
-
-__all__ = ["profile", "profile_sql", "render_terminal", "render_html"]
-
-
-def __getattr__(name: str):
-    if name in ("profile", "profile_sql"):
-        from semseg.profile import index
-
-        return getattr(index, name)
-    if name in ("render_terminal", "render_html"):
-        from semseg.profile import render
-
-        return getattr(render, name)
-    raise AttributeError(name)
+``index`` computes the index table (SQL for any dialect, or data through DuckDB); ``render``
+draws it for a terminal or as one offline HTML page.
+"""

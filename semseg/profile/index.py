@@ -17,11 +17,21 @@ from typing import Any
 
 import sqlglot
 
-from semseg.compiler import SpecFile, compile_tree
-from semseg.dialects import get_target
-from semseg.errors import CompileError
-from semseg.plan import CANONICAL, snippet_sql, sql_literal
-from semseg.snippets import SnippetProblem, column_names, parse_snippet
+from semseg.cluster.features import design, pull
+from semseg.compile import compile_tree
+from semseg.compile.cluster_sql import fitted_model
+from semseg.compile.dialects import get_target
+from semseg.data import Session, open_session
+from semseg.errors import CompileError, UsageError
+from semseg.spec import SpecFile
+from semseg.sql import (
+    CANONICAL,
+    SnippetProblem,
+    column_names,
+    parse_snippet,
+    snippet_sql,
+    sql_literal,
+)
 
 BASELINES = ("population", "segment_mean")
 TOP_CATEGORIES = 10
@@ -64,15 +74,19 @@ def _plan(
 ) -> Plan:
     spec = spec_file.spec
     if segmentation not in spec.segmentations:
-        raise CompileError(
-            f"unknown segmentation '{segmentation}'; known: {', '.join(spec.segmentations)}"
+        raise UsageError(
+            f"{spec_file.path}: no segmentation '{segmentation}'; choose one of: "
+            f"{', '.join(spec.segmentations)}"
         )
     s = spec.segmentations[segmentation]
     numeric, categorical = _inputs(spec_file, segmentation)
     extra = list(s.cluster.overlays) if s.cluster is not None else []
     for o in overlays:
         if o not in spec.metrics:
-            raise CompileError(f"overlay '{o}' is not a metric; known: {', '.join(spec.metrics)}")
+            raise UsageError(
+                f"--overlay {o}: not a metric of {spec.name}; metrics are: "
+                f"{', '.join(spec.metrics)}"
+            )
         if o not in extra:
             extra.append(o)
     extra = [o for o in extra if o not in numeric and o not in categorical]
@@ -91,11 +105,16 @@ def _plan(
     )
 
 
-def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str) -> str:
+def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | None) -> str:
+    """The index query over the model: ``table`` holding its result, else the model inline."""
     if baseline not in BASELINES:
-        raise CompileError(f"unknown baseline '{baseline}'; use one of: {', '.join(BASELINES)}")
+        raise UsageError(f"unknown baseline '{baseline}'; use one of: {', '.join(BASELINES)}")
     spec = spec_file.spec
-    model = compile_tree(spec, get_target("duckdb"), spec_path=spec_file.path).sql(CANONICAL)
+    model = (
+        f"SELECT * FROM {table}"
+        if table
+        else compile_tree(spec, get_target("duckdb"), spec_path=spec_file.path).sql(CANONICAL)
+    )
     seg, order = plan.segmentation, spec.order_column(plan.segmentation)
     cols = ", ".join(dict.fromkeys([*plan.numeric, *plan.categorical]))
     where = f" WHERE {plan.where}" if plan.where else ""
@@ -171,12 +190,9 @@ def profile_sql(
     ``categorical``: overlay metrics to profile by category share (cluster inputs listed in
     ``cluster.categorical`` always are).
     """
-    try:
-        target = get_target(dialect)
-    except KeyError as err:
-        raise CompileError(str(err.args[0])) from None
+    target = get_target(dialect)
     plan = _plan(spec_file, segmentation, overlays, categorical)
-    tree = sqlglot.parse_one(_canonical_sql(spec_file, plan, baseline), read=CANONICAL)
+    tree = sqlglot.parse_one(_canonical_sql(spec_file, plan, baseline, None), read=CANONICAL)
     return tree.sql(dialect=target.sqlglot, pretty=True) + "\n"
 
 
@@ -211,10 +227,8 @@ class Profile:
         return [(m, c, g) for (m, c), g in seen.items()]
 
 
-def _text_metrics(con, spec_file: SpecFile, metrics: list[str]) -> set[str]:
-    from semseg.cluster.features import metrics_sql
-
-    cur = con.execute(f"SELECT * FROM ({metrics_sql(spec_file)}) AS m LIMIT 0")
+def _text_metrics(session: Session, metrics: list[str]) -> set[str]:
+    cur = session.con.execute(f"SELECT * FROM {session.model()} LIMIT 0")
     types = {d[0]: str(d[1]).upper() for d in cur.description}
     return {m for m in metrics if types.get(m, "") in ("VARCHAR", "STRING")}
 
@@ -229,14 +243,12 @@ def profile(
     projection: bool = False,
 ) -> Profile:
     """Compute the index table in DuckDB; ``projection`` adds a 2-D PCA of clustered rows."""
-    from semseg.verify.data import connect
-
-    con, _ = connect(spec_file, data, tables)
+    session = open_session(spec_file, data, tables)
     try:
         first = _plan(spec_file, segmentation, overlays)
-        cats = _text_metrics(con, spec_file, first.overlays)
+        cats = _text_metrics(session, first.overlays)
         plan = _plan(spec_file, segmentation, overlays, cats)
-        cur = con.execute(_canonical_sql(spec_file, plan, baseline))
+        cur = session.con.execute(_canonical_sql(spec_file, plan, baseline, session.model()))
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         sizes = {}
@@ -254,27 +266,24 @@ def profile(
             sum(n for _, n in segments),
         )
         if projection and spec_file.spec.segmentations[segmentation].cluster is not None:
-            result.projection = _projection(con, spec_file, segmentation)
+            result.projection = _projection(session, segmentation)
         return result
     finally:
-        con.close()
+        session.close()
 
 
-def _projection(con, spec_file: SpecFile, segmentation: str) -> dict[str, Any]:
+def _projection(session: Session, segmentation: str) -> dict[str, Any]:
     """PCA (numpy SVD) of the clustered rows in the fitted model's scaled space."""
     import numpy as np
 
-    from semseg.cluster.assign import fitted_model
-    from semseg.cluster.features import design, pull
-    from semseg.compiler import compile_spec
-
+    spec_file = session.spec_file
     model = fitted_model(spec_file.spec, segmentation, spec_file.path)
-    feats = pull(con, spec_file, segmentation)
+    table = session.model()
+    feats = pull(session, segmentation, table)
     weight = float(model.fit.get("category_weight", 1.0))
     space = design(feats, model.means, model.stds, model.categorical, weight)
     key = spec_file.spec.entity.key
-    sql = compile_spec(spec_file, "duckdb")
-    found = dict(con.execute(f"SELECT {key}, {segmentation} FROM ({sql}) AS m").fetchall())
+    found = dict(session.con.execute(f"SELECT {key}, {segmentation} FROM {table}").fetchall())
     keep = np.flatnonzero(feats.complete)
     x = space[keep] - space[keep].mean(axis=0)
     _, _, vt = np.linalg.svd(x, full_matrices=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import sys
-from pathlib import Path
 from typing import TextIO
 
 from semseg.profile.index import Profile
@@ -112,8 +111,8 @@ def _scatter_svg(p: Profile) -> str:
     )
 
 
-def render_html(p: Profile, path: str | Path | None = None) -> str:
-    """One offline page (inline CSS and SVG, no external references); written if ``path``."""
+def render_html(p: Profile) -> str:
+    """One offline page (inline CSS and SVG, no external references)."""
     cols = p.columns()
     head = "".join(f'<th class="{g}">{html.escape(_head(m, c))}</th>' for m, c, g in cols)
     body = []
@@ -145,6 +144,4 @@ Green: over-index, red: under-index. Italic columns are overlays.
 {_scatter_svg(p)}
 </body></html>
 """
-    if path is not None:
-        Path(path).write_text(page, encoding="utf-8")
     return page

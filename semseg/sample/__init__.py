@@ -3,16 +3,18 @@
 ``retail`` mimics a dbt project's ``int_customers`` / ``int_order_lines`` (UAE, AED);
 ``marketplace`` mimics the Olist e-commerce tables (Brazil, BRL), plus two derived per-order
 and per-item tables with ``customer_id`` (``market_orders``, ``market_order_items``; see
-``generate.DERIVED``) that ``segment_specs/olist_personas.yml`` reads.
-Regenerate with ``python -m semseg.sample.generate``.
+``scripts/generate_sample.py``) that ``segment_specs/olist_personas.yml`` reads.
+Regenerate with ``python -m scripts.generate_sample``.
 """
 
 from __future__ import annotations
 
-import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
+
+from semseg.files import Output, write_outputs
 
 __all__ = ["DATASETS", "FORMATS", "dataset_dir", "table_paths", "write_sample"]
 
@@ -40,47 +42,36 @@ def table_paths(name: str) -> dict[str, Path]:
     if not paths:
         raise FileNotFoundError(
             f"sample dataset {name!r} has no Parquet files in {folder}; "
-            "run `python -m semseg.sample.generate`"
+            "run `python -m scripts.generate_sample`"
         )
     return {p.stem: p for p in paths}
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def write_sample(
     name: str, out_dir: Path | str, fmt: str = "parquet", overwrite: bool = False
-) -> list[Path]:
-    """Write the dataset's tables to ``out_dir/<table>.<fmt>`` and return the paths.
+) -> list[tuple[Path, bool]]:
+    """Write the dataset's tables to ``out_dir/<table>.<fmt>``; ``(path, changed)`` for each.
 
-    Refuses (FileExistsError, before writing anything) if a target exists and
-    ``overwrite`` is False. ``fmt`` is 'parquet' (file copy) or 'csv' (with header).
+    Written under the overwrite policy of ``semseg.files``: a different existing file is
+    refused (``DataError``, before anything is written) unless ``overwrite``; an identical
+    one is left as it is. ``fmt`` is 'parquet' (the bundled file) or 'csv' (with header).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {list(FORMATS)}")
     sources = table_paths(name)
     out = Path(out_dir)
-    targets = {table: out / f"{table}.{fmt}" for table in sources}
-    if not overwrite:
-        existing = [p for p in targets.values() if p.exists()]
-        if existing:
-            listed = ", ".join(str(p) for p in existing)
-            raise FileExistsError(
-                f"refusing to overwrite existing file(s): {listed} (pass overwrite=True)"
-            )
-    out.mkdir(parents=True, exist_ok=True)
+    outputs = []
     if fmt == "parquet":
-        for table, target in targets.items():
-            shutil.copyfile(sources[table], target)
-        return list(targets.values())
-    con = duckdb.connect()
-    try:
-        for table, target in targets.items():
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet({_sql_str(sources[table].as_posix())})) "
-                f"TO {_sql_str(target.as_posix())} (FORMAT csv, HEADER true)"
-            )
-    finally:
-        con.close()
-    return list(targets.values())
+        outputs = [Output(out / f"{t}.parquet", p.read_bytes(), name) for t, p in sources.items()]
+    else:
+        con = duckdb.connect()
+        try:
+            for table, source in sources.items():
+                rel = con.read_parquet(source.as_posix())
+                with tempfile.TemporaryDirectory() as tmp:
+                    csv = Path(tmp) / f"{table}.csv"
+                    rel.write_csv(csv.as_posix(), header=True)
+                    outputs.append(Output(out / f"{table}.csv", csv.read_bytes(), name))
+        finally:
+            con.close()
+    return write_outputs(outputs, force=overwrite)

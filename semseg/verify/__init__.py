@@ -1,6 +1,6 @@
 """``semseg verify``: run the compiled model in DuckDB on sample data and prove it right.
 
-Cluster segmentations are proven by ``semseg.cluster.verify`` (cluster ids, ``cluster.where``,
+Cluster segmentations are proven by ``verify.cluster_checks`` (cluster ids, ``cluster.where``,
 agreement with a local refit); numpy and the clustering libraries are imported only then.
 """
 
@@ -17,21 +17,22 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from semseg.compiler import SpecFile, canonical_query, compile_spec
-from semseg.dialects import TARGETS, get_target
-from semseg.errors import CompileError, DataError
-from semseg.plan import sql_literal
+from semseg.compile import canonical_query, compile_spec
+from semseg.compile.dialects import TARGETS, get_target
+from semseg.data import open_session
+from semseg.errors import CompileError, DataError, SemsegError
 from semseg.progress import terminal_progress
-from semseg.validate.references import segment_labels
+from semseg.spec import SpecFile
+from semseg.spec.graph import segment_labels
+from semseg.sql import sql_literal
 from semseg.verify.checks import (
-    RESULT,
-    CheckSQL,
     grain_check,
     metric_checks,
     population_check,
     segmentation_checks,
 )
-from semseg.verify.data import connect
+from semseg.verify.cluster_checks import agreement_check
+from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult, SegmentRow, VerifyReport
 
 __all__ = ["verify", "VerifyReport"]
@@ -70,7 +71,8 @@ def verify(
     show = progress or terminal_progress()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    con, source = connect(spec_file, data, tables)
+    session = open_session(spec_file, data, tables)
+    con = session.con
     seconds["load"] = time.perf_counter() - t0
     pool = ThreadPoolExecutor(max_workers=1)
     stop = threading.Event()  # set on the way out: an error need not wait for the re-parse
@@ -93,12 +95,7 @@ def verify(
         dialect_result = pool.submit(
             _dialect_check, spec_file, dialects or list(TARGETS), canonical, stop
         )
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {sql}")
-        except duckdb.Error as err:
-            raise DataError(
-                f"{spec_file.path}: the model query failed in DuckDB: {str(err).splitlines()[0]}"
-            ) from None
+        session.load(sql, RESULT, hand_written=model_sql is not None)
         seconds["model"] = time.perf_counter() - t0
         described = con.execute(f"DESCRIBE {RESULT}").fetchall()
         numeric = {r[0]: str(r[1]).upper().startswith(NUMERIC) for r in described}
@@ -120,12 +117,10 @@ def verify(
         seconds["checks"] = time.perf_counter() - t0
         clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
         if clusters:
-            from semseg.cluster.verify import agreement_check
-
             t0 = time.perf_counter()
             for name in clusters:
                 show(f"refitting {name} locally to check the agreement…")
-                results.append(agreement_check(con, spec_file, name, data, tables))
+                results.append(agreement_check(session, name))
             seconds["agreement"] = time.perf_counter() - t0
         distribution = _distribution(con, spec_file, rows, numeric)
         t0 = time.perf_counter()
@@ -135,12 +130,12 @@ def verify(
         show("")
     finally:
         stop.set()
-        con.close()
+        session.close()
         pool.shutdown(wait=True)
     return VerifyReport(
         spec.name,
         str(spec_file.path),
-        source.description,
+        session.source.description,
         rows,
         distribution,
         results,
@@ -245,7 +240,7 @@ def _dialect_check(
             target = get_target(name)
             sql = compile_spec(spec_file, name, canonical=canonical)
             sqlglot.parse(sql, read=target.sqlglot, error_level=ErrorLevel.RAISE)
-        except (CompileError, KeyError, sqlglot.errors.SqlglotError) as err:
+        except (SemsegError, sqlglot.errors.SqlglotError) as err:
             problems.append(f"{name}: {str(err).splitlines()[0]}")
     return CheckResult(
         "dialects",

@@ -6,24 +6,13 @@ compiler cannot hide itself by being repeated in its own proof.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from semseg.compiler import SpecFile
-from semseg.model import Agg, Spec
-from semseg.plan import segment_conditions, snippet_sql, sql_literal
-from semseg.plan_distinct import distinct_only
-from semseg.validate.references import segment_labels
-
-RESULT = "semseg_result"
-
-
-@dataclass(frozen=True)
-class CheckSQL:
-    """A check: a query whose rows are offenders as (key, detail); no rows means it passes."""
-
-    name: str
-    description: str
-    sql: str
+from semseg.compile.distinct import distinct_only
+from semseg.spec import SpecFile
+from semseg.spec.graph import segment_labels
+from semseg.spec.model import Agg, Spec
+from semseg.sql import snippet_sql, sql_literal
+from semseg.verify.cluster_checks import cluster_checks
+from semseg.verify.proof import RESULT, CheckSQL
 
 
 def _expected_keys(spec: Spec) -> str:
@@ -91,10 +80,34 @@ def _holds(cond: str) -> str:
     return f"CASE WHEN ({cond}) THEN 1 ELSE 0 END"
 
 
+def _segment_conditions(spec: Spec, name: str) -> list[tuple[str | None, str]]:
+    """(condition, label) per segment as verify reads the spec (None: the else segment).
+
+    Written here, not taken from the compiler: a wrong bound in the compiler must not be
+    repeated in its proof. A band holds ``min <= by``, ``by <= max`` and ``by < below``.
+    """
+    s = spec.segmentations[name]
+    out: list[tuple[str | None, str]] = []
+    for seg in s.segments or []:
+        if seg.else_:
+            out.append((None, seg.label))
+        elif seg.when is not None:
+            out.append((snippet_sql(seg.when, spec.dialect), seg.label))
+        else:
+            by = s.by or ""
+            bounds = [
+                f"{sql_literal(seg.min)} <= {by}" if seg.min is not None else "",
+                f"{by} <= {sql_literal(seg.max)}" if seg.max is not None else "",
+                f"{by} < {sql_literal(seg.below)}" if seg.below is not None else "",
+            ]
+            out.append((" AND ".join(b for b in bounds if b), seg.label))
+    return out
+
+
 def rule_check(spec: Spec, name: str) -> CheckSQL:
     """Each row satisfies its own segment's condition and no earlier one (first match wins)."""
     key = spec.entity.key
-    conds = segment_conditions(spec, name)
+    conds = _segment_conditions(spec, name)
     right = []
     for i, (cond, label) in enumerate(conds, 1):
         earlier = [f"{_holds(c)} = 0" for c, _ in conds[: i - 1] if c is not None]
@@ -259,15 +272,13 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
 def segmentation_checks(spec_file: SpecFile) -> list[CheckSQL]:
     """Labels/order consistency plus rule or tier proofs, per segmentation.
 
-    Cluster segmentations get ``semseg.cluster.verify.cluster_checks`` (cluster ids and order,
+    Cluster segmentations get ``cluster_checks.cluster_checks`` (cluster ids and order,
     ``cluster.where``) instead; their agreement with a local refit is checked in ``verify``.
     """
     spec = spec_file.spec
     out = []
     for name, s in spec.segmentations.items():
         if s.kind == "cluster":
-            from semseg.cluster.verify import cluster_checks
-
             out += cluster_checks(spec_file, name)
             continue
         out.append(label_check(spec, name))

@@ -5,9 +5,16 @@ from __future__ import annotations
 import difflib
 
 from semseg.errors import Issue
-from semseg.loader import Marks
-from semseg.model import Spec
-from semseg.snippets import SnippetProblem, column_names, parse_snippet
+from semseg.spec.graph import (
+    derived_dependencies,
+    find_cycle,
+    segment_labels,
+    segmentation_columns,
+    segmentation_dependencies,
+)
+from semseg.spec.load import Marks
+from semseg.spec.model import Spec
+from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 
 def _suggest(name: str, options: list[str]) -> str:
@@ -15,65 +22,6 @@ def _suggest(name: str, options: list[str]) -> str:
     if close:
         return f"did you mean '{close[0]}'?"
     return f"known: {', '.join(options)}" if options else "define it first"
-
-
-def segmentation_columns(spec: Spec) -> dict[str, str]:
-    """Output column name → segmentation that produces it (label and order columns)."""
-    out = {}
-    for name in spec.segmentations:
-        out[name] = name
-        out[spec.order_column(name)] = name
-    return out
-
-
-def derived_dependencies(spec: Spec) -> dict[str, list[str]]:
-    """Derived metric → the metrics its expression mentions (unknown names dropped)."""
-    deps = {}
-    for name, m in spec.metrics.items():
-        if m.kind == "derived" and m.expr:
-            tree = parse_snippet(m.expr, spec.dialect)
-            cols = [] if isinstance(tree, SnippetProblem) else column_names(tree)
-            deps[name] = [c for c in cols if c in spec.metrics]
-    return deps
-
-
-def segmentation_dependencies(spec: Spec) -> dict[str, list[str]]:
-    """Segmentation → other segmentations whose columns its rules use."""
-    seg_cols = segmentation_columns(spec)
-    deps: dict[str, list[str]] = {}
-    for name, s in spec.segmentations.items():
-        found: dict[str, None] = {}
-        for seg in s.segments or []:
-            tree = parse_snippet(seg.when, spec.dialect) if seg.when else None
-            if tree is not None and not isinstance(tree, SnippetProblem):
-                for c in column_names(tree):
-                    if c in seg_cols and c not in spec.metrics and seg_cols[c] != name:
-                        found.setdefault(seg_cols[c], None)
-        deps[name] = list(found)
-    return deps
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A dependency cycle as a list of names (first repeated at the end), or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt) :] + [nxt]
-            if nxt not in state and (cycle := visit(nxt)):
-                return cycle
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in graph:
-        if node not in state and (cycle := visit(node)):
-            return cycle
-    return None
 
 
 def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
@@ -198,15 +146,6 @@ def _claim(owners: dict, column: str, path: tuple, issues: list[Issue], marks: M
         )
     else:
         owners[column] = path
-
-
-def segment_labels(spec: Spec, name: str) -> list[str]:
-    """Every label a segmentation can produce, in sort order."""
-    s = spec.segmentations[name]
-    if s.quantiles is not None:
-        tiers = list(s.labels) if s.labels else [str(i) for i in range(1, s.quantiles + 1)]
-        return [*tiers, s.null_label or "Unranked"]
-    return [seg.label for seg in s.segments or []]
 
 
 def _check_issues(spec: Spec, marks: Marks) -> list[Issue]:

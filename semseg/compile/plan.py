@@ -9,23 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from semseg.model import Agg, Segmentation, Spec
-from semseg.plan_distinct import DistinctOnly, distinct_only
-from semseg.snippets import SnippetProblem, cast_divisions, parse_snippet
-from semseg.validate.references import (
+from semseg.compile.cluster_model import FittedModel
+from semseg.compile.cluster_sql import (
+    coordinate_sql,
+    distance_sql,
+    fitted_model,
+    label_sql,
+    order_sql,
+)
+from semseg.compile.distinct import DistinctOnly, distinct_only
+from semseg.spec.graph import (
     derived_dependencies,
     segment_labels,
     segmentation_dependencies,
 )
-
-if TYPE_CHECKING:  # the compiler reads model files without importing numpy
-    from semseg.cluster.model_file import FittedModel
-
-CANONICAL = "duckdb"
+from semseg.spec.model import Agg, Segmentation, Spec
+from semseg.spec.names import ModelNames, coordinate_column, distance_column, rank_columns
+from semseg.sql import CANONICAL, snippet_sql, sql_literal
 
 
 @dataclass(frozen=True)
@@ -73,31 +76,6 @@ class ModelPlan:
     steps: tuple[Step, ...]
     output: tuple[str, ...]
     key_sources: tuple[SourceStep, ...]  # the sources whose keys make up the rows
-
-
-def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | None = None) -> str:
-    """A validated snippet as canonical SQL: divisions made floating, columns replaced if asked."""
-    tree = parse_snippet(text, dialect)
-    if isinstance(tree, SnippetProblem):  # validation guarantees this does not happen
-        raise ValueError(tree.message)
-    tree = cast_divisions(tree)
-    if replace:
-        tree = tree.transform(
-            lambda n: (
-                exp.paren(replace[n.name].copy())
-                if isinstance(n, exp.Column) and not n.table and n.name in replace
-                else n
-            )
-        )
-    return tree.sql(dialect=CANONICAL)
-
-
-def sql_literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return exp.Literal.number(value).sql(CANONICAL)
-    return exp.Literal.string(str(value)).sql(CANONICAL)
 
 
 def _aggregate(spec: Spec, name: str) -> str:
@@ -172,11 +150,6 @@ def segment_conditions(spec: Spec, name: str) -> list[tuple[str | None, str]]:
     return out
 
 
-def rank_columns(name: str) -> tuple[str, str]:
-    """Helper column names holding a quantile segmentation's rank and non-NULL count."""
-    return f"{name}__rank", f"{name}__n"
-
-
 def quantile_tier_sql(name: str, s: Segmentation) -> str:
     """Tier 1..n from rank and count with integer arithmetic only, NULLs in tier n+1.
 
@@ -235,7 +208,7 @@ def _layers(spec: Spec) -> list[list[str]]:
 
 def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     """Lay the spec out as CTEs: sources → keys → metrics → derived → ranks → segments."""
-    entity, key = spec.entity.name, spec.entity.key
+    names, key = ModelNames(spec.entity.name), spec.entity.key
     sources: list[SourceStep] = []
     split: dict[str, tuple[SourceStep, DistinctOnly]] = {}  # metric -> (main step, analysis)
     for sname, src in spec.sources.items():
@@ -250,7 +223,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
             found = {}
         main = SourceStep(
-            f"{entity}_{sname}",
+            names.source(sname),
             src.table,
             src_key,
             where,
@@ -261,7 +234,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
             conds = dict.fromkeys(c for d in found.values() for c in d.conditions)
             sources.append(
                 SourceStep(
-                    f"{entity}_{sname}_distinct",
+                    names.distinct(sname),
                     src.table,
                     src_key,
                     f"{where} AND ({' OR '.join(f'({c})' for c in conds)})",
@@ -276,12 +249,12 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         where = f"{pop_key} IS NOT NULL"
         if spec.population.where:
             where += f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
-        population = SourceStep(f"{entity}_population", spec.population.table, pop_key, where, ())
+        population = SourceStep(names.population, spec.population.table, pop_key, where, ())
     key_sources = tuple(s for s in sources if s.role == "main")
     keys_cte = (
         population.cte
         if population
-        else (key_sources[0].cte if len(key_sources) == 1 else f"{entity}_keys")
+        else (key_sources[0].cte if len(key_sources) == 1 else names.keys)
     )
 
     base = [m for m, metric in spec.metrics.items() if metric.kind != "derived"]
@@ -295,12 +268,12 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     joins = tuple(s for s in sources if s.cte != keys_cte)
     steps: list[Step] = []
     current = [key, *base]
-    last = f"{entity}_metrics"
+    last = names.metrics
     derived = _derived_trees(spec)
     if derived:
         cols = [Column(c, c) for c in current]
         cols += [Column(m, derived[m].sql(CANONICAL)) for m in spec.metrics if m in derived]
-        steps.append(Step(f"{entity}_derived_metrics", last, tuple(cols)))
+        steps.append(Step(names.derived_metrics, last, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
     quantiles = [n for n, s in spec.segmentations.items() if s.kind == "quantiles"]
@@ -318,13 +291,13 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 )
             )
             cols.append(Column(count, f"COUNT({s.by}) OVER ()"))
-        steps.append(Step(f"{entity}_ranks", last, tuple(cols)))
+        steps.append(Step(names.ranks, last, tuple(cols)))
         cols = [Column(c, c) for c in current]
         cols += [
             Column(spec.order_column(n), quantile_tier_sql(n, spec.segmentations[n]))
             for n in quantiles
         ]
-        steps.append(Step(f"{entity}_tiers", steps[-1].cte, tuple(cols)))
+        steps.append(Step(names.tiers, steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
     # Cluster segmentations: the row's coordinates in each scaled space, then its squared
@@ -332,14 +305,6 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
     models: dict[str, FittedModel] = {}  # each model file read and checked once
     if clusters:
-        from semseg.cluster.assign import (
-            coordinate_column,
-            coordinate_sql,
-            distance_column,
-            distance_sql,
-            fitted_model,
-        )
-
         for name in clusters:
             models[name] = fitted_model(spec, name, spec_path)
         cols = [Column(c, c) for c in current]
@@ -348,7 +313,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 Column(coordinate_column(name, i), coordinate_sql(model, i))
                 for i in range(len(model.dimensions))
             ]
-        steps.append(Step(f"{entity}_cluster_coordinates", last, tuple(cols)))
+        steps.append(Step(names.cluster_coordinates, last, tuple(cols)))
         last = steps[-1].cte
         cols = [Column(c, c) for c in current]
         for name, model in models.items():
@@ -356,11 +321,11 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 Column(distance_column(name, p), distance_sql(model, name, p))
                 for p in range(len(model.prototypes))
             ]
-        steps.append(Step(f"{entity}_cluster_distances", last, tuple(cols)))
+        steps.append(Step(names.cluster_distances, last, tuple(cols)))
         last = steps[-1].cte
         cols = [Column(c, c) for c in current]
         cols += [_cluster_label(spec, name, model) for name, model in models.items()]
-        steps.append(Step(f"{entity}_cluster_labels", last, tuple(cols)))
+        steps.append(Step(names.cluster_labels, last, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
     layers = _layers(spec)
@@ -368,7 +333,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         cols = [Column(c, c) for c in current]
         for name in layer:
             cols.extend(_segmentation_columns(spec, name, models))
-        cte = f"{entity}_segments" if len(layers) == 1 else f"{entity}_segments_{i}"
+        cte = names.segments(i, len(layers))
         steps.append(Step(cte, last, tuple(cols)))
         last = cte
         current = [c.name for c in cols]
@@ -378,7 +343,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         population,
         tuple(sources),
         keys_cte,
-        f"{entity}_metrics",
+        names.metrics,
         metric_columns,
         joins,
         tuple(steps),
@@ -389,8 +354,6 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
 
 def _cluster_label(spec: Spec, name: str, model: FittedModel) -> Column:
     """Cluster segmentation label: the fitted cluster id (INTEGER), -1 for none."""
-    from semseg.cluster.assign import label_sql
-
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
     where = snippet_sql(cluster.where, spec.dialect) if cluster.where else None
@@ -399,8 +362,6 @@ def _cluster_label(spec: Spec, name: str, model: FittedModel) -> Column:
 
 def _cluster_columns(spec: Spec, name: str, model: FittedModel) -> tuple[Column, ...]:
     """The order column of a cluster segmentation (id + 1, -1 last), from its label column."""
-    from semseg.cluster.assign import order_sql
-
     return (Column(spec.order_column(name), order_sql(name, len(model.clusters))),)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from semseg.errors import Issue
-from semseg.loader import Marks, PathKey
-from semseg.model import Spec
-from semseg.snippets import SnippetProblem, has_aggregate, parse_snippet
+from semseg.spec.load import Marks, PathKey
+from semseg.spec.model import Spec
+from semseg.sql import SnippetProblem, has_aggregate, parse_snippet
 
 # (path, text, needs_aggregate): True = must aggregate, False = must not, None = either.
 Place = tuple[PathKey, str, bool | None]

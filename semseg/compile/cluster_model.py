@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semseg.model import Spec
+from semseg.spec.model import Spec
 
 FORMAT = 2  # 2: clusters are drawn by prototypes (format 1 had one centre and radius each)
 DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
@@ -109,9 +109,3 @@ def model_path_for(spec: Spec, segmentation: str, spec_path: Path | None) -> Pat
 
 def load_model(path: str | Path) -> FittedModel:
     return FittedModel.from_json(Path(path).read_text(encoding="utf-8"))
-
-
-def write_model(model: FittedModel, path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(model.to_json(), encoding="utf-8")
-    return path

@@ -15,9 +15,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from semseg.cluster.model_file import FittedModel, load_model, model_path_for
+from semseg.compile.cluster_model import FittedModel, load_model, model_path_for
 from semseg.errors import CompileError
-from semseg.model import Spec
+from semseg.spec.model import Spec
+from semseg.spec.names import coordinate_column, distance_column
 
 
 def _num(value: float) -> str:
@@ -27,16 +28,6 @@ def _num(value: float) -> str:
     if "e" in text or "E" in text:
         text = format(Decimal(text), "f")
     return f"({text})" if text.startswith("-") else text
-
-
-def coordinate_column(name: str, i: int) -> str:
-    """Helper column holding coordinate i of a row in the scaled space."""
-    return f"{name}__z{i}"
-
-
-def distance_column(name: str, p: int) -> str:
-    """Helper column holding the squared distance of a row to prototype p."""
-    return f"{name}__d{p}"
 
 
 def coordinate_sql(model: FittedModel, i: int) -> str:

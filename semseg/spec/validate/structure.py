@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from semseg.errors import Issue
-from semseg.loader import Marks
-from semseg.model import Spec
+from semseg.spec.load import Marks
+from semseg.spec.model import Spec
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

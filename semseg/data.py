@@ -1,22 +1,29 @@
-"""Input data for verify: a DuckDB connection in which every table of the spec resolves.
+"""The data service: a DuckDB connection in which every table of a spec resolves, and the
+model run in it at most once per form. verify, the cluster fit and profile all use it.
 
 User data is never written: folders are read through views, a DuckDB database file is opened
-read-only, and everything verify creates is TEMP.
+read-only, and everything semseg creates is TEMP.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
-from semseg.compiler import SpecFile
+from semseg.compile import compile_spec
 from semseg.errors import DataError, Issue
-from semseg.snippets import SnippetProblem, column_names, parse_snippet
-from semseg.validate.snippet_rules import snippet_places
+from semseg.sample import DATASETS, table_paths
+from semseg.spec import SpecFile
+from semseg.spec.validate.snippets import snippet_places
+from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 EXTENSIONS = (".parquet", ".csv", ".csv.gz", ".tsv")
+MODEL_TABLE = "semseg_result"  # the model's result (TEMP), as verify's checks read it
+METRICS_TABLE = "semseg_metrics"  # the model without cluster segmentations (no fitted model)
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,6 @@ def _find_file(folder: Path, table: str) -> Path | None:
 
 def bundled_dataset_for(tables: list[str]) -> str | None:
     """The bundled sample dataset that has every table, if any."""
-    from semseg.sample import DATASETS, table_paths
-
     for name in DATASETS:
         if all(t.split(".")[-1] in table_paths(name) for t in tables):
             return name
@@ -105,8 +110,6 @@ def connect(
                 "no bundled sample dataset has all of this spec's tables "
                 f"({', '.join(needed)}); pass --data or --table name=path"
             )
-        from semseg.sample import table_paths
-
         tables = {t: table_paths(dataset)[t.split(".")[-1]] for t in needed}
         description = f"bundled sample dataset '{dataset}'"
     for table, path in sorted(tables.items()):
@@ -199,3 +202,83 @@ def _check_columns(
                         f"columns are: {', '.join(sorted(cache[table]))}",
                     )
                 )
+
+
+@dataclass
+class Session:
+    """The spec's tables in one DuckDB connection, and the model's result as TEMP tables.
+
+    ``model()`` runs the compiled model once and returns the table holding its result; every
+    later caller (checks, the cluster agreement, profile's index, text and projection queries)
+    reads that table instead of running the model again.
+    """
+
+    spec_file: SpecFile
+    con: duckdb.DuckDBPyConnection
+    source: DataSource
+    made: dict[str, str] = field(default_factory=dict)
+
+    def model(self, clusters: bool = True) -> str:
+        """The table holding the model (``clusters=False``: without cluster segmentations)."""
+        table = MODEL_TABLE if clusters else METRICS_TABLE
+        if table not in self.made:
+            spec_file = self.spec_file
+            if not clusters:
+                kept = {
+                    n: s for n, s in spec_file.spec.segmentations.items() if s.kind != "cluster"
+                }
+                spec = spec_file.spec.model_copy(update={"segmentations": kept})
+                spec_file = SpecFile(spec, spec_file.path, spec_file.marks)
+            self.load(compile_spec(spec_file, "duckdb"), table)
+        return table
+
+    def load(self, sql: str, table: str = MODEL_TABLE, hand_written: bool = False) -> str:
+        """Store the result of one DuckDB query (the model) as TEMP table ``table``.
+
+        ``hand_written``: the query is user text (``verify --sql``): it must be one SELECT,
+        never a statement that writes, attaches or copies.
+        """
+        if hand_written:
+            _one_query(sql, self.spec_file)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        except duckdb.Error as err:
+            raise DataError(
+                f"{self.spec_file.path}: the model query failed in DuckDB: "
+                f"{str(err).splitlines()[0]}"
+            ) from None
+        self.made[table] = sql
+        return table
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_session(
+    spec_file: SpecFile, data: Path | None = None, tables: dict[str, Path] | None = None
+) -> Session:
+    """Connect (see ``connect``) and return the session that runs the model in it."""
+    con, source = connect(spec_file, data, tables)
+    return Session(spec_file, con, source)
+
+
+def _one_query(sql: str, spec_file: SpecFile) -> None:
+    """Refuse anything but a single query (a hand-written model is user text, not a script)."""
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    except sqlglot.errors.SqlglotError as err:
+        raise DataError(
+            f"the --sql model does not parse as DuckDB SQL: {str(err).splitlines()[0]}"
+        ) from None
+    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
+        what = f"{len(trees)} statements" if len(trees) != 1 else f"a {trees[0].key.upper()}"
+        raise DataError(
+            f"the --sql model must be one SELECT query, found {what} — remove everything "
+            f"but the query that returns the columns of {spec_file.spec.name}"
+        )

@@ -9,13 +9,14 @@ import sqlglot
 from pydantic import ValidationError
 
 from semseg.errors import Issue
-from semseg.loader import Marks
-from semseg.model import Spec
-from semseg.validate.bands import band_issues
-from semseg.validate.kinds import metric_kind_issues, segmentation_kind_issues
-from semseg.validate.references import reference_issues
-from semseg.validate.snippet_rules import snippet_issues
-from semseg.validate.structure import structural_issues
+from semseg.spec.load import Marks
+from semseg.spec.model import Spec
+from semseg.spec.validate.bands import band_issues
+from semseg.spec.validate.kinds import metric_kind_issues, segmentation_kind_issues
+from semseg.spec.validate.names import name_issues
+from semseg.spec.validate.references import reference_issues
+from semseg.spec.validate.snippets import snippet_issues
+from semseg.spec.validate.structure import structural_issues
 
 SEMANTIC_RULES = (
     metric_kind_issues,
@@ -23,6 +24,7 @@ SEMANTIC_RULES = (
     snippet_issues,
     reference_issues,
     band_issues,
+    name_issues,
 )
 
 

@@ -1,4 +1,10 @@
-"""SQL snippets from specs: parsed once with sqlglot, in the dialect they were written in."""
+"""SQL text from names, values and snippets: the one place where user text becomes SQL.
+
+Every identifier that reaches SQL is an ``exp.Identifier`` built by ``ident``; every value a
+literal node built by ``literal``; every snippet a tree parsed once with sqlglot in the dialect
+it was written in (``parse_snippet``) and printed as canonical (DuckDB) SQL by ``snippet_sql``.
+This module is the lowest layer above ``errors``: it knows sqlglot, not specs.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from typing import cast
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+
+CANONICAL = "duckdb"  # the dialect every generated fragment is written in before transpiling
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,60 @@ def cast_divisions(tree: exp.Expression) -> exp.Expression:
         return node
 
     return tree.transform(fix)
+
+
+def ident(name: str) -> exp.Identifier:
+    """An identifier node for a validated name (never quoted: names are lower snake_case and
+    no SQL reserved word, so they mean the same column on every engine)."""
+    return exp.to_identifier(name, quoted=False)
+
+
+def name_sql(name: str) -> str:
+    """A name as canonical SQL text, printed from its identifier node."""
+    return ident(name).sql(CANONICAL)
+
+
+def table(name: str) -> exp.Table:
+    """A (possibly schema-qualified) table name as a table node, one identifier per part."""
+    parts = [ident(p) for p in name.split(".")]
+    return exp.Table(
+        this=parts[-1],
+        db=parts[-2] if len(parts) > 1 else None,
+        catalog=parts[-3] if len(parts) > 2 else None,
+    )
+
+
+def table_sql(name: str) -> str:
+    """A table name as canonical SQL text, printed from its table node."""
+    return table(name).sql(CANONICAL)
+
+
+def literal(value: object) -> exp.Expression:
+    """A spec value (label, bound, fill) as a literal node: text is always a string literal."""
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def sql_literal(value: object) -> str:
+    """A spec value as canonical SQL text (escaped by sqlglot, never by hand)."""
+    return literal(value).sql(CANONICAL)
+
+
+def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | None = None) -> str:
+    """A validated snippet as canonical SQL: divisions made floating, columns replaced if asked."""
+    tree = parse_snippet(text, dialect)
+    if isinstance(tree, SnippetProblem):  # validation guarantees this does not happen
+        raise ValueError(tree.message)
+    tree = cast_divisions(tree)
+    if replace:
+        tree = tree.transform(
+            lambda n: (
+                exp.paren(replace[n.name].copy())
+                if isinstance(n, exp.Column) and not n.table and n.name in replace
+                else n
+            )
+        )
+    return tree.sql(dialect=CANONICAL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from semseg.model import Spec
+from semseg.spec.model import Spec
 
 SCHEMA_ID = "https://semseg.dev/schema/spec-v1.json"
 

@@ -2,7 +2,7 @@
 
 Structure and types are declared here with pydantic, which also gives us the JSON Schema for
 editors (``semseg schema``). Rules that need more than one field at a time (references, band
-coverage, SQL snippets) live in ``semseg.validate``.
+coverage, SQL snippets) live in ``semseg.spec.validate``.
 """
 
 from __future__ import annotations

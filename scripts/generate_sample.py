@@ -1,6 +1,6 @@
 """Deterministic generator for the bundled sample datasets.
 
-``python -m semseg.sample.generate`` rewrites ``semseg/sample/<dataset>/<table>.parquet``.
+``python -m scripts.generate_sample`` rewrites ``semseg/sample/<dataset>/<table>.parquet``.
 Rows are built in pure Python from ``random.Random(<fixed seed>)`` and written by DuckDB
 with explicit column types, sorted by each table's key, so every run gives the same data.
 ``DERIVED`` tables are then computed in DuckDB from the written ones (the intermediate models
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-SAMPLE_DIR = Path(__file__).resolve().parent
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "semseg" / "sample"  # shipped there
 
 Row = tuple[object, ...]
 Tables = dict[str, list[Row]]

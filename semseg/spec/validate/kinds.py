@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from semseg.errors import Issue
-from semseg.loader import Marks
-from semseg.model import Agg, Spec
-from semseg.validate.cluster_rules import cluster_issues
+from semseg.spec.load import Marks
+from semseg.spec.model import Agg, Spec
+from semseg.spec.validate.clusters import cluster_issues
 
 _QUANTILE_ONLY = ("direction", "labels", "null_label")
 

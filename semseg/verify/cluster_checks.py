@@ -9,14 +9,12 @@ libraries, inside the function, so only specs with a cluster segmentation pay fo
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
-
-from semseg.cluster.assign import fitted_model
-from semseg.compiler import SpecFile
-from semseg.plan import snippet_sql
-from semseg.verify.checks import RESULT, CheckSQL
+from semseg.cluster.fit import fit_local, label_agreement, mismatches
+from semseg.compile.cluster_sql import fitted_model
+from semseg.data import Session
+from semseg.spec import SpecFile
+from semseg.sql import snippet_sql
+from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult
 
 AGREEMENT_MIN = 0.95
@@ -56,19 +54,11 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
     return checks
 
 
-def agreement_check(
-    con: duckdb.DuckDBPyConnection,
-    spec_file: SpecFile,
-    name: str,
-    data: Path | None = None,
-    tables: dict[str, Path] | None = None,
-) -> CheckResult:
-    """The model's labels (table ``semseg_result`` in ``con``) against a local refit."""
-    from semseg.cluster.fit import fit_local, label_agreement, mismatches
-
-    fitted = fit_local(spec_file, name, data, tables)
-    key = spec_file.spec.entity.key
-    found = dict(con.execute(f"SELECT {key}, {name} FROM {RESULT}").fetchall())
+def agreement_check(session: Session, name: str) -> CheckResult:
+    """The model's labels (table ``semseg_result`` of ``session``) against a local refit."""
+    fitted = fit_local(session, name)
+    key = session.spec_file.spec.entity.key
+    found = dict(session.con.execute(f"SELECT {key}, {name} FROM {RESULT}").fetchall())
     share = label_agreement(fitted, found)
     bad = mismatches(fitted, found)
     ok = share >= AGREEMENT_MIN

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 
 from semseg.errors import Issue
-from semseg.loader import Marks
-from semseg.model import Segment, Spec
+from semseg.spec.load import Marks
+from semseg.spec.model import Segment, Spec
 
 INF = math.inf
 

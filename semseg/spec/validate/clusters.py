@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from semseg.errors import Issue
-from semseg.loader import Marks
-from semseg.model import Spec
+from semseg.spec.load import Marks
+from semseg.spec.model import Spec
+from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 _NOT_WITH_CLUSTER = ("by", "segments", "quantiles", "direction", "labels", "null_label")
 
 
 def cluster_issues(spec: Spec, name: str, marks: Marks) -> list[Issue]:
     """Cluster: features/categorical/overlays are metrics, nothing of the other kinds, k."""
-    from semseg.snippets import SnippetProblem, column_names, parse_snippet
-
     s = spec.segmentations[name]
     c = s.cluster
     assert c is not None

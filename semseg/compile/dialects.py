@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from semseg.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Target:
@@ -58,11 +60,11 @@ TARGETS: dict[str, Target] = {
 
 
 def get_target(name: str) -> Target:
-    """The target called ``name`` (case-insensitive); ``KeyError`` lists the valid names."""
+    """The target called ``name`` (case-insensitive); ``UsageError`` lists the valid names."""
     try:
         return TARGETS[name.lower()]
     except KeyError:
-        raise KeyError(f"unknown dialect '{name}'; choose one of: {', '.join(TARGETS)}") from None
+        raise UsageError(f"unknown dialect '{name}'; choose one of: {', '.join(TARGETS)}") from None
 
 
 # Constructs sqlglot would translate into something that is not the same computation on the

@@ -1,0 +1,60 @@
+"""The spec layer: YAML file -> validated, typed ``Spec`` with the marks that locate its parts.
+
+``load_spec`` is the entry point; ``model`` declares what a spec is, ``validate`` every rule a
+spec must meet (each problem an ``Issue`` with file:line:col), ``graph`` what depends on what,
+``names`` the rules and generated names that keep SQL names safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from semseg.errors import Issue, SpecError
+from semseg.spec.load import Marks, load_yaml
+from semseg.spec.model import Spec
+from semseg.spec.validate import validate
+
+__all__ = ["SpecFile", "find_specs", "load_spec"]
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A validated spec with where it came from (for error messages that point into the file)."""
+
+    spec: Spec
+    path: Path
+    marks: Marks
+
+
+def load_spec(path: str | Path) -> SpecFile:
+    """Load and validate a spec file; raise ``SpecError`` listing every problem found."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(
+            [
+                Issue(
+                    str(path),
+                    1,
+                    1,
+                    "spec file not found",
+                    "check the path; specs usually live in segment_specs/",
+                )
+            ]
+        )
+    loaded = load_yaml(path)
+    if loaded.issues and loaded.data is None:
+        raise SpecError(loaded.issues)
+    spec, issues = validate(loaded.data, loaded.marks)
+    issues = loaded.issues + issues
+    if issues or spec is None:
+        raise SpecError(issues)
+    return SpecFile(spec, path, loaded.marks)
+
+
+def find_specs(path: str | Path) -> list[Path]:
+    """A spec file itself, or every ``*.yml``/``*.yaml`` in a folder, sorted by name."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+    return [path]

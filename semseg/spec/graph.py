@@ -1,0 +1,78 @@
+"""What depends on what in a spec: derived metrics, segmentations, labels, output columns.
+
+Pure functions of the typed spec, shared by validation, the compiler, verify and profile (each
+asks the same question of the spec; none of them is a proof of another).
+"""
+
+from __future__ import annotations
+
+from semseg.spec.model import Spec
+from semseg.sql import SnippetProblem, column_names, parse_snippet
+
+
+def segmentation_columns(spec: Spec) -> dict[str, str]:
+    """Output column name → segmentation that produces it (label and order columns)."""
+    out = {}
+    for name in spec.segmentations:
+        out[name] = name
+        out[spec.order_column(name)] = name
+    return out
+
+
+def derived_dependencies(spec: Spec) -> dict[str, list[str]]:
+    """Derived metric → the metrics its expression mentions (unknown names dropped)."""
+    deps = {}
+    for name, m in spec.metrics.items():
+        if m.kind == "derived" and m.expr:
+            tree = parse_snippet(m.expr, spec.dialect)
+            cols = [] if isinstance(tree, SnippetProblem) else column_names(tree)
+            deps[name] = [c for c in cols if c in spec.metrics]
+    return deps
+
+
+def segmentation_dependencies(spec: Spec) -> dict[str, list[str]]:
+    """Segmentation → other segmentations whose columns its rules use."""
+    seg_cols = segmentation_columns(spec)
+    deps: dict[str, list[str]] = {}
+    for name, s in spec.segmentations.items():
+        found: dict[str, None] = {}
+        for seg in s.segments or []:
+            tree = parse_snippet(seg.when, spec.dialect) if seg.when else None
+            if tree is not None and not isinstance(tree, SnippetProblem):
+                for c in column_names(tree):
+                    if c in seg_cols and c not in spec.metrics and seg_cols[c] != name:
+                        found.setdefault(seg_cols[c], None)
+        deps[name] = list(found)
+    return deps
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a list of names (first repeated at the end), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def segment_labels(spec: Spec, name: str) -> list[str]:
+    """Every label a segmentation can produce, in sort order."""
+    s = spec.segmentations[name]
+    if s.quantiles is not None:
+        tiers = list(s.labels) if s.labels else [str(i) for i in range(1, s.quantiles + 1)]
+        return [*tiers, s.null_label or "Unranked"]
+    return [seg.label for seg in s.segments or []]

@@ -1,0 +1,137 @@
+"""Every name the model generates, in one place, and the rules that keep user names safe in SQL.
+
+semseg writes names unquoted (quoting would make them case-sensitive on Snowflake and
+upper-case elsewhere), so a user name must mean the same column or table on all 12 engines:
+
+- lower-case snake_case (the model's pattern);
+- not a reserved word of any target dialect, nor a bare word some engine evaluates as a value
+  (``user``, ``current_date`` ...; see ``semseg.spec.reserved``);
+- no double underscore in a column name: ``__`` is the namespace of generated helper columns
+  (``<segmentation>__rank``, ``<segmentation>__z0`` ...);
+- no clash with a CTE name the model generates (``ModelNames``): a source called ``metrics``
+  would give two ``customer_metrics`` CTEs, and an unqualified table named like a CTE would be
+  read as the CTE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from semseg.spec.model import Spec
+from semseg.spec.reserved import ENGINES, NILADIC, reserved_in
+
+HELPER_SEPARATOR = "__"  # generated helper columns: <segmentation>__<what>
+
+
+@dataclass(frozen=True)
+class ModelNames:
+    """The CTE names of one spec's model, derived from the entity name."""
+
+    entity: str
+
+    def source(self, source: str) -> str:
+        """The per-source aggregate."""
+        return f"{self.entity}_{source}"
+
+    def distinct(self, source: str) -> str:
+        """The split-off conditional distinct counts of a source (see compile.distinct)."""
+        return f"{self.entity}_{source}_distinct"
+
+    @property
+    def population(self) -> str:
+        return f"{self.entity}_population"
+
+    @property
+    def keys(self) -> str:
+        return f"{self.entity}_keys"
+
+    @property
+    def metrics(self) -> str:
+        return f"{self.entity}_metrics"
+
+    @property
+    def derived_metrics(self) -> str:
+        return f"{self.entity}_derived_metrics"
+
+    @property
+    def ranks(self) -> str:
+        return f"{self.entity}_ranks"
+
+    @property
+    def tiers(self) -> str:
+        return f"{self.entity}_tiers"
+
+    @property
+    def cluster_coordinates(self) -> str:
+        return f"{self.entity}_cluster_coordinates"
+
+    @property
+    def cluster_distances(self) -> str:
+        return f"{self.entity}_cluster_distances"
+
+    @property
+    def cluster_labels(self) -> str:
+        return f"{self.entity}_cluster_labels"
+
+    def segments(self, layer: int, layers: int) -> str:
+        """The CASE layer ``layer`` (1-based) of ``layers``."""
+        return f"{self.entity}_segments" if layers == 1 else f"{self.entity}_segments_{layer}"
+
+    def fixed(self, spec: Spec) -> dict[str, str]:
+        """CTE name -> what it holds, for every CTE that does not belong to a source.
+
+        Every CTE the model can have is listed, used or not by this spec, so that adding a
+        segmentation later never turns a valid source or table name into a clash.
+        """
+        out = {
+            self.population: "the population",
+            self.keys: "the keys of every source",
+            self.metrics: "the metrics",
+            self.derived_metrics: "the derived metrics",
+            self.ranks: "the quantile ranks",
+            self.tiers: "the quantile tiers",
+            self.cluster_coordinates: "the cluster coordinates",
+            self.cluster_distances: "the cluster distances",
+            self.cluster_labels: "the cluster labels",
+        }
+        out[self.segments(1, 1)] = "the segments"
+        layers = max(len(spec.segmentations), 1)  # at most one layer per segmentation
+        out.update({self.segments(i, layers + 1): "a segment layer" for i in range(1, layers + 1)})
+        return out
+
+
+def rank_columns(segmentation: str) -> tuple[str, str]:
+    """Helper columns holding a quantile segmentation's rank and non-NULL count."""
+    return f"{segmentation}__rank", f"{segmentation}__n"
+
+
+def coordinate_column(segmentation: str, i: int) -> str:
+    """Helper column holding coordinate i of a row in a cluster segmentation's scaled space."""
+    return f"{segmentation}__z{i}"
+
+
+def distance_column(segmentation: str, p: int) -> str:
+    """Helper column holding the squared distance of a row to prototype p."""
+    return f"{segmentation}__d{p}"
+
+
+def unsafe_name(name: str) -> tuple[str, str] | None:
+    """Why ``name`` cannot be a SQL name in a spec, and how to fix it; None when it can."""
+    word = name.lower()
+    dialects = [d for d in reserved_in(word) if d in ENGINES]  # not ANSI-only words
+    if dialects:
+        more = f" and {len(dialects) - 4} more" if len(dialects) > 4 else ""
+        shown = ", ".join(dialects[:4]) + more
+        return (
+            f"'{name}' is a reserved word in SQL ({shown})",
+            f"rename it, e.g. '{word}_value' or 'n_{word}': semseg writes names unquoted, so "
+            "they must mean the same thing in every dialect",
+        )
+    if word in NILADIC:
+        return (
+            f"'{name}' is a built-in value in SQL (some engines read the bare word as "
+            "a function call, not a column)",
+            f"rename it, e.g. '{word}_value': a column named so would be replaced by the "
+            "engine's own value",
+        )
+    return None

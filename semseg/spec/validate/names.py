@@ -1,0 +1,106 @@
+"""Names that reach SQL are safe there: no reserved word, no built-in value, no clash with a
+name the model generates (see ``semseg.spec.names``)."""
+
+from __future__ import annotations
+
+from semseg.errors import Issue
+from semseg.spec.load import Marks, PathKey
+from semseg.spec.model import Spec
+from semseg.spec.names import HELPER_SEPARATOR, ModelNames, unsafe_name
+
+
+def _sql_names(spec: Spec) -> list[tuple[PathKey, str, bool]]:
+    """(YAML path, name, is a mapping key) of every user name written into SQL as a column."""
+    out: list[tuple[PathKey, str, bool]] = [(("entity", "key"), spec.entity.key, False)]
+    if spec.population is not None and spec.population.key:
+        out.append((("population", "key"), spec.population.key, False))
+    for name, src in spec.sources.items():
+        if src.key:
+            out.append((("sources", name, "key"), src.key, False))
+    out += [(("metrics", name), name, True) for name in spec.metrics]
+    for name, s in spec.segmentations.items():
+        out.append((("segmentations", name), name, True))
+        if s.order_column:
+            out.append((("segmentations", name, "order_column"), s.order_column, False))
+    return out
+
+
+def _tables(spec: Spec) -> list[tuple[PathKey, str]]:
+    out: list[tuple[PathKey, str]] = []
+    if spec.population is not None:
+        out.append((("population", "table"), spec.population.table))
+    out += [(("sources", name, "table"), src.table) for name, src in spec.sources.items()]
+    return out
+
+
+def name_issues(spec: Spec, marks: Marks) -> list[Issue]:
+    """Reserved words, built-in values, ``__`` in column names, clashes with generated CTEs."""
+    issues = []
+    output_columns = {p for p, _, _ in _sql_names(spec) if p[0] in ("metrics", "segmentations")}
+    for path, name, is_key in _sql_names(spec):
+        problem = unsafe_name(name)
+        if problem:
+            issues.append(marks.issue(path, problem[0], problem[1], key=is_key))
+        elif HELPER_SEPARATOR in name and (path in output_columns or path[-1] == "order_column"):
+            issues.append(
+                marks.issue(
+                    path,
+                    f"'{name}' contains '{HELPER_SEPARATOR}', which semseg keeps for the helper "
+                    "columns it generates",
+                    f"use a single underscore, e.g. '{name.replace(HELPER_SEPARATOR, '_')}'",
+                    key=is_key,
+                )
+            )
+    for path, table in _tables(spec):
+        for part in table.split("."):
+            problem = unsafe_name(part)
+            if problem:
+                issues.append(marks.issue(path, f"table {problem[0]}", problem[1]))
+                break
+    issues += _cte_issues(spec, marks)
+    return issues
+
+
+def _cte_issues(spec: Spec, marks: Marks) -> list[Issue]:
+    """Source CTEs that take a generated name, and unqualified tables read as a CTE."""
+    names = ModelNames(spec.entity.name)
+    ctes = names.fixed(spec)
+    issues = []
+    for source in spec.sources:
+        for cte in (names.source(source), names.distinct(source)):
+            owner = ctes.get(cte)
+            if owner is not None:
+                issues.append(
+                    marks.issue(
+                        ("sources", source),
+                        f"source '{source}' would name a CTE '{cte}', which the model already "
+                        f"uses for {owner}",
+                        "rename the source",
+                        key=True,
+                    )
+                )
+                break
+            problem = unsafe_name(cte)
+            if problem:
+                issues.append(
+                    marks.issue(
+                        ("sources", source),
+                        f"source '{source}' would name a CTE '{cte}': {problem[0]}",
+                        "rename the source",
+                        key=True,
+                    )
+                )
+                break
+            ctes[cte] = f"source '{source}'"
+    for path, table in _tables(spec):
+        if "." not in table and table.lower() in ctes:
+            issues.append(
+                marks.issue(
+                    path,
+                    f"table '{table}' has the name of a CTE of this model ({ctes[table.lower()]}); "
+                    "the query would read the CTE instead of the table",
+                    f"qualify it with its schema (e.g. analytics.{table}) or rename the "
+                    f"entity '{spec.entity.name}' or the source",
+                )
+            )
+    return issues
