@@ -8,6 +8,7 @@ This module is the lowest layer above ``errors``: it knows sqlglot, not specs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
@@ -165,8 +166,70 @@ def sql_literal(value: object) -> str:
     return literal(value).sql(CANONICAL)
 
 
-def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | None = None) -> str:
-    """A validated snippet as canonical SQL: divisions made floating, columns replaced if asked."""
+def column(name: str, table: str | None = None) -> exp.Column:
+    """A column reference, optionally qualified by a table or CTE name."""
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def number(value: int | float | str) -> exp.Expression:
+    """A numeric literal (``value`` may be the exact text to print)."""
+    return exp.Literal.number(value)
+
+
+def paren(node: exp.Expression) -> exp.Paren:
+    return exp.Paren(this=node)
+
+
+def all_of(first: exp.Expression, *rest: exp.Expression) -> exp.Expression:
+    """``a AND b AND ...`` exactly as given: no parentheses added (callers add what they mean)."""
+    out = first
+    for node in rest:
+        out = exp.And(this=out, expression=node)
+    return out
+
+
+def any_of(first: exp.Expression, *rest: exp.Expression) -> exp.Expression:
+    """``a OR b OR ...`` exactly as given: no parentheses added."""
+    out = first
+    for node in rest:
+        out = exp.Or(this=out, expression=node)
+    return out
+
+
+def is_null(node: exp.Expression) -> exp.Is:
+    return exp.Is(this=node, expression=exp.Null())
+
+
+def not_null(node: exp.Expression) -> exp.Not:
+    """``node IS NOT NULL`` (sqlglot's form: NOT node IS NULL)."""
+    return exp.Not(this=is_null(node))
+
+
+def case(
+    branches: Sequence[tuple[exp.Expression, exp.Expression]],
+    default: exp.Expression | None = None,
+    operand: exp.Expression | None = None,
+) -> exp.Case:
+    """``CASE [operand] WHEN c THEN v ... [ELSE default] END``."""
+    return exp.Case(
+        this=operand,
+        ifs=[exp.If(this=c, true=v) for c, v in branches],
+        default=default,
+    )
+
+
+def coalesce(first: exp.Expression, *rest: exp.Expression) -> exp.Coalesce:
+    return exp.Coalesce(this=first, expressions=list(rest))
+
+
+def to_double(node: exp.Expression) -> exp.Cast:
+    return exp.cast(node, exp.DataType.build("double"))
+
+
+def snippet_expr(
+    text: str, dialect: str, replace: dict[str, exp.Expression] | None = None
+) -> exp.Expression:
+    """A validated snippet as a tree: divisions made floating, columns replaced if asked."""
     tree = parse_snippet(text, dialect)
     if isinstance(tree, SnippetProblem):  # validation guarantees this does not happen
         raise ValueError(tree.message)
@@ -179,4 +242,9 @@ def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | No
                 else n
             )
         )
-    return tree.sql(dialect=CANONICAL)
+    return tree
+
+
+def snippet_sql(text: str, dialect: str, replace: dict[str, exp.Expression] | None = None) -> str:
+    """A validated snippet as canonical SQL text (see ``snippet_expr``)."""
+    return snippet_expr(text, dialect, replace).sql(dialect=CANONICAL)

@@ -21,7 +21,7 @@ from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.model import Spec
 from semseg.spec.validate.snippets import snippet_places
-from semseg.sql import SnippetProblem, parse_snippet
+from semseg.sql import SnippetProblem, name_sql, parse_snippet, table_sql
 from semseg.version import __version__
 
 MATERIALIZATIONS = ("query", "view", "table")
@@ -35,6 +35,9 @@ def _template() -> jinja2.Template:
         keep_trailing_newline=True,
         autoescape=False,  # SQL, not HTML: every fragment comes from sqlglot trees
     )
+    env.filters["sql"] = lambda node: node.sql(CANONICAL)
+    env.filters["ident"] = name_sql
+    env.filters["table"] = table_sql
     return env.get_template("model.sql.j2")
 
 

@@ -15,43 +15,65 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from sqlglot import exp
+
 from semseg.compile.cluster_model import FittedModel, load_model, model_path_for
 from semseg.errors import CompileError
 from semseg.spec.model import Spec
 from semseg.spec.names import coordinate_column, distance_column
+from semseg.sql import (
+    all_of,
+    any_of,
+    case,
+    column,
+    is_null,
+    literal,
+    number,
+    paren,
+    to_double,
+)
 
 
-def _num(value: float) -> str:
+def _num(value: float) -> exp.Expression:
     """The float as a plain decimal literal: the shortest text that reads back as the same
     double (``repr``), without an exponent, since not every dialect reads ``1e-20``."""
     text = repr(float(value))
     if "e" in text or "E" in text:
         text = format(Decimal(text), "f")
-    return f"({text})" if text.startswith("-") else text
+    return paren(number(text)) if text.startswith("-") else number(text)
 
 
-def coordinate_sql(model: FittedModel, i: int) -> str:
+def coordinate_sql(model: FittedModel, i: int) -> exp.Expression:
     metric, category = model.dimensions[i]
     if category is None:
         mean, std = model.means[i], model.stds[i]
-        return f"(CAST({metric} AS DOUBLE) - {_num(mean)}) / {_num(std)}"
-    literal = "'" + category.replace("'", "''") + "'"
+        centred = paren(exp.Sub(this=to_double(column(metric)), expression=_num(mean)))
+        return exp.Div(this=centred, expression=_num(std))
     weight = _num(model.fit.get("category_weight", 1.0))
-    return f"CASE WHEN {metric} = {literal} THEN {weight} ELSE 0.0 END"
+    hit = exp.EQ(this=column(metric), expression=literal(category))
+    return case([(hit, weight)], number("0.0"))
 
 
-def distance_sql(model: FittedModel, name: str, p: int) -> str:
+def distance_sql(model: FittedModel, name: str, p: int) -> exp.Expression:
     """Squared distance to prototype p as a sum of products of the coordinate columns."""
-    terms = []
+    total: exp.Expression | None = None
     for i, c in enumerate(model.prototypes[p].centre):
-        z = coordinate_column(name, i)
+        z = column(coordinate_column(name, i))
         # z - 0, z - (-c) and z + c are the same IEEE operations: write the shortest.
-        diff = z if c == 0 else f"({z} + {_num(-c)})" if c < 0 else f"({z} - {_num(c)})"
-        terms.append(f"{diff} * {diff}")
-    return " + ".join(terms)
+        diff: exp.Expression = (
+            z
+            if c == 0
+            else paren(exp.Add(this=z, expression=_num(-c)))
+            if c < 0
+            else paren(exp.Sub(this=z, expression=_num(c)))
+        )
+        term = exp.Mul(this=diff, expression=diff.copy())
+        total = term if total is None else exp.Add(this=total, expression=term)
+    assert total is not None  # a model has at least one dimension
+    return total
 
 
-def label_sql(model: FittedModel, name: str, where: str | None) -> str:
+def label_sql(model: FittedModel, name: str, where: exp.Expression | None) -> exp.Expression:
     """Cluster id (INTEGER): the cluster of the nearest prototype whose radius holds the row.
 
     -1 when no radius holds it. The first WHEN that holds wins, so prototype p needs only to be
@@ -59,26 +81,36 @@ def label_sql(model: FittedModel, name: str, where: str | None) -> str:
     """
     protos = model.prototypes
     d = [distance_column(name, p) for p in range(len(protos))]
-    inside = [f"{d[p]} <= {_num(proto.radius**2)}" for p, proto in enumerate(protos)]
-    branches = []
+
+    def inside(p: int) -> exp.Expression:
+        return exp.LTE(this=column(d[p]), expression=_num(protos[p].radius ** 2))
+
+    minus_one = exp.Neg(this=number(1))
+    branches: list[tuple[exp.Expression, exp.Expression]] = []
     for p, proto in enumerate(protos):
-        conds = [inside[p]] + [
-            f"(NOT {inside[q]} OR {d[p]} <= {d[q]})"
+        conds = [inside(p)] + [
+            paren(
+                any_of(
+                    exp.Not(this=inside(q)),
+                    exp.LTE(this=column(d[p]), expression=column(d[q])),
+                )
+            )
             for q in range(p + 1, len(protos))
             if protos[q].cluster != proto.cluster  # a nearer one of the same cluster: same id
         ]
-        branches.append(f"WHEN {' AND '.join(conds)} THEN {proto.cluster}")
-    nearest = f"CASE {' '.join(branches)} ELSE -1 END" if branches else "-1"
+        branches.append((all_of(*conds), number(proto.cluster)))
+    nearest = case(branches, minus_one.copy()) if branches else minus_one.copy()
     # A NULL feature or a ``where`` that is not TRUE gives -1. ``where`` is only ever a WHEN
     # condition (never COALESCE'd as a value), which T-SQL, without booleans, requires.
-    guard = " OR ".join(f"{f} IS NULL" for f in model.features)  # the spec requires >= 1
-    label = f"CASE WHEN {where} THEN {nearest} ELSE -1 END" if where else nearest
-    return f"CAST(CASE WHEN {guard} THEN -1 ELSE {label} END AS INTEGER)"
+    guard = any_of(*(is_null(column(f)) for f in model.features))  # the spec requires >= 1
+    label = case([(where, nearest)], minus_one.copy()) if where is not None else nearest
+    return exp.cast(case([(guard, minus_one.copy())], label), exp.DataType.build("int"))
 
 
-def order_sql(label: str, k: int) -> str:
-    """Sort order from the label expression: cluster j → j + 1, noise (-1) last (k + 1)."""
-    return f"({label} + {k + 1}) % {k + 1} + 1"
+def order_sql(label: str, k: int) -> exp.Expression:
+    """Sort order from the label column: cluster j → j + 1, noise (-1) last (k + 1)."""
+    shifted = paren(exp.Add(this=column(label), expression=number(k + 1)))
+    return exp.Add(this=exp.Mod(this=shifted, expression=number(k + 1)), expression=number(1))
 
 
 def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:

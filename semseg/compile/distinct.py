@@ -16,7 +16,7 @@ from typing import cast
 from sqlglot import exp
 from sqlglot.optimizer.simplify import simplify
 
-CANONICAL = "duckdb"
+from semseg.sql import CANONICAL
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,9 @@ def _conditional_distinct(node: exp.Expression) -> exp.Expression | None:
     return case.args["ifs"][0].this
 
 
-def distinct_only(aggregate_sql: str) -> DistinctOnly | None:
-    """Analyse a metric's aggregate (canonical SQL); None when the faster shape does not apply."""
-    tree: exp.Expression = exp.maybe_parse(aggregate_sql, dialect=CANONICAL)
+def distinct_only(aggregate: str | exp.Expression) -> DistinctOnly | None:
+    """Analyse a metric's aggregate (canonical SQL or tree); None when the shape does not apply."""
+    tree: exp.Expression = exp.maybe_parse(aggregate, dialect=CANONICAL)
     conditions = []
     for agg in tree.find_all(exp.AggFunc):
         cond = _conditional_distinct(cast(exp.Expression, agg))

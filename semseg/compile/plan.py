@@ -1,14 +1,15 @@
-"""Spec → model plan: the CTEs of the model and the canonical (DuckDB) SQL of every column.
+"""Spec → model plan: the CTEs of the model and the canonical tree of every column.
 
-The plan decides *what* is computed where; ``render`` only lays it out with a Jinja template.
-Every SQL fragment here is canonical DuckDB SQL built from sqlglot trees, so snippets written in
-any dialect meet the transpiler in one dialect.
+The plan decides *what* is computed where, as sqlglot trees; the Jinja template only lays the
+CTEs out, printing each tree as canonical (DuckDB) SQL and each name through ``sql.ident``.
+Snippets written in any dialect are parsed in that dialect and meet the transpiler in one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sqlglot import exp
 
@@ -28,15 +29,41 @@ from semseg.spec.graph import (
 )
 from semseg.spec.model import Agg, Segmentation, Spec
 from semseg.spec.names import ModelNames, coordinate_column, distance_column, rank_columns
-from semseg.sql import CANONICAL, snippet_sql, sql_literal
+from semseg.sql import (
+    CANONICAL,
+    all_of,
+    any_of,
+    case,
+    coalesce,
+    column,
+    is_null,
+    literal,
+    not_null,
+    number,
+    paren,
+    snippet_expr,
+    sql_literal,
+    to_double,
+)
 
 
 @dataclass(frozen=True)
 class Column:
-    """An output column of a CTE: ``sql AS name`` (``sql`` may equal ``name``)."""
+    """An output column of a CTE: ``expr AS name`` (just ``name`` when ``expr`` is the column)."""
 
     name: str
-    sql: str
+    expr: exp.Expression
+
+    @property
+    def plain(self) -> bool:
+        """Whether the column is passed through unchanged (no ``AS`` needed)."""
+        e = self.expr
+        return isinstance(e, exp.Column) and not e.table and e.name == self.name
+
+
+def passed(name: str) -> Column:
+    """A column carried over from the previous CTE."""
+    return Column(name, column(name))
 
 
 @dataclass(frozen=True)
@@ -46,7 +73,7 @@ class SourceStep:
     cte: str
     table: str
     key: str
-    where: str
+    where: exp.Expression
     columns: tuple[Column, ...]
     # "distinct": the rows of a source that can change its conditional distinct counts
     role: str = "main"
@@ -78,25 +105,26 @@ class ModelPlan:
     key_sources: tuple[SourceStep, ...]  # the sources whose keys make up the rows
 
 
-def _aggregate(spec: Spec, name: str) -> str:
+def _aggregate(spec: Spec, name: str) -> exp.Expression:
     m = spec.metrics[name]
     if m.kind == "raw":
-        return snippet_sql(m.sql or "", spec.dialect)
+        return snippet_expr(m.sql or "", spec.dialect)
     assert m.agg is not None
-    value = snippet_sql(m.expr, spec.dialect) if m.expr else "1"
+    value = snippet_expr(m.expr, spec.dialect) if m.expr else number(1)
     if m.where:
-        value = f"CASE WHEN {snippet_sql(m.where, spec.dialect)} THEN {value} END"
+        value = case([(snippet_expr(m.where, spec.dialect), value)])
     if m.agg is Agg.count:
-        return f"COUNT({value})" if m.expr or m.where else "COUNT(*)"
+        return exp.Count(this=value if m.expr or m.where else exp.Star())
     if m.agg is Agg.count_distinct:
-        return f"COUNT(DISTINCT {value})"
+        return exp.Count(this=exp.Distinct(expressions=[value]))
     if m.agg is Agg.avg:
-        return f"AVG(CAST({value} AS DOUBLE))"
-    return f"{m.agg.value.upper()}({value})"
+        return exp.Avg(this=to_double(value))
+    aggregate = {Agg.sum: exp.Sum, Agg.min: exp.Min, Agg.max: exp.Max}[m.agg]
+    return cast(exp.Expression, aggregate(this=value))
 
 
-def _with_fill(sql: str, fill: object) -> str:
-    return sql if fill is None else f"COALESCE({sql}, {sql_literal(fill)})"
+def _with_fill(value: exp.Expression, fill: object) -> exp.Expression:
+    return value if fill is None else coalesce(value, literal(fill))
 
 
 def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
@@ -110,8 +138,7 @@ def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
                 if dep in deps:
                     build(dep)
             m = spec.metrics[name]
-            sql = _with_fill(snippet_sql(m.expr or "", spec.dialect, done), m.fill)
-            done[name] = exp.maybe_parse(sql, dialect=CANONICAL)
+            done[name] = _with_fill(snippet_expr(m.expr or "", spec.dialect, done), m.fill)
         return done[name]
 
     for name in deps:
@@ -119,38 +146,32 @@ def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
     return done
 
 
-def _case(branches: list[tuple[str, str]], default: str | None) -> str:
-    whens = " ".join(f"WHEN {cond} THEN {value}" for cond, value in branches)
-    tail = f" ELSE {default}" if default is not None else ""
-    return f"CASE {whens}{tail} END"
-
-
-def _band_condition(by: str, seg) -> str:
-    parts = []
+def _band_condition(by: str, seg) -> exp.Expression:
+    parts: list[exp.Expression] = []
     if seg.min is not None:
-        parts.append(f"{by} >= {sql_literal(seg.min)}")
+        parts.append(exp.GTE(this=column(by), expression=literal(seg.min)))
     if seg.max is not None:
-        parts.append(f"{by} <= {sql_literal(seg.max)}")
+        parts.append(exp.LTE(this=column(by), expression=literal(seg.max)))
     if seg.below is not None:
-        parts.append(f"{by} < {sql_literal(seg.below)}")
-    return " AND ".join(parts)
+        parts.append(exp.LT(this=column(by), expression=literal(seg.below)))
+    return all_of(*parts)
 
 
-def segment_conditions(spec: Spec, name: str) -> list[tuple[str | None, str]]:
+def segment_conditions(spec: Spec, name: str) -> list[tuple[exp.Expression | None, str]]:
     """(condition or None for else, label) per segment of a bands/rules segmentation, in order."""
     s = spec.segmentations[name]
-    out: list[tuple[str | None, str]] = []
+    out: list[tuple[exp.Expression | None, str]] = []
     for seg in s.segments or []:
         if seg.else_:
             out.append((None, seg.label))
         elif s.kind == "bands":
             out.append((_band_condition(s.by or "", seg), seg.label))
         else:
-            out.append((snippet_sql(seg.when or "", spec.dialect), seg.label))
+            out.append((snippet_expr(seg.when or "", spec.dialect), seg.label))
     return out
 
 
-def quantile_tier_sql(name: str, s: Segmentation) -> str:
+def quantile_tier_sql(name: str, s: Segmentation) -> exp.Expression:
     """Tier 1..n from rank and count with integer arithmetic only, NULLs in tier n+1.
 
     tier = floor((rank - 1) * n / count) + 1, written as comparisons so that no engine's
@@ -158,9 +179,21 @@ def quantile_tier_sql(name: str, s: Segmentation) -> str:
     """
     n = s.quantiles or 0
     rank, count = rank_columns(name)
-    branches = [(f"{s.by} IS NULL", str(n + 1))]
-    branches += [(f"({rank} - 1) * {n} >= {k} * {count}", str(k + 1)) for k in range(n - 1, 0, -1)]
-    return _case(branches, "1")
+    branches: list[tuple[exp.Expression, exp.Expression]] = [
+        (is_null(column(s.by or "")), number(n + 1))
+    ]
+    for k in range(n - 1, 0, -1):
+        below = paren(exp.Sub(this=column(rank), expression=number(1)))
+        branches.append(
+            (
+                exp.GTE(
+                    this=exp.Mul(this=below, expression=number(n)),
+                    expression=exp.Mul(this=number(k), expression=column(count)),
+                ),
+                number(k + 1),
+            )
+        )
+    return case(branches, number(1))
 
 
 def _segmentation_columns(
@@ -172,17 +205,15 @@ def _segmentation_columns(
         return _cluster_columns(spec, name, models[name])
     if s.kind == "quantiles":  # the tier (order column) was computed in the tiers step
         labels = segment_labels(spec, name)
-        whens = " ".join(
-            f"WHEN {i} THEN {sql_literal(lbl)}" for i, lbl in enumerate(labels, start=1)
-        )
-        return (Column(name, f"CASE {order} {whens} END"),)
+        tiers = [(number(i), literal(lbl)) for i, lbl in enumerate(labels, start=1)]
+        return (Column(name, case(tiers, operand=column(order))),)
     conds = segment_conditions(spec, name)
-    default_label = next((sql_literal(lbl) for c, lbl in conds if c is None), None)
-    default_order = next((str(i) for i, (c, _) in enumerate(conds, 1) if c is None), None)
-    branches = [(c, lbl) for c, lbl in conds if c is not None]
-    label = _case([(c, sql_literal(lbl)) for c, lbl in branches], default_label)
-    order_case = _case(
-        [(c, str(i)) for i, (c, _) in enumerate(conds, 1) if c is not None], default_order
+    default_label = next((literal(lbl) for c, lbl in conds if c is None), None)
+    default_order = next((number(i) for i, (c, _) in enumerate(conds, 1) if c is None), None)
+    label = case([(c, literal(lbl)) for c, lbl in conds if c is not None], default_label)
+    order_case = case(
+        [(c.copy(), number(i)) for i, (c, _) in enumerate(conds, 1) if c is not None],
+        default_order,
     )
     return Column(name, label), Column(order, order_case)
 
@@ -216,10 +247,10 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
             (m, _aggregate(spec, m)) for m, metric in spec.metrics.items() if metric.source == sname
         ]
         src_key = src.key or key
-        where = f"{src_key} IS NOT NULL"
+        where: exp.Expression = not_null(column(src_key))
         if src.where:
-            where += f" AND ({snippet_sql(src.where, spec.dialect)})"
-        found = {m: d for m, sql in aggs if (d := distinct_only(sql)) is not None}
+            where = all_of(where, paren(snippet_expr(src.where, spec.dialect)))
+        found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
         if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
             found = {}
         main = SourceStep(
@@ -227,18 +258,21 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
             src.table,
             src_key,
             where,
-            tuple(Column(m, sql) for m, sql in aggs if m not in found),
+            tuple(Column(m, agg) for m, agg in aggs if m not in found),
         )
         sources.append(main)
         if found:
-            conds = dict.fromkeys(c for d in found.values() for c in d.conditions)
+            conds = [
+                paren(exp.maybe_parse(c, dialect=CANONICAL))
+                for c in dict.fromkeys(c for d in found.values() for c in d.conditions)
+            ]
             sources.append(
                 SourceStep(
                     names.distinct(sname),
                     src.table,
                     src_key,
-                    f"{where} AND ({' OR '.join(f'({c})' for c in conds)})",
-                    tuple(Column(m, sql) for m, sql in aggs if m in found),
+                    all_of(where.copy(), paren(any_of(*conds))),
+                    tuple(Column(m, agg) for m, agg in aggs if m in found),
                     role="distinct",
                 )
             )
@@ -246,9 +280,9 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     population = None
     if spec.population is not None:
         pop_key = spec.population.key or key
-        where = f"{pop_key} IS NOT NULL"
+        where = not_null(column(pop_key))
         if spec.population.where:
-            where += f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
+            where = all_of(where, paren(snippet_expr(spec.population.where, spec.dialect)))
         population = SourceStep(names.population, spec.population.table, pop_key, where, ())
     key_sources = tuple(s for s in sources if s.role == "main")
     keys_cte = (
@@ -271,28 +305,29 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     last = names.metrics
     derived = _derived_trees(spec)
     if derived:
-        cols = [Column(c, c) for c in current]
-        cols += [Column(m, derived[m].sql(CANONICAL)) for m in spec.metrics if m in derived]
+        cols = [passed(c) for c in current]
+        cols += [Column(m, derived[m]) for m in spec.metrics if m in derived]
         steps.append(Step(names.derived_metrics, last, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
     quantiles = [n for n, s in spec.segmentations.items() if s.kind == "quantiles"]
     if quantiles:
-        cols = [Column(c, c) for c in current]
+        cols = [passed(c) for c in current]
         for name in quantiles:
             s = spec.segmentations[name]
             rank, count = rank_columns(name)
-            direction = "DESC" if s.direction == "desc" else "ASC"
-            cols.append(
-                Column(
-                    rank,
-                    f"RANK() OVER (PARTITION BY CASE WHEN {s.by} IS NULL THEN 1 "
-                    f"ELSE 0 END ORDER BY {s.by} {direction})",
-                )
+            by = s.by or ""
+            nulls_apart = case([(is_null(column(by)), number(1))], number(0))
+            ordered = exp.Ordered(this=column(by), desc=s.direction == "desc")
+            window = exp.Window(
+                this=exp.Anonymous(this="RANK"),
+                partition_by=[nulls_apart],
+                order=exp.Order(expressions=[ordered]),
             )
-            cols.append(Column(count, f"COUNT({s.by}) OVER ()"))
+            cols.append(Column(rank, window))
+            cols.append(Column(count, exp.Window(this=exp.Count(this=column(by)))))
         steps.append(Step(names.ranks, last, tuple(cols)))
-        cols = [Column(c, c) for c in current]
+        cols = [passed(c) for c in current]
         cols += [
             Column(spec.order_column(n), quantile_tier_sql(n, spec.segmentations[n]))
             for n in quantiles
@@ -307,7 +342,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     if clusters:
         for name in clusters:
             models[name] = fitted_model(spec, name, spec_path)
-        cols = [Column(c, c) for c in current]
+        cols = [passed(c) for c in current]
         for name, model in models.items():
             cols += [
                 Column(coordinate_column(name, i), coordinate_sql(model, i))
@@ -315,7 +350,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
             ]
         steps.append(Step(names.cluster_coordinates, last, tuple(cols)))
         last = steps[-1].cte
-        cols = [Column(c, c) for c in current]
+        cols = [passed(c) for c in current]
         for name, model in models.items():
             cols += [
                 Column(distance_column(name, p), distance_sql(model, name, p))
@@ -323,14 +358,14 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
             ]
         steps.append(Step(names.cluster_distances, last, tuple(cols)))
         last = steps[-1].cte
-        cols = [Column(c, c) for c in current]
+        cols = [passed(c) for c in current]
         cols += [_cluster_label(spec, name, model) for name, model in models.items()]
         steps.append(Step(names.cluster_labels, last, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
     layers = _layers(spec)
     for i, layer in enumerate(layers, start=1):
-        cols = [Column(c, c) for c in current]
+        cols = [passed(c) for c in current]
         for name in layer:
             cols.extend(_segmentation_columns(spec, name, models))
         cte = names.segments(i, len(layers))
@@ -356,7 +391,7 @@ def _cluster_label(spec: Spec, name: str, model: FittedModel) -> Column:
     """Cluster segmentation label: the fitted cluster id (INTEGER), -1 for none."""
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
-    where = snippet_sql(cluster.where, spec.dialect) if cluster.where else None
+    where = snippet_expr(cluster.where, spec.dialect) if cluster.where else None
     return Column(name, label_sql(model, name, where))
 
 
@@ -372,17 +407,18 @@ def _metric_value(
     key: str,
     metric: str,
     fill: object,
-) -> str:
+) -> exp.Expression:
     """A base metric as read in the metrics CTE, filled (split-off distinct counts joined back)."""
-    value = f"{_owner(sources, metric)}.{metric}"
+    value: exp.Expression = column(metric, _owner(sources, metric))
     if metric not in split:
         return _with_fill(value, fill)
     main, analysis = split[metric]
-    value = f"COALESCE({value}, {analysis.empty})"  # source rows, none meeting a condition
+    # source rows, none meeting a condition: the metric over no rows
+    value = coalesce(value, exp.maybe_parse(analysis.empty, dialect=CANONICAL))
     if fill is not None and sql_literal(fill) == analysis.empty:
         return value  # no source rows at all is filled with the same value
     if main.cte != keys_cte:  # keys without source rows: NULL, as an aggregate over nothing
-        value = f"CASE WHEN {main.cte}.{key} IS NULL THEN NULL ELSE {value} END"
+        value = case([(is_null(column(key, main.cte)), exp.Null())], value)
     return _with_fill(value, fill)
 
 

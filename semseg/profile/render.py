@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import sys
-from typing import TextIO
+from functools import lru_cache
+from typing import Any, TextIO
+
+import jinja2
 
 from semseg.profile.index import Profile
 
@@ -68,80 +70,72 @@ def _cell_colour(value: float | None) -> str:
     return f"rgb({light},255,{light})" if value >= 0 else f"rgb(255,{light},{light})"
 
 
-def _sizes_svg(p: Profile) -> str:
+def _sizes(p: Profile) -> dict[str, Any]:
     width, bar = 420, 18
     top = max((n for _, n in p.segments), default=1) or 1
-    rows = []
-    for i, (seg, n) in enumerate(p.segments):
-        w = int((width - 140) * n / top)
-        y = i * (bar + 4)
-        rows.append(
-            f'<text x="0" y="{y + 13}" font-size="12">{html.escape(str(seg))}</text>'
-            f'<rect x="90" y="{y}" width="{w}" height="{bar}" fill="#4c78a8"/>'
-            f'<text x="{95 + w}" y="{y + 13}" font-size="12">{n:,}</text>'
-        )
-    height = len(p.segments) * (bar + 4)
-    return f'<svg width="{width}" height="{height}" role="img">{"".join(rows)}</svg>'
+    bars = [
+        {"label": str(seg), "count": n, "y": i * (bar + 4), "width": int((width - 140) * n / top)}
+        for i, (seg, n) in enumerate(p.segments)
+    ]
+    return {"width": width, "bar": bar, "height": len(p.segments) * (bar + 4), "bars": bars}
 
 
-def _scatter_svg(p: Profile) -> str:
+def _scatter(p: Profile) -> dict[str, Any] | None:
     proj = p.projection
     if not proj or not proj.get("x"):
-        return ""
+        return None
     size, pad = 420, 10
     xs, ys = proj["x"], proj["y"]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     sx = (size - 2 * pad) / ((x1 - x0) or 1)
     sy = (size - 2 * pad) / ((y1 - y0) or 1)
-    dots = []
-    for x, y, lab in zip(xs, ys, proj["label"], strict=True):
-        colour = "#bbbbbb" if lab < 0 else PALETTE[lab % len(PALETTE)]
-        cx, cy = pad + (x - x0) * sx, size - pad - (y - y0) * sy
-        dots.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2" fill="{colour}"/>')
-    legend = "".join(
-        f'<span style="color:{"#999" if s < 0 else PALETTE[s % len(PALETTE)]}">&#9679; '
-        f"{html.escape(str(s))}</span> "
+    dots = [
+        {
+            "x": f"{pad + (x - x0) * sx:.1f}",
+            "y": f"{size - pad - (y - y0) * sy:.1f}",
+            "colour": "#bbbbbb" if lab < 0 else PALETTE[lab % len(PALETTE)],
+        }
+        for x, y, lab in zip(xs, ys, proj["label"], strict=True)
+    ]
+    legend = [
+        {"label": str(s), "colour": "#999" if s < 0 else PALETTE[s % len(PALETTE)]}
         for s, _ in p.segments
         if isinstance(s, int)
+    ]
+    return {"size": size, "dots": dots, "legend": legend}
+
+
+@lru_cache(maxsize=1)
+def _page() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("semseg", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,  # labels, metric names and categories are user text
+        keep_trailing_newline=True,
     )
-    return (
-        "<h2>2-D projection (PCA of the scaled features)</h2>"
-        f'<svg width="{size}" height="{size}" role="img" style="border:1px solid #ccc">'
-        f"{''.join(dots)}</svg><p>{legend}</p>"
-    )
+    return env.get_template("profile.html.j2")
 
 
 def render_html(p: Profile) -> str:
-    """One offline page (inline CSS and SVG, no external references)."""
+    """One offline page (inline CSS and SVG, no script, no external reference)."""
     cols = p.columns()
-    head = "".join(f'<th class="{g}">{html.escape(_head(m, c))}</th>' for m, c, g in cols)
-    body = []
-    for seg, n in p.segments:
-        cells = "".join(
-            f'<td style="background:{_cell_colour(v)}">{_pct(v)}</td>'
-            for v in (_safe(p, seg, m, c) for m, c, _ in cols)
-        )
-        body.append(f"<tr><th>{html.escape(str(seg))}</th><td>{n:,}</td>{cells}</tr>")
-    title = html.escape(f"{p.spec}.{p.segmentation} profile")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-th, td {{ border: 1px solid #ddd; padding: 4px 8px; text-align: right; }}
-th.overlay {{ font-style: italic; background: #f4f4f4; }}
-</style></head><body>
-<h1>{title}</h1>
-<p>Index = segment mean (or share) / {html.escape(p.baseline)} baseline &minus; 1.
-Green: over-index, red: under-index. Italic columns are overlays.
-{p.population:,} rows profiled.</p>
-<h2>Segment sizes</h2>
-{_sizes_svg(p)}
-<h2>Index heat map</h2>
-<table><tr><th>segment</th><th>size</th>{head}</tr>
-{"".join(body)}
-</table>
-{_scatter_svg(p)}
-</body></html>
-"""
-    return page
+    rows = [
+        {
+            "label": str(seg),
+            "size": n,
+            "cells": [
+                {"colour": _cell_colour(v), "text": _pct(v)}
+                for v in (_safe(p, seg, m, c) for m, c, _ in cols)
+            ],
+        }
+        for seg, n in p.segments
+    ]
+    return _page().render(
+        title=f"{p.spec}.{p.segmentation} profile",
+        baseline=p.baseline,
+        population=p.population,
+        sizes=_sizes(p),
+        heads=[{"group": g, "text": _head(m, c)} for m, c, g in cols],
+        rows=rows,
+        scatter=_scatter(p),
+    )
