@@ -1,0 +1,95 @@
+"""A proof must not share code with what it proves: a mutated compiler makes verify fail.
+
+Each test breaks one piece of the compiler (``semseg.compile``) the way a real bug would, runs
+``verify`` on the bundled sample, and expects the check that guards that piece to fail. verify
+derives its expectations from the spec by its own path, so none of these mutations can hide
+itself by being repeated in its proof.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from semseg.compile import cluster_sql, plan
+from semseg.spec import load_spec
+from semseg.verify import verify
+from tests.golden_regen import SPECS
+
+
+def _failed(spec: str) -> set[str]:
+    report = verify(load_spec(SPECS / spec), dialects=["duckdb"], progress=lambda _m: None)
+    return {c.name.split(":")[0] for c in report.checks if not c.passed}
+
+
+def test_the_unmutated_compiler_passes():
+    assert _failed("offer_seeker.yml") == set()
+    assert _failed("customer_rfm.yml") == set()
+
+
+def test_a_band_bound_off_by_one_fails_the_rule_check(monkeypatch):
+    original = plan._band_condition
+
+    def exclusive_min(by, seg):  # `>= min` written as `> min`
+        tree = original(by, seg)
+        return tree.transform(
+            lambda n: exp.GT(this=n.this, expression=n.expression) if isinstance(n, exp.GTE) else n
+        )
+
+    monkeypatch.setattr(plan, "_band_condition", exclusive_min)
+    assert "rules" in _failed("offer_seeker.yml")
+
+
+def test_a_wrong_aggregate_fails_the_metric_check(monkeypatch):
+    original = plan._aggregate
+
+    def max_for_sum(spec, name):
+        tree = original(spec, name)
+        return exp.Max(this=tree.this) if isinstance(tree, exp.Sum) else tree
+
+    monkeypatch.setattr(plan, "_aggregate", max_for_sum)
+    assert "metrics" in _failed("offer_seeker.yml")
+
+
+def test_a_metric_where_dropped_fails_the_metric_check(monkeypatch):
+    original = plan._aggregate
+
+    def no_where(spec, name):
+        tree = original(spec, name)
+        for case in list(tree.find_all(exp.Case)):
+            if len(case.args.get("ifs") or []) == 1 and case.args.get("default") is None:
+                case.replace(case.args["ifs"][0].args["true"])
+        return tree
+
+    monkeypatch.setattr(plan, "_aggregate", no_where)
+    assert "metrics" in _failed("offer_seeker.yml")
+
+
+def test_a_quantile_tier_off_by_one_fails_the_tier_check(monkeypatch):
+    original = plan.quantile_tier_sql
+
+    def shifted(name, s):  # rank instead of rank - 1: every boundary moves by one row
+        tree = original(name, s)
+        return tree.transform(
+            lambda n: n.this if isinstance(n, exp.Paren) and isinstance(n.this, exp.Sub) else n
+        )
+
+    monkeypatch.setattr(plan, "quantile_tier_sql", shifted)
+    assert "tiers" in _failed("customer_rfm.yml")
+
+
+def test_a_wrong_fill_fails_the_metric_check(monkeypatch):
+    def fill_one(value, fill):  # `fill: 0` filled with 1
+        return value if fill is None else exp.Coalesce(this=value, expressions=[plan.number(1)])
+
+    monkeypatch.setattr(plan, "_with_fill", fill_one)
+    assert "metrics" in _failed("offer_seeker.yml")
+
+
+def test_a_wrong_cluster_order_fails_the_cluster_label_check(monkeypatch):
+    original = cluster_sql.order_sql
+    monkeypatch.setattr(plan, "order_sql", lambda label, k: original(label, k + 1))
+    report = verify(
+        load_spec(SPECS / "olist_personas.yml"), dialects=["duckdb"], progress=lambda _m: None
+    )
+    failed = {c.name for c in report.checks if not c.passed}
+    assert "labels:persona" in failed
