@@ -15,11 +15,20 @@ import sqlglot
 from sqlglot import exp
 
 from semseg.compile import compile_spec
-from semseg.errors import DataError, Issue
+from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
 from semseg.spec import SpecFile
 from semseg.spec.validate.snippets import snippet_places
-from semseg.sql import SnippetProblem, column_names, parse_snippet
+from semseg.sql import (
+    CANONICAL,
+    SnippetProblem,
+    column_names,
+    literal,
+    name_sql,
+    parse_snippet,
+    table_sql,
+)
+from semseg.sql import table as table_node
 
 EXTENSIONS = (".parquet", ".csv", ".csv.gz", ".tsv")
 MODEL_TABLE = "semseg_result"  # the model's result (TEMP), as verify's checks read it
@@ -45,25 +54,40 @@ def spec_tables(spec_file: SpecFile) -> dict[str, tuple]:
     return out
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _reader(path: Path) -> str:
+    """The DuckDB table function reading ``path``; the path is a string literal node."""
+    quoted = literal(str(path)).sql(CANONICAL)
     name = path.name.lower()
     if name.endswith(".parquet"):
-        return f"read_parquet({_quote(path)})"
-    return f"read_csv({_quote(path)}, auto_detect = true, header = true)"
+        return f"read_parquet({quoted})"
+    return f"read_csv({quoted}, auto_detect = true, header = true)"
 
 
-def _view(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
-    parts = table.split(".")
-    if len(parts) > 1:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS temp.{'.'.join(parts[-2:-1])}")
-    con.execute(
-        f"CREATE TEMP VIEW {parts[-1] if len(parts) == 1 else '.'.join(parts[-2:])} AS "
-        f"SELECT * FROM {_reader(path)}"
-    )
+def _view(con: duckdb.DuckDBPyConnection, table: str, path: Path, in_memory: bool) -> None:
+    """Make ``table`` (as the spec names it, qualified or not) read the file at ``path``.
+
+    On semseg's own in-memory database a qualified name gets its schema (and catalog) there;
+    on a user's DuckDB file, opened read-only, only an unqualified TEMP view can be added.
+    """
+    node = table_node(table)
+    if node.db and not in_memory:
+        raise DataError(
+            f"--table {table}=...: a schema-qualified table cannot be replaced in a DuckDB "
+            "database file (opened read-only); pass the file's tables with --data only, or "
+            "give every table with --table"
+        )
+    if node.catalog:
+        attached = {
+            r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        }
+        if node.catalog not in attached:
+            con.execute(f"ATTACH ':memory:' AS {name_sql(node.catalog)}")
+    if node.db:
+        schema = exp.Table(this=node.args["db"], db=node.args.get("catalog"))
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema.sql(CANONICAL)}")
+        con.execute(f"CREATE VIEW {node.sql(CANONICAL)} AS SELECT * FROM {_reader(path)}")
+    else:
+        con.execute(f"CREATE TEMP VIEW {node.sql(CANONICAL)} AS SELECT * FROM {_reader(path)}")
 
 
 def _find_file(folder: Path, table: str) -> Path | None:
@@ -95,7 +119,14 @@ def connect(
             f"{data}: no such file or folder (--data takes a folder of CSV/Parquet "
             "files or a DuckDB database file)"
         )
-    if data is not None and data.is_file():
+    unknown = sorted(set(tables) - set(needed))
+    if unknown:
+        raise UsageError(
+            f"--table {unknown[0]}: {spec_file.spec.name} reads no table of that name; "
+            f"its tables are: {', '.join(needed)}"
+        )
+    in_memory = data is None or not data.is_file()
+    if not in_memory:
         con = duckdb.connect(str(data), read_only=True)
         description = f"DuckDB database {data} (read-only)"
     else:
@@ -115,7 +146,7 @@ def connect(
     for table, path in sorted(tables.items()):
         if not Path(path).is_file():
             raise DataError(f"--table {table}={path}: no such file")
-        _view(con, table, Path(path))
+        _view(con, table, Path(path), in_memory)
         resolved[table] = str(path)
     if data is not None and data.is_dir():
         for table in needed:
@@ -123,7 +154,7 @@ def connect(
                 continue
             found = _find_file(data, table)
             if found is not None:
-                _view(con, table, found)
+                _view(con, table, found, in_memory)
                 resolved[table] = str(found)
     for table, yaml_path in needed.items():
         if table not in resolved and not _exists(con, table):
@@ -147,14 +178,14 @@ def connect(
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     try:
-        con.execute(f"SELECT * FROM {table} LIMIT 0")
+        con.execute(f"SELECT * FROM {table_sql(table)} LIMIT 0")
         return True
     except duckdb.Error:
         return False
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    cur = con.execute(f"SELECT * FROM {table} LIMIT 0")
+    cur = con.execute(f"SELECT * FROM {table_sql(table)} LIMIT 0")
     return {d[0].lower() for d in cur.description}
 
 
