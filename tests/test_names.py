@@ -188,3 +188,32 @@ def test_postgres_list_and_niladic_words_on_a_real_server(postgres_engine):
     assert {r[0] for r in rows} <= RESERVED["postgres"]
     _, rows = postgres_engine.query("WITH t AS (SELECT 7 AS x) SELECT user FROM t")
     assert rows == [("postgres",)] and "user" in NILADIC  # the session user, not a column
+
+
+def test_names_like_the_proofs_own_aliases_verify_and_profile(tmp_path):
+    """verify's and profile's own CTEs and columns live in the __ namespace: metrics called
+    k, v, seg or metric and tables called a or expected no longer collide with them (a metric
+    named k made every metric check fail with a conversion error)."""
+    from semseg.profile.index import profile
+    from semseg.sample import table_paths
+    from semseg.verify import verify
+
+    text = (Path(__file__).parent.parent / "segment_specs/offer_seeker.yml").read_text()
+    renames = {
+        "orders_with_discount_count": "k",
+        "total_discount_amount": "seg",
+        "distinct_offers_used": "metric",
+        "table: int_customers": "table: expected",
+        "table: int_order_lines": "table: a",
+    }
+    for old, new in renames.items():
+        text = text.replace(old, new)
+    spec = tmp_path / "aliases.yml"
+    spec.write_text(text, encoding="utf-8")
+    paths = table_paths("retail")
+    tables = {"expected": paths["int_customers"], "a": paths["int_order_lines"]}
+    spec_file = load_spec(spec)
+    report = verify(spec_file, tables=tables, dialects=["duckdb"], progress=lambda _m: None)
+    assert report.passed, [c for c in report.checks if not c.passed]
+    result = profile(spec_file, "offer_seeker_segment", tables=tables, overlays=["seg", "metric"])
+    assert {r["metric"] for r in result.rows} == {"k", "seg", "metric"}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from semseg.data import Session
+from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql
 
 
@@ -43,12 +44,12 @@ def pull(session: Session, segmentation: str, relation: str | None = None) -> Fe
     where = f"WHERE {snippet_sql(c.where, spec.dialect)}" if c.where else ""
     cols = [key, *c.features, *c.categorical]
     select = ", ".join(
-        [key]
-        + [f"CAST({f} AS DOUBLE) AS {f}" for f in c.features]
-        + [f"CAST({f} AS VARCHAR) AS {f}" for f in c.categorical]
+        [q(key)]
+        + [f"CAST({q(f)} AS DOUBLE) AS {q(f)}" for f in c.features]
+        + [f"CAST({q(f)} AS VARCHAR) AS {q(f)}" for f in c.categorical]
     )
     rows = session.con.execute(
-        f"SELECT {select} FROM {relation} AS m {where} ORDER BY {key}"
+        f"SELECT {select} FROM {relation} AS m {where} ORDER BY {q(key)}"
     ).fetchall()
     nf = len(c.features)
     numeric = np.array(

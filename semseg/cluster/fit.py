@@ -41,6 +41,7 @@ from semseg.data import Session
 from semseg.errors import DataError, UsageError
 from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
+from semseg.sql import name_sql
 from semseg.version import __version__
 
 RADIUS_QUANTILES = tuple(q / 100 for q in range(50, 101, 2)) + (1.0,)
@@ -404,7 +405,8 @@ def sql_labels(session: Session, segmentation: str) -> dict[Any, int]:
     """Key → cluster id from the compiled model (fitted model file needed) run in DuckDB."""
     table = session.model(clusters=True)
     key = session.spec_file.spec.entity.key
-    rows = session.con.execute(f"SELECT {key}, {segmentation} FROM {table}").fetchall()
+    query = f"SELECT {name_sql(key)}, {name_sql(segmentation)} FROM {table}"
+    rows = session.con.execute(query).fetchall()
     return {k: int(v) for k, v in rows}
 
 

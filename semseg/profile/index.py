@@ -32,8 +32,12 @@ from semseg.sql import (
     snippet_sql,
     sql_literal,
 )
+from semseg.sql import name_sql as q
 
 BASELINES = ("population", "segment_mean")
+# The index query's own columns, in the helper namespace no spec name can take.
+SEG, SEG_ORDER = "semseg__segment", "semseg__segment_order"
+SEGS = f"{SEG}, {SEG_ORDER}"
 TOP_CATEGORIES = 10
 
 
@@ -115,61 +119,64 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
         if table
         else compile_tree(spec, get_target("duckdb"), spec_path=spec_file.path).sql(CANONICAL)
     )
-    seg, order = plan.segmentation, spec.order_column(plan.segmentation)
-    cols = ", ".join(dict.fromkeys([*plan.numeric, *plan.categorical]))
+    seg, order = q(plan.segmentation), q(spec.order_column(plan.segmentation))
+    cols = ", ".join(q(c) for c in dict.fromkeys([*plan.numeric, *plan.categorical]))
     where = f" WHERE {plan.where}" if plan.where else ""
     ctes = [
-        f"model AS ({model})",
-        f"scoped AS (SELECT {seg} AS seg, {order} AS seg_order, {cols} FROM model{where})",
-        "sizes AS (SELECT seg, seg_order, COUNT(*) AS n FROM scoped GROUP BY seg, seg_order)",
+        f"semseg__model AS ({model})",
+        f"semseg__scoped AS (SELECT {seg} AS {SEG}, {order} AS {SEG_ORDER}, {cols} "
+        f"FROM semseg__model{where})",
+        f"semseg__sizes AS (SELECT {SEGS}, COUNT(*) AS n FROM semseg__scoped GROUP BY {SEGS})",
     ]
     seg_parts, pop_parts = [], []
     for m in plan.numeric:
-        value = f"AVG(CAST({m} AS DOUBLE))"
+        value = f"AVG(CAST({q(m)} AS DOUBLE))"
         seg_parts.append(
-            f"SELECT seg, seg_order, {sql_literal(m)} AS metric, CAST(NULL AS VARCHAR) AS "
-            f"category, {value} AS value FROM scoped GROUP BY seg, seg_order"
+            f"SELECT {SEGS}, {sql_literal(m)} AS metric, CAST(NULL AS VARCHAR) AS "
+            f"category, {value} AS value FROM semseg__scoped GROUP BY {SEGS}"
         )
         pop_parts.append(
             f"SELECT {sql_literal(m)} AS metric, CAST(NULL AS VARCHAR) AS category, "
-            f"{value} AS value FROM scoped"
+            f"{value} AS value FROM semseg__scoped"
         )
     for i, m in enumerate(plan.categorical):
-        top = f"top_{i}"
+        top = f"semseg__top_{i}"
         ctes.append(
-            f"{top} AS (SELECT category FROM (SELECT CAST({m} AS VARCHAR) AS category, "
-            f"ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, CAST({m} AS VARCHAR)) AS r "
-            f"FROM scoped WHERE {m} IS NOT NULL GROUP BY CAST({m} AS VARCHAR)) AS ranked "
+            f"{top} AS (SELECT category FROM (SELECT CAST({q(m)} AS VARCHAR) AS category, "
+            f"ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, CAST({q(m)} AS VARCHAR)) AS r "
+            f"FROM semseg__scoped WHERE {q(m)} IS NOT NULL "
+            f"GROUP BY CAST({q(m)} AS VARCHAR)) AS ranked "
             f"WHERE r <= {TOP_CATEGORIES})"
         )
-        hit = f"AVG(CASE WHEN CAST(s.{m} AS VARCHAR) = t.category THEN 1.0 ELSE 0.0 END)"
+        hit = f"AVG(CASE WHEN CAST(s.{q(m)} AS VARCHAR) = t.category THEN 1.0 ELSE 0.0 END)"
         seg_parts.append(
-            f"SELECT s.seg, s.seg_order, {sql_literal(m)} AS metric, t.category, {hit} AS value "
-            f"FROM scoped AS s CROSS JOIN {top} AS t GROUP BY s.seg, s.seg_order, t.category"
+            f"SELECT s.{SEG}, s.{SEG_ORDER}, {sql_literal(m)} AS metric, t.category, "
+            f"{hit} AS value FROM semseg__scoped AS s CROSS JOIN {top} AS t "
+            f"GROUP BY s.{SEG}, s.{SEG_ORDER}, t.category"
         )
         pop_parts.append(
             f"SELECT {sql_literal(m)} AS metric, t.category, {hit} AS value "
-            f"FROM scoped AS s CROSS JOIN {top} AS t GROUP BY t.category"
+            f"FROM semseg__scoped AS s CROSS JOIN {top} AS t GROUP BY t.category"
         )
     if not seg_parts:
         raise CompileError(f"segmentation '{plan.segmentation}' has nothing to profile")
-    ctes.append(f"stats AS ({' UNION ALL '.join(seg_parts)})")
+    ctes.append(f"semseg__stats AS ({' UNION ALL '.join(seg_parts)})")
     if baseline == "population":
-        ctes.append(f"base AS ({' UNION ALL '.join(pop_parts)})")
+        ctes.append(f"semseg__base AS ({' UNION ALL '.join(pop_parts)})")
     else:
-        skip = " WHERE seg <> -1" if plan.noise else ""
+        skip = f" WHERE {SEG} <> -1" if plan.noise else ""
         ctes.append(
-            f"base AS (SELECT metric, category, AVG(value) AS value FROM stats{skip} "
-            "GROUP BY metric, category)"
+            "semseg__base AS (SELECT metric, category, AVG(value) AS value "
+            f"FROM semseg__stats{skip} GROUP BY metric, category)"
         )
     return (
         f"WITH {', '.join(ctes)} "
-        "SELECT st.seg AS segment, st.seg_order AS segment_order, z.n AS size, st.metric, "
+        f"SELECT st.{SEG} AS segment, st.{SEG_ORDER} AS segment_order, z.n AS size, st.metric, "
         "st.category, st.value, b.value AS baseline, "
         "st.value / NULLIF(b.value, 0) - 1 AS index_value "
-        "FROM stats AS st "
-        "JOIN sizes AS z ON z.seg = st.seg AND z.seg_order = st.seg_order "
-        "JOIN base AS b ON b.metric = st.metric "
+        "FROM semseg__stats AS st "
+        f"JOIN semseg__sizes AS z ON z.{SEG} = st.{SEG} AND z.{SEG_ORDER} = st.{SEG_ORDER} "
+        "JOIN semseg__base AS b ON b.metric = st.metric "
         "AND COALESCE(b.category, '') = COALESCE(st.category, '') "
         "ORDER BY segment_order, segment, metric, category"
     )
@@ -283,7 +290,8 @@ def _projection(session: Session, segmentation: str) -> dict[str, Any]:
     weight = float(model.fit.get("category_weight", 1.0))
     space = design(feats, model.means, model.stds, model.categorical, weight)
     key = spec_file.spec.entity.key
-    found = dict(session.con.execute(f"SELECT {key}, {segmentation} FROM {table}").fetchall())
+    query = f"SELECT {q(key)}, {q(segmentation)} FROM {table}"
+    found = dict(session.con.execute(query).fetchall())
     keep = np.flatnonzero(feats.complete)
     x = space[keep] - space[keep].mean(axis=0)
     _, _, vt = np.linalg.svd(x, full_matrices=False)

@@ -24,6 +24,7 @@ from semseg.errors import CompileError, DataError, SemsegError
 from semseg.progress import terminal_progress
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
+from semseg.sql import name_sql as q
 from semseg.sql import sql_literal
 from semseg.verify.checks import (
     grain_check,
@@ -196,7 +197,7 @@ def _spec_checks(con, spec_file: SpecFile, rows: int) -> list[CheckResult]:
             n for n in spec.segmentations if check.segment in segment_labels(spec, n)
         )
         count = con.execute(
-            f"SELECT COUNT(*) FROM {RESULT} WHERE {seg} = {sql_literal(check.segment)}"
+            f"SELECT COUNT(*) FROM {RESULT} WHERE {q(seg)} = {sql_literal(check.segment)}"
         ).fetchone()[0]
         share = count / rows if rows else 0.0
         problems, wanted = [], []
@@ -258,11 +259,11 @@ def _distribution(
     metrics = [m for m in spec.metrics if numeric.get(m)]
     out = {}
     for name in spec.segmentations:
-        order = spec.order_column(name)
-        avgs = "".join(f", AVG(CAST({m} AS DOUBLE))" for m in metrics)
+        avgs = "".join(f", AVG(CAST({q(m)} AS DOUBLE))" for m in metrics)
+        label, order = q(name), q(spec.order_column(name))
         found = con.execute(
-            f"SELECT {name}, {order}, COUNT(*){avgs} FROM {RESULT} "
-            f"GROUP BY {name}, {order} ORDER BY {order}, {name}"
+            f"SELECT {label}, {order}, COUNT(*){avgs} FROM {RESULT} "
+            f"GROUP BY {label}, {order} ORDER BY {order}, {label}"
         ).fetchall()
         cluster = spec.segmentations[name].kind == "cluster"
         out[name] = [

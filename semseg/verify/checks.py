@@ -10,35 +10,46 @@ from semseg.compile.distinct import distinct_only
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
 from semseg.spec.model import Agg, Spec
+from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql, sql_literal
+from semseg.sql import table_sql as t
 from semseg.verify.cluster_checks import cluster_checks
 from semseg.verify.proof import RESULT, CheckSQL
+
+# Names verify gives its own CTEs and columns live in the helper namespace (``__``), which no
+# spec name can take: a metric called ``k`` or a table called ``expected`` cannot collide.
+KEY = "semseg__key"
+VALUE = "semseg__value"
+
+
+def _expected(metric: str) -> str:
+    return f"{metric}__expected"
 
 
 def _expected_keys(spec: Spec) -> str:
     """Keys that must each appear once: the population, or every key with source rows."""
     if spec.population is not None:
-        key = spec.population.key or spec.entity.key
+        key = q(spec.population.key or spec.entity.key)
         where = (
             f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
             if spec.population.where
             else ""
         )
-        table = spec.population.table
-        return f"SELECT DISTINCT {key} AS k FROM {table} WHERE {key} IS NOT NULL{where}"
+        table = t(spec.population.table)
+        return f"SELECT DISTINCT {key} AS {KEY} FROM {table} WHERE {key} IS NOT NULL{where}"
     parts = []
     for src in spec.sources.values():
-        key = src.key or spec.entity.key
+        key = q(src.key or spec.entity.key)
         where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
-        parts.append(f"SELECT {key} AS k FROM {src.table} WHERE {key} IS NOT NULL{where}")
+        parts.append(f"SELECT {key} AS {KEY} FROM {t(src.table)} WHERE {key} IS NOT NULL{where}")
     return " UNION ".join(parts)
 
 
 def grain_check(spec: Spec) -> CheckSQL:
-    key = spec.entity.key
+    key = q(spec.entity.key)
     return CheckSQL(
         "grain",
-        f"one row per {key} and no NULL {key}",
+        f"one row per {spec.entity.key} and no NULL {spec.entity.key}",
         f"SELECT CAST({key} AS VARCHAR), 'appears ' || COUNT(*) || ' times' FROM {RESULT} "
         f"GROUP BY {key} HAVING COUNT(*) > 1 "
         f"UNION ALL SELECT NULL, 'NULL key' FROM {RESULT} WHERE {key} IS NULL",
@@ -46,31 +57,32 @@ def grain_check(spec: Spec) -> CheckSQL:
 
 
 def population_check(spec: Spec) -> CheckSQL:
-    key = spec.entity.key
+    key = q(spec.entity.key)
     what = "population member" if spec.population else "key with source rows"
     return CheckSQL(
         "population",
         f"every {what} present, and no other key",
-        f"WITH expected AS ({_expected_keys(spec)}), "
-        f"got AS (SELECT {key} AS k FROM {RESULT} WHERE {key} IS NOT NULL) "
-        f"SELECT CAST(COALESCE(e.k, g.k) AS VARCHAR), CASE WHEN g.k IS NULL THEN "
+        f"WITH semseg__expected AS ({_expected_keys(spec)}), "
+        f"semseg__got AS (SELECT {key} AS {KEY} FROM {RESULT} WHERE {key} IS NOT NULL) "
+        f"SELECT CAST(COALESCE(e.{KEY}, g.{KEY}) AS VARCHAR), CASE WHEN g.{KEY} IS NULL THEN "
         f"'missing from the model' ELSE 'not expected (not in the population)' END "
-        f"FROM expected e FULL JOIN got g ON e.k = g.k WHERE e.k IS NULL OR g.k IS NULL",
+        f"FROM semseg__expected e FULL JOIN semseg__got g ON e.{KEY} = g.{KEY} "
+        f"WHERE e.{KEY} IS NULL OR g.{KEY} IS NULL",
     )
 
 
 def label_check(spec: Spec, name: str) -> CheckSQL:
-    key, order = spec.entity.key, spec.order_column(name)
+    key, label, order = q(spec.entity.key), q(name), q(spec.order_column(name))
     pairs = ", ".join(
         f"({sql_literal(lbl)}, {i})" for i, lbl in enumerate(segment_labels(spec, name), 1)
     )
     return CheckSQL(
         f"labels:{name}",
-        f"every row has one declared {name} label and its {order}",
-        f"SELECT CAST({key} AS VARCHAR), 'label ' || COALESCE('''' || {name} || '''', 'NULL') "
+        f"every row has one declared {name} label and its {spec.order_column(name)}",
+        f"SELECT CAST({key} AS VARCHAR), 'label ' || COALESCE('''' || {label} || '''', 'NULL') "
         f"|| ' with order ' || COALESCE(CAST({order} AS VARCHAR), 'NULL') FROM {RESULT} "
-        f"WHERE ({name}, {order}) NOT IN (SELECT * FROM (VALUES {pairs}) AS d(l, o)) "
-        f"OR {name} IS NULL OR {order} IS NULL",
+        f"WHERE ({label}, {order}) NOT IN (SELECT * FROM (VALUES {pairs}) AS d(l, o)) "
+        f"OR {label} IS NULL OR {order} IS NULL",
     )
 
 
@@ -94,7 +106,7 @@ def _segment_conditions(spec: Spec, name: str) -> list[tuple[str | None, str]]:
         elif seg.when is not None:
             out.append((snippet_sql(seg.when, spec.dialect), seg.label))
         else:
-            by = s.by or ""
+            by = q(s.by or "")
             bounds = [
                 f"{sql_literal(seg.min)} <= {by}" if seg.min is not None else "",
                 f"{by} <= {sql_literal(seg.max)}" if seg.max is not None else "",
@@ -106,26 +118,31 @@ def _segment_conditions(spec: Spec, name: str) -> list[tuple[str | None, str]]:
 
 def rule_check(spec: Spec, name: str) -> CheckSQL:
     """Each row satisfies its own segment's condition and no earlier one (first match wins)."""
-    key = spec.entity.key
+    key, column = q(spec.entity.key), q(name)
     conds = _segment_conditions(spec, name)
     right = []
     for i, (cond, label) in enumerate(conds, 1):
         earlier = [f"{_holds(c)} = 0" for c, _ in conds[: i - 1] if c is not None]
         own = [f"{_holds(cond)} = 1"] if cond is not None else []
-        right.append(f"({' AND '.join([f'{name} = {sql_literal(label)}', *own, *earlier])})")
+        right.append(f"({' AND '.join([f'{column} = {sql_literal(label)}', *own, *earlier])})")
     return CheckSQL(
         f"rules:{name}",
         f"each row satisfies its own {name} rule and no earlier one",
-        f"SELECT CAST({key} AS VARCHAR) AS offender, 'labelled ' || COALESCE({name}, 'NULL') || "
-        f"' but its rule does not hold or an earlier one does' AS problem FROM {RESULT} "
-        f"WHERE {name} IS NULL OR NOT ({' OR '.join(right)})",
+        f"SELECT CAST({key} AS VARCHAR) AS offender, 'labelled ' || COALESCE({column}, 'NULL') "
+        f"|| ' but its rule does not hold or an earlier one does' AS problem FROM {RESULT} "
+        f"WHERE {column} IS NULL OR NOT ({' OR '.join(right)})",
     )
 
 
 def tier_check(spec: Spec, name: str) -> CheckSQL:
     """Tiers recomputed from value counts (no RANK): floor(better * n / total) + 1."""
     s = spec.segmentations[name]
-    key, order, by, n = spec.entity.key, spec.order_column(name), s.by, s.quantiles or 0
+    key, order, by, n = (
+        q(spec.entity.key),
+        q(spec.order_column(name)),
+        q(s.by or ""),
+        s.quantiles or 0,
+    )
     direction = "DESC" if s.direction == "desc" else "ASC"
     return CheckSQL(
         f"tiers:{name}",
@@ -152,12 +169,16 @@ def _same(a: str, b: str, numeric: bool) -> str:
 
 
 def _mismatches(key: str, metric: str, expected: str, what: str, rows: str, numeric: bool) -> str:
-    """Offenders ``(key, 'metric: model X, <what> Y')`` of ``rows`` where the two differ."""
+    """Offenders ``(key, 'metric: model X, <what> Y')`` of ``rows`` where the two differ.
+
+    ``key`` and ``expected`` are SQL; ``metric`` is the metric's name.
+    """
+    column = q(metric)
     return (
-        f"SELECT CAST({key} AS VARCHAR), '{metric}: model ' || "
-        f"COALESCE(CAST({metric} AS VARCHAR), 'NULL') || ', {what} ' || "
+        f"SELECT CAST({key} AS VARCHAR), {sql_literal(f'{metric}: model ')} || "
+        f"COALESCE(CAST({column} AS VARCHAR), 'NULL') || {sql_literal(f', {what} ')} || "
         f"COALESCE(CAST({expected} AS VARCHAR), 'NULL') FROM {rows} "
-        f"WHERE NOT {_same(metric, expected, numeric)}"
+        f"WHERE NOT {_same(column, expected, numeric)}"
     )
 
 
@@ -182,14 +203,14 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
     counts off); here every metric with a ``where`` is aggregated on its own over exactly the
     rows its ``where`` keeps, the others together, and all are joined once to the result.
     """
-    key = spec.entity.key
+    key = q(spec.entity.key)
     checks = []
     for sname, src in spec.sources.items():
         names = [m for m, metric in spec.metrics.items() if metric.source == sname]
         if not names:
             continue
-        src_key = src.key or key
-        base = f"FROM {src.table} WHERE {src_key} IS NOT NULL"
+        src_key = q(src.key or spec.entity.key)
+        base = f"FROM {t(src.table)} WHERE {src_key} IS NOT NULL"
         if src.where:
             base += f" AND ({snippet_sql(src.where, spec.dialect)})"
         # Raw metrics made only of conditional distinct counts are aggregated on their own,
@@ -202,46 +223,55 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         }
         together = [m for m in names if not spec.metrics[m].where and m not in narrowed]
         ctes = [
-            f"a AS (SELECT {src_key} AS k"
-            + "".join(f", {_independent_aggregate(spec, m)} AS {m}" for m in together)
+            f"semseg__all AS (SELECT {src_key} AS {KEY}"
+            + "".join(f", {_independent_aggregate(spec, m)} AS {q(m)}" for m in together)
             + f" {base} GROUP BY {src_key})"
         ]
-        joins = [f"LEFT JOIN a ON a.k = r.{key}"]
+        joins = [f"LEFT JOIN semseg__all a ON a.{KEY} = r.{key}"]
         expected_of: dict[str, str] = {}
         for i, m in enumerate(names):
             metric = spec.metrics[m]
+            only = f"semseg__only_{i}"
             if metric.where:
                 where = snippet_sql(metric.where, spec.dialect)
                 ctes.append(
-                    f"f{i} AS (SELECT {src_key} AS k, {_independent_aggregate(spec, m)} "
-                    f"AS v {base} AND ({where}) GROUP BY {src_key})"
+                    f"{only} AS (SELECT {src_key} AS {KEY}, {_independent_aggregate(spec, m)} "
+                    f"AS {VALUE} {base} AND ({where}) GROUP BY {src_key})"
                 )
-                joins.append(f"LEFT JOIN f{i} ON f{i}.k = r.{key}")
+                joins.append(f"LEFT JOIN {only} ON {only}.{KEY} = r.{key}")
                 counts = metric.agg in (Agg.count, Agg.count_distinct)
                 # Source rows but none kept by the where: a count is 0, other aggregates NULL.
-                kept = f"COALESCE(f{i}.v, 0)" if counts else f"f{i}.v"
-                value = f"CASE WHEN a.k IS NULL THEN NULL ELSE {kept} END"
+                kept = f"COALESCE({only}.{VALUE}, 0)" if counts else f"{only}.{VALUE}"
+                value = f"CASE WHEN a.{KEY} IS NULL THEN NULL ELSE {kept} END"
             elif m in narrowed:
                 keep = " OR ".join(f"({c})" for c in narrowed[m].conditions)
                 ctes.append(
-                    f"f{i} AS (SELECT {src_key} AS k, {_independent_aggregate(spec, m)} "
-                    f"AS v {base} AND ({keep}) GROUP BY {src_key})"
+                    f"{only} AS (SELECT {src_key} AS {KEY}, {_independent_aggregate(spec, m)} "
+                    f"AS {VALUE} {base} AND ({keep}) GROUP BY {src_key})"
                 )
-                joins.append(f"LEFT JOIN f{i} ON f{i}.k = r.{key}")
+                joins.append(f"LEFT JOIN {only} ON {only}.{KEY} = r.{key}")
                 empty = narrowed[m].empty
-                value = f"CASE WHEN a.k IS NULL THEN NULL ELSE COALESCE(f{i}.v, {empty}) END"
+                value = (
+                    f"CASE WHEN a.{KEY} IS NULL THEN NULL "
+                    f"ELSE COALESCE({only}.{VALUE}, {empty}) END"
+                )
             else:
-                value = f"a.{m}"
+                value = f"a.{q(m)}"
             expected_of[m] = (
                 value if metric.fill is None else (f"COALESCE({value}, {sql_literal(metric.fill)})")
             )
-        columns = "".join(f", r.{m} AS {m}, {expected_of[m]} AS e_{m}" for m in names)
+        columns = "".join(
+            f", r.{q(m)} AS {q(m)}, {expected_of[m]} AS {_expected(m)}" for m in names
+        )
         ctes.append(
-            f"j AS MATERIALIZED (SELECT r.{key} AS k{columns} FROM {RESULT} r "
-            + " ".join(joins).replace("{key}", key)
+            f"semseg__joined AS MATERIALIZED (SELECT r.{key} AS {KEY}{columns} FROM {RESULT} r "
+            + " ".join(joins)
             + ")"
         )
-        diffs = [_mismatches("k", m, f"e_{m}", "source", "j", numeric.get(m, True)) for m in names]
+        diffs = [
+            _mismatches(KEY, m, _expected(m), "source", "semseg__joined", numeric.get(m, True))
+            for m in names
+        ]
         checks.append(
             CheckSQL(
                 f"metrics:{sname}",

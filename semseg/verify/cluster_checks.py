@@ -13,6 +13,7 @@ from semseg.cluster.fit import fit_local, label_agreement, mismatches
 from semseg.compile.cluster_sql import fitted_model
 from semseg.data import Session
 from semseg.spec import SpecFile
+from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql
 from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult
@@ -27,17 +28,17 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
     c = spec.segmentations[name].cluster
     assert c is not None
     k = len(fitted_model(spec, name, spec_file.path).clusters)
-    key, order = spec.entity.key, spec.order_column(name)
+    key, label, order = q(spec.entity.key), q(name), q(spec.order_column(name))
     checks = [
         CheckSQL(
             f"labels:{name}",
-            f"every row has a cluster id in -1..{k - 1} and its {order}",
+            f"every row has a cluster id in -1..{k - 1} and its {spec.order_column(name)}",
             f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
-            f"COALESCE(CAST({name} AS VARCHAR), 'NULL') || ' with order ' || "
+            f"COALESCE(CAST({label} AS VARCHAR), 'NULL') || ' with order ' || "
             f"COALESCE(CAST({order} AS VARCHAR), 'NULL') AS problem FROM {RESULT} "
-            f"WHERE {name} IS NULL OR {name} < -1 OR {name} >= {k} "
+            f"WHERE {label} IS NULL OR {label} < -1 OR {label} >= {k} "
             f"OR {order} IS NULL "
-            f"OR {order} <> CASE WHEN {name} = -1 THEN {k + 1} ELSE {name} + 1 END",
+            f"OR {order} <> CASE WHEN {label} = -1 THEN {k + 1} ELSE {label} + 1 END",
         )
     ]
     if c.where:
@@ -47,8 +48,8 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
                 f"where:{name}",
                 f"rows failing cluster.where ({c.where}) are -1",
                 f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
-                f"CAST({name} AS VARCHAR) || ' but cluster.where does not hold' AS problem "
-                f"FROM {RESULT} WHERE {name} <> -1 AND CASE WHEN ({where}) THEN 0 ELSE 1 END = 1",
+                f"CAST({label} AS VARCHAR) || ' but cluster.where does not hold' AS problem "
+                f"FROM {RESULT} WHERE {label} <> -1 AND CASE WHEN ({where}) THEN 0 ELSE 1 END = 1",
             )
         )
     return checks
@@ -58,7 +59,8 @@ def agreement_check(session: Session, name: str) -> CheckResult:
     """The model's labels (table ``semseg_result`` of ``session``) against a local refit."""
     fitted = fit_local(session, name)
     key = session.spec_file.spec.entity.key
-    found = dict(session.con.execute(f"SELECT {key}, {name} FROM {RESULT}").fetchall())
+    query = f"SELECT {q(key)}, {q(name)} FROM {RESULT}"
+    found = dict(session.con.execute(query).fetchall())
     share = label_agreement(fitted, found)
     bad = mismatches(fitted, found)
     ok = share >= AGREEMENT_MIN
