@@ -12,11 +12,13 @@ import enum
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from semseg.cluster.fit import fit_spec
 from semseg.compile import compile_spec
@@ -35,7 +37,37 @@ from semseg.spec.schema import spec_json_schema
 from semseg.verify import verify as run_verify
 from semseg.version import __version__
 
+
+def _wants_json(args: Sequence[str]) -> bool:
+    return any(
+        a == "--format=json" or (a == "--format" and nxt == "json")
+        for a, nxt in zip(args, [*args[1:], ""], strict=True)
+    )
+
+
+class _Group(TyperGroup):
+    """typer's group, except that with ``--format json`` a usage error (an unknown option or a
+    bad choice, found by click before any command runs) is JSON on stdout too."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not _wants_json(argv):
+            return super().main(args, *rest, **kwargs)
+        standalone = kwargs.pop("standalone_mode", True)
+        try:
+            code = super().main(argv, *rest, standalone_mode=False, **kwargs)  # type: ignore[misc]
+        except TyperException as err:  # click's usage errors (typer vendors click)
+            message = err.format_message() if hasattr(err, "format_message") else str(err)
+            error = UsageError(message)
+            typer.echo(json.dumps({"error": error.to_dict()}, indent=2))
+            code = error.exit_code
+        if not standalone:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     help="Customer segments declared once in YAML, compiled to any warehouse, verified locally.",

@@ -374,6 +374,23 @@ def test_cluster_json_reports_usage_error_as_json(tmp_path: Path) -> None:
     assert model.read_bytes() == PERSONAS_MODEL.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify", "SPEC", "--format", "json", "--dialect", "oracle"),  # a bad choice
+        ("cluster", "SPEC", "--nope", "--format=json"),  # an unknown option
+    ],
+)
+def test_a_usage_error_found_by_the_parser_is_json_too(tmp_path: Path, args) -> None:
+    """`--format json` on every path: click's own usage errors (found before a command runs)
+    were text on stderr."""
+    spec, _ = copy_personas(tmp_path)
+    result = run(*[spec if a == "SPEC" else a for a in args])
+    assert result.exit_code == 2, result.output
+    error = json_error(result)
+    assert error["kind"] == "usage" and error["exit_code"] == 2, error
+
+
 # --- E. one overwrite policy -------------------------------------------------------------------
 
 
