@@ -39,10 +39,8 @@ from semseg.version import __version__
 
 
 def _wants_json(args: Sequence[str]) -> bool:
-    return any(
-        a == "--format=json" or (a == "--format" and nxt == "json")
-        for a, nxt in zip(args, [*args[1:], ""], strict=True)
-    )
+    pairs = zip(args, [*args[1:], ""], strict=False)
+    return any(a == "--format=json" or (a == "--format" and nxt == "json") for a, nxt in pairs)
 
 
 class _Group(TyperGroup):
