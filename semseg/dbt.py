@@ -17,10 +17,11 @@ import jinja2
 import sqlglot
 import yaml
 from sqlglot import exp
+from sqlglot.errors import ErrorLevel, UnsupportedError
 
-from semseg.compile import comment_text, compile_tree, header
-from semseg.compile.dialects import get_target
-from semseg.errors import UsageError
+from semseg.compile import comment_text, compile_tree, header, refusals
+from semseg.compile.dialects import Target, get_target
+from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
 from semseg.sql import CANONICAL
@@ -76,6 +77,22 @@ def _jinja_safe(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _generate(tree: exp.Expression, target: Target, strict: bool = True) -> str:
+    """SQL for the target, refusing what it cannot express faithfully (as compile does).
+
+    ``strict=False`` for verify's proofs: their window orders only non-NULL values, so the NULL
+    ordering sqlglot cannot carry over to every target (T-SQL) does not matter there.
+    """
+    level = ErrorLevel.RAISE if strict else ErrorLevel.IGNORE
+    try:
+        return tree.sql(dialect=target.sqlglot, pretty=True, unsupported_level=level)
+    except UnsupportedError as err:
+        raise CompileError(
+            f"{target.title} cannot express this model faithfully: {err}. Change the spec to "
+            "avoid the construct, or compile for another dialect."
+        ) from None
+
+
 def _relation(table: str, source: str | None) -> exp.Expression:
     """A spec table as dbt's ``ref``/``source`` call: a node printed verbatim by sqlglot."""
     text = _macros().relation(table.split(".")[-1], source)
@@ -115,9 +132,12 @@ def dbt_model(
         {s.table for s in spec.sources.values()}
         | ({spec.population.table} if spec.population else set())
     )
+    refused = refusals(spec_file, target)
+    if refused:  # the same refusals as compile: dbt output is no way around them
+        raise CompileError("\n".join(refused))
     relations = {t: _relation(t, source) for t in tables}
     tree = _with_relations(compile_tree(spec, target, spec_path=spec_file.path), relations)
-    body = _jinja_safe(tree).sql(dialect=target.sqlglot, pretty=True)
+    body = _generate(_jinja_safe(tree), target)
     model = _macros().model(jinja_text(header(spec_file, target)), materialized, body)
     files = {
         f"models/{spec.name}.sql": str(model),
@@ -137,7 +157,7 @@ def dbt_model(
         )
         parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
         proof = _with_relations(parsed, model_ref)
-        text = _jinja_safe(proof).sql(dialect=target.sqlglot, pretty=True)
+        text = _generate(_jinja_safe(proof), target, strict=False)
         files[f"tests/{spec.name}__{name}.sql"] = str(
             _macros().singular_test(spec.name, name, text)
         )

@@ -10,7 +10,10 @@ from decimal import Decimal
 import duckdb
 import pytest
 import sqlglot
+from sqlglot import exp
 
+from semseg.compile import for_target
+from semseg.compile.dialects import TARGETS
 from tests.engines import Engine, canonical_type, split_statements
 from tests.engines.compare import assert_same_rows, normalise
 
@@ -88,7 +91,12 @@ def _duckdb_result(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str],
 
 
 def _compile(sql: str, engine: Engine) -> str:
-    return sqlglot.transpile(sql, read="duckdb", write=engine.name)[0]
+    """DuckDB SQL for ``engine`` as semseg compiles it: a query gets the target's quirks
+    (ClickHouse: the settings the SQL relies on, carried by the query itself)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if isinstance(tree, exp.Query):
+        tree = for_target(tree, TARGETS[engine.name])
+    return tree.sql(engine.name)
 
 
 @pytest.fixture(scope="module")
@@ -155,23 +163,30 @@ def test_execute_ctas_and_view(engine: Engine, src: duckdb.DuckDBPyConnection) -
 
 @pytest.mark.engines
 def test_clickhouse_settings_give_standard_sql(clickhouse_engine: Engine, src) -> None:
+    """The settings compiled ClickHouse SQL carries give standard SQL on a server whose
+    session sets none of them (the test engine sets none)."""
     from tests.engines.clickhouse import SETTINGS
 
+    assert not set(SETTINGS) & {k for k, _ in TARGETS["clickhouse"].query_settings}
     clickhouse_engine.load(src, TABLES)
-    q = clickhouse_engine.query
-    settings = dict(q("SELECT name, value FROM system.settings WHERE changed")[1])
-    for key, value in SETTINGS.items():
-        assert settings.get(key) == value.strip("'"), key
-    # union_default_mode: a bare UNION is UNION DISTINCT
-    assert q("SELECT 1 AS x UNION SELECT 1 AS x")[1] == [(1,)]
-    # group_by_use_nulls: the ROLLUP total row has NULL for a NOT NULL key
-    assert (None, 7) in q("SELECT id, count(*) AS n FROM people GROUP BY ROLLUP(id)")[1]
+
+    def q(sql: str) -> list[tuple]:
+        tree = for_target(sqlglot.parse_one(sql, read="clickhouse"), TARGETS["clickhouse"])
+        return clickhouse_engine.query(tree.sql("clickhouse"))[1]
+
+    # a UNION (the keys of several sources) is written UNION DISTINCT by sqlglot
+    assert "UNION DISTINCT" in _compile("SELECT 1 AS x UNION SELECT 1 AS x", clickhouse_engine)
     # prefer_column_name_to_alias: WHERE sees the column, not the aggregate alias
-    assert q("SELECT sum(id) AS id FROM people WHERE id > 5")[1] == [(13,)]
+    assert q("SELECT sum(id) AS id FROM people WHERE id > 5") == [(13,)]
     # cast_keep_nullable: CAST of a NULL to a non-Nullable type stays NULL
-    assert q("SELECT CAST(big AS Int32) AS c FROM people WHERE id = 3")[1] == [(None,)]
+    assert q("SELECT CAST(big AS Int32) AS c FROM people WHERE id = 3") == [(None,)]
+    # aggregate_functions_null_for_empty: SUM over no rows is NULL
+    assert q("SELECT sum(1) AS s FROM people WHERE id > 100") == [(None,)]
     # NULL comparisons are unknown, not true
-    assert q("SELECT count(*) AS n FROM people WHERE big = NULL OR NOT (big <> NULL)")[1] == [(0,)]
+    assert q("SELECT count(*) AS n FROM people WHERE big = NULL OR NOT (big <> NULL)") == [(0,)]
+    # without the settings, the same SQL is not standard here: proof that they are needed
+    raw = clickhouse_engine.query("SELECT sum(1) AS s FROM people WHERE id > 100")[1]
+    assert raw == [(0,)]
 
 
 # --- fixtures' skip/fail rule ----------------------------------------------------------------

@@ -17,11 +17,13 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from semseg.compile.dialects import Target, get_target, unfaithful
 from semseg.compile.plan import CANONICAL, ModelPlan, build_plan
+from semseg.compile.portable import for_target as target_rewrites
+from semseg.compile.portable import portable
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.model import Spec
 from semseg.spec.validate.snippets import snippet_places
-from semseg.sql import SnippetProblem, name_sql, parse_snippet, table_sql
+from semseg.sql import SnippetProblem, column, literal, name_sql, parse_snippet, table_sql
 from semseg.version import __version__
 
 MATERIALIZATIONS = ("query", "view", "table")
@@ -63,7 +65,22 @@ def header(spec_file: SpecFile, target: Target) -> str:
 def canonical_query(spec: Spec, spec_path: Path | None = None) -> exp.Expression:
     """The model as one parsed canonical (DuckDB) query, before any target quirk."""
     tree = sqlglot.parse_one(render_canonical(build_plan(spec, spec_path)), read=CANONICAL)
-    return cast(exp.Expression, tree)
+    return portable(cast(exp.Expression, tree))
+
+
+def for_target(query: exp.Expression, target: Target) -> exp.Expression:
+    """A canonical query (a copy it may change) with the target's quirks applied: its rewrites
+    of the portable language, its materialised CTEs and its query settings."""
+    query = target_rewrites(query, target.rewrites)
+    for cte in query.find_all(exp.CTE) if target.materialized_ctes else ():
+        if cte.alias.endswith(target.materialized_ctes):
+            cte.set("materialized", True)
+    if target.query_settings:
+        query.set(
+            "settings",
+            [exp.EQ(this=column(k), expression=literal(v)) for k, v in target.query_settings],
+        )
+    return query
 
 
 def compile_tree(
@@ -83,17 +100,7 @@ def compile_tree(
     if materialize not in MATERIALIZATIONS:
         raise UsageError(f"unknown materialization '{materialize}'; use query, view or table")
     query = canonical.copy() if canonical is not None else canonical_query(spec, spec_path)
-    for cte in query.find_all(exp.CTE) if target.materialized_ctes else ():
-        if cte.alias.endswith(target.materialized_ctes):
-            cte.set("materialized", True)
-    if target.query_settings:
-        query.set(
-            "settings",
-            [
-                exp.EQ(this=exp.column(k), expression=exp.Literal.number(v))
-                for k, v in target.query_settings
-            ],
-        )
+    query = for_target(query, target)
     if materialize == "query":
         return cast(exp.Expression, query)
     properties = None

@@ -14,8 +14,9 @@ class Target:
     name: str
     title: str
     sqlglot: str
-    # SETTINGS appended to the query (ClickHouse only): LEFT JOIN must yield NULL, not 0/''.
-    query_settings: tuple[tuple[str, str], ...] = ()
+    # SETTINGS appended to the query (ClickHouse only), so that the SQL computes the standard
+    # meaning on any server whatever its configuration (see CLICKHOUSE_SETTINGS).
+    query_settings: tuple[tuple[str, int | str], ...] = ()
     # Table materialisation needs an engine clause (ClickHouse) keyed on the entity key.
     table_engine: str | None = None
     # Where compiled SQL is executed in semseg's own tests (None: golden files only).
@@ -25,7 +26,31 @@ class Target:
     # prototype distance dozens of times, and each distance was recomputed every time (the
     # persona model on 8,000 rows took minutes; the engine test caught it).
     materialized_ctes: tuple[str, ...] = ()
+    # Rewrites of compile.portable.TARGET_REWRITES this target needs to compute the portable
+    # meaning (SQLite: month arithmetic that ends on the month's last day).
+    rewrites: tuple[str, ...] = ()
 
+
+# What the compiled SQL relies on in ClickHouse, set on the query itself instead of trusting
+# the server's profile (the engine tests set none of these at session level):
+CLICKHOUSE_SETTINGS: tuple[tuple[str, int | str], ...] = (
+    # A LEFT JOIN miss is NULL (default: the type's default, 0/'', which `fill` would not see).
+    ("join_use_nulls", 1),
+    # SUM/MIN/MAX/AVG over no rows, or only NULLs, is NULL as in SQL (default: 0 / nan).
+    ("aggregate_functions_null_for_empty", 1),
+    # In WHERE and GROUP BY a source column wins over a same-named SELECT alias, as in SQL
+    # (default: the alias, so a metric named like a column it filters on would be wrong).
+    ("prefer_column_name_to_alias", 1),
+    # Mixing integers and floats in COALESCE/GREATEST is an error, as it is elsewhere in
+    # ClickHouse (default here: a Variant value that compares by type, giving wrong maxima).
+    ("use_variant_as_common_type", 0),
+    # CAST of a NULL keeps it NULL (default: an error "Cannot convert NULL value").
+    ("cast_keep_nullable", 1),
+    # Server defaults the SQL relies on, pinned so that a server profile cannot change them:
+    # COUNT(DISTINCT) is exact, and NULL IN (...) is NULL.
+    ("count_distinct_implementation", "uniqExact"),
+    ("transform_null_in", 0),
+)
 
 TARGETS: dict[str, Target] = {
     t.name: t
@@ -49,11 +74,11 @@ TARGETS: dict[str, Target] = {
             "clickhouse",
             "ClickHouse",
             "clickhouse",
-            query_settings=(("join_use_nulls", "1"),),
+            query_settings=CLICKHOUSE_SETTINGS,
             table_engine="MergeTree",
             engine="clickhouse",
         ),
-        Target("sqlite", "SQLite", "sqlite", engine="sqlite"),
+        Target("sqlite", "SQLite", "sqlite", engine="sqlite", rewrites=("sqlite_months",)),
         Target("mysql", "MySQL 8", "mysql"),
     )
 }

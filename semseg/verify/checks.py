@@ -154,7 +154,7 @@ def tier_check(spec: Spec, name: str) -> CheckSQL:
         f"ELSE CAST((b.better * {n}) // b.total + 1 AS BIGINT) END AS expected FROM {RESULT} r "
         f"LEFT JOIN b ON r.{by} = b.x) "
         f"SELECT CAST(k AS VARCHAR) AS offender, 'tier ' || COALESCE(CAST(got AS VARCHAR), "
-        f"'NULL') || ', expected ' || expected AS problem FROM e "
+        f"'NULL') || ', expected ' || CAST(expected AS VARCHAR) AS problem FROM e "
         f"WHERE got IS NULL OR got <> expected",  # expected is never NULL
     )
 

@@ -43,26 +43,13 @@ from . import Column, EngineUnavailable, describe_table, quote_ident, split_stat
 if TYPE_CHECKING:
     import duckdb
 
-# Session settings for standard-SQL semantics (and DuckDB-like results). Each one is needed:
+# Session settings of the test engine.
 SETTINGS: dict[str, str] = {
-    # LEFT/RIGHT/FULL JOIN: non-matching columns become NULL (default 0 fills type defaults:
-    # 0, '', 1970-01-01).
-    "join_use_nulls": "1",
-    # SUM/AVG/MIN/MAX over zero rows return NULL, as in SQL (default: 0 for sum, nan for avg).
-    # COUNT still returns 0.
-    "aggregate_functions_null_for_empty": "1",
-    # ROLLUP/CUBE/GROUPING SETS: rolled-up key columns are NULL (default: type defaults).
-    "group_by_use_nulls": "1",
-    # Bare UNION means UNION DISTINCT (default: bare UNION is a syntax error).
-    "union_default_mode": "'DISTINCT'",
-    # CAST(NULL-able AS T) keeps NULL instead of failing "Cannot convert NULL value".
-    "cast_keep_nullable": "1",
+    # None of the settings the compiled SQL relies on is set here: the SQL carries them itself
+    # (semseg.compile.dialects.CLICKHOUSE_SETTINGS), as it must on a real server. These only
+    # shape how the tests load and read tables.
     # Columns in CREATE TABLE are nullable unless NOT NULL, as in SQL (default: not nullable).
     "data_type_default_nullable": "1",
-    # In WHERE/GROUP BY a source column wins over a same-named SELECT alias, as in SQL and
-    # DuckDB (default: the alias wins, so `SELECT sum(x) AS x ... WHERE x > 0` fails).
-    # Caveat: ORDER BY then also prefers the column, while SQL orders by the alias.
-    "prefer_column_name_to_alias": "1",
     # CREATE TABLE x AS SELECT ... without ENGINE (what sqlglot emits) gets a Memory table
     # (default MergeTree: needs ORDER BY/primary key decisions, slower for tiny tables).
     "default_table_engine": "'Memory'",
@@ -71,8 +58,6 @@ SETTINGS: dict[str, str] = {
     # Arrow output: String columns as Arrow strings (not binary). Default already, kept explicit.
     "output_format_arrow_string_as_string": "1",
 }
-# Defaults relied upon (not changed): transform_null_in=0 (NULL IN (NULL) is NULL),
-# count_distinct_implementation=uniqExact (COUNT(DISTINCT) is exact), join_default_strictness=ALL.
 
 _TYPES = {
     "VARCHAR": "String",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from semseg.errors import Issue
 from semseg.spec.load import Marks
 from semseg.spec.model import Spec
+from semseg.spec.validate.snippets import portable_issues
 from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 _NOT_WITH_CLUSTER = ("by", "segments", "quantiles", "direction", "labels", "null_label")
@@ -70,6 +71,7 @@ def cluster_issues(spec: Spec, name: str, marks: Marks) -> list[Issue]:
                 marks.issue((*at, "cluster", "where"), f"cluster.where: {tree.message}", tree.hint)
             )
         else:
+            issues += portable_issues(marks, (*at, "cluster", "where"), tree)
             for col in column_names(tree):
                 if col not in spec.metrics:
                     issues.append(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlglot import exp
+
 from semseg.errors import Issue
 from semseg.spec.load import Marks, PathKey
 from semseg.spec.model import Spec
+from semseg.spec.portable import problems as portable_problems
 from semseg.sql import SnippetProblem, has_aggregate, parse_snippet
 
 # (path, text, needs_aggregate): True = must aggregate, False = must not, None = either.
@@ -117,14 +120,40 @@ def snippet_issue(marks: Marks, path: PathKey, problem: SnippetProblem) -> Issue
     )
 
 
+def _position(node: exp.Expression) -> tuple[int, int]:
+    """1-based (line, col) of a node inside its snippet, from the first token that has one."""
+    for part in node.walk():
+        meta = part.meta
+        if "line" in meta and "col" in meta:
+            width = int(meta.get("end", 0)) - int(meta.get("start", 0))
+            return int(meta["line"]), max(int(meta["col"]) - width, 1)
+    return 1, 1
+
+
+def portable_issues(marks: Marks, path: PathKey, tree: exp.Expression) -> list[Issue]:
+    """Constructs of a snippet outside the portable catalogue, each where it is written."""
+    issues = []
+    for node, reason in portable_problems(tree):
+        what, _, how = reason.rpartition("; ")
+        if not what:
+            what, how = how, "see the portable catalogue in docs/conformance.md"
+        text = node.sql("duckdb")
+        text = text if len(text) <= 60 else text[:57] + "..."
+        line, col = _position(node)
+        problem = SnippetProblem(f"'{text}' is not portable: {what}", how, line, col)
+        issues.append(snippet_issue(marks, path, problem))
+    return issues
+
+
 def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
-    """Parse errors, statements, and aggregates where they do not belong."""
+    """Parse errors, statements, non-portable constructs, aggregates where they do not belong."""
     issues = []
     for path, text, needs_agg in snippet_places(spec):
         tree = parse_snippet(text, spec.dialect)
         if isinstance(tree, SnippetProblem):
             issues.append(snippet_issue(marks, path, tree))
             continue
+        issues += portable_issues(marks, path, tree)
         agg = has_aggregate(tree)
         if needs_agg is True and not agg:
             issues.append(

@@ -9,8 +9,8 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    MAX(DATE_DIFF(CAST('2025-12-01' AS DATE), order_date, DAY)) AS days_since_first_order,
-    MIN(DATE_DIFF(CAST('2025-12-01' AS DATE), order_date, DAY)) AS days_since_last_order,
+    MAX(DATE_DIFF(CAST('2025-12-01' AS DATE), CAST(order_date AS DATE), DAY)) AS days_since_first_order,
+    MIN(DATE_DIFF(CAST('2025-12-01' AS DATE), CAST(order_date AS DATE), DAY)) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE

@@ -11,8 +11,12 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    MAX(DATE_DIFF(DAY, order_date, CAST('2025-12-01' AS Nullable(DATE)))) AS days_since_first_order,
-    MIN(DATE_DIFF(DAY, order_date, CAST('2025-12-01' AS Nullable(DATE)))) AS days_since_last_order,
+    MAX(
+      DATE_DIFF(DAY, CAST(order_date AS Nullable(DATE)), CAST('2025-12-01' AS Nullable(DATE)))
+    ) AS days_since_first_order,
+    MIN(
+      DATE_DIFF(DAY, CAST(order_date AS Nullable(DATE)), CAST('2025-12-01' AS Nullable(DATE)))
+    ) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
@@ -131,4 +135,4 @@ SELECT
   value_band,
   value_band_order
 FROM customer_segments
-SETTINGS join_use_nulls = 1
+SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1, prefer_column_name_to_alias = 1, use_variant_as_common_type = 0, cast_keep_nullable = 1, count_distinct_implementation = 'uniqExact', transform_null_in = 0

@@ -2,7 +2,9 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(DATE_DIFF(DAY, order_date, CAST('2025-12-01' AS Nullable(DATE)))) AS recency_days,
+    MIN(
+      DATE_DIFF(DAY, CAST(order_date AS Nullable(DATE)), CAST('2025-12-01' AS Nullable(DATE)))
+    ) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
@@ -236,4 +238,4 @@ SELECT
   customer_rfm_segment,
   customer_rfm_segment_order
 FROM customer_segments_2
-SETTINGS join_use_nulls = 1
+SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1, prefer_column_name_to_alias = 1, use_variant_as_common_type = 0, cast_keep_nullable = 1, count_distinct_implementation = 'uniqExact', transform_null_in = 0

@@ -2,7 +2,7 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(DATE_DIFF('DAY', order_date, CAST('2025-12-01' AS DATE))) AS recency_days,
+    MIN(DATE_DIFF('DAY', CAST(order_date AS DATE), CAST('2025-12-01' AS DATE))) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines

@@ -2,7 +2,7 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(DATEDIFF(CAST('2025-12-01' AS DATE), order_date)) AS recency_days,
+    MIN(DATEDIFF(CAST('2025-12-01' AS DATE), CAST(order_date AS DATE))) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines

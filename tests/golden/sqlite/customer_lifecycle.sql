@@ -9,8 +9,8 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    MAX(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(order_date)) AS INTEGER)) AS days_since_first_order,
-    MIN(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(order_date)) AS INTEGER)) AS days_since_last_order,
+    MAX(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(DATE(order_date))) AS INTEGER)) AS days_since_first_order,
+    MIN(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(DATE(order_date))) AS INTEGER)) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE

@@ -2,7 +2,7 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(order_date)) AS INTEGER)) AS recency_days,
+    MIN(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(DATE(order_date))) AS INTEGER)) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines

@@ -10,10 +10,18 @@ WITH customer_population AS (
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
     MAX(
-      DATE_DIFF('DAY', DATE_TRUNC('DAY', order_date), DATE_TRUNC('DAY', CAST('2025-12-01' AS DATE)))
+      DATE_DIFF(
+        'DAY',
+        DATE_TRUNC('DAY', CAST(order_date AS DATE)),
+        DATE_TRUNC('DAY', CAST('2025-12-01' AS DATE))
+      )
     ) AS days_since_first_order,
     MIN(
-      DATE_DIFF('DAY', DATE_TRUNC('DAY', order_date), DATE_TRUNC('DAY', CAST('2025-12-01' AS DATE)))
+      DATE_DIFF(
+        'DAY',
+        DATE_TRUNC('DAY', CAST(order_date AS DATE)),
+        DATE_TRUNC('DAY', CAST('2025-12-01' AS DATE))
+      )
     ) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines

@@ -3,7 +3,11 @@ WITH customer_sales AS (
   SELECT
     unified_customer_id,
     MIN(
-      DATE_DIFF('DAY', DATE_TRUNC('DAY', order_date), DATE_TRUNC('DAY', CAST('2025-12-01' AS DATE)))
+      DATE_DIFF(
+        'DAY',
+        DATE_TRUNC('DAY', CAST(order_date AS DATE)),
+        DATE_TRUNC('DAY', CAST('2025-12-01' AS DATE))
+      )
     ) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value

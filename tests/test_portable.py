@@ -1,0 +1,118 @@
+"""Issue 10's examples: each is refused with a clear error, or compiles to SQL that means the
+same on every target (the engines that run here prove it in tests/test_conformance.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from semseg.cli import app
+from semseg.compile import compile_spec
+from semseg.errors import CompileError, SpecError
+from semseg.spec import load_spec
+
+runner = CliRunner()
+
+SPEC = """\
+version: 1
+name: portable
+entity: {{name: customer, key: unified_customer_id}}
+sources:
+  lines:
+    table: int_order_lines
+    where: {where}
+metrics:
+  value:
+    source: lines
+    sql: {sql}
+segmentations:
+  band:
+    by: value
+    segments:
+      - {{label: High, min: 100}}
+      - {{label: Low, else: true}}
+"""
+
+
+def _spec(tmp_path: Path, where: str = "1 = 1", sql: str = "SUM(sales_amount)") -> Path:
+    path = tmp_path / "portable.yml"
+    path.write_text(SPEC.format(where=where, sql=sql), encoding="utf-8")
+    return path
+
+
+def _issues(path: Path) -> list[str]:
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    return [i.format() for i in err.value.issues]
+
+
+@pytest.mark.parametrize(
+    "sql, col, what",
+    [
+        ("SUM(CAST(sales_amount AS INTEGER))", 19, "CAST to an integer rounds"),
+        ("SUM(ROUND(sales_amount, 0))", 14, "ROUND rounds halves to even"),
+        ("COUNT(DISTINCT my_udf(sales_amount))", 25, "unknown function"),
+        ("SUM(POW(sales_amount, 2))", 14, "POWER/POW returns"),
+        ("MAX(DATE_DIFF('month', order_date, DATE '2025-12-01'))", 14, "calendar boundaries"),
+    ],
+)
+def test_constructs_that_differ_between_engines_are_refused_where_written(
+    tmp_path, sql, col, what
+):
+    issues = _issues(_spec(tmp_path, sql=sql))
+    assert len(issues) == 1, issues
+    assert issues[0].startswith(f"{tmp_path / 'portable.yml'}:11:{col}: error: ")
+    assert what in issues[0]
+    assert "is not portable" in issues[0] and " — " in issues[0]
+
+
+def test_an_unknown_function_and_current_date_in_a_where_are_refused(tmp_path):
+    issues = _issues(_spec(tmp_path, where="order_date >= CURRENT_DATE"))
+    assert any(":7:" in i and "today's date" in i for i in issues), issues
+    issues = _issues(_spec(tmp_path, where="my_udf(order_date) = 1"))
+    assert any(":7:12:" in i and "unknown function" in i for i in issues), issues
+
+
+def test_interval_arithmetic_compiles_to_each_targets_date_functions(tmp_path):
+    spec = load_spec(_spec(tmp_path, where="order_date >= DATE '2025-12-01' - INTERVAL 90 DAY"))
+    tsql = compile_spec(spec, "tsql")
+    assert "DATEADD(DAY, -90, CAST('2025-12-01' AS DATE))" in tsql and "INTERVAL" not in tsql
+    sqlite = compile_spec(spec, "sqlite")
+    assert "DATE(DATE('2025-12-01'), '-90 DAY')" in sqlite and "INTERVAL" not in sqlite
+    assert "DATE_ADD(CAST('2025-12-01' AS DATE), INTERVAL -90 DAY)" in compile_spec(spec, "mysql")
+
+
+def test_day_differences_compare_dates_on_every_target(tmp_path):
+    spec = load_spec(
+        _spec(tmp_path, sql="MAX(DATE_DIFF('day', order_date, TIMESTAMP '2025-12-01 00:00:00'))")
+    )
+    sqlite = compile_spec(spec, "sqlite")
+    assert "JULIANDAY(DATE(order_date))" in sqlite  # the dates, not the elapsed time
+
+
+def test_greatest_ignores_nulls_where_the_engine_would_not(tmp_path):
+    spec = load_spec(_spec(tmp_path, sql="SUM(GREATEST(sales_amount, discount_amount))"))
+    for dialect in ("bigquery", "mysql", "spark", "clickhouse"):
+        sql = compile_spec(spec, dialect)
+        assert "COALESCE(sales_amount, discount_amount)" in sql, dialect
+
+
+def test_dbt_output_keeps_the_refusals(tmp_path):
+    spec = _spec(tmp_path, sql="MEDIAN(sales_amount)")
+    result = runner.invoke(
+        app, ["compile", str(spec), "--dbt", str(tmp_path / "dbt"), "-d", "clickhouse"]
+    )
+    assert result.exit_code == 1 and "approximate" in result.output, result.output
+    assert not (tmp_path / "dbt").exists()
+    with pytest.raises(CompileError):
+        compile_spec(load_spec(spec), "clickhouse")
+
+
+def test_dbt_tier_messages_cast_the_expected_tier_to_text(tmp_path):
+    rfm = Path(__file__).resolve().parent.parent / "segment_specs" / "customer_rfm.yml"
+    result = runner.invoke(app, ["compile", str(rfm), "--dbt", str(tmp_path), "-d", "tsql"])
+    assert result.exit_code == 0, result.output
+    test = (tmp_path / "tests" / "customer_rfm__recency_tier.sql").read_text(encoding="utf-8")
+    assert "CAST(expected AS VARCHAR" in test and "+ expected" not in test
