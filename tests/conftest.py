@@ -3,7 +3,7 @@ from __future__ import annotations
 # --- engine harness fixtures (tests/engines) ---------------------------------------------------
 # Session-scoped engines that run compiled SQL for real. An engine that cannot start here
 # skips its tests with the reason, unless SEMSEG_REQUIRE_ENGINES is "all" or names it
-# (comma-separated: sqlite, postgres, spark, clickhouse), in which case its tests fail.
+# (comma-separated: sqlite, postgres, spark, clickhouse, mysql), in which case its tests fail.
 import os
 from collections.abc import Callable, Iterator
 from typing import NoReturn
@@ -12,7 +12,12 @@ import pytest
 
 from tests.engines import Engine, EngineUnavailable
 
-_ENGINE_ALIASES = {"postgresql": "postgres", "pg": "postgres", "chdb": "clickhouse"}
+_ENGINE_ALIASES = {
+    "postgresql": "postgres",
+    "pg": "postgres",
+    "chdb": "clickhouse",
+    "mariadb": "mysql",
+}
 
 
 def engine_required(name: str) -> bool:
@@ -52,6 +57,14 @@ def sqlite_engine() -> Iterator[Engine]:
     from tests.engines.sqlite import SqliteEngine
 
     yield from _engine_fixture("sqlite", SqliteEngine)
+
+
+@pytest.fixture(scope="session")
+def mysql_engine() -> Iterator[Engine]:
+    """MariaDB (Debian's mariadb-server) running the mysql dialect."""
+    from tests.engines.mariadb import MariaDBEngine
+
+    yield from _engine_fixture("mysql", MariaDBEngine)
 
 
 @pytest.fixture(scope="session")

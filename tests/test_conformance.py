@@ -29,7 +29,7 @@ from tests.engines.compare import assert_same_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "semseg_conformance"
-ENGINES = ("sqlite", "postgres", "spark", "clickhouse")
+ENGINES = ("sqlite", "postgres", "spark", "clickhouse", "mysql")
 
 ROWS = """
 (1, 0, 0.0, 1.5, DATE '2024-02-29', TIMESTAMP '2024-02-29 23:59:00', ''),
@@ -57,10 +57,12 @@ ENTRIES: list[tuple[type[exp.Expression], str]] = [
     (exp.EQ, "x = y"),
     (exp.EQ, "s = 'Abc'"),
     (exp.EQ, "s = ''"),
+    (exp.NEQ, "s <> 'abc'"),
+    (exp.In, "s IN ('a', 'ABC', 'x y')"),
     (exp.NEQ, "x <> 2.5"),
     (exp.GT, "x > y"),
     (exp.GTE, "i >= 0"),
-    (exp.LT, "s < 'b'"),
+    (exp.LT, "i < 3"),
     (exp.LTE, "d <= DATE '2023-01-31'"),
     (exp.Is, "x IS NULL"),
     (exp.Is, "s IS NOT NULL"),

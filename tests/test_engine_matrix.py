@@ -116,3 +116,9 @@ def test_clickhouse(clickhouse_engine):
     finally:
         for name, value in SETTINGS.items():
             clickhouse_engine.execute(f"SET {name} = {value}")
+
+
+def test_mysql(mysql_engine):
+    """MariaDB 10.11 (Debian's mariadb-server) runs the mysql dialect, under a stock server's
+    case-insensitive utf8mb4 collation and default sql_mode."""
+    assert run_matrix(mysql_engine, ("mysql",)) == 7

@@ -27,7 +27,8 @@ class Target:
     # persona model on 8,000 rows took minutes; the engine test caught it).
     materialized_ctes: tuple[str, ...] = ()
     # Rewrites of compile.portable.TARGET_REWRITES this target needs to compute the portable
-    # meaning (SQLite: month arithmetic that ends on the month's last day).
+    # meaning (SQLite: month arithmetic that ends on the month's last day; MySQL and SQL
+    # Server: text compared exactly, not by their case-insensitive default collations).
     rewrites: tuple[str, ...] = ()
 
 
@@ -69,7 +70,9 @@ TARGETS: dict[str, Target] = {
         Target("databricks", "Databricks SQL", "databricks", engine="spark"),
         Target("spark", "Apache Spark SQL", "spark", engine="spark"),
         Target("trino", "Trino / Presto", "trino"),
-        Target("tsql", "SQL Server / Azure Synapse (T-SQL)", "tsql"),
+        Target(
+            "tsql", "SQL Server / Azure Synapse (T-SQL)", "tsql", rewrites=("tsql_binary_text",)
+        ),
         Target(
             "clickhouse",
             "ClickHouse",
@@ -79,7 +82,7 @@ TARGETS: dict[str, Target] = {
             engine="clickhouse",
         ),
         Target("sqlite", "SQLite", "sqlite", engine="sqlite", rewrites=("sqlite_months",)),
-        Target("mysql", "MySQL 8", "mysql"),
+        Target("mysql", "MySQL 8", "mysql", engine="mysql", rewrites=("mysql_binary_text",)),
     )
 }
 

@@ -109,7 +109,31 @@ def _sqlite_months(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="MIN", expressions=[rolled, month_end])
 
 
-TARGET_REWRITES = {"sqlite_months": _sqlite_months}
+_TEXT_COMPARISONS = (exp.EQ, exp.NEQ, exp.In)
+
+
+def _binary_text(collation: str):
+    """Text compared exactly where the default collation ignores case (MySQL, SQL Server):
+    every string literal an equality or IN compares with gets an explicit binary collation,
+    which decides the comparison."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if (
+            isinstance(node, exp.Literal)
+            and node.is_string
+            and isinstance(node.parent, _TEXT_COMPARISONS)
+        ):
+            return exp.Collate(this=node.copy(), expression=exp.Var(this=collation))
+        return node
+
+    return rewrite
+
+
+TARGET_REWRITES = {
+    "sqlite_months": _sqlite_months,
+    "mysql_binary_text": _binary_text("utf8mb4_bin"),
+    "tsql_binary_text": _binary_text("Latin1_General_BIN2"),
+}
 
 
 def for_target(tree: exp.Expression, rewrites: tuple[str, ...]) -> exp.Expression:

@@ -43,7 +43,13 @@ CATALOGUE: dict[type[exp.Expression], Entry] = {
         "always a floating-point division (an integer numerator is cast to DOUBLE); "
         "x / 0 is an error on some engines and NULL on others: write x / NULLIF(y, 0)",
     ),
-    exp.EQ: Entry("x = y", "condition", "NULL if either side is NULL; text compared exactly"),
+    exp.EQ: Entry(
+        "x = y",
+        "condition",
+        "NULL if either side is NULL; text compared exactly, case included (MySQL and SQL "
+        "Server compare with a literal under a binary collation); text is not ordered "
+        "(<, > and BETWEEN with text are refused: collations differ)",
+    ),
     exp.NEQ: Entry("x <> y", "condition", "NULL if either side is NULL"),
     exp.GT: Entry("x > y", "condition", "NULL if either side is NULL"),
     exp.GTE: Entry("x >= y", "condition", "NULL if either side is NULL"),
@@ -213,6 +219,14 @@ def _refusal(node: exp.Expression) -> str | None:
         length = node.this
         if not (isinstance(length, exp.Literal) and length.name.lstrip("-").isdigit()):
             return "the length of an INTERVAL must be a number: INTERVAL 90 DAY"
+    if isinstance(node, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)) and any(
+        isinstance(arg, exp.Literal) and arg.is_string
+        for arg in (node.this, node.expression, node.args.get("low"), node.args.get("high"))
+    ):
+        return (
+            "ordering text with <, >, BETWEEN follows each database's collation ('a' < 'B' "
+            "in some, not in others); compare text with = or IN"
+        )
     if isinstance(node, exp.In) and node.args.get("query") is not None:
         return "IN (subquery) is not allowed in snippets"
     return None

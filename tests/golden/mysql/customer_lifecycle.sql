@@ -14,8 +14,9 @@ WITH customer_population AS (
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL AND (
-      transaction_type = 'Sale'
+    NOT unified_customer_id IS NULL
+    AND (
+      transaction_type = 'Sale' COLLATE utf8mb4_bin
     )
   GROUP BY
     unified_customer_id
@@ -23,7 +24,7 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     SUM(sales_amount) AS net_sales,
-    COUNT(CASE WHEN transaction_type = 'Refund' THEN 1 END) AS refund_lines,
+    COUNT(CASE WHEN transaction_type = 'Refund' COLLATE utf8mb4_bin THEN 1 END) AS refund_lines,
     COUNT(*) AS line_count
   FROM int_order_lines
   WHERE

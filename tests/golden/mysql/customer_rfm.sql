@@ -7,8 +7,9 @@ WITH customer_sales AS (
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL AND (
-      transaction_type = 'Sale'
+    NOT unified_customer_id IS NULL
+    AND (
+      transaction_type = 'Sale' COLLATE utf8mb4_bin
     )
   GROUP BY
     unified_customer_id

@@ -14,8 +14,9 @@ WITH customer_population AS (
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL AND (
-      transaction_type = 'Sale'
+    NOT unified_customer_id IS NULL
+    AND (
+      transaction_type = 'Sale' COLLATE Latin1_General_BIN2
     )
   GROUP BY
     unified_customer_id
@@ -23,7 +24,7 @@ WITH customer_population AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     SUM(sales_amount) AS net_sales,
-    COUNT_BIG(CASE WHEN transaction_type = 'Refund' THEN 1 END) AS refund_lines,
+    COUNT_BIG(CASE WHEN transaction_type = 'Refund' COLLATE Latin1_General_BIN2 THEN 1 END) AS refund_lines,
     COUNT_BIG(*) AS line_count
   FROM int_order_lines
   WHERE
