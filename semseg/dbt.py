@@ -24,7 +24,7 @@ from semseg.compile.dialects import Target, get_target
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
-from semseg.sql import CANONICAL
+from semseg.sql import CANONICAL, literal
 from semseg.verify.checks import rule_check, tier_check
 from semseg.verify.cluster_checks import cluster_checks
 from semseg.verify.proof import RESULT
@@ -141,7 +141,7 @@ def dbt_model(
     model = _macros().model(jinja_text(header(spec_file, target)), materialized, body)
     files = {
         f"models/{spec.name}.sql": str(model),
-        f"models/{spec.name}.yml": _properties(spec_file),
+        f"models/{spec.name}.yml": _properties(spec_file, target),
     }
     model_ref: dict[str, exp.Expression] = {
         RESULT: exp.Table(this=exp.Var(this=f"{{{{ ref('{spec.name}') }}}}"))
@@ -164,7 +164,14 @@ def dbt_model(
     return DbtOutput(files)
 
 
-def _properties(spec_file: SpecFile) -> str:
+def _quoted_inside(label: str, target: Target) -> str:
+    """A label as dbt's accepted_values test needs it: dbt writes ``'<value>'`` without
+    escaping, so the value is the inside of the target's own string literal (``it''s``, or
+    ``it\\'s`` on BigQuery)."""
+    return literal(label).sql(target.sqlglot)[1:-1]
+
+
+def _properties(spec_file: SpecFile, target: Target) -> str:
     spec = spec_file.spec
     columns: list[dict] = [
         {
@@ -186,7 +193,8 @@ def _properties(spec_file: SpecFile) -> str:
             "description": f"Sort order of {name} (1 = first segment).",
         }
         if labels is not None:
-            col["data_tests"] = ["not_null", {"accepted_values": {"arguments": {"values": labels}}}]
+            values = [_quoted_inside(label, target) for label in labels]
+            col["data_tests"] = ["not_null", {"accepted_values": {"arguments": {"values": values}}}]
             order["data_tests"] = [
                 "not_null",
                 {

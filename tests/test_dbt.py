@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from semseg.cli import app
@@ -62,7 +63,34 @@ def project(tmp_path_factory):
         app, ["compile", str(SPECS), "--dialect", "duckdb", "--dbt", str(root)]
     )
     assert result.exit_code == 0, result.output
+    hostile = tmp_path_factory.mktemp("hostile") / "hostile_labels.yml"
+    hostile.write_text(_hostile_spec(), encoding="utf-8")
+    result = CliRunner().invoke(app, ["compile", str(hostile), "--dbt", str(root)])
+    assert result.exit_code == 0, result.output
     return root
+
+
+# Labels and literals with everything dbt's Jinja, SQL and YAML could take as code.
+HOSTILE_LABELS = [
+    'Many {{ env_var("SECRET") }} {% if true %}x{% endif %}',
+    'it\'s "quoted" \\ {# c #}',
+    "{{ run_query('DROP TABLE main.offer_seeker') }}",
+]
+
+
+def _hostile_spec() -> str:
+    """offer_seeker with hostile labels, a hostile literal in a where and a description."""
+    spec = yaml.safe_load((SPECS / "offer_seeker.yml").read_text(encoding="utf-8"))
+    spec["name"] = "hostile_labels"
+    spec["description"] = "Labels {{ var('x') }} that dbt must not run"
+    spec["sources"]["order_lines"]["where"] = (
+        "transaction_type = 'Sale' OR transaction_type = '{{ x }} it''s'"
+    )
+    segments = spec["segmentations"]["offer_seeker_segment"]["segments"]
+    for segment, label in zip(segments, HOSTILE_LABELS, strict=True):
+        segment["label"] = label
+    spec["checks"] = []
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
 
 
 def test_generated_files(project):
@@ -83,6 +111,16 @@ def test_dbt_build_passes_then_a_corrupted_row_fails(project):
     built = _dbt(project, "build")
     assert built.returncode == 0, built.stdout[-4000:]
     assert "ERROR=0" in built.stdout.replace(" ", "") and "PASS=" in built.stdout
+    # the hostile labels came through dbt's Jinja unchanged, and nothing of them ran
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    labels = {
+        r[0]
+        for r in con.execute("SELECT DISTINCT offer_seeker_segment FROM hostile_labels").fetchall()
+    }
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    con.close()
+    assert labels == set(HOSTILE_LABELS)
+    assert "offer_seeker" in tables  # the label's run_query did not drop it
     # Corrupt one row: a customer with no discounted orders labelled Offer Seeker (order 1).
     con = duckdb.connect(str(project / "warehouse.duckdb"))
     con.execute(
