@@ -58,9 +58,7 @@ def _issues(path: Path) -> list[str]:
         ("MAX(DATE_DIFF('month', order_date, DATE '2025-12-01'))", 14, "calendar boundaries"),
     ],
 )
-def test_constructs_that_differ_between_engines_are_refused_where_written(
-    tmp_path, sql, col, what
-):
+def test_constructs_that_differ_between_engines_are_refused_where_written(tmp_path, sql, col, what):
     issues = _issues(_spec(tmp_path, sql=sql))
     assert len(issues) == 1, issues
     assert issues[0].startswith(f"{tmp_path / 'portable.yml'}:11:{col}: error: ")
@@ -116,3 +114,65 @@ def test_dbt_tier_messages_cast_the_expected_tier_to_text(tmp_path):
     assert result.exit_code == 0, result.output
     test = (tmp_path / "tests" / "customer_rfm__recency_tier.sql").read_text(encoding="utf-8")
     assert "CAST(expected AS VARCHAR" in test and "+ expected" not in test
+
+
+RANKED = """\
+version: 1
+name: ranked
+entity: {name: customer, key: customer_id}
+sources:
+  sales: {table: sales}
+metrics:
+  spend: {source: sales, agg: sum, expr: amount}
+segmentations:
+  spend_tier: {by: spend, quantiles: 5, direction: desc}
+"""
+
+
+@pytest.fixture
+def ranked(tmp_path):
+    """A spec ranking float sums, and its data: 0.3 as one amount, and as 0.1 + 0.2
+    (= 0.30000000000000004 in floating point, in either order)."""
+    import duckdb
+
+    data = tmp_path / "data"
+    data.mkdir()
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE sales AS SELECT * FROM (VALUES (1, 100.0), (2, 0.3), (3, 0.1), "
+        "(3, 0.2), (4, 10.0), (5, 5.0)) AS t(customer_id, amount)"
+    )
+    con.execute(  # floats, as amounts usually are (DuckDB reads 0.1 as an exact DECIMAL)
+        "CREATE OR REPLACE TABLE sales AS SELECT customer_id, CAST(amount AS DOUBLE) AS amount "
+        "FROM sales"
+    )
+    con.execute(f"COPY sales TO '{data / 'sales.parquet'}' (FORMAT parquet)")
+    spec_path = tmp_path / "ranked.yml"
+    spec_path.write_text(RANKED, encoding="utf-8")
+    return load_spec(spec_path), data, con
+
+
+def test_equal_amounts_tie_whatever_the_order_of_addition(ranked):
+    """Equal to the cent, so they share a rank and a tier (they did not: the float sum put the
+    second one a tier lower)."""
+    from semseg.verify import verify
+
+    spec, data, con = ranked
+    sql = compile_spec(spec, "duckdb")
+    rows = dict(con.execute(f"SELECT customer_id, spend_tier_order FROM ({sql})").fetchall())
+    assert rows[2] == rows[3] == 4
+    report = verify(spec, data, dialects=["duckdb"], progress=lambda _m: None)
+    assert report.passed, [c for c in report.checks if not c.passed]
+
+
+def test_a_compiler_that_does_not_round_fails_verify(ranked, monkeypatch):
+    """verify recomputes the sums another way (FSUM) and compares the rounded values exactly,
+    so unrounded sums, whose last digits depend on the order of addition, are caught."""
+    from semseg.compile import plan
+    from semseg.verify import verify
+
+    spec, data, _ = ranked
+    monkeypatch.setattr(plan, "_rounded", lambda value, places: value)
+    report = verify(spec, data, dialects=["duckdb"], progress=lambda _m: None)
+    failed = {c.name for c in report.checks if not c.passed}
+    assert "metrics:sales" in failed and "tiers:spend_tier" not in failed

@@ -24,6 +24,7 @@ from semseg.compile.cluster_sql import (
 from semseg.compile.distinct import DistinctOnly, distinct_only
 from semseg.spec.graph import (
     derived_dependencies,
+    metric_precision,
     segment_labels,
     segmentation_dependencies,
 )
@@ -127,6 +128,17 @@ def _with_fill(value: exp.Expression, fill: object) -> exp.Expression:
     return value if fill is None else coalesce(value, literal(fill))
 
 
+def _rounded(value: exp.Expression, places: int | None) -> exp.Expression:
+    """``value`` rounded half up to ``places`` decimals, the same IEEE operations everywhere:
+    CAST(FLOOR(CAST(v AS DOUBLE) * 10^p + 0.5) AS DOUBLE) / 10^p (ROUND itself differs)."""
+    if places is None:
+        return value
+    scale = number(10**places)
+    shifted = exp.Mul(this=to_double(value), expression=scale) if places else to_double(value)
+    floor = to_double(exp.Floor(this=exp.Add(this=shifted, expression=number("0.5"))))
+    return exp.Div(this=floor, expression=scale.copy()) if places else floor
+
+
 def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
     """Derived metrics as trees over base metrics (derived references expanded inline)."""
     deps = derived_dependencies(spec)
@@ -138,7 +150,8 @@ def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
                 if dep in deps:
                     build(dep)
             m = spec.metrics[name]
-            done[name] = _with_fill(snippet_expr(m.expr or "", spec.dialect, done), m.fill)
+            value = _with_fill(snippet_expr(m.expr or "", spec.dialect, done), m.fill)
+            done[name] = _rounded(value, metric_precision(spec, name))
         return done[name]
 
     for name in deps:
@@ -295,7 +308,10 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     metric_columns = tuple(
         Column(
             m,
-            _metric_value(sources, split, keys_cte, key, m, spec.metrics[m].fill),
+            _rounded(
+                _metric_value(sources, split, keys_cte, key, m, spec.metrics[m].fill),
+                metric_precision(spec, m),
+            ),
         )
         for m in base
     )

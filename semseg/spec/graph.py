@@ -76,3 +76,25 @@ def segment_labels(spec: Spec, name: str) -> list[str]:
         tiers = list(s.labels) if s.labels else [str(i) for i in range(1, s.quantiles + 1)]
         return [*tiers, s.null_label or "Unranked"]
     return [seg.label for seg in s.segments or []]
+
+
+DEFAULT_PRECISION = 6  # decimal places of a non-integer metric that bands or tiers compare
+
+
+def metric_precision(spec: Spec, name: str) -> int | None:
+    """Decimal places ``name`` is rounded to (half up) everywhere, or None when it is not.
+
+    Declared with ``precision:``; otherwise ``DEFAULT_PRECISION`` for a metric that is not
+    known to be integer and that a bands or quantiles segmentation is by: the last digits of a
+    float sum depend on the order of addition, which differs between engines and runs, so
+    equal amounts must be made equal before they are ranked or compared with a bound.
+    """
+    metric = spec.metrics[name]
+    if metric.precision is not None:
+        return metric.precision
+    if metric.is_integer:
+        return None
+    compared = any(
+        s.by == name and s.kind in ("bands", "quantiles") for s in spec.segmentations.values()
+    )
+    return DEFAULT_PRECISION if compared else None

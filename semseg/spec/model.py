@@ -92,6 +92,12 @@ class Metric(_Model):
     type: Literal["integer", "number"] | None = Field(
         None, description="Declare integer-valued metrics so band gaps can be proven."
     )
+    precision: Annotated[StrictInt, Field(ge=0, le=9)] | None = Field(
+        None,
+        description="Decimal places the value is rounded to (half up) on every engine before "
+        "it is shown, compared or ranked (default 6 for a non-integer metric that a band or "
+        "quantile segmentation is by; none otherwise).",
+    )
 
     @property
     def kind(self) -> Literal["aggregate", "raw", "derived"]:

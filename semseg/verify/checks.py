@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from semseg.compile.distinct import distinct_only
 from semseg.spec import SpecFile
-from semseg.spec.graph import segment_labels
+from semseg.spec.graph import metric_precision, segment_labels
 from semseg.spec.model import Agg, Spec
 from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql, sql_literal
@@ -182,6 +182,11 @@ def _mismatches(key: str, metric: str, expected: str, what: str, rows: str, nume
     )
 
 
+def _tolerant(spec: Spec, metric: str, numeric: dict[str, bool]) -> bool:
+    """Compare within 1e-9 (floats), or exactly: a rounded metric must be equal to the digit."""
+    return numeric.get(metric, True) and metric_precision(spec, metric) is None
+
+
 def _independent_aggregate(spec: Spec, name: str) -> str:
     """The metric's aggregate over rows already filtered by its ``where`` (no CASE inside)."""
     m = spec.metrics[name]
@@ -193,7 +198,18 @@ def _independent_aggregate(spec: Spec, name: str) -> str:
     if m.agg is Agg.avg:
         return f"AVG(CAST({value} AS DOUBLE))"
     assert m.agg is not None
+    if m.agg is Agg.sum and metric_precision(spec, name) is not None:
+        # Another summation (Kahan-Babuska, not the engine's order): the rounded value must
+        # not depend on the order in which the amounts were added.
+        return f"FSUM({value})"
     return f"{m.agg.value.upper()}({value})"
+
+
+def _round_half_up(value: str, places: int | None) -> str:
+    """The spec's rounding of a metric (docs/spec.md: half up to ``places`` decimals)."""
+    if places is None:
+        return value
+    return f"(FLOOR(CAST({value} AS DOUBLE) * {10**places} + 0.5) / {10**places})"
 
 
 def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
@@ -257,9 +273,10 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
                 )
             else:
                 value = f"a.{q(m)}"
-            expected_of[m] = (
-                value if metric.fill is None else (f"COALESCE({value}, {sql_literal(metric.fill)})")
+            filled = (
+                value if metric.fill is None else f"COALESCE({value}, {sql_literal(metric.fill)})"
             )
+            expected_of[m] = _round_half_up(filled, metric_precision(spec, m))
         columns = "".join(
             f", r.{q(m)} AS {q(m)}, {expected_of[m]} AS {_expected(m)}" for m in names
         )
@@ -269,7 +286,9 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
             + ")"
         )
         diffs = [
-            _mismatches(KEY, m, _expected(m), "source", "semseg__joined", numeric.get(m, True))
+            _mismatches(
+                KEY, m, _expected(m), "source", "semseg__joined", _tolerant(spec, m, numeric)
+            )
             for m in names
         ]
         checks.append(
@@ -285,10 +304,13 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         for m in derived:
             metric = spec.metrics[m]
             expr = snippet_sql(metric.expr or "", spec.dialect)
-            expected = (
-                expr if metric.fill is None else f"COALESCE({expr}, {sql_literal(metric.fill)})"
+            expected = _round_half_up(
+                expr if metric.fill is None else f"COALESCE({expr}, {sql_literal(metric.fill)})",
+                metric_precision(spec, m),
             )
-            diffs.append(_mismatches(key, m, expected, "expected", RESULT, numeric.get(m, True)))
+            diffs.append(
+                _mismatches(key, m, expected, "expected", RESULT, _tolerant(spec, m, numeric))
+            )
         checks.append(
             CheckSQL(
                 "metrics:derived",

@@ -114,7 +114,10 @@ def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
             parent, key = loc[:-1], loc[-1]
             model = _model_at(parent)
             allowed = _allowed_keys(model) if model else []
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            # A key the typo starts with ('expresion' -> 'expr') beats a merely similar one
+            # ('precision'); then difflib's closest.
+            prefixed = [k for k in allowed if len(k) >= 3 and str(key).startswith(k)]
+            close = prefixed[-1:] or difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
             where = _describe(parent)
             issue = marks.issue(loc, f"unknown key '{key}' in {where}", hint, key=True)
