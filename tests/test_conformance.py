@@ -38,7 +38,9 @@ ROWS = """
 (4, NULL, NULL, 3.0, NULL, NULL, 'x y'),
 (5, 2147483647, 1e15, 1e-9, DATE '1999-12-31', TIMESTAMP '2000-01-01 00:00:00', 'zz'),
 (6, 3, -0.5, -1e15, DATE '2024-01-31', TIMESTAMP '2024-03-01 00:00:59', 'a'),
-(7, -1, 0.125, 2.675, DATE '2023-03-31', TIMESTAMP '2023-03-31 23:59:59', 'ABC')
+(7, -1, 0.125, 2.675, DATE '2023-03-31', TIMESTAMP '2023-03-31 23:59:59', 'ABC'),
+(8, 1, 1.0, 1.0, DATE '2024-12-31', TIMESTAMP '2024-12-31 00:00:00', 'Abc '),
+(9, 2, 2.0, 2.0, DATE '2024-06-30', TIMESTAMP '2024-06-30 00:00:00', ' ')
 """
 
 # (catalogue node the entry exercises, snippet). Every CATALOGUE entry that a user writes is
@@ -74,6 +76,7 @@ ENTRIES: list[tuple[type[exp.Expression], str]] = [
     (exp.Case, "CASE WHEN x > 0 THEN 'pos' WHEN x < 0 THEN 'neg' ELSE 'zero' END"),
     (exp.Coalesce, "COALESCE(y, x, 0)"),
     (exp.Nullif, "NULLIF(i, 0)"),
+    (exp.Nullif, "NULLIF(s, 'Abc')"),
     (exp.Abs, "ABS(x)"),
     (exp.Floor, "FLOOR(x)"),
     (exp.Floor, "FLOOR(x * 100 + 0.5) / 100"),
@@ -86,6 +89,7 @@ ENTRIES: list[tuple[type[exp.Expression], str]] = [
     (exp.Lower, "LOWER(s)"),
     (exp.Upper, "UPPER(s)"),
     (exp.Length, "LENGTH(s)"),
+    (exp.Length, "LENGTH(s) + LENGTH('ab ')"),
     (exp.Cast, "CAST(i AS DOUBLE)"),
     (exp.Cast, "CAST(FLOOR(x) AS BIGINT)"),
     (exp.Cast, "CAST(i AS VARCHAR)"),

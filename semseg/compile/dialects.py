@@ -28,7 +28,9 @@ class Target:
     materialized_ctes: tuple[str, ...] = ()
     # Rewrites of compile.portable.TARGET_REWRITES this target needs to compute the portable
     # meaning (SQLite: month arithmetic that ends on the month's last day; MySQL and SQL
-    # Server: text compared exactly, not by their case-insensitive default collations).
+    # Server: text compared exactly, not by their case-insensitive default collations; SQL
+    # Server, Redshift and MySQL: trailing spaces count; SQL Server: GREATEST before 2022,
+    # LEN counting trailing spaces).
     rewrites: tuple[str, ...] = ()
 
 
@@ -66,12 +68,15 @@ TARGETS: dict[str, Target] = {
             engine="postgres",
             materialized_ctes=("_cluster_distances",),
         ),
-        Target("redshift", "Amazon Redshift", "redshift"),
+        Target("redshift", "Amazon Redshift", "redshift", rewrites=("padded_text",)),
         Target("databricks", "Databricks SQL", "databricks", engine="spark"),
         Target("spark", "Apache Spark SQL", "spark", engine="spark"),
         Target("trino", "Trino / Presto", "trino"),
         Target(
-            "tsql", "SQL Server / Azure Synapse (T-SQL)", "tsql", rewrites=("tsql_binary_text",)
+            "tsql",
+            "SQL Server / Azure Synapse (T-SQL)",
+            "tsql",
+            rewrites=("padded_text", "tsql_binary_text", "tsql_greatest", "tsql_length"),
         ),
         Target(
             "clickhouse",
@@ -82,7 +87,13 @@ TARGETS: dict[str, Target] = {
             engine="clickhouse",
         ),
         Target("sqlite", "SQLite", "sqlite", engine="sqlite", rewrites=("sqlite_months",)),
-        Target("mysql", "MySQL 8", "mysql", engine="mysql", rewrites=("mysql_binary_text",)),
+        Target(
+            "mysql",
+            "MySQL 8",
+            "mysql",
+            engine="mysql",
+            rewrites=("padded_text", "mysql_binary_text"),
+        ),
     )
 }
 

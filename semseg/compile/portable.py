@@ -38,6 +38,10 @@ def _interval_add(node: exp.Expression) -> exp.Expression:
     unit = interval.text("unit").upper().rstrip("S")
     if unit == "WEEK":  # 7 days everywhere; SQLite has no week modifier (it gave NULL)
         amount, unit = amount * 7, "DAY"
+    if (
+        unit == "YEAR"
+    ):  # 12 months: Redshift's DATEADD(YEAR, 1, Feb 29) is Mar 1, (MONTH, 12) Feb 28
+        amount, unit = amount * 12, "MONTH"
     return exp.DateAdd(this=date, expression=exp.Literal.number(amount), unit=exp.Var(this=unit))
 
 
@@ -109,7 +113,58 @@ def _sqlite_months(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="MIN", expressions=[rolled, month_end])
 
 
-_TEXT_COMPARISONS = (exp.EQ, exp.NEQ, exp.In)
+_TEXT_COMPARISONS = (exp.EQ, exp.NEQ, exp.In, exp.Nullif)
+_SENTINEL = "|"
+
+
+def _is_text(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string
+
+
+def _marked(node: exp.Expression) -> exp.Expression:
+    """``node || '|'``: a text whose trailing spaces are no longer trailing."""
+    if _is_text(node):
+        return exp.Literal.string(node.this + _SENTINEL)
+    return exp.DPipe(this=node.copy(), expression=exp.Literal.string(_SENTINEL))
+
+
+def _padded_text(node: exp.Expression) -> exp.Expression:
+    """Text compared with its trailing spaces: SQL Server, Redshift and MySQL's PAD SPACE
+    collations compare 'abc ' equal to 'abc'. Both sides of an equality with a text literal
+    get a final '|' (NULL stays NULL); NULLIF becomes the CASE it stands for."""
+    if isinstance(node, (exp.EQ, exp.NEQ)) and (_is_text(node.this) or _is_text(node.expression)):
+        return type(node)(this=_marked(node.this), expression=_marked(node.expression))
+    if isinstance(node, exp.In) and any(_is_text(e) for e in node.expressions):
+        return exp.In(this=_marked(node.this), expressions=[_marked(e) for e in node.expressions])
+    if isinstance(node, exp.Nullif) and (_is_text(node.this) or _is_text(node.expression)):
+        same = exp.EQ(this=_marked(node.this), expression=_marked(node.expression))
+        return exp.Case(ifs=[exp.If(this=same, true=exp.Null())], default=node.this.copy())
+    return node
+
+
+def _tsql_greatest(node: exp.Expression) -> exp.Expression:
+    """GREATEST/LEAST exist only from SQL Server 2022: a CASE per pair (the arguments are
+    already NULL-safe, see ``_null_ignoring``; all NULL gives NULL)."""
+    if not isinstance(node, (exp.Greatest, exp.Least)):
+        return node
+    compare = exp.GTE if isinstance(node, exp.Greatest) else exp.LTE
+    out = node.this.copy()
+    for arg in node.expressions:
+        out = exp.Case(
+            ifs=[exp.If(this=compare(this=out.copy(), expression=arg.copy()), true=out)],
+            default=arg.copy(),
+        )
+    return out
+
+
+def _tsql_length(node: exp.Expression) -> exp.Expression:
+    """SQL Server's LEN ignores trailing spaces: LEN(s + 'x') - 1 counts them."""
+    if not isinstance(node, exp.Length) or node.args.get("_counted"):
+        return node
+    wide = exp.cast(node.this.copy(), exp.DataType.build("NVARCHAR(MAX)", dialect="tsql"))
+    length = exp.Length(this=exp.DPipe(this=wide, expression=exp.Literal.string("x")))
+    length.set("_counted", True)
+    return exp.Sub(this=length, expression=exp.Literal.number(1))
 
 
 def _binary_text(collation: str):
@@ -131,6 +186,9 @@ def _binary_text(collation: str):
 
 TARGET_REWRITES = {
     "sqlite_months": _sqlite_months,
+    "padded_text": _padded_text,
+    "tsql_greatest": _tsql_greatest,
+    "tsql_length": _tsql_length,
     "mysql_binary_text": _binary_text("utf8mb4_bin"),
     "tsql_binary_text": _binary_text("Latin1_General_BIN2"),
 }

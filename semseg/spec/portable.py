@@ -46,9 +46,10 @@ CATALOGUE: dict[type[exp.Expression], Entry] = {
     exp.EQ: Entry(
         "x = y",
         "condition",
-        "NULL if either side is NULL; text compared exactly, case included (MySQL and SQL "
-        "Server compare with a literal under a binary collation); text is not ordered "
-        "(<, > and BETWEEN with text are refused: collations differ)",
+        "NULL if either side is NULL; text compared with a literal exactly, case and "
+        "trailing spaces included (MySQL and SQL Server compare under a binary collation, "
+        "and SQL Server, Redshift and MySQL with a final '|' on both sides); text is not "
+        "ordered (<, > and BETWEEN with text are refused: collations differ)",
     ),
     exp.NEQ: Entry("x <> y", "condition", "NULL if either side is NULL"),
     exp.GT: Entry("x > y", "condition", "NULL if either side is NULL"),
@@ -85,11 +86,16 @@ CATALOGUE: dict[type[exp.Expression], Entry] = {
     ),
     exp.Lower: Entry("LOWER(s)", "function", "lower case"),
     exp.Upper: Entry("UPPER(s)", "function", "upper case"),
-    exp.Length: Entry("LENGTH(s)", "function", "number of characters"),
+    exp.Length: Entry(
+        "LENGTH(s)",
+        "function",
+        "number of characters, trailing spaces included (SQL Server's "
+        "LEN is written LEN(s + 'x') - 1)",
+    ),
     exp.Cast: Entry(
         "CAST(x AS type), DATE 'yyyy-mm-dd'",
         "function",
-        "to DOUBLE, DECIMAL(p, s), VARCHAR, DATE or TIMESTAMP; to an integer type only from "
+        "to DOUBLE, VARCHAR, DATE or TIMESTAMP; to an integer type only from "
         "FLOOR/CEIL or an integer (engines round or truncate other values differently)",
     ),
     exp.DataType: Entry("(a type in CAST)", "value", "see CAST"),
@@ -136,7 +142,6 @@ INTEGER_TYPES = {
 CAST_TYPES = INTEGER_TYPES | {
     exp.DataType.Type.DOUBLE,
     exp.DataType.Type.FLOAT,
-    exp.DataType.Type.DECIMAL,
     exp.DataType.Type.VARCHAR,
     exp.DataType.Type.TEXT,
     exp.DataType.Type.DATE,
@@ -187,8 +192,9 @@ def _refusal(node: exp.Expression) -> str | None:
         target = node.to.this
         if target not in CAST_TYPES:
             return (
-                f"CAST to {node.to.sql('duckdb')} is not portable; cast to DOUBLE, "
-                "DECIMAL(p, s), VARCHAR, DATE, TIMESTAMP or an integer type"
+                f"CAST to {node.to.sql('duckdb')} is not portable (a DECIMAL's rounding and "
+                "scale differ by engine: BigQuery's NUMERIC keeps 9 decimals); cast to DOUBLE, "
+                "VARCHAR, DATE, TIMESTAMP or an integer type, and round with `precision:`"
             )
         source = node.this
         integer_source = isinstance(source, (exp.Floor, exp.Ceil)) or (

@@ -16,7 +16,7 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE utf8mb4_bin
+      CONCAT(transaction_type, '|') = 'Sale|' COLLATE utf8mb4_bin
     )
   GROUP BY
     unified_customer_id
@@ -24,7 +24,9 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     SUM(sales_amount) AS net_sales,
-    COUNT(CASE WHEN transaction_type = 'Refund' COLLATE utf8mb4_bin THEN 1 END) AS refund_lines,
+    COUNT(
+      CASE WHEN CONCAT(transaction_type, '|') = 'Refund|' COLLATE utf8mb4_bin THEN 1 END
+    ) AS refund_lines,
     COUNT(*) AS line_count
   FROM int_order_lines
   WHERE

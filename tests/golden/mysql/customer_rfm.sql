@@ -9,7 +9,7 @@ WITH customer_sales AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE utf8mb4_bin
+      CONCAT(transaction_type, '|') = 'Sale|' COLLATE utf8mb4_bin
     )
   GROUP BY
     unified_customer_id

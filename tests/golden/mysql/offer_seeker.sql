@@ -13,7 +13,8 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE utf8mb4_bin AND NOT unified_customer_id IS NULL
+      CONCAT(transaction_type, '|') = 'Sale|' COLLATE utf8mb4_bin
+      AND NOT unified_customer_id IS NULL
     )
   GROUP BY
     unified_customer_id
@@ -23,12 +24,14 @@ WITH customer_population AS (
     COUNT(DISTINCT CASE WHEN has_discount = 1 THEN unified_order_id END) AS orders_with_discount_count,
     COUNT(
       DISTINCT CASE
-        WHEN NOT online_offer_no_ IS NULL AND online_offer_no_ <> '' COLLATE utf8mb4_bin
+        WHEN NOT online_offer_no_ IS NULL
+        AND CONCAT(online_offer_no_, '|') <> '|' COLLATE utf8mb4_bin
         THEN online_offer_no_
       END
     ) + COUNT(
       DISTINCT CASE
-        WHEN NOT offline_offer_no_ IS NULL AND offline_offer_no_ <> '' COLLATE utf8mb4_bin
+        WHEN NOT offline_offer_no_ IS NULL
+        AND CONCAT(offline_offer_no_, '|') <> '|' COLLATE utf8mb4_bin
         THEN offline_offer_no_
       END
     ) AS distinct_offers_used
@@ -36,17 +39,20 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE utf8mb4_bin AND NOT unified_customer_id IS NULL
+      CONCAT(transaction_type, '|') = 'Sale|' COLLATE utf8mb4_bin
+      AND NOT unified_customer_id IS NULL
     )
     AND (
       (
         has_discount = 1
       )
       OR (
-        NOT online_offer_no_ IS NULL AND online_offer_no_ <> '' COLLATE utf8mb4_bin
+        NOT online_offer_no_ IS NULL
+        AND CONCAT(online_offer_no_, '|') <> '|' COLLATE utf8mb4_bin
       )
       OR (
-        NOT offline_offer_no_ IS NULL AND offline_offer_no_ <> '' COLLATE utf8mb4_bin
+        NOT offline_offer_no_ IS NULL
+        AND CONCAT(offline_offer_no_, '|') <> '|' COLLATE utf8mb4_bin
       )
     )
   GROUP BY

@@ -107,52 +107,52 @@ WITH customer_population AS (
       CAST(avg_review_score AS DOUBLE) - 3.5331
     ) / 1.11068695 AS persona__z3,
     CASE
-      WHEN customer_city = 'sao paulo' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'sao paulo|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z4,
     CASE
-      WHEN customer_city = 'rio de janeiro' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'rio de janeiro|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z5,
     CASE
-      WHEN customer_city = 'belo horizonte' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'belo horizonte|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z6,
     CASE
-      WHEN customer_city = 'porto alegre' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'porto alegre|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z7,
     CASE
-      WHEN customer_city = 'curitiba' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'curitiba|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z8,
     CASE
-      WHEN customer_city = 'brasilia' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'brasilia|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z9,
     CASE
-      WHEN customer_city = 'salvador' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'salvador|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z10,
     CASE
-      WHEN customer_city = 'campinas' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'campinas|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z11,
     CASE
-      WHEN customer_city = 'niteroi' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'niteroi|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z12,
     CASE
-      WHEN customer_city = 'santos' COLLATE utf8mb4_bin
+      WHEN CONCAT(customer_city, '|') = 'santos|' COLLATE utf8mb4_bin
       THEN 0.7071067812
       ELSE 0.0
     END AS persona__z13

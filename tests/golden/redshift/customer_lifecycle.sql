@@ -15,7 +15,7 @@ WITH customer_population AS (
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL AND (
-      transaction_type = 'Sale'
+      transaction_type || '|' = 'Sale|'
     )
   GROUP BY
     unified_customer_id
@@ -23,7 +23,7 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     SUM(sales_amount) AS net_sales,
-    COUNT(CASE WHEN transaction_type = 'Refund' THEN 1 END) AS refund_lines,
+    COUNT(CASE WHEN transaction_type || '|' = 'Refund|' THEN 1 END) AS refund_lines,
     COUNT(*) AS line_count
   FROM int_order_lines
   WHERE

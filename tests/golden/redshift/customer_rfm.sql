@@ -8,7 +8,7 @@ WITH customer_sales AS (
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL AND (
-      transaction_type = 'Sale'
+      transaction_type || '|' = 'Sale|'
     )
   GROUP BY
     unified_customer_id

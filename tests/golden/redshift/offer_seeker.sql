@@ -13,7 +13,7 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' AND NOT unified_customer_id IS NULL
+      transaction_type || '|' = 'Sale|' AND NOT unified_customer_id IS NULL
     )
   GROUP BY
     unified_customer_id
@@ -23,12 +23,12 @@ WITH customer_population AS (
     COUNT(DISTINCT CASE WHEN has_discount = 1 THEN unified_order_id END) AS orders_with_discount_count,
     COUNT(
       DISTINCT CASE
-        WHEN NOT online_offer_no_ IS NULL AND online_offer_no_ <> ''
+        WHEN NOT online_offer_no_ IS NULL AND online_offer_no_ || '|' <> '|'
         THEN online_offer_no_
       END
     ) + COUNT(
       DISTINCT CASE
-        WHEN NOT offline_offer_no_ IS NULL AND offline_offer_no_ <> ''
+        WHEN NOT offline_offer_no_ IS NULL AND offline_offer_no_ || '|' <> '|'
         THEN offline_offer_no_
       END
     ) AS distinct_offers_used
@@ -36,17 +36,17 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' AND NOT unified_customer_id IS NULL
+      transaction_type || '|' = 'Sale|' AND NOT unified_customer_id IS NULL
     )
     AND (
       (
         has_discount = 1
       )
       OR (
-        NOT online_offer_no_ IS NULL AND online_offer_no_ <> ''
+        NOT online_offer_no_ IS NULL AND online_offer_no_ || '|' <> '|'
       )
       OR (
-        NOT offline_offer_no_ IS NULL AND offline_offer_no_ <> ''
+        NOT offline_offer_no_ IS NULL AND offline_offer_no_ || '|' <> '|'
       )
     )
   GROUP BY

@@ -106,16 +106,16 @@ WITH customer_population AS (
     CAST((
       CAST(avg_review_score AS DOUBLE PRECISION) - 3.5331
     ) AS DOUBLE PRECISION) / 1.11068695 AS persona__z3,
-    CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END AS persona__z4,
-    CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END AS persona__z5,
-    CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END AS persona__z6,
-    CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END AS persona__z7,
-    CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END AS persona__z8,
-    CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END AS persona__z9,
-    CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END AS persona__z10,
-    CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END AS persona__z11,
-    CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END AS persona__z12,
-    CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END AS persona__z13
+    CASE WHEN customer_city || '|' = 'sao paulo|' THEN 0.7071067812 ELSE 0.0 END AS persona__z4,
+    CASE WHEN customer_city || '|' = 'rio de janeiro|' THEN 0.7071067812 ELSE 0.0 END AS persona__z5,
+    CASE WHEN customer_city || '|' = 'belo horizonte|' THEN 0.7071067812 ELSE 0.0 END AS persona__z6,
+    CASE WHEN customer_city || '|' = 'porto alegre|' THEN 0.7071067812 ELSE 0.0 END AS persona__z7,
+    CASE WHEN customer_city || '|' = 'curitiba|' THEN 0.7071067812 ELSE 0.0 END AS persona__z8,
+    CASE WHEN customer_city || '|' = 'brasilia|' THEN 0.7071067812 ELSE 0.0 END AS persona__z9,
+    CASE WHEN customer_city || '|' = 'salvador|' THEN 0.7071067812 ELSE 0.0 END AS persona__z10,
+    CASE WHEN customer_city || '|' = 'campinas|' THEN 0.7071067812 ELSE 0.0 END AS persona__z11,
+    CASE WHEN customer_city || '|' = 'niteroi|' THEN 0.7071067812 ELSE 0.0 END AS persona__z12,
+    CASE WHEN customer_city || '|' = 'santos|' THEN 0.7071067812 ELSE 0.0 END AS persona__z13
   FROM customer_derived_metrics
 ), customer_cluster_distances AS (
   SELECT

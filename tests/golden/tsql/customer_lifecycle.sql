@@ -16,7 +16,7 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE Latin1_General_BIN2
+      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
     )
   GROUP BY
     unified_customer_id
@@ -24,7 +24,9 @@ WITH customer_population AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     SUM(sales_amount) AS net_sales,
-    COUNT_BIG(CASE WHEN transaction_type = 'Refund' COLLATE Latin1_General_BIN2 THEN 1 END) AS refund_lines,
+    COUNT_BIG(
+      CASE WHEN transaction_type + '|' = 'Refund|' COLLATE Latin1_General_BIN2 THEN 1 END
+    ) AS refund_lines,
     COUNT_BIG(*) AS line_count
   FROM int_order_lines
   WHERE

@@ -9,7 +9,7 @@ WITH customer_sales AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE Latin1_General_BIN2
+      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
     )
   GROUP BY
     unified_customer_id

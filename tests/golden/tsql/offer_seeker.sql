@@ -13,7 +13,7 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE Latin1_General_BIN2
+      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
       AND NOT unified_customer_id IS NULL
     )
   GROUP BY
@@ -25,13 +25,13 @@ WITH customer_population AS (
     COUNT_BIG(
       DISTINCT CASE
         WHEN NOT online_offer_no_ IS NULL
-        AND online_offer_no_ <> '' COLLATE Latin1_General_BIN2
+        AND online_offer_no_ + '|' <> '|' COLLATE Latin1_General_BIN2
         THEN online_offer_no_
       END
     ) + COUNT_BIG(
       DISTINCT CASE
         WHEN NOT offline_offer_no_ IS NULL
-        AND offline_offer_no_ <> '' COLLATE Latin1_General_BIN2
+        AND offline_offer_no_ + '|' <> '|' COLLATE Latin1_General_BIN2
         THEN offline_offer_no_
       END
     ) AS distinct_offers_used
@@ -39,7 +39,7 @@ WITH customer_population AS (
   WHERE
     NOT unified_customer_id IS NULL
     AND (
-      transaction_type = 'Sale' COLLATE Latin1_General_BIN2
+      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
       AND NOT unified_customer_id IS NULL
     )
     AND (
@@ -48,11 +48,11 @@ WITH customer_population AS (
       )
       OR (
         NOT online_offer_no_ IS NULL
-        AND online_offer_no_ <> '' COLLATE Latin1_General_BIN2
+        AND online_offer_no_ + '|' <> '|' COLLATE Latin1_General_BIN2
       )
       OR (
         NOT offline_offer_no_ IS NULL
-        AND offline_offer_no_ <> '' COLLATE Latin1_General_BIN2
+        AND offline_offer_no_ + '|' <> '|' COLLATE Latin1_General_BIN2
       )
     )
   GROUP BY
