@@ -32,6 +32,11 @@ def render() -> str:
         "suite and compared with DuckDB; the others are golden files re-parsed by sqlglot in",
         "their own dialect.",
         "",
+        "What a spec's snippets may use, what each construct means on every dialect, and where",
+        "that is proven: [`conformance.md`](conformance.md) (the catalogue, run on six engines)",
+        "and [`tests/golden/conformance.md`](../tests/golden/conformance.md) (each case as written",
+        "for the dialects no engine runs here, reviewed against the vendors' documentation).",
+        "",
     ]
     for name, target in TARGETS.items():
         funcs: set[str] = set()
