@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint format golden bench clean
+.PHONY: demo test test-fast fuzz lint format golden bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: lint
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m 'not (engines or dbt)'
+
+fuzz: $(STAMP)
+	SEMSEG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_fuzz.py -k mutated
 
 format: $(STAMP)
 	$(BIN)/ruff format semseg

@@ -63,7 +63,37 @@ def _reader(path: Path) -> str:
     return f"read_csv({quoted}, auto_detect = true, header = true)"
 
 
+def _open_database(path: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database file, read-only; one clear error per way it can fail."""
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as err:
+        text = str(err)
+        if "lock" in text.lower():
+            raise DataError(
+                f"{path}: the database is locked by another process (a writer has it open); "
+                "close it, or copy the file and pass the copy"
+            ) from None
+        raise DataError(
+            f"{path}: not a DuckDB database ({text.splitlines()[0]}) — --data takes a folder "
+            "of CSV/Parquet files or a DuckDB database file; for one CSV or Parquet file use "
+            "--table NAME=FILE"
+        ) from None
+
+
 def _view(con: duckdb.DuckDBPyConnection, table: str, path: Path, in_memory: bool) -> None:
+    try:
+        _create_view(con, table, path, in_memory)
+    except duckdb.Error as err:
+        kind = "Parquet" if path.name.lower().endswith(".parquet") else "CSV"
+        raise DataError(
+            f"{path}: cannot be read as {kind} for table '{table}': "
+            f"{str(err).splitlines()[0]} — check that the file is complete and, for CSV, "
+            "UTF-8 text with a header line"
+        ) from None
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, table: str, path: Path, in_memory: bool) -> None:
     """Make ``table`` (as the spec names it, qualified or not) read the file at ``path``.
 
     On semseg's own in-memory database a qualified name gets its schema (and catalog) there;
@@ -126,8 +156,13 @@ def connect(
             f"its tables are: {', '.join(needed)}"
         )
     in_memory = data is None or not data.is_file()
+    if data is not None and data.is_file() and data.name.lower().endswith(EXTENSIONS):
+        raise UsageError(
+            f"--data {data}: a single data file; --data takes a folder of CSV/Parquet files or "
+            "a DuckDB database file — pass the file as --table NAME=FILE"
+        )
     if not in_memory:
-        con = duckdb.connect(str(data), read_only=True)
+        con = _open_database(Path(str(data)))
         description = f"DuckDB database {data} (read-only)"
     else:
         con = duckdb.connect()

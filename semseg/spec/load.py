@@ -7,6 +7,7 @@ that duplicate keys, which PyYAML silently overwrites, become errors.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,18 +59,109 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(node: yaml.Node, path: PathKey, marks: Marks, issues: list[Issue]) -> Any:
-    marks.positions[path] = _pos(node)
-    if isinstance(node, yaml.MappingNode):
+MAX_BYTES = 1_000_000  # a spec is a page of YAML, not a data file
+MAX_DEPTH = 40  # a spec nests about 6 deep
+MAX_NODES = 100_000  # with aliases expanded: stops an alias bomb long before memory does
+_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:merge",
+    "tag:yaml.org,2002:timestamp",  # a plain 2025-12-01; validation says where it is wrong
+}
+
+
+class _Stop(Exception):
+    """The document cannot be read further (the issue says why)."""
+
+    def __init__(self, issue: Issue) -> None:
+        self.issue = issue
+
+
+@dataclass
+class _Builder:
+    """Builds plain data from composed YAML nodes, with its marks and within limits."""
+
+    marks: Marks
+    issues: list[Issue]
+    nodes: int = 0
+    stack: list[yaml.Node] = field(default_factory=list)
+
+    def stop(self, node: yaml.Node, message: str, hint: str) -> _Stop:
+        line, col = _pos(node)
+        return _Stop(Issue(self.marks.file, line, col, message, hint))
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.stop(
+                node,
+                f"the spec expands to more than {MAX_NODES:,} values (aliases repeat content)",
+                "write the content out once; a spec needs few, if any, aliases",
+            )
+        if len(self.stack) >= MAX_DEPTH:
+            raise self.stop(node, f"the spec nests deeper than {MAX_DEPTH} levels", "flatten it")
+        if any(node is seen for seen in self.stack):
+            raise self.stop(node, "an alias refers to a node that contains it", "remove the loop")
+        if node.tag not in _SAFE_TAGS:
+            raise self.stop(
+                node,
+                f"unsupported YAML tag '{node.tag}'",
+                "remove the tag: a spec holds plain text, numbers, booleans, lists and mappings",
+            )
+        self.stack.append(node)
+        try:
+            return self._value(node, path)
+        finally:
+            self.stack.pop()
+
+    def _value(self, node: yaml.Node, path: PathKey) -> Any:
+        self.marks.positions[path] = _pos(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        self.marks.styles[path] = getattr(node, "style", None)
+        self.marks.ends[path] = (node.end_mark.line + 1, node.end_mark.column + 1)
+        try:
+            value = _LOADER.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.stop(node, f"invalid YAML value: {exc}", "quote it") from None
+        plain = getattr(node, "style", None) is None
+        if isinstance(value, str) and plain and _EXPONENT.match(value):
+            return float(value)  # 1e6: a number in YAML 1.2 and to every reader, text to YAML 1.1
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        raise self.stop(source, "'<<' merges mappings only", "merge a mapping")
+                    for k, v in self.build(source, path).items():
+                        merged.setdefault(k, v)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.stop(
+                    key_node, "a key must be text, not a list or a mapping", "write a plain key"
+                )
             key = yaml.SafeLoader.construct_scalar(_LOADER, key_node)  # type: ignore[arg-type]
             if key in out:
                 line, col = _pos(key_node)
-                first = marks.positions[("__key__", *path, key)]
-                issues.append(
+                first = self.marks.positions[("__key__", *path, key)]
+                self.issues.append(
                     Issue(
-                        marks.file,
+                        self.marks.file,
                         line,
                         col,
                         f"duplicate key '{key}' (first defined on line {first[0]})",
@@ -77,14 +169,11 @@ def _build(node: yaml.Node, path: PathKey, marks: Marks, issues: list[Issue]) ->
                     )
                 )
                 continue
-            marks.positions[("__key__", *path, key)] = _pos(key_node)
-            out[key] = _build(value_node, (*path, key), marks, issues)
+            self.marks.positions[("__key__", *path, key)] = _pos(key_node)
+            out[key] = self.build(value_node, (*path, key))
+        for k, v in merged.items():  # the mapping's own keys win over merged ones
+            out.setdefault(k, v)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), marks, issues) for i, item in enumerate(node.value)]
-    marks.styles[path] = getattr(node, "style", None)
-    marks.ends[path] = (node.end_mark.line + 1, node.end_mark.column + 1)
-    return _LOADER.construct_object(node, deep=True)
 
 
 _LOADER = yaml.SafeLoader("")
@@ -96,6 +185,10 @@ def load_yaml_text(text: str, file: str) -> Loaded:
     issues: list[Issue] = []
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        return Loaded(
+            None, marks, [Issue(file, 1, 1, "the YAML nests too deep to read", "flatten it")]
+        )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -126,18 +219,28 @@ def load_yaml_text(text: str, file: str) -> Loaded:
             ],
         )
     marks.lines = text.splitlines()
-    data = _build(node, (), marks, issues)
+    try:
+        data = _Builder(marks, issues).build(node, ())
+    except _Stop as stop:
+        return Loaded(None, marks, [*issues, stop.issue])
     return Loaded(data, marks, issues)
 
 
 def load_yaml(path: Path) -> Loaded:
     """Read and parse a YAML file (see ``load_yaml_text``)."""
+
+    def refuse(message: str, hint: str) -> Loaded:
+        return Loaded(None, Marks(str(path)), [Issue(str(path), 1, 1, message, hint)])
+
     try:
+        if path.stat().st_size > MAX_BYTES:
+            return refuse(
+                f"the file is larger than {MAX_BYTES:,} bytes; a spec is a page of YAML",
+                "check that this is the spec file",
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return Loaded(
-            None,
-            Marks(str(path)),
-            [Issue(str(path), 1, 1, "the file is not UTF-8 text", "save it as UTF-8")],
-        )
+        return refuse("the file is not UTF-8 text", "save it as UTF-8")
+    except OSError as err:
+        return refuse(f"cannot read the file: {err.strerror or err}", "check the path")
     return load_yaml_text(text, str(path))

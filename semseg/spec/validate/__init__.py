@@ -17,6 +17,7 @@ from semseg.spec.validate.names import name_issues
 from semseg.spec.validate.references import reference_issues
 from semseg.spec.validate.snippets import snippet_issues
 from semseg.spec.validate.structure import structural_issues
+from semseg.spec.validate.values import value_issues
 
 SEMANTIC_RULES = (
     metric_kind_issues,
@@ -60,6 +61,9 @@ def validate(data: Any, marks: Marks) -> tuple[Spec | None, list[Issue]]:
         issues += structural_issues(exc, marks)
         return None, issues + _semantic_issues_without_broken_entries(data, exc, marks)
     if issues:
+        return None, issues
+    issues = value_issues(spec, marks)
+    if issues:  # a NaN bound or a bad fill would mislead every rule below
         return None, issues
     for rule in SEMANTIC_RULES:
         issues += rule(spec, marks)
@@ -115,6 +119,8 @@ def _semantic_issues_without_broken_entries(
         spec = Spec.model_validate(pruned)
     except ValidationError:
         return []
+    if value_issues(spec, marks):
+        return []  # reported once the structure is fixed; the rules below would trip on them
     dropped = {f"'{name}'" for name in _owned_names(data, broken)}
     found = []
     for rule in SEMANTIC_RULES:

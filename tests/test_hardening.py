@@ -1,0 +1,135 @@
+"""Issue 11's bad inputs, family by family: each is a clear error (file:line:col where it has a
+line), with exit 1 or 2, and never a traceback, a hang or a wrong result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from semseg.cli import app
+from semseg.sample import table_paths
+from tests.golden_regen import SPECS
+
+runner = CliRunner()
+OFFER = SPECS / "offer_seeker.yml"
+
+
+def _run(*args: str | Path):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+def _check(tmp_path: Path, text: str):
+    path = tmp_path / "spec.yml"
+    path.write_text(text, encoding="utf-8")
+    return _run("check", path), path
+
+
+ALIAS_BOMB = "version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+)
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("a: &a [*a]\n", 1, "an alias refers to a node that contains it"),
+        (ALIAS_BOMB, 2, "expands to more than"),  # 9^10 values: it ran past 20 s and 2 GB
+        ("a: " + "[" * 3000 + "]" * 3000 + "\n", 1, "nests too deep"),
+        ("b: 1\na: " + "[" * 60 + "]" * 60 + "\n", 2, "nests deeper than"),
+        ("version: !!python/object:os.system [ls]\n", 1, "unsupported YAML tag"),
+        ("version: !custom 1\n", 1, "unsupported YAML tag"),
+        ("? [a, b]\n: 1\n", 1, "a key must be text"),
+    ],
+)
+def test_hostile_yaml_is_one_located_error(tmp_path, text, line, message):
+    result, path = _check(tmp_path, text)
+    assert result.exit_code == 1
+    assert f"{path}:{line}:" in result.output and message in result.output, result.output
+
+
+def test_merge_keys_and_exponent_numbers_are_read(tmp_path):
+    """`<<: *base` merges (it was an unknown key) and `min: 1e3` is a number (it was text)."""
+    text = OFFER.read_text(encoding="utf-8")
+    text = text.replace(
+        "  total_discount_amount:\n",
+        "  total_discount_amount: &amount\n",
+    )
+    text = text.replace(
+        "segmentations:",
+        "  discount_again:\n    <<: *amount\n    description: the same, merged\nsegmentations:",
+    )
+    text = text.replace("min: 3", "min: 3e0")
+    result, path = _check(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    sql = _run("compile", path).stdout
+    assert "AS discount_again" in sql and ">= 3.0" in sql
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("min: 3", "min: .nan", "is not a finite number"),
+        ("min: 3", "min: .inf", "is not a finite number"),
+        ("    fill: 0\n", "    fill: true\n", "fill True for the number"),
+        ("    fill: 0\n", "    fill: 0.5\n", "is not an integer"),
+        ("share_between: [0.0, 0.6]", "min_count: 5, max_count: 1", "is above max_count"),
+    ],
+)
+def test_numbers_that_would_mislead_are_refused(tmp_path, old, new, message):
+    text = OFFER.read_text(encoding="utf-8")
+    assert old in text
+    result, path = _check(tmp_path, text.replace(old, new, 1))
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert f"{path}:" in result.output
+
+
+def test_a_null_label_equal_to_a_tier_label_is_refused(tmp_path):
+    rfm = (SPECS / "customer_rfm.yml").read_text(encoding="utf-8")
+    rfm = rfm.replace("    labels: [Top 20%, High, Middle, Low, Bottom 20%]\n", (
+        "    labels: [Top 20%, High, Middle, Low, Bottom 20%]\n    null_label: Low\n"
+    ))  # fmt: skip
+    result, _ = _check(tmp_path, rfm)
+    assert result.exit_code == 1 and "is also a tier label" in result.output, result.output
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    customers = table_paths("retail")["int_customers"]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"unified_customer_id,x\n\xff\xfe,1\n")
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(table_paths("retail")["int_order_lines"].read_bytes()[:2000])
+    return customers, bad, truncated
+
+
+@pytest.mark.parametrize("which", ["bad", "truncated"])
+def test_unreadable_data_files_name_the_file(bad_files, which):
+    customers, bad, truncated = bad_files
+    path = bad if which == "bad" else truncated
+    result = _run(
+        "verify", OFFER, "-d", "duckdb",
+        "--table", f"int_customers={customers}", "--table", f"int_order_lines={path}",
+    )  # fmt: skip
+    assert result.exit_code == 1 and f"{path}: cannot be read as" in result.output
+
+
+def test_data_that_is_not_a_database_or_a_folder(tmp_path):
+    result = _run("verify", OFFER, "--data", table_paths("retail")["int_customers"])
+    assert result.exit_code == 2 and "--table NAME=FILE" in result.output
+    not_db = tmp_path / "notes.db"
+    not_db.write_text("hello", encoding="utf-8")
+    result = _run("verify", OFFER, "--data", not_db)
+    assert result.exit_code == 1 and "not a DuckDB database" in result.output
+
+
+def test_an_out_folder_that_is_a_file_or_read_only(tmp_path):
+    file = tmp_path / "file"
+    file.write_text("x", encoding="utf-8")
+    result = _run("compile", OFFER, "--out", file)
+    assert result.exit_code == 1 and "is a file, not a folder" in result.output
+    assert file.read_text(encoding="utf-8") == "x"
