@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from semseg.cluster.fit import fit_spec
+from semseg.cluster.fit import AGREEMENT_MIN, cluster_segmentations, fit_spec
 from semseg.compile import compile_spec
 from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
@@ -222,7 +222,7 @@ def compile(
 
 @app.command()
 def dialects(
-    format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
 ) -> None:
     """List the target dialects."""
     rows = [
@@ -320,6 +320,10 @@ def verify(
     else:
         color = sys.stdout.isatty()
         typer.echo("\n".join(r.to_text(color=color) for r in reports), nl=False)
+        if len(reports) > 1:
+            failed = [r.spec for r in reports if not r.passed]
+            summary = f"{len(reports) - len(failed)} of {len(reports)} specs verified"
+            typer.echo(summary + (f"; failed: {', '.join(failed)}" if failed else ""))
     if not all(r.passed for r in reports):
         raise typer.Exit(1)
 
@@ -367,25 +371,63 @@ def cluster(
     force: Annotated[bool, typer.Option(help="Replace a different existing model file.")] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
 ) -> None:
-    """Fit a clustering segmentation locally and write its model file (used by compile)."""
+    """Fit the spec's cluster segmentations (or the one named) and write their model files."""
     spec_file = load_one(spec, "cluster")
     tables = _table_option(table or [])
     show = terminal_progress()
+    names = [segmentation] if segmentation else cluster_segmentations(spec_file)
+    if model is not None and len(names) > 1:
+        raise UsageError(
+            f"--model names one file, and {spec} has {len(names)} cluster segmentations "
+            f"({', '.join(names)}): pass --segmentation too"
+        )
+    results = []
     with open_session(spec_file, data, tables) as session:
-        path, changed, summary = fit_spec(session, segmentation, model, force, show)
+        for name in names:
+            results.append(fit_spec(session, name, model, force, show))
     show("")
+    low = [
+        (summary["segmentation"], summary["agreement"])
+        for _, _, summary in results
+        if summary["agreement"] is not None and summary["agreement"] < AGREEMENT_MIN
+    ]
     if format is Format.json:
-        payload = {"model": str(path), "unchanged": not changed, **summary}
-        typer.echo(json.dumps(payload, indent=2, default=str))
-        return
-    typer.echo(f"model: {path}{'' if changed else ' (unchanged)'}")
-    typer.echo(f"rows: {summary['rows']:,} (fitted on {summary['sampled']:,})")
-    typer.echo(f"clusters: {summary['clusters']}  noise: {summary['noise_share']:.1%}")
-    for cid, size in summary["sizes"].items():
-        typer.echo(f"  cluster {cid}: {size:,}")
-    if summary["agreement"] is not None:
-        typer.echo(f"assignment SQL agrees with the local labels on {summary['agreement']:.1%}")
-    typer.echo(f"fit took {summary['seconds']:.2f}s")
+        payloads = [
+            {"model": str(path), "unchanged": not changed, **summary}
+            for path, changed, summary in results
+        ]
+        typer.echo(
+            json.dumps(payloads[0] if len(payloads) == 1 else payloads, indent=2, default=str)
+        )
+    else:
+        for path, changed, summary in results:
+            typer.echo(f"model: {path}{'' if changed else ' (unchanged)'}")
+            typer.echo(f"rows: {summary['rows']:,} (fitted on {summary['sampled']:,})")
+            typer.echo(f"clusters: {summary['clusters']}  noise: {summary['noise_share']:.1%}")
+            for cid, size in summary["sizes"].items():
+                typer.echo(f"  cluster {cid}: {size:,}")
+            if summary["agreement"] is not None:
+                typer.echo(
+                    f"assignment SQL agrees with the local labels on {summary['agreement']:.1%}"
+                )
+            typer.echo(f"fit took {summary['seconds']:.2f}s")
+    for _, _, summary in results:
+        if summary["clusters"] == 0:
+            typer.echo(
+                f"warning: {summary['segmentation']}: the fit found no cluster (every row is "
+                "noise); lower min_cluster_size or check the features",
+                err=True,
+            )
+    if low:
+        for name, share in low:
+            typer.echo(
+                f"error: {name}: the assignment SQL agrees with the fit on {share:.1%} of the "
+                f"rows, below the {AGREEMENT_MIN:.0%} that verify requires; the model was "
+                "written, but verify will fail it — adjust min_cluster_size or the features "
+                "and fit again",
+                err=True,
+            )
+        raise typer.Exit(1)
 
 
 class Baseline(enum.StrEnum):

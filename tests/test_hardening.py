@@ -133,3 +133,53 @@ def test_an_out_folder_that_is_a_file_or_read_only(tmp_path):
     result = _run("compile", OFFER, "--out", file)
     assert result.exit_code == 1 and "is a file, not a folder" in result.output
     assert file.read_text(encoding="utf-8") == "x"
+
+
+def test_a_rule_on_a_label_that_does_not_exist_is_refused(tmp_path):
+    text = (SPECS / "customer_rfm.yml").read_text(encoding="utf-8")
+    text = text.replace("when: monetary_tier_order = 1", "when: monetary_tier = 'top 20%'")
+    result, path = _check(tmp_path, text)
+    assert result.exit_code == 1, result.output
+    assert "'top 20%' is not a label of 'monetary_tier'" in result.output
+    assert "did you mean 'Top 20%'?" in result.output and f"{path}:" in result.output
+
+
+def test_dialects_format_is_text_or_json():
+    result = _run("dialects", "--format", "xml")
+    assert result.exit_code == 2
+
+
+def test_profile_shows_control_characters_instead_of_obeying_them():
+    from semseg.profile.index import Profile
+    from semseg.profile.render import render_terminal
+
+    label = "evil\x1b[2J\x1b]0;title\x07"
+    p = Profile("s", "seg", "population", ["m"], [], [(label, 1)], [
+        {"segment": label, "metric": "m", "category": None, "index_value": 0.1}
+    ], 1)  # fmt: skip
+    text = render_terminal(p, color=False)
+    assert "\x1b" not in text and "\x07" not in text and "evil\\x1b[2J" in text
+
+
+def test_verify_of_a_folder_ends_with_an_overall_summary(tmp_path):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for name in ("offer_seeker", "customer_rfm"):
+        (folder / f"{name}.yml").write_text((SPECS / f"{name}.yml").read_text("utf-8"), "utf-8")
+    result = _run("verify", folder, "-d", "duckdb")
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().endswith("2 of 2 specs verified")
+
+
+def test_a_plain_install_names_the_cluster_extra(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real(name, *a)
+    )
+    spec = tmp_path / "olist_personas.yml"
+    spec.write_text((SPECS / "olist_personas.yml").read_text("utf-8"), "utf-8")
+    result = _run("cluster", spec)
+    assert result.exit_code == 2 and "pip install 'semseg[cluster]'" in result.output
+    assert not list(tmp_path.glob("*.model.json"))  # nothing written

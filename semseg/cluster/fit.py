@@ -44,6 +44,7 @@ from semseg.spec import SpecFile
 from semseg.sql import name_sql
 from semseg.version import __version__
 
+AGREEMENT_MIN = 0.95  # share of rows where the SQL must agree with the fit (cluster, verify)
 RADIUS_QUANTILES = tuple(q / 100 for q in range(50, 101, 2)) + (1.0,)
 PROTOTYPES = 3  # per HDBSCAN cluster (KMeans clusters are Voronoi cells: their centre suffices)
 LLOYD_ROUNDS = 20
@@ -62,6 +63,14 @@ class LocalFit:
     labels: Any  # int array aligned with features.keys (-1: noise, incomplete row)
     space: Any  # the scaled design matrix (NaN rows for incomplete rows)
     seconds: float
+
+
+def cluster_segmentations(spec_file: SpecFile) -> list[str]:
+    """Every cluster segmentation of the spec; ``UsageError`` when there is none."""
+    names = [n for n, s in spec_file.spec.segmentations.items() if s.kind == "cluster"]
+    if not names:
+        raise UsageError(f"{spec_file.path}: the spec has no cluster segmentation")
+    return names
 
 
 def cluster_segmentation(spec_file: SpecFile, segmentation: str | None) -> str:
@@ -87,6 +96,20 @@ def _sample(keys: list[Any], size: int):
     digest = [hashlib.md5(str(k).encode("utf-8")).hexdigest() for k in keys]
     # The ``size`` smallest digests (= a full sort's first ``size``; ties keep index order).
     return np.array(sorted(heapq.nsmallest(size, range(len(keys)), key=digest.__getitem__)))
+
+
+def _require_cluster_extra() -> None:
+    """numpy, fast_hdbscan and scikit-learn come with the `cluster` extra: name it if absent."""
+    import importlib.util
+
+    missing = [
+        m for m in ("numpy", "numba", "fast_hdbscan", "sklearn") if not importlib.util.find_spec(m)
+    ]
+    if missing:
+        raise UsageError(
+            f"clustering needs {', '.join(missing)}, which a plain install leaves out: "
+            "pip install 'semseg[cluster]'"
+        )
 
 
 def _raw_labels(space, c) -> Any:
@@ -269,6 +292,7 @@ def fit_local(
     progress: Callable[[str], None] | None = None,
 ) -> LocalFit:
     """Pull features from ``session``, fit, renumber, choose radii; nothing is written."""
+    _require_cluster_extra()
     import numpy as np
 
     show = progress or (lambda _m: None)

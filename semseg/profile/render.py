@@ -17,8 +17,13 @@ PALETTE = (
 )  # fmt: skip
 
 
+def _printable(text: str) -> str:
+    """Data in a terminal table: control characters (escape sequences) shown, not obeyed."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def _head(metric: str, category: str | None) -> str:
-    return metric if category is None else f"{metric}={category}"
+    return metric if category is None else f"{metric}={_printable(category)}"
 
 
 def _pct(value: float | None) -> str:
@@ -36,7 +41,11 @@ def render_terminal(p: Profile, stream: TextIO | None = None, color: bool | None
     ]
     lines = []
     for seg, n in p.segments:
-        cells = [str(seg), f"{n:,}", f"{n / p.population:.1%}" if p.population else "n/a"]
+        cells = [
+            _printable(str(seg)),
+            f"{n:,}",
+            f"{n / p.population:.1%}" if p.population else "n/a",
+        ]
         cells += [_pct(_safe(p, seg, m, c)) for m, c, _ in cols]
         lines.append(cells)
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(heads)]

@@ -9,7 +9,7 @@ libraries, inside the function, so only specs with a cluster segmentation pay fo
 
 from __future__ import annotations
 
-from semseg.cluster.fit import fit_local, label_agreement, mismatches
+from semseg.cluster.fit import AGREEMENT_MIN, fit_local, label_agreement, mismatches
 from semseg.compile.cluster_sql import fitted_model
 from semseg.data import Session
 from semseg.spec import SpecFile
@@ -18,7 +18,6 @@ from semseg.sql import snippet_sql
 from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult
 
-AGREEMENT_MIN = 0.95
 EXAMPLES = 5
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from sqlglot import exp
+
 from semseg.errors import Issue
 from semseg.spec.graph import (
     derived_dependencies,
@@ -94,6 +96,7 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
                 tree = parse_snippet(seg.when, spec.dialect)
                 if isinstance(tree, SnippetProblem):
                     continue
+                issues += _label_literal_issues(spec, marks, (*at, "segments", i, "when"), tree)
                 for col in column_names(tree):
                     if col not in spec.metrics and col not in seg_cols:
                         issues.append(
@@ -202,4 +205,34 @@ def _check_issues(spec: Spec, marks: Marks) -> list[Issue]:
                     at, "check states no expectation", "add share_between, min_count or max_count"
                 )
             )
+    return issues
+
+
+def _label_literal_issues(
+    spec: Spec, marks: Marks, path: tuple, tree: exp.Expression
+) -> list[Issue]:
+    """A rule comparing a segmentation's label column with text it never produces matches
+    nobody (`spend_tier = 'Lo'`, `= 'loyal'` for Loyal): say so, with the labels it has."""
+    issues = []
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+        columns = [n for n in (node.this, node.args.get("expression")) if isinstance(n, exp.Column)]
+        texts = [
+            n
+            for n in (node.this, node.args.get("expression"), *node.expressions)
+            if isinstance(n, exp.Literal) and n.is_string
+        ]
+        for column in columns:
+            name = column.name
+            if name not in spec.segmentations or spec.segmentations[name].kind == "cluster":
+                continue
+            labels = segment_labels(spec, name)
+            for text in texts:
+                if text.this not in labels:
+                    issues.append(
+                        marks.issue(
+                            path,
+                            f"'{text.this}' is not a label of '{name}', so the rule matches nobody",
+                            _suggest(text.this, labels),
+                        )
+                    )
     return issues
