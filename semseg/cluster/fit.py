@@ -41,6 +41,7 @@ from semseg.data import Session
 from semseg.errors import DataError, UsageError
 from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
+from semseg.spec.graph import cluster_fingerprint
 from semseg.sql import name_sql
 from semseg.version import __version__
 
@@ -359,6 +360,7 @@ def fit_local(
             for j in range(k)
         ],
         prototypes=[Prototype(j, protos[p], radii[p]) for p, j in enumerate(cluster_of)],
+        fingerprint=cluster_fingerprint(spec_file.spec, name),
         fit={
             "algorithm": c.algorithm,
             "params": params,

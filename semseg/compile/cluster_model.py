@@ -10,13 +10,14 @@ path down (``compile_tree(..., spec_path=)``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from semseg.spec.model import Spec
 
-FORMAT = 2  # 2: clusters are drawn by prototypes (format 1 had one centre and radius each)
+FORMAT = 3  # 3: a fingerprint of the definitions the fit used; 2: prototypes per cluster
 DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
 
 CATEGORY_WEIGHT = 0.7071067812  # one-hot value: two categories are 1 unit apart
@@ -62,6 +63,7 @@ class FittedModel:
     clusters: list[ClusterCentre]
     prototypes: list[Prototype]
     fit: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""  # spec.graph.cluster_fingerprint of the spec the model was fitted for
     format: int = FORMAT
 
     @property
@@ -78,14 +80,75 @@ class FittedModel:
 
     @classmethod
     def from_json(cls, text: str) -> FittedModel:
+        """Read a model file; ``ValueError`` says what is wrong with a damaged or edited one."""
         data = json.loads(text)
+        _expect(isinstance(data, dict), "the file is not a JSON object")
         if data.get("format") != FORMAT:
             raise ValueError(
                 f"model file format {data.get('format')}, this semseg reads format {FORMAT}"
             )
-        data["clusters"] = [ClusterCentre(**c) for c in data["clusters"]]
-        data["prototypes"] = [Prototype(**p) for p in data["prototypes"]]
+        known = set(cls.__dataclass_fields__)
+        _expect(set(data) <= known, f"unknown keys {sorted(set(data) - known)}")
+        missing = {"spec", "segmentation", "features", "means", "stds", "categorical"} - set(data)
+        _expect(not missing, f"missing keys {sorted(missing)}")
+        features = data["features"]
+        _expect(_strings(features), "features must be a list of metric names")
+        for key in ("means", "stds"):
+            _expect(
+                _numbers(data[key]) and len(data[key]) == len(features),
+                f"{key} must be {len(features)} finite numbers, one per feature",
+            )
+        _expect(all(v > 0 for v in data["stds"]), "stds must be positive")
+        vocab = data["categorical"]
+        _expect(
+            isinstance(vocab, dict) and all(_strings(v) for v in vocab.values()),
+            "categorical must map each metric to a list of categories",
+        )
+        dims = len(features) + sum(len(v) for v in vocab.values())
+        clusters = [ClusterCentre(**_fields(c, ClusterCentre)) for c in data.get("clusters", [])]
+        for c in clusters:
+            _expect(
+                type(c.id) is int and type(c.size) is int and _numbers(c.centre, dims),
+                f"cluster {c.id}: an integer id and size and {dims} finite coordinates",
+            )
+        ids = {c.id for c in clusters}
+        prototypes = [Prototype(**_fields(p, Prototype)) for p in data.get("prototypes", [])]
+        for p in prototypes:
+            _expect(p.cluster in ids, f"a prototype of cluster {p.cluster}, which is not listed")
+            _expect(_numbers(p.centre, dims), f"a prototype centre must be {dims} finite numbers")
+            _expect(_numbers([p.radius]) and p.radius >= 0, "a radius must be a finite number >= 0")
+        data["clusters"], data["prototypes"] = clusters, prototypes
         return cls(**data)
+
+
+def _expect(ok: bool, problem: str) -> None:
+    if not ok:
+        raise ValueError(problem)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _numbers(value: Any, length: int | None = None) -> bool:
+    """A list of finite numbers (not booleans), of ``length`` if given."""
+    return (
+        isinstance(value, list)
+        and (length is None or len(value) == length)
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value
+        )
+    )
+
+
+def _fields(item: Any, kind: type) -> dict[str, Any]:
+    fields = set(kind.__dataclass_fields__)  # type: ignore[attr-defined]
+    _expect(
+        isinstance(item, dict) and set(item) == fields,
+        f"each {kind.__name__.lower()} needs exactly {sorted(fields)}",
+    )
+    return dict(item)
 
 
 def default_model_path(spec_path: Path, segmentation: str, model: str | None = None) -> Path:

@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from semseg.compile.cluster_model import FittedModel, load_model, model_path_for
 from semseg.errors import CompileError
+from semseg.spec.graph import cluster_fingerprint
 from semseg.spec.model import Spec
 from semseg.spec.names import coordinate_column, distance_column
 from semseg.sql import (
@@ -126,7 +127,7 @@ def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:
         )
     try:
         model = load_model(path)
-    except (ValueError, TypeError, KeyError) as err:
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise CompileError(
             f"{path}: cannot read the fitted model ({err}); run `semseg cluster SPEC --force` "
             "to fit it again"
@@ -137,5 +138,11 @@ def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:
         raise CompileError(
             f"{path}: the fitted model's features differ from segmentation '{name}' in the "
             "spec; run `semseg cluster SPEC` again"
+        )
+    if model.fingerprint != cluster_fingerprint(spec, name):
+        raise CompileError(
+            f"{path}: the spec changed since this model was fitted (a feature's definition, "
+            f"its source or filter, or the settings of '{name}'), so the model would assign "
+            "rows it was not fitted for; run `semseg cluster SPEC --force` to fit it again"
         )
     return model

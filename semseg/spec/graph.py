@@ -6,6 +6,9 @@ asks the same question of the spec; none of them is a proof of another).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from semseg.spec.model import Spec
 from semseg.sql import SnippetProblem, column_names, parse_snippet
 
@@ -98,3 +101,39 @@ def metric_precision(spec: Spec, name: str) -> int | None:
         s.by == name and s.kind in ("bands", "quantiles") for s in spec.segmentations.values()
     )
     return DEFAULT_PRECISION if compared else None
+
+
+def cluster_fingerprint(spec: Spec, name: str) -> str:
+    """A digest of everything a cluster segmentation's fit depends on in the spec.
+
+    The definitions of its features and categorical metrics (and of the metrics they are
+    derived from), their sources (table, key, filter), the entity key, the snippet dialect and
+    the segmentation's settings (where, algorithm, sizes, scaling, sample). A model whose
+    fingerprint differs was fitted for other values, even when every name is the same.
+    """
+    cluster = spec.segmentations[name].cluster
+    assert cluster is not None
+    deps = derived_dependencies(spec)
+    wanted: list[str] = []
+    todo = [*cluster.features, *cluster.categorical]
+    while todo:
+        metric = todo.pop(0)
+        if metric in spec.metrics and metric not in wanted:
+            wanted.append(metric)
+            todo += deps.get(metric, [])
+    sources = sorted({m.source for n in wanted if (m := spec.metrics[n]).source})
+    settings = cluster.model_dump(mode="json", exclude={"model", "overlays"})
+    content = {
+        "entity_key": spec.entity.key,
+        "dialect": spec.dialect,
+        "metrics": {
+            n: spec.metrics[n].model_dump(mode="json", exclude={"description"})
+            for n in sorted(wanted)
+        },
+        "sources": {
+            s: spec.sources[s].model_dump(mode="json", exclude={"description"}) for s in sources
+        },
+        "settings": settings,
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
