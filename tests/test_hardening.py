@@ -232,3 +232,38 @@ def test_a_model_fitted_for_other_feature_definitions_is_refused(tmp_path):
     spec.write_text(text.replace("where: no_orders > 1", "where: no_orders > 2"), "utf-8")
     result = _run("compile", spec)
     assert result.exit_code == 1 and "the spec changed since this model was fitted" in result.output
+
+
+def test_a_segment_nobody_falls_in_is_shown_with_zero_rows(tmp_path):
+    text = OFFER.read_text(encoding="utf-8").replace(
+        "      - label: Offer Seeker\n        min: 3\n",
+        "      - {label: Whale, min: 1000}\n      - label: Offer Seeker\n        min: 3\n"
+        "        below: 1000\n",
+    )
+    assert "Whale" in text
+    path = tmp_path / "whales.yml"
+    path.write_text(text, encoding="utf-8")
+    result = _run("verify", path, "-d", "duckdb", "--format", "json")
+    import json
+
+    rows = json.loads(result.stdout)["distribution"]["offer_seeker_segment"]
+    assert rows[0]["label"] == "Whale" and rows[0]["count"] == 0 and rows[0]["order"] == 1
+
+
+def test_profile_sql_profiles_a_text_overlay_by_category(tmp_path):
+    text = OFFER.read_text(encoding="utf-8").replace(
+        "segmentations:",
+        "  last_type:\n    source: order_lines\n    agg: max\n    expr: transaction_type\n"
+        "segmentations:",
+    )
+    spec = tmp_path / "typed.yml"
+    spec.write_text(text, "utf-8")
+    plain = _run("profile", spec, "--sql", "postgres", "--overlay", "last_type")
+    assert plain.exit_code == 2 and "declare `type: number` or `type: text`" in plain.output
+    spec.write_text(text.replace("    expr: transaction_type\n", (
+        "    expr: transaction_type\n    type: text\n"
+    )), "utf-8")  # fmt: skip
+    typed = _run("profile", spec, "--sql", "postgres", "--overlay", "last_type")
+    assert typed.exit_code == 0, typed.output
+    assert "AVG(CAST(last_type AS DOUBLE" not in typed.stdout
+    assert "CAST(last_type AS TEXT)" in typed.stdout

@@ -333,14 +333,14 @@ def test_agg_must_be_a_known_aggregation(tmp_path: Path) -> None:
     )
 
 
-def test_metric_type_must_be_integer_or_number(tmp_path: Path) -> None:
+def test_metric_type_must_be_integer_number_or_text(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((20, "fill: 0", "type: float")))
     expect(
         issue,
         20,
         11,
-        ("metrics.total_sales.type", "'integer' or 'number'", "'float'"),
-        "use 'integer' or 'number'",
+        ("metrics.total_sales.type", "'integer', 'number' or 'text'", "'float'"),
+        "use 'integer', 'number' or 'text'",
     )
 
 

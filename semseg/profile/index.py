@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
+from sqlglot import exp
 
 from semseg.cluster.features import design, pull
 from semseg.compile import compile_tree
@@ -24,6 +25,7 @@ from semseg.compile.dialects import get_target
 from semseg.data import Session, open_session
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
+from semseg.spec.model import Agg, Metric
 from semseg.sql import (
     CANONICAL,
     SnippetProblem,
@@ -182,6 +184,27 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
     )
 
 
+def _declared_kind(metric: Metric) -> str | None:
+    """'text' or 'number' when the spec says (or the aggregate implies) it, else None."""
+    if metric.type == "text":
+        return "text"
+    if metric.type in ("integer", "number") or metric.agg in (
+        Agg.count,
+        Agg.count_distinct,
+        Agg.sum,
+        Agg.avg,
+    ):
+        return "number"
+    text = metric.sql or (metric.expr if metric.kind == "derived" else None)
+    tree = parse_snippet(text, "duckdb") if text else None
+    arithmetic = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Abs, exp.Ln, exp.Sqrt)
+    if isinstance(tree, exp.Paren):
+        tree = tree.this
+    if isinstance(tree, (*arithmetic, exp.Count, exp.Sum, exp.Avg)):
+        return "number"  # an arithmetic result, or a counting or summing raw aggregate
+    return None
+
+
 def profile_sql(
     spec_file: SpecFile,
     segmentation: str,
@@ -198,6 +221,18 @@ def profile_sql(
     ``cluster.categorical`` always are).
     """
     target = get_target(dialect)
+    if categorical is None:  # without data, the spec says which overlays are text
+        categorical = set()
+        first = _plan(spec_file, segmentation, overlays)
+        for name in first.overlays:
+            kind = _declared_kind(spec_file.spec.metrics[name])
+            if kind is None:
+                raise UsageError(
+                    f"--overlay {name}: its type is not known without data (profile --sql runs "
+                    f"nothing); declare `type: number` or `type: text` on metric '{name}'"
+                )
+            if kind == "text":
+                categorical.add(name)
     plan = _plan(spec_file, segmentation, overlays, categorical)
     tree = sqlglot.parse_one(_canonical_sql(spec_file, plan, baseline, None), read=CANONICAL)
     return tree.sql(dialect=target.sqlglot, pretty=True) + "\n"

@@ -89,8 +89,10 @@ class Metric(_Model):
         None,
         description="Value used when the metric is NULL (e.g. population members with no rows).",
     )
-    type: Literal["integer", "number"] | None = Field(
-        None, description="Declare integer-valued metrics so band gaps can be proven."
+    type: Literal["integer", "number", "text"] | None = Field(
+        None,
+        description="Declare integer-valued metrics so band gaps can be proven, and text "
+        "metrics so that profile's SQL describes them by category.",
     )
     precision: Annotated[StrictInt, Field(ge=0, le=9)] | None = Field(
         None,

@@ -293,4 +293,14 @@ def _distribution(
             )
             for r in found
         ]
+        if not cluster:  # a declared segment nobody falls in is shown, with 0 rows
+            seen = {r.label for r in out[name]}
+            empty = [
+                SegmentRow(lbl, i, 0, 0.0, dict.fromkeys(metrics))
+                for i, lbl in enumerate(segment_labels(spec, name), 1)
+                if lbl not in seen
+            ]
+            out[name] = sorted(
+                out[name] + empty, key=lambda r: (r.order is None, r.order or 0, str(r.label))
+            )
     return out
