@@ -311,10 +311,29 @@ class Session:
         except duckdb.Error as err:
             raise DataError(
                 f"{self.spec_file.path}: the model query failed in DuckDB: "
-                f"{str(err).splitlines()[0]}"
+                f"{str(err).splitlines()[0]}{self._empty_csv_hint()}"
             ) from None
         self.made[table] = sql
         return table
+
+    def _empty_csv_hint(self) -> str:
+        """Why a query over CSV input may fail: a header-only CSV has no types to detect."""
+        empty = []
+        for name, path in self.source.tables.items():
+            if not path.lower().endswith((".csv", ".csv.gz", ".tsv")):
+                continue
+            try:
+                rows = self.con.execute(f"SELECT COUNT(*) FROM {table_sql(name)}").fetchone()
+            except duckdb.Error:
+                continue
+            if rows is not None and rows[0] == 0:
+                empty.append(f"{name} ({path})")
+        if not empty:
+            return ""
+        return (
+            f" — {', '.join(empty)} has a header and no rows, so DuckDB reads every column "
+            "as text; give it data rows, or pass it as Parquet with its types"
+        )
 
     def close(self) -> None:
         self.con.close()

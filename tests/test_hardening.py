@@ -267,3 +267,22 @@ def test_profile_sql_profiles_a_text_overlay_by_category(tmp_path):
     assert typed.exit_code == 0, typed.output
     assert "AVG(CAST(last_type AS DOUBLE" not in typed.stdout
     assert "CAST(last_type AS TEXT)" in typed.stdout
+
+
+def test_a_header_only_csv_is_named_when_the_model_fails(tmp_path):
+    """A CSV with a header and no rows gave a TypeError traceback; now the model's failure
+    names the table and why its columns have no types."""
+    lines = table_paths("retail")["int_order_lines"]
+    header = tmp_path / "lines.csv"
+    import duckdb
+
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM read_parquet('{lines}') LIMIT 0) TO '{header}' (HEADER true)"
+    )
+    customers = table_paths("retail")["int_customers"]
+    result = _run(
+        "verify", OFFER, "-d", "duckdb",
+        "--table", f"int_customers={customers}", "--table", f"int_order_lines={header}",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "int_order_lines" in result.output and "has a header and no rows" in result.output
