@@ -17,9 +17,8 @@ import jinja2
 import sqlglot
 import yaml
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, UnsupportedError
 
-from semseg.compile import comment_text, compile_tree, header, refusals
+from semseg.compile import comment_text, compile_tree, generate, header, refusals
 from semseg.compile.dialects import Target, get_target
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
@@ -78,19 +77,10 @@ def _jinja_safe(tree: exp.Expression) -> exp.Expression:
 
 
 def _generate(tree: exp.Expression, target: Target, strict: bool = True) -> str:
-    """SQL for the target, refusing what it cannot express faithfully (as compile does).
-
-    ``strict=False`` for verify's proofs: their window orders only non-NULL values, so the NULL
-    ordering sqlglot cannot carry over to every target (T-SQL) does not matter there.
-    """
-    level = ErrorLevel.RAISE if strict else ErrorLevel.IGNORE
-    try:
-        return tree.sql(dialect=target.sqlglot, pretty=True, unsupported_level=level)
-    except UnsupportedError as err:
-        raise CompileError(
-            f"{target.title} cannot express this model faithfully: {err}. Change the spec to "
-            "avoid the construct, or compile for another dialect."
-        ) from None
+    """SQL for the target (compile.generate). ``strict=False`` for verify's proofs: their
+    window orders only non-NULL values, so the NULL ordering sqlglot cannot carry over to every
+    target (T-SQL) does not matter there."""
+    return generate(tree, target, strict=strict)
 
 
 def _relation(table: str, source: str | None) -> exp.Expression:

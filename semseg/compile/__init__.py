@@ -137,6 +137,19 @@ def refusals(spec_file: SpecFile, target: Target) -> list[str]:
     return out
 
 
+def generate(tree: exp.Expression, target: Target, where: str = "", strict: bool = True) -> str:
+    """Pretty SQL for the target from a tree it may change; a construct the target cannot
+    express faithfully is a ``CompileError`` (``strict=False``: written as sqlglot can)."""
+    level = ErrorLevel.RAISE if strict else ErrorLevel.IGNORE
+    try:
+        return tree.sql(dialect=target.sqlglot, copy=False, pretty=True, unsupported_level=level)
+    except UnsupportedError as err:
+        raise CompileError(
+            f"{where}{target.title} cannot express this model faithfully: {err}. "
+            "Change the spec to avoid the construct, or compile for another dialect."
+        ) from None
+
+
 def compile_spec(
     spec_file: SpecFile,
     dialect: str = "duckdb",
@@ -150,16 +163,8 @@ def compile_spec(
     if refused:
         raise CompileError("\n".join(refused))
     tree = compile_tree(spec_file.spec, target, materialize, relation, spec_file.path, canonical)
-    try:
-        # compile_tree hands over a tree of our own (a copy of ``canonical`` or a fresh parse):
-        # the generator may mutate it, so its own defensive copy is not needed.
-        sql = tree.sql(
-            dialect=target.sqlglot, copy=False, pretty=True, unsupported_level=ErrorLevel.RAISE
-        )
-    except UnsupportedError as err:
-        raise CompileError(
-            f"{spec_file.path}: {target.title} cannot express this model faithfully: {err}. "
-            "Change the spec to avoid the construct, or compile for another dialect."
-        ) from None
+    # compile_tree hands over a tree of our own (a copy of ``canonical`` or a fresh parse):
+    # the generator may mutate it, so its own defensive copy is not needed.
+    sql = generate(tree, target, f"{spec_file.path}: ")
     terminator = ";" if materialize != "query" else ""
     return header(spec_file, target) + sql + terminator + "\n"
