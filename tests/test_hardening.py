@@ -286,3 +286,38 @@ def test_a_header_only_csv_is_named_when_the_model_fails(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 1
     assert "int_order_lines" in result.output and "has a header and no rows" in result.output
+
+
+def test_a_read_only_out_folder_is_a_clear_error(tmp_path):
+    import os
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        if os.access(out, os.W_OK):
+            pytest.skip("running as a user that can write anywhere (root)")
+        result = _run("compile", OFFER, "--out", out)
+        assert result.exit_code == 1 and "cannot write" in result.output
+    finally:
+        out.chmod(0o700)
+
+
+def test_a_database_locked_by_a_writer_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, sys, time; c = duckdb.connect({str(db)!r}); "
+         "c.execute('CREATE TABLE t AS SELECT 1 AS x'); print('ready', flush=True); "
+         "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = _run("verify", OFFER, "--data", db)
+        assert result.exit_code == 1 and "locked by another process" in result.output
+    finally:
+        holder.communicate("")
