@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import sqlglot
@@ -33,6 +34,7 @@ from semseg.sql import table as table_node
 EXTENSIONS = (".parquet", ".csv", ".csv.gz", ".tsv")
 MODEL_TABLE = "semseg_result"  # the model's result (TEMP), as verify's checks read it
 METRICS_TABLE = "semseg_metrics"  # the model without cluster segmentations (no fitted model)
+CLUSTER_TABLE = "semseg_cluster_labels"  # the metrics and one cluster segmentation
 
 
 @dataclass(frozen=True)
@@ -288,15 +290,22 @@ class Session:
         """The table holding the model (``clusters=False``: without cluster segmentations)."""
         table = MODEL_TABLE if clusters else METRICS_TABLE
         if table not in self.made:
-            spec_file = self.spec_file
-            if not clusters:
-                kept = {
-                    n: s for n, s in spec_file.spec.segmentations.items() if s.kind != "cluster"
-                }
-                spec = spec_file.spec.model_copy(update={"segmentations": kept})
-                spec_file = SpecFile(spec, spec_file.path, spec_file.marks)
-            self.load(compile_spec(spec_file, "duckdb"), table)
+            segmentations = self.spec_file.spec.segmentations
+            kept = {n: s for n, s in segmentations.items() if clusters or s.kind != "cluster"}
+            self.load(compile_spec(self._with(kept), "duckdb"), table)
         return table
+
+    def cluster_labels(self, segmentation: str) -> str:
+        """The table holding the metrics and one cluster segmentation, from its model file as
+        it is now (run again on every call: ``semseg cluster`` has just written that file, and
+        the spec's other cluster segmentations may not have a model yet)."""
+        kept = {segmentation: self.spec_file.spec.segmentations[segmentation]}
+        return self.load(compile_spec(self._with(kept), "duckdb"), CLUSTER_TABLE)
+
+    def _with(self, segmentations: dict[str, Any]) -> SpecFile:
+        """The spec with only these segmentations (its metrics need none of them)."""
+        spec = self.spec_file.spec.model_copy(update={"segmentations": segmentations})
+        return SpecFile(spec, self.spec_file.path, self.spec_file.marks)
 
     def load(self, sql: str, table: str = MODEL_TABLE, hand_written: bool = False) -> str:
         """Store the result of one DuckDB query (the model) as TEMP table ``table``.

@@ -321,3 +321,25 @@ def test_a_database_locked_by_a_writer_says_so(tmp_path):
         assert result.exit_code == 1 and "locked by another process" in result.output
     finally:
         holder.communicate("")
+
+
+def test_cluster_fits_every_cluster_segmentation_of_a_spec(tmp_path):
+    """Two cluster segmentations in one spec: both are fitted and both agreements measured
+    (the first one's agreement compiled the whole model, which needs the second's model
+    file, not written yet)."""
+    import yaml
+
+    spec = yaml.safe_load((SPECS / "olist_personas.yml").read_text("utf-8"))
+    twin = dict(spec["segmentations"]["persona"])
+    twin["cluster"] = dict(twin["cluster"], min_cluster_size=80)
+    twin.pop("order_column", None)
+    spec["segmentations"]["persona_coarse"] = twin
+    path = tmp_path / "two.yml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), "utf-8")
+    result = _run("cluster", path)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("assignment SQL agrees with the local labels on") == 2
+    assert sorted(p.name for p in tmp_path.glob("*.model.json")) == [
+        "two.persona.model.json",
+        "two.persona_coarse.model.json",
+    ]

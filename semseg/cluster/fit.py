@@ -66,9 +66,13 @@ class LocalFit:
     seconds: float
 
 
+def _cluster_names(spec_file: SpecFile) -> list[str]:
+    return [n for n, s in spec_file.spec.segmentations.items() if s.kind == "cluster"]
+
+
 def cluster_segmentations(spec_file: SpecFile) -> list[str]:
     """Every cluster segmentation of the spec; ``UsageError`` when there is none."""
-    names = [n for n, s in spec_file.spec.segmentations.items() if s.kind == "cluster"]
+    names = _cluster_names(spec_file)
     if not names:
         raise UsageError(f"{spec_file.path}: the spec has no cluster segmentation")
     return names
@@ -76,11 +80,9 @@ def cluster_segmentations(spec_file: SpecFile) -> list[str]:
 
 def cluster_segmentation(spec_file: SpecFile, segmentation: str | None) -> str:
     """The cluster segmentation to fit: the one named, else the first; ``UsageError`` if none."""
-    names = [n for n, s in spec_file.spec.segmentations.items() if s.kind == "cluster"]
     if segmentation is None:
-        if not names:
-            raise UsageError(f"{spec_file.path}: the spec has no cluster segmentation")
-        return names[0]
+        return cluster_segmentations(spec_file)[0]
+    names = _cluster_names(spec_file)
     if segmentation not in names:
         raise UsageError(
             f"{spec_file.path}: '{segmentation}' is not a cluster segmentation "
@@ -428,8 +430,8 @@ def fit_spec(
 
 
 def sql_labels(session: Session, segmentation: str) -> dict[Any, int]:
-    """Key → cluster id from the compiled model (fitted model file needed) run in DuckDB."""
-    table = session.model(clusters=True)
+    """Key → cluster id from the compiled assignment SQL (its model file as it is now)."""
+    table = session.cluster_labels(segmentation)
     key = session.spec_file.spec.entity.key
     query = f"SELECT {name_sql(key)}, {name_sql(segmentation)} FROM {table}"
     rows = session.con.execute(query).fetchall()
