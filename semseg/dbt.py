@@ -76,13 +76,6 @@ def _jinja_safe(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _generate(tree: exp.Expression, target: Target, strict: bool = True) -> str:
-    """SQL for the target (compile.generate). ``strict=False`` for verify's proofs: their
-    window orders only non-NULL values, so the NULL ordering sqlglot cannot carry over to every
-    target (T-SQL) does not matter there."""
-    return generate(tree, target, strict=strict)
-
-
 def _relation(table: str, source: str | None) -> exp.Expression:
     """A spec table as dbt's ``ref``/``source`` call: a node printed verbatim by sqlglot."""
     text = _macros().relation(table.split(".")[-1], source)
@@ -127,7 +120,7 @@ def dbt_model(
         raise CompileError("\n".join(refused))
     relations = {t: _relation(t, source) for t in tables}
     tree = _with_relations(compile_tree(spec, target, spec_path=spec_file.path), relations)
-    body = _generate(_jinja_safe(tree), target)
+    body = generate(_jinja_safe(tree), target)
     model = _macros().model(jinja_text(header(spec_file, target)), materialized, body)
     files = {
         f"models/{spec.name}.sql": str(model),
@@ -147,7 +140,9 @@ def dbt_model(
         )
         parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
         proof = _with_relations(parsed, model_ref)
-        text = _generate(_jinja_safe(proof), target, strict=False)
+        # strict=False: a proof's window orders only non-NULL values, so the NULL ordering
+        # sqlglot cannot carry over to every target (T-SQL) does not matter there.
+        text = generate(_jinja_safe(proof), target, strict=False)
         files[f"tests/{spec.name}__{name}.sql"] = str(
             _macros().singular_test(spec.name, name, text)
         )

@@ -17,8 +17,7 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from semseg.compile.dialects import Target, get_target, unfaithful
 from semseg.compile.plan import CANONICAL, ModelPlan, build_plan
-from semseg.compile.portable import for_target as target_rewrites
-from semseg.compile.portable import portable
+from semseg.compile.portable import apply_rewrites, portable
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.model import Spec
@@ -71,7 +70,7 @@ def canonical_query(spec: Spec, spec_path: Path | None = None) -> exp.Expression
 def for_target(query: exp.Expression, target: Target) -> exp.Expression:
     """A canonical query (a copy it may change) with the target's quirks applied: its rewrites
     of the portable language, its materialised CTEs and its query settings."""
-    query = target_rewrites(query, target.rewrites)
+    query = apply_rewrites(query, target.rewrites)
     for cte in query.find_all(exp.CTE) if target.materialized_ctes else ():
         if cte.alias.endswith(target.materialized_ctes):
             cte.set("materialized", True)

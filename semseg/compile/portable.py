@@ -194,7 +194,7 @@ TARGET_REWRITES = {
 }
 
 
-def for_target(tree: exp.Expression, rewrites: tuple[str, ...]) -> exp.Expression:
+def apply_rewrites(tree: exp.Expression, rewrites: tuple[str, ...]) -> exp.Expression:
     """The target's own rewrites (``Target.rewrites``), applied to its copy of the tree."""
     for name in rewrites:
         tree = tree.transform(TARGET_REWRITES[name], copy=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from semseg.spec.model import Spec
-from semseg.spec.reserved import ENGINES, NILADIC, reserved_in
+from semseg.spec.reserved import ENGINES, is_niladic, reserved_in
 
 HELPER_SEPARATOR = "__"  # generated helper columns: <segmentation>__<what>
 
@@ -127,7 +127,7 @@ def unsafe_name(name: str) -> tuple[str, str] | None:
             f"rename it, e.g. '{word}_value' or 'n_{word}': semseg writes names unquoted, so "
             "they must mean the same thing in every dialect",
         )
-    if word in NILADIC:
+    if is_niladic(word):
         return (
             f"'{name}' is a built-in value in SQL (some engines read the bare word as "
             "a function call, not a column)",
