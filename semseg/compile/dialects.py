@@ -60,7 +60,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("duckdb", "DuckDB", "duckdb", engine="duckdb"),
         Target("snowflake", "Snowflake", "snowflake"),
-        Target("bigquery", "BigQuery", "bigquery"),
+        Target("bigquery", "BigQuery", "bigquery", rewrites=("ieee_nan",)),
         Target(
             "postgres",
             "PostgreSQL",
@@ -71,28 +71,35 @@ TARGETS: dict[str, Target] = {
         Target("redshift", "Amazon Redshift", "redshift", rewrites=("padded_text",)),
         Target("databricks", "Databricks SQL", "databricks", engine="spark"),
         Target("spark", "Apache Spark SQL", "spark", engine="spark"),
-        Target("trino", "Trino / Presto", "trino"),
+        Target("trino", "Trino / Presto", "trino", rewrites=("ieee_nan",)),
         Target(
             "tsql",
             "SQL Server / Azure Synapse (T-SQL)",
             "tsql",
-            rewrites=("padded_text", "tsql_binary_text", "tsql_greatest", "tsql_length"),
+            rewrites=(
+                "padded_text",
+                "tsql_binary_text",
+                "tsql_greatest",
+                "tsql_length",
+                "no_nan",
+            ),
         ),
         Target(
             "clickhouse",
             "ClickHouse",
             "clickhouse",
             query_settings=CLICKHOUSE_SETTINGS,
+            rewrites=("ieee_nan",),
             table_engine="MergeTree",
             engine="clickhouse",
         ),
-        Target("sqlite", "SQLite", "sqlite", engine="sqlite", rewrites=("sqlite_months",)),
+        Target("sqlite", "SQLite", "sqlite", engine="sqlite", rewrites=("sqlite_months", "no_nan")),
         Target(
             "mysql",
             "MySQL 8",
             "mysql",
             engine="mysql",
-            rewrites=("padded_text", "mysql_binary_text"),
+            rewrites=("padded_text", "mysql_binary_text", "no_nan"),
         ),
     )
 }

@@ -22,6 +22,7 @@ from semseg.compile.cluster_sql import (
     order_sql,
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
+from semseg.compile.portable import not_nan
 from semseg.spec.graph import (
     derived_dependencies,
     metric_precision,
@@ -139,6 +140,14 @@ def _rounded(value: exp.Expression, places: int | None) -> exp.Expression:
     return exp.Div(this=floor, expression=scale.copy()) if places else floor
 
 
+def _missing_nan(value: exp.Expression, places: int | None) -> exp.Expression:
+    """A metric that is rounded is never NaN: NaN is missing (NULL, then ``fill``). Engines
+    disagree on where NaN falls against a bound (DuckDB, PostgreSQL, Snowflake and Spark sort
+    it above every number; ClickHouse, BigQuery and Trino compare it false), and SQLite, MySQL
+    and SQL Server have none. ``portable.not_nan`` writes the test for each target."""
+    return value if places is None else not_nan(to_double(value))
+
+
 def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
     """Derived metrics as trees over base metrics (derived references expanded inline)."""
     deps = derived_dependencies(spec)
@@ -150,8 +159,9 @@ def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
                 if dep in deps:
                     build(dep)
             m = spec.metrics[name]
-            value = _with_fill(snippet_expr(m.expr or "", spec.dialect, done), m.fill)
-            done[name] = _rounded(value, metric_precision(spec, name))
+            places = metric_precision(spec, name)
+            value = _missing_nan(snippet_expr(m.expr or "", spec.dialect, done), places)
+            done[name] = _rounded(_with_fill(value, m.fill), places)
         return done[name]
 
     for name in deps:
@@ -309,7 +319,15 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         Column(
             m,
             _rounded(
-                _metric_value(sources, split, keys_cte, key, m, spec.metrics[m].fill),
+                _metric_value(
+                    sources,
+                    split,
+                    keys_cte,
+                    key,
+                    m,
+                    spec.metrics[m].fill,
+                    metric_precision(spec, m),
+                ),
                 metric_precision(spec, m),
             ),
         )
@@ -423,9 +441,11 @@ def _metric_value(
     key: str,
     metric: str,
     fill: object,
+    places: int | None,
 ) -> exp.Expression:
-    """A base metric as read in the metrics CTE, filled (split-off distinct counts joined back)."""
-    value: exp.Expression = column(metric, _owner(sources, metric))
+    """A base metric as read in the metrics CTE, filled (split-off distinct counts joined back);
+    NaN is missing when it is rounded to ``places``."""
+    value = _missing_nan(column(metric, _owner(sources, metric)), places)
     if metric not in split:
         return _with_fill(value, fill)
     main, analysis = split[metric]

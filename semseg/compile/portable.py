@@ -142,6 +142,47 @@ def _padded_text(node: exp.Expression) -> exp.Expression:
     return node
 
 
+_DOUBLE = exp.DataType.build("double")
+
+
+def _nan() -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string("NaN"), to=_DOUBLE.copy())
+
+
+def not_nan(value: exp.Expression) -> exp.Expression:
+    """``NULLIF(value, NaN)`` for a DOUBLE ``value``: NaN becomes NULL. Where NaN equals NaN
+    (DuckDB, PostgreSQL, Redshift, Snowflake, Spark) that is the whole of it; ``ieee_nan`` and
+    ``no_nan`` write it for the other targets."""
+    return exp.Nullif(this=value, expression=_nan())
+
+
+def _is_not_nan(node: exp.Expression) -> bool:
+    """Whether ``node`` is a ``not_nan`` (found again in the re-parsed canonical tree)."""
+    nan = node.expression if isinstance(node, exp.Nullif) else None
+    return (
+        isinstance(nan, exp.Cast)
+        and nan.to.is_type("double")
+        and isinstance(nan.this, exp.Literal)
+        and nan.this.is_string
+        and nan.this.this == "NaN"
+    )
+
+
+def _ieee_nan(node: exp.Expression) -> exp.Expression:
+    """ClickHouse, BigQuery and Trino compare NaN unequal to itself, so NULLIF keeps it:
+    ``CASE WHEN isNaN(v) THEN NULL ELSE v END``."""
+    if not _is_not_nan(node):
+        return node
+    test = exp.IsNan(this=node.this.copy())
+    return exp.Case(ifs=[exp.If(this=test, true=exp.Null())], default=node.this.copy())
+
+
+def _no_nan(node: exp.Expression) -> exp.Expression:
+    """SQLite, MySQL and SQL Server have no NaN (SQLite stores it as NULL, the others refuse
+    it), and their CAST('NaN' AS ...) is 0 or an error: the value as it is."""
+    return node.this.copy() if _is_not_nan(node) else node
+
+
 def _tsql_greatest(node: exp.Expression) -> exp.Expression:
     """GREATEST/LEAST exist only from SQL Server 2022: a CASE per pair (the arguments are
     already NULL-safe, see ``_null_ignoring``; all NULL gives NULL)."""
@@ -185,6 +226,8 @@ def _binary_text(collation: str):
 
 
 TARGET_REWRITES = {
+    "ieee_nan": _ieee_nan,
+    "no_nan": _no_nan,
     "sqlite_months": _sqlite_months,
     "padded_text": _padded_text,
     "tsql_greatest": _tsql_greatest,

@@ -212,6 +212,13 @@ def _round_half_up(value: str, places: int | None) -> str:
     return f"(FLOOR(CAST({value} AS DOUBLE) * {10**places} + 0.5) / {10**places})"
 
 
+def _nan_missing(value: str, places: int | None) -> str:
+    """A rounded metric is never NaN (docs/spec.md): NaN is missing, before ``fill``."""
+    if places is None:
+        return value
+    return f"(CASE WHEN isnan(CAST({value} AS DOUBLE)) THEN NULL ELSE {value} END)"
+
+
 def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
     """Metrics recomputed straight from each source, a shape of their own.
 
@@ -273,10 +280,12 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
                 )
             else:
                 value = f"a.{q(m)}"
+            places = metric_precision(spec, m)
+            value = _nan_missing(value, places)
             filled = (
                 value if metric.fill is None else f"COALESCE({value}, {sql_literal(metric.fill)})"
             )
-            expected_of[m] = _round_half_up(filled, metric_precision(spec, m))
+            expected_of[m] = _round_half_up(filled, places)
         columns = "".join(
             f", r.{q(m)} AS {q(m)}, {expected_of[m]} AS {_expected(m)}" for m in names
         )
@@ -303,10 +312,11 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         diffs = []
         for m in derived:
             metric = spec.metrics[m]
-            expr = snippet_sql(metric.expr or "", spec.dialect)
+            places = metric_precision(spec, m)
+            expr = _nan_missing(snippet_sql(metric.expr or "", spec.dialect), places)
             expected = _round_half_up(
                 expr if metric.fill is None else f"COALESCE({expr}, {sql_literal(metric.fill)})",
-                metric_precision(spec, m),
+                places,
             )
             diffs.append(
                 _mismatches(key, m, expected, "expected", RESULT, _tolerant(spec, m, numeric))

@@ -37,7 +37,9 @@ WITH customer_population AS (
     customer_sales.days_since_first_order AS days_since_first_order,
     customer_sales.days_since_last_order AS days_since_last_order,
     customer_sales.largest_sale_line AS largest_sale_line,
-    CAST(FLOOR(CAST(COALESCE(customer_all_lines.net_sales, 0) AS REAL) * 1000000 + 0.5) AS REAL) / 1000000 AS net_sales,
+    CAST(FLOOR(
+      CAST(COALESCE(CAST(customer_all_lines.net_sales AS REAL), 0) AS REAL) * 1000000 + 0.5
+    ) AS REAL) / 1000000 AS net_sales,
     COALESCE(customer_all_lines.refund_lines, 0) AS refund_lines,
     COALESCE(customer_all_lines.line_count, 0) AS line_count
   FROM customer_population

@@ -18,7 +18,7 @@ WITH customer_sales AS (
     customer_sales.unified_customer_id AS unified_customer_id,
     customer_sales.recency_days AS recency_days,
     customer_sales.frequency_orders AS frequency_orders,
-    CAST(FLOOR(CAST(customer_sales.monetary_value AS FLOAT) * 1000000 + 0.5) AS FLOAT) / 1000000 AS monetary_value
+    CAST(FLOOR(CAST(CAST(customer_sales.monetary_value AS FLOAT) AS FLOAT) * 1000000 + 0.5) AS FLOAT) / 1000000 AS monetary_value
   FROM customer_sales
 ), customer_derived_metrics AS (
   SELECT
