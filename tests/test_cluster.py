@@ -217,6 +217,7 @@ def test_verify_proves_the_cluster_segmentation():
     checks = {c.name: c for c in report.checks}
     assert {"labels:persona", "where:persona", "agreement:persona"} <= set(checks)
     assert not any(n.startswith("rules:") or n.startswith("tiers:") for n in checks)
+    assert "other data" not in checks["agreement:persona"].description
     model = json.loads(MODEL.read_text(encoding="utf-8"))
     k = len(model["clusters"])
     rows = report.distribution["persona"]
@@ -225,6 +226,21 @@ def test_verify_proves_the_cluster_segmentation():
     assert sum(r.count for r in rows) == report.rows == 8000
     sizes = [c["size"] for c in model["clusters"]]
     assert all(abs(r.count - n) <= 0.2 * n for r, n in zip(rows, sizes, strict=False))
+
+
+def test_verify_says_when_the_model_was_fitted_on_other_data(tmp_path):
+    """The model records a digest of the rows it was fitted on (issue 11): applied to other
+    data, verify's refit answers for this data, and the agreement check says so."""
+    from semseg.verify import verify
+
+    shutil.copy(SPEC, tmp_path / SPEC.name)
+    model = json.loads(MODEL.read_text(encoding="utf-8"))
+    assert len(model["fit"]["data_digest"]) == 16
+    model["fit"]["data_digest"] = "0" * 16
+    (tmp_path / MODEL.name).write_text(json.dumps(model), encoding="utf-8")
+    report = verify(load_spec(tmp_path / SPEC.name), dialects=["duckdb"])
+    agreement = {c.name: c for c in report.checks}["agreement:persona"]
+    assert "fitted on other data" in agreement.description
 
 
 def test_verify_catches_a_wrong_cluster_assignment():

@@ -371,6 +371,7 @@ def fit_local(
             "category_weight": CATEGORY_WEIGHT,
             "where": c.where,
             "n_rows": len(feats.keys),
+            "data_digest": data_digest(feats),
             "n_complete": int(len(complete)),
             "n_sampled": int(len(sample)),
             "sample": "all" if len(sample) == len(complete) else "md5(key) first",
@@ -383,6 +384,21 @@ def fit_local(
         },
     )
     return LocalFit(model, feats, labels, space, seconds)
+
+
+def data_digest(feats: Features) -> str:
+    """A digest of the rows a fit saw: every key passing cluster.where with its features and
+    categories, in key order. Two fits with the same spec fingerprint and digest saw the same
+    data; a model applied to other data is legitimate (that is what the SQL is for), but
+    verify's refit then answers for this data, not the fit's."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    h.update(repr([str(k) for k in feats.keys]).encode("utf-8"))
+    h.update(np.ascontiguousarray(feats.numeric, dtype="<f8").tobytes())
+    for metric in sorted(feats.categorical):
+        h.update(repr((metric, feats.categorical[metric])).encode("utf-8"))
+    return h.hexdigest()[:16]
 
 
 def fit_spec(

@@ -64,10 +64,18 @@ def agreement_check(session: Session, name: str) -> CheckResult:
     bad = mismatches(fitted, found)
     ok = share >= AGREEMENT_MIN
     n = len(fitted.features.keys)
+    spec_file = session.spec_file
+    stored = fitted_model(spec_file.spec, name, spec_file.path).fit.get("data_digest")
+    other = (
+        ""
+        if stored == fitted.model.fit["data_digest"]
+        else "; the model was fitted on other data than this (its data digest differs), so the "
+        "refit answers for this data: run `semseg cluster SPEC --data ... --force` to fit it here"
+    )
     return CheckResult(
         f"agreement:{name}",
         f"the model's {name} equals the local fit on >= {AGREEMENT_MIN:.0%} of the {n:,} rows "
-        f"passing cluster.where (actual {share:.2%}, {len(bad):,} differ)",
+        f"passing cluster.where (actual {share:.2%}, {len(bad):,} differ){other}",
         ok,
         0 if ok else len(bad),
         () if ok else tuple(f"{k}: model {m}, local fit {f}" for k, m, f in bad[:EXAMPLES]),
