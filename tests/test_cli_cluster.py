@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 
 from typer.testing import CliRunner
@@ -43,3 +45,37 @@ def test_cluster_on_a_spec_without_cluster_segmentation_fails_cleanly():
     result = runner.invoke(app, ["cluster", str(SPECS / "offer_seeker.yml")])
     assert result.exit_code == 2  # a usage error, as an unknown --segmentation is
     assert "Traceback" not in result.output and "cluster" in result.output
+
+
+class _FullDisk:
+    """A file on a disk that fills up after 4 KB: the rest of the write fails with ENOSPC."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def write(self, data: bytes) -> int:
+        self.handle.write(data[:4096])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def test_a_full_disk_during_cluster_force_keeps_the_old_model(tmp_path, monkeypatch):
+    """It had destroyed the old model and left 4 KB of invalid JSON (issue 11)."""
+    spec, model = _copy(tmp_path)
+    model.write_text('{"edited": true}')  # the old model, different from the refit
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: _FullDisk(real_fdopen(fd, *a, **k)))
+    result = runner.invoke(app, ["cluster", str(spec), "--force"])
+    monkeypatch.undo()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "No space left on device" in result.output and MODEL.name in result.output
+    assert model.read_text() == '{"edited": true}'  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MODEL.name, "olist_personas.yml"])
