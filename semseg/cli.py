@@ -13,6 +13,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -34,6 +35,7 @@ from semseg.progress import terminal_progress
 from semseg.sample import DATASETS, FORMATS, write_sample
 from semseg.spec import SpecFile, find_specs, load_spec
 from semseg.spec.schema import spec_json_schema
+from semseg.spec.time import as_of_value, uses_time
 from semseg.verify import verify as run_verify
 from semseg.version import __version__
 
@@ -172,6 +174,21 @@ def read_text_file(path: Path, what: str) -> str:
         raise DataError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
+AS_OF_HELP = (
+    "The as-of date of sources with an event time: YYYY-MM-DD, today, or (verify, cluster, "
+    "profile) latest, the latest event date in the data. Overrides the spec's as_of."
+)
+
+
+def _as_of(text: str | None) -> date | str | None:
+    if text is None:
+        return None
+    try:
+        return as_of_value(text)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 @app.command()
 @handled
 def compile(
@@ -199,9 +216,17 @@ def compile(
             help="With --dbt: refer to tables as {{ source('NAME', table) }} instead of ref()."
         ),
     ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
 ) -> None:
     """Compile specs to SQL for a warehouse dialect, or into a dbt project."""
-    specs = load_all(spec)
+    specs = [f.with_as_of(_as_of(as_of)) for f in load_all(spec)]
+    for f in specs:
+        if uses_time(f.spec) and f.spec.as_of is None:
+            typer.echo(
+                f"note: {f.spec.name}: compiled as of the engine's current date (no --as-of "
+                "and no as_of: in the spec); --as-of YYYY-MM-DD fixes the date",
+                err=True,
+            )
     if dbt is not None:
         materialized = "table" if materialize is Materialize.query else materialize.value
         files = []
@@ -305,13 +330,15 @@ def verify(
         ),
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
 ) -> None:
     """Run the compiled SQL in DuckDB on sample data and prove the segmentation right."""
     tables = _table_option(table or [])
     model_sql = read_text_file(sql, "--sql") if sql is not None else None
     names = [d.value for d in dialect] if dialect else None
+    when = _as_of(as_of)
     reports = [
-        run_verify(spec_file, data, tables, names, model_sql=model_sql)
+        run_verify(spec_file, data, tables, names, model_sql=model_sql, as_of=when)
         for spec_file in load_all(spec)
     ]
     if format is Format.json:
@@ -370,8 +397,10 @@ def cluster(
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace a different existing model file.")] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
 ) -> None:
     """Fit the spec's cluster segmentations (or the one named) and write their model files."""
+    when = _as_of(as_of)
     spec_file = load_one(spec, "cluster")
     tables = _table_option(table or [])
     show = terminal_progress()
@@ -382,7 +411,9 @@ def cluster(
             f"({', '.join(names)}): pass --segmentation too"
         )
     results = []
-    with open_session(spec_file, data, tables) as session:
+    with open_session(spec_file, data, tables, when) as session:
+        if session.as_of_note and format is not Format.json:
+            typer.echo(session.as_of_note)
         for name in names:
             results.append(fit_spec(session, name, model, force, show))
     show("")
@@ -468,8 +499,10 @@ def profile(
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing HTML file.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
 ) -> None:
     """Describe every segment by over/under-index tables of its inputs and overlays."""
+    when = _as_of(as_of)
     spec_file = load_one(spec, "profile")
     name = segmentation or next(iter(spec_file.spec.segmentations), None)
     if name is None or name not in spec_file.spec.segmentations:
@@ -485,7 +518,9 @@ def profile(
             f"metrics are: {', '.join(spec_file.spec.metrics)}"
         )
     if sql is not None:
-        typer.echo(profile_sql(spec_file, name, sql.value, overlays, baseline.value))
+        typer.echo(
+            profile_sql(spec_file.with_as_of(when), name, sql.value, overlays, baseline.value)
+        )
         return
     if html is not None:
         preflight(html, force)  # before the run, not after it
@@ -497,6 +532,7 @@ def profile(
         overlays,
         baseline.value,
         projection=html is not None,
+        as_of=when,
     )
     typer.echo(render_terminal(result), nl=False)
     if html is not None:

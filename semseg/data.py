@@ -8,6 +8,7 @@ read-only, and everything semseg creates is TEMP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from semseg.compile import compile_spec
 from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
 from semseg.spec import SpecFile
+from semseg.spec.time import time_sources, uses_time
 from semseg.spec.validate.snippets import snippet_places
 from semseg.sql import (
     CANONICAL,
@@ -27,6 +29,7 @@ from semseg.sql import (
     literal,
     name_sql,
     parse_snippet,
+    snippet_sql,
     table_sql,
 )
 from semseg.sql import table as table_node
@@ -253,6 +256,15 @@ def _check_columns(
                     f"columns are: {', '.join(sorted(cols))}",
                 )
             )
+        time = spec.sources[owner[1]].time if owner[0] == "sources" else None
+        if time and time.lower() not in cols:
+            problems.append(
+                spec_file.marks.issue(
+                    (*owner, "time"),
+                    f"event time column '{time}' not found in table '{table}'",
+                    f"columns are: {', '.join(sorted(cols))}",
+                )
+            )
     for path, text, _ in snippet_places(spec):
         owner = tuple(path[:2]) if path[0] != "population" else ("population",)
         if owner not in table_of:
@@ -285,6 +297,7 @@ class Session:
     con: duckdb.DuckDBPyConnection
     source: DataSource
     made: dict[str, str] = field(default_factory=dict)
+    as_of_note: str = ""  # where the as-of date came from ('' without event time)
 
     def model(self, clusters: bool = True) -> str:
         """The table holding the model (``clusters=False``: without cluster segmentations)."""
@@ -354,12 +367,68 @@ class Session:
         self.close()
 
 
+def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> date | None:
+    """The latest event date of every source with an event time (after its ``where``)."""
+    spec = spec_file.spec
+    parts = []
+    for name, time in time_sources(spec).items():
+        src = spec.sources[name]
+        where = f" WHERE {snippet_sql(src.where, spec.dialect)}" if src.where else ""
+        parts.append(
+            f"SELECT MAX(CAST({name_sql(time)} AS DATE)) AS d FROM {table_sql(src.table)}{where}"
+        )
+    try:
+        row = con.execute(f"SELECT MAX(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
+    except duckdb.Error as err:
+        raise DataError(
+            f"{spec_file.path}: cannot read the event dates: {str(err).splitlines()[0]} — "
+            "'time:' must name a DATE or TIMESTAMP column"
+        ) from None
+    return row[0] if row else None
+
+
+def resolve_as_of(
+    spec_file: SpecFile, con: duckdb.DuckDBPyConnection, as_of: date | str | None = None
+) -> tuple[SpecFile, str]:
+    """The spec with a concrete as-of date for this data, and a sentence saying where it came
+    from ('' when the model has no event time). ``as_of``: --as-of, over the spec's."""
+    spec_file = spec_file.with_as_of(as_of)
+    spec = spec_file.spec
+    if not uses_time(spec):
+        return spec_file, ""
+    if isinstance(spec.as_of, date):
+        how = "given with --as-of" if as_of is not None else "the spec's as_of"
+        return spec_file, f"as of {spec.as_of.isoformat()} ({how})"
+    if spec.as_of == "today":
+        today = datetime.now(UTC).date()
+        return spec_file.with_as_of(today), f"as of {today.isoformat()} (today, UTC)"
+    latest = latest_event_date(con, spec_file)
+    if latest is None:
+        raise DataError(
+            f"{spec_file.path}: the sources with an event time have no dated events, so there "
+            "is no latest event date; pass --as-of YYYY-MM-DD"
+        )
+    return (
+        spec_file.with_as_of(latest),
+        f"as of {latest.isoformat()} (the latest event date in the data; --as-of sets another)",
+    )
+
+
 def open_session(
-    spec_file: SpecFile, data: Path | None = None, tables: dict[str, Path] | None = None
+    spec_file: SpecFile,
+    data: Path | None = None,
+    tables: dict[str, Path] | None = None,
+    as_of: date | str | None = None,
 ) -> Session:
-    """Connect (see ``connect``) and return the session that runs the model in it."""
+    """Connect (see ``connect``) and return the session that runs the model in it, with the
+    spec's as-of date resolved for this data (``resolve_as_of``)."""
     con, source = connect(spec_file, data, tables)
-    return Session(spec_file, con, source)
+    try:
+        resolved, note = resolve_as_of(spec_file, con, as_of)
+    except BaseException:
+        con.close()
+        raise
+    return Session(resolved, con, source, as_of_note=note)
 
 
 def _one_query(sql: str, spec_file: SpecFile) -> None:

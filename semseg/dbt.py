@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from semseg.compile.dialects import Target, get_target
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
+from semseg.spec.model import Spec
 from semseg.sql import CANONICAL, literal
 from semseg.verify.checks import rule_check, tier_check
 from semseg.verify.cluster_checks import cluster_checks
@@ -95,6 +97,24 @@ def _with_relations(tree: exp.Expression, relations: dict[str, exp.Expression]) 
     return tree
 
 
+def _as_of_var(spec: Spec, target: Target) -> exp.Expression:
+    """The as-of date as dbt's ``var('as_of')`` (``dbt build --vars '{as_of: 2025-11-30}'``),
+    defaulting to the spec's date, or to the warehouse's current date (``today``, or no as-of,
+    as compile does); for ``latest`` dbt requires the var."""
+
+    def as_date(text: str) -> exp.Expression:
+        return exp.Cast(this=exp.Var(this=text), to=exp.DataType.build("date"))
+
+    if isinstance(spec.as_of, date):
+        return as_date(f'\'{{{{ var("as_of", "{spec.as_of.isoformat()}") }}}}\'')
+    given = as_date("'{{ var(\"as_of\") }}'")
+    if spec.as_of == "latest":  # only the data knows it: the run must say
+        return given
+    today = exp.Cast(this=exp.CurrentDate(), to=exp.DataType.build("date")).sql(target.sqlglot)
+    chosen = given.sql(target.sqlglot)
+    return exp.Var(this=f'{{% if var("as_of", none) %}}{chosen}{{% else %}}{today}{{% endif %}}')
+
+
 def dbt_model(
     spec_file: SpecFile,
     dialect: str = "duckdb",
@@ -119,7 +139,8 @@ def dbt_model(
     if refused:  # the same refusals as compile: dbt output is no way around them
         raise CompileError("\n".join(refused))
     relations = {t: _relation(t, source) for t in tables}
-    tree = _with_relations(compile_tree(spec, target, spec_path=spec_file.path), relations)
+    tree = compile_tree(spec, target, spec_path=spec_file.path, as_of=_as_of_var(spec, target))
+    tree = _with_relations(tree, relations)
     body = generate(_jinja_safe(tree), target)
     model = _macros().model(jinja_text(header(spec_file, target)), materialized, body)
     files = {

@@ -5,9 +5,16 @@ Each customer exists to exercise one case; the comment says which.
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
 CUSTOMERS = [
+    ("C10",),
+    ("C11",),
+    ("C12",),
+    ("C13",),
+    ("C14",),
     ("C1",),
     ("C2",),
     ("C3",),
@@ -53,7 +60,24 @@ LINES = [
     # C99 buys but is not in int_customers: dim_customers has no row for them.
     ("O17", 1, "C99", "Sale", 1, -9.0, "ONL-7", None, "2025-05-09", 9.0),
     # C8, C9: in int_customers with no lines at all -> Non-Offer User with zeros.
+    # Time, as of AS_OF (2025-06-30); offer_trend's windows: last 90 days = after 2025-04-01,
+    # 90 to 455 days ago = after 2024-04-01 up to 2025-04-01.
+    # C10: discounted orders on the as-of date and exactly 90 days before -> Steady.
+    ("O20", 1, "C10", "Sale", 1, -1.0, "ONL-8", None, "2025-06-30", 10.0),
+    ("O21", 1, "C10", "Sale", 1, -1.0, "ONL-8", None, "2025-04-01", 10.0),
+    # C11: a discounted order 89 days before -> recent only -> New Offer Seeker.
+    ("O22", 1, "C11", "Sale", 1, -1.0, "ONL-8", None, "2025-04-02", 10.0),
+    # C12: exactly 455 days before (outside the earlier window) -> Non-Offer User.
+    ("O23", 1, "C12", "Sale", 1, -1.0, "ONL-8", None, "2024-04-01", 10.0),
+    # C13: 454 days before, on a leap year's March -> Lapsed Offer Seeker.
+    ("O24", 1, "C13", "Sale", 1, -1.0, "ONL-8", None, "2024-04-02", 10.0),
+    ("O25", 1, "C13", "Sale", 0, None, None, None, "2024-02-29", 10.0),
+    # C14: discounted orders only after the as-of date -> counted nowhere (point in time).
+    ("O26", 1, "C14", "Sale", 1, -1.0, "ONL-8", None, "2025-07-01", 10.0),
+    ("O27", 1, "C14", "Sale", 1, -1.0, "ONL-8", None, "2026-01-01", 10.0),
 ]
+
+AS_OF = date(2025, 6, 30)  # the edge cases' as-of date: O4, O26 and O27 come after it
 
 
 def load(con: duckdb.DuckDBPyConnection) -> None:

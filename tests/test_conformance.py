@@ -197,6 +197,20 @@ def render_table() -> str:
     ]
     for node, why in REFUSED.items():
         lines.append(f"| {node.__name__} | {why} |")
+    lines += [
+        "",
+        "## Time: windows and time aggregations",
+        "",
+        "A metric's `window` and the time aggregations (`days_since_last`, `days_since_first`,",
+        "`active_days`, `active_weeks`, `active_months`) are not snippets: the compiler writes",
+        "them from the constructs above (`CAST(... AS DATE)`, interval arithmetic on the as-of",
+        "date, `DATE_DIFF('day', ...)`, `FLOOR`) and `YEAR`/`MONTH` (`STRFTIME` on SQLite).",
+        "`tests/test_time_engines.py` proves every window form and time aggregation equal to",
+        "DuckDB on " + ", ".join(ENGINES) + ", over DATE and TIMESTAMP event columns (a second",
+        "after midnight and before it), at as-of dates on a month end (2025-03-31), a leap day",
+        "(2024-02-29) and a year start (2025-01-01), with events on every window bound and after",
+        "the as-of date; verify proves the same metrics with its own date arithmetic.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,8 @@ def test_profile_sql_runs_in_duckdb_like_profile():
     from semseg.data import connect
     from semseg.profile.index import profile, profile_sql
 
-    spec_file = load_spec(RFM)
+    as_of = date(2025, 11, 30)  # profile_sql is compiled SQL: without it, the current date
+    spec_file = load_spec(RFM).with_as_of(as_of)
     con, _ = connect(spec_file)
     try:
         found = con.execute(profile_sql(spec_file, "recency_tier", "duckdb")).fetchall()

@@ -40,7 +40,7 @@ def test_edge_cases_have_the_expected_values(con):
         r[0]: r[1:]
         for r in _rows(con, compile_spec(load_spec(SPECS / "offer_seeker.yml"), "duckdb"))
     }
-    assert set(got) == {f"C{i}" for i in range(1, 10)}  # no NULL key, no C99
+    assert set(got) == {f"C{i}" for i in range(1, 15)}  # no NULL key, no C99
     assert got["C1"][0] == 3 and got["C1"][3:] == ("Offer Seeker", 1)  # 3 orders, not 5 lines
     assert float(got["C1"][1]) == pytest.approx(10 + 5.5 + 7.25 + 0 + 1)
     assert got["C1"][2] == 3  # ONL-1, ONL-2 online + OFF-9 offline; '' ignored
@@ -51,3 +51,8 @@ def test_edge_cases_have_the_expected_values(con):
     assert got["C6"][0] == 3 and got["C6"][2] == 1 and got["C6"][3] == "Offer Seeker"
     assert got["C7"][0] == 1 and float(got["C7"][1]) == 0
     assert got["C8"] == got["C9"] == (0, 0, 0, "Non-Offer User", 3)
+    # offer_seeker has no event time: the orders after edge_data.AS_OF count here (C14).
+    for customer, orders in (("C10", 2), ("C11", 1), ("C12", 1), ("C13", 1), ("C14", 2)):
+        assert got[customer][0] == orders and got[customer][2] == 1  # ONL-8 each time
+        assert float(got[customer][1]) == pytest.approx(orders)  # 1.0 saved per order
+        assert got[customer][3:] == ("Occasional Offer User", 2)

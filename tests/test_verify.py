@@ -99,8 +99,9 @@ def test_wrong_label_and_missing_member_are_caught(edge_db):
     )
     checks = _by_name(verify(load_spec(OFFER), data=edge_db, model_sql=buggy))
     rules = checks["rules:offer_seeker_segment"]
-    assert not rules.passed and rules.failures == 1  # C2 has 2 orders: labelled seeker
-    assert rules.examples[0].startswith("C2: labelled Offer Seeker")
+    assert not rules.passed and rules.failures == 3  # 2 orders each: labelled seekers
+    assert [e.split(":")[0] for e in rules.examples] == ["C10", "C14", "C2"]
+    assert all("labelled Offer Seeker" in e for e in rules.examples)
     assert not checks["labels:offer_seeker_segment"].passed
     assert not checks["population"].passed
     assert "C9: missing from the model" in checks["population"].examples
@@ -159,7 +160,7 @@ def test_table_option_and_json(edge_db, tmp_path):
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["passed"] is True and payload["rows"] == 9
+    assert payload["passed"] is True and payload["rows"] == 14
     bad = runner.invoke(app, ["verify", str(OFFER), "--table", "nonsense"])
     assert bad.exit_code == 2
 
@@ -175,8 +176,9 @@ def test_wrong_offer_count_is_caught(edge_db):
     metrics = checks["metrics:order_lines"]
     assert not metrics.passed
     assert all("distinct_offers_used" in e for e in metrics.examples), metrics.examples
-    # C1 used ONL-1 on two lines of one order, C6 used ONL-5 on three orders.
-    assert metrics.failures == 2
+    # C1 used ONL-1 on two lines of one order, C6 ONL-5 on three orders, C10 and C14 ONL-8
+    # on two orders each.
+    assert metrics.failures == 4
     assert any(
         e.startswith("C6: distinct_offers_used: model 3, source 1") for e in metrics.examples
     )

@@ -42,6 +42,7 @@ from semseg.errors import DataError, UsageError
 from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
 from semseg.spec.graph import cluster_fingerprint
+from semseg.spec.time import uses_time
 from semseg.sql import name_sql
 from semseg.version import __version__
 
@@ -372,6 +373,7 @@ def fit_local(
             "where": c.where,
             "n_rows": len(feats.keys),
             "data_digest": data_digest(feats),
+            **({"as_of": str(spec_file.spec.as_of)} if uses_time(spec_file.spec) else {}),
             "n_complete": int(len(complete)),
             "n_sampled": int(len(sample)),
             "sample": "all" if len(sample) == len(complete) else "md5(key) first",

@@ -6,6 +6,7 @@ it once and generates every dialect with the per-target quirks of ``dialects``.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import cast
@@ -16,7 +17,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from semseg.compile.dialects import Target, get_target, unfaithful
-from semseg.compile.plan import CANONICAL, ModelPlan, build_plan
+from semseg.compile.plan import AS_OF_MARK, CANONICAL, ModelPlan, build_plan
 from semseg.compile.portable import apply_rewrites, portable
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
@@ -26,6 +27,7 @@ from semseg.sql import SnippetProblem, column, literal, name_sql, parse_snippet,
 from semseg.version import __version__
 
 MATERIALIZATIONS = ("query", "view", "table")
+_DATE = exp.DataType.build("date")
 
 
 @lru_cache(maxsize=1)
@@ -61,10 +63,37 @@ def header(spec_file: SpecFile, target: Target) -> str:
     )
 
 
-def canonical_query(spec: Spec, spec_path: Path | None = None) -> exp.Expression:
-    """The model as one parsed canonical (DuckDB) query, before any target quirk."""
-    tree = sqlglot.parse_one(render_canonical(build_plan(spec, spec_path)), read=CANONICAL)
-    return portable(cast(exp.Expression, tree))
+def as_of_node(spec: Spec) -> exp.Expression:
+    """The spec's as-of date as SQL: a DATE literal, or the engine's current date for
+    ``today`` and when none is given (compiled SQL runs in production, on the day it runs)."""
+    if isinstance(spec.as_of, date):
+        return exp.Cast(this=exp.Literal.string(spec.as_of.isoformat()), to=_DATE.copy())
+    if spec.as_of == "latest":
+        raise UsageError(
+            f"model '{spec.name}': as-of 'latest' is the latest event date in the data, which "
+            "compiled SQL does not know; pass --as-of YYYY-MM-DD or --as-of today (verify, "
+            "cluster and profile resolve 'latest' on their data)"
+        )
+    # a DATE everywhere (T-SQL's CURRENT_DATE is GETDATE(), a DATETIME)
+    return exp.Cast(this=exp.CurrentDate(), to=_DATE.copy())
+
+
+def canonical_query(
+    spec: Spec, spec_path: Path | None = None, as_of: exp.Expression | None = None
+) -> exp.Expression:
+    """The model as one parsed canonical (DuckDB) query, before any target quirk.
+
+    The as-of date is the spec's (``as_of_node``) unless ``as_of`` is given (dbt's var)."""
+    tree = cast(
+        exp.Expression,
+        sqlglot.parse_one(render_canonical(build_plan(spec, spec_path)), read=CANONICAL),
+    )
+    marks = [c for c in tree.find_all(exp.Column) if c.name == AS_OF_MARK and not c.table]
+    if marks:
+        value = as_of if as_of is not None else as_of_node(spec)
+        for mark in marks:
+            mark.replace(value.copy())
+    return portable(tree)
 
 
 def for_target(query: exp.Expression, target: Target) -> exp.Expression:
@@ -89,16 +118,17 @@ def compile_tree(
     relation: str | None = None,
     spec_path: Path | None = None,
     canonical: exp.Expression | None = None,
+    as_of: exp.Expression | None = None,
 ) -> exp.Expression:
     """The compiled statement as a sqlglot tree in canonical form, with target quirks applied.
 
     ``spec_path`` locates fitted cluster models (next to the spec); specs without cluster
     segmentations do not need it. ``canonical`` (from ``canonical_query``) saves rebuilding the
-    plan when one spec is compiled for many targets.
+    plan when one spec is compiled for many targets. ``as_of``: see ``canonical_query``.
     """
     if materialize not in MATERIALIZATIONS:
         raise UsageError(f"unknown materialization '{materialize}'; use query, view or table")
-    query = canonical.copy() if canonical is not None else canonical_query(spec, spec_path)
+    query = canonical.copy() if canonical is not None else canonical_query(spec, spec_path, as_of)
     query = for_target(query, target)
     if materialize == "query":
         return cast(exp.Expression, query)

@@ -93,7 +93,13 @@ TARGETS: dict[str, Target] = {
             table_engine="MergeTree",
             engine="clickhouse",
         ),
-        Target("sqlite", "SQLite", "sqlite", engine="sqlite", rewrites=("sqlite_months", "no_nan")),
+        Target(
+            "sqlite",
+            "SQLite",
+            "sqlite",
+            engine="sqlite",
+            rewrites=("sqlite_months", "sqlite_calendar", "no_nan"),
+        ),
         Target(
             "mysql",
             "MySQL 8",

@@ -29,8 +29,9 @@ from semseg.spec.graph import (
     segment_labels,
     segmentation_dependencies,
 )
-from semseg.spec.model import Agg, Segmentation, Spec
+from semseg.spec.model import TIME_AGGS, Agg, Segmentation, Spec
 from semseg.spec.names import ModelNames, coordinate_column, distance_column, rank_columns
+from semseg.spec.time import window_of
 from semseg.sql import (
     CANONICAL,
     all_of,
@@ -107,16 +108,82 @@ class ModelPlan:
     key_sources: tuple[SourceStep, ...]  # the sources whose keys make up the rows
 
 
+# Where the as-of date goes: a column name no spec can use (``__`` is semseg's), replaced by
+# the as-of value (a date, CURRENT_DATE, or dbt's var) once the canonical query is parsed.
+AS_OF_MARK = "__semseg_as_of"
+
+
+def as_of() -> exp.Expression:
+    return column(AS_OF_MARK)
+
+
+def event_date(spec: Spec, source: str) -> exp.Expression:
+    """The date of an event of ``source``: its time column as a DATE."""
+    return exp.Cast(this=column(spec.sources[source].time or ""), to=exp.DataType.build("date"))
+
+
+def _ago(amount: int, unit: str) -> exp.Expression:
+    """A - amount units (interval arithmetic, written per target by ``portable``)."""
+    if amount == 0:
+        return as_of()
+    interval = exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.Var(this=unit))
+    return exp.Sub(this=as_of(), expression=interval)
+
+
+def window_condition(spec: Spec, name: str) -> exp.Expression | None:
+    """The metric's window as a condition on the event date (docs/spec.md, Time)."""
+    window = window_of(spec, name)
+    if window is None:
+        return None
+    when = event_date(spec, spec.metrics[name].source or "")
+    parts: list[exp.Expression] = []
+    if window.after is not None:
+        parts.append(exp.GT(this=when.copy(), expression=_ago(window.after, window.unit)))
+    if window.through:
+        parts.append(exp.LTE(this=when.copy(), expression=_ago(window.through, window.unit)))
+    return all_of(*parts)
+
+
+def _time_aggregate(spec: Spec, m, kept: exp.Expression | None) -> exp.Expression:
+    """days_since_last/first and active days, weeks (7-day periods back from the as-of date)
+    and calendar months, over the events ``kept`` keeps."""
+    when = event_date(spec, m.source)
+
+    def only(value: exp.Expression) -> exp.Expression:
+        return value if kept is None else case([(kept.copy(), value)])
+
+    if m.agg in (Agg.days_since_last, Agg.days_since_first):
+        edge = exp.Max if m.agg is Agg.days_since_last else exp.Min
+        return exp.DateDiff(
+            this=as_of(), expression=edge(this=only(when)), unit=exp.Var(this="DAY")
+        )
+    if m.agg is Agg.active_days:
+        period: exp.Expression = when
+    elif m.agg is Agg.active_weeks:
+        days = exp.DateDiff(this=as_of(), expression=when, unit=exp.Var(this="DAY"))
+        period = exp.Floor(this=exp.Div(this=to_double(days), expression=number(7)))
+    else:
+        year, month = exp.Year(this=when.copy()), exp.Month(this=when)
+        period = exp.Add(this=exp.Mul(this=year, expression=number(12)), expression=month)
+    return exp.Count(this=exp.Distinct(expressions=[only(period)]))
+
+
 def _aggregate(spec: Spec, name: str) -> exp.Expression:
     m = spec.metrics[name]
     if m.kind == "raw":
         return snippet_expr(m.sql or "", spec.dialect)
     assert m.agg is not None
+    kept = snippet_expr(m.where, spec.dialect) if m.where else None
+    window = window_condition(spec, name)
+    if window is not None:
+        kept = window if kept is None else all_of(paren(kept), window)
+    if m.agg in TIME_AGGS:
+        return _time_aggregate(spec, m, kept)
     value = snippet_expr(m.expr, spec.dialect) if m.expr else number(1)
-    if m.where:
-        value = case([(snippet_expr(m.where, spec.dialect), value)])
+    if kept is not None:
+        value = case([(kept, value)])
     if m.agg is Agg.count:
-        return exp.Count(this=value if m.expr or m.where else exp.Star())
+        return exp.Count(this=value if m.expr or kept is not None else exp.Star())
     if m.agg is Agg.count_distinct:
         return exp.Count(this=exp.Distinct(expressions=[value]))
     if m.agg is Agg.avg:
@@ -273,6 +340,8 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         where: exp.Expression = not_null(column(src_key))
         if src.where:
             where = all_of(where, paren(snippet_expr(src.where, spec.dialect)))
+        if src.time:  # point in time: no event after the as-of date counts
+            where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=as_of()))
         found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
         if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
             found = {}

@@ -113,6 +113,15 @@ def _sqlite_months(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="MIN", expressions=[rolled, month_end])
 
 
+def _sqlite_calendar(node: exp.Expression) -> exp.Expression:
+    """SQLite has no YEAR()/MONTH(): the number from STRFTIME of the date."""
+    if not isinstance(node, (exp.Year, exp.Month)):
+        return node
+    pattern = "%Y" if isinstance(node, exp.Year) else "%m"
+    text = exp.Anonymous(this="STRFTIME", expressions=[exp.Literal.string(pattern), node.this])
+    return exp.Cast(this=text, to=exp.DataType.build("int"))
+
+
 _TEXT_COMPARISONS = (exp.EQ, exp.NEQ, exp.In, exp.Nullif)
 _SENTINEL = "|"
 
@@ -229,6 +238,7 @@ TARGET_REWRITES = {
     "ieee_nan": _ieee_nan,
     "no_nan": _no_nan,
     "sqlite_months": _sqlite_months,
+    "sqlite_calendar": _sqlite_calendar,
     "padded_text": _padded_text,
     "tsql_greatest": _tsql_greatest,
     "tsql_length": _tsql_length,

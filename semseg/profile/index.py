@@ -12,6 +12,7 @@ model, or for a cluster segmentation the rows passing ``cluster.where``. Categor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -283,9 +284,11 @@ def profile(
     overlays: tuple[str, ...] | list[str] = (),
     baseline: str = "population",
     projection: bool = False,
+    as_of: date | str | None = None,
 ) -> Profile:
     """Compute the index table in DuckDB; ``projection`` adds a 2-D PCA of clustered rows."""
-    session = open_session(spec_file, data, tables)
+    session = open_session(spec_file, data, tables, as_of)
+    spec_file = session.spec_file  # its as-of date resolved for this data
     try:
         first = _plan(spec_file, segmentation, overlays)
         cats = _text_metrics(session, first.overlays)

@@ -8,6 +8,7 @@ spec must meet (each problem an ``Issue`` with file:line:col), ``graph`` what de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from semseg.errors import Issue, SpecError
@@ -25,6 +26,12 @@ class SpecFile:
     spec: Spec
     path: Path
     marks: Marks
+
+    def with_as_of(self, as_of: date | str | None) -> SpecFile:
+        """The spec with this as-of date (``--as-of``) in place of its own (None: its own)."""
+        if as_of is None:
+            return self
+        return SpecFile(self.spec.model_copy(update={"as_of": as_of}), self.path, self.marks)
 
 
 def load_spec(path: str | Path) -> SpecFile:

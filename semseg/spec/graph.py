@@ -110,6 +110,7 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
     derived from), their sources (table, key, filter), the entity key, the snippet dialect and
     the segmentation's settings (where, algorithm, sizes, scaling, sample). A model whose
     fingerprint differs was fitted for other values, even when every name is the same.
+    Keys left out (None) are not part of it, so a new optional key does not change it.
     """
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
@@ -127,11 +128,12 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
         "entity_key": spec.entity.key,
         "dialect": spec.dialect,
         "metrics": {
-            n: spec.metrics[n].model_dump(mode="json", exclude={"description"})
+            n: spec.metrics[n].model_dump(mode="json", exclude={"description"}, exclude_none=True)
             for n in sorted(wanted)
         },
         "sources": {
-            s: spec.sources[s].model_dump(mode="json", exclude={"description"}) for s in sources
+            s: spec.sources[s].model_dump(mode="json", exclude={"description"}, exclude_none=True)
+            for s in sources
         },
         "settings": settings,
     }

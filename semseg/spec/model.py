@@ -7,6 +7,7 @@ coverage, SQL snippets) live in ``semseg.spec.validate``.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -32,6 +33,21 @@ class Agg(StrEnum):
     avg = "avg"
     min = "min"
     max = "max"
+    # time aggregations over the source's event time (no expr), relative to the as-of date
+    days_since_last = "days_since_last"
+    days_since_first = "days_since_first"
+    active_days = "active_days"
+    active_weeks = "active_weeks"
+    active_months = "active_months"
+
+
+TIME_AGGS = (
+    Agg.days_since_last,
+    Agg.days_since_first,
+    Agg.active_days,
+    Agg.active_weeks,
+    Agg.active_months,
+)
 
 
 class _Model(BaseModel):
@@ -67,6 +83,11 @@ class Source(_Model):
     where: Snippet | None = Field(
         None, description="Boolean SQL filter applied before aggregating."
     )
+    time: Identifier | None = Field(
+        None,
+        description="Event time column (DATE or TIMESTAMP). Once declared, no event after the "
+        "as-of date counts in any metric of this source, and metrics may have a window.",
+    )
     description: StrictStr | None = None
 
 
@@ -82,6 +103,12 @@ class Metric(_Model):
         None, description="Row expression to aggregate, or (derived) an expression over metrics."
     )
     where: Snippet | None = Field(None, description="Row filter for this metric only.")
+    window: StrictStr | None = Field(
+        None,
+        description="Events counted, relative to the as-of date: 'last 90 days', "
+        "'90 to 180 days ago', 'before 12 months ago' or 'all' (units: days, weeks, months, "
+        "years). Needs a source with 'time'.",
+    )
     sql: Snippet | None = Field(
         None, description="A complete aggregate expression over the source."
     )
@@ -111,7 +138,7 @@ class Metric(_Model):
     @property
     def is_integer(self) -> bool:
         """Whether every value is an integer (declared, or implied by a counting aggregate)."""
-        return self.type == "integer" or self.agg in (Agg.count, Agg.count_distinct)
+        return self.type == "integer" or self.agg in (Agg.count, Agg.count_distinct, *TIME_AGGS)
 
 
 class Segment(_Model):
@@ -203,6 +230,12 @@ class Spec(_Model):
     name: Identifier
     description: StrictStr | None = None
     dialect: StrictStr = Field("duckdb", description="Dialect the SQL snippets are written in.")
+    as_of: date | Literal["today", "latest"] | None = Field(
+        None,
+        description="The as-of date of sources with 'time': a date, 'today' (the engine's current "
+        "date) or 'latest' (the latest event date in the data; verify, cluster and profile only). "
+        "--as-of overrides it.",
+    )
     entity: Entity
     population: Population | None = None
     sources: dict[Identifier, Source] = Field(min_length=1)

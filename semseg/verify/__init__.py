@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -35,6 +36,7 @@ from semseg.verify.checks import (
 from semseg.verify.cluster_checks import agreement_check
 from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult, SegmentRow, VerifyReport
+from semseg.verify.time_checks import point_in_time_check
 
 __all__ = ["verify", "VerifyReport"]
 EXAMPLES = 5
@@ -62,6 +64,7 @@ def verify(
     dialects: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     model_sql: str | None = None,
+    as_of: date | str | None = None,
 ) -> VerifyReport:
     """Run the model and every check; ``DataError`` when data does not fit the spec.
 
@@ -72,7 +75,11 @@ def verify(
     show = progress or terminal_progress()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    session = open_session(spec_file, data, tables)
+    session = open_session(spec_file, data, tables, as_of)
+    spec_file = session.spec_file  # with its as-of date resolved for this data
+    spec = spec_file.spec
+    if session.as_of_note:
+        show(session.as_of_note)
     con = session.con
     seconds["load"] = time.perf_counter() - t0
     pool = ThreadPoolExecutor(max_workers=1)
@@ -114,6 +121,10 @@ def verify(
         for i, check in enumerate(heavy, len(light) + 1):
             show(f"[{i}/{total}] {check.name}…")
             results += _run_checks(con, [check])
+        in_time = point_in_time_check(con, spec, sql, numeric)
+        if in_time is not None:
+            show("[time] running the model with events after the as-of date…")
+            results.append(in_time)
         results += _spec_checks(con, spec_file, rows)
         seconds["checks"] = time.perf_counter() - t0
         clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
@@ -141,6 +152,7 @@ def verify(
         distribution,
         results,
         {k: round(v, 4) for k, v in seconds.items()},
+        session.as_of_note,
     )
 
 

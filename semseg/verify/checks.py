@@ -15,10 +15,13 @@ from semseg.sql import snippet_sql, sql_literal
 from semseg.sql import table_sql as t
 from semseg.verify.cluster_checks import cluster_checks
 from semseg.verify.proof import RESULT, CheckSQL
+from semseg.verify.time_checks import time_aggregate, up_to_as_of, window_filter
 
 # Names verify gives its own CTEs and columns live in the helper namespace (``__``), which no
 # spec name can take: a metric called ``k`` or a table called ``expected`` cannot collide.
 KEY = "semseg__key"
+# Aggregates that are 0, not NULL, over no rows (an entity with source rows but none kept).
+COUNTS = (Agg.count, Agg.count_distinct, Agg.active_days, Agg.active_weeks, Agg.active_months)
 VALUE = "semseg__value"
 
 
@@ -192,6 +195,9 @@ def _independent_aggregate(spec: Spec, name: str) -> str:
     m = spec.metrics[name]
     if m.kind == "raw":
         return snippet_sql(m.sql or "", spec.dialect)
+    timed = time_aggregate(spec, name)
+    if timed is not None:
+        return timed
     value = snippet_sql(m.expr, spec.dialect) if m.expr else "*"
     if m.agg is Agg.count_distinct:
         return f"COUNT(DISTINCT {value})"
@@ -203,6 +209,16 @@ def _independent_aggregate(spec: Spec, name: str) -> str:
         # not depend on the order in which the amounts were added.
         return f"FSUM({value})"
     return f"{m.agg.value.upper()}({value})"
+
+
+def _own_filter(spec: Spec, metric: str) -> str | None:
+    """The rows only this metric reads: its ``where`` and its window (None: all the source's)."""
+    m = spec.metrics[metric]
+    parts = [f"({snippet_sql(m.where, spec.dialect)})"] if m.where else []
+    window = window_filter(spec, metric) if m.source else None
+    if window:
+        parts.append(f"({window})")
+    return " AND ".join(parts) or None
 
 
 def _round_half_up(value: str, places: int | None) -> str:
@@ -236,6 +252,10 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         base = f"FROM {t(src.table)} WHERE {src_key} IS NOT NULL"
         if src.where:
             base += f" AND ({snippet_sql(src.where, spec.dialect)})"
+        in_time = up_to_as_of(spec, sname)
+        if in_time:
+            base += f" AND {in_time}"
+        own = {m: f for m in names if (f := _own_filter(spec, m)) is not None}
         # Raw metrics made only of conditional distinct counts are aggregated on their own,
         # over the rows their conditions keep (all rows would hash every NULL too).
         narrowed = {
@@ -244,7 +264,7 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
             if spec.metrics[m].kind == "raw"
             and (d := distinct_only(_independent_aggregate(spec, m))) is not None
         }
-        together = [m for m in names if not spec.metrics[m].where and m not in narrowed]
+        together = [m for m in names if m not in own and m not in narrowed]
         ctes = [
             f"semseg__all AS (SELECT {src_key} AS {KEY}"
             + "".join(f", {_independent_aggregate(spec, m)} AS {q(m)}" for m in together)
@@ -255,14 +275,13 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         for i, m in enumerate(names):
             metric = spec.metrics[m]
             only = f"semseg__only_{i}"
-            if metric.where:
-                where = snippet_sql(metric.where, spec.dialect)
+            if m in own:
                 ctes.append(
                     f"{only} AS (SELECT {src_key} AS {KEY}, {_independent_aggregate(spec, m)} "
-                    f"AS {VALUE} {base} AND ({where}) GROUP BY {src_key})"
+                    f"AS {VALUE} {base} AND {own[m]} GROUP BY {src_key})"
                 )
                 joins.append(f"LEFT JOIN {only} ON {only}.{KEY} = r.{key}")
-                counts = metric.agg in (Agg.count, Agg.count_distinct)
+                counts = metric.agg in COUNTS
                 # Source rows but none kept by the where: a count is 0, other aggregates NULL.
                 kept = f"COALESCE({only}.{VALUE}, 0)" if counts else f"{only}.{VALUE}"
                 value = f"CASE WHEN a.{KEY} IS NULL THEN NULL ELSE {kept} END"

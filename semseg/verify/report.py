@@ -40,6 +40,7 @@ class VerifyReport:
     distribution: dict[str, list[SegmentRow]]
     checks: list[CheckResult]
     seconds: dict[str, float]
+    as_of: str = ""  # where the as-of date came from ('' for a model without event time)
 
     @property
     def passed(self) -> bool:
@@ -57,6 +58,7 @@ class VerifyReport:
         lines = [
             f"semseg verify: {self.spec} ({self.spec_path})",
             f"data: {self.data}",
+            *([self.as_of] if self.as_of else []),
             f"rows: {self.rows:,}",
             "",
         ]

@@ -17,6 +17,7 @@ from semseg.spec.validate.names import name_issues
 from semseg.spec.validate.references import reference_issues
 from semseg.spec.validate.snippets import snippet_issues
 from semseg.spec.validate.structure import structural_issues
+from semseg.spec.validate.time import time_issues
 from semseg.spec.validate.values import value_issues
 
 SEMANTIC_RULES = (
@@ -26,6 +27,7 @@ SEMANTIC_RULES = (
     reference_issues,
     band_issues,
     name_issues,
+    time_issues,
 )
 
 

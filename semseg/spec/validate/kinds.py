@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from semseg.errors import Issue
 from semseg.spec.load import Marks
-from semseg.spec.model import Agg, Spec
+from semseg.spec.model import TIME_AGGS, Agg, Spec
 from semseg.spec.validate.clusters import cluster_issues
 
 _QUANTILE_ONLY = ("direction", "labels", "null_label")
@@ -48,10 +48,11 @@ def metric_kind_issues(spec: Spec, marks: Marks) -> list[Issue]:
                 marks.issue(
                     at,
                     f"metric '{name}' has a source but no 'agg' or 'sql'",
-                    "add agg: count|count_distinct|sum|avg|min|max and expr",
+                    "add agg: count|count_distinct|sum|avg|min|max and expr, or a time aggregation "
+                    "(days_since_last, days_since_first, active_days|weeks|months)",
                 )
             )
-        elif m.expr is None and m.agg is not Agg.count:
+        elif m.expr is None and m.agg is not Agg.count and m.agg not in TIME_AGGS:
             issues.append(
                 marks.issue(
                     at,

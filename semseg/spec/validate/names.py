@@ -17,6 +17,8 @@ def _sql_names(spec: Spec) -> list[tuple[PathKey, str, bool]]:
     for name, src in spec.sources.items():
         if src.key:
             out.append((("sources", name, "key"), src.key, False))
+        if src.time:
+            out.append((("sources", name, "time"), src.time, False))
     out += [(("metrics", name), name, True) for name in spec.metrics]
     for name, s in spec.segmentations.items():
         out.append((("segmentations", name), name, True))

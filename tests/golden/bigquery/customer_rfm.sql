@@ -2,14 +2,16 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(DATE_DIFF(CAST('2025-12-01' AS DATE), CAST(order_date AS DATE), DAY)) AS recency_days,
+    DATE_DIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(CAST(order_date AS DATE)) AS DATE), DAY) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL AND (
+    NOT unified_customer_id IS NULL
+    AND (
       transaction_type = 'Sale'
     )
+    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

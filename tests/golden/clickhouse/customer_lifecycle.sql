@@ -11,20 +11,26 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    MAX(
-      DATE_DIFF(DAY, CAST(order_date AS Nullable(DATE)), CAST('2025-12-01' AS Nullable(DATE)))
+    DATE_DIFF(
+      DAY,
+      CAST(MIN(CAST(order_date AS Nullable(DATE))) AS Nullable(DATE)),
+      CAST(CURRENT_DATE() AS Nullable(DATE))
     ) AS days_since_first_order,
-    MIN(
-      DATE_DIFF(DAY, CAST(order_date AS Nullable(DATE)), CAST('2025-12-01' AS Nullable(DATE)))
+    DATE_DIFF(
+      DAY,
+      CAST(MAX(CAST(order_date AS Nullable(DATE))) AS Nullable(DATE)),
+      CAST(CURRENT_DATE() AS Nullable(DATE))
     ) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
     NOT (
       unified_customer_id IS NULL
-    ) AND (
+    )
+    AND (
       transaction_type = 'Sale'
     )
+    AND CAST(order_date AS Nullable(DATE)) <= CAST(CURRENT_DATE() AS Nullable(DATE))
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -38,6 +44,7 @@ WITH customer_population AS (
     NOT (
       unified_customer_id IS NULL
     )
+    AND CAST(order_date AS Nullable(DATE)) <= CAST(CURRENT_DATE() AS Nullable(DATE))
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

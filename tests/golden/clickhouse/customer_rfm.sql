@@ -2,8 +2,10 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(
-      DATE_DIFF(DAY, CAST(order_date AS Nullable(DATE)), CAST('2025-12-01' AS Nullable(DATE)))
+    DATE_DIFF(
+      DAY,
+      CAST(MAX(CAST(order_date AS Nullable(DATE))) AS Nullable(DATE)),
+      CAST(CURRENT_DATE() AS Nullable(DATE))
     ) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
@@ -11,9 +13,11 @@ WITH customer_sales AS (
   WHERE
     NOT (
       unified_customer_id IS NULL
-    ) AND (
+    )
+    AND (
       transaction_type = 'Sale'
     )
+    AND CAST(order_date AS Nullable(DATE)) <= CAST(CURRENT_DATE() AS Nullable(DATE))
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

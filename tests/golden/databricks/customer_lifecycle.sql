@@ -9,14 +9,16 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    MAX(DATEDIFF(DAY, CAST(order_date AS DATE), CAST('2025-12-01' AS DATE))) AS days_since_first_order,
-    MIN(DATEDIFF(DAY, CAST(order_date AS DATE), CAST('2025-12-01' AS DATE))) AS days_since_last_order,
+    DATEDIFF(DAY, CAST(MIN(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_first_order,
+    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL AND (
+    NOT unified_customer_id IS NULL
+    AND (
       transaction_type = 'Sale'
     )
+    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -28,6 +30,7 @@ WITH customer_population AS (
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
+    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

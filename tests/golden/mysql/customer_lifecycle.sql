@@ -9,8 +9,8 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    MAX(DATEDIFF(CAST('2025-12-01' AS DATE), CAST(order_date AS DATE))) AS days_since_first_order,
-    MIN(DATEDIFF(CAST('2025-12-01' AS DATE), CAST(order_date AS DATE))) AS days_since_last_order,
+    DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MIN(CAST(order_date AS DATE)) AS DATE)) AS days_since_first_order,
+    DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(CAST(order_date AS DATE)) AS DATE)) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
@@ -18,6 +18,7 @@ WITH customer_population AS (
     AND (
       CONCAT(transaction_type, '|') = 'Sale|' COLLATE utf8mb4_bin
     )
+    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -31,6 +32,7 @@ WITH customer_population AS (
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
+    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

@@ -2,7 +2,7 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(DATEDIFF(CAST('2025-12-01' AS DATE), CAST(order_date AS DATE))) AS recency_days,
+    DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(CAST(order_date AS DATE)) AS DATE)) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
@@ -11,6 +11,7 @@ WITH customer_sales AS (
     AND (
       CONCAT(transaction_type, '|') = 'Sale|' COLLATE utf8mb4_bin
     )
+    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

@@ -9,14 +9,16 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    MAX(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(DATE(order_date))) AS INTEGER)) AS days_since_first_order,
-    MIN(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(DATE(order_date))) AS INTEGER)) AS days_since_last_order,
+    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MIN(DATE(order_date))))) AS INTEGER) AS days_since_first_order,
+    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MAX(DATE(order_date))))) AS INTEGER) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL AND (
+    NOT unified_customer_id IS NULL
+    AND (
       transaction_type = 'Sale'
     )
+    AND DATE(order_date) <= DATE(CURRENT_DATE)
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -27,7 +29,7 @@ WITH customer_population AS (
     COUNT(*) AS line_count
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL
+    NOT unified_customer_id IS NULL AND DATE(order_date) <= DATE(CURRENT_DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

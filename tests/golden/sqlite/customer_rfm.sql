@@ -2,14 +2,16 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(CAST((JULIANDAY(DATE('2025-12-01')) - JULIANDAY(DATE(order_date))) AS INTEGER)) AS recency_days,
+    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MAX(DATE(order_date))))) AS INTEGER) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
   WHERE
-    NOT unified_customer_id IS NULL AND (
+    NOT unified_customer_id IS NULL
+    AND (
       transaction_type = 'Sale'
     )
+    AND DATE(order_date) <= DATE(CURRENT_DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

@@ -9,8 +9,8 @@ WITH customer_population AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     COUNT_BIG(DISTINCT unified_order_id) AS order_count,
-    MAX(DATEDIFF(DAY, CAST(order_date AS DATE), CAST('2025-12-01' AS DATE))) AS days_since_first_order,
-    MIN(DATEDIFF(DAY, CAST(order_date AS DATE), CAST('2025-12-01' AS DATE))) AS days_since_last_order,
+    DATEDIFF(DAY, CAST(MIN(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_first_order,
+    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
@@ -18,6 +18,7 @@ WITH customer_population AS (
     AND (
       transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
     )
+    AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -31,6 +32,7 @@ WITH customer_population AS (
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
+    AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

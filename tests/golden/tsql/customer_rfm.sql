@@ -2,7 +2,7 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    MIN(DATEDIFF(DAY, CAST(order_date AS DATE), CAST('2025-12-01' AS DATE))) AS recency_days,
+    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS recency_days,
     COUNT_BIG(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
@@ -11,6 +11,7 @@ WITH customer_sales AS (
     AND (
       transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
     )
+    AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

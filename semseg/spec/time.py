@@ -1,0 +1,109 @@
+"""Time in a spec: which sources have an event time, the as-of date, and metric windows.
+
+The meaning (docs/spec.md, "Time"): an event's date is the date of its time column. With the
+as-of date A, a source with ``time`` counts only events dated on or before A. A window keeps
+the events dated in a half-open range of days before A:
+
+- ``last N units``: after A - N units, up to A (``last 1 day`` is A itself);
+- ``N to M units ago``: after A - M units, up to A - N units (``0 to M`` is ``last M``);
+- ``before N units ago``: up to A - N units (the history that ``last N units`` leaves out);
+- ``all``: every event up to A (the default).
+
+Units are days, weeks (7 days), months and years (12 months); a month back from the 31st is
+the last day of the shorter month.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from semseg.spec.model import TIME_AGGS, Spec
+
+UNITS = {"day": "DAY", "week": "WEEK", "month": "MONTH", "year": "YEAR"}
+_UNIT = r"(?P<unit>days?|weeks?|months?|years?)"
+_LAST = re.compile(rf"last\s+(?P<n>\d+)\s+{_UNIT}")
+_RANGE = re.compile(rf"(?P<near>\d+)\s+to\s+(?P<far>\d+)\s+{_UNIT}\s+ago")
+_BEFORE = re.compile(rf"before\s+(?P<n>\d+)\s+{_UNIT}\s+ago")
+MAX_AMOUNT = 100_000  # far beyond any history; keeps every engine's date arithmetic in range
+FORMS = "'last 90 days', '90 to 180 days ago', 'before 12 months ago' or 'all'"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Events dated after A - ``after`` units (None: no lower bound) and on or before
+    A - ``through`` units (0: the as-of date itself)."""
+
+    unit: str  # DAY, WEEK, MONTH or YEAR
+    after: int | None
+    through: int
+
+    @property
+    def is_all(self) -> bool:
+        return self.after is None and self.through == 0
+
+
+ALL = Window("DAY", None, 0)
+
+
+def parse_window(text: str) -> Window | str:
+    """The window ``text`` stands for, or what is wrong with it."""
+    spoken = " ".join(text.lower().split())
+    if spoken == "all":
+        return ALL
+    for pattern in (_LAST, _RANGE, _BEFORE):
+        found = pattern.fullmatch(spoken)
+        if found:
+            break
+    else:
+        return f"window '{text}' is not one of the forms {FORMS}"
+    unit = UNITS[found["unit"].rstrip("s")]
+    parts = found.groupdict()
+    if pattern is _LAST:
+        after, through = int(parts["n"]), 0
+    elif pattern is _RANGE:
+        after, through = int(parts["far"]), int(parts["near"])
+    else:
+        after, through = None, int(parts["n"])
+    if any(v > MAX_AMOUNT for v in (after or 0, through)):
+        return f"window '{text}' reaches more than {MAX_AMOUNT:,} {unit.lower()}s back"
+    if pattern is _LAST and after == 0:
+        return f"window '{text}' is empty; 'last 1 day' is the as-of date alone"
+    if after is not None and after <= through:
+        return f"window '{text}' is empty: the far end must be further back than the near end"
+    return Window(unit, after, through)
+
+
+def time_sources(spec: Spec) -> dict[str, str]:
+    """Source name → its event time column, for the sources that declare one."""
+    return {name: src.time for name, src in spec.sources.items() if src.time}
+
+
+def uses_time(spec: Spec) -> bool:
+    """Whether the model depends on the as-of date."""
+    return bool(time_sources(spec))
+
+
+def window_of(spec: Spec, metric: str) -> Window | None:
+    """The metric's window when it has one that narrows it (``all`` is no window)."""
+    text = spec.metrics[metric].window
+    if text is None:
+        return None
+    window = parse_window(text)
+    assert isinstance(window, Window), "validated"
+    return None if window.is_all else window
+
+
+def is_time_agg(spec: Spec, metric: str) -> bool:
+    return spec.metrics[metric].agg in TIME_AGGS
+
+
+def as_of_value(text: str) -> date | str:
+    """``--as-of`` as given on the command line: a date, 'today' or 'latest' (else ValueError)."""
+    if text in ("today", "latest"):
+        return text
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--as-of '{text}' is not YYYY-MM-DD, today or latest") from None

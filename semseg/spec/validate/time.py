@@ -1,0 +1,55 @@
+"""Time: windows parse, and windows and time aggregations read a source with an event time."""
+
+from __future__ import annotations
+
+from semseg.errors import Issue
+from semseg.spec.load import Marks
+from semseg.spec.model import TIME_AGGS, Spec
+from semseg.spec.time import FORMS, parse_window
+
+
+def time_issues(spec: Spec, marks: Marks) -> list[Issue]:
+    issues = []
+    for name, m in spec.metrics.items():
+        at = ("metrics", name)
+        timed = m.source is not None and m.source in spec.sources
+        source_time = timed and spec.sources[m.source or ""].time is not None
+        if m.window is not None:
+            window = parse_window(m.window)
+            if isinstance(window, str):
+                issues.append(marks.issue((*at, "window"), window, f"write one of {FORMS}"))
+            elif m.source is None or m.sql is not None:
+                issues.append(
+                    marks.issue(
+                        (*at, "window"),
+                        f"metric '{name}' has a window but is not an aggregate over a source",
+                        "give windows to the aggregate metrics it is made from",
+                    )
+                )
+            elif timed and not source_time:
+                issues.append(
+                    marks.issue(
+                        (*at, "window"),
+                        f"metric '{name}' has a window but source '{m.source}' has no event time",
+                        f"add 'time: <date or timestamp column>' to source '{m.source}'",
+                    )
+                )
+        if m.agg in TIME_AGGS:
+            if m.expr is not None:
+                issues.append(
+                    marks.issue(
+                        (*at, "expr"),
+                        f"'{m.agg.value}' counts the source's event time; it takes no expr",
+                        "remove 'expr' (use 'where' to choose the events)",
+                    )
+                )
+            if timed and not source_time:
+                issues.append(
+                    marks.issue(
+                        (*at, "agg"),
+                        f"metric '{name}' uses '{m.agg.value}' but source '{m.source}' has no "
+                        "event time",
+                        f"add 'time: <date or timestamp column>' to source '{m.source}'",
+                    )
+                )
+    return issues

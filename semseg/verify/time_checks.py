@@ -1,0 +1,157 @@
+"""verify's own reading of time (docs/spec.md, "Time"), independent of the compiler's.
+
+The compiler writes windows as interval arithmetic on the as-of date, evaluated by the engine.
+Here the bounds are computed in Python from the concrete as-of date (calendar arithmetic of
+our own, month ends clamped) and written as DATE literals; the time aggregations use DuckDB's
+date subtraction and ``strftime`` instead of DATE_DIFF and EXTRACT. The point-in-time check
+runs the model again over sources with events added after the as-of date and requires the
+same result.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from semseg.spec.model import TIME_AGGS, Agg, Spec
+from semseg.spec.time import time_sources, window_of
+from semseg.sql import name_sql as q
+from semseg.sql import table_sql as t
+from semseg.verify.proof import RESULT
+from semseg.verify.report import CheckResult
+
+FUTURE_DAYS = (1, 400)  # events copied to the day after the as-of date and a year later
+EXAMPLES = 5
+
+
+def _as_of(spec: Spec) -> date:
+    assert isinstance(spec.as_of, date), "verify resolves the as-of date before checking"
+    return spec.as_of
+
+
+def back(day: date, amount: int, unit: str) -> date:
+    """``day`` moved back ``amount`` units; a month back from the 31st ends on the month's
+    last day (docs/spec.md)."""
+    if unit in ("DAY", "WEEK"):
+        return day - timedelta(days=amount * (7 if unit == "WEEK" else 1))
+    months = amount * (12 if unit == "YEAR" else 1)
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def _date(day: date) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+def event_date(spec: Spec, source: str) -> str:
+    return f"CAST({q(spec.sources[source].time or '')} AS DATE)"
+
+
+def up_to_as_of(spec: Spec, source: str) -> str | None:
+    """The source's point-in-time filter (None: it has no event time)."""
+    if not spec.sources[source].time:
+        return None
+    return f"{event_date(spec, source)} <= {_date(_as_of(spec))}"
+
+
+def window_filter(spec: Spec, metric: str) -> str | None:
+    """The metric's window as DATE literals computed here (None: no window)."""
+    window = window_of(spec, metric)
+    if window is None:
+        return None
+    when = event_date(spec, spec.metrics[metric].source or "")
+    a = _as_of(spec)
+    parts = []
+    if window.after is not None:
+        parts.append(f"{when} > {_date(back(a, window.after, window.unit))}")
+    if window.through:
+        parts.append(f"{when} <= {_date(back(a, window.through, window.unit))}")
+    return " AND ".join(parts)
+
+
+def time_aggregate(spec: Spec, metric: str) -> str | None:
+    """The time aggregation as DuckDB computes it here (None: not a time aggregation)."""
+    m = spec.metrics[metric]
+    if m.source is None or m.agg not in TIME_AGGS:
+        return None
+    when, a = event_date(spec, m.source), _date(_as_of(spec))
+    return {
+        Agg.days_since_last: f"({a} - MAX({when}))",
+        Agg.days_since_first: f"({a} - MIN({when}))",
+        Agg.active_days: f"COUNT(DISTINCT {when})",
+        Agg.active_weeks: f"COUNT(DISTINCT ({a} - {when}) // 7)",
+        Agg.active_months: f"COUNT(DISTINCT strftime({when}, '%Y-%m'))",
+    }.get(m.agg)  # type: ignore[arg-type]
+
+
+def _future_view(con, spec: Spec, source: str, name: str) -> None:
+    """A TEMP view: the source's rows, plus copies of them dated after the as-of date."""
+    src = spec.sources[source]
+    time = src.time or ""
+    types = dict((r[0].lower(), r[1]) for r in con.execute(f"DESCRIBE {t(src.table)}").fetchall())
+    copies = [
+        f"SELECT * REPLACE (CAST({_date(_as_of(spec) + timedelta(days=d))} AS "
+        f"{types[time.lower()]}) AS {q(time)}) FROM {t(src.table)}"
+        for d in FUTURE_DAYS
+    ]
+    union = " UNION ALL ".join([f"SELECT * FROM {t(src.table)}", *copies])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
+
+
+def _same_sql(column: str, numeric: bool) -> str:
+    a, b = f"r.{column}", f"f.{column}"
+    if not numeric:
+        return f"{a} IS NOT DISTINCT FROM {b}"
+    return (
+        f"(({a} IS NULL AND {b} IS NULL) OR ABS(CAST({a} AS DOUBLE) - CAST({b} AS DOUBLE)) "
+        f"<= 1e-9 * GREATEST(1, ABS(CAST({b} AS DOUBLE))))"
+    )
+
+
+def point_in_time_check(
+    con: duckdb.DuckDBPyConnection, spec: Spec, model_sql: str, numeric: dict[str, bool]
+) -> CheckResult | None:
+    """The model over its sources plus events dated after the as-of date equals the model.
+
+    The tables of sources with an event time are replaced, in the model's own (DuckDB) SQL,
+    by views that add a copy of every row dated the day after the as-of date and one a year
+    later; every output column must be the same for every key.
+    """
+    timed = time_sources(spec)
+    if not timed:
+        return None
+    shadow: dict[str, str] = {}
+    for i, source in enumerate(timed):
+        table = spec.sources[source].table
+        if table not in shadow:
+            shadow[table] = f"semseg__future_{i}"
+            _future_view(con, spec, source, shadow[table])
+    tree = sqlglot.parse_one(model_sql, read="duckdb")
+    for node in list(tree.find_all(exp.Table)):
+        name = ".".join(p.name for p in node.parts)
+        if name in shadow:
+            node.replace(exp.to_table(shadow[name]))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE semseg__future AS {tree.sql('duckdb')}")
+    key = q(spec.entity.key)
+    columns = [c for c in spec.output_columns() if c != spec.entity.key]
+    differs = " OR ".join(f"NOT ({_same_sql(q(c), numeric.get(c, False))})" for c in columns)
+    found = con.execute(
+        f"SELECT CAST(COALESCE(r.{key}, f.{key}) AS VARCHAR) FROM {RESULT} r "
+        f"FULL JOIN semseg__future f ON r.{key} IS NOT DISTINCT FROM f.{key} "
+        f"WHERE r.{key} IS DISTINCT FROM f.{key} OR {differs or 'FALSE'} ORDER BY 1"
+    ).fetchall()
+    days = " and ".join(f"+{d}" for d in FUTURE_DAYS)
+    return CheckResult(
+        "time:point_in_time",
+        f"events dated after the as-of date ({days} days, a copy of every row of "
+        f"{', '.join(sorted(shadow))}) change no row of the model",
+        not found,
+        len(found),
+        tuple(f"{r[0]}: changed by events after the as-of date" for r in found[:EXAMPLES]),
+    )
