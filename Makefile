@@ -47,6 +47,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.cluster
+	$(BIN)/python -m benchmarks.time
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -597,9 +597,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [measure_size(n, args.repeat, args.threads, log) for n in sizes]
     info["loadavg_end"] = os.getloadavg()
     text = render(info, results, args.repeat)
-    cluster = ROOT / "benchmarks" / "results" / "cluster.md"
-    if cluster.exists():  # written by `python -m benchmarks.cluster` (make bench runs it first)
-        text += "\n" + cluster.read_text()
+    for extra in ("cluster.md", "time.md"):  # written by benchmarks.cluster, benchmarks.time
+        path = ROOT / "benchmarks" / "results" / extra  # (make bench runs them first)
+        if path.exists():
+            text += "\n" + path.read_text()
     args.out.write_text(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": info, "results": results}, indent=1) + "\n")
