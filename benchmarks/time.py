@@ -42,7 +42,7 @@ WITH customers AS (
   SELECT DISTINCT unified_customer_id FROM int_customers WHERE unified_customer_id IS NOT NULL
 ), sales AS (
   SELECT * FROM int_order_lines
-  WHERE transaction_type = 'Sale' AND unified_customer_id IS NOT NULL
+  WHERE unified_customer_id IS NOT NULL AND transaction_type = 'Sale'
     AND order_date <= DATE '{AS_OF}'
 ), recent_offers AS (
   SELECT unified_customer_id, COUNT(DISTINCT unified_order_id) AS n FROM sales

@@ -132,29 +132,55 @@ def _main(
     """semseg: a SQL-generating semantic layer for customer segmentation."""
 
 
-def load_all(spec: Path) -> list[SpecFile]:
-    """Load one spec or every spec in a folder; report every problem of every file at once."""
+VAR_HELP = "NAME=VALUE: set a parameter of the spec (repeatable)."
+
+
+def variables(values: list[str] | None) -> dict[str, str]:
+    """``--var NAME=VALUE`` options as a mapping; a malformed one is a usage error."""
+    out: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--var {item!r}: write NAME=VALUE, e.g. --var recent_days=30")
+        out[name.strip()] = value
+    return out
+
+
+def load_all(
+    spec: Path, given: dict[str, str] | None = None, markers: bool = False
+) -> list[SpecFile]:
+    """Load one spec or every spec in a folder; report every problem of every file at once.
+
+    ``given``: ``--var`` values; each must be a parameter of at least one of the specs.
+    ``markers``: parameters in snippets stay marked, for dbt's ``var()``."""
     paths = find_specs(spec)
     if not paths:
         raise UsageError(f"{spec}: no .yml/.yaml spec files found")
     loaded, problems = [], []
     for path in paths:
         try:
-            loaded.append(load_spec(path))
+            loaded.append(load_spec(path, given, markers))
         except SpecError as err:
             problems += err.issues
     if problems:
         n = len(problems)
         summary = f"{n} problem{'s' if n != 1 else ''} found; nothing was compiled."
         raise SpecError(problems, summary)
+    declared = {p for f in loaded for p in f.spec.parameters}
+    unknown = sorted(set(given or {}) - declared)
+    if unknown:
+        raise UsageError(
+            f"--var {', '.join(unknown)}: not a parameter of {spec} "
+            f"(parameters: {', '.join(sorted(declared)) or 'none'})"
+        )
     return loaded
 
 
-def load_one(spec: Path, command: str) -> SpecFile:
+def load_one(spec: Path, command: str, given: dict[str, str] | None = None) -> SpecFile:
     """The one spec a command works on; a folder of several is a usage error."""
     if spec.is_dir() and len(find_specs(spec)) > 1:
         raise UsageError(f"{spec}: `semseg {command}` takes one spec file, not a folder of specs")
-    return load_all(spec)[0]
+    return load_all(spec, given)[0]
 
 
 def report_writes(written: list[tuple[Path, bool]]) -> None:
@@ -217,9 +243,10 @@ def compile(
         ),
     ] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Compile specs to SQL for a warehouse dialect, or into a dbt project."""
-    specs = [f.with_as_of(_as_of(as_of)) for f in load_all(spec)]
+    specs = [f.with_as_of(_as_of(as_of)) for f in load_all(spec, variables(var), dbt is not None)]
     for f in specs:
         if uses_time(f.spec) and f.spec.as_of is None:
             typer.echo(
@@ -277,9 +304,10 @@ def schema() -> None:
 def check(
     spec: Annotated[Path, typer.Argument(help="A spec file, or a folder of spec files.")],
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Validate specs without compiling them."""
-    specs = load_all(spec)
+    specs = load_all(spec, variables(var))
     if format is Format.json:
         typer.echo(json.dumps({"ok": [str(f.path) for f in specs]}, indent=2))
         return
@@ -331,6 +359,7 @@ def verify(
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Run the compiled SQL in DuckDB on sample data and prove the segmentation right."""
     tables = _table_option(table or [])
@@ -339,7 +368,7 @@ def verify(
     when = _as_of(as_of)
     reports = [
         run_verify(spec_file, data, tables, names, model_sql=model_sql, as_of=when)
-        for spec_file in load_all(spec)
+        for spec_file in load_all(spec, variables(var))
     ]
     if format is Format.json:
         payload = [json.loads(r.to_json()) for r in reports]
@@ -398,10 +427,11 @@ def cluster(
     force: Annotated[bool, typer.Option(help="Replace a different existing model file.")] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Fit the spec's cluster segmentations (or the one named) and write their model files."""
     when = _as_of(as_of)
-    spec_file = load_one(spec, "cluster")
+    spec_file = load_one(spec, "cluster", variables(var))
     tables = _table_option(table or [])
     show = terminal_progress()
     names = [segmentation] if segmentation else cluster_segmentations(spec_file)
@@ -500,10 +530,11 @@ def profile(
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing HTML file.")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Describe every segment by over/under-index tables of its inputs and overlays."""
     when = _as_of(as_of)
-    spec_file = load_one(spec, "profile")
+    spec_file = load_one(spec, "profile", variables(var))
     name = segmentation or next(iter(spec_file.spec.segmentations), None)
     if name is None or name not in spec_file.spec.segmentations:
         raise UsageError(

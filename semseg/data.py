@@ -368,12 +368,14 @@ class Session:
 
 
 def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> date | None:
-    """The latest event date of every source with an event time (after its ``where``)."""
+    """The latest event date of every source with an event time (of the rows that count:
+    a key, and its ``where``)."""
     spec = spec_file.spec
     parts = []
     for name, time in time_sources(spec).items():
         src = spec.sources[name]
-        where = f" WHERE {snippet_sql(src.where, spec.dialect)}" if src.where else ""
+        where = f" WHERE {name_sql(src.key or spec.entity.key)} IS NOT NULL"
+        where += f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
         parts.append(
             f"SELECT MAX(CAST({name_sql(time)} AS DATE)) AS d FROM {table_sql(src.table)}{where}"
         )

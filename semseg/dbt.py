@@ -8,6 +8,7 @@ proved locally.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +26,7 @@ from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
 from semseg.spec.model import Spec
+from semseg.spec.params import MARKER
 from semseg.sql import CANONICAL, literal
 from semseg.verify.checks import rule_check, tier_check
 from semseg.verify.cluster_checks import cluster_checks
@@ -115,6 +117,28 @@ def _as_of_var(spec: Spec, target: Target) -> exp.Expression:
     return exp.Var(this=f'{{% if var("as_of", none) %}}{chosen}{{% else %}}{today}{{% endif %}}')
 
 
+def _param_var(spec: Spec, name: str) -> exp.Expression:
+    """A parameter as dbt's ``var()``, defaulting to the value the spec was compiled with;
+    a text value is quoted for SQL at run time (quotes doubled)."""
+    param = spec.parameters[name]
+    default = param.default
+    if param.type in ("integer", "number"):
+        return exp.Var(this=f"{{{{ var('{name}', {default!r}) }}}}")
+    text = json.dumps(default.isoformat() if isinstance(default, date) else str(default))
+    quoted = f"'{{{{ var('{name}', {text}) | string | replace(\"'\", \"''\") }}}}'"
+    if param.type == "date":
+        return exp.Cast(this=exp.Var(this=quoted), to=exp.DataType.build("date"))
+    return exp.Var(this=quoted)
+
+
+def _with_params(tree: exp.Expression, spec: Spec) -> exp.Expression:
+    """Parameter markers (``semseg.spec.params``) of ``tree`` replaced by dbt ``var()`` calls."""
+    for col in list(tree.find_all(exp.Column)):
+        if not col.table and col.name.startswith(MARKER):
+            col.replace(_param_var(spec, col.name[len(MARKER) :]))
+    return tree
+
+
 def dbt_model(
     spec_file: SpecFile,
     dialect: str = "duckdb",
@@ -140,7 +164,7 @@ def dbt_model(
         raise CompileError("\n".join(refused))
     relations = {t: _relation(t, source) for t in tables}
     tree = compile_tree(spec, target, spec_path=spec_file.path, as_of=_as_of_var(spec, target))
-    tree = _with_relations(tree, relations)
+    tree = _with_params(_with_relations(tree, relations), spec)
     body = generate(_jinja_safe(tree), target)
     model = _macros().model(jinja_text(header(spec_file, target)), materialized, body)
     files = {
@@ -160,7 +184,7 @@ def dbt_model(
             for i, p in enumerate(proofs)
         )
         parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
-        proof = _with_relations(parsed, model_ref)
+        proof = _with_params(_with_relations(parsed, model_ref), spec)
         # strict=False: a proof's window orders only non-NULL values, so the NULL ordering
         # sqlglot cannot carry over to every target (T-SQL) does not matter there.
         text = generate(_jinja_safe(proof), target, strict=False)

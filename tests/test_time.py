@@ -206,13 +206,20 @@ def test_a_model_that_counts_future_events_fails_verify(monkeypatch):
 
     def no_point_in_time(spec, spec_path=None):  # the source filter `date <= as-of` dropped
         built = original(spec, spec_path)
-        sources = []
-        for step in built.sources:
+
+        def drop(step):
+            if step.where is None:
+                return step
             kept = step.where.transform(
                 lambda n: exp.true() if isinstance(n, exp.LTE) and n.find(exp.Column) else n
             )
-            sources.append(dataclasses.replace(step, where=kept))
-        return dataclasses.replace(built, sources=tuple(sources))
+            return dataclasses.replace(step, where=kept)
+
+        return dataclasses.replace(
+            built,
+            rows=tuple(drop(r) for r in built.rows),
+            sources=tuple(drop(s) for s in built.sources),
+        )
 
     monkeypatch.setattr(plan, "build_plan", no_point_in_time)
     monkeypatch.setattr(compile_layer, "build_plan", no_point_in_time)

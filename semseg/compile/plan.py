@@ -30,7 +30,13 @@ from semseg.spec.graph import (
     segmentation_dependencies,
 )
 from semseg.spec.model import TIME_AGGS, Agg, Segmentation, Spec
-from semseg.spec.names import ModelNames, coordinate_column, distance_column, rank_columns
+from semseg.spec.names import (
+    HELPER_SEPARATOR,
+    ModelNames,
+    coordinate_column,
+    distance_column,
+    rank_columns,
+)
 from semseg.spec.time import window_of
 from semseg.sql import (
     CANONICAL,
@@ -76,10 +82,22 @@ class SourceStep:
     cte: str
     table: str
     key: str
-    where: exp.Expression
+    where: exp.Expression | None  # None: the rows are already filtered (a RowsStep)
     columns: tuple[Column, ...]
     # "distinct": the rows of a source that can change its conditional distinct counts
     role: str = "main"
+
+
+@dataclass(frozen=True)
+class RowsStep:
+    """The rows of one source that several of its aggregates read: ``SELECT columns FROM
+    table WHERE ...``, so that the table is scanned once (engines materialise a CTE read
+    twice, or read it as they would the table)."""
+
+    cte: str
+    table: str
+    columns: tuple[str, ...]
+    where: exp.Expression
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,7 @@ class ModelPlan:
     spec_name: str
     key: str
     population: SourceStep | None
+    rows: tuple[RowsStep, ...]
     sources: tuple[SourceStep, ...]
     keys_cte: str
     metrics_cte: str
@@ -327,10 +346,40 @@ def _layers(spec: Spec) -> list[list[str]]:
     return layers
 
 
+def _unconditional(aggregate: exp.Expression) -> exp.Expression:
+    """``COUNT(DISTINCT CASE WHEN c THEN x END)`` as ``COUNT(DISTINCT x)``, for rows that all
+    meet ``c`` (DuckDB hashes the NULLs of the CASE form too)."""
+
+    def strip(node: exp.Expression) -> exp.Expression:
+        if (
+            isinstance(node, exp.Case)
+            and isinstance(node.parent, exp.Distinct)
+            and len(node.args.get("ifs") or []) == 1
+        ):
+            return node.args["ifs"][0].args["true"].copy()
+        return node
+
+    return aggregate.copy().transform(strip)
+
+
+def _shared_columns(key: str, aggregates: list[exp.Expression]) -> tuple[str, ...] | None:
+    """The columns a source's aggregates read (key first), or None when one is qualified
+    with its table (it could not be read from a CTE of other columns)."""
+    names: dict[str, str] = {key.lower(): key}
+    for agg in aggregates:
+        for col in agg.find_all(exp.Column):
+            if col.table:
+                return None
+            if not col.name.startswith(HELPER_SEPARATOR):  # the as-of date, dbt's parameters
+                names.setdefault(col.name.lower(), col.name)
+    return tuple(names.values())
+
+
 def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     """Lay the spec out as CTEs: sources → keys → metrics → derived → ranks → segments."""
     names, key = ModelNames(spec.entity.name), spec.entity.key
     sources: list[SourceStep] = []
+    rows: list[RowsStep] = []
     split: dict[str, tuple[SourceStep, DistinctOnly]] = {}  # metric -> (main step, analysis)
     for sname, src in spec.sources.items():
         aggs = [
@@ -345,30 +394,41 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
         if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
             found = {}
+        read, kept = src.table, cast(exp.Expression | None, where)
+        shared = _shared_columns(src_key, [agg for _, agg in aggs]) if found else None
+        if shared is not None:  # the split aggregates share one scan of the table
+            rows.append(RowsStep(names.rows(sname), src.table, shared, where))
+            read, kept = names.rows(sname), None
         main = SourceStep(
             names.source(sname),
-            src.table,
+            read,
             src_key,
-            where,
+            kept,
             tuple(Column(m, agg) for m, agg in aggs if m not in found),
         )
         sources.append(main)
-        if found:
-            conds = [
-                paren(exp.maybe_parse(c, dialect=CANONICAL))
-                for c in dict.fromkeys(c for d in found.values() for c in d.conditions)
-            ]
+        # One aggregate per set of conditions, over only the rows they keep: several distinct
+        # counts in one GROUP BY each hash every row the others keep (BENCHMARKS.md, time).
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for m, d in found.items():
+            groups.setdefault(d.conditions, []).append(m)
+        for g, (conditions, members) in enumerate(groups.items(), 1):
+            conds = [paren(exp.maybe_parse(c, dialect=CANONICAL)) for c in conditions]
+            keep = paren(any_of(*conds))
+            columns = [Column(m, agg) for m, agg in aggs if m in members]
+            if len(conditions) == 1:  # every row kept meets it: CASE WHEN c THEN x END is x
+                columns = [Column(c.name, _unconditional(c.expr)) for c in columns]
             sources.append(
                 SourceStep(
-                    names.distinct(sname),
-                    src.table,
+                    names.distinct(sname, g),
+                    read,
                     src_key,
-                    all_of(where.copy(), paren(any_of(*conds))),
-                    tuple(Column(m, agg) for m, agg in aggs if m in found),
+                    keep if kept is None else all_of(kept.copy(), keep),
+                    tuple(columns),
                     role="distinct",
                 )
             )
-            split.update({m: (main, d) for m, d in found.items()})
+        split.update({m: (main, d) for m, d in found.items()})
     population = None
     if spec.population is not None:
         pop_key = spec.population.key or key
@@ -479,6 +539,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         spec.name,
         key,
         population,
+        tuple(rows),
         tuple(sources),
         keys_cte,
         names.metrics,

@@ -14,6 +14,7 @@ from pathlib import Path
 from semseg.errors import Issue, SpecError
 from semseg.spec.load import Marks, load_yaml
 from semseg.spec.model import Spec
+from semseg.spec.params import substitute
 from semseg.spec.validate import validate
 
 __all__ = ["SpecFile", "find_specs", "load_spec"]
@@ -34,8 +35,13 @@ class SpecFile:
         return SpecFile(self.spec.model_copy(update={"as_of": as_of}), self.path, self.marks)
 
 
-def load_spec(path: str | Path) -> SpecFile:
-    """Load and validate a spec file; raise ``SpecError`` listing every problem found."""
+def load_spec(
+    path: str | Path, variables: dict[str, str] | None = None, markers: bool = False
+) -> SpecFile:
+    """Load and validate a spec file; raise ``SpecError`` listing every problem found.
+
+    ``variables`` (``--var``) set parameters; ``markers`` keeps snippet placeholders as
+    marker columns for dbt's ``var()`` (``semseg.spec.params``)."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(
@@ -52,8 +58,9 @@ def load_spec(path: str | Path) -> SpecFile:
     loaded = load_yaml(path)
     if loaded.issues and loaded.data is None:
         raise SpecError(loaded.issues)
-    spec, issues = validate(loaded.data, loaded.marks)
-    issues = loaded.issues + issues
+    data, placed = substitute(loaded.data, loaded.marks, variables, markers)
+    spec, issues = validate(data, loaded.marks)
+    issues = loaded.issues + placed + issues
     if issues or spec is None:
         raise SpecError(issues)
     return SpecFile(spec, path, loaded.marks)

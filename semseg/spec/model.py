@@ -223,6 +223,18 @@ class Check(_Model):
     max_count: Annotated[StrictInt, Field(ge=0)] | None = None
 
 
+class Parameter(_Model):
+    """A typed value used as ``{{ name }}`` in snippets, windows and band bounds."""
+
+    type: Literal["integer", "number", "text", "date"]
+    default: Number | StrictStr | date | None = Field(
+        None, description="Value unless --var NAME=VALUE sets another (none: --var required)."
+    )
+    min: Number | date | None = Field(None, description="Smallest value allowed.")
+    max: Number | date | None = Field(None, description="Largest value allowed.")
+    description: StrictStr | None = None
+
+
 class Spec(_Model):
     """One segment model: one row per entity key, its metrics and its segmentations."""
 
@@ -235,6 +247,10 @@ class Spec(_Model):
         description="The as-of date of sources with 'time': a date, 'today' (the engine's current "
         "date) or 'latest' (the latest event date in the data; verify, cluster and profile only). "
         "--as-of overrides it.",
+    )
+    parameters: dict[Identifier, Parameter] = Field(
+        default_factory=dict,
+        description="Typed values used as {{ name }} in snippets, windows and band bounds.",
     )
     entity: Entity
     population: Population | None = None

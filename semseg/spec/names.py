@@ -33,9 +33,20 @@ class ModelNames:
         """The per-source aggregate."""
         return f"{self.entity}_{source}"
 
-    def distinct(self, source: str) -> str:
-        """The split-off conditional distinct counts of a source (see compile.distinct)."""
-        return f"{self.entity}_{source}_distinct"
+    def distinct(self, source: str, group: int = 1) -> str:
+        """The ``group``-th aggregate of a source's split-off conditional distinct counts (one
+        per set of conditions; see compile.distinct)."""
+        suffix = "" if group == 1 else f"_{group}"
+        return f"{self.entity}_{source}_distinct{suffix}"
+
+    def rows(self, source: str) -> str:
+        """The rows of a source that its split aggregates share (one scan of the table)."""
+        return f"{self.entity}_{source}_rows"
+
+    def source_ctes(self, source: str, metrics: int) -> list[str]:
+        """Every CTE a source with ``metrics`` metrics can give the model."""
+        groups = [self.distinct(source, g) for g in range(1, max(metrics, 1) + 1)]
+        return [self.source(source), self.rows(source), *groups]
 
     @property
     def population(self) -> str:

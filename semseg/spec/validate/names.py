@@ -69,7 +69,8 @@ def _cte_issues(spec: Spec, marks: Marks) -> list[Issue]:
     ctes = names.fixed(spec)
     issues = []
     for source in spec.sources:
-        for cte in (names.source(source), names.distinct(source)):
+        count = sum(1 for m in spec.metrics.values() if m.source == source)
+        for cte in names.source_ctes(source, count):
             owner = ctes.get(cte)
             if owner is not None:
                 issues.append(

@@ -5,6 +5,19 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
+), customer_sales_rows AS (
+  SELECT
+    unified_customer_id,
+    unified_order_id,
+    has_discount,
+    order_date
+  FROM int_order_lines
+  WHERE
+    NOT unified_customer_id IS NULL
+    AND (
+      transaction_type = 'Sale'
+    )
+    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
 ), customer_sales AS (
   SELECT
     unified_customer_id,
@@ -12,65 +25,50 @@ WITH customer_population AS (
     COUNT(
       DISTINCT EXTRACT(YEAR FROM CAST(order_date AS DATE)) * 12 + EXTRACT(MONTH FROM CAST(order_date AS DATE))
     ) AS active_months
-  FROM int_order_lines
-  WHERE
-    NOT unified_customer_id IS NULL
-    AND (
-      transaction_type = 'Sale' AND NOT unified_customer_id IS NULL
-    )
-    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+  FROM customer_sales_rows
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (
   SELECT
     unified_customer_id,
-    COUNT(
-      DISTINCT CASE
-        WHEN (
-          has_discount = 1
-        )
-        AND CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -90 DAY)
-        THEN unified_order_id
-      END
-    ) AS recent_offer_orders,
-    COUNT(
-      DISTINCT CASE
-        WHEN (
-          has_discount = 1
-        )
-        AND CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -455 DAY)
-        AND CAST(order_date AS DATE) <= DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -90 DAY)
-        THEN unified_order_id
-      END
-    ) AS earlier_offer_orders,
-    COUNT(
-      DISTINCT CASE
-        WHEN CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -90 DAY)
-        THEN unified_order_id
-      END
-    ) AS recent_orders
-  FROM int_order_lines
+    COUNT(DISTINCT unified_order_id) AS recent_offer_orders
+  FROM customer_sales_rows
   WHERE
-    NOT unified_customer_id IS NULL
-    AND (
-      transaction_type = 'Sale' AND NOT unified_customer_id IS NULL
-    )
-    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
-    AND (
+    (
       (
         (
           has_discount = 1
         )
         AND CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -90 DAY)
       )
-      OR (
+    )
+  GROUP BY
+    unified_customer_id
+), customer_sales_distinct_2 AS (
+  SELECT
+    unified_customer_id,
+    COUNT(DISTINCT unified_order_id) AS earlier_offer_orders
+  FROM customer_sales_rows
+  WHERE
+    (
+      (
         (
           has_discount = 1
         )
         AND CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -455 DAY)
         AND CAST(order_date AS DATE) <= DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -90 DAY)
       )
-      OR (
+    )
+  GROUP BY
+    unified_customer_id
+), customer_sales_distinct_3 AS (
+  SELECT
+    unified_customer_id,
+    COUNT(DISTINCT unified_order_id) AS recent_orders
+  FROM customer_sales_rows
+  WHERE
+    (
+      (
         CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), INTERVAL -90 DAY)
       )
     )
@@ -80,8 +78,8 @@ WITH customer_population AS (
   SELECT
     customer_population.unified_customer_id AS unified_customer_id,
     COALESCE(customer_sales_distinct.recent_offer_orders, 0) AS recent_offer_orders,
-    COALESCE(customer_sales_distinct.earlier_offer_orders, 0) AS earlier_offer_orders,
-    COALESCE(customer_sales_distinct.recent_orders, 0) AS recent_orders,
+    COALESCE(customer_sales_distinct_2.earlier_offer_orders, 0) AS earlier_offer_orders,
+    COALESCE(customer_sales_distinct_3.recent_orders, 0) AS recent_orders,
     customer_sales.days_since_last_order AS days_since_last_order,
     COALESCE(customer_sales.active_months, 0) AS active_months
   FROM customer_population
@@ -89,6 +87,10 @@ WITH customer_population AS (
     ON customer_sales.unified_customer_id = customer_population.unified_customer_id
   LEFT JOIN customer_sales_distinct
     ON customer_sales_distinct.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_sales_distinct_2
+    ON customer_sales_distinct_2.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_sales_distinct_3
+    ON customer_sales_distinct_3.unified_customer_id = customer_population.unified_customer_id
 ), customer_segments AS (
   SELECT
     unified_customer_id,

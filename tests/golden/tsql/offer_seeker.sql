@@ -5,10 +5,14 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
-), customer_order_lines AS (
+), customer_order_lines_rows AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    SUM(ABS(COALESCE(discount_amount, 0))) AS total_discount_amount
+    unified_order_id AS unified_order_id,
+    has_discount AS has_discount,
+    discount_amount AS discount_amount,
+    online_offer_no_ AS online_offer_no_,
+    offline_offer_no_ AS offline_offer_no_
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
@@ -16,12 +20,29 @@ WITH customer_population AS (
       transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
       AND NOT unified_customer_id IS NULL
     )
+), customer_order_lines AS (
+  SELECT
+    unified_customer_id AS unified_customer_id,
+    SUM(ABS(COALESCE(discount_amount, 0))) AS total_discount_amount
+  FROM customer_order_lines_rows
   GROUP BY
     unified_customer_id
 ), customer_order_lines_distinct AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    COUNT_BIG(DISTINCT CASE WHEN has_discount = 1 THEN unified_order_id END) AS orders_with_discount_count,
+    COUNT_BIG(DISTINCT unified_order_id) AS orders_with_discount_count
+  FROM customer_order_lines_rows
+  WHERE
+    (
+      (
+        has_discount = 1
+      )
+    )
+  GROUP BY
+    unified_customer_id
+), customer_order_lines_distinct_2 AS (
+  SELECT
+    unified_customer_id AS unified_customer_id,
     COUNT_BIG(
       DISTINCT CASE
         WHEN NOT online_offer_no_ IS NULL
@@ -35,18 +56,10 @@ WITH customer_population AS (
         THEN offline_offer_no_
       END
     ) AS distinct_offers_used
-  FROM int_order_lines
+  FROM customer_order_lines_rows
   WHERE
-    NOT unified_customer_id IS NULL
-    AND (
-      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
-      AND NOT unified_customer_id IS NULL
-    )
-    AND (
+    (
       (
-        has_discount = 1
-      )
-      OR (
         NOT online_offer_no_ IS NULL
         AND online_offer_no_ + '|' <> '|' COLLATE Latin1_General_BIN2
       )
@@ -62,12 +75,14 @@ WITH customer_population AS (
     customer_population.unified_customer_id AS unified_customer_id,
     COALESCE(customer_order_lines_distinct.orders_with_discount_count, 0) AS orders_with_discount_count,
     COALESCE(customer_order_lines.total_discount_amount, 0) AS total_discount_amount,
-    COALESCE(customer_order_lines_distinct.distinct_offers_used, 0) AS distinct_offers_used
+    COALESCE(customer_order_lines_distinct_2.distinct_offers_used, 0) AS distinct_offers_used
   FROM customer_population
   LEFT JOIN customer_order_lines
     ON customer_order_lines.unified_customer_id = customer_population.unified_customer_id
   LEFT JOIN customer_order_lines_distinct
     ON customer_order_lines_distinct.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_order_lines_distinct_2
+    ON customer_order_lines_distinct_2.unified_customer_id = customer_population.unified_customer_id
 ), customer_segments AS (
   SELECT
     unified_customer_id AS unified_customer_id,

@@ -5,72 +5,68 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
+), customer_sales_rows AS (
+  SELECT
+    unified_customer_id AS unified_customer_id,
+    unified_order_id AS unified_order_id,
+    has_discount AS has_discount,
+    order_date AS order_date
+  FROM int_order_lines
+  WHERE
+    NOT unified_customer_id IS NULL
+    AND (
+      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
+    )
+    AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
 ), customer_sales AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
     COUNT_BIG(DISTINCT YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS active_months
-  FROM int_order_lines
-  WHERE
-    NOT unified_customer_id IS NULL
-    AND (
-      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
-      AND NOT unified_customer_id IS NULL
-    )
-    AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
+  FROM customer_sales_rows
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    COUNT_BIG(
-      DISTINCT CASE
-        WHEN (
-          has_discount = 1
-        )
-        AND CAST(order_date AS DATE) > DATEADD(DAY, -90, CAST(GETDATE() AS DATE))
-        THEN unified_order_id
-      END
-    ) AS recent_offer_orders,
-    COUNT_BIG(
-      DISTINCT CASE
-        WHEN (
-          has_discount = 1
-        )
-        AND CAST(order_date AS DATE) > DATEADD(DAY, -455, CAST(GETDATE() AS DATE))
-        AND CAST(order_date AS DATE) <= DATEADD(DAY, -90, CAST(GETDATE() AS DATE))
-        THEN unified_order_id
-      END
-    ) AS earlier_offer_orders,
-    COUNT_BIG(
-      DISTINCT CASE
-        WHEN CAST(order_date AS DATE) > DATEADD(DAY, -90, CAST(GETDATE() AS DATE))
-        THEN unified_order_id
-      END
-    ) AS recent_orders
-  FROM int_order_lines
+    COUNT_BIG(DISTINCT unified_order_id) AS recent_offer_orders
+  FROM customer_sales_rows
   WHERE
-    NOT unified_customer_id IS NULL
-    AND (
-      transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
-      AND NOT unified_customer_id IS NULL
-    )
-    AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
-    AND (
+    (
       (
         (
           has_discount = 1
         )
         AND CAST(order_date AS DATE) > DATEADD(DAY, -90, CAST(GETDATE() AS DATE))
       )
-      OR (
+    )
+  GROUP BY
+    unified_customer_id
+), customer_sales_distinct_2 AS (
+  SELECT
+    unified_customer_id AS unified_customer_id,
+    COUNT_BIG(DISTINCT unified_order_id) AS earlier_offer_orders
+  FROM customer_sales_rows
+  WHERE
+    (
+      (
         (
           has_discount = 1
         )
         AND CAST(order_date AS DATE) > DATEADD(DAY, -455, CAST(GETDATE() AS DATE))
         AND CAST(order_date AS DATE) <= DATEADD(DAY, -90, CAST(GETDATE() AS DATE))
       )
-      OR (
+    )
+  GROUP BY
+    unified_customer_id
+), customer_sales_distinct_3 AS (
+  SELECT
+    unified_customer_id AS unified_customer_id,
+    COUNT_BIG(DISTINCT unified_order_id) AS recent_orders
+  FROM customer_sales_rows
+  WHERE
+    (
+      (
         CAST(order_date AS DATE) > DATEADD(DAY, -90, CAST(GETDATE() AS DATE))
       )
     )
@@ -80,8 +76,8 @@ WITH customer_population AS (
   SELECT
     customer_population.unified_customer_id AS unified_customer_id,
     COALESCE(customer_sales_distinct.recent_offer_orders, 0) AS recent_offer_orders,
-    COALESCE(customer_sales_distinct.earlier_offer_orders, 0) AS earlier_offer_orders,
-    COALESCE(customer_sales_distinct.recent_orders, 0) AS recent_orders,
+    COALESCE(customer_sales_distinct_2.earlier_offer_orders, 0) AS earlier_offer_orders,
+    COALESCE(customer_sales_distinct_3.recent_orders, 0) AS recent_orders,
     customer_sales.days_since_last_order AS days_since_last_order,
     COALESCE(customer_sales.active_months, 0) AS active_months
   FROM customer_population
@@ -89,6 +85,10 @@ WITH customer_population AS (
     ON customer_sales.unified_customer_id = customer_population.unified_customer_id
   LEFT JOIN customer_sales_distinct
     ON customer_sales_distinct.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_sales_distinct_2
+    ON customer_sales_distinct_2.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_sales_distinct_3
+    ON customer_sales_distinct_3.unified_customer_id = customer_population.unified_customer_id
 ), customer_segments AS (
   SELECT
     unified_customer_id AS unified_customer_id,
