@@ -196,6 +196,17 @@ def _places(data: Any, pattern: tuple, path: PathKey = ()) -> list[PathKey]:
     return []
 
 
+def _with_placeholders(data: Any, patterns: tuple[tuple, ...]) -> list[tuple[PathKey, str]]:
+    """(path, text) of every string at ``patterns`` that holds a placeholder."""
+    out = []
+    for pattern in patterns:
+        for path in _places(data, pattern):
+            text = _get(data, path)
+            if isinstance(text, str) and PLACEHOLDER.search(text):
+                out.append((path, text))
+    return out
+
+
 def _get(data: Any, path: PathKey) -> Any:
     for key in path:
         data = data[key]
@@ -240,37 +251,31 @@ def substitute(
             )
         return None
 
-    for pattern in _SNIPPETS:
-        for path in _places(data, pattern):
-            text = _get(data, path)
-            if isinstance(text, str) and PLACEHOLDER.search(text):
+    for path, text in _with_placeholders(data, _SNIPPETS):
 
-                def snippet(m: re.Match[str], path: PathKey = path) -> str:
-                    v = value_of(m[1], path)
-                    if v is None:
-                        return "NULL"
-                    return f"{MARKER}{m[1]}" if markers else v.sql()
+        def snippet(m: re.Match[str], path: PathKey = path) -> str:
+            v = value_of(m[1], path)
+            if v is None:
+                return "NULL"
+            return f"{MARKER}{m[1]}" if markers else v.sql()
 
-                _set(data, path, _outside_quotes(text, snippet))
-    for pattern in _WINDOWS:
-        for path in _places(data, pattern):
-            text = _get(data, path)
-            if isinstance(text, str) and PLACEHOLDER.search(text):
+        _set(data, path, _outside_quotes(text, snippet))
+    for path, text in _with_placeholders(data, _WINDOWS):
 
-                def window(m: re.Match[str], path: PathKey = path) -> str:
-                    v = value_of(m[1], path)
-                    if v is not None and v.type != "integer":
-                        issues.append(
-                            marks.issue(
-                                path,
-                                f"'{m[1]}' is {v.type}; a window counts "
-                                "whole units: use an integer parameter",
-                            )
-                        )
-                        return "0"
-                    return str(v.value) if v is not None else "0"
+        def window(m: re.Match[str], path: PathKey = path) -> str:
+            v = value_of(m[1], path)
+            if v is not None and v.type != "integer":
+                issues.append(
+                    marks.issue(
+                        path,
+                        f"'{m[1]}' is {v.type}; a window counts whole units: use an integer "
+                        "parameter",
+                    )
+                )
+                return "0"
+            return str(v.value) if v is not None else "0"
 
-                _set(data, path, PLACEHOLDER.sub(window, text))
+        _set(data, path, PLACEHOLDER.sub(window, text))
     for pattern in _BOUNDS:
         for path in _places(data, pattern):
             text = _get(data, path)
