@@ -55,6 +55,7 @@ def test_window_forms(text, window):
         ("180 to 90 days ago", "empty"),
         ("last 3 fortnights", "not one of the forms"),
         ("last 1000000 days", "more than"),
+        ("last 101 years", "more than 100 years"),
     ],
 )
 def test_bad_windows_say_why(text, problem):
@@ -279,3 +280,8 @@ def test_a_spec_without_time_ignores_the_as_of_date():
     assert compile_spec(offer.with_as_of(date(2020, 1, 1))) == compile_spec(offer)
     with pytest.raises(UsageError):
         compile_spec(load_spec(TREND).with_as_of("latest"))
+
+
+def test_back_stops_at_the_first_date_there_is():
+    assert back(date(50, 1, 1), 100, "YEAR") == date.min
+    assert back(date(1, 1, 10), 30, "DAY") == date.min

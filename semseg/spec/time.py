@@ -26,7 +26,8 @@ _UNIT = r"(?P<unit>days?|weeks?|months?|years?)"
 _LAST = re.compile(rf"last\s+(?P<n>\d+)\s+{_UNIT}")
 _RANGE = re.compile(rf"(?P<near>\d+)\s+to\s+(?P<far>\d+)\s+{_UNIT}\s+ago")
 _BEFORE = re.compile(rf"before\s+(?P<n>\d+)\s+{_UNIT}\s+ago")
-MAX_AMOUNT = 100_000  # far beyond any history; keeps every engine's date arithmetic in range
+# A century back at most: far beyond any history, and every engine's dates stay in range.
+MAX_AMOUNT = {"DAY": 36_600, "WEEK": 5_220, "MONTH": 1_200, "YEAR": 100}
 FORMS = "'last 90 days', '90 to 180 days ago', 'before 12 months ago' or 'all'"
 
 
@@ -66,8 +67,8 @@ def parse_window(text: str) -> Window | str:
         after, through = int(parts["far"]), int(parts["near"])
     else:
         after, through = None, int(parts["n"])
-    if any(v > MAX_AMOUNT for v in (after or 0, through)):
-        return f"window '{text}' reaches more than {MAX_AMOUNT:,} {unit.lower()}s back"
+    if any(v > MAX_AMOUNT[unit] for v in (after or 0, through)):
+        return f"window '{text}' reaches more than {MAX_AMOUNT[unit]:,} {unit.lower()}s back"
     if pattern is _LAST and after == 0:
         return f"window '{text}' is empty; 'last 1 day' is the as-of date alone"
     if after is not None and after <= through:

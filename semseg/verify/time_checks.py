@@ -35,12 +35,15 @@ def _as_of(spec: Spec) -> date:
 
 def back(day: date, amount: int, unit: str) -> date:
     """``day`` moved back ``amount`` units; a month back from the 31st ends on the month's
-    last day (docs/spec.md)."""
+    last day (docs/spec.md). Before year 1 it is the first date there is."""
     if unit in ("DAY", "WEEK"):
-        return day - timedelta(days=amount * (7 if unit == "WEEK" else 1))
+        days = amount * (7 if unit == "WEEK" else 1)
+        return day - timedelta(days=days) if days < (day - date.min).days else date.min
     months = amount * (12 if unit == "YEAR" else 1)
     index = day.year * 12 + day.month - 1 - months
     year, month = divmod(index, 12)
+    if year < 1:
+        return date.min
     last = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(day.day, last))
 
