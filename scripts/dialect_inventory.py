@@ -55,6 +55,8 @@ def render() -> str:
                 constructs.add("WITH ... AS MATERIALIZED (cluster distances)")
         run = f"*run* on {target.engine}" if target.engine else "golden files only"
         refused = sorted(f"{c} ({why})" for c, by in UNFAITHFUL.items() if (why := by.get(name)))
+        if target.no_time_zones:
+            refused.append(f"event dates in a time zone other than UTC ({target.no_time_zones})")
         lines += [
             f"## {target.title} (`{name}`, {run})",
             "",

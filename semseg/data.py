@@ -17,10 +17,13 @@ import sqlglot
 from sqlglot import exp
 
 from semseg.compile import compile_spec
+from semseg.compile.dialects import TARGETS
+from semseg.compile.plan import event_date
+from semseg.compile.portable import apply_rewrites
 from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
 from semseg.spec import SpecFile
-from semseg.spec.time import time_sources, uses_time
+from semseg.spec.time import time_sources, uses_time, zoned_sources
 from semseg.spec.validate.snippets import snippet_places
 from semseg.sql import (
     CANONICAL,
@@ -229,6 +232,11 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return {d[0].lower() for d in cur.description}
 
 
+def _column_type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
+    rows = con.execute(f"DESCRIBE SELECT {name_sql(column)} FROM {table_sql(table)}").fetchall()
+    return str(rows[0][1]).upper() if rows else "unknown"
+
+
 def _check_columns(
     con: duckdb.DuckDBPyConnection, spec_file: SpecFile, problems: list[Issue]
 ) -> None:
@@ -265,6 +273,18 @@ def _check_columns(
                     f"columns are: {', '.join(sorted(cols))}",
                 )
             )
+        elif time and owner[1] in zoned_sources(spec):
+            kind = _column_type(con, table, time)
+            if kind != "TIMESTAMP":
+                problems.append(
+                    spec_file.marks.issue(
+                        (*owner, "time"),
+                        f"'{time}' is {kind} in table '{table}', and a time zone applies to a "
+                        "TIMESTAMP of UTC times only",
+                        "remove the time_zone for a DATE column; convert a TIMESTAMP WITH TIME "
+                        "ZONE to a UTC TIMESTAMP upstream",
+                    )
+                )
     for path, text, _ in snippet_places(spec):
         owner = tuple(path[:2]) if path[0] != "population" else ("population",)
         if owner not in table_of:
@@ -372,13 +392,13 @@ def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> da
     a key, and its ``where``)."""
     spec = spec_file.spec
     parts = []
-    for name, time in time_sources(spec).items():
+    duckdb_target = TARGETS["duckdb"]
+    for name in time_sources(spec):
         src = spec.sources[name]
         where = f" WHERE {name_sql(src.key or spec.entity.key)} IS NOT NULL"
         where += f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
-        parts.append(
-            f"SELECT MAX(CAST({name_sql(time)} AS DATE)) AS d FROM {table_sql(src.table)}{where}"
-        )
+        day = apply_rewrites(event_date(spec, name), duckdb_target.rewrites).sql(CANONICAL)
+        parts.append(f"SELECT MAX({day}) AS d FROM {table_sql(src.table)}{where}")
     try:
         row = con.execute(f"SELECT MAX(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
     except duckdb.Error as err:

@@ -22,6 +22,7 @@ from semseg.compile.portable import apply_rewrites, portable
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.model import Spec
+from semseg.spec.time import zoned_sources
 from semseg.spec.validate.snippets import snippet_places
 from semseg.sql import SnippetProblem, column, literal, name_sql, parse_snippet, table_sql
 from semseg.version import __version__
@@ -148,8 +149,17 @@ def compile_tree(
 
 
 def refusals(spec_file: SpecFile, target: Target) -> list[str]:
-    """Snippets using a construct the target cannot compute the same way, located in the file."""
+    """Snippets using a construct the target cannot compute the same way, and event dates in
+    a time zone the target cannot take, located in the file."""
     out = []
+    for source, zone in zoned_sources(spec_file.spec).items() if target.no_time_zones else ():
+        own = spec_file.spec.sources[source].time_zone is not None
+        line, col = spec_file.marks.at(("sources", source, "time_zone") if own else ("time_zone",))
+        out.append(
+            f"{spec_file.path}:{line}:{col}: error: the dates of source '{source}' are taken in "
+            f"{zone}, which {target.title} cannot do: {target.no_time_zones} — convert the "
+            "column to that zone's dates upstream, or compile for a target that has it"
+        )
     for path, text, _ in snippet_places(spec_file.spec):
         tree = parse_snippet(text, spec_file.spec.dialect)
         if isinstance(tree, SnippetProblem):

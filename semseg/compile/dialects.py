@@ -32,6 +32,9 @@ class Target:
     # Server, Redshift and MySQL: trailing spaces count; SQL Server: GREATEST before 2022,
     # LEN counting trailing spaces).
     rewrites: tuple[str, ...] = ()
+    # Why the target cannot take an event's date in a time zone (None: it can, with the
+    # zoned_* rewrite in ``rewrites``).
+    no_time_zones: str | None = None
 
 
 # What the compiled SQL relies on in ClickHouse, set on the query itself instead of trusting
@@ -58,20 +61,38 @@ CLICKHOUSE_SETTINGS: tuple[tuple[str, int | str], ...] = (
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("duckdb", "DuckDB", "duckdb", engine="duckdb"),
-        Target("snowflake", "Snowflake", "snowflake"),
-        Target("bigquery", "BigQuery", "bigquery", rewrites=("ieee_nan",)),
+        Target("duckdb", "DuckDB", "duckdb", engine="duckdb", rewrites=("zoned_at_time_zone",)),
+        Target("snowflake", "Snowflake", "snowflake", rewrites=("zoned_convert_timezone",)),
+        Target("bigquery", "BigQuery", "bigquery", rewrites=("ieee_nan", "zoned_bigquery")),
         Target(
             "postgres",
             "PostgreSQL",
             "postgres",
             engine="postgres",
             materialized_ctes=("_cluster_distances",),
+            rewrites=("zoned_at_time_zone",),
         ),
-        Target("redshift", "Amazon Redshift", "redshift", rewrites=("padded_text",)),
-        Target("databricks", "Databricks SQL", "databricks", engine="spark"),
-        Target("spark", "Apache Spark SQL", "spark", engine="spark"),
-        Target("trino", "Trino / Presto", "trino", rewrites=("ieee_nan",)),
+        Target(
+            "redshift",
+            "Amazon Redshift",
+            "redshift",
+            rewrites=("padded_text", "zoned_convert_timezone"),
+        ),
+        Target(
+            "databricks",
+            "Databricks SQL",
+            "databricks",
+            engine="spark",
+            rewrites=("zoned_convert_timezone",),
+        ),
+        Target(
+            "spark",
+            "Apache Spark SQL",
+            "spark",
+            engine="spark",
+            rewrites=("zoned_convert_timezone",),
+        ),
+        Target("trino", "Trino / Presto", "trino", rewrites=("ieee_nan", "zoned_trino")),
         Target(
             "tsql",
             "SQL Server / Azure Synapse (T-SQL)",
@@ -83,13 +104,14 @@ TARGETS: dict[str, Target] = {
                 "tsql_length",
                 "no_nan",
             ),
+            no_time_zones="SQL Server's AT TIME ZONE takes Windows zone names, not IANA ones",
         ),
         Target(
             "clickhouse",
             "ClickHouse",
             "clickhouse",
             query_settings=CLICKHOUSE_SETTINGS,
-            rewrites=("ieee_nan",),
+            rewrites=("ieee_nan", "zoned_clickhouse"),
             table_engine="MergeTree",
             engine="clickhouse",
         ),
@@ -99,6 +121,7 @@ TARGETS: dict[str, Target] = {
             "sqlite",
             engine="sqlite",
             rewrites=("sqlite_months", "sqlite_calendar", "no_nan"),
+            no_time_zones="SQLite has no time zone data",
         ),
         Target(
             "mysql",
@@ -106,6 +129,8 @@ TARGETS: dict[str, Target] = {
             "mysql",
             engine="mysql",
             rewrites=("padded_text", "mysql_binary_text", "no_nan"),
+            no_time_zones="MySQL's CONVERT_TZ needs the server's time zone tables loaded (it "
+            "gives NULL without them)",
         ),
     )
 }

@@ -22,7 +22,7 @@ from semseg.compile.cluster_sql import (
     order_sql,
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
-from semseg.compile.portable import not_nan
+from semseg.compile.portable import not_nan, zoned_date
 from semseg.spec.graph import (
     derived_dependencies,
     metric_precision,
@@ -37,7 +37,7 @@ from semseg.spec.names import (
     distance_column,
     rank_columns,
 )
-from semseg.spec.time import window_of
+from semseg.spec.time import window_of, zone_of
 from semseg.sql import (
     CANONICAL,
     all_of,
@@ -137,8 +137,13 @@ def as_of() -> exp.Expression:
 
 
 def event_date(spec: Spec, source: str) -> exp.Expression:
-    """The date of an event of ``source``: its time column as a DATE."""
-    return exp.Cast(this=column(spec.sources[source].time or ""), to=exp.DataType.build("date"))
+    """The date of an event of ``source``: its time column as a DATE, or, in a zone other
+    than UTC, ``ZONED_DATE(column, zone)``, which each target writes (``portable``)."""
+    time = column(spec.sources[source].time or "")
+    zone = zone_of(spec, source)
+    if zone == "UTC":
+        return exp.Cast(this=time, to=exp.DataType.build("date"))
+    return zoned_date(time, zone)
 
 
 def _ago(amount: int, unit: str) -> exp.Expression:

@@ -113,6 +113,79 @@ def _sqlite_months(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="MIN", expressions=[rolled, month_end])
 
 
+ZONED_DATE = "SEMSEG_ZONED_DATE"
+_TIMESTAMP = exp.DataType.build("timestamp")
+
+
+def zoned_date(timestamp: exp.Expression, zone: str) -> exp.Expression:
+    """The date in ``zone`` of a UTC TIMESTAMP: a placeholder call that every target that can
+    compute it rewrites (``zoned_*``); the others refuse the spec (``Target.time_zones``)."""
+    return exp.Anonymous(this=ZONED_DATE, expressions=[timestamp, exp.Literal.string(zone)])
+
+
+def _zoned_args(node: exp.Expression) -> tuple[exp.Expression, exp.Expression] | None:
+    if isinstance(node, exp.Anonymous) and node.name.upper() == ZONED_DATE:
+        timestamp, zone = node.expressions
+        return timestamp.copy(), zone.copy()
+    return None
+
+
+def _zoned_at_time_zone(node: exp.Expression) -> exp.Expression:
+    """DuckDB, PostgreSQL: ``ts AT TIME ZONE 'UTC'`` is the instant of a UTC wall-clock time,
+    and ``AT TIME ZONE zone`` its wall-clock time there."""
+    if (args := _zoned_args(node)) is None:
+        return node
+    ts, zone = args
+    utc = exp.AtTimeZone(
+        this=exp.Cast(this=ts, to=_TIMESTAMP.copy()), zone=exp.Literal.string("UTC")
+    )
+    return _as_date(exp.AtTimeZone(this=utc, zone=zone))
+
+
+def _zoned_convert_timezone(node: exp.Expression) -> exp.Expression:
+    """Snowflake, Redshift, Spark 3.4+, Databricks: CONVERT_TIMEZONE('UTC', zone, ts) of a
+    timestamp without time zone (TIMESTAMP_NTZ)."""
+    if (args := _zoned_args(node)) is None:
+        return node
+    ts, zone = args
+    return _as_date(
+        exp.ConvertTimezone(source_tz=exp.Literal.string("UTC"), target_tz=zone, timestamp=ts)
+    )
+
+
+def _zoned_bigquery(node: exp.Expression) -> exp.Expression:
+    """BigQuery: DATE(TIMESTAMP(ts), zone); TIMESTAMP() of a DATETIME reads it in UTC."""
+    if (args := _zoned_args(node)) is None:
+        return node
+    ts, zone = args
+    instant = exp.Anonymous(this="TIMESTAMP", expressions=[ts])
+    return exp.Anonymous(this="DATE", expressions=[instant, zone])
+
+
+def _zoned_trino(node: exp.Expression) -> exp.Expression:
+    """Trino: with_timezone(ts, 'UTC') is the instant, AT TIME ZONE moves it to the zone."""
+    if (args := _zoned_args(node)) is None:
+        return node
+    ts, zone = args
+    utc = exp.Anonymous(
+        this="with_timezone",
+        expressions=[exp.Cast(this=ts, to=_TIMESTAMP.copy()), exp.Literal.string("UTC")],
+    )
+    return _as_date(exp.AtTimeZone(this=utc, zone=zone))
+
+
+def _zoned_clickhouse(node: exp.Expression) -> exp.Expression:
+    """ClickHouse: toDate(toDateTime64(ts, 6, 'UTC'), zone): the column read as UTC, its
+    date in the zone."""
+    if (args := _zoned_args(node)) is None:
+        return node
+    ts, zone = args
+    utc = exp.Anonymous(
+        this="toDateTime64", expressions=[ts, exp.Literal.number(6), exp.Literal.string("UTC")]
+    )
+    return exp.Anonymous(this="toDate", expressions=[utc, zone])
+
+
 def _sqlite_calendar(node: exp.Expression) -> exp.Expression:
     """SQLite has no YEAR()/MONTH(): the number from STRFTIME of the date."""
     if not isinstance(node, (exp.Year, exp.Month)):
@@ -239,6 +312,11 @@ TARGET_REWRITES = {
     "no_nan": _no_nan,
     "sqlite_months": _sqlite_months,
     "sqlite_calendar": _sqlite_calendar,
+    "zoned_at_time_zone": _zoned_at_time_zone,
+    "zoned_convert_timezone": _zoned_convert_timezone,
+    "zoned_bigquery": _zoned_bigquery,
+    "zoned_trino": _zoned_trino,
+    "zoned_clickhouse": _zoned_clickhouse,
     "padded_text": _padded_text,
     "tsql_greatest": _tsql_greatest,
     "tsql_length": _tsql_length,

@@ -137,5 +137,7 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
         },
         "settings": settings,
     }
+    if spec.time_zone != "UTC":  # the dates of every source's events (UTC: as before)
+        content["time_zone"] = spec.time_zone
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

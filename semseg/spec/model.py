@@ -88,6 +88,11 @@ class Source(_Model):
         description="Event time column (DATE or TIMESTAMP). Once declared, no event after the "
         "as-of date counts in any metric of this source, and metrics may have a window.",
     )
+    time_zone: StrictStr | None = Field(
+        None,
+        description="IANA zone whose dates the events of a UTC TIMESTAMP time column fall on "
+        "(default: the spec's time_zone).",
+    )
     description: StrictStr | None = None
 
 
@@ -247,6 +252,11 @@ class Spec(_Model):
         description="The as-of date of sources with 'time': a date, 'today' (the engine's current "
         "date) or 'latest' (the latest event date in the data; verify, cluster and profile only). "
         "--as-of overrides it.",
+    )
+    time_zone: StrictStr = Field(
+        "UTC",
+        description="IANA zone whose dates events fall on: a TIMESTAMP time column holds UTC "
+        "times, and its event date is the date in this zone.",
     )
     parameters: dict[Identifier, Parameter] = Field(
         default_factory=dict,

@@ -81,6 +81,16 @@ def time_sources(spec: Spec) -> dict[str, str]:
     return {name: src.time for name, src in spec.sources.items() if src.time}
 
 
+def zone_of(spec: Spec, source: str) -> str:
+    """The zone whose dates the source's events fall on (UTC: the column's own date)."""
+    return spec.sources[source].time_zone or spec.time_zone
+
+
+def zoned_sources(spec: Spec) -> dict[str, str]:
+    """Source name -> its zone, for sources with an event time in a zone other than UTC."""
+    return {s: z for s in time_sources(spec) if (z := zone_of(spec, s)) != "UTC"}
+
+
 def uses_time(spec: Spec) -> bool:
     """Whether the model depends on the as-of date."""
     return bool(time_sources(spec))

@@ -18,8 +18,9 @@ import sqlglot
 from sqlglot import exp
 
 from semseg.spec.model import TIME_AGGS, Agg, Spec
-from semseg.spec.time import time_sources, window_of
+from semseg.spec.time import time_sources, window_of, zone_of
 from semseg.sql import name_sql as q
+from semseg.sql import sql_literal
 from semseg.sql import table_sql as t
 from semseg.verify.proof import RESULT
 from semseg.verify.report import CheckResult
@@ -53,7 +54,14 @@ def _date(day: date) -> str:
 
 
 def event_date(spec: Spec, source: str) -> str:
-    return f"CAST({q(spec.sources[source].time or '')} AS DATE)"
+    """The event's date as verify reads it: in a zone other than UTC, the column's text read
+    as a UTC instant ('+00') and moved to the zone (the compiler uses AT TIME ZONE instead)."""
+    time = q(spec.sources[source].time or "")
+    zone = zone_of(spec, source)
+    if zone == "UTC":
+        return f"CAST({time} AS DATE)"
+    instant = f"CAST(CAST({time} AS VARCHAR) || '+00' AS TIMESTAMPTZ)"
+    return f"CAST(timezone({sql_literal(zone)}, {instant}) AS DATE)"
 
 
 def up_to_as_of(spec: Spec, source: str) -> str | None:
@@ -98,8 +106,11 @@ def _future_view(con, spec: Spec, source: str, name: str) -> None:
     src = spec.sources[source]
     time = src.time or ""
     types = dict((r[0].lower(), r[1]) for r in con.execute(f"DESCRIBE {t(src.table)}").fetchall())
+    # In a zone west of UTC, midnight UTC of the next day is still the as-of date there: a day
+    # later, every zone is past it.
+    later = 0 if zone_of(spec, source) == "UTC" else 1
     copies = [
-        f"SELECT * REPLACE (CAST({_date(_as_of(spec) + timedelta(days=d))} AS "
+        f"SELECT * REPLACE (CAST({_date(_as_of(spec) + timedelta(days=d + later))} AS "
         f"{types[time.lower()]}) AS {q(time)}) FROM {t(src.table)}"
         for d in FUTURE_DAYS
     ]
@@ -149,11 +160,11 @@ def point_in_time_check(
         f"FULL JOIN semseg__future f ON r.{key} IS NOT DISTINCT FROM f.{key} "
         f"WHERE r.{key} IS DISTINCT FROM f.{key} OR {differs or 'FALSE'} ORDER BY 1"
     ).fetchall()
-    days = " and ".join(f"+{d}" for d in FUTURE_DAYS)
     return CheckResult(
         "time:point_in_time",
-        f"events dated after the as-of date ({days} days, a copy of every row of "
-        f"{', '.join(sorted(shadow))}) change no row of the model",
+        "events dated after the as-of date (a copy of every row of "
+        f"{', '.join(sorted(shadow))} on the next day and a year later) change no row of the "
+        "model",
         not found,
         len(found),
         tuple(f"{r[0]}: changed by events after the as-of date" for r in found[:EXAMPLES]),

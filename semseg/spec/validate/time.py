@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from semseg.errors import Issue
 from semseg.spec.load import Marks
 from semseg.spec.model import TIME_AGGS, Spec
 from semseg.spec.time import FORMS, parse_window
 
 
+def _zone_problem(zone: str) -> str | None:
+    if zone == "UTC":
+        return None
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"'{zone}' is not an IANA time zone name"
+    return None
+
+
 def time_issues(spec: Spec, marks: Marks) -> list[Issue]:
     issues = []
+    hint = "write an IANA name such as UTC, Europe/Paris or America/New_York"
+    problem = _zone_problem(spec.time_zone)
+    if problem:
+        issues.append(marks.issue(("time_zone",), problem, hint))
+    for name, src in spec.sources.items():
+        if src.time_zone is None:
+            continue
+        if src.time is None:
+            issues.append(
+                marks.issue(
+                    ("sources", name, "time_zone"),
+                    f"source '{name}' has a time_zone but no event time",
+                    "add 'time: <timestamp column>' or remove time_zone",
+                )
+            )
+        elif problem := _zone_problem(src.time_zone):
+            issues.append(marks.issue(("sources", name, "time_zone"), problem, hint))
     for name, m in spec.metrics.items():
         at = ("metrics", name)
         timed = m.source is not None and m.source in spec.sources
