@@ -8,7 +8,8 @@ read-only, and everything semseg creates is TEMP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -422,8 +423,8 @@ def resolve_as_of(
         how = "given with --as-of" if as_of is not None else "the spec's as_of"
         return spec_file, f"as of {spec.as_of.isoformat()} ({how})"
     if spec.as_of == "today":
-        today = datetime.now(UTC).date()
-        return spec_file.with_as_of(today), f"as of {today.isoformat()} (today, UTC)"
+        today = datetime.now(ZoneInfo(spec.time_zone)).date()
+        return spec_file.with_as_of(today), f"as of {today.isoformat()} (today, {spec.time_zone})"
     latest = latest_event_date(con, spec_file)
     if latest is None:
         raise DataError(

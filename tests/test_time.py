@@ -269,7 +269,7 @@ def test_resolve_as_of_explains_its_choice():
     resolved, note = resolve_as_of(spec_file, con, date(2023, 5, 6))
     assert resolved.spec.as_of == date(2023, 5, 6) and "--as-of" in note
     resolved, note = resolve_as_of(spec_file, con, "today")
-    assert isinstance(resolved.spec.as_of, date) and "today, UTC" in note
+    assert isinstance(resolved.spec.as_of, date) and "(today, UTC)" in note
     con.execute("DELETE FROM int_order_lines")
     with pytest.raises(Exception, match="no dated events"):
         resolve_as_of(spec_file, con)
