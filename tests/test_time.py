@@ -285,3 +285,9 @@ def test_a_spec_without_time_ignores_the_as_of_date():
 def test_back_stops_at_the_first_date_there_is():
     assert back(date(50, 1, 1), 100, "YEAR") == date.min
     assert back(date(1, 1, 10), 30, "DAY") == date.min
+
+
+def test_profile_says_which_as_of_date_it_used():
+    result = runner.invoke(app, ["profile", str(TREND), "--as-of", "2025-06-30"])
+    assert result.exit_code == 0, result.output
+    assert "as of 2025-06-30 (given with --as-of)" in result.stdout.splitlines()[1]

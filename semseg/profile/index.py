@@ -252,6 +252,7 @@ class Profile:
     rows: list[dict[str, Any]]
     population: int
     projection: dict[str, Any] = field(default_factory=dict)
+    as_of: str = ""  # where the as-of date came from ('' without event time)
 
     def index(self, segment: Any, metric: str, category: str | None = None) -> float | None:
         for r in self.rows:
@@ -309,6 +310,7 @@ def profile(
             segments,
             rows,
             sum(n for _, n in segments),
+            as_of=session.as_of_note,
         )
         if projection and spec_file.spec.segmentations[segmentation].cluster is not None:
             result.projection = _projection(session, segmentation)

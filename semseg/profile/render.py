@@ -51,6 +51,7 @@ def render_terminal(p: Profile, stream: TextIO | None = None, color: bool | None
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(heads)]
     out = [
         f"{p.spec}.{p.segmentation}: index vs {p.baseline} (* = overlay)",
+        *([p.as_of] if p.as_of else []),
         "  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True)),
     ]
     for row in lines:
@@ -142,6 +143,7 @@ def render_html(p: Profile) -> str:
     return _page().render(
         title=f"{p.spec}.{p.segmentation} profile",
         baseline=p.baseline,
+        as_of=p.as_of,
         population=p.population,
         sizes=_sizes(p),
         heads=[{"group": g, "text": _head(m, c)} for m, c, g in cols],
