@@ -6,7 +6,8 @@
 - Generated valid specs (bands, quantiles, fills, filters over the bundled sample) compile for
   all 12 dialects and pass every check of `verify` on DuckDB.
 - Generated specs over generated data (ties, NULL and NaN amounts, NULL keys, values on the
-  band bounds, keys outside the population) pass verify and give DuckDB's rows on SQLite.
+  band bounds, keys outside the population; event time with windows, time aggregations and
+  as-of dates on, before and after the events) pass verify and give DuckDB's rows on SQLite.
 
 `make test` runs a few hundred cases; `make fuzz` runs SEMSEG_FUZZ_EXAMPLES (10,000) of the
 first kind.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from datetime import date
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -168,19 +170,22 @@ def test_generated_valid_specs_compile_everywhere_and_verify(
 AMOUNTS = [0.0, 0.1, 0.2, 0.3, 1.5, -2.5, 10.0, 99.99, 100.0, 1e6, None, float("nan")]
 BOUNDS = [0.0, 0.3, 10.0, 100.0, 200.0]
 DATES = ["2024-02-29", "2024-12-31", "2025-01-01", "2025-06-30"]
+AS_OF = ["2024-12-31", "2025-01-01", "2025-03-31", "2024-02-29"]  # on, before and after events
+WINDOWS = ["all", "last 1 day", "last 1 month", "1 to 2 months ago", "before 1 year ago"]
+TIME_AGGS = ["days_since_last", "days_since_first", "active_days", "active_weeks", "active_months"]
 GENERATED = """\
 version: 1
 name: generated_data
 entity: {{name: customer, key: customer_id}}
 population: {{table: customers}}
 sources:
-  order_lines: {{table: order_lines{where}}}
+  order_lines: {{table: order_lines{where}{time}}}
 metrics:
   orders:
     source: order_lines
     agg: count_distinct
-    expr: order_id{order_where}{order_fill}
-  amount:
+    expr: order_id{order_where}{order_fill}{order_window}
+{time_metrics}  amount:
     source: order_lines
     agg: {agg}
     expr: amount{amount_where}{amount_fill}{precision}
@@ -225,7 +230,13 @@ def generated_case(draw) -> tuple[str, list, list]:
     )
     where = draw(st.sampled_from(["", ", where: transaction_type = 'Sale'"]))
     discounted = "\n    where: has_discount = 1"
+    timed = draw(st.booleans())
+    window = draw(st.sampled_from(WINDOWS)) if timed else None
+    time_agg = draw(st.sampled_from(TIME_AGGS))
     text = GENERATED.format(
+        time=", time: order_date" if timed else "",
+        order_window=f"\n    window: {window}" if window else "",
+        time_metrics=(f"  timed:\n    source: order_lines\n    agg: {time_agg}\n" if timed else ""),
         where=where,
         order_where=draw(st.sampled_from(["", discounted])),
         order_fill=draw(st.sampled_from(["", "\n    fill: 0"])),
@@ -241,7 +252,8 @@ def generated_case(draw) -> tuple[str, list, list]:
         quantiles=draw(st.integers(2, 5)),
         direction=draw(st.sampled_from(["asc", "desc"])),
     )
-    return text, customers, lines
+    as_of = date.fromisoformat(draw(st.sampled_from(AS_OF))) if timed else None
+    return text, customers, lines, as_of
 
 
 def _generated_tables(folder: Path, customers: list, lines: list):
@@ -274,14 +286,14 @@ def test_generated_specs_over_generated_data_verify_and_agree_with_sqlite(tmp_pa
     from tests.engines.compare import assert_same_rows
     from tests.engines.sqlite import SqliteEngine
 
-    text, customers, lines = case
+    text, customers, lines, as_of = case
     folder = tmp_path_factory.mktemp("gen")
     data = folder / "data"
     data.mkdir()
     con = _generated_tables(data, customers, lines)
     path = folder / "generated_data.yml"
     path.write_text(text, encoding="utf-8")
-    spec_file = load_spec(path)
+    spec_file = load_spec(path).with_as_of(as_of)
     compiled = {dialect: compile_spec(spec_file, dialect) for dialect in TARGETS}
     report = verify(spec_file, data=data, dialects=["duckdb"], progress=lambda _m: None)
     assert report.passed, (text, lines, [c for c in report.checks if not c.passed])
