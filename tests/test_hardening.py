@@ -308,8 +308,16 @@ def test_a_read_only_out_folder_is_a_clear_error(tmp_path):
         out.chmod(0o555)
         drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if as_root else []
         result = subprocess.run(
-            [*drop, sys.executable, "-c", "from semseg.cli import main; main()", "compile",
-             str(OFFER), "--out", str(out)],  # fmt: skip
+            [
+                *drop,
+                sys.executable,
+                "-c",
+                "from semseg.cli import main; main()",
+                "compile",
+                str(OFFER),
+                "--out",
+                str(out),
+            ],  # fmt: skip
             capture_output=True,
             text=True,
             cwd=Path(__file__).resolve().parent.parent,

@@ -291,3 +291,25 @@ def test_profile_says_which_as_of_date_it_used():
     result = runner.invoke(app, ["profile", str(TREND), "--as-of", "2025-06-30"])
     assert result.exit_code == 0, result.output
     assert "as of 2025-06-30 (given with --as-of)" in result.stdout.splitlines()[1]
+
+
+def test_a_first_last_tie_broken_the_other_way_fails_verify(tmp_path, monkeypatch):
+    """Order lines of one order share a date: the last amount is the smallest of them."""
+    path = tmp_path / "edges.yml"
+    path.write_text(
+        "version: 1\nname: edges\nentity: {name: customer, key: unified_customer_id}\n"
+        "sources:\n  sales: {table: int_order_lines, time: order_date}\n"
+        "metrics:\n  last_amount: {source: sales, agg: last, expr: sales_amount}\n",
+        encoding="utf-8",
+    )
+    spec_file = load_spec(path)
+    assert _failed(spec_file) == set()
+    original = plan._edge_step
+
+    def largest(*args, **kwargs):
+        step = original(*args, **kwargs)
+        swapped = tuple(plan.Column(c.name, exp.Max(this=c.expr.this)) for c in step.columns)
+        return dataclasses.replace(step, columns=swapped)
+
+    monkeypatch.setattr(plan, "_edge_step", largest)
+    assert "metrics" in _failed(spec_file)

@@ -40,6 +40,11 @@ def _spec_text(column: str) -> str:
     metrics += (
         "  spend_last_month:\n    source: events\n    agg: sum\n    expr: amount\n"
         "    window: last 1 month\n"
+        "  first_amount:\n    source: events\n    agg: first\n    expr: amount\n"
+        "  last_channel:\n    source: events\n    agg: last\n    expr: channel\n"
+        "    type: text\n"
+        "  first_channel_last_month:\n    source: events\n    agg: first\n    expr: channel\n"
+        "    type: text\n    window: last 1 month\n"
     )
     return (
         "version: 1\nname: timed\nentity: {name: customer, key: customer_id}\n"
@@ -50,34 +55,31 @@ def _spec_text(column: str) -> str:
 
 
 def _events() -> list[tuple]:
-    """Per as-of date A: events on A, a minute before and after midnight around A, on each
-    window's bounds (the day on it and the day after), and after A."""
+    """Per as-of date A: events on A, a second after midnight and before it around A, on each
+    window's bounds (the day on it and the day after), after A, and ties at one time."""
     rows = []
     offsets = (0, 1, 7, 9, 10, 13, 14, 15, 28, 29, 30, 31, 59, 60, 61, 89, 90, 92, 365, 366)
     for i, a in enumerate(AS_OF):
         customer = f"c{i}"
         for days in offsets:
             day = a - timedelta(days=days)
-            rows.append((customer, day, datetime.combine(day, datetime.min.time()), 1.0))
-            rows.append(
-                (
-                    f"{customer}_late",
-                    day,
-                    datetime.combine(day, datetime.max.time()).replace(microsecond=0),
-                    2.5,
-                )
-            )
+            midnight = datetime.combine(day, datetime.min.time())
+            late = datetime.combine(day, datetime.max.time()).replace(microsecond=0)
+            rows.append((customer, day, midnight, 1.0, f"ch{days % 7}"))
+            rows.append((f"{customer}_late", day, late, 2.5, f"ch{days % 5}"))
+        # ties at the latest and the earliest time: the smallest value wins, 'A' before 'a'
+        # and 'b' (code points, whatever the engine's collation), -2.0 before 5.0
+        for channel, amount in (("b", 5.0), ("a", -2.0), ("A", 5.0)):
+            for days in (0, 366):
+                day = a - timedelta(days=days)
+                midnight = datetime.combine(day, datetime.min.time())
+                rows.append((f"{customer}_tie", day, midnight, amount, channel))
         for days in (1, 40):  # after the as-of date: never counted
             day = a + timedelta(days=days)
-            rows.append((customer, day, datetime.combine(day, datetime.min.time()), 100.0))
-        rows.append(
-            (
-                f"{customer}_single",
-                a - timedelta(days=45),
-                datetime.combine(a, datetime.min.time()) - timedelta(days=45, minutes=1),
-                3.0,
-            )
-        )
+            midnight = datetime.combine(day, datetime.min.time())
+            rows.append((customer, day, midnight, 100.0, "future"))
+        single = datetime.combine(a, datetime.min.time()) - timedelta(days=45, minutes=1)
+        rows.append((f"{customer}_single", single.date(), single, 3.0, None))
     return rows
 
 
@@ -85,9 +87,9 @@ def _data() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE events (customer_id VARCHAR, event_day DATE, event_at TIMESTAMP, "
-        "amount DOUBLE)"
+        "amount DOUBLE, channel VARCHAR)"
     )
-    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", _events())
+    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", _events())
     con.execute(
         "CREATE TABLE customers AS SELECT DISTINCT customer_id FROM events "
         "UNION ALL SELECT 'nobody'"
@@ -160,3 +162,18 @@ def test_time_gives_duckdbs_answer_on_every_engine(specs, name, request):
             except Exception as err:  # noqa: BLE001 - every case is reported
                 failures.append(f"{column} as of {as_of}: {str(err).splitlines()[0][:300]}")
     assert failures == []
+
+
+def test_first_and_last_take_the_smallest_value_on_ties(specs):
+    """Hand-worked from _events, A = 2025-03-31: c0_tie has three events at A and three at
+    A - 366 days, ('b', 5.0), ('a', -2.0), ('A', 5.0) each time."""
+    con = _data()
+    sql = compile_spec(specs["event_at"].with_as_of(date(2025, 3, 31)), "duckdb")
+    cur = con.execute(f"SELECT * FROM ({sql}) WHERE customer_id LIKE 'c0%'")
+    cols = [d[0] for d in cur.description]
+    got = {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+    assert got["c0_tie"]["last_channel"] == "A"  # 'A' < 'a' < 'b' in code points
+    assert got["c0_tie"]["first_amount"] == -2.0
+    assert got["c0_tie"]["first_channel_last_month"] == "A"
+    assert got["c0"]["first_amount"] == 1.0 and got["c0"]["last_channel"] == "ch0"
+    assert got["c0_single"]["last_channel"] is None  # no event with a channel

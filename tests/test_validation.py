@@ -1020,7 +1020,6 @@ def test_unparsable_quoted_snippet_points_inside_it(tmp_path: Path, quote: str) 
     assert text.splitlines()[18][issue.col - 1] == "2"
 
 
-
 @pytest.mark.parametrize(
     "value",
     [
@@ -1030,9 +1029,7 @@ def test_unparsable_quoted_snippet_points_inside_it(tmp_path: Path, quote: str) 
     ],
     ids=["single-escapes", "double-escapes", "double-hex-escapes"],
 )
-def test_quoted_snippet_with_escapes_points_at_the_right_column(
-    tmp_path: Path, value: str
-) -> None:
+def test_quoted_snippet_with_escapes_points_at_the_right_column(tmp_path: Path, value: str) -> None:
     text = variant((19, "expr: amount", f"expr: {value}"))
     issue = the_issue(tmp_path, text)
     assert "cannot parse SQL" in issue.message

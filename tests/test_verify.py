@@ -184,7 +184,6 @@ def test_wrong_offer_count_is_caught(edge_db):
     )
 
 
-
 def test_many_offenders_are_counted_and_the_first_keys_shown_every_time():
     """Everybody labelled Offer Seeker: the rules check counts every wrong row and shows the
     smallest keys, the same on every run (DuckDB's threads do not pick them)."""

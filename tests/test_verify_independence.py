@@ -93,4 +93,3 @@ def test_a_wrong_cluster_order_fails_the_cluster_label_check(monkeypatch):
     )
     failed = {c.name for c in report.checks if not c.passed}
     assert "labels:persona" in failed
-

@@ -70,7 +70,7 @@ TARGETS: dict[str, Target] = {
             "postgres",
             engine="postgres",
             materialized_ctes=("_cluster_distances",),
-            rewrites=("zoned_at_time_zone",),
+            rewrites=("zoned_at_time_zone", "binary_postgres"),
         ),
         Target(
             "redshift",
@@ -103,6 +103,7 @@ TARGETS: dict[str, Target] = {
                 "tsql_greatest",
                 "tsql_length",
                 "no_nan",
+                "binary_tsql",
             ),
             no_time_zones="SQL Server's AT TIME ZONE takes Windows zone names, not IANA ones",
         ),
@@ -128,7 +129,7 @@ TARGETS: dict[str, Target] = {
             "MySQL 8",
             "mysql",
             engine="mysql",
-            rewrites=("padded_text", "mysql_binary_text", "no_nan"),
+            rewrites=("padded_text", "mysql_binary_text", "no_nan", "binary_mysql"),
             no_time_zones="MySQL's CONVERT_TZ needs the server's time zone tables loaded (it "
             "gives NULL without them)",
         ),

@@ -22,14 +22,14 @@ from semseg.compile.cluster_sql import (
     order_sql,
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
-from semseg.compile.portable import not_nan, zoned_date
+from semseg.compile.portable import BINARY_COLLATION, not_nan, zoned_date
 from semseg.spec.graph import (
     derived_dependencies,
     metric_precision,
     segment_labels,
     segmentation_dependencies,
 )
-from semseg.spec.model import TIME_AGGS, Agg, Segmentation, Spec
+from semseg.spec.model import EDGE_AGGS, TIME_AGGS, Agg, Segmentation, Spec
 from semseg.spec.names import (
     HELPER_SEPARATOR,
     ModelNames,
@@ -84,8 +84,11 @@ class SourceStep:
     key: str
     where: exp.Expression | None  # None: the rows are already filtered (a RowsStep)
     columns: tuple[Column, ...]
-    # "distinct": the rows of a source that can change its conditional distinct counts
+    # "distinct": the rows of a source that can change its conditional distinct counts;
+    # "edge": a first/last value, over the rows at its metric's earliest/latest time
     role: str = "main"
+    alias: str | None = None  # the table's alias (an edge step's columns are qualified)
+    join: tuple[str, str, exp.Expression] | None = None  # (cte, alias, ON condition)
 
 
 @dataclass(frozen=True)
@@ -192,15 +195,88 @@ def _time_aggregate(spec: Spec, m, kept: exp.Expression | None) -> exp.Expressio
     return exp.Count(this=exp.Distinct(expressions=[only(period)]))
 
 
+EVENT, EDGE = "semseg__event", "semseg__edge"  # an edge step's aliases (no spec name has __)
+
+
+def edge_time_column(metric: str) -> str:
+    """The helper column holding a first/last metric's earliest/latest event time."""
+    return f"{metric}{HELPER_SEPARATOR}at"
+
+
+def _kept(spec: Spec, name: str) -> exp.Expression | None:
+    """The rows a metric reads of its source's: its ``where`` and its window (None: all)."""
+    m = spec.metrics[name]
+    kept = snippet_expr(m.where, spec.dialect) if m.where else None
+    window = window_condition(spec, name)
+    if window is not None:
+        kept = window if kept is None else all_of(paren(kept), window)
+    return kept
+
+
+def _edge_rows(spec: Spec, name: str) -> exp.Expression:
+    """The rows a first/last metric chooses from: kept, with a value."""
+    m = spec.metrics[name]
+    present = not_null(paren(snippet_expr(m.expr or "", spec.dialect)))
+    kept = _kept(spec, name)
+    return present if kept is None else all_of(paren(kept), present)
+
+
+def _edge_time(spec: Spec, name: str) -> exp.Expression:
+    """MIN/MAX of the event time over the rows a first/last metric chooses from."""
+    m = spec.metrics[name]
+    time = column(spec.sources[m.source or ""].time or "")
+    edge = exp.Min if m.agg is Agg.first else exp.Max
+    return edge(this=case([(_edge_rows(spec, name), time)]))
+
+
+def _qualified(tree: exp.Expression, alias: str) -> exp.Expression:
+    """``tree`` with its source columns qualified by ``alias`` (not the as-of mark)."""
+
+    def qualify(node: exp.Expression) -> exp.Expression:
+        own = isinstance(node, exp.Column) and not node.table
+        if own and not node.name.startswith(HELPER_SEPARATOR):
+            return column(node.name, alias)
+        return node
+
+    return tree.copy().transform(qualify)
+
+
+def _edge_step(
+    spec: Spec, name: str, cte: str, main: SourceStep, table: str, where: exp.Expression | None
+) -> SourceStep:
+    """``SELECT key, MIN(expr) FROM table JOIN main ON key and time = the metric's time``:
+    the value at the earliest/latest event, the smallest one when several events share it."""
+    m = spec.metrics[name]
+    time = spec.sources[m.source or ""].time or ""
+    on = all_of(
+        exp.EQ(this=column(main.key, EDGE), expression=column(main.key, EVENT)),
+        exp.EQ(this=column(edge_time_column(name), EDGE), expression=column(time, EVENT)),
+    )
+    rows = paren(_edge_rows(spec, name))
+    kept = rows if where is None else all_of(paren(where), rows)
+    value = snippet_expr(m.expr or "", spec.dialect)
+    if m.type == "text":  # ties: the smallest in code-point order on every engine
+        value = exp.Collate(this=value, expression=exp.Var(this=BINARY_COLLATION))
+    return SourceStep(
+        cte,
+        table,
+        main.key,
+        _qualified(kept, EVENT),
+        (Column(name, exp.Min(this=_qualified(value, EVENT))),),
+        role="edge",
+        alias=EVENT,
+        join=(main.cte, EDGE, on),
+    )
+
+
 def _aggregate(spec: Spec, name: str) -> exp.Expression:
     m = spec.metrics[name]
     if m.kind == "raw":
         return snippet_expr(m.sql or "", spec.dialect)
     assert m.agg is not None
-    kept = snippet_expr(m.where, spec.dialect) if m.where else None
-    window = window_condition(spec, name)
-    if window is not None:
-        kept = window if kept is None else all_of(paren(kept), window)
+    if m.agg in EDGE_AGGS:
+        return _edge_time(spec, name)
+    kept = _kept(spec, name)
     if m.agg in TIME_AGGS:
         return _time_aggregate(spec, m, kept)
     value = snippet_expr(m.expr, spec.dialect) if m.expr else number(1)
@@ -387,8 +463,11 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     rows: list[RowsStep] = []
     split: dict[str, tuple[SourceStep, DistinctOnly]] = {}  # metric -> (main step, analysis)
     for sname, src in spec.sources.items():
+        edges = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in EDGE_AGGS]
         aggs = [
-            (m, _aggregate(spec, m)) for m, metric in spec.metrics.items() if metric.source == sname
+            (edge_time_column(m) if m in edges else m, _aggregate(spec, m))
+            for m, metric in spec.metrics.items()
+            if metric.source == sname
         ]
         src_key = src.key or key
         where: exp.Expression = not_null(column(src_key))
@@ -434,6 +513,8 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 )
             )
         split.update({m: (main, d) for m, d in found.items()})
+        for i, m in enumerate(edges, 1):
+            sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept))
     population = None
     if spec.population is not None:
         pop_key = spec.population.key or key

@@ -113,6 +113,24 @@ def _sqlite_months(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="MIN", expressions=[rolled, month_end])
 
 
+BINARY_COLLATION = "semseg_binary"  # text ordered by code point: each target's name for it
+
+
+def _binary_collation(name: str | None):
+    """``x COLLATE semseg_binary`` as the target's binary collation, or plain ``x`` where text
+    is ordered by code point already (DuckDB, Snowflake, BigQuery, Spark, ClickHouse, ...)."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if not (isinstance(node, exp.Collate) and node.expression.name == BINARY_COLLATION):
+            return node
+        if name is None:
+            return node.this.copy()
+        collation = exp.Identifier(this=name, quoted=name == "C")
+        return exp.Collate(this=node.this.copy(), expression=collation)
+
+    return rewrite
+
+
 ZONED_DATE = "SEMSEG_ZONED_DATE"
 _TIMESTAMP = exp.DataType.build("timestamp")
 
@@ -313,6 +331,10 @@ TARGET_REWRITES = {
     "sqlite_months": _sqlite_months,
     "sqlite_calendar": _sqlite_calendar,
     "zoned_at_time_zone": _zoned_at_time_zone,
+    "binary_plain": _binary_collation(None),
+    "binary_postgres": _binary_collation("C"),
+    "binary_mysql": _binary_collation("utf8mb4_bin"),
+    "binary_tsql": _binary_collation("Latin1_General_BIN2"),
     "zoned_convert_timezone": _zoned_convert_timezone,
     "zoned_bigquery": _zoned_bigquery,
     "zoned_trino": _zoned_trino,

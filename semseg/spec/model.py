@@ -39,8 +39,12 @@ class Agg(StrEnum):
     active_days = "active_days"
     active_weeks = "active_weeks"
     active_months = "active_months"
+    # the value of expr at the earliest / latest event (ties: the smallest value)
+    first = "first"
+    last = "last"
 
 
+EDGE_AGGS = (Agg.first, Agg.last)
 TIME_AGGS = (
     Agg.days_since_last,
     Agg.days_since_first,

@@ -39,6 +39,10 @@ class ModelNames:
         suffix = "" if group == 1 else f"_{group}"
         return f"{self.entity}_{source}_distinct{suffix}"
 
+    def edge(self, source: str, index: int) -> str:
+        """The ``index``-th first/last value of a source."""
+        return f"{self.entity}_{source}_edge_{index}"
+
     def rows(self, source: str) -> str:
         """The rows of a source that its split aggregates share (one scan of the table)."""
         return f"{self.entity}_{source}_rows"
@@ -46,7 +50,8 @@ class ModelNames:
     def source_ctes(self, source: str, metrics: int) -> list[str]:
         """Every CTE a source with ``metrics`` metrics can give the model."""
         groups = [self.distinct(source, g) for g in range(1, max(metrics, 1) + 1)]
-        return [self.source(source), self.rows(source), *groups]
+        edges = [self.edge(source, i) for i in range(1, metrics + 1)]
+        return [self.source(source), self.rows(source), *groups, *edges]
 
     @property
     def population(self) -> str:

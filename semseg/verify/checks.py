@@ -9,7 +9,7 @@ from __future__ import annotations
 from semseg.compile.distinct import distinct_only
 from semseg.spec import SpecFile
 from semseg.spec.graph import metric_precision, segment_labels
-from semseg.spec.model import Agg, Spec
+from semseg.spec.model import EDGE_AGGS, Agg, Spec
 from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql, sql_literal
 from semseg.sql import table_sql as t
@@ -264,7 +264,8 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
             if spec.metrics[m].kind == "raw"
             and (d := distinct_only(_independent_aggregate(spec, m))) is not None
         }
-        together = [m for m in names if m not in own and m not in narrowed]
+        edges = [m for m in names if spec.metrics[m].agg in EDGE_AGGS]
+        together = [m for m in names if m not in own and m not in narrowed and m not in edges]
         ctes = [
             f"semseg__all AS (SELECT {src_key} AS {KEY}"
             + "".join(f", {_independent_aggregate(spec, m)} AS {q(m)}" for m in together)
@@ -275,7 +276,20 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         for i, m in enumerate(names):
             metric = spec.metrics[m]
             only = f"semseg__only_{i}"
-            if m in own:
+            if m in edges:  # the row of the earliest/latest event, by ROW_NUMBER
+                value_sql = f"({snippet_sql(metric.expr or '', spec.dialect)})"
+                time = q(src.time or "")
+                order = "ASC" if metric.agg is Agg.first else "DESC"
+                filters = f" AND {own[m]}" if m in own else ""
+                ctes.append(
+                    f"{only} AS (SELECT {KEY}, {VALUE} FROM (SELECT {src_key} AS {KEY}, "
+                    f"{value_sql} AS {VALUE}, ROW_NUMBER() OVER (PARTITION BY {src_key} "
+                    f"ORDER BY {time} {order}, {value_sql} ASC) AS semseg__n {base}{filters} "
+                    f"AND {value_sql} IS NOT NULL) WHERE semseg__n = 1)"
+                )
+                joins.append(f"LEFT JOIN {only} ON {only}.{KEY} = r.{key}")
+                value = f"{only}.{VALUE}"
+            elif m in own:
                 ctes.append(
                     f"{only} AS (SELECT {src_key} AS {KEY}, {_independent_aggregate(spec, m)} "
                     f"AS {VALUE} {base} AND {own[m]} GROUP BY {src_key})"

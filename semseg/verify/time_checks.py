@@ -150,7 +150,10 @@ def point_in_time_check(
     for node in list(tree.find_all(exp.Table)):
         name = ".".join(p.name for p in node.parts)
         if name in shadow:
-            node.replace(exp.to_table(shadow[name]))
+            replaced = exp.to_table(shadow[name])
+            if node.alias:
+                replaced.set("alias", node.args["alias"])
+            node.replace(replaced)
     con.execute(f"CREATE OR REPLACE TEMP TABLE semseg__future AS {tree.sql('duckdb')}")
     key = q(spec.entity.key)
     columns = [c for c in spec.output_columns() if c != spec.entity.key]

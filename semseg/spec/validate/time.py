@@ -6,7 +6,7 @@ import zoneinfo
 
 from semseg.errors import Issue
 from semseg.spec.load import Marks
-from semseg.spec.model import TIME_AGGS, Spec
+from semseg.spec.model import EDGE_AGGS, TIME_AGGS, Spec
 from semseg.spec.time import FORMS, parse_window
 
 
@@ -63,6 +63,15 @@ def time_issues(spec: Spec, marks: Marks) -> list[Issue]:
                         f"add 'time: <date or timestamp column>' to source '{m.source}'",
                     )
                 )
+        if m.agg in EDGE_AGGS and timed and not source_time:
+            issues.append(
+                marks.issue(
+                    (*at, "agg"),
+                    f"metric '{name}' uses '{m.agg.value}' but source '{m.source}' has no "
+                    "event time to order by",
+                    f"add 'time: <date or timestamp column>' to source '{m.source}'",
+                )
+            )
         if m.agg in TIME_AGGS:
             if m.expr is not None:
                 issues.append(
