@@ -56,8 +56,8 @@ def spec_tables(spec_file: SpecFile) -> dict[str, tuple]:
     """Table name → YAML path of the ``table:`` key that names it."""
     spec = spec_file.spec
     out: dict[str, tuple] = {}
-    if spec.population:
-        out.setdefault(spec.population.table, ("population", "table"))
+    for at, pop in spec.populations:
+        out.setdefault(pop.table, (*at, "table"))
     for name, src in spec.sources.items():
         out.setdefault(src.table, ("sources", name, "table"))
     return out
@@ -244,9 +244,8 @@ def _check_columns(
     """Every column a snippet uses exists in the table that snippet reads."""
     spec = spec_file.spec
     table_of: dict[tuple, tuple[str, str]] = {}
-    if spec.population:
-        key = spec.population.key or spec.entity.key
-        table_of[("population",)] = (spec.population.table, key)
+    for at, pop in spec.populations:
+        table_of[at] = (pop.table, pop.key or spec.entity.key)
     for name, src in spec.sources.items():
         table_of[("sources", name)] = (src.table, src.key or spec.entity.key)
     for name, m in spec.metrics.items():
@@ -287,7 +286,7 @@ def _check_columns(
                     )
                 )
     for path, text, _ in snippet_places(spec):
-        owner = tuple(path[:2]) if path[0] != "population" else ("population",)
+        owner = tuple(path[:-1]) if path[0] == "population" else tuple(path[:2])
         if owner not in table_of:
             continue  # derived metrics and rules use metric names, checked at load time
         table, _ = table_of[owner]

@@ -156,8 +156,7 @@ def dbt_model(
     spec = spec_file.spec
     target = get_target(dialect)
     tables = sorted(
-        {s.table for s in spec.sources.values()}
-        | ({spec.population.table} if spec.population else set())
+        {s.table for s in spec.sources.values()} | {pop.table for _, pop in spec.populations}
     )
     refused = refusals(spec_file, target)
     if refused:  # the same refusals as compile: dbt output is no way around them

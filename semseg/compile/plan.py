@@ -118,7 +118,7 @@ class ModelPlan:
 
     spec_name: str
     key: str
-    population: SourceStep | None
+    population: tuple[SourceStep, ...]  # the tables whose keys are united (none: the sources')
     rows: tuple[RowsStep, ...]
     sources: tuple[SourceStep, ...]
     keys_cte: str
@@ -515,16 +515,16 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         split.update({m: (main, d) for m, d in found.items()})
         for i, m in enumerate(edges, 1):
             sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept))
-    population = None
-    if spec.population is not None:
-        pop_key = spec.population.key or key
+    population = []
+    for _, pop in spec.populations:
+        pop_key = pop.key or key
         where = not_null(column(pop_key))
-        if spec.population.where:
-            where = all_of(where, paren(snippet_expr(spec.population.where, spec.dialect)))
-        population = SourceStep(names.population, spec.population.table, pop_key, where, ())
+        if pop.where:
+            where = all_of(where, paren(snippet_expr(pop.where, spec.dialect)))
+        population.append(SourceStep(names.population, pop.table, pop_key, where, ()))
     key_sources = tuple(s for s in sources if s.role == "main")
     keys_cte = (
-        population.cte
+        names.population
         if population
         else (key_sources[0].cte if len(key_sources) == 1 else names.keys)
     )
@@ -624,7 +624,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     return ModelPlan(
         spec.name,
         key,
-        population,
+        tuple(population),
         tuple(rows),
         tuple(sources),
         keys_cte,

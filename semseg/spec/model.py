@@ -267,11 +267,24 @@ class Spec(_Model):
         description="Typed values used as {{ name }} in snippets, windows and band bounds.",
     )
     entity: Entity
-    population: Population | None = None
+    population: Population | Annotated[list[Population], Field(min_length=1)] | None = Field(
+        None,
+        description="Every entity that must get a row: one table, or a list of tables whose "
+        "keys are united (each with its own key and filter). Absent: the keys of the sources.",
+    )
     sources: dict[Identifier, Source] = Field(min_length=1)
     metrics: dict[Identifier, Metric] = Field(min_length=1)
     segmentations: dict[Identifier, Segmentation] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
+
+    @property
+    def populations(self) -> list[tuple[tuple, Population]]:
+        """(YAML path, table) of each population table: one, several, or none."""
+        if self.population is None:
+            return []
+        if isinstance(self.population, Population):
+            return [(("population",), self.population)]
+        return [(("population", i), p) for i, p in enumerate(self.population)]
 
     def order_column(self, segmentation: str) -> str:
         """Name of a segmentation's sort-order column."""

@@ -30,20 +30,20 @@ def _expected(metric: str) -> str:
 
 
 def _expected_keys(spec: Spec) -> str:
-    """Keys that must each appear once: the population, or every key with source rows."""
-    if spec.population is not None:
-        key = q(spec.population.key or spec.entity.key)
-        where = (
-            f" AND ({snippet_sql(spec.population.where, spec.dialect)})"
-            if spec.population.where
-            else ""
-        )
-        table = t(spec.population.table)
-        return f"SELECT DISTINCT {key} AS {KEY} FROM {table} WHERE {key} IS NOT NULL{where}"
+    """Keys that must each appear once: the population (the union of its tables' keys), or
+    every key with source rows that count (a key, the source's where, up to the as-of date)."""
     parts = []
-    for src in spec.sources.values():
+    for _, pop in spec.populations:
+        key = q(pop.key or spec.entity.key)
+        where = f" AND ({snippet_sql(pop.where, spec.dialect)})" if pop.where else ""
+        parts.append(f"SELECT {key} AS {KEY} FROM {t(pop.table)} WHERE {key} IS NOT NULL{where}")
+    if parts:
+        return " UNION ".join(parts)
+    for name, src in spec.sources.items():
         key = q(src.key or spec.entity.key)
         where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
+        in_time = up_to_as_of(spec, name)
+        where += f" AND {in_time}" if in_time else ""
         parts.append(f"SELECT {key} AS {KEY} FROM {t(src.table)} WHERE {key} IS NOT NULL{where}")
     return " UNION ".join(parts)
 

@@ -12,8 +12,9 @@ from semseg.spec.names import HELPER_SEPARATOR, ModelNames, unsafe_name
 def _sql_names(spec: Spec) -> list[tuple[PathKey, str, bool]]:
     """(YAML path, name, is a mapping key) of every user name written into SQL as a column."""
     out: list[tuple[PathKey, str, bool]] = [(("entity", "key"), spec.entity.key, False)]
-    if spec.population is not None and spec.population.key:
-        out.append((("population", "key"), spec.population.key, False))
+    for at, pop in spec.populations:
+        if pop.key:
+            out.append(((*at, "key"), pop.key, False))
     for name, src in spec.sources.items():
         if src.key:
             out.append((("sources", name, "key"), src.key, False))
@@ -29,8 +30,7 @@ def _sql_names(spec: Spec) -> list[tuple[PathKey, str, bool]]:
 
 def _tables(spec: Spec) -> list[tuple[PathKey, str]]:
     out: list[tuple[PathKey, str]] = []
-    if spec.population is not None:
-        out.append((("population", "table"), spec.population.table))
+    out += [((*at, "table"), pop.table) for at, pop in spec.populations]
     out += [(("sources", name, "table"), src.table) for name, src in spec.sources.items()]
     return out
 

@@ -18,8 +18,9 @@ Place = tuple[PathKey, str, bool | None]
 
 def snippet_places(spec: Spec) -> Iterator[Place]:
     """Every snippet of the spec with its YAML path and aggregate requirement."""
-    if spec.population and spec.population.where:
-        yield ("population", "where"), spec.population.where, False
+    for at, pop in spec.populations:
+        if pop.where:
+            yield (*at, "where"), pop.where, False
     for name, src in spec.sources.items():
         if src.where:
             yield ("sources", name, "where"), src.where, False

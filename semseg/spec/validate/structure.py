@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 import types
 import typing
 from typing import Any
@@ -62,11 +63,24 @@ def _describe(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "the spec"
 
 
+def _branches() -> set[str]:
+    """Union branch tags pydantic puts in a location: 'Population', 'list[Population]'."""
+    models = {
+        name
+        for name, value in vars(sys.modules[Spec.__module__]).items()
+        if isinstance(value, type) and issubclass(value, BaseModel)
+    }
+    return models | {f"list[{m}]" for m in models}
+
+
+_BRANCHES = _branches()
+
+
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # pydantic adds pseudo-steps for unions and dict keys (e.g. 'int', '[key]'); drop them.
     out = []
     for part in loc:
-        if part == "[key]":
+        if part == "[key]" or part in _BRANCHES:
             continue
         if isinstance(part, str) and (
             part.startswith(("constrained-", "function-"))
@@ -105,10 +119,18 @@ def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
     for err in exc.errors():
         if err["type"] in _TYPE_WORDS:
             union_types.setdefault(_clean_loc(tuple(err["loc"])), []).append(err["type"])
-    for err in exc.errors():
+    errors = exc.errors()
+    deeper = {
+        _clean_loc(tuple(e["loc"]))[:n]
+        for e in errors
+        for n in range(len(_clean_loc(tuple(e["loc"]))))
+    }
+    for err in errors:
         raw_loc = tuple(err["loc"])
         loc = _clean_loc(raw_loc)
         kind = err["type"]
+        if kind in _TYPE_WORDS and loc in deeper and any(p in _BRANCHES for p in raw_loc):
+            continue  # the other branch of the union has the right shape: its errors say more
         value = err.get("input")
         if kind == "extra_forbidden":
             parent, key = loc[:-1], loc[-1]

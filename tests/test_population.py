@@ -1,0 +1,114 @@
+"""A population from several tables (issue 13): the union of their keys, each table with its own
+key column and filter; without a population, the keys with source rows that count."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import duckdb
+import pytest
+
+from semseg.compile import compile_spec, plan
+from semseg.errors import SpecError
+from semseg.spec import load_spec
+from semseg.verify import verify
+from tests.engines.compare import assert_same_rows
+
+SPEC = """\
+version: 1
+name: members
+entity: {name: customer, key: customer_id}
+population:
+  - {table: crm, key: crm_id, where: "status <> 'deleted'"}
+  - {table: loyalty}
+sources:
+  orders: {table: orders, time: order_date}
+metrics:
+  n_orders: {source: orders, agg: count, fill: 0}
+segmentations:
+  buyer:
+    segments:
+      - {label: Buyer, when: n_orders > 0}
+      - {label: Member, else: true}
+"""
+
+
+def _data(folder=None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE crm AS SELECT * FROM (VALUES ('a', 'active'), ('b', 'deleted'), "
+        "(NULL, 'active'), ('c', 'active')) t(crm_id, status)"
+    )
+    con.execute(
+        "CREATE TABLE loyalty AS SELECT * FROM (VALUES ('c'), ('d'), (NULL)) t(customer_id)"
+    )
+    con.execute(
+        "CREATE TABLE orders AS SELECT * FROM (VALUES ('a', DATE '2025-01-01'), "
+        "('e', DATE '2025-01-02'), ('d', DATE '2025-03-01')) t(customer_id, order_date)"
+    )
+    if folder is not None:
+        for table in ("crm", "loyalty", "orders"):
+            con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
+    return con
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "members.yml"
+    path.write_text(SPEC, encoding="utf-8")
+    return load_spec(path).with_as_of(date(2025, 2, 1))
+
+
+def test_the_population_is_the_union_of_its_tables(spec_file):
+    rows = _data().execute(compile_spec(spec_file)).fetchall()
+    # a and c from crm (b deleted, NULL never), c and d from loyalty; e only ordered: no row;
+    # d's order is after the as-of date
+    assert sorted(rows) == [("a", 1, "Buyer", 1), ("c", 0, "Member", 2), ("d", 0, "Member", 2)]
+
+
+def test_verify_proves_it_and_fails_a_model_that_drops_a_table(spec_file, tmp_path, monkeypatch):
+    _data(tmp_path)
+    assert verify(spec_file, data=tmp_path, dialects=["duckdb"]).passed
+    original = plan.build_plan
+
+    def first_table_only(spec, spec_path=None):
+        built = original(spec, spec_path)
+        return dataclasses.replace(built, population=built.population[:1])
+
+    monkeypatch.setattr(plan, "build_plan", first_table_only)
+    import semseg.compile as compile_layer
+
+    monkeypatch.setattr(compile_layer, "build_plan", first_table_only)
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    failed = {c.name: c for c in report.checks if not c.passed}
+    assert "population" in failed and "d: " in " ".join(failed["population"].examples)
+
+
+def test_without_a_population_the_keys_are_those_with_events_up_to_the_as_of_date(tmp_path):
+    text = SPEC.split("population:")[0] + "sources:" + SPEC.split("sources:")[1]
+    path = tmp_path / "members.yml"
+    path.write_text(text, encoding="utf-8")
+    spec_file = load_spec(path).with_as_of(date(2025, 2, 1))
+    rows = _data(tmp_path).execute(compile_spec(spec_file)).fetchall()
+    assert sorted(r[0] for r in rows) == ["a", "e"]  # d ordered after the as-of date
+    assert verify(spec_file, data=tmp_path, dialects=["duckdb"]).passed
+
+
+def test_a_bad_table_in_the_list_is_located(tmp_path):
+    path = tmp_path / "members.yml"
+    path.write_text(SPEC.replace("- {table: loyalty}", "- {table: loyalty, kee: x}"), "utf-8")
+    with pytest.raises(SpecError, match=r"members.yml:6:\d+: error: .*kee"):
+        load_spec(path)
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("name", ["sqlite", "postgres", "spark", "clickhouse", "mysql"])
+def test_engines_unite_the_population_as_duckdb_does(spec_file, name, request):
+    engine = request.getfixturevalue(f"{name}_engine")
+    src = _data()
+    engine.load(src, ["crm", "loyalty", "orders"])
+    expected = src.execute(compile_spec(spec_file))
+    exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
+    cols, rows = engine.query(compile_spec(spec_file, name))
+    assert_same_rows(exp_cols, exp_rows, cols, rows)
