@@ -28,7 +28,7 @@ from semseg.spec.graph import segment_labels
 from semseg.spec.model import Spec
 from semseg.spec.params import MARKER
 from semseg.sql import CANONICAL, literal
-from semseg.verify.checks import rule_check, tier_check
+from semseg.verify.checks import attribute_grain_check, attribute_sources, rule_check, tier_check
 from semseg.verify.cluster_checks import cluster_checks
 from semseg.verify.proof import RESULT
 
@@ -189,6 +189,14 @@ def dbt_model(
         text = generate(_jinja_safe(proof), target, strict=False)
         files[f"tests/{spec.name}__{name}.sql"] = str(
             _macros().singular_test(spec.name, name, text)
+        )
+    for name in attribute_sources(spec):  # entity attributes: one row per key, as a dbt test
+        check = attribute_grain_check(spec, name)
+        parsed = cast(exp.Expression, sqlglot.parse_one(check.sql, read=CANONICAL))
+        grain = _with_params(_with_relations(parsed, relations), spec)
+        text = generate(_jinja_safe(grain), target, strict=False)
+        files[f"tests/{spec.name}__{name}__one_row_per_key.sql"] = str(
+            _macros().grain_test(spec.name, name, text)
         )
     return DbtOutput(files)
 

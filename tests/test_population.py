@@ -112,3 +112,71 @@ def test_engines_unite_the_population_as_duckdb_does(spec_file, name, request):
     exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
     cols, rows = engine.query(compile_spec(spec_file, name))
     assert_same_rows(exp_cols, exp_rows, cols, rows)
+
+
+ATTRIBUTES = """\
+version: 1
+name: attrs
+entity: {name: customer, key: customer_id}
+population: {table: crm, key: crm_id}
+sources:
+  crm: {table: crm, key: crm_id}
+  orders: {table: orders}
+metrics:
+  status: {source: crm, agg: attribute, expr: status, type: text}
+  n_orders: {source: orders, agg: count, fill: 0}
+segmentations:
+  kind:
+    segments:
+      - {label: Gone, when: status = 'deleted'}
+      - {label: Kept, else: true}
+"""
+
+
+@pytest.fixture
+def attrs(tmp_path):
+    path = tmp_path / "attrs.yml"
+    path.write_text(ATTRIBUTES, encoding="utf-8")
+    return load_spec(path)
+
+
+def test_an_attribute_is_the_value_of_the_one_row(attrs, tmp_path):
+    rows = _data().execute(compile_spec(attrs)).fetchall()
+    assert sorted(rows) == [
+        ("a", "active", 1, "Kept", 2),
+        ("b", "deleted", 0, "Gone", 1),
+        ("c", "active", 0, "Kept", 2),
+    ]
+    _data(tmp_path)
+    report = verify(attrs, data=tmp_path, dialects=["duckdb"])
+    assert report.passed and "grain:crm" in {c.name for c in report.checks}
+
+
+def test_an_attribute_source_with_two_rows_for_a_key_fails_verify(attrs, tmp_path):
+    con = _data()
+    con.execute("INSERT INTO crm VALUES ('a', 'deleted')")  # 'a' is now active and deleted
+    for table in ("crm", "loyalty", "orders"):
+        con.execute(f"COPY {table} TO '{tmp_path / table}.parquet' (FORMAT parquet)")
+    report = verify(attrs, data=tmp_path, dialects=["duckdb"])
+    grain = {c.name: c for c in report.checks}["grain:crm"]
+    assert not grain.passed and grain.examples == ("a: 2 rows in crm",)
+
+
+def test_dbt_ships_the_grain_of_an_attribute_source_as_a_test(attrs, tmp_path):
+    from semseg.dbt import dbt_model
+
+    files = dbt_model(attrs).files
+    test = files["tests/attrs__crm__one_row_per_key.sql"]
+    assert "{{ ref('crm') }}" in test and "HAVING" in test and "COUNT(*) > 1" in test
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("name", ["sqlite", "postgres", "spark", "clickhouse", "mysql"])
+def test_engines_read_attributes_as_duckdb_does(attrs, name, request):
+    engine = request.getfixturevalue(f"{name}_engine")
+    src = _data()
+    engine.load(src, ["crm", "loyalty", "orders"])
+    expected = src.execute(compile_spec(attrs))
+    exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
+    cols, rows = engine.query(compile_spec(attrs, name))
+    assert_same_rows(exp_cols, exp_rows, cols, rows)

@@ -288,6 +288,8 @@ def _aggregate(spec: Spec, name: str) -> exp.Expression:
         return exp.Count(this=exp.Distinct(expressions=[value]))
     if m.agg is Agg.avg:
         return exp.Avg(this=to_double(value))
+    if m.agg is Agg.attribute:  # the one row of the key (verify proves there is one)
+        return exp.Min(this=value)
     aggregate = {Agg.sum: exp.Sum, Agg.min: exp.Min, Agg.max: exp.Max}[m.agg]
     return cast(exp.Expression, aggregate(this=value))
 

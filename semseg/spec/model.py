@@ -42,6 +42,8 @@ class Agg(StrEnum):
     # the value of expr at the earliest / latest event (ties: the smallest value)
     first = "first"
     last = "last"
+    # an entity attribute: expr of the one row per key of its source (verify proves the grain)
+    attribute = "attribute"
 
 
 EDGE_AGGS = (Agg.first, Agg.last)

@@ -28,6 +28,8 @@ from semseg.spec.graph import segment_labels
 from semseg.sql import name_sql as q
 from semseg.sql import sql_literal
 from semseg.verify.checks import (
+    attribute_grain_check,
+    attribute_sources,
     grain_check,
     metric_checks,
     population_check,
@@ -113,7 +115,12 @@ def verify(
         t0 = time.perf_counter()
         # The light checks (over the result, and the population) go in one query; each heavy
         # one (recomputing metrics from the sources) runs alone, with its own progress line.
-        light = [grain_check(spec), population_check(spec), *segmentation_checks(spec_file)]
+        light = [
+            grain_check(spec),
+            population_check(spec),
+            *(attribute_grain_check(spec, s) for s in attribute_sources(spec)),
+            *segmentation_checks(spec_file),
+        ]
         heavy = metric_checks(spec, numeric)
         total = len(light) + len(heavy)
         show(f"[1-{len(light)}/{total}] {', '.join(c.name for c in light)}…")

@@ -74,6 +74,27 @@ def population_check(spec: Spec) -> CheckSQL:
     )
 
 
+def attribute_sources(spec: Spec) -> list[str]:
+    """Sources that entity attributes are read from: one row per key is a claim to prove."""
+    return sorted({m.source for m in spec.metrics.values() if m.agg is Agg.attribute and m.source})
+
+
+def attribute_grain_check(spec: Spec, source: str) -> CheckSQL:
+    """At most one row per key in a source of entity attributes (after its ``where``)."""
+    src = spec.sources[source]
+    key = q(src.key or spec.entity.key)
+    where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
+    in_time = up_to_as_of(spec, source)
+    where += f" AND {in_time}" if in_time else ""
+    return CheckSQL(
+        f"grain:{source}",
+        f"one row per {src.key or spec.entity.key} in {src.table} (its attributes are values, "
+        "not aggregates)",
+        f"SELECT CAST({key} AS VARCHAR), COUNT(*) || ' rows in {src.table}' FROM "
+        f"{t(src.table)} WHERE {key} IS NOT NULL{where} GROUP BY {key} HAVING COUNT(*) > 1",
+    )
+
+
 def label_check(spec: Spec, name: str) -> CheckSQL:
     key, label, order = q(spec.entity.key), q(name), q(spec.order_column(name))
     pairs = ", ".join(
@@ -198,6 +219,8 @@ def _independent_aggregate(spec: Spec, name: str) -> str:
     timed = time_aggregate(spec, name)
     if timed is not None:
         return timed
+    if m.agg is Agg.attribute:  # one row per key (its own check): any of them is the value
+        return f"ANY_VALUE({snippet_sql(m.expr or '', spec.dialect)})"
     value = snippet_sql(m.expr, spec.dialect) if m.expr else "*"
     if m.agg is Agg.count_distinct:
         return f"COUNT(DISTINCT {value})"
