@@ -180,3 +180,21 @@ def test_engines_read_attributes_as_duckdb_does(attrs, name, request):
     exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
     cols, rows = engine.query(compile_spec(attrs, name))
     assert_same_rows(exp_cols, exp_rows, cols, rows)
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    ["expr: int_order_lines.sales_amount", "where: o.channel = 'web'"],
+)
+def test_a_column_with_a_table_name_is_refused_at_its_place(tmp_path, snippet):
+    """A qualified column compiled to SQL that could not resolve it (the CTEs read the source
+    under other names): refused with its line, until sources have named joins (issue 13)."""
+    path = tmp_path / "q.yml"
+    path.write_text(
+        "version: 1\nname: q\nentity: {name: customer, key: unified_customer_id}\n"
+        "sources:\n  sales: {table: int_order_lines}\n"
+        f"metrics:\n  n:\n    source: sales\n    agg: count\n    {snippet}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError, match=r"q.yml:10:\d+: error: .* names a table"):
+        load_spec(path)

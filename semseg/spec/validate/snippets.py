@@ -146,6 +146,24 @@ def portable_issues(marks: Marks, path: PathKey, tree: exp.Expression) -> list[I
     return issues
 
 
+def _qualified_issues(marks: Marks, path: PathKey, tree: exp.Expression) -> list[Issue]:
+    """A column written with a table or alias: a snippet reads the one table it belongs to (a
+    source's, the population's) or the metrics, and the compiler's CTEs would not resolve it."""
+    issues = []
+    for col in tree.find_all(exp.Column):
+        if col.table:
+            line, col_no = _position(col)
+            problem = SnippetProblem(
+                f"'{col.sql('duckdb')}' names a table; a snippet reads the columns of its own "
+                "table (or, in rules and derived metrics, the metrics)",
+                f"write '{col.name}'",
+                line,
+                col_no,
+            )
+            issues.append(snippet_issue(marks, path, problem))
+    return issues
+
+
 def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
     """Parse errors, statements, non-portable constructs, aggregates where they do not belong."""
     issues = []
@@ -155,6 +173,7 @@ def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
             issues.append(snippet_issue(marks, path, tree))
             continue
         issues += portable_issues(marks, path, tree)
+        issues += _qualified_issues(marks, path, tree)
         agg = has_aggregate(tree)
         if needs_agg is True and not agg:
             issues.append(
