@@ -102,18 +102,6 @@ def test_a_bad_table_in_the_list_is_located(tmp_path):
         load_spec(path)
 
 
-@pytest.mark.engines
-@pytest.mark.parametrize("name", ["sqlite", "postgres", "spark", "clickhouse", "mysql"])
-def test_engines_unite_the_population_as_duckdb_does(spec_file, name, request):
-    engine = request.getfixturevalue(f"{name}_engine")
-    src = _data()
-    engine.load(src, ["crm", "loyalty", "orders"])
-    expected = src.execute(compile_spec(spec_file))
-    exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
-    cols, rows = engine.query(compile_spec(spec_file, name))
-    assert_same_rows(exp_cols, exp_rows, cols, rows)
-
-
 ATTRIBUTES = """\
 version: 1
 name: attrs
@@ -170,18 +158,6 @@ def test_dbt_ships_the_grain_of_an_attribute_source_as_a_test(attrs, tmp_path):
     assert "{{ ref('crm') }}" in test and "HAVING" in test and "COUNT(*) > 1" in test
 
 
-@pytest.mark.engines
-@pytest.mark.parametrize("name", ["sqlite", "postgres", "spark", "clickhouse", "mysql"])
-def test_engines_read_attributes_as_duckdb_does(attrs, name, request):
-    engine = request.getfixturevalue(f"{name}_engine")
-    src = _data()
-    engine.load(src, ["crm", "loyalty", "orders"])
-    expected = src.execute(compile_spec(attrs))
-    exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
-    cols, rows = engine.query(compile_spec(attrs, name))
-    assert_same_rows(exp_cols, exp_rows, cols, rows)
-
-
 @pytest.mark.parametrize(
     "snippet",
     ["expr: int_order_lines.sales_amount", "where: o.channel = 'web'"],
@@ -198,3 +174,16 @@ def test_a_column_with_a_table_name_is_refused_at_its_place(tmp_path, snippet):
     )
     with pytest.raises(SpecError, match=r"q.yml:10:\d+: error: .* names a table"):
         load_spec(path)
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("name", ["sqlite", "postgres", "spark", "clickhouse", "mysql"])
+def test_engines_give_duckdbs_population_and_attributes(spec_file, attrs, name, request):
+    engine = request.getfixturevalue(f"{name}_engine")
+    src = _data()
+    engine.load(src, ["crm", "loyalty", "orders"])
+    for case in (spec_file, attrs):
+        expected = src.execute(compile_spec(case))
+        exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
+        cols, rows = engine.query(compile_spec(case, name))
+        assert_same_rows(exp_cols, exp_rows, cols, rows)
