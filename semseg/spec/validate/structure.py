@@ -79,8 +79,10 @@ _BRANCHES = _branches()
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # pydantic adds pseudo-steps for unions and dict keys (e.g. 'int', '[key]'); drop them.
     out = []
-    for part in loc:
-        if part == "[key]" or part in _BRANCHES:
+    for i, part in enumerate(loc):
+        # a union branch tag, not a mapping key that happens to be spelled like a model
+        branch = part in _BRANCHES and loc[i + 1 : i + 2] != ("[key]",)
+        if part == "[key]" or branch:
             continue
         if isinstance(part, str) and (
             part.startswith(("constrained-", "function-"))
