@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from semseg.spec.model import TIME_AGGS, Spec
+from semseg.spec.model import Spec
 
 UNITS = {"day": "DAY", "week": "WEEK", "month": "MONTH", "year": "YEAR"}
 _UNIT = r"(?P<unit>days?|weeks?|months?|years?)"
@@ -104,10 +104,6 @@ def window_of(spec: Spec, metric: str) -> Window | None:
     window = parse_window(text)
     assert isinstance(window, Window), "validated"
     return None if window.is_all else window
-
-
-def is_time_agg(spec: Spec, metric: str) -> bool:
-    return spec.metrics[metric].agg in TIME_AGGS
 
 
 def as_of_value(text: str) -> date | str:
