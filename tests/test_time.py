@@ -313,3 +313,28 @@ def test_a_first_last_tie_broken_the_other_way_fails_verify(tmp_path, monkeypatc
 
     monkeypatch.setattr(plan, "_edge_step", largest)
     assert "metrics" in _failed(spec_file)
+
+
+def test_two_sources_of_one_table_with_their_own_time_columns(tmp_path):
+    """The point-in-time check moves every time column of a table it copies (it moved only
+    the first source's, so the other source counted the copies and the check failed)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE parcels AS SELECT * FROM (VALUES ('a', DATE '2025-01-01', "
+        "DATE '2025-01-03'), ('a', DATE '2025-01-05', NULL), ('b', DATE '2024-12-30', "
+        "DATE '2025-01-02')) t(customer_id, ordered_at, shipped_at)"
+    )
+    con.execute(f"COPY parcels TO '{data / 'parcels.parquet'}' (FORMAT parquet)")
+    path = tmp_path / "parcels.yml"
+    path.write_text(
+        "version: 1\nname: parcels\nentity: {name: customer, key: customer_id}\n"
+        "sources:\n  ordered: {table: parcels, time: ordered_at}\n"
+        "  shipped: {table: parcels, time: shipped_at}\n"
+        "metrics:\n  n_ordered: {source: ordered, agg: count}\n"
+        "  n_shipped: {source: shipped, agg: count}\n",
+        encoding="utf-8",
+    )
+    report = verify(load_spec(path), data=data, dialects=["duckdb"], as_of=date(2025, 1, 4))
+    assert report.passed, report.to_text()

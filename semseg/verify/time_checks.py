@@ -101,20 +101,20 @@ def time_aggregate(spec: Spec, metric: str) -> str | None:
     }.get(m.agg)  # type: ignore[arg-type]
 
 
-def _future_view(con, spec: Spec, source: str, name: str) -> None:
-    """A TEMP view: the source's rows, plus copies of them dated after the as-of date."""
-    src = spec.sources[source]
-    time = src.time or ""
-    types = dict((r[0].lower(), r[1]) for r in con.execute(f"DESCRIBE {t(src.table)}").fetchall())
+def _future_view(con, spec: Spec, table: str, sources: list[str], name: str) -> None:
+    """A TEMP view: the table's rows, plus copies of them dated after the as-of date in the
+    time column of every source that reads it."""
+    types = dict((r[0].lower(), r[1]) for r in con.execute(f"DESCRIBE {t(table)}").fetchall())
     # In a zone west of UTC, midnight UTC of the next day is still the as-of date there: a day
     # later, every zone is past it.
-    later = 0 if zone_of(spec, source) == "UTC" else 1
-    copies = [
-        f"SELECT * REPLACE (CAST({_date(_as_of(spec) + timedelta(days=d + later))} AS "
-        f"{types[time.lower()]}) AS {q(time)}) FROM {t(src.table)}"
-        for d in FUTURE_DAYS
-    ]
-    union = " UNION ALL ".join([f"SELECT * FROM {t(src.table)}", *copies])
+    later = 0 if all(zone_of(spec, s) == "UTC" for s in sources) else 1
+    times = list(dict.fromkeys((spec.sources[s].time or "").lower() for s in sources))
+    copies = []
+    for d in FUTURE_DAYS:
+        day = _date(_as_of(spec) + timedelta(days=d + later))
+        moved = ", ".join(f"CAST({day} AS {types[c]}) AS {q(c)}" for c in times)
+        copies.append(f"SELECT * REPLACE ({moved}) FROM {t(table)}")
+    union = " UNION ALL ".join([f"SELECT * FROM {t(table)}", *copies])
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
 
 
@@ -140,12 +140,13 @@ def point_in_time_check(
     timed = time_sources(spec)
     if not timed:
         return None
+    readers: dict[str, list[str]] = {}
+    for source in timed:
+        readers.setdefault(spec.sources[source].table, []).append(source)
     shadow: dict[str, str] = {}
-    for i, source in enumerate(timed):
-        table = spec.sources[source].table
-        if table not in shadow:
-            shadow[table] = f"semseg__future_{i}"
-            _future_view(con, spec, source, shadow[table])
+    for i, (table, sources) in enumerate(readers.items()):
+        shadow[table] = f"semseg__future_{i}"
+        _future_view(con, spec, table, sources, shadow[table])
     tree = sqlglot.parse_one(model_sql, read="duckdb")
     for node in list(tree.find_all(exp.Table)):
         name = ".".join(p.name for p in node.parts)
