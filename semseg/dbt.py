@@ -182,23 +182,25 @@ def dbt_model(
             f"SELECT * FROM ({p.sql}) AS proof{i}" if len(proofs) > 1 else p.sql
             for i, p in enumerate(proofs)
         )
-        parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
-        proof = _with_params(_with_relations(parsed, model_ref), spec)
-        # strict=False: a proof's window orders only non-NULL values, so the NULL ordering
-        # sqlglot cannot carry over to every target (T-SQL) does not matter there.
-        text = generate(_jinja_safe(proof), target, strict=False)
+        text = _test_sql(sql, model_ref, spec, target)
         files[f"tests/{spec.name}__{name}.sql"] = str(
             _macros().singular_test(spec.name, name, text)
         )
     for name in attribute_sources(spec):  # entity attributes: one row per key, as a dbt test
-        check = attribute_grain_check(spec, name)
-        parsed = cast(exp.Expression, sqlglot.parse_one(check.sql, read=CANONICAL))
-        grain = _with_params(_with_relations(parsed, relations), spec)
-        text = generate(_jinja_safe(grain), target, strict=False)
+        text = _test_sql(attribute_grain_check(spec, name).sql, relations, spec, target)
         files[f"tests/{spec.name}__{name}__one_row_per_key.sql"] = str(
             _macros().grain_test(spec.name, name, text)
         )
     return DbtOutput(files)
+
+
+def _test_sql(sql: str, relations: dict[str, exp.Expression], spec: Spec, target: Target) -> str:
+    """A verify check (canonical SQL) as a dbt singular test's body for the target."""
+    parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
+    tree = _with_params(_with_relations(parsed, relations), spec)
+    # strict=False: a proof's window orders only non-NULL values, so the NULL ordering
+    # sqlglot cannot carry over to every target (T-SQL) does not matter there.
+    return generate(_jinja_safe(tree), target, strict=False)
 
 
 def _quoted_inside(label: str, target: Target) -> str:

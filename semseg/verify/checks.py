@@ -14,7 +14,7 @@ from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql, sql_literal
 from semseg.sql import table_sql as t
 from semseg.verify.cluster_checks import cluster_checks
-from semseg.verify.proof import RESULT, CheckSQL
+from semseg.verify.proof import RESULT, CheckSQL, same
 from semseg.verify.time_checks import time_aggregate, up_to_as_of, window_filter
 
 # Names verify gives its own CTEs and columns live in the helper namespace (``__``), which no
@@ -29,6 +29,17 @@ def _expected(metric: str) -> str:
     return f"{metric}__expected"
 
 
+def _counted_rows(spec: Spec, source: str) -> str:
+    """``FROM table WHERE ...``: the rows of a source that count (a key, the source's where,
+    dated up to the as-of date)."""
+    src = spec.sources[source]
+    key = q(src.key or spec.entity.key)
+    where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
+    in_time = up_to_as_of(spec, source)
+    where += f" AND {in_time}" if in_time else ""
+    return f"FROM {t(src.table)} WHERE {key} IS NOT NULL{where}"
+
+
 def _expected_keys(spec: Spec) -> str:
     """Keys that must each appear once: the population (the union of its tables' keys), or
     every key with source rows that count (a key, the source's where, up to the as-of date)."""
@@ -40,11 +51,7 @@ def _expected_keys(spec: Spec) -> str:
     if parts:
         return " UNION ".join(parts)
     for name, src in spec.sources.items():
-        key = q(src.key or spec.entity.key)
-        where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
-        in_time = up_to_as_of(spec, name)
-        where += f" AND {in_time}" if in_time else ""
-        parts.append(f"SELECT {key} AS {KEY} FROM {t(src.table)} WHERE {key} IS NOT NULL{where}")
+        parts.append(f"SELECT {q(src.key or spec.entity.key)} AS {KEY} {_counted_rows(spec, name)}")
     return " UNION ".join(parts)
 
 
@@ -83,15 +90,12 @@ def attribute_grain_check(spec: Spec, source: str) -> CheckSQL:
     """At most one row per key in a source of entity attributes (after its ``where``)."""
     src = spec.sources[source]
     key = q(src.key or spec.entity.key)
-    where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
-    in_time = up_to_as_of(spec, source)
-    where += f" AND {in_time}" if in_time else ""
     return CheckSQL(
         f"grain:{source}",
         f"one row per {src.key or spec.entity.key} in {src.table} (its attributes are values, "
         "not aggregates)",
-        f"SELECT CAST({key} AS VARCHAR), COUNT(*) || ' rows in {src.table}' FROM "
-        f"{t(src.table)} WHERE {key} IS NOT NULL{where} GROUP BY {key} HAVING COUNT(*) > 1",
+        f"SELECT CAST({key} AS VARCHAR), COUNT(*) || ' rows in {src.table}' "
+        f"{_counted_rows(spec, source)} GROUP BY {key} HAVING COUNT(*) > 1",
     )
 
 
@@ -183,15 +187,6 @@ def tier_check(spec: Spec, name: str) -> CheckSQL:
     )
 
 
-def _same(a: str, b: str, numeric: bool) -> str:
-    if not numeric:
-        return f"({a} IS NOT DISTINCT FROM {b})"
-    return (
-        f"(({a} IS NULL AND {b} IS NULL) OR ABS(CAST({a} AS DOUBLE) - CAST({b} AS DOUBLE)) "
-        f"<= 1e-9 * GREATEST(1, ABS(CAST({b} AS DOUBLE))))"
-    )
-
-
 def _mismatches(key: str, metric: str, expected: str, what: str, rows: str, numeric: bool) -> str:
     """Offenders ``(key, 'metric: model X, <what> Y')`` of ``rows`` where the two differ.
 
@@ -202,7 +197,7 @@ def _mismatches(key: str, metric: str, expected: str, what: str, rows: str, nume
         f"SELECT CAST({key} AS VARCHAR), {sql_literal(f'{metric}: model ')} || "
         f"COALESCE(CAST({column} AS VARCHAR), 'NULL') || {sql_literal(f', {what} ')} || "
         f"COALESCE(CAST({expected} AS VARCHAR), 'NULL') FROM {rows} "
-        f"WHERE NOT {_same(column, expected, numeric)}"
+        f"WHERE NOT {same(column, expected, numeric)}"
     )
 
 
@@ -272,12 +267,7 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         if not names:
             continue
         src_key = q(src.key or spec.entity.key)
-        base = f"FROM {t(src.table)} WHERE {src_key} IS NOT NULL"
-        if src.where:
-            base += f" AND ({snippet_sql(src.where, spec.dialect)})"
-        in_time = up_to_as_of(spec, sname)
-        if in_time:
-            base += f" AND {in_time}"
+        base = _counted_rows(spec, sname)
         own = {m: f for m in names if (f := _own_filter(spec, m)) is not None}
         # Raw metrics made only of conditional distinct counts are aggregated on their own,
         # over the rows their conditions keep (all rows would hash every NULL too).

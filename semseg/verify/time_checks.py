@@ -22,7 +22,7 @@ from semseg.spec.time import time_sources, window_of, zone_of
 from semseg.sql import name_sql as q
 from semseg.sql import sql_literal
 from semseg.sql import table_sql as t
-from semseg.verify.proof import RESULT
+from semseg.verify.proof import RESULT, same
 from semseg.verify.report import CheckResult
 
 FUTURE_DAYS = (1, 400)  # events copied to the day after the as-of date and a year later
@@ -118,16 +118,6 @@ def _future_view(con, spec: Spec, table: str, sources: list[str], name: str) -> 
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
 
 
-def _same_sql(column: str, numeric: bool) -> str:
-    a, b = f"r.{column}", f"f.{column}"
-    if not numeric:
-        return f"{a} IS NOT DISTINCT FROM {b}"
-    return (
-        f"(({a} IS NULL AND {b} IS NULL) OR ABS(CAST({a} AS DOUBLE) - CAST({b} AS DOUBLE)) "
-        f"<= 1e-9 * GREATEST(1, ABS(CAST({b} AS DOUBLE))))"
-    )
-
-
 def point_in_time_check(
     con: duckdb.DuckDBPyConnection, spec: Spec, model_sql: str, numeric: dict[str, bool]
 ) -> CheckResult | None:
@@ -158,7 +148,9 @@ def point_in_time_check(
     con.execute(f"CREATE OR REPLACE TEMP TABLE semseg__future AS {tree.sql('duckdb')}")
     key = q(spec.entity.key)
     columns = [c for c in spec.output_columns() if c != spec.entity.key]
-    differs = " OR ".join(f"NOT ({_same_sql(q(c), numeric.get(c, False))})" for c in columns)
+    differs = " OR ".join(
+        f"NOT {same(f'r.{q(c)}', f'f.{q(c)}', numeric.get(c, False))}" for c in columns
+    )
     found = con.execute(
         f"SELECT CAST(COALESCE(r.{key}, f.{key}) AS VARCHAR) FROM {RESULT} r "
         f"FULL JOIN semseg__future f ON r.{key} IS NOT DISTINCT FROM f.{key} "
