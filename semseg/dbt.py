@@ -119,11 +119,12 @@ def _as_of_var(spec: Spec, target: Target) -> exp.Expression:
 
 def _param_var(spec: Spec, name: str) -> exp.Expression:
     """A parameter as dbt's ``var()``, defaulting to the value the spec was compiled with;
-    a text value is quoted for SQL at run time (quotes doubled)."""
+    a text value is quoted for SQL at run time (quotes doubled); a number is written as it
+    is, once ``_guards`` has checked it is one."""
     param = spec.parameters[name]
     default = param.default
     if param.type in ("integer", "number"):
-        return exp.Var(this=f"{{{{ var('{name}', {default!r}) }}}}")
+        return exp.Var(this=f"({{{{ var('{name}', {default!r}) }}}})")
     text = json.dumps(default.isoformat() if isinstance(default, date) else str(default))
     quoted = f"'{{{{ var('{name}', {text}) | string | replace(\"'\", \"''\") }}}}'"
     if param.type == "date":
@@ -131,12 +132,42 @@ def _param_var(spec: Spec, name: str) -> exp.Expression:
     return exp.Var(this=quoted)
 
 
-def _with_params(tree: exp.Expression, spec: Spec) -> exp.Expression:
-    """Parameter markers (``semseg.spec.params``) of ``tree`` replaced by dbt ``var()`` calls."""
+def _guards(spec: Spec, names: set[str]) -> str:
+    """dbt Jinja that stops the run (a compiler error) when a numeric var is not a number of
+    the parameter's type within its min/max: the checks ``--var`` makes, so that a var's
+    value is written into the SQL only once it is known to be a number."""
+    out = []
+    for name in sorted(names):
+        param = spec.parameters[name]
+        if param.type not in ("integer", "number"):
+            continue
+        value = f"var('{name}', {param.default!r})"
+        test = "integer" if param.type == "integer" else "number"
+        conditions = [f"{value} is {test}", f"{value} is not boolean"]
+        wanted = "an integer" if param.type == "integer" else "a number"
+        if param.min is not None:
+            conditions.append(f"{value} >= {param.min!r}")
+            wanted += f" >= {param.min!r}"
+        if param.max is not None:
+            conditions.append(f"{value} <= {param.max!r}")
+            wanted += f" <= {param.max!r}"
+        message = json.dumps(f"semseg: var {name} must be {wanted}")
+        out.append(
+            f"{{% if not ({' and '.join(conditions)}) %}}"
+            f"{{{{ exceptions.raise_compiler_error({message}) }}}}{{% endif %}}\n"
+        )
+    return "".join(out)
+
+
+def _with_params(tree: exp.Expression, spec: Spec) -> tuple[exp.Expression, str]:
+    """Parameter markers (``semseg.spec.params``) of ``tree`` replaced by dbt ``var()`` calls,
+    and the guards those vars need (``_guards``)."""
+    used = set()
     for col in list(tree.find_all(exp.Column)):
         if not col.table and col.name.startswith(MARKER):
+            used.add(col.name[len(MARKER) :])
             col.replace(_param_var(spec, col.name[len(MARKER) :]))
-    return tree
+    return tree, _guards(spec, used)
 
 
 def dbt_model(
@@ -163,9 +194,9 @@ def dbt_model(
         raise CompileError("\n".join(refused))
     relations = {t: _relation(t, source) for t in tables}
     tree = compile_tree(spec, target, spec_path=spec_file.path, as_of=_as_of_var(spec, target))
-    tree = _with_params(_with_relations(tree, relations), spec)
+    tree, guards = _with_params(_with_relations(tree, relations), spec)
     body = generate(_jinja_safe(tree), target)
-    model = _macros().model(jinja_text(header(spec_file, target)), materialized, body)
+    model = _macros().model(jinja_text(header(spec_file, target)), materialized, guards + body)
     files = {
         f"models/{spec.name}.sql": str(model),
         f"models/{spec.name}.yml": _properties(spec_file, target),
@@ -197,10 +228,10 @@ def dbt_model(
 def _test_sql(sql: str, relations: dict[str, exp.Expression], spec: Spec, target: Target) -> str:
     """A verify check (canonical SQL) as a dbt singular test's body for the target."""
     parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
-    tree = _with_params(_with_relations(parsed, relations), spec)
+    tree, guards = _with_params(_with_relations(parsed, relations), spec)
     # strict=False: a proof's window orders only non-NULL values, so the NULL ordering
     # sqlglot cannot carry over to every target (T-SQL) does not matter there.
-    return generate(_jinja_safe(tree), target, strict=False)
+    return guards + generate(_jinja_safe(tree), target, strict=False)
 
 
 def _quoted_inside(label: str, target: Target) -> str:

@@ -152,3 +152,42 @@ def test_compile_dbt_refuses_to_overwrite_edits(project, tmp_path):
     )
     assert result.exit_code == 1 and "--force" in result.output
     assert (target / "models" / "offer_seeker.sql").read_text() == "-- hand edit\n"
+
+
+def test_dbt_vars_set_the_as_of_date_and_window_parameters(project):
+    """``dbt run --vars`` on offer_trend gives the rows ``compile --var --as-of`` gives on
+    the same tables; a var that is not a number in range stops the run."""
+    given = {"recent_days": 30, "history_days": 120}
+    run = _dbt(
+        project,
+        "run",
+        "--select",
+        "+offer_trend",
+        "--vars",
+        yaml.safe_dump({"as_of": "2025-06-30", **given}),
+    )
+    assert run.returncode == 0, run.stdout[-4000:]
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    from_dbt = sorted(con.execute("SELECT * FROM offer_trend").fetchall())
+    con.close()
+    compiled = CliRunner().invoke(
+        app,
+        [
+            "compile",
+            str(SPECS / "offer_trend.yml"),
+            "--as-of",
+            "2025-06-30",
+            *[arg for k, v in given.items() for arg in ("--var", f"{k}={v}")],
+        ],
+    )
+    assert compiled.exit_code == 0, compiled.output
+    con = duckdb.connect()
+    for dataset in DATASETS:
+        for name, path in table_paths(dataset).items():
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+    assert from_dbt == sorted(con.execute(compiled.stdout).fetchall())
+    assert any(r[1] for r in from_dbt)  # someone has recent discounted orders
+    refused = _dbt(
+        project, "run", "--select", "offer_trend", "--vars", "{recent_days: '30 OR 1=1'}"
+    )
+    assert refused.returncode != 0 and "var recent_days must be an integer" in refused.stdout

@@ -159,3 +159,126 @@ def test_placeholders_in_quotes_and_comments_stay_text(tmp_path):
     path.write_text(text, encoding="utf-8")
     sql = compile_spec(load_spec(path).with_as_of(date(2025, 1, 1)))
     assert "transaction_type IN ('Sale', '{{ kind }}')" in sql
+
+
+# Every kind of site a var can take under dbt: a snippet, both ends of a window (in months, so
+# that SQLite's month arithmetic takes an expression too) and a band bound.
+DBT_SPEC = SPEC.replace(
+    "window: last {{recent_days}} days", 'window: "{{ near }} to {{ far }} months ago"'
+).replace(
+    "  since: {type: date, default: 2024-01-01}\n",
+    "  since: {type: date, default: 2024-01-01}\n"
+    "  near: {type: integer, default: 1, min: 0}\n"
+    "  far: {type: integer, default: 6, min: 1}\n",
+)
+_EVENTS = [  # (customer, type, date, amount)
+    ("c1", "Sale", "2024-12-31", 600.0),
+    ("c1", "Sale", "2024-07-31", 50.0),
+    ("c2", "Sale", "2024-11-30", 200.0),
+    ("c2", "Refund", "2024-12-15", 900.0),
+    ("c3", "Sale", "2024-09-30", 120.0),
+    ("c3", "Sale", "2023-12-01", 5000.0),
+    ("c4", "Refund", "2024-06-30", 700.0),
+    ("c5", "Refund", "2024-03-01", 300.0),
+]
+
+
+def _dbt_render(text: str, given: dict) -> str:
+    """A generated dbt file rendered as dbt renders it: ``var(name, default)`` takes ``given``
+    (as ``dbt run --vars`` does), ``ref`` the table's own name."""
+    import jinja2
+
+    class CompilerError(Exception):
+        pass
+
+    def raise_compiler_error(message: str) -> None:
+        raise CompilerError(message)
+
+    def var(name: str, default=None):
+        return given.get(name, default)
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.globals.update(
+        ref=lambda name: name,
+        config=lambda **_k: "",
+        var=var,
+        exceptions=type("E", (), {"raise_compiler_error": staticmethod(raise_compiler_error)}),
+    )
+    return env.from_string(text).render()
+
+
+def _rows_on(engine: str, sql: str) -> list[tuple]:
+    rows = "\n UNION ALL ".join(
+        f"SELECT '{c}' AS unified_customer_id, '{t}' AS transaction_type, "
+        f"{'DATE(' + repr(d) + ')' if engine == 'sqlite' else 'DATE ' + repr(d)} AS order_date, "
+        f"{a} AS sales_amount"
+        for c, t, d, a in _EVENTS
+    )
+    if engine == "duckdb":
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE int_order_lines AS {rows}")
+        return sorted(con.execute(sql).fetchall())
+    import sqlite3
+
+    lite = sqlite3.connect(":memory:")
+    lite.execute(f"CREATE TABLE int_order_lines AS {rows}")
+    return sorted(lite.execute(sql).fetchall())
+
+
+_BIG_CASE = {"near": 0, "far": 12, "big_spend": 100, "kind": "Refund", "since": "2023-01-01"}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "sqlite"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        _BIG_CASE,
+        {"near": 2, "far": 3, "big_spend": 150.5},
+    ],
+)
+def test_dbt_vars_set_snippets_windows_and_bounds(tmp_path, engine, given):
+    """``dbt run --vars`` gives what ``compile --var`` gives with the same values, for every
+    site a parameter can take."""
+    path = tmp_path / "params.yml"
+    path.write_text(DBT_SPEC, encoding="utf-8")
+    out = tmp_path / "dbt"
+    result = runner.invoke(
+        app, ["compile", str(path), "-d", engine, "--as-of", "2024-12-31", "--dbt", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    model = (out / "models" / "params.sql").read_text(encoding="utf-8")
+    assert "__semseg_param__" not in model
+    for name in ("near", "far", "big_spend"):
+        assert f"var('{name}'" in model
+    dbt_rows = _rows_on(engine, _dbt_render(model, {"as_of": "2024-12-31", **given}))
+    vars_ = {k: str(v) for k, v in given.items()}
+    spec = load_spec(path, vars_).with_as_of(date(2024, 12, 31))
+    assert dbt_rows == _rows_on(engine, compile_spec(spec, engine))
+    # the proof dbt runs as a singular test takes the same var: it holds for the model built
+    # with it, and fails for a model built with another bound
+    test = (out / "tests" / "params__spend_band.sql").read_text(encoding="utf-8")
+    model_sql = _dbt_render(model, {"as_of": "2024-12-31", **given})
+    other = _dbt_render(model, {"as_of": "2024-12-31", **given, "big_spend": 10_000})
+    assert given != _BIG_CASE or any(r[2] == "Big" for r in dbt_rows)  # the proof has work
+    for built, offenders in ((model_sql, 0), (other, sum(r[2] == "Big" for r in dbt_rows))):
+        proof = _dbt_render(test, given)
+        tables = f"WITH params AS ({built}) " if engine == "duckdb" else ""
+        if engine == "duckdb":
+            assert len(_rows_on(engine, tables + proof)) == offenders
+
+
+def test_dbt_var_values_must_be_numbers_in_range(tmp_path):
+    path = tmp_path / "params.yml"
+    path.write_text(DBT_SPEC, encoding="utf-8")
+    out = tmp_path / "dbt"
+    assert runner.invoke(app, ["compile", str(path), "--dbt", str(out)]).exit_code == 0
+    model = (out / "models" / "params.sql").read_text(encoding="utf-8")
+    for bad, message in [
+        ({"far": "6) OR (1=1"}, "var far must be an integer >= 1"),
+        ({"far": 0}, "var far must be an integer >= 1"),
+        ({"near": True}, "var near must be an integer >= 0"),
+        ({"big_spend": "500"}, "var big_spend must be a number"),
+    ]:
+        with pytest.raises(Exception, match=message):
+            _dbt_render(model, bad)

@@ -29,8 +29,8 @@ def test_the_unmutated_compiler_passes():
 def test_a_band_bound_off_by_one_fails_the_rule_check(monkeypatch):
     original = plan._band_condition
 
-    def exclusive_min(by, seg):  # `>= min` written as `> min`
-        tree = original(by, seg)
+    def exclusive_min(spec, name, index):  # `>= min` written as `> min`
+        tree = original(spec, name, index)
         return tree.transform(
             lambda n: exp.GT(this=n.this, expression=n.expression) if isinstance(n, exp.GTE) else n
         )

@@ -37,6 +37,7 @@ from semseg.spec.names import (
     distance_column,
     rank_columns,
 )
+from semseg.spec.params import MARKER
 from semseg.spec.time import window_of, zone_of
 from semseg.sql import (
     CANONICAL,
@@ -149,11 +150,18 @@ def event_date(spec: Spec, source: str) -> exp.Expression:
     return zoned_date(time, zone)
 
 
-def _ago(amount: int, unit: str) -> exp.Expression:
-    """A - amount units (interval arithmetic, written per target by ``portable``)."""
-    if amount == 0:
+def _parameter(name: str) -> exp.Expression:
+    """Where dbt's ``var(name)`` goes: a marker column that ``semseg.dbt`` replaces."""
+    return column(MARKER + name)
+
+
+def _ago(amount: int, unit: str, parameter: str | None = None) -> exp.Expression:
+    """A - amount units (interval arithmetic, written per target by ``portable``); for dbt,
+    the amount may be a parameter's marker."""
+    if parameter is None and amount == 0:
         return as_of()
-    interval = exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.Var(this=unit))
+    count = _parameter(parameter) if parameter else exp.Literal.string(str(amount))
+    interval = exp.Interval(this=count, unit=exp.Var(this=unit))
     return exp.Sub(this=as_of(), expression=interval)
 
 
@@ -164,10 +172,15 @@ def window_condition(spec: Spec, name: str) -> exp.Expression | None:
         return None
     when = event_date(spec, spec.metrics[name].source or "")
     parts: list[exp.Expression] = []
+    site = ("metrics", name, "window")
     if window.after is not None:
-        parts.append(exp.GT(this=when.copy(), expression=_ago(window.after, window.unit)))
-    if window.through:
-        parts.append(exp.LTE(this=when.copy(), expression=_ago(window.through, window.unit)))
+        after = _ago(window.after, window.unit, spec.parameter_at(*site, "after"))
+        parts.append(exp.GT(this=when.copy(), expression=after))
+    through = spec.parameter_at(*site, "through")
+    if window.through or through:
+        parts.append(
+            exp.LTE(this=when.copy(), expression=_ago(window.through, window.unit, through))
+        )
     return all_of(*parts)
 
 
@@ -338,14 +351,21 @@ def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
     return done
 
 
-def _band_condition(by: str, seg) -> exp.Expression:
+def _band_condition(spec: Spec, name: str, index: int) -> exp.Expression:
+    by = spec.segmentations[name].by or ""
+    seg = (spec.segmentations[name].segments or [])[index]
+
+    def bound(key: str) -> exp.Expression:
+        parameter = spec.parameter_at("segmentations", name, "segments", index, key)
+        return _parameter(parameter) if parameter else literal(getattr(seg, key))
+
     parts: list[exp.Expression] = []
     if seg.min is not None:
-        parts.append(exp.GTE(this=column(by), expression=literal(seg.min)))
+        parts.append(exp.GTE(this=column(by), expression=bound("min")))
     if seg.max is not None:
-        parts.append(exp.LTE(this=column(by), expression=literal(seg.max)))
+        parts.append(exp.LTE(this=column(by), expression=bound("max")))
     if seg.below is not None:
-        parts.append(exp.LT(this=column(by), expression=literal(seg.below)))
+        parts.append(exp.LT(this=column(by), expression=bound("below")))
     return all_of(*parts)
 
 
@@ -353,11 +373,11 @@ def segment_conditions(spec: Spec, name: str) -> list[tuple[exp.Expression | Non
     """(condition or None for else, label) per segment of a bands/rules segmentation, in order."""
     s = spec.segmentations[name]
     out: list[tuple[exp.Expression | None, str]] = []
-    for seg in s.segments or []:
+    for i, seg in enumerate(s.segments or []):
         if seg.else_:
             out.append((None, seg.label))
         elif s.kind == "bands":
-            out.append((_band_condition(s.by or "", seg), seg.label))
+            out.append((_band_condition(spec, name, i), seg.label))
         else:
             out.append((snippet_expr(seg.when or "", spec.dialect), seg.label))
     return out

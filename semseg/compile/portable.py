@@ -34,15 +34,20 @@ def _interval_add(node: exp.Expression) -> exp.Expression:
         date, interval, sign = right, left, 1
     else:
         return node
-    amount = int(interval.this.name) * sign
     unit = interval.text("unit").upper().rstrip("S")
-    if unit == "WEEK":  # 7 days everywhere; SQLite has no week modifier (it gave NULL)
-        amount, unit = amount * 7, "DAY"
-    if (
-        unit == "YEAR"
-    ):  # 12 months: Redshift's DATEADD(YEAR, 1, Feb 29) is Mar 1, (MONTH, 12) Feb 28
-        amount, unit = amount * 12, "MONTH"
-    return exp.DateAdd(this=date, expression=exp.Literal.number(amount), unit=exp.Var(this=unit))
+    # WEEK: 7 days everywhere; SQLite has no week modifier (it gave NULL).
+    # YEAR: 12 months; Redshift's DATEADD(YEAR, 1, Feb 29) is Mar 1, (MONTH, 12) Feb 28.
+    factor, unit = {"WEEK": (7, "DAY"), "YEAR": (12, "MONTH")}.get(unit, (1, unit))
+    count = interval.this
+    if isinstance(count, exp.Literal):
+        amount: exp.Expression = exp.Literal.number(int(count.name) * sign * factor)
+    else:  # a parameter dbt sets at run time (its marker column): the same arithmetic in SQL
+        amount = count.copy()
+        if factor != 1:
+            amount = exp.Mul(this=amount, expression=exp.Literal.number(factor))
+        if sign < 0:
+            amount = exp.Neg(this=exp.Paren(this=amount))
+    return exp.DateAdd(this=date, expression=amount, unit=exp.Var(this=unit))
 
 
 def _as_date(node: exp.Expression) -> exp.Expression:
@@ -84,16 +89,22 @@ def portable(tree: exp.Expression) -> exp.Expression:
     )
 
 
-def _months(node: exp.Expression) -> int | None:
-    """The number of months a DATE_ADD moves by, when its unit is MONTH or YEAR."""
+def _months(node: exp.Expression) -> int | exp.Expression | None:
+    """The number of months a DATE_ADD moves by, when its unit is MONTH or YEAR: an int, or an
+    expression when a dbt parameter sets it."""
     if not isinstance(node, exp.DateAdd):
         return None
     unit = node.text("unit").upper()
     if unit not in ("MONTH", "YEAR"):
         return None
+    factor = 12 if unit == "YEAR" else 1
     amount = node.expression  # a literal, or a negated one (Literal.number(-3) is Neg(3))
-    sign = -1 if isinstance(amount, exp.Neg) else 1
-    return sign * int(amount.name) * (12 if unit == "YEAR" else 1)
+    literal = amount.this if isinstance(amount, exp.Neg) else amount
+    if isinstance(literal, exp.Literal):
+        return (-1 if isinstance(amount, exp.Neg) else 1) * int(literal.name) * factor
+    if factor == 1:
+        return amount
+    return exp.Mul(this=exp.Paren(this=amount.copy()), expression=exp.Literal.number(factor))
 
 
 def _sqlite_months(node: exp.Expression) -> exp.Expression:
@@ -104,12 +115,21 @@ def _sqlite_months(node: exp.Expression) -> exp.Expression:
         return node
     date = node.this
 
-    def sqlite_date(*modifiers: str) -> exp.Expression:
-        args = [date.copy(), *(exp.Literal.string(m) for m in modifiers)]
-        return exp.Anonymous(this="DATE", expressions=args)
+    def modifier(count: int | exp.Expression, offset: int, unit: str) -> exp.Expression:
+        if isinstance(count, int):
+            return exp.Literal.string(f"{count + offset:+d} {unit}")
+        total = exp.Add(this=exp.Paren(this=count.copy()), expression=exp.Literal.number(offset))
+        return exp.DPipe(this=exp.Paren(this=total), expression=exp.Literal.string(f" {unit}"))
 
-    rolled = sqlite_date(f"{months:+d} months")
-    month_end = sqlite_date("start of month", f"{months + 1:+d} months", "-1 day")
+    def sqlite_date(*modifiers: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="DATE", expressions=[date.copy(), *modifiers])
+
+    rolled = sqlite_date(modifier(months, 0, "months"))
+    month_end = sqlite_date(
+        exp.Literal.string("start of month"),
+        modifier(months, 1, "months"),
+        exp.Literal.string("-1 day"),
+    )
     return exp.Anonymous(this="MIN", expressions=[rolled, month_end])
 
 

@@ -40,8 +40,8 @@ def load_spec(
 ) -> SpecFile:
     """Load and validate a spec file; raise ``SpecError`` listing every problem found.
 
-    ``variables`` (``--var``) set parameters; ``markers`` keeps snippet placeholders as
-    marker columns for dbt's ``var()`` (``semseg.spec.params``)."""
+    ``variables`` (``--var``) set parameters; ``markers`` keeps every placeholder for dbt's
+    ``var()`` (``semseg.spec.params``)."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(
@@ -58,12 +58,12 @@ def load_spec(
     loaded = load_yaml(path)
     if loaded.issues and loaded.data is None:
         raise SpecError(loaded.issues)
-    data, placed = substitute(loaded.data, loaded.marks, variables, markers)
+    data, placed, sites = substitute(loaded.data, loaded.marks, variables, markers)
     spec, issues = validate(data, loaded.marks)
     issues = loaded.issues + placed + issues
     if issues or spec is None:
         raise SpecError(issues)
-    return SpecFile(spec, path, loaded.marks)
+    return SpecFile(spec.with_parameter_sites(sites), path, loaded.marks)
 
 
 def find_specs(path: str | Path) -> list[Path]:

@@ -11,7 +11,16 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]*$"
 TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
@@ -278,6 +287,19 @@ class Spec(_Model):
     metrics: dict[Identifier, Metric] = Field(min_length=1)
     segmentations: dict[Identifier, Segmentation] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
+    # dbt: the parameter standing at a window end or a band bound (``semseg.spec.params``);
+    # empty unless the spec was loaded for dbt output.
+    _parameter_sites: dict[tuple, str] = PrivateAttr(default_factory=dict)
+
+    def parameter_at(self, *path: str | int) -> str | None:
+        """The parameter written at ``path`` (a window end or a bound) when it is kept for
+        dbt's ``var()``, else None: the value in the spec is the one to write."""
+        return self._parameter_sites.get(path)
+
+    def with_parameter_sites(self, sites: dict[tuple, str]) -> Spec:
+        out = self.model_copy()
+        out._parameter_sites = dict(sites)
+        return out
 
     @property
     def populations(self) -> list[tuple[tuple, Population]]:

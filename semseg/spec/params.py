@@ -16,8 +16,10 @@ SQL literal (``90``, ``500``, ``'North'`` with quotes doubled, ``DATE '2025-01-0
 number itself in a bound, by the digits in a window. ``--var NAME=VALUE`` sets a value;
 placeholders are never rendered by a template engine, so a value cannot become code.
 
-Under ``--dbt`` a placeholder in a snippet becomes ``{{ var('name', default) }}`` instead
-(see ``semseg.dbt``); windows and bounds keep the value given at compile time.
+Under ``--dbt`` every placeholder becomes ``{{ var('name', default) }}`` instead (see
+``semseg.dbt``): in a snippet it is kept as a marker column, and a window end or a bound keeps
+its value (which validation reads) and is recorded as a *site* that the compiler writes as the
+marker column.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from semseg.errors import Issue, UsageError
 from semseg.spec.load import Marks, PathKey
+from semseg.spec.time import window_parameters
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 TYPES = ("integer", "number", "text", "date")
@@ -219,14 +222,17 @@ def _set(data: Any, path: PathKey, value: Any) -> None:
 
 def substitute(
     data: Any, marks: Marks, overrides: dict[str, str] | None = None, markers: bool = False
-) -> tuple[Any, list[Issue]]:
-    """The spec data with every placeholder replaced (in place), and what is wrong.
+) -> tuple[Any, list[Issue], dict[PathKey, str]]:
+    """The spec data with every placeholder replaced (in place), what is wrong, and (with
+    ``markers``) the parameter of each window end and bound that holds one.
 
     ``markers``: snippet placeholders become the column ``__semseg_param__<name>`` (for dbt's
-    ``var()``), not the value.
+    ``var()``), not the value; a window end is recorded at ``(*path, "after" | "through")``, a
+    bound at its path.
     """
+    sites: dict[PathKey, str] = {}
     if not isinstance(data, dict):
-        return data, []
+        return data, [], sites
     found, issues = values(data, marks, dict(overrides or {}))
     declared = _declared(data)
 
@@ -261,6 +267,8 @@ def substitute(
 
         _set(data, path, _outside_quotes(text, snippet))
     for path, text in _with_placeholders(data, _WINDOWS):
+        if markers:
+            sites.update({(*path, end): p for end, p in window_parameters(text).items()})
 
         def window(m: re.Match[str], path: PathKey = path) -> str:
             v = value_of(m[1], path)
@@ -284,5 +292,7 @@ def substitute(
                 if v is not None and v.type not in ("integer", "number"):
                     issues.append(marks.issue(path, f"'{m[1]}' is {v.type}; a bound is a number"))
                     v = None
+                elif v is not None and markers:
+                    sites[path] = m[1]
                 _set(data, path, v.value if v is not None else 0)
-    return data, issues
+    return data, issues, sites

@@ -23,9 +23,11 @@ from semseg.spec.model import Spec
 
 UNITS = {"day": "DAY", "week": "WEEK", "month": "MONTH", "year": "YEAR"}
 _UNIT = r"(?P<unit>days?|weeks?|months?|years?)"
-_LAST = re.compile(rf"last\s+(?P<n>\d+)\s+{_UNIT}")
-_RANGE = re.compile(rf"(?P<near>\d+)\s+to\s+(?P<far>\d+)\s+{_UNIT}\s+ago")
-_BEFORE = re.compile(rf"before\s+(?P<n>\d+)\s+{_UNIT}\s+ago")
+# A count: digits, or (in the text as written, before parameters are substituted) ``{{ name }}``.
+_N = r"\d+|\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}"
+_LAST = re.compile(rf"last\s+(?P<n>{_N})\s+{_UNIT}", re.IGNORECASE)
+_RANGE = re.compile(rf"(?P<near>{_N})\s+to\s+(?P<far>{_N})\s+{_UNIT}\s+ago", re.IGNORECASE)
+_BEFORE = re.compile(rf"before\s+(?P<n>{_N})\s+{_UNIT}\s+ago", re.IGNORECASE)
 # A century back at most: far beyond any history, and every engine's dates stay in range.
 MAX_AMOUNT = {"DAY": 36_600, "WEEK": 5_220, "MONTH": 1_200, "YEAR": 100}
 FORMS = "'last 90 days', '90 to 180 days ago', 'before 12 months ago' or 'all'"
@@ -48,18 +50,42 @@ class Window:
 ALL = Window("DAY", None, 0)
 
 
-def parse_window(text: str) -> Window | str:
-    """The window ``text`` stands for, or what is wrong with it."""
-    spoken = " ".join(text.lower().split())
-    if spoken == "all":
-        return ALL
+def _match(text: str) -> tuple[re.Pattern[str] | None, re.Match[str] | None]:
+    spoken = " ".join(text.split())
     for pattern in (_LAST, _RANGE, _BEFORE):
         found = pattern.fullmatch(spoken)
         if found:
-            break
+            return pattern, found
+    return None, None
+
+
+def window_parameters(text: str) -> dict[str, str]:
+    """The parameters standing for a window's ends in ``text`` as written
+    (``last {{ days }} days`` -> ``{"after": "days"}``): the ends dbt's ``var()`` sets."""
+    pattern, found = _match(text)
+    if found is None:
+        return {}
+    if pattern is _LAST:
+        roles = {"n": "after"}
+    elif pattern is _RANGE:
+        roles = {"far": "after", "near": "through"}
     else:
+        roles = {"n": "through"}
+    out = {}
+    for group, role in roles.items():
+        if found[group].startswith("{{"):
+            out[role] = found[group].strip("{} ")
+    return out
+
+
+def parse_window(text: str) -> Window | str:
+    """The window ``text`` stands for, or what is wrong with it."""
+    if " ".join(text.lower().split()) == "all":
+        return ALL
+    pattern, found = _match(text)
+    if found is None or not all(v.isdigit() for v in found.groups()[:-1] if v):
         return f"window '{text}' is not one of the forms {FORMS}"
-    unit = UNITS[found["unit"].rstrip("s")]
+    unit = UNITS[found["unit"].lower().rstrip("s")]
     parts = found.groupdict()
     if pattern is _LAST:
         after, through = int(parts["n"]), 0

@@ -6,10 +6,13 @@ compiler cannot hide itself by being repeated in its own proof.
 
 from __future__ import annotations
 
+from typing import Any
+
 from semseg.compile.distinct import distinct_only
 from semseg.spec import SpecFile
 from semseg.spec.graph import metric_precision, segment_labels
 from semseg.spec.model import EDGE_AGGS, Agg, Spec
+from semseg.spec.params import MARKER
 from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql, sql_literal
 from semseg.sql import table_sql as t
@@ -128,17 +131,22 @@ def _segment_conditions(spec: Spec, name: str) -> list[tuple[str | None, str]]:
     """
     s = spec.segmentations[name]
     out: list[tuple[str | None, str]] = []
-    for seg in s.segments or []:
+    for i, seg in enumerate(s.segments or []):
         if seg.else_:
             out.append((None, seg.label))
         elif seg.when is not None:
             out.append((snippet_sql(seg.when, spec.dialect), seg.label))
         else:
             by = q(s.by or "")
+
+            def bound(key: str, i: int = i, seg: Any = seg) -> str:  # dbt: a marker
+                parameter = spec.parameter_at("segmentations", name, "segments", i, key)
+                return q(MARKER + parameter) if parameter else sql_literal(getattr(seg, key))
+
             bounds = [
-                f"{sql_literal(seg.min)} <= {by}" if seg.min is not None else "",
-                f"{by} <= {sql_literal(seg.max)}" if seg.max is not None else "",
-                f"{by} < {sql_literal(seg.below)}" if seg.below is not None else "",
+                f"{bound('min')} <= {by}" if seg.min is not None else "",
+                f"{by} <= {bound('max')}" if seg.max is not None else "",
+                f"{by} < {bound('below')}" if seg.below is not None else "",
             ]
             out.append((" AND ".join(b for b in bounds if b), seg.label))
     return out
