@@ -50,6 +50,12 @@ SCHEMAS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             ("discount_amount", "DECIMAL(12,2)"),
             ("online_offer_no_", "VARCHAR"),
             ("offline_offer_no_", "VARCHAR"),
+            ("product_id", "VARCHAR"),
+        ),
+        "int_products": (
+            ("product_id", "VARCHAR"),
+            ("product_name", "VARCHAR"),
+            ("department", "VARCHAR"),
         ),
     },
     "marketplace": {
@@ -117,6 +123,7 @@ SORT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "retail": {
         "int_customers": ("unified_customer_id",),
         "int_order_lines": ("unified_order_id", "order_line_no"),
+        "int_products": ("product_id",),
     },
     "marketplace": {
         "customers": ("customer_id",),
@@ -279,8 +286,49 @@ def _retail_lines(rng: random.Random, channel: str, disc_prob: float) -> list[di
     return lines
 
 
+# Departments and their products (P0001...). Lines get a product from a second generator, so
+# the rows drawn before products existed are unchanged; a customer has a favourite department
+# where most of their discounted lines fall; a few lines name a product the table lacks.
+_DEPARTMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Grocery", ("Rice 5kg", "Olive Oil", "Dates", "Pasta", "Coffee Beans", "Tea")),
+    ("Dairy", ("Laban", "Cheese", "Yoghurt", "Butter")),
+    ("Bakery", ("Khubz", "Croissant", "Cake")),
+    ("Beauty", ("Oud Perfume", "Face Cream", "Shampoo", "Lipstick")),
+    ("Electronics", ("Headphones", "Phone Charger", "Smart Watch", "Speaker")),
+    ("Home", ("Towels", "Cookware", "Lamp", "Cushion", "Rug")),
+    ("Toys", ("Puzzle", "Building Blocks", "Doll")),
+    ("Apparel", ("Abaya", "Kandura", "T-Shirt", "Sneakers", "Scarf")),
+)
+RETAIL_PRODUCTS: tuple[tuple[str, str, str], ...] = tuple(
+    (f"P{n:04d}", name, dept)
+    for n, (dept, name) in enumerate(
+        ((d, name) for d, names in _DEPARTMENTS for name in names), start=1
+    )
+)
+RETAIL_UNKNOWN_PRODUCT = "P9999"  # sold, but not in int_products
+RETAIL_PRODUCT_SEED_OFFSET = 7
+
+
+def _retail_products(orders: list[dict[str, object]], seed: int) -> None:
+    """Give every line of every (sale) order a product_id, from its own generator."""
+    rng = random.Random(seed + RETAIL_PRODUCT_SEED_OFFSET)
+    by_dept: dict[str, list[str]] = {}
+    for pid, _, dept in RETAIL_PRODUCTS:
+        by_dept.setdefault(dept, []).append(pid)
+    favourite: dict[object, str] = {}
+    for o in orders:
+        fav = favourite.setdefault(o["customer"], rng.choice(list(by_dept)))
+        for ln in o["lines"]:  # type: ignore[attr-defined]
+            if rng.random() < 0.01:
+                ln["product"] = RETAIL_UNKNOWN_PRODUCT
+            elif ln["has_discount"] and rng.random() < 0.7:
+                ln["product"] = rng.choice(by_dept[fav])
+            else:
+                ln["product"] = rng.choice(RETAIL_PRODUCTS)[0]
+
+
 def build_retail(seed: int = SEEDS["retail"]) -> Tables:
-    """Build the 'retail' tables (int_customers, int_order_lines) as row tuples."""
+    """Build the 'retail' tables (int_customers, int_order_lines, int_products) as rows."""
     rng = random.Random(seed)
     ids = [f"C{i:06d}" for i in range(1, RETAIL_CUSTOMERS + 1)]
     order = ids[:]
@@ -333,6 +381,7 @@ def build_retail(seed: int = SEEDS["retail"]) -> Tables:
             }
         )
 
+    _retail_products(orders, seed)
     refunds = []
     for sale in orders:
         sale_date = sale["date"]
@@ -382,9 +431,11 @@ def build_retail(seed: int = SEEDS["retail"]) -> Tables:
                     None if disc is None else money(int(disc)),
                     ln["onl"],
                     ln["off"],
+                    ln["product"],
                 )
             )
-    return {"int_customers": customers, "int_order_lines": lines}
+    products: list[Row] = list(RETAIL_PRODUCTS)
+    return {"int_customers": customers, "int_order_lines": lines, "int_products": products}
 
 
 # ---------------------------------------------------------------------- marketplace

@@ -24,8 +24,9 @@ from semseg.compile.portable import apply_rewrites
 from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
 from semseg.spec import SpecFile
+from semseg.spec.model import Spec
 from semseg.spec.time import time_sources, uses_time, zoned_sources
-from semseg.spec.validate.snippets import snippet_places
+from semseg.spec.validate.snippets import joins_at, snippet_places
 from semseg.sql import (
     CANONICAL,
     SnippetProblem,
@@ -34,6 +35,7 @@ from semseg.sql import (
     name_sql,
     parse_snippet,
     snippet_sql,
+    sql_literal,
     table_sql,
 )
 from semseg.sql import table as table_node
@@ -54,12 +56,9 @@ class DataSource:
 
 def spec_tables(spec_file: SpecFile) -> dict[str, tuple]:
     """Table name → YAML path of the ``table:`` key that names it."""
-    spec = spec_file.spec
     out: dict[str, tuple] = {}
-    for at, pop in spec.populations:
-        out.setdefault(pop.table, (*at, "table"))
-    for name, src in spec.sources.items():
-        out.setdefault(src.table, ("sources", name, "table"))
+    for at, table in spec_file.spec.tables():
+        out.setdefault(table, at)
     return out
 
 
@@ -285,20 +284,40 @@ def _check_columns(
                         "ZONE to a UTC TIMESTAMP upstream",
                     )
                 )
+    for name, src in spec.sources.items():  # each join's columns on both sides
+        for j, join in src.joins.items():
+            at = ("sources", name, "joins", j)
+            if join.table not in cache:
+                cache[join.table] = _columns(con, join.table)
+            sides = [((*at, "key"), join.key, join.table)]
+            sides.append(((*at, "on") if join.on else (*at, "key"), join.on or join.key, src.table))
+            for where, col, table in sides:
+                if col.lower() not in cache[table]:
+                    problems.append(
+                        spec_file.marks.issue(
+                            where,
+                            f"join '{j}': column '{col}' not found in table '{table}'",
+                            f"columns are: {', '.join(sorted(cache[table]))}",
+                        )
+                    )
     for path, text, _ in snippet_places(spec):
         owner = tuple(path[:-1]) if path[0] == "population" else tuple(path[:2])
         if owner not in table_of:
             continue  # derived metrics and rules use metric names, checked at load time
-        table, _ = table_of[owner]
+        own_table, _ = table_of[owner]
         tree = parse_snippet(text, spec.dialect)
         if isinstance(tree, SnippetProblem):
             continue
-        for col in column_names(tree):
-            if col.lower() not in cache[table]:
+        joins = joins_at(spec, path)
+        for node in tree.find_all(exp.Column):
+            table = joins[node.table].table if node.table in joins else own_table
+            col = column_names(node)[0]
+            if col not in cache[table]:
+                shown = f"{node.table}.{col}" if node.table in joins else col
                 problems.append(
                     spec_file.marks.issue(
                         path,
-                        f"column '{col}' not found in table '{table}'",
+                        f"column '{shown}' not found in table '{table}'",
                         f"columns are: {', '.join(sorted(cache[table]))}",
                     )
                 )
@@ -387,6 +406,43 @@ class Session:
         self.close()
 
 
+FOUND = "semseg__found"  # a dimension row's marker in ``source_rows``
+
+
+def source_rows(spec: Spec, source: str) -> str:
+    """A source's table as DuckDB reads it here (verify, the as-of date): the table itself, or,
+    with joins, every column of the table plus one STRUCT column per join, named like the
+    join, so that a snippet's ``product.department`` is DuckDB's field access on it. An event
+    without a dimension row keeps its row; the struct then holds the join's ``missing`` values.
+    Written apart from the compiler, which selects each dimension column under its own name."""
+    src = spec.sources[source]
+    if not src.joins:
+        return table_sql(src.table)
+    own = "semseg__event"
+    columns, joins = [f"{own}.*"], []
+    for j, join in src.joins.items():
+        alias = name_sql(j)
+        found = f"(SELECT *, TRUE AS {FOUND} FROM {table_sql(join.table)})"
+        joins.append(
+            f" LEFT JOIN {found} AS {alias} ON {own}.{name_sql(join.on or join.key)} = "
+            f"{alias}.{name_sql(join.key)}"
+        )
+        if join.missing:
+            filled = ", ".join(
+                f"{name_sql(c)} := {sql_literal(v)}" for c, v in join.missing.items()
+            )
+            columns.append(
+                f"CASE WHEN {alias}.{FOUND} THEN {alias} ELSE struct_update({alias}, {filled}) "
+                f"END AS {alias}"
+            )
+        else:
+            columns.append(f"{alias} AS {alias}")
+    return (
+        f"(SELECT {', '.join(columns)} FROM {table_sql(src.table)} AS {own}{''.join(joins)}) "
+        f"AS {name_sql(source)}"
+    )
+
+
 def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> date | None:
     """The latest event date of every source with an event time (of the rows that count:
     a key, and its ``where``)."""
@@ -398,7 +454,7 @@ def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> da
         where = f" WHERE {name_sql(src.key or spec.entity.key)} IS NOT NULL"
         where += f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
         day = apply_rewrites(event_date(spec, name), duckdb_target.rewrites).sql(CANONICAL)
-        parts.append(f"SELECT MAX({day}) AS d FROM {table_sql(src.table)}{where}")
+        parts.append(f"SELECT MAX({day}) AS d FROM {source_rows(spec, name)}{where}")
     try:
         row = con.execute(f"SELECT MAX(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
     except duckdb.Error as err:

@@ -28,7 +28,7 @@ from semseg.spec.graph import segment_labels
 from semseg.spec.model import Spec
 from semseg.spec.params import MARKER
 from semseg.sql import CANONICAL, literal
-from semseg.verify.checks import attribute_grain_check, attribute_sources, rule_check, tier_check
+from semseg.verify.checks import key_checks, rule_check, tier_check
 from semseg.verify.cluster_checks import cluster_checks
 from semseg.verify.proof import RESULT
 
@@ -147,9 +147,13 @@ def _guards(spec: Spec, names: set[str]) -> str:
         wanted = "an integer" if param.type == "integer" else "a number"
         if param.min is not None:
             conditions.append(f"{value} >= {param.min!r}")
-            wanted += f" >= {param.min!r}"
         if param.max is not None:
             conditions.append(f"{value} <= {param.max!r}")
+        if param.min is not None and param.max is not None:
+            wanted += f" from {param.min!r} to {param.max!r}"
+        elif param.min is not None:
+            wanted += f" >= {param.min!r}"
+        elif param.max is not None:
             wanted += f" <= {param.max!r}"
         message = json.dumps(f"semseg: var {name} must be {wanted}")
         out.append(
@@ -186,9 +190,7 @@ def dbt_model(
         raise UsageError(f"unknown dbt materialization '{materialized}'; use view or table")
     spec = spec_file.spec
     target = get_target(dialect)
-    tables = sorted(
-        {s.table for s in spec.sources.values()} | {pop.table for _, pop in spec.populations}
-    )
+    tables = sorted({table for _, table in spec.tables()})
     refused = refusals(spec_file, target)
     if refused:  # the same refusals as compile: dbt output is no way around them
         raise CompileError("\n".join(refused))
@@ -217,10 +219,10 @@ def dbt_model(
         files[f"tests/{spec.name}__{name}.sql"] = str(
             _macros().singular_test(spec.name, name, text)
         )
-    for name in attribute_sources(spec):  # entity attributes: one row per key, as a dbt test
-        text = _test_sql(attribute_grain_check(spec, name).sql, relations, spec, target)
-        files[f"tests/{spec.name}__{name}__one_row_per_key.sql"] = str(
-            _macros().grain_test(spec.name, name, text)
+    for stem, check in key_checks(spec):  # attribute sources and dimensions: unique keys
+        text = _test_sql(check.sql, relations, spec, target)
+        files[f"tests/{spec.name}__{stem}.sql"] = str(
+            _macros().key_test(spec.name, check.description, text)
         )
     return DbtOutput(files)
 

@@ -94,10 +94,18 @@ def parse_snippet(text: str, dialect: str) -> exp.Expression | SnippetProblem:
     return result if isinstance(result, SnippetProblem) else result.copy()
 
 
+# A parameter kept for dbt's var() stands in a snippet as a column of this prefix (no spec
+# name can take it: ``__`` is semseg's); it is a value, not a column the snippet reads.
+PARAM_MARKER = "__semseg_param__"
+
+
 def column_names(tree: exp.Expression) -> list[str]:
-    """Column names referenced by a snippet, lower-cased unless quoted, in first-seen order."""
+    """Column names referenced by a snippet, lower-cased unless quoted, in first-seen order
+    (parameter markers are values, not columns)."""
     seen: dict[str, None] = {}
     for col in tree.find_all(exp.Column):
+        if not col.table and col.name.startswith(PARAM_MARKER):
+            continue
         ident = col.this
         name = ident.name if getattr(ident, "quoted", False) else ident.name.lower()
         seen.setdefault(name, None)

@@ -7,6 +7,7 @@ Snippets written in any dialect are parsed in that dialect and meet the transpil
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -29,7 +30,7 @@ from semseg.spec.graph import (
     segment_labels,
     segmentation_dependencies,
 )
-from semseg.spec.model import EDGE_AGGS, TIME_AGGS, Agg, Segmentation, Spec
+from semseg.spec.model import EDGE_AGGS, TIME_AGGS, Agg, Join, Segmentation, Spec
 from semseg.spec.names import (
     HELPER_SEPARATOR,
     ModelNames,
@@ -96,12 +97,16 @@ class SourceStep:
 class RowsStep:
     """The rows of one source that several of its aggregates read: ``SELECT columns FROM
     table WHERE ...``, so that the table is scanned once (engines materialise a CTE read
-    twice, or read it as they would the table)."""
+    twice, or read it as they would the table). A source with joins is always read here:
+    ``FROM table AS alias LEFT JOIN dimension AS join ON ...``, each dimension column
+    selected as ``<join>__<column>``."""
 
     cte: str
     table: str
-    columns: tuple[str, ...]
+    columns: tuple[Column, ...]
     where: exp.Expression
+    alias: str | None = None
+    joins: tuple[tuple[str, str, exp.Expression], ...] = ()  # (table, alias, ON condition)
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,69 @@ def _qualified(tree: exp.Expression, alias: str) -> exp.Expression:
     return tree.copy().transform(qualify)
 
 
+SOURCE = "semseg__source"  # a joined source's alias in its rows CTE (no spec name has __)
+
+
+def dimension_column(join: str, name: str) -> str:
+    """The column of the rows CTE that holds a joined dimension's column."""
+    return f"{join}{HELPER_SEPARATOR}{name}"
+
+
+def _unjoined(tree: exp.Expression, joins: Mapping[str, Join]) -> exp.Expression:
+    """``join.column`` read as the rows CTE's ``join__column`` (unchanged without joins)."""
+    if not joins:
+        return tree
+
+    def rename(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.table in joins:
+            return column(dimension_column(node.table, node.name))
+        return node
+
+    return tree.transform(rename)
+
+
+def _joined_value(name: str, joins: Mapping[str, Join], key: str) -> exp.Expression:
+    """A rows-CTE column as read from ``table AS semseg__source LEFT JOIN ...``: the source's
+    own, or a dimension's (its ``missing`` value when the event has no dimension row)."""
+    for j, join in joins.items():
+        prefix = dimension_column(j, "")
+        if name.startswith(prefix):
+            own = name[len(prefix) :]
+            value: exp.Expression = column(own, j)
+            if own in join.missing:
+                value = case([(is_null(column(join.key, j)), literal(join.missing[own]))], value)
+            return value
+    return column(name, SOURCE)
+
+
+def _joined_rows(
+    spec: Spec, source: str, cte: str, names: tuple[str, ...], where: exp.Expression
+) -> RowsStep:
+    """The rows CTE of a source with joins: every name (``_shared_columns``) and the filter
+    read from the source LEFT JOIN its dimensions (an event without a dimension row counts)."""
+    src = spec.sources[source]
+
+    def from_joined(tree: exp.Expression) -> exp.Expression:
+        def qualify(node: exp.Expression) -> exp.Expression:
+            own = isinstance(node, exp.Column) and not node.table
+            if own and not node.name.startswith(HELPER_SEPARATOR):
+                return _joined_value(node.name, src.joins, "")
+            return node
+
+        return tree.copy().transform(qualify)
+
+    joins = tuple(
+        (
+            join.table,
+            j,
+            exp.EQ(this=column(join.on or join.key, SOURCE), expression=column(join.key, j)),
+        )
+        for j, join in src.joins.items()
+    )
+    columns = tuple(Column(n, _joined_value(n, src.joins, "")) for n in names)
+    return RowsStep(cte, src.table, columns, from_joined(where), alias=SOURCE, joins=joins)
+
+
 def _edge_step(
     spec: Spec, name: str, cte: str, main: SourceStep, table: str, where: exp.Expression | None
 ) -> SourceStep:
@@ -265,9 +333,10 @@ def _edge_step(
         exp.EQ(this=column(main.key, EDGE), expression=column(main.key, EVENT)),
         exp.EQ(this=column(edge_time_column(name), EDGE), expression=column(time, EVENT)),
     )
-    rows = paren(_edge_rows(spec, name))
+    joins = spec.sources[m.source or ""].joins
+    rows = paren(_unjoined(_edge_rows(spec, name), joins))
     kept = rows if where is None else all_of(paren(where), rows)
-    value = snippet_expr(m.expr or "", spec.dialect)
+    value = _unjoined(snippet_expr(m.expr or "", spec.dialect), joins)
     if m.type == "text":  # ties: the smallest in code-point order on every engine
         value = exp.Collate(this=value, expression=exp.Var(this=BINARY_COLLATION))
     return SourceStep(
@@ -487,23 +556,34 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     for sname, src in spec.sources.items():
         edges = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in EDGE_AGGS]
         aggs = [
-            (edge_time_column(m) if m in edges else m, _aggregate(spec, m))
+            (edge_time_column(m) if m in edges else m, _unjoined(_aggregate(spec, m), src.joins))
             for m, metric in spec.metrics.items()
             if metric.source == sname
         ]
         src_key = src.key or key
         where: exp.Expression = not_null(column(src_key))
         if src.where:
-            where = all_of(where, paren(snippet_expr(src.where, spec.dialect)))
+            where = all_of(
+                where, paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins))
+            )
         if src.time:  # point in time: no event after the as-of date counts
             where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=as_of()))
         found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
         if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
             found = {}
         read, kept = src.table, cast(exp.Expression | None, where)
-        shared = _shared_columns(src_key, [agg for _, agg in aggs]) if found else None
-        if shared is not None:  # the split aggregates share one scan of the table
-            rows.append(RowsStep(names.rows(sname), src.table, shared, where))
+        # what the rows CTE must carry: the aggregates' columns and the first/last values'
+        read_by = [agg for _, agg in aggs] + [
+            _unjoined(snippet_expr(spec.metrics[m].expr or "", spec.dialect), src.joins)
+            for m in edges
+        ]
+        shared = _shared_columns(src_key, read_by) if found or src.joins else None
+        if shared is not None and src.joins:  # the dimensions joined once, in the rows CTE
+            rows.append(_joined_rows(spec, sname, names.rows(sname), shared, where))
+            read, kept = names.rows(sname), None
+        elif shared is not None:  # the split aggregates share one scan of the table
+            plain = tuple(passed(c) for c in shared)
+            rows.append(RowsStep(names.rows(sname), src.table, plain, where))
             read, kept = names.rows(sname), None
         main = SourceStep(
             names.source(sname),

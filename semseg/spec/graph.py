@@ -107,8 +107,8 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
     """A digest of everything a cluster segmentation's fit depends on in the spec.
 
     The definitions of its features and categorical metrics (and of the metrics they are
-    derived from), their sources (table, key, filter), the entity key, the snippet dialect and
-    the segmentation's settings (where, algorithm, sizes, scaling, sample). A model whose
+    derived from), their sources (table, key, filter, joins), the entity key, the snippet dialect
+    and the segmentation's settings (where, algorithm, sizes, scaling, sample). A model whose
     fingerprint differs was fitted for other values, even when every name is the same.
     Keys left out (None) are not part of it, so a new optional key does not change it.
     """
@@ -131,8 +131,12 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
             n: spec.metrics[n].model_dump(mode="json", exclude={"description"}, exclude_none=True)
             for n in sorted(wanted)
         },
-        "sources": {
-            s: spec.sources[s].model_dump(mode="json", exclude={"description"}, exclude_none=True)
+        "sources": {  # (a source without joins as before joins existed)
+            s: spec.sources[s].model_dump(
+                mode="json",
+                exclude={"description"} | (set() if spec.sources[s].joins else {"joins"}),
+                exclude_none=True,
+            )
             for s in sources
         },
         "settings": settings,

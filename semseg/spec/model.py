@@ -88,6 +88,22 @@ class Population(_Model):
     description: StrictStr | None = None
 
 
+class Join(_Model):
+    """A many-to-one join from a source's rows to a dimension table (one row per ``key``)."""
+
+    table: TableName = Field(description="Dimension table; under --dbt {{ ref('table') }}.")
+    key: Identifier = Field(description="The dimension's key column: unique (verify proves it).")
+    on: Identifier | None = Field(
+        None, description="The source's column that holds the key (default: the same name)."
+    )
+    missing: dict[Identifier, Number | StrictStr | StrictBool] = Field(
+        default_factory=dict,
+        description="Value of a dimension column for an event whose dimension row is missing "
+        "(the event still counts; without a value here the column is NULL).",
+    )
+    description: StrictStr | None = None
+
+
 class Source(_Model):
     """An event table that metrics aggregate per entity key."""
 
@@ -107,6 +123,11 @@ class Source(_Model):
         None,
         description="IANA zone whose dates the events of a UTC TIMESTAMP time column fall on "
         "(default: the spec's time_zone).",
+    )
+    joins: dict[Identifier, Join] = Field(
+        default_factory=dict,
+        description="Dimension tables joined many-to-one to each row; a snippet of this source "
+        "reads their columns as <join>.<column>.",
     )
     description: StrictStr | None = None
 
@@ -299,6 +320,15 @@ class Spec(_Model):
     def with_parameter_sites(self, sites: dict[tuple, str]) -> Spec:
         out = self.model_copy()
         out._parameter_sites = dict(sites)
+        return out
+
+    def tables(self) -> list[tuple[tuple, str]]:
+        """(YAML path of its ``table:`` key, table) of every table the model reads, in order:
+        population tables, sources, their joined dimensions."""
+        out = [((*at, "table"), pop.table) for at, pop in self.populations]
+        for name, src in self.sources.items():
+            out.append((("sources", name, "table"), src.table))
+            out += [(("sources", name, "joins", j, "table"), d.table) for j, d in src.joins.items()]
         return out
 
     @property

@@ -33,11 +33,12 @@ from typing import Any
 from semseg.errors import Issue, UsageError
 from semseg.spec.load import Marks, PathKey
 from semseg.spec.time import window_parameters
+from semseg.sql import PARAM_MARKER
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 TYPES = ("integer", "number", "text", "date")
 _INTEGER = re.compile(r"^[-+]?\d+$")
-MARKER = "__semseg_param__"  # dbt: a placeholder kept as this column name (no spec can use it)
+MARKER = PARAM_MARKER  # dbt: a placeholder kept as this column name (no spec can use it)
 
 
 @dataclass(frozen=True)

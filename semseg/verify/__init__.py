@@ -28,9 +28,8 @@ from semseg.spec.graph import segment_labels
 from semseg.sql import name_sql as q
 from semseg.sql import sql_literal
 from semseg.verify.checks import (
-    attribute_grain_check,
-    attribute_sources,
     grain_check,
+    key_checks,
     metric_checks,
     population_check,
     segmentation_checks,
@@ -118,7 +117,7 @@ def verify(
         light = [
             grain_check(spec),
             population_check(spec),
-            *(attribute_grain_check(spec, s) for s in attribute_sources(spec)),
+            *(check for _, check in key_checks(spec)),
             *segmentation_checks(spec_file),
         ]
         heavy = metric_checks(spec, numeric)

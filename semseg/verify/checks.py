@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from semseg.compile.distinct import distinct_only
+from semseg.data import source_rows
 from semseg.spec import SpecFile
 from semseg.spec.graph import metric_precision, segment_labels
 from semseg.spec.model import EDGE_AGGS, Agg, Spec
@@ -40,7 +41,7 @@ def _counted_rows(spec: Spec, source: str) -> str:
     where = f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
     in_time = up_to_as_of(spec, source)
     where += f" AND {in_time}" if in_time else ""
-    return f"FROM {t(src.table)} WHERE {key} IS NOT NULL{where}"
+    return f"FROM {source_rows(spec, source)} WHERE {key} IS NOT NULL{where}"
 
 
 def _expected_keys(spec: Spec) -> str:
@@ -100,6 +101,28 @@ def attribute_grain_check(spec: Spec, source: str) -> CheckSQL:
         f"SELECT CAST({key} AS VARCHAR), COUNT(*) || ' rows in {src.table}' "
         f"{_counted_rows(spec, source)} GROUP BY {key} HAVING COUNT(*) > 1",
     )
+
+
+def key_checks(spec: Spec) -> list[tuple[str, CheckSQL]]:
+    """Keys the model relies on being unique, as (a file-name stem for dbt, check): each source
+    of entity attributes (one row per entity key, after its ``where``) and each joined
+    dimension (one row per its key: a duplicate would count an event twice)."""
+    out = [
+        (f"{s}__one_row_per_key", attribute_grain_check(spec, s)) for s in attribute_sources(spec)
+    ]
+    for sname, src in spec.sources.items():
+        for j, join in src.joins.items():
+            key = q(join.key)
+            check = CheckSQL(
+                f"unique:{sname}.{j}",
+                f"one row per {join.key} in {join.table} (join '{j}' of source '{sname}' is "
+                "many-to-one)",
+                f"SELECT CAST({key} AS VARCHAR), COUNT(*) || ' rows in {join.table}' "
+                f"FROM {t(join.table)} WHERE {key} IS NOT NULL GROUP BY {key} "
+                "HAVING COUNT(*) > 1",
+            )
+            out.append((f"{sname}__{j}__unique_key", check))
+    return out
 
 
 def label_check(spec: Spec, name: str) -> CheckSQL:

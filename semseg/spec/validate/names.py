@@ -20,6 +20,12 @@ def _sql_names(spec: Spec) -> list[tuple[PathKey, str, bool]]:
             out.append((("sources", name, "key"), src.key, False))
         if src.time:
             out.append((("sources", name, "time"), src.time, False))
+        for j, join in src.joins.items():
+            at = ("sources", name, "joins", j)
+            out += [(at, j, True), ((*at, "key"), join.key, False)]
+            if join.on:
+                out.append(((*at, "on"), join.on, False))
+            out += [((*at, "missing", c), c, True) for c in join.missing]
     out += [(("metrics", name), name, True) for name in spec.metrics]
     for name, s in spec.segmentations.items():
         out.append((("segmentations", name), name, True))
@@ -29,10 +35,7 @@ def _sql_names(spec: Spec) -> list[tuple[PathKey, str, bool]]:
 
 
 def _tables(spec: Spec) -> list[tuple[PathKey, str]]:
-    out: list[tuple[PathKey, str]] = []
-    out += [((*at, "table"), pop.table) for at, pop in spec.populations]
-    out += [(("sources", name, "table"), src.table) for name, src in spec.sources.items()]
-    return out
+    return spec.tables()
 
 
 def name_issues(spec: Spec, marks: Marks) -> list[Issue]:
@@ -43,7 +46,9 @@ def name_issues(spec: Spec, marks: Marks) -> list[Issue]:
         problem = unsafe_name(name)
         if problem:
             issues.append(marks.issue(path, problem[0], problem[1], key=is_key))
-        elif HELPER_SEPARATOR in name and (path in output_columns or path[-1] == "order_column"):
+        elif HELPER_SEPARATOR in name and (
+            path in output_columns or path[-1] == "order_column" or path[-2:-1] == ("joins",)
+        ):
             issues.append(
                 marks.issue(
                     path,

@@ -146,21 +146,39 @@ def portable_issues(marks: Marks, path: PathKey, tree: exp.Expression) -> list[I
     return issues
 
 
-def _qualified_issues(marks: Marks, path: PathKey, tree: exp.Expression) -> list[Issue]:
-    """A column written with a table or alias: a snippet reads the one table it belongs to (a
-    source's, the population's) or the metrics, and the compiler's CTEs would not resolve it."""
+def joins_at(spec: Spec, path: PathKey) -> dict:
+    """The joins whose columns a snippet at ``path`` may read: those of its source (a source's
+    ``where``, a metric over the source); none elsewhere."""
+    if path[0] == "sources":
+        return dict(spec.sources[str(path[1])].joins)
+    if path[0] == "metrics":
+        source = spec.metrics[str(path[1])].source
+        return dict(spec.sources[source].joins) if source in spec.sources else {}
+    return {}
+
+
+def _qualified_issues(
+    marks: Marks, path: PathKey, tree: exp.Expression, joins: dict
+) -> list[Issue]:
+    """A column written with a table or alias other than a join of the snippet's source: a
+    snippet reads the one table it belongs to (a source's and its joins', the population's) or
+    the metrics, and the compiler's CTEs would not resolve it."""
     issues = []
     for col in tree.find_all(exp.Column):
-        if col.table:
-            line, col_no = _position(col)
-            problem = SnippetProblem(
-                f"'{col.sql('duckdb')}' names a table; a snippet reads the columns of its own "
-                "table (or, in rules and derived metrics, the metrics)",
-                f"write '{col.name}'",
-                line,
-                col_no,
+        if not col.table or (col.table in joins and not col.args.get("db")):
+            continue
+        line, col_no = _position(col)
+        if joins:
+            what = f"names no join of its source (joins: {', '.join(joins)})"
+            how = f"write '{col.name}' for the source's own column, or <join>.{col.name}"
+        else:
+            what = (
+                "names a table; a snippet reads the columns of its own table (or, in rules "
+                "and derived metrics, the metrics)"
             )
-            issues.append(snippet_issue(marks, path, problem))
+            how = f"write '{col.name}', or declare a join on the source to read another table"
+        problem = SnippetProblem(f"'{col.sql('duckdb')}' {what}", how, line, col_no)
+        issues.append(snippet_issue(marks, path, problem))
     return issues
 
 
@@ -173,7 +191,7 @@ def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
             issues.append(snippet_issue(marks, path, tree))
             continue
         issues += portable_issues(marks, path, tree)
-        issues += _qualified_issues(marks, path, tree)
+        issues += _qualified_issues(marks, path, tree, joins_at(spec, path))
         agg = has_aggregate(tree)
         if needs_agg is True and not agg:
             issues.append(
