@@ -1,0 +1,212 @@
+"""Many-to-one dimension joins (issue 13): dimension columns in a source's snippets, a missing
+dimension row keeps its event, verify proves the key unique and recomputes every joined
+metric its own way, and every engine here gives DuckDB's rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from semseg.compile import compile_spec, plan
+from semseg.dbt import dbt_model
+from semseg.errors import DataError, SpecError
+from semseg.spec import load_spec
+from semseg.verify import verify
+from tests.engines.compare import assert_same_rows
+
+SPEC = """\
+version: 1
+name: shop
+entity: {name: customer, key: customer_id}
+sources:
+  lines:
+    table: sale_lines
+    time: sold_on
+    where: COALESCE(product.department, '-') <> 'Hidden'
+    joins:
+      product: {table: products, key: product_id, on: item, missing: {department: Unknown}}
+      store: {table: stores, key: store_id}
+metrics:
+  spend: {source: lines, agg: sum, expr: amount, fill: 0}
+  dairy_spend:
+    {source: lines, agg: sum, expr: amount, where: product.department = 'Dairy', fill: 0}
+  departments: {source: lines, agg: count_distinct, expr: product.department, fill: 0}
+  unknown_lines: {source: lines, agg: count, where: product.department = 'Unknown', fill: 0}
+  last_department: {source: lines, agg: last, expr: product.department, type: text}
+  online_spend: {source: lines, agg: sum, expr: amount, where: store.online, fill: 0}
+  regions: {source: lines, agg: count_distinct, expr: store.region, fill: 0}
+  dairy_share: {expr: "dairy_spend / NULLIF(spend, 0)"}
+segmentations:
+  dairy:
+    segments:
+      - {label: Dairy lover, when: dairy_share >= 0.5}
+      - {label: Other, else: true}
+"""
+
+
+def _data(folder=None, duplicate: bool = False) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    # the lines name the product 'item'; both tables have a 'name' column
+    con.execute(
+        "CREATE TABLE products AS SELECT * FROM (VALUES ('p1', 'Dairy', 'Milk'), "
+        "('p2', 'Bakery', 'Bread'), ('p3', NULL, 'Mystery'), ('p4', 'Hidden', 'Secret')) "
+        "t(product_id, department, name)"
+    )
+    if duplicate:  # p2 twice: a join on it would count its lines twice
+        con.execute("INSERT INTO products VALUES ('p2', 'Dairy', 'Bread too')")
+    con.execute(
+        "CREATE TABLE stores AS SELECT * FROM (VALUES (1, 'North', TRUE), (2, 'South', FALSE)) "
+        "t(store_id, region, online)"
+    )
+    con.execute(
+        "CREATE TABLE sale_lines AS SELECT * FROM (VALUES "
+        "('a', 'p1', 1, 10.0, DATE '2025-01-01', 'line a1'),"
+        "('a', 'p2', 2, 5.0, DATE '2025-01-02', 'line a2'),"
+        "('a', 'p9', 1, 1.0, DATE '2025-01-03', 'unknown product'),"
+        "('b', 'p2', 2, 7.0, DATE '2025-01-01', 'bread'),"
+        "('b', NULL, 3, 2.0, DATE '2025-01-01', 'no product, no store'),"
+        "('c', 'p3', 1, 4.0, DATE '2025-01-05', 'NULL department'),"
+        "('c', 'p4', 1, 99.0, DATE '2025-01-06', 'hidden: filtered out'),"
+        "('d', 'p1', 1, 3.0, DATE '2025-03-01', 'after the as-of date')"
+        ") t(customer_id, item, store_id, amount, sold_on, name)"
+    )
+    if folder is not None:
+        for table in ("products", "stores", "sale_lines"):
+            con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
+    return con
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "shop.yml"
+    path.write_text(SPEC, encoding="utf-8")
+    return load_spec(path).with_as_of(date(2025, 2, 1))
+
+
+def test_dimension_columns_reach_metrics_and_filters(spec_file):
+    cur = _data().execute(compile_spec(spec_file))
+    cols = [d[0] for d in cur.description]
+    rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+    assert sorted(rows) == ["a", "b", "c"]  # d's only line is after the as-of date
+    a, b, c = rows["a"], rows["b"], rows["c"]
+    # a: Dairy 10, Bakery 5, and p9 (not in products) in 'Unknown'; the last line is p9's
+    assert (a["spend"], a["dairy_spend"], a["departments"], a["unknown_lines"]) == (16, 10, 3, 1)
+    assert a["last_department"] == "Unknown" and a["dairy"] == "Dairy lover"
+    # b: the line without a product is kept, as 'Unknown'; store 3 does not exist: no region
+    assert (b["spend"], b["unknown_lines"], b["departments"], b["regions"]) == (9, 1, 2, 1)
+    assert b["online_spend"] == 0 and a["online_spend"] == 11  # store 1 is online
+    # c: p3's department is NULL (a row, with a NULL value: not 'missing'); p4 is 'Hidden'
+    assert (c["spend"], c["departments"], c["unknown_lines"], c["last_department"]) == (
+        4,
+        0,
+        0,
+        None,
+    )
+
+
+def test_verify_proves_it(spec_file, tmp_path):
+    _data(tmp_path)
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    assert report.passed, report.to_text()
+    names = {c.name for c in report.checks}
+    assert {"unique:lines.product", "unique:lines.store", "metrics:lines"} <= names
+
+
+def test_a_duplicated_dimension_key_fails_verify(spec_file, tmp_path):
+    _data(tmp_path, duplicate=True)
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    failed = {c.name: c for c in report.checks if not c.passed}
+    assert set(failed) == {"unique:lines.product"}, report.to_text()
+    assert failed["unique:lines.product"].examples == ("p2: 2 rows in products",)
+
+
+def test_a_compiler_that_forgets_missing_values_fails_verify(spec_file, tmp_path, monkeypatch):
+    _data(tmp_path)
+    original = plan._joined_value
+
+    def no_missing(name, joins, key):  # the dimension's column, NULL when the row is missing
+        if name.startswith("product__"):
+            return plan.column(name.removeprefix("product__"), "product")
+        return original(name, joins, key)
+
+    monkeypatch.setattr(plan, "_joined_value", no_missing)
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    failed = {c.name for c in report.checks if not c.passed}
+    assert "metrics:lines" in failed, report.to_text()
+
+
+def test_a_compiler_that_drops_events_without_a_dimension_row_fails_verify(
+    spec_file, tmp_path, monkeypatch
+):
+    """An inner join would lose b's line without a product (and a's unknown product)."""
+    _data(tmp_path)
+    original = plan._joined_rows
+
+    def inner(spec, source, cte, names, where):
+        step = original(spec, source, cte, names, where)
+        keep = plan.all_of(step.where, plan.not_null(plan.column("product_id", "product")))
+        return plan.RowsStep(step.cte, step.table, step.columns, keep, step.alias, step.joins)
+
+    monkeypatch.setattr(plan, "_joined_rows", inner)
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    assert "metrics:lines" in {c.name for c in report.checks if not c.passed}, report.to_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("expr: product.department, fill", "expr: prodct.department, fill"),
+            r"shop.yml:16:\d+: error: .*'prodct.department' names no join of its source "
+            r"\(joins: product, store\)",
+        ),
+        (
+            ("COALESCE(product.department", "COALESCE(p.department"),
+            r"shop.yml:8:\d+: error: .*names no join",
+        ),
+        (("store: {table", "st__ore: {table"), r"shop.yml:11:\d+: error: 'st__ore' contains '__'"),
+    ],
+)
+def test_a_qualifier_must_name_a_join_of_the_source(tmp_path, change, message):
+    path = tmp_path / "shop.yml"
+    path.write_text(SPEC.replace(*change), encoding="utf-8")
+    with pytest.raises(SpecError, match=message):
+        load_spec(path)
+
+
+def test_a_dimension_column_is_looked_up_in_the_dimension(spec_file, tmp_path):
+    _data(tmp_path)
+    path = tmp_path / "shop.yml"
+    path.write_text(SPEC.replace("expr: store.region", "expr: store.regoin"), encoding="utf-8")
+    bad = load_spec(path).with_as_of(date(2025, 2, 1))
+    with pytest.raises(DataError, match=r"column 'store.regoin' not found in table 'stores'"):
+        verify(bad, data=tmp_path, dialects=["duckdb"])
+    path.write_text(SPEC.replace("on: item", "on: itme"), encoding="utf-8")
+    bad = load_spec(path).with_as_of(date(2025, 2, 1))
+    with pytest.raises(
+        DataError, match=r"join 'product': column 'itme' not found in table 'sale_lines'"
+    ):
+        verify(bad, data=tmp_path, dialects=["duckdb"])
+
+
+def test_dbt_refs_the_dimensions_and_ships_their_unique_keys(spec_file):
+    files = dbt_model(spec_file).files
+    model = files["models/shop.sql"]
+    assert "LEFT JOIN {{ ref('products') }} AS product" in model
+    assert "LEFT JOIN {{ ref('stores') }} AS store" in model
+    test = files["tests/shop__lines__product__unique_key.sql"]
+    assert "FROM {{ ref('products') }}" in test and "COUNT(*) > 1" in test
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("name", ["sqlite", "postgres", "spark", "clickhouse", "mysql"])
+def test_engines_give_duckdbs_joined_metrics(spec_file, name, request):
+    engine = request.getfixturevalue(f"{name}_engine")
+    src = _data()
+    engine.load(src, ["products", "stores", "sale_lines"])
+    expected = src.execute(compile_spec(spec_file))
+    exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
+    cols, rows = engine.query(compile_spec(spec_file, name))
+    assert_same_rows(exp_cols, exp_rows, cols, rows)
