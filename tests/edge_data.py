@@ -79,9 +79,34 @@ LINES = [
 
 AS_OF = date(2025, 6, 30)  # the edge cases' as-of date: O4, O26 and O27 come after it
 
+# int_products (offer_categories joins it): departments that differ only in case, a product
+# with a NULL department, and lines whose product is missing from the table or NULL.
+PRODUCTS = [
+    ("P1", "Beauty"),
+    ("P2", "beauty"),  # sorts after 'Beauty' and 'Home' in code-point order
+    ("P3", "Home"),
+    ("P4", None),  # exists, with no department: not 'Unknown'
+    ("P5", "Dairy"),
+]
+PRODUCT_OF = {  # (order, line) -> product_id; lines not listed have none (NULL)
+    ("O1", 1): "P1",
+    ("O1", 2): "P1",
+    ("O2", 1): "P2",
+    ("O2", 2): "P5",
+    ("O3", 1): "P1",
+    ("O5", 1): "P404",  # not in int_products: 'Unknown'
+    # C6: three discounted lines, one each in 'home', 'Home' and 'Beauty' (a three-way tie)
+    ("O11", 1): "P2",
+    ("O12", 1): "P3",
+    ("O13", 1): "P1",
+    ("O10", 1): "P4",
+    ("O20", 1): "P5",
+    ("O21", 1): "P3",
+}
+
 
 def load(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``int_customers`` and ``int_order_lines`` with the rows above."""
+    """Create ``int_customers``, ``int_order_lines`` and ``int_products`` with the rows above."""
     con.execute("CREATE TABLE int_customers (unified_customer_id VARCHAR)")
     con.executemany("INSERT INTO int_customers VALUES (?)", CUSTOMERS)
     con.execute(
@@ -90,6 +115,9 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
         "discount_amount DECIMAL(12,2), online_offer_no_ VARCHAR, offline_offer_no_ VARCHAR, "
         # NOT NULL where real warehouses declare it: engines then type aggregates as
         # non-nullable, which is what exposes LEFT JOIN default-value quirks (ClickHouse).
-        "order_date DATE NOT NULL, sales_amount DECIMAL(12,2) NOT NULL)"
+        "order_date DATE NOT NULL, sales_amount DECIMAL(12,2) NOT NULL, product_id VARCHAR)"
     )
-    con.executemany("INSERT INTO int_order_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", LINES)
+    rows = [(*line, PRODUCT_OF.get((line[0], line[1]))) for line in LINES]
+    con.executemany("INSERT INTO int_order_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute("CREATE TABLE int_products (product_id VARCHAR NOT NULL, department VARCHAR)")
+    con.executemany("INSERT INTO int_products VALUES (?, ?)", PRODUCTS)

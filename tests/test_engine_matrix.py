@@ -90,15 +90,15 @@ def run_matrix(engine, dialects: tuple[str, ...]) -> int:
 
 
 def test_sqlite(sqlite_engine):
-    assert run_matrix(sqlite_engine, ("sqlite",)) == 9
+    assert run_matrix(sqlite_engine, ("sqlite",)) == 11
 
 
 def test_postgres(postgres_engine):
-    assert run_matrix(postgres_engine, ("postgres",)) == 9
+    assert run_matrix(postgres_engine, ("postgres",)) == 11
 
 
 def test_spark_and_databricks(spark_engine):
-    assert run_matrix(spark_engine, ("spark", "databricks")) == 18
+    assert run_matrix(spark_engine, ("spark", "databricks")) == 22
 
 
 def test_clickhouse(clickhouse_engine):
@@ -118,7 +118,7 @@ def test_clickhouse(clickhouse_engine):
             else f"SET {name} = {value}"
         )
     try:
-        assert run_matrix(clickhouse_engine, ("clickhouse",)) == 9
+        assert run_matrix(clickhouse_engine, ("clickhouse",)) == 11
     finally:
         for name, value in SETTINGS.items():
             clickhouse_engine.execute(f"SET {name} = {value}")
@@ -127,4 +127,4 @@ def test_clickhouse(clickhouse_engine):
 def test_mysql(mysql_engine):
     """MariaDB 10.11 (Debian's mariadb-server) runs the mysql dialect, under a stock server's
     case-insensitive utf8mb4 collation and default sql_mode."""
-    assert run_matrix(mysql_engine, ("mysql",)) == 9
+    assert run_matrix(mysql_engine, ("mysql",)) == 11

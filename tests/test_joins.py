@@ -8,6 +8,7 @@ from datetime import date
 
 import duckdb
 import pytest
+from sqlglot import exp
 
 from semseg.compile import compile_spec, plan
 from semseg.dbt import dbt_model
@@ -37,6 +38,9 @@ metrics:
   last_department: {source: lines, agg: last, expr: product.department, type: text}
   online_spend: {source: lines, agg: sum, expr: amount, where: store.online, fill: 0}
   regions: {source: lines, agg: count_distinct, expr: store.region, fill: 0}
+  top_department: {source: lines, agg: top, expr: product.department, measure: amount}
+  top_share: {source: lines, agg: top_share, expr: product.department, measure: amount}
+  top_region: {source: lines, agg: top, expr: store.region}
   dairy_share: {expr: "dairy_spend / NULLIF(spend, 0)"}
 segmentations:
   dairy:
@@ -69,7 +73,9 @@ def _data(folder=None, duplicate: bool = False) -> duckdb.DuckDBPyConnection:
         "('b', NULL, 3, 2.0, DATE '2025-01-01', 'no product, no store'),"
         "('c', 'p3', 1, 4.0, DATE '2025-01-05', 'NULL department'),"
         "('c', 'p4', 1, 99.0, DATE '2025-01-06', 'hidden: filtered out'),"
-        "('d', 'p1', 1, 3.0, DATE '2025-03-01', 'after the as-of date')"
+        "('d', 'p1', 1, 3.0, DATE '2025-03-01', 'after the as-of date'),"
+        "('e', 'p1', 1, 5.0, DATE '2025-01-10', 'a tie: Dairy'),"
+        "('e', 'p2', 2, 5.0, DATE '2025-01-11', 'a tie: Bakery')"
         ") t(customer_id, item, store_id, amount, sold_on, name)"
     )
     if folder is not None:
@@ -89,7 +95,7 @@ def test_dimension_columns_reach_metrics_and_filters(spec_file):
     cur = _data().execute(compile_spec(spec_file))
     cols = [d[0] for d in cur.description]
     rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
-    assert sorted(rows) == ["a", "b", "c"]  # d's only line is after the as-of date
+    assert sorted(rows) == ["a", "b", "c", "e"]  # d's only line is after the as-of date
     a, b, c = rows["a"], rows["b"], rows["c"]
     # a: Dairy 10, Bakery 5, and p9 (not in products) in 'Unknown'; the last line is p9's
     assert (a["spend"], a["dairy_spend"], a["departments"], a["unknown_lines"]) == (16, 10, 3, 1)
@@ -97,6 +103,13 @@ def test_dimension_columns_reach_metrics_and_filters(spec_file):
     # b: the line without a product is kept, as 'Unknown'; store 3 does not exist: no region
     assert (b["spend"], b["unknown_lines"], b["departments"], b["regions"]) == (9, 1, 2, 1)
     assert b["online_spend"] == 0 and a["online_spend"] == 11  # store 1 is online
+    # top: the largest total (a: Dairy 10 of 16), ties to the smallest (e: Bakery and Dairy
+    # 5 each); NULL categories are no category (c); by row count without a measure
+    assert (a["top_department"], a["top_share"], a["top_region"]) == ("Dairy", 0.625, "North")
+    assert (b["top_department"], b["top_share"], b["top_region"]) == ("Bakery", 7 / 9, "South")
+    e = rows["e"]
+    assert (e["top_department"], e["top_share"], e["top_region"]) == ("Bakery", 0.5, "North")
+    assert (c["top_department"], c["top_share"]) == (None, None)
     # c: p3's department is NULL (a row, with a NULL value: not 'missing'); p4 is 'Hidden'
     assert (c["spend"], c["departments"], c["unknown_lines"], c["last_department"]) == (
         4,
@@ -135,6 +148,36 @@ def test_a_compiler_that_forgets_missing_values_fails_verify(spec_file, tmp_path
     report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
     failed = {c.name for c in report.checks if not c.passed}
     assert "metrics:lines" in failed, report.to_text()
+
+
+def test_a_top_tie_broken_the_other_way_fails_verify(spec_file, tmp_path, monkeypatch):
+    _data(tmp_path)
+    original = plan._top_steps
+
+    def largest(*args):  # MIN(category) written as MAX
+        steps = original(*args)
+        return [
+            plan.SourceStep(
+                **{
+                    **st.__dict__,
+                    "columns": tuple(
+                        plan.Column(c.name, exp.Max(this=c.expr.this))
+                        if isinstance(c.expr, exp.Min)
+                        else c
+                        for c in st.columns
+                    ),
+                }
+            )
+            for st in steps
+        ]
+
+    monkeypatch.setattr(plan, "_top_steps", largest)
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    failed = {c.name: c for c in report.checks if not c.passed}
+    assert "metrics:lines" in failed, report.to_text()
+    assert any(
+        "top_department" in x and x.startswith("e") for x in failed["metrics:lines"].examples
+    )
 
 
 def test_a_compiler_that_drops_events_without_a_dimension_row_fails_verify(
@@ -210,3 +253,60 @@ def test_engines_give_duckdbs_joined_metrics(spec_file, name, request):
     exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
     cols, rows = engine.query(compile_spec(spec_file, name))
     assert_same_rows(exp_cols, exp_rows, cols, rows)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("agg: sum, expr: amount, fill: 0}", "agg: sum, expr: amount, measure: amount}"),
+            "has 'measure', which only agg top and top_share use",
+        ),
+        (("agg: top, expr: store.region}", "agg: top}"), "uses agg 'top' without 'expr'"),
+        (
+            ("agg: top, expr: store.region}", "agg: top, expr: store.region, type: integer}"),
+            r"is a category \(agg top\): its type is text",
+        ),
+    ],
+)
+def test_top_metrics_are_checked(tmp_path, change, message):
+    path = tmp_path / "shop.yml"
+    assert change[0] in SPEC
+    path.write_text(SPEC.replace(*change, 1), encoding="utf-8")
+    with pytest.raises(SpecError, match=message):
+        load_spec(path)
+
+
+def test_offer_categories_on_the_edge_cases(tmp_path):
+    """Worked out by hand from tests/edge_data.py (PRODUCTS, PRODUCT_OF)."""
+    from tests import edge_data
+    from tests.golden_regen import SPECS
+
+    con = duckdb.connect()
+    edge_data.load(con)
+    for table in ("int_customers", "int_order_lines", "int_products"):
+        con.execute(f"COPY {table} TO '{tmp_path / table}.parquet' (FORMAT parquet)")
+    spec_file = load_spec(SPECS / "offer_categories.yml").with_as_of(edge_data.AS_OF)
+    cur = con.execute(compile_spec(spec_file))
+    cols = [d[0] for d in cur.description]
+    rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+
+    def of(key):
+        r = rows[key]
+        return (r["top_offer_department"], r["top_offer_share"], r["discounted_departments"])
+
+    # C1: Beauty 3 lines (160), 'beauty' 1 line (80), Dairy 1 line (20); spend share 160/260
+    assert of("C1") == ("Beauty", 160 / 260, 3)
+    # C2: a product missing from the table and a NULL product: both 'Unknown'; its refund
+    # does not count
+    assert of("C2") == ("Unknown", 1.0, 1)
+    assert rows["C2"]["offer_department"] == "Unknown product"
+    # C5: the product exists with a NULL department: no category at all
+    assert of("C5") == (None, None, 0)
+    # C6: one line each in 'beauty', 'Home', 'Beauty': the smallest in code-point order
+    assert of("C6") == ("Beauty", 1 / 3, 3)
+    assert rows["C6"]["category_offer_seeker"] == "Multi-Category Offer User"
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    failed = [c.name for c in report.checks if not c.passed]
+    # every proof holds; only the spec's own expectations of the bundled sample do not
+    assert all(name.startswith("spec:") for name in failed), report.to_text()

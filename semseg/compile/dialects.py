@@ -104,6 +104,7 @@ TARGETS: dict[str, Target] = {
                 "tsql_length",
                 "no_nan",
                 "binary_tsql",
+                "exact_tsql",
             ),
             no_time_zones="SQL Server's AT TIME ZONE takes Windows zone names, not IANA ones",
         ),
@@ -129,7 +130,7 @@ TARGETS: dict[str, Target] = {
             "MySQL 8",
             "mysql",
             engine="mysql",
-            rewrites=("padded_text", "mysql_binary_text", "no_nan", "binary_mysql"),
+            rewrites=("padded_text", "mysql_binary_text", "no_nan", "binary_mysql", "exact_mysql"),
             no_time_zones="MySQL's CONVERT_TZ needs the server's time zone tables loaded (it "
             "gives NULL without them)",
         ),

@@ -23,14 +23,15 @@ from semseg.compile.cluster_sql import (
     order_sql,
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
-from semseg.compile.portable import BINARY_COLLATION, not_nan, zoned_date
+from semseg.compile.portable import BINARY_COLLATION, exact, not_nan, zoned_date
 from semseg.spec.graph import (
+    DEFAULT_PRECISION,
     derived_dependencies,
     metric_precision,
     segment_labels,
     segmentation_dependencies,
 )
-from semseg.spec.model import EDGE_AGGS, TIME_AGGS, Agg, Join, Segmentation, Spec
+from semseg.spec.model import EDGE_AGGS, TIME_AGGS, TOP_AGGS, Agg, Join, Segmentation, Spec
 from semseg.spec.names import (
     HELPER_SEPARATOR,
     ModelNames,
@@ -91,6 +92,7 @@ class SourceStep:
     role: str = "main"
     alias: str | None = None  # the table's alias (an edge step's columns are qualified)
     join: tuple[str, str, exp.Expression] | None = None  # (cte, alias, ON condition)
+    group_by: tuple[exp.Expression, ...] = ()  # grouped by these too, after the key ("inner")
 
 
 @dataclass(frozen=True)
@@ -351,6 +353,78 @@ def _edge_step(
     )
 
 
+CATEGORY, TOTAL = "semseg__category", "semseg__total"  # a top metric's helper columns
+BEST, ALL_TOTAL = "semseg__best", "semseg__all"
+
+
+def _top_steps(
+    spec: Spec,
+    name: str,
+    ctes: tuple[str, str, str],
+    read: str,
+    where: exp.Expression | None,
+    key: tuple[str, str],
+) -> list[SourceStep]:
+    """A top / top_share metric: the total measure per (key, category) over the rows it keeps
+    (``totals``, rounded like a compared metric when the measure is not a row count), the
+    largest total and the sum of them per key (``best``; top_share is their ratio), then the
+    smallest category, in code-point order, whose total is the largest (the metric's step,
+    joined to ``best`` as an edge step is to its main step)."""
+    m = spec.metrics[name]
+    joins = spec.sources[m.source or ""].joins
+    src_key, out_key = key
+    category = _unjoined(snippet_expr(m.expr or "", spec.dialect), joins)
+    kept = _kept(spec, name)
+    rows: list[exp.Expression] = [paren(where)] if where is not None else []
+    rows += [paren(_unjoined(kept, joins))] if kept is not None else []
+    rows.append(not_null(paren(category.copy())))
+    measure = _unjoined(snippet_expr(m.measure, spec.dialect), joins) if m.measure else number(1)
+    total: exp.Expression = exp.Sum(this=measure)
+    if m.measure:  # a float total: equal to the digit is a tie on every engine
+        total = _rounded(total, DEFAULT_PRECISION)
+    totals_cte, best_cte, cte = ctes
+    totals = SourceStep(  # grouped byte for byte: 'Beauty' and 'beauty' are two categories
+        totals_cte,
+        read,
+        src_key,
+        all_of(*rows),
+        (Column(CATEGORY, exp.Min(this=category)), Column(TOTAL, total)),
+        role="inner",
+        group_by=(exact(category.copy()),),
+    )
+    share = exp.Div(
+        this=to_double(exp.Max(this=column(TOTAL))),
+        expression=exp.Nullif(this=exp.Sum(this=column(TOTAL)), expression=number(0)),
+    )
+    if m.agg is Agg.top_share:
+        ratio = SourceStep(best_cte, totals_cte, out_key, None, (Column(name, share),), role="top")
+        return [totals, ratio]
+    best = SourceStep(
+        best_cte,
+        totals_cte,
+        out_key,
+        None,
+        (Column(BEST, exp.Max(this=column(TOTAL))),),
+        role="inner",
+    )
+    on = all_of(
+        exp.EQ(this=column(out_key, EDGE), expression=column(out_key, EVENT)),
+        exp.EQ(this=column(BEST, EDGE), expression=column(TOTAL, EVENT)),
+    )
+    smallest = exp.Collate(this=column(CATEGORY, EVENT), expression=exp.Var(this=BINARY_COLLATION))
+    value = SourceStep(
+        cte,
+        totals_cte,
+        out_key,
+        None,
+        (Column(name, exp.Min(this=smallest)),),
+        role="edge",
+        alias=EVENT,
+        join=(best_cte, EDGE, on),
+    )
+    return [totals, best, value]
+
+
 def _aggregate(spec: Spec, name: str) -> exp.Expression:
     m = spec.metrics[name]
     if m.kind == "raw":
@@ -555,10 +629,11 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     split: dict[str, tuple[SourceStep, DistinctOnly]] = {}  # metric -> (main step, analysis)
     for sname, src in spec.sources.items():
         edges = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in EDGE_AGGS]
+        tops = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in TOP_AGGS]
         aggs = [
             (edge_time_column(m) if m in edges else m, _unjoined(_aggregate(spec, m), src.joins))
             for m, metric in spec.metrics.items()
-            if metric.source == sname
+            if metric.source == sname and m not in tops
         ]
         src_key = src.key or key
         where: exp.Expression = not_null(column(src_key))
@@ -574,9 +649,12 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         read, kept = src.table, cast(exp.Expression | None, where)
         # what the rows CTE must carry: the aggregates' columns and the first/last values'
         read_by = [agg for _, agg in aggs] + [
-            _unjoined(snippet_expr(spec.metrics[m].expr or "", spec.dialect), src.joins)
-            for m in edges
+            _unjoined(snippet_expr(text, spec.dialect), src.joins)
+            for m in [*edges, *tops]
+            for text in (spec.metrics[m].expr, spec.metrics[m].measure, spec.metrics[m].where)
+            if text
         ]
+        read_by += [w for m in tops if (w := window_condition(spec, m)) is not None]
         shared = _shared_columns(src_key, read_by) if found or src.joins else None
         if shared is not None and src.joins:  # the dimensions joined once, in the rows CTE
             rows.append(_joined_rows(spec, sname, names.rows(sname), shared, where))
@@ -617,6 +695,13 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         split.update({m: (main, d) for m, d in found.items()})
         for i, m in enumerate(edges, 1):
             sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept))
+        for i, m in enumerate(tops, 1):
+            parts = (
+                names.top(sname, i, "totals"),
+                names.top(sname, i, "best"),
+                names.top(sname, i),
+            )
+            sources += _top_steps(spec, m, parts, read, kept, (src_key, key))
     population = []
     for _, pop in spec.populations:
         pop_key = pop.key or key
@@ -650,7 +735,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         )
         for m in base
     )
-    joins = tuple(s for s in sources if s.cte != keys_cte)
+    joins = tuple(s for s in sources if s.cte != keys_cte and s.role != "inner")
     steps: list[Step] = []
     current = [key, *base]
     last = names.metrics

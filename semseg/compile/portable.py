@@ -345,6 +345,38 @@ def _binary_text(collation: str):
     return rewrite
 
 
+EXACT = "SEMSEG_EXACT"  # a value grouped or counted exactly, byte for byte (``exact``)
+
+
+def exact(value: exp.Expression) -> exp.Expression:
+    """``value`` where it is grouped by: a placeholder call each target writes (``_exact``)."""
+    return exp.Anonymous(this=EXACT, expressions=[value])
+
+
+def _exact(to: str | None, dialect: str = ""):
+    """Values counted distinct and grouped as DuckDB does, byte for byte. MySQL's and SQL
+    Server's default collations ignore case and trailing spaces, so COUNT(DISTINCT x) counted
+    'Beauty' and 'beauty' once and GROUP BY put them in one group: there every DISTINCT
+    argument and every ``exact`` value is cast to binary (a type-agnostic cast: numbers and
+    dates keep one byte string per value). Elsewhere ``exact(x)`` is ``x``."""
+    binary = exp.DataType.build(to, dialect=dialect) if to else None
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.upper() == EXACT:
+            value = node.expressions[0].copy()
+            return value if binary is None else exp.Cast(this=value, to=binary.copy())
+        if (
+            binary is not None
+            and isinstance(node, exp.Distinct)
+            and isinstance(node.parent, exp.Count)
+        ):
+            cast = [exp.Cast(this=e.copy(), to=binary.copy()) for e in node.expressions]
+            return exp.Distinct(expressions=cast)
+        return node
+
+    return rewrite
+
+
 TARGET_REWRITES = {
     "ieee_nan": _ieee_nan,
     "no_nan": _no_nan,
@@ -363,6 +395,9 @@ TARGET_REWRITES = {
     "tsql_greatest": _tsql_greatest,
     "tsql_length": _tsql_length,
     "mysql_binary_text": _binary_text("utf8mb4_bin"),
+    "exact_plain": _exact(None),
+    "exact_mysql": _exact("BINARY", "mysql"),
+    "exact_tsql": _exact("VARBINARY(MAX)", "tsql"),
     "tsql_binary_text": _binary_text("Latin1_General_BIN2"),
 }
 

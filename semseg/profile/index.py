@@ -187,8 +187,10 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
 
 def _declared_kind(metric: Metric) -> str | None:
     """'text' or 'number' when the spec says (or the aggregate implies) it, else None."""
-    if metric.type == "text":
+    if metric.type == "text" or metric.agg is Agg.top:
         return "text"
+    if metric.agg is Agg.top_share:
+        return "number"
     if metric.type in ("integer", "number") or metric.agg in (
         Agg.count,
         Agg.count_distinct,

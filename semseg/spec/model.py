@@ -53,9 +53,14 @@ class Agg(StrEnum):
     last = "last"
     # an entity attribute: expr of the one row per key of its source (verify proves the grain)
     attribute = "attribute"
+    # the category (expr) with the largest total measure (ties: the smallest category), and
+    # that total's share of every category's
+    top = "top"
+    top_share = "top_share"
 
 
 EDGE_AGGS = (Agg.first, Agg.last)
+TOP_AGGS = (Agg.top, Agg.top_share)
 TIME_AGGS = (
     Agg.days_since_last,
     Agg.days_since_first,
@@ -152,6 +157,11 @@ class Metric(_Model):
     )
     sql: Snippet | None = Field(
         None, description="A complete aggregate expression over the source."
+    )
+    measure: Snippet | None = Field(
+        None,
+        description="top / top_share: the row expression summed per category (default: the "
+        "number of rows).",
     )
     fill: Number | StrictStr | StrictBool | None = Field(
         None,

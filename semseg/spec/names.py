@@ -47,11 +47,21 @@ class ModelNames:
         """The rows of a source that its split aggregates share (one scan of the table)."""
         return f"{self.entity}_{source}_rows"
 
+    def top(self, source: str, index: int, part: str = "") -> str:
+        """The ``index``-th top/top_share metric of a source: its category totals
+        (``part='totals'``), their maximum and sum (``'best'``), the category (no part)."""
+        return f"{self.entity}_{source}_top_{index}" + (f"_{part}" if part else "")
+
     def source_ctes(self, source: str, metrics: int) -> list[str]:
         """Every CTE a source with ``metrics`` metrics can give the model."""
         groups = [self.distinct(source, g) for g in range(1, max(metrics, 1) + 1)]
         edges = [self.edge(source, i) for i in range(1, metrics + 1)]
-        return [self.source(source), self.rows(source), *groups, *edges]
+        tops = [
+            self.top(source, i, part)
+            for i in range(1, metrics + 1)
+            for part in ("", "totals", "best")
+        ]
+        return [self.source(source), self.rows(source), *groups, *edges, *tops]
 
     @property
     def population(self) -> str:

@@ -143,6 +143,7 @@ _SNIPPETS = (
     ("metrics", "*", "expr"),
     ("metrics", "*", "sql"),
     ("metrics", "*", "where"),
+    ("metrics", "*", "measure"),
     ("segmentations", "*", "segments", "*", "when"),
     ("segmentations", "*", "cluster", "where"),
 )

@@ -12,7 +12,7 @@ from semseg.compile.distinct import distinct_only
 from semseg.data import source_rows
 from semseg.spec import SpecFile
 from semseg.spec.graph import metric_precision, segment_labels
-from semseg.spec.model import EDGE_AGGS, Agg, Spec
+from semseg.spec.model import EDGE_AGGS, TOP_AGGS, Agg, Spec
 from semseg.spec.params import MARKER
 from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql, sql_literal
@@ -309,7 +309,10 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
             and (d := distinct_only(_independent_aggregate(spec, m))) is not None
         }
         edges = [m for m in names if spec.metrics[m].agg in EDGE_AGGS]
-        together = [m for m in names if m not in own and m not in narrowed and m not in edges]
+        tops = [m for m in names if spec.metrics[m].agg in TOP_AGGS]
+        together = [
+            m for m in names if m not in own and m not in narrowed and m not in edges + tops
+        ]
         ctes = [
             f"semseg__all AS (SELECT {src_key} AS {KEY}"
             + "".join(f", {_independent_aggregate(spec, m)} AS {q(m)}" for m in together)
@@ -320,7 +323,29 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
         for i, m in enumerate(names):
             metric = spec.metrics[m]
             only = f"semseg__only_{i}"
-            if m in edges:  # the row of the earliest/latest event, by ROW_NUMBER
+            if m in tops:  # totals per category, ranked by ROW_NUMBER; the share by a window
+                category = f"({snippet_sql(metric.expr or '', spec.dialect)})"
+                measure = (
+                    f"round(FSUM({snippet_sql(metric.measure, spec.dialect)}), 6)"
+                    if metric.measure
+                    else "COUNT(*)"
+                )
+                filters = f" AND {own[m]}" if m in own else ""
+                pick = (
+                    f"{VALUE}_total / NULLIF(SUM({VALUE}_total) OVER (PARTITION BY {KEY}), 0)"
+                    if metric.agg is Agg.top_share
+                    else VALUE
+                )
+                ctes.append(
+                    f"{only} AS (SELECT {KEY}, {VALUE} FROM (SELECT {KEY}, {pick} AS {VALUE}, "
+                    f"ROW_NUMBER() OVER (PARTITION BY {KEY} ORDER BY {VALUE}_total DESC, "
+                    f"{VALUE} ASC) AS semseg__n FROM (SELECT {src_key} AS {KEY}, {category} AS "
+                    f"{VALUE}, {measure} AS {VALUE}_total {base}{filters} AND {category} IS NOT "
+                    f"NULL GROUP BY {src_key}, {category})) WHERE semseg__n = 1)"
+                )
+                joins.append(f"LEFT JOIN {only} ON {only}.{KEY} = r.{key}")
+                value = f"{only}.{VALUE}"
+            elif m in edges:  # the row of the earliest/latest event, by ROW_NUMBER
                 value_sql = f"({snippet_sql(metric.expr or '', spec.dialect)})"
                 time = q(src.time or "")
                 order = "ASC" if metric.agg is Agg.first else "DESC"

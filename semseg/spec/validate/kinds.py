@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from semseg.errors import Issue
 from semseg.spec.load import Marks
-from semseg.spec.model import TIME_AGGS, Agg, Spec
+from semseg.spec.model import TIME_AGGS, TOP_AGGS, Agg, Spec
 from semseg.spec.validate.clusters import cluster_issues
 
 _QUANTILE_ONLY = ("direction", "labels", "null_label")
@@ -57,7 +57,24 @@ def metric_kind_issues(spec: Spec, marks: Marks) -> list[Issue]:
                 marks.issue(
                     at,
                     f"metric '{name}' uses agg '{m.agg.value}' without 'expr'",
-                    "add 'expr: <column or expression>'",
+                    "add 'expr: <column or expression>'"
+                    + (" (the category)" if m.agg in TOP_AGGS else ""),
+                )
+            )
+        if m.measure is not None and m.agg not in TOP_AGGS:
+            issues.append(
+                marks.issue(
+                    (*at, "measure"),
+                    f"metric '{name}' has 'measure', which only agg top and top_share use",
+                    "remove it, or use agg: top / top_share",
+                )
+            )
+        if m.agg is Agg.top and m.type not in (None, "text"):
+            issues.append(
+                marks.issue(
+                    (*at, "type"),
+                    f"metric '{name}' is a category (agg top): its type is text",
+                    "remove 'type' or write type: text",
                 )
             )
     return issues

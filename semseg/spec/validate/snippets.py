@@ -31,6 +31,8 @@ def snippet_places(spec: Spec) -> Iterator[Place]:
             yield ("metrics", name, "expr"), m.expr, False
         if m.where:
             yield ("metrics", name, "where"), m.where, False
+        if m.measure:
+            yield ("metrics", name, "measure"), m.measure, False
     for name, s in spec.segmentations.items():
         for i, seg in enumerate(s.segments or []):
             if seg.when:

@@ -73,12 +73,68 @@ WITH customer_population AS (
     )
   GROUP BY
     semseg__event.unified_customer_id
+), customer_sales_top_1_totals AS (
+  SELECT
+    unified_customer_id,
+    MIN(product__department) AS semseg__category,
+    SUM(1) AS semseg__total
+  FROM customer_sales_rows
+  WHERE
+    (
+      has_discount = 1
+    ) AND NOT (
+      product__department
+    ) IS NULL
+  GROUP BY
+    unified_customer_id,
+    product__department
+), customer_sales_top_1_best AS (
+  SELECT
+    unified_customer_id,
+    MAX(semseg__total) AS semseg__best
+  FROM customer_sales_top_1_totals
+  GROUP BY
+    unified_customer_id
+), customer_sales_top_1 AS (
+  SELECT
+    semseg__event.unified_customer_id AS unified_customer_id,
+    MIN(semseg__event.semseg__category) AS top_offer_department
+  FROM customer_sales_top_1_totals AS semseg__event
+  JOIN customer_sales_top_1_best AS semseg__edge
+    ON semseg__edge.unified_customer_id = semseg__event.unified_customer_id
+    AND semseg__edge.semseg__best = semseg__event.semseg__total
+  GROUP BY
+    semseg__event.unified_customer_id
+), customer_sales_top_2_totals AS (
+  SELECT
+    unified_customer_id,
+    MIN(product__department) AS semseg__category,
+    CAST(FLOOR(CAST(SUM(sales_amount) AS DOUBLE) * 1000000 + 0.5) AS DOUBLE) / 1000000 AS semseg__total
+  FROM customer_sales_rows
+  WHERE
+    (
+      has_discount = 1
+    ) AND NOT (
+      product__department
+    ) IS NULL
+  GROUP BY
+    unified_customer_id,
+    product__department
+), customer_sales_top_2_best AS (
+  SELECT
+    unified_customer_id,
+    CAST(MAX(semseg__total) AS DOUBLE) / NULLIF(SUM(semseg__total), 0) AS top_offer_share
+  FROM customer_sales_top_2_totals
+  GROUP BY
+    unified_customer_id
 ), customer_metrics AS (
   SELECT
     customer_population.unified_customer_id AS unified_customer_id,
     COALESCE(customer_sales.discounted_spend, 0) AS discounted_spend,
-    COALESCE(customer_sales.department_discounted_spend, 0) AS department_discounted_spend,
+    customer_sales_top_1.top_offer_department AS top_offer_department,
+    customer_sales_top_2_best.top_offer_share AS top_offer_share,
     COALESCE(customer_sales_distinct.discounted_departments, 0) AS discounted_departments,
+    COALESCE(customer_sales.department_discounted_spend, 0) AS department_discounted_spend,
     customer_sales_edge_1.last_discounted_department AS last_discounted_department
   FROM customer_population
   LEFT JOIN customer_sales
@@ -87,12 +143,18 @@ WITH customer_population AS (
     ON customer_sales_distinct.unified_customer_id = customer_population.unified_customer_id
   LEFT JOIN customer_sales_edge_1
     ON customer_sales_edge_1.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_sales_top_1
+    ON customer_sales_top_1.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_sales_top_2_best
+    ON customer_sales_top_2_best.unified_customer_id = customer_population.unified_customer_id
 ), customer_derived_metrics AS (
   SELECT
     unified_customer_id,
     discounted_spend,
-    department_discounted_spend,
+    top_offer_department,
+    top_offer_share,
     discounted_departments,
+    department_discounted_spend,
     last_discounted_department,
     CAST(department_discounted_spend AS DOUBLE) / NULLIF(discounted_spend, 0) AS department_share
   FROM customer_metrics
@@ -100,37 +162,89 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     discounted_spend,
-    department_discounted_spend,
+    top_offer_department,
+    top_offer_share,
     discounted_departments,
+    department_discounted_spend,
     last_discounted_department,
     department_share,
     CASE
-      WHEN department_share >= 0.5
+      WHEN top_offer_department = 'Grocery'
+      THEN 'Grocery'
+      WHEN top_offer_department = 'Dairy'
+      THEN 'Dairy'
+      WHEN top_offer_department = 'Bakery'
+      THEN 'Bakery'
+      WHEN top_offer_department = 'Beauty'
+      THEN 'Beauty'
+      WHEN top_offer_department = 'Electronics'
+      THEN 'Electronics'
+      WHEN top_offer_department = 'Home'
+      THEN 'Home'
+      WHEN top_offer_department = 'Toys'
+      THEN 'Toys'
+      WHEN top_offer_department = 'Apparel'
+      THEN 'Apparel'
+      WHEN top_offer_department = 'Unknown'
+      THEN 'Unknown product'
+      ELSE 'No discounted lines'
+    END AS offer_department,
+    CASE
+      WHEN top_offer_department = 'Grocery'
+      THEN 1
+      WHEN top_offer_department = 'Dairy'
+      THEN 2
+      WHEN top_offer_department = 'Bakery'
+      THEN 3
+      WHEN top_offer_department = 'Beauty'
+      THEN 4
+      WHEN top_offer_department = 'Electronics'
+      THEN 5
+      WHEN top_offer_department = 'Home'
+      THEN 6
+      WHEN top_offer_department = 'Toys'
+      THEN 7
+      WHEN top_offer_department = 'Apparel'
+      THEN 8
+      WHEN top_offer_department = 'Unknown'
+      THEN 9
+      ELSE 10
+    END AS offer_department_order,
+    CASE
+      WHEN top_offer_share >= 0.5 AND discounted_departments >= 2
       THEN 'Category Offer Seeker'
-      WHEN discounted_departments >= 2
-      THEN 'Multi-Category Offer User'
       WHEN discounted_departments = 1
       THEN 'Single-Category Offer User'
+      WHEN discounted_departments >= 2
+      THEN 'Multi-Category Offer User'
       ELSE 'Non-Offer User'
     END AS category_offer_seeker,
     CASE
-      WHEN department_share >= 0.5
+      WHEN top_offer_share >= 0.5 AND discounted_departments >= 2
       THEN 1
-      WHEN discounted_departments >= 2
-      THEN 2
       WHEN discounted_departments = 1
+      THEN 2
+      WHEN discounted_departments >= 2
       THEN 3
       ELSE 4
-    END AS category_offer_seeker_order
+    END AS category_offer_seeker_order,
+    CASE WHEN department_share >= 0.5 THEN 'Department Offer Seeker' ELSE 'Other' END AS chosen_department,
+    CASE WHEN department_share >= 0.5 THEN 1 ELSE 2 END AS chosen_department_order
   FROM customer_derived_metrics
 )
 SELECT
   unified_customer_id,
   discounted_spend,
-  department_discounted_spend,
+  top_offer_department,
+  top_offer_share,
   discounted_departments,
-  last_discounted_department,
+  department_discounted_spend,
   department_share,
+  last_discounted_department,
+  offer_department,
+  offer_department_order,
   category_offer_seeker,
-  category_offer_seeker_order
+  category_offer_seeker_order,
+  chosen_department,
+  chosen_department_order
 FROM customer_segments

@@ -8,7 +8,7 @@ WITH customer_population AS (
 ), customer_sales AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS order_count,
+    COUNT(DISTINCT CAST(unified_order_id AS BINARY)) AS order_count,
     DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MIN(CAST(order_date AS DATE)) AS DATE)) AS days_since_first_order,
     DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(CAST(order_date AS DATE)) AS DATE)) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line

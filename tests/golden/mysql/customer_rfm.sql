@@ -3,7 +3,7 @@ WITH customer_sales AS (
   SELECT
     unified_customer_id,
     DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(CAST(order_date AS DATE)) AS DATE)) AS recency_days,
-    COUNT(DISTINCT unified_order_id) AS frequency_orders,
+    COUNT(DISTINCT CAST(unified_order_id AS BINARY)) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
   WHERE

@@ -30,7 +30,7 @@ WITH customer_population AS (
 ), customer_order_lines_distinct AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS orders_with_discount_count
+    COUNT(DISTINCT CAST(unified_order_id AS BINARY)) AS orders_with_discount_count
   FROM customer_order_lines_rows
   WHERE
     (
@@ -44,17 +44,17 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(
-      DISTINCT CASE
+      DISTINCT CAST(CASE
         WHEN NOT online_offer_no_ IS NULL
         AND CONCAT(online_offer_no_, '|') <> '|' COLLATE utf8mb4_bin
         THEN online_offer_no_
-      END
+      END AS BINARY)
     ) + COUNT(
-      DISTINCT CASE
+      DISTINCT CAST(CASE
         WHEN NOT offline_offer_no_ IS NULL
         AND CONCAT(offline_offer_no_, '|') <> '|' COLLATE utf8mb4_bin
         THEN offline_offer_no_
-      END
+      END AS BINARY)
     ) AS distinct_offers_used
   FROM customer_order_lines_rows
   WHERE

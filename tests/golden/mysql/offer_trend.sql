@@ -22,14 +22,16 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(CAST(order_date AS DATE)) AS DATE)) AS days_since_last_order,
-    COUNT(DISTINCT YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS active_months
+    COUNT(
+      DISTINCT CAST(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE)) AS BINARY)
+    ) AS active_months
   FROM customer_sales_rows
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS recent_offer_orders
+    COUNT(DISTINCT CAST(unified_order_id AS BINARY)) AS recent_offer_orders
   FROM customer_sales_rows
   WHERE
     (
@@ -45,7 +47,7 @@ WITH customer_population AS (
 ), customer_sales_distinct_2 AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS earlier_offer_orders
+    COUNT(DISTINCT CAST(unified_order_id AS BINARY)) AS earlier_offer_orders
   FROM customer_sales_rows
   WHERE
     (
@@ -62,7 +64,7 @@ WITH customer_population AS (
 ), customer_sales_distinct_3 AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS recent_orders
+    COUNT(DISTINCT CAST(unified_order_id AS BINARY)) AS recent_orders
   FROM customer_sales_rows
   WHERE
     (

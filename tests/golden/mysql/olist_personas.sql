@@ -17,7 +17,7 @@ WITH customer_population AS (
 ), customer_orders AS (
   SELECT
     customer_id,
-    COUNT(DISTINCT order_id) AS no_orders,
+    COUNT(DISTINCT CAST(order_id AS BINARY)) AS no_orders,
     SUM(detailed_review) AS no_detailed_reviews,
     AVG(CAST(review_score AS DOUBLE)) AS avg_review_score,
     SUM(payment_value) AS ltv,

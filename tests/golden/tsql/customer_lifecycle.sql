@@ -8,7 +8,7 @@ WITH customer_population AS (
 ), customer_sales AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    COUNT_BIG(DISTINCT unified_order_id) AS order_count,
+    COUNT_BIG(DISTINCT CAST(unified_order_id AS VARBINARY(MAX))) AS order_count,
     DATEDIFF(DAY, CAST(MIN(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_first_order,
     DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line

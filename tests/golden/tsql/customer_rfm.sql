@@ -3,7 +3,7 @@ WITH customer_sales AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS recency_days,
-    COUNT_BIG(DISTINCT unified_order_id) AS frequency_orders,
+    COUNT_BIG(DISTINCT CAST(unified_order_id AS VARBINARY(MAX))) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
   WHERE

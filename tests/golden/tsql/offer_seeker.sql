@@ -30,7 +30,7 @@ WITH customer_population AS (
 ), customer_order_lines_distinct AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    COUNT_BIG(DISTINCT unified_order_id) AS orders_with_discount_count
+    COUNT_BIG(DISTINCT CAST(unified_order_id AS VARBINARY(MAX))) AS orders_with_discount_count
   FROM customer_order_lines_rows
   WHERE
     (
@@ -44,17 +44,17 @@ WITH customer_population AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     COUNT_BIG(
-      DISTINCT CASE
+      DISTINCT CAST(CASE
         WHEN NOT online_offer_no_ IS NULL
         AND online_offer_no_ + '|' <> '|' COLLATE Latin1_General_BIN2
         THEN online_offer_no_
-      END
+      END AS VARBINARY(MAX))
     ) + COUNT_BIG(
-      DISTINCT CASE
+      DISTINCT CAST(CASE
         WHEN NOT offline_offer_no_ IS NULL
         AND offline_offer_no_ + '|' <> '|' COLLATE Latin1_General_BIN2
         THEN offline_offer_no_
-      END
+      END AS VARBINARY(MAX))
     ) AS distinct_offers_used
   FROM customer_order_lines_rows
   WHERE

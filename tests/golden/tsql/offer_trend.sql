@@ -22,14 +22,16 @@ WITH customer_population AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
-    COUNT_BIG(DISTINCT YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS active_months
+    COUNT_BIG(
+      DISTINCT CAST(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE)) AS VARBINARY(MAX))
+    ) AS active_months
   FROM customer_sales_rows
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    COUNT_BIG(DISTINCT unified_order_id) AS recent_offer_orders
+    COUNT_BIG(DISTINCT CAST(unified_order_id AS VARBINARY(MAX))) AS recent_offer_orders
   FROM customer_sales_rows
   WHERE
     (
@@ -45,7 +47,7 @@ WITH customer_population AS (
 ), customer_sales_distinct_2 AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    COUNT_BIG(DISTINCT unified_order_id) AS earlier_offer_orders
+    COUNT_BIG(DISTINCT CAST(unified_order_id AS VARBINARY(MAX))) AS earlier_offer_orders
   FROM customer_sales_rows
   WHERE
     (
@@ -62,7 +64,7 @@ WITH customer_population AS (
 ), customer_sales_distinct_3 AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    COUNT_BIG(DISTINCT unified_order_id) AS recent_orders
+    COUNT_BIG(DISTINCT CAST(unified_order_id AS VARBINARY(MAX))) AS recent_orders
   FROM customer_sales_rows
   WHERE
     (

@@ -17,7 +17,7 @@ WITH customer_population AS (
 ), customer_orders AS (
   SELECT
     customer_id AS customer_id,
-    COUNT_BIG(DISTINCT order_id) AS no_orders,
+    COUNT_BIG(DISTINCT CAST(order_id AS VARBINARY(MAX))) AS no_orders,
     SUM(detailed_review) AS no_detailed_reviews,
     AVG(CAST(review_score AS FLOAT)) AS avg_review_score,
     SUM(payment_value) AS ltv,
