@@ -25,7 +25,7 @@ from semseg.cluster.fit import AGREEMENT_MIN, cluster_segmentations, fit_spec
 from semseg.compile import compile_spec
 from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
-from semseg.dbt import dbt_model
+from semseg.dbt import SOURCES_HEADER, dbt_model, sources_path, sources_yaml
 from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
 from semseg.profile.index import profile as run_profile
@@ -206,6 +206,16 @@ AS_OF_HELP = (
 )
 
 
+def _generated_text(path: Path, header: str) -> str | None:
+    """The text of a file semseg wrote before (it starts with ``header``), else None: a file
+    someone wrote or edited is not merged with, and is replaced only with --force."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if text.startswith(header) else None
+
+
 def _as_of(text: str | None) -> date | str | None:
     if text is None:
         return None
@@ -261,6 +271,12 @@ def compile(
             output = dbt_model(spec_file, dialect.value, materialized, dbt_source)
             owner = str(spec_file.path)
             files += [Output.text(dbt / rel, text, owner) for rel, text in output.files.items()]
+        if dbt_source is not None:  # the source's tables, with those of earlier runs
+            path = dbt / sources_path(dbt_source)
+            before = _generated_text(path, SOURCES_HEADER) if not force else None
+            text = sources_yaml(specs, dbt_source, before)
+            owner = ", ".join(str(f.path) for f in specs)
+            files.append(Output.text(path, text, owner, replaces=before))
         report_writes(write_outputs(files, force))
         return
     compiled = [(f, compile_spec(f, dialect.value, materialize.value)) for f in specs]

@@ -26,10 +26,14 @@ class Output:
     path: Path
     content: bytes
     owner: str = ""
+    # the file's content this output was made from (an update of semseg's own file): the
+    # file may be replaced without --force as long as it still holds exactly that
+    replaces: bytes | None = None
 
     @classmethod
-    def text(cls, path: Path, text: str, owner: str = "") -> Output:
-        return cls(Path(path), text.encode("utf-8"), owner)
+    def text(cls, path: Path, text: str, owner: str = "", replaces: str | None = None) -> Output:
+        old = replaces.encode("utf-8") if replaces is not None else None
+        return cls(Path(path), text.encode("utf-8"), owner, old)
 
 
 def _destination(path: Path) -> Path:
@@ -46,10 +50,13 @@ def _destination(path: Path) -> Path:
     return target
 
 
-def preflight(path: Path, force: bool, content: bytes | None = None) -> bool:
+def preflight(
+    path: Path, force: bool, content: bytes | None = None, replaces: bytes | None = None
+) -> bool:
     """Whether ``path`` may be written (True) or already holds ``content`` (False).
 
-    ``content=None`` (not known yet): any existing file counts as different. Raises
+    ``content=None`` (not known yet): any existing file counts as different. ``replaces``: the
+    content an update was made from; a file still holding it may be replaced. Raises
     ``DataError`` with the reason and the fix when the file must not be written.
     """
     path = Path(path)
@@ -61,7 +68,7 @@ def preflight(path: Path, force: bool, content: bytes | None = None) -> bool:
     if dest.is_file():
         if content is not None and dest.read_bytes() == content:
             return False
-        if not force:
+        if not force and (replaces is None or dest.read_bytes() != replaces):
             raise DataError(
                 f"{path}: already exists with different content; not overwritten "
                 "(pass --force to replace it)"
@@ -113,7 +120,7 @@ def write_outputs(outputs: list[Output], force: bool) -> list[tuple[Path, bool]]
                 f"{out.owner or 'another'}); nothing was written — give each spec its own name"
             )
         seen[key] = out
-    changed = [preflight(out.path, force, out.content) for out in outputs]
+    changed = [preflight(out.path, force, out.content, out.replaces) for out in outputs]
     for out, change in zip(outputs, changed, strict=True):
         if change:
             _write(out.path, out.content)

@@ -191,3 +191,55 @@ def test_dbt_vars_set_the_as_of_date_and_window_parameters(project):
         project, "run", "--select", "offer_trend", "--vars", "{recent_days: '30 OR 1=1'}"
     )
     assert refused.returncode != 0 and "var recent_days must be an integer" in refused.stdout
+
+
+def test_dbt_sources_declare_every_table_and_test_dimension_keys(tmp_path):
+    """--dbt-source NAME: models read {{ source('NAME', t) }}, a sources file declares every
+    table of every spec compiled into the project (one run or several), with a `unique` test
+    on each joined dimension's key; dbt build passes, and fails once a key is duplicated."""
+    _require_dbt()
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "dbt_project.yml").write_text(
+        "name: semseg_src\nversion: '1.0'\nconfig-version: 2\nprofile: semseg_src\n"
+        "model-paths: [models]\ntest-paths: [tests]\n"
+    )
+    warehouse = root / "warehouse.duckdb"
+    (root / "profiles.yml").write_text(
+        "semseg_src:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {warehouse}\n      threads: 1\n"
+    )
+    con = duckdb.connect(str(warehouse))
+    con.execute("CREATE SCHEMA raw")
+    for name, path in table_paths("retail").items():
+        con.execute(f"CREATE TABLE raw.{name} AS SELECT * FROM read_parquet('{path}')")
+    con.close()
+    for spec in ("offer_seeker.yml", "offer_categories.yml"):  # two runs: tables accumulate
+        result = CliRunner().invoke(
+            app,
+            ["compile", str(SPECS / spec), "--dbt", str(root), "--dbt-source", "raw"]
+            + ["--as-of", "2025-06-30"],
+        )
+        assert result.exit_code == 0, result.output
+    sources = yaml.safe_load((root / "models" / "semseg_sources__raw.yml").read_text())
+    tables = sources["sources"][0]["tables"]
+    assert [t["name"] for t in tables] == ["int_customers", "int_order_lines", "int_products"]
+    assert tables[2]["columns"] == [{"name": "product_id", "data_tests": ["unique"]}]
+    model = (root / "models" / "offer_categories.sql").read_text()
+    assert "LEFT JOIN {{ source('raw', 'int_products') }} AS product" in model
+    built = _dbt(root, "build")
+    assert built.returncode == 0, built.stdout[-4000:]
+    assert "source_unique_raw_int_products_product_id" in built.stdout
+    con = duckdb.connect(str(warehouse))
+    con.execute("INSERT INTO raw.int_products SELECT * FROM raw.int_products LIMIT 1")
+    con.close()
+    tested = _dbt(root, "test", "--select", "source:raw")
+    assert tested.returncode != 0 and "FAIL 1" in tested.stdout, tested.stdout[-3000:]
+    # an edited sources file is neither merged nor replaced without --force
+    edited = root / "models" / "semseg_sources__raw.yml"
+    edited.write_text("version: 2\nsources: []\n")
+    result = CliRunner().invoke(
+        app, ["compile", str(SPECS / "offer_seeker.yml"), "--dbt", str(root), "--dbt-source", "raw"]
+    )
+    assert result.exit_code == 1 and "--force" in result.output
+    assert edited.read_text() == "version: 2\nsources: []\n"
