@@ -453,7 +453,9 @@ def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> da
         src = spec.sources[name]
         where = f" WHERE {name_sql(src.key or spec.entity.key)} IS NOT NULL"
         where += f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
-        day = apply_rewrites(event_date(spec, name), duckdb_target.rewrites).sql(CANONICAL)
+        day = apply_rewrites(event_date(spec, name), (*duckdb_target.rewrites, "zoned_utc")).sql(
+            CANONICAL
+        )
         parts.append(f"SELECT MAX({day}) AS d FROM {source_rows(spec, name)}{where}")
     try:
         row = con.execute(f"SELECT MAX(d) FROM ({' UNION ALL '.join(parts)})").fetchone()

@@ -147,3 +147,34 @@ def test_engines_give_duckdbs_dates_whatever_their_session_zone(
     finally:
         engine.execute(session_zone.replace("Asia/Tokyo", "UTC"))
     assert_same_rows(exp_cols, exp_rows, cols, rows, rel_tol=1e-12)
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("zone", ["America/New_York", "UTC"])
+def test_spark_takes_the_same_dates_from_a_timestamp_with_local_time_zone(
+    tmp_path, zone, spark_engine
+):
+    """Spark's TIMESTAMP (LTZ, its default type) holds an instant, and CAST(ts AS DATE) takes
+    the session zone's date: the compiled SQL reads an LTZ column through epoch seconds, so
+    a New York session gives DuckDB's dates, in UTC and in a declared zone."""
+    path = tmp_path / "zoned.yml"
+    path.write_text(SPEC.replace("America/New_York", zone), encoding="utf-8")
+    spec_file = load_spec(path).with_as_of(AS_OF)
+    src = _source()
+    expected = src.execute(compile_spec(spec_file, "duckdb"))
+    exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
+    src.execute("ALTER TABLE events RENAME TO events_ntz")
+    spark_engine.load(src, ["events_ntz"])
+    spark_engine.execute("SET TIME ZONE 'UTC'")  # the NTZ wall-clock time read as a UTC instant
+    spark_engine.execute(
+        "CREATE OR REPLACE TEMPORARY VIEW events AS "
+        "SELECT customer_id, CAST(at_time AS TIMESTAMP_LTZ) AS at_time FROM events_ntz"
+    )
+    assert spark_engine.query("SELECT typeof(at_time) FROM events LIMIT 1")[1] == [("timestamp",)]
+    spark_engine.execute("SET TIME ZONE 'America/New_York'")
+    try:
+        for dialect in ("spark", "databricks"):
+            cols, rows = spark_engine.query(compile_spec(spec_file, dialect))
+            assert_same_rows(exp_cols, exp_rows, cols, rows, rel_tol=1e-12)
+    finally:
+        spark_engine.execute("SET TIME ZONE 'UTC'")

@@ -83,14 +83,14 @@ TARGETS: dict[str, Target] = {
             "Databricks SQL",
             "databricks",
             engine="spark",
-            rewrites=("zoned_convert_timezone",),
+            rewrites=("zoned_spark",),
         ),
         Target(
             "spark",
             "Apache Spark SQL",
             "spark",
             engine="spark",
-            rewrites=("zoned_convert_timezone",),
+            rewrites=("zoned_spark",),
         ),
         Target("trino", "Trino / Presto", "trino", rewrites=("ieee_nan", "zoned_trino")),
         Target(

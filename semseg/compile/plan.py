@@ -150,11 +150,7 @@ def as_of() -> exp.Expression:
 def event_date(spec: Spec, source: str) -> exp.Expression:
     """The date of an event of ``source``: its time column as a DATE, or, in a zone other
     than UTC, ``ZONED_DATE(column, zone)``, which each target writes (``portable``)."""
-    time = column(spec.sources[source].time or "")
-    zone = zone_of(spec, source)
-    if zone == "UTC":
-        return exp.Cast(this=time, to=exp.DataType.build("date"))
-    return zoned_date(time, zone)
+    return zoned_date(column(spec.sources[source].time or ""), zone_of(spec, source))
 
 
 def _parameter(name: str) -> exp.Expression:

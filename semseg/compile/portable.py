@@ -161,11 +161,50 @@ def zoned_date(timestamp: exp.Expression, zone: str) -> exp.Expression:
     return exp.Anonymous(this=ZONED_DATE, expressions=[timestamp, exp.Literal.string(zone)])
 
 
-def _zoned_args(node: exp.Expression) -> tuple[exp.Expression, exp.Expression] | None:
+def _zoned_args(
+    node: exp.Expression, utc: bool = False
+) -> tuple[exp.Expression, exp.Expression] | None:
+    """(timestamp, zone) of a ZONED_DATE placeholder; one in UTC only when ``utc`` (it is
+    the column's own date, ``zoned_utc``, on every target but Spark)."""
     if isinstance(node, exp.Anonymous) and node.name.upper() == ZONED_DATE:
         timestamp, zone = node.expressions
+        if zone.name == "UTC" and not utc:
+            return None
         return timestamp.copy(), zone.copy()
     return None
+
+
+def _zoned_utc(node: exp.Expression) -> exp.Expression:
+    """Every target: the date of a UTC timestamp in UTC is ``CAST(ts AS DATE)``."""
+    if (args := _zoned_args(node, utc=True)) is None:
+        return node
+    return _as_date(args[0])
+
+
+def _zoned_spark(node: exp.Expression) -> exp.Expression:
+    """Spark, Databricks: a TIMESTAMP_NTZ holds the UTC wall-clock time and takes
+    CONVERT_TIMEZONE('UTC', zone, ts) (UTC: its own date); a TIMESTAMP (LTZ) holds an
+    instant whose date CAST would take in the *session* zone, so its date in the zone is
+    computed from epoch seconds (from_utc_timestamp moves the instant by the zone's
+    offset). typeof() chooses at run time; both branches type-check for either type."""
+    if (args := _zoned_args(node, utc=True)) is None:
+        return node
+    ts, zone = args
+
+    def call(name: str, *args: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this=name, expressions=list(args))
+
+    seconds = call("unix_seconds", call("from_utc_timestamp", ts.copy(), zone.copy()))
+    days = exp.Floor(this=exp.Div(this=seconds, expression=exp.Literal.number(86400)))
+    instant = call("date_from_unix_date", exp.Cast(this=days, to=exp.DataType.build("int")))
+    if zone.name == "UTC":
+        wall_clock = _as_date(ts.copy())
+    else:
+        wall_clock = _as_date(
+            exp.ConvertTimezone(source_tz=exp.Literal.string("UTC"), target_tz=zone, timestamp=ts)
+        )
+    is_instant = exp.EQ(this=call("typeof", ts.copy()), expression=exp.Literal.string("timestamp"))
+    return exp.Case(ifs=[exp.If(this=is_instant, true=instant)], default=wall_clock)
 
 
 def _zoned_at_time_zone(node: exp.Expression) -> exp.Expression:
@@ -181,8 +220,8 @@ def _zoned_at_time_zone(node: exp.Expression) -> exp.Expression:
 
 
 def _zoned_convert_timezone(node: exp.Expression) -> exp.Expression:
-    """Snowflake, Redshift, Spark 3.4+, Databricks: CONVERT_TIMEZONE('UTC', zone, ts) of a
-    timestamp without time zone (TIMESTAMP_NTZ)."""
+    """Snowflake, Redshift: CONVERT_TIMEZONE('UTC', zone, ts) of a timestamp without time
+    zone (TIMESTAMP_NTZ)."""
     if (args := _zoned_args(node)) is None:
         return node
     ts, zone = args
@@ -388,6 +427,8 @@ TARGET_REWRITES = {
     "binary_mysql": _binary_collation("utf8mb4_bin"),
     "binary_tsql": _binary_collation("Latin1_General_BIN2"),
     "zoned_convert_timezone": _zoned_convert_timezone,
+    "zoned_spark": _zoned_spark,
+    "zoned_utc": _zoned_utc,
     "zoned_bigquery": _zoned_bigquery,
     "zoned_trino": _zoned_trino,
     "zoned_clickhouse": _zoned_clickhouse,

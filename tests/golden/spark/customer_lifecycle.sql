@@ -9,8 +9,28 @@ WITH customer_population AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS order_count,
-    DATEDIFF(DAY, CAST(MIN(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_first_order,
-    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
+    DATEDIFF(
+      DAY,
+      CAST(MIN(
+        CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END
+      ) AS DATE),
+      CAST(CURRENT_DATE AS DATE)
+    ) AS days_since_first_order,
+    DATEDIFF(
+      DAY,
+      CAST(MAX(
+        CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END
+      ) AS DATE),
+      CAST(CURRENT_DATE AS DATE)
+    ) AS days_since_last_order,
     MAX(sales_amount) AS largest_sale_line
   FROM int_order_lines
   WHERE
@@ -18,7 +38,11 @@ WITH customer_population AS (
     AND (
       transaction_type = 'Sale'
     )
-    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+    AND CASE
+      WHEN TYPEOF(order_date) = 'timestamp'
+      THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+      ELSE CAST(order_date AS DATE)
+    END <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -30,7 +54,11 @@ WITH customer_population AS (
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
-    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+    AND CASE
+      WHEN TYPEOF(order_date) = 'timestamp'
+      THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+      ELSE CAST(order_date AS DATE)
+    END <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

@@ -2,7 +2,17 @@
 WITH customer_sales AS (
   SELECT
     unified_customer_id,
-    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS recency_days,
+    DATEDIFF(
+      DAY,
+      CAST(MAX(
+        CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END
+      ) AS DATE),
+      CAST(CURRENT_DATE AS DATE)
+    ) AS recency_days,
     COUNT(DISTINCT unified_order_id) AS frequency_orders,
     SUM(sales_amount) AS monetary_value
   FROM int_order_lines
@@ -11,7 +21,11 @@ WITH customer_sales AS (
     AND (
       transaction_type = 'Sale'
     )
-    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+    AND CASE
+      WHEN TYPEOF(order_date) = 'timestamp'
+      THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+      ELSE CAST(order_date AS DATE)
+    END <= CAST(CURRENT_DATE AS DATE)
   GROUP BY
     unified_customer_id
 ), customer_metrics AS (

@@ -20,7 +20,13 @@ WITH customer_population AS (
     AND (
       semseg__source.transaction_type = 'Sale'
     )
-    AND CAST(semseg__source.order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+    AND CASE
+      WHEN TYPEOF(semseg__source.order_date) = 'timestamp'
+      THEN DATE_FROM_UNIX_DATE(
+        CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(semseg__source.order_date, 'UTC')) / 86400) AS INT)
+      )
+      ELSE CAST(semseg__source.order_date AS DATE)
+    END <= CAST(CURRENT_DATE AS DATE)
 ), customer_sales AS (
   SELECT
     unified_customer_id,

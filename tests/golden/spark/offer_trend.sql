@@ -17,12 +17,40 @@ WITH customer_population AS (
     AND (
       transaction_type = 'Sale'
     )
-    AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+    AND CASE
+      WHEN TYPEOF(order_date) = 'timestamp'
+      THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+      ELSE CAST(order_date AS DATE)
+    END <= CAST(CURRENT_DATE AS DATE)
 ), customer_sales AS (
   SELECT
     unified_customer_id,
-    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
-    COUNT(DISTINCT YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS active_months
+    DATEDIFF(
+      DAY,
+      CAST(MAX(
+        CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END
+      ) AS DATE),
+      CAST(CURRENT_DATE AS DATE)
+    ) AS days_since_last_order,
+    COUNT(
+      DISTINCT YEAR(
+        CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END
+      ) * 12 + MONTH(
+        CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END
+      )
+    ) AS active_months
   FROM customer_sales_rows
   GROUP BY
     unified_customer_id
@@ -37,7 +65,11 @@ WITH customer_population AS (
         (
           has_discount = 1
         )
-        AND CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), -90)
+        AND CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END > DATE_ADD(CAST(CURRENT_DATE AS DATE), -90)
       )
     )
   GROUP BY
@@ -53,8 +85,16 @@ WITH customer_population AS (
         (
           has_discount = 1
         )
-        AND CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), -455)
-        AND CAST(order_date AS DATE) <= DATE_ADD(CAST(CURRENT_DATE AS DATE), -90)
+        AND CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END > DATE_ADD(CAST(CURRENT_DATE AS DATE), -455)
+        AND CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END <= DATE_ADD(CAST(CURRENT_DATE AS DATE), -90)
       )
     )
   GROUP BY
@@ -67,7 +107,11 @@ WITH customer_population AS (
   WHERE
     (
       (
-        CAST(order_date AS DATE) > DATE_ADD(CAST(CURRENT_DATE AS DATE), -90)
+        CASE
+          WHEN TYPEOF(order_date) = 'timestamp'
+          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+          ELSE CAST(order_date AS DATE)
+        END > DATE_ADD(CAST(CURRENT_DATE AS DATE), -90)
       )
     )
   GROUP BY
