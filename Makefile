@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.cluster
 	$(BIN)/python -m benchmarks.time
+	$(BIN)/python -m benchmarks.assign
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -205,11 +205,17 @@ def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def splice(report: Path, section: str) -> None:
-    """Put ``section`` at the end of the report, replacing an earlier one."""
+def splice(report: Path, section: str, heading: str = HEADING) -> None:
+    """Put ``section`` (which starts with ``heading``) in the report: in place of an earlier
+    one, up to the next ``## `` heading, or at the end."""
     text = report.read_text(encoding="utf-8") if report.exists() else "# Benchmarks\n"
-    text = text.split("\n" + HEADING)[0].rstrip("\n") + "\n\n"
-    report.write_text(text + section, encoding="utf-8")
+    start = text.find("\n" + heading)
+    if start < 0:
+        report.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+        return
+    end = text.find("\n## ", start + 1 + len(heading))
+    rest = "" if end < 0 else "\n" + text[end + 1 :]
+    report.write_text(text[:start].rstrip("\n") + "\n\n" + section + rest, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

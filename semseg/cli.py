@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from semseg.cluster.fit import AGREEMENT_MIN, cluster_segmentations, fit_spec
-from semseg.compile import compile_spec
+from semseg.compile import compile_spec, size_note
 from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
 from semseg.dbt import SOURCES_HEADER, dbt_model, sources_path, sources_yaml
@@ -280,6 +280,9 @@ def compile(
         report_writes(write_outputs(files, force))
         return
     compiled = [(f, compile_spec(f, dialect.value, materialize.value)) for f in specs]
+    for f, sql in compiled:
+        if (note := size_note(sql, TARGETS[dialect.value])) is not None:
+            typer.echo(f"note: {f.spec.name}: {note}", err=True)
     if out is None:
         for _, sql in compiled:
             typer.echo(sql, nl=False)

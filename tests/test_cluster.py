@@ -105,8 +105,8 @@ def test_assignment_sql_agrees_with_local_labels(fitted):
 
 
 def test_sql_rule_equals_the_python_rule_on_every_row(fitted):
-    """The compiled CASE (nearest prototype within its radius, written with pairwise
-    comparisons that skip same-cluster pairs) gives exactly the labels of the numpy rule."""
+    """The compiled rule (the nearest distance among the prototypes whose radius holds the
+    row, then the first prototype at it) gives exactly the labels of the numpy rule."""
     import numpy as np
 
     from semseg.cluster.fit import assign, owners, sql_labels

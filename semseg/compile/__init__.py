@@ -101,7 +101,9 @@ def for_target(query: exp.Expression, target: Target) -> exp.Expression:
     """A canonical query (a copy it may change) with the target's quirks applied: its rewrites
     of the portable language, its materialised CTEs and its query settings."""
     # then text ordered by code point where that is the target's default (no COLLATE left)
-    query = apply_rewrites(query, (*target.rewrites, "binary_plain", "exact_plain", "zoned_utc"))
+    query = apply_rewrites(
+        query, (*target.rewrites, "binary_plain", "exact_plain", "zoned_utc", "nearest_plain")
+    )
     for cte in query.find_all(exp.CTE) if target.materialized_ctes else ():
         if cte.alias.endswith(target.materialized_ctes):
             cte.set("materialized", True)
@@ -175,6 +177,17 @@ def refusals(spec_file: SpecFile, target: Target) -> list[str]:
                     "for a target that has it"
                 )
     return out
+
+
+def size_note(sql: str, target: Target) -> str | None:
+    """A warning when ``sql`` is longer than the target parses by default (None: it is not)."""
+    if target.query_limit is None:
+        return None
+    limit, advice = target.query_limit
+    size = len(sql.encode("utf-8"))
+    if size <= limit:
+        return None
+    return f"the SQL for {target.title} is {size:,} bytes, over {limit:,}: {advice}"
 
 
 def generate(tree: exp.Expression, target: Target, where: str = "", strict: bool = True) -> str:

@@ -23,8 +23,8 @@ class Target:
     engine: str | None = None
     # CTEs (by name suffix) written AS MATERIALIZED. PostgreSQL inlines a CTE used once and
     # substitutes its expressions into every reference: the cluster label refers to each
-    # prototype distance dozens of times, and each distance was recomputed every time (the
-    # persona model on 8,000 rows took minutes; the engine test caught it).
+    # prototype distance and to the nearest one once per prototype, and each was recomputed
+    # every time (the persona model on 8,000 rows took minutes; the engine test caught it).
     materialized_ctes: tuple[str, ...] = ()
     # Rewrites of compile.portable.TARGET_REWRITES this target needs to compute the portable
     # meaning (SQLite: month arithmetic that ends on the month's last day; MySQL and SQL
@@ -32,6 +32,9 @@ class Target:
     # Server, Redshift and MySQL: trailing spaces count; SQL Server: GREATEST before 2022,
     # LEN counting trailing spaces).
     rewrites: tuple[str, ...] = ()
+    # The longest query text the engine parses by default, and what to do about a longer one
+    # (compile says so on stderr: a 100-cluster model is ~0.5 MB of SQL).
+    query_limit: tuple[int, str] | None = None
     # Why the target cannot take an event's date in a time zone (None: it can, with the
     # zoned_* rewrite in ``rewrites``).
     no_time_zones: str | None = None
@@ -63,13 +66,23 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("duckdb", "DuckDB", "duckdb", engine="duckdb", rewrites=("zoned_at_time_zone",)),
         Target("snowflake", "Snowflake", "snowflake", rewrites=("zoned_convert_timezone",)),
-        Target("bigquery", "BigQuery", "bigquery", rewrites=("ieee_nan", "zoned_bigquery")),
+        Target(
+            "bigquery",
+            "BigQuery",
+            "bigquery",
+            rewrites=("ieee_nan", "zoned_bigquery"),
+            query_limit=(
+                1_048_576,
+                "BigQuery refuses query text over 1 MB; fewer clusters, prototypes or features "
+                "make it shorter",
+            ),
+        ),
         Target(
             "postgres",
             "PostgreSQL",
             "postgres",
             engine="postgres",
-            materialized_ctes=("_cluster_distances",),
+            materialized_ctes=("_cluster_distances", "_cluster_nearest"),
             rewrites=("zoned_at_time_zone", "binary_postgres"),
         ),
         Target(
@@ -105,6 +118,7 @@ TARGETS: dict[str, Target] = {
                 "no_nan",
                 "binary_tsql",
                 "exact_tsql",
+                "nearest_tsql",
             ),
             no_time_zones="SQL Server's AT TIME ZONE takes Windows zone names, not IANA ones",
         ),
@@ -116,12 +130,19 @@ TARGETS: dict[str, Target] = {
             rewrites=("ieee_nan", "zoned_clickhouse"),
             table_engine="MergeTree",
             engine="clickhouse",
+            query_limit=(
+                262_144,
+                "ClickHouse parses at most max_query_size bytes (262,144 by default) and "
+                "max_ast_elements nodes (50,000); raise both in the user's profile or session "
+                "(SET max_query_size = ..., max_ast_elements = ...) before running it",
+            ),
         ),
         Target(
             "sqlite",
             "SQLite",
             "sqlite",
             engine="sqlite",
+            materialized_ctes=("_cluster_distances", "_cluster_nearest"),  # as PostgreSQL
             rewrites=("sqlite_months", "sqlite_calendar", "no_nan"),
             no_time_zones="SQLite has no time zone data",
         ),

@@ -20,6 +20,7 @@ from semseg.compile.cluster_sql import (
     distance_sql,
     fitted_model,
     label_sql,
+    nearest_sql,
     order_sql,
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
@@ -37,6 +38,7 @@ from semseg.spec.names import (
     ModelNames,
     coordinate_column,
     distance_column,
+    nearest_column,
     rank_columns,
 )
 from semseg.spec.params import MARKER
@@ -789,6 +791,10 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 for p in range(len(model.prototypes))
             ]
         steps.append(Step(names.cluster_distances, last, tuple(cols)))
+        last = steps[-1].cte
+        cols = [passed(c.name) for c in cols]  # the distances, and the nearest of them
+        cols += [Column(nearest_column(n), nearest_sql(m, n)) for n, m in models.items()]
+        steps.append(Step(names.cluster_nearest, last, tuple(cols)))
         last = steps[-1].cte
         cols = [passed(c) for c in current]
         cols += [_cluster_label(spec, name, model) for name, model in models.items()]

@@ -96,6 +96,10 @@ class ModelNames:
         return f"{self.entity}_cluster_distances"
 
     @property
+    def cluster_nearest(self) -> str:
+        return f"{self.entity}_cluster_nearest"
+
+    @property
     def cluster_labels(self) -> str:
         return f"{self.entity}_cluster_labels"
 
@@ -118,6 +122,7 @@ class ModelNames:
             self.tiers: "the quantile tiers",
             self.cluster_coordinates: "the cluster coordinates",
             self.cluster_distances: "the cluster distances",
+            self.cluster_nearest: "the nearest cluster prototypes",
             self.cluster_labels: "the cluster labels",
         }
         out[self.segments(1, 1)] = "the segments"
@@ -139,6 +144,12 @@ def coordinate_column(segmentation: str, i: int) -> str:
 def distance_column(segmentation: str, p: int) -> str:
     """Helper column holding the squared distance of a row to prototype p."""
     return f"{segmentation}__d{p}"
+
+
+def nearest_column(segmentation: str) -> str:
+    """Helper column holding the squared distance to the nearest prototype whose radius holds
+    the row (a value above every radius when none does)."""
+    return f"{segmentation}__nearest"
 
 
 def unsafe_name(name: str) -> tuple[str, str] | None:

@@ -137,591 +137,939 @@ WITH customer_population AS (
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 + 1.241633357
     ) * (
-      persona__z1 + 1.241633357
+      1.241633357 + persona__z1
     ) + (
       persona__z2 + 0.8739590751
     ) * (
-      persona__z2 + 0.8739590751
+      0.8739590751 + persona__z2
     ) + (
       persona__z3 + 0.4628238235
     ) * (
-      persona__z3 + 0.4628238235
+      0.4628238235 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
       persona__z10 - 0.7071067812
     ) * (
-      persona__z10 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z10
     ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d0,
     (
       persona__z0 + 0.8240750314
     ) * (
-      persona__z0 + 0.8240750314
+      0.8240750314 + persona__z0
     ) + (
       persona__z1 + 0.4772906967
     ) * (
-      persona__z1 + 0.4772906967
+      0.4772906967 + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
-      persona__z2 + 0.9081746989
+      0.9081746989 + persona__z2
     ) + (
       persona__z3 + 0.3899388572
     ) * (
-      persona__z3 + 0.3899388572
+      0.3899388572 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
       persona__z10 - 0.6239177481
     ) * (
-      persona__z10 - 0.6239177481
+      (
+        -0.6239177481
+      ) + persona__z10
     ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d1,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 + 1.248821573
     ) * (
-      persona__z1 + 1.248821573
+      1.248821573 + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
-      persona__z2 + 0.9081746989
+      0.9081746989 + persona__z2
     ) + (
       persona__z3 + 0.4167348007
     ) * (
-      persona__z3 + 0.4167348007
+      0.4167348007 + persona__z3
     ) + (
       persona__z4 - 0.1894036021
     ) * (
-      persona__z4 - 0.1894036021
+      (
+        -0.1894036021
+      ) + persona__z4
     ) + (
       persona__z5 - 0.1262690681
     ) * (
-      persona__z5 - 0.1262690681
+      (
+        -0.1262690681
+      ) + persona__z5
     ) + (
       persona__z6 - 0.06313453404
     ) * (
-      persona__z6 - 0.06313453404
+      (
+        -0.06313453404
+      ) + persona__z6
     ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
       persona__z9 - 0.01262690681
     ) * (
-      persona__z9 - 0.01262690681
+      (
+        -0.01262690681
+      ) + persona__z9
     ) + persona__z10 * persona__z10 + (
       persona__z11 - 0.01262690681
     ) * (
-      persona__z11 - 0.01262690681
+      (
+        -0.01262690681
+      ) + persona__z11
     ) + (
       persona__z12 - 0.05050762723
     ) * (
-      persona__z12 - 0.05050762723
+      (
+        -0.05050762723
+      ) + persona__z12
     ) + (
       persona__z13 - 0.01262690681
     ) * (
-      persona__z13 - 0.01262690681
+      (
+        -0.01262690681
+      ) + persona__z13
     ) AS persona__d2,
     (
       persona__z0 + 0.5166075896
     ) * (
-      persona__z0 + 0.5166075896
+      0.5166075896 + persona__z0
     ) + (
       persona__z1 - 0.06593032521
     ) * (
-      persona__z1 - 0.06593032521
+      (
+        -0.06593032521
+      ) + persona__z1
     ) + (
       persona__z2 - 1.319775982
     ) * (
-      persona__z2 - 1.319775982
+      (
+        -1.319775982
+      ) + persona__z2
     ) + (
       persona__z3 + 1.993350952
     ) * (
-      persona__z3 + 1.993350952
+      1.993350952 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
       persona__z6 - 0.7039640844
     ) * (
-      persona__z6 - 0.7039640844
+      (
+        -0.7039640844
+      ) + persona__z6
     ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d3,
     (
       persona__z0 + 0.1650436193
     ) * (
-      persona__z0 + 0.1650436193
+      0.1650436193 + persona__z0
     ) + (
       persona__z1 + 0.03727556087
     ) * (
-      persona__z1 + 0.03727556087
+      0.03727556087 + persona__z1
     ) + (
       persona__z2 - 1.612976532
     ) * (
-      persona__z2 - 1.612976532
+      (
+        -1.612976532
+      ) + persona__z2
     ) + (
       persona__z3 + 1.695437225
     ) * (
-      persona__z3 + 1.695437225
+      1.695437225 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d4,
     (
       persona__z0 + 0.4929845251
     ) * (
-      persona__z0 + 0.4929845251
+      0.4929845251 + persona__z0
     ) + (
       persona__z1 - 0.0640387872
     ) * (
-      persona__z1 - 0.0640387872
+      (
+        -0.0640387872
+      ) + persona__z1
     ) + (
       persona__z2 - 1.539721843
     ) * (
-      persona__z2 - 1.539721843
+      (
+        -1.539721843
+      ) + persona__z2
     ) + (
       persona__z3 + 1.39080766
     ) * (
-      persona__z3 + 1.39080766
+      1.39080766 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
       persona__z6 - 0.7071067812
     ) * (
-      persona__z6 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z6
     ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d5,
     (
       persona__z0 - 0.2110512582
     ) * (
-      persona__z0 - 0.2110512582
+      (
+        -0.2110512582
+      ) + persona__z0
     ) + (
       persona__z1 + 0.2231915305
     ) * (
-      persona__z1 + 0.2231915305
+      0.2231915305 + persona__z1
     ) + (
       persona__z2 + 0.8991166706
     ) * (
-      persona__z2 + 0.8991166706
+      0.8991166706 + persona__z2
     ) + (
       persona__z3 - 1.011973561
     ) * (
-      persona__z3 - 1.011973561
+      (
+        -1.011973561
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
       persona__z7 - 0.6647650578
     ) * (
-      persona__z7 - 0.6647650578
+      (
+        -0.6647650578
+      ) + persona__z7
     ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d6,
     (
       persona__z0 - 0.2058869919
     ) * (
-      persona__z0 - 0.2058869919
+      (
+        -0.2058869919
+      ) + persona__z0
     ) + (
       persona__z1 + 0.2385041895
     ) * (
-      persona__z1 + 0.2385041895
+      0.2385041895 + persona__z1
     ) + (
       persona__z2 + 0.07179278262
     ) * (
-      persona__z2 + 0.07179278262
+      0.07179278262 + persona__z2
     ) + (
       persona__z3 - 0.70381201
     ) * (
-      persona__z3 - 0.70381201
+      (
+        -0.70381201
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
       persona__z7 - 0.695882864
     ) * (
-      persona__z7 - 0.695882864
+      (
+        -0.695882864
+      ) + persona__z7
     ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d7,
     (
       persona__z0 - 0.22483035
     ) * (
-      persona__z0 - 0.22483035
+      (
+        -0.22483035
+      ) + persona__z0
     ) + (
       persona__z1 + 0.199796285
     ) * (
-      persona__z1 + 0.199796285
+      0.199796285 + persona__z1
     ) + (
       persona__z2 + 0.8797100883
     ) * (
-      persona__z2 + 0.8797100883
+      0.8797100883 + persona__z2
     ) + (
       persona__z3 - 0.3334017906
     ) * (
-      persona__z3 - 0.3334017906
+      (
+        -0.3334017906
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
       persona__z7 - 0.6386770927
     ) * (
-      persona__z7 - 0.6386770927
+      (
+        -0.6386770927
+      ) + persona__z7
     ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d8,
     (
       persona__z0 - 1.755236148
     ) * (
-      persona__z0 - 1.755236148
+      (
+        -1.755236148
+      ) + persona__z0
     ) + (
       persona__z1 + 1.036229058
     ) * (
-      persona__z1 + 1.036229058
+      1.036229058 + persona__z1
     ) + (
       persona__z2 + 0.8523450097
     ) * (
-      persona__z2 + 0.8523450097
+      0.8523450097 + persona__z2
     ) + (
       persona__z3 - 0.5029544479
     ) * (
-      persona__z3 - 0.5029544479
+      (
+        -0.5029544479
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + (
       persona__z5 - 0.6823827679
     ) * (
-      persona__z5 - 0.6823827679
+      (
+        -0.6823827679
+      ) + persona__z5
     ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d9,
     (
       persona__z0 - 1.985375812
     ) * (
-      persona__z0 - 1.985375812
+      (
+        -1.985375812
+      ) + persona__z0
     ) + (
       persona__z1 + 1.017983417
     ) * (
-      persona__z1 + 1.017983417
+      1.017983417 + persona__z1
     ) + (
       persona__z2 + 0.8437452786
     ) * (
-      persona__z2 + 0.8437452786
+      0.8437452786 + persona__z2
     ) + (
       persona__z3 + 0.2393099268
     ) * (
-      persona__z3 + 0.2393099268
+      0.2393099268 + persona__z3
     ) + persona__z4 * persona__z4 + (
       persona__z5 - 0.6734350297
     ) * (
-      persona__z5 - 0.6734350297
+      (
+        -0.6734350297
+      ) + persona__z5
     ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d10,
     (
       persona__z0 - 2.392910428
     ) * (
-      persona__z0 - 2.392910428
+      (
+        -2.392910428
+      ) + persona__z0
     ) + (
       persona__z1 + 1.017626271
     ) * (
-      persona__z1 + 1.017626271
+      1.017626271 + persona__z1
     ) + (
       persona__z2 + 0.8904201128
     ) * (
-      persona__z2 + 0.8904201128
+      0.8904201128 + persona__z2
     ) + (
       persona__z3 - 0.5342872009
     ) * (
-      persona__z3 - 0.5342872009
+      (
+        -0.5342872009
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + (
       persona__z5 - 0.6871882803
     ) * (
-      persona__z5 - 0.6871882803
+      (
+        -0.6871882803
+      ) + persona__z5
     ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d11,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.146523061
     ) * (
-      persona__z1 - 1.146523061
+      (
+        -1.146523061
+      ) + persona__z1
     ) + (
       persona__z2 + 0.1138504489
     ) * (
-      persona__z2 + 0.1138504489
+      0.1138504489 + persona__z2
     ) + (
       persona__z3 + 0.2219901282
     ) * (
-      persona__z3 + 0.2219901282
+      0.2219901282 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
       persona__z8 - 0.6935085739
     ) * (
-      persona__z8 - 0.6935085739
+      (
+        -0.6935085739
+      ) + persona__z8
     ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d12,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.192916136
     ) * (
-      persona__z1 - 1.192916136
+      (
+        -1.192916136
+      ) + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
-      persona__z2 + 0.9081746989
+      0.9081746989 + persona__z2
     ) + (
       persona__z3 + 0.2425114435
     ) * (
-      persona__z3 + 0.2425114435
+      0.2425114435 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
       persona__z8 - 0.7071067812
     ) * (
-      persona__z8 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z8
     ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d13,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.18707391
     ) * (
-      persona__z1 - 1.18707391
+      (
+        -1.18707391
+      ) + persona__z1
     ) + (
       persona__z2 - 0.4848614019
     ) * (
-      persona__z2 - 0.4848614019
+      (
+        -0.4848614019
+      ) + persona__z2
     ) + (
       persona__z3 + 0.1967222406
     ) * (
-      persona__z3 + 0.1967222406
+      0.1967222406 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
       persona__z8 - 0.7071067812
     ) * (
-      persona__z8 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z8
     ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d14,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.819395323
     ) * (
-      persona__z1 - 1.819395323
+      (
+        -1.819395323
+      ) + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
-      persona__z2 + 0.9081746989
+      0.9081746989 + persona__z2
     ) + (
       persona__z3 - 0.64113475
     ) * (
-      persona__z3 - 0.64113475
+      (
+        -0.64113475
+      ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
     ) * (
-      persona__z4 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z4
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d15,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.876262637
     ) * (
-      persona__z1 - 1.876262637
+      (
+        -1.876262637
+      ) + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
-      persona__z2 + 0.9081746989
+      0.9081746989 + persona__z2
     ) + (
       persona__z3 - 0.02822077314
     ) * (
-      persona__z3 - 0.02822077314
+      (
+        -0.02822077314
+      ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
     ) * (
-      persona__z4 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z4
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d16,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.827367249
     ) * (
-      persona__z1 - 1.827367249
+      (
+        -1.827367249
+      ) + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
-      persona__z2 + 0.9081746989
+      0.9081746989 + persona__z2
     ) + (
       persona__z3 - 1.201320772
     ) * (
-      persona__z3 - 1.201320772
+      (
+        -1.201320772
+      ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
     ) * (
-      persona__z4 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z4
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d17,
     (
       persona__z0 - 0.2313340571
     ) * (
-      persona__z0 - 0.2313340571
+      (
+        -0.2313340571
+      ) + persona__z0
     ) + (
       persona__z1 + 0.634952673
     ) * (
-      persona__z1 + 0.634952673
+      0.634952673 + persona__z1
     ) + (
       persona__z2 - 1.609546394
     ) * (
-      persona__z2 - 1.609546394
+      (
+        -1.609546394
+      ) + persona__z2
     ) + (
       persona__z3 - 1.320714176
     ) * (
-      persona__z3 - 1.320714176
+      (
+        -1.320714176
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
       persona__z9 - 0.7071067812
     ) * (
-      persona__z9 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d18,
     (
       persona__z0 - 0.4426141397
     ) * (
-      persona__z0 - 0.4426141397
+      (
+        -0.4426141397
+      ) + persona__z0
     ) + (
       persona__z1 + 0.6538814679
     ) * (
-      persona__z1 + 0.6538814679
+      0.6538814679 + persona__z1
     ) + (
       persona__z2 - 1.612976532
     ) * (
-      persona__z2 - 1.612976532
+      (
+        -1.612976532
+      ) + persona__z2
     ) + (
       persona__z3 - 0.9708437727
     ) * (
-      persona__z3 - 0.9708437727
+      (
+        -0.9708437727
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
       persona__z9 - 0.7071067812
     ) * (
-      persona__z9 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d19,
     (
       persona__z0 - 0.1680321311
     ) * (
-      persona__z0 - 0.1680321311
+      (
+        -0.1680321311
+      ) + persona__z0
     ) + (
       persona__z1 + 0.5531579206
     ) * (
-      persona__z1 + 0.5531579206
+      0.5531579206 + persona__z1
     ) + (
       persona__z2 - 1.612976532
     ) * (
-      persona__z2 - 1.612976532
+      (
+        -1.612976532
+      ) + persona__z2
     ) + (
       persona__z3 - 0.9952774422
     ) * (
-      persona__z3 - 0.9952774422
+      (
+        -0.9952774422
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
       persona__z9 - 0.7071067812
     ) * (
-      persona__z9 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d20,
     (
       persona__z0 - 0.3235239108
     ) * (
-      persona__z0 - 0.3235239108
+      (
+        -0.3235239108
+      ) + persona__z0
     ) + (
       persona__z1 + 0.6343630093
     ) * (
-      persona__z1 + 0.6343630093
+      0.6343630093 + persona__z1
     ) + (
       persona__z2 - 0.3740107843
     ) * (
-      persona__z2 - 0.3740107843
+      (
+        -0.3740107843
+      ) + persona__z2
     ) + (
       persona__z3 - 1.320714176
     ) * (
-      persona__z3 - 1.320714176
+      (
+        -1.320714176
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
       persona__z9 - 0.7071067812
     ) * (
-      persona__z9 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d21,
     (
       persona__z0 - 0.2790768397
     ) * (
-      persona__z0 - 0.2790768397
+      (
+        -0.2790768397
+      ) + persona__z0
     ) + (
       persona__z1 + 0.6248489572
     ) * (
-      persona__z1 + 0.6248489572
+      0.6248489572 + persona__z1
     ) + (
       persona__z2 - 0.9116907874
     ) * (
-      persona__z2 - 0.9116907874
+      (
+        -0.9116907874
+      ) + persona__z2
     ) + (
       persona__z3 - 1.272074919
     ) * (
-      persona__z3 - 1.272074919
+      (
+        -1.272074919
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
       persona__z9 - 0.7071067812
     ) * (
-      persona__z9 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d22,
     (
       persona__z0 - 0.07224287461
     ) * (
-      persona__z0 - 0.07224287461
+      (
+        -0.07224287461
+      ) + persona__z0
     ) + (
       persona__z1 + 0.6457946559
     ) * (
-      persona__z1 + 0.6457946559
+      0.6457946559 + persona__z1
     ) + (
       persona__z2 - 0.760920792
     ) * (
-      persona__z2 - 0.760920792
+      (
+        -0.760920792
+      ) + persona__z2
     ) + (
       persona__z3 - 1.254855702
     ) * (
-      persona__z3 - 1.254855702
+      (
+        -1.254855702
+      ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
       persona__z9 - 0.7071067812
     ) * (
-      persona__z9 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d23,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.778729139
     ) * (
-      persona__z1 - 1.778729139
+      (
+        -1.778729139
+      ) + persona__z1
     ) + (
       persona__z2 + 0.1158128835
     ) * (
-      persona__z2 + 0.1158128835
+      0.1158128835 + persona__z2
     ) + (
       persona__z3 - 0.9791552162
     ) * (
-      persona__z3 - 0.9791552162
+      (
+        -0.9791552162
+      ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
     ) * (
-      persona__z4 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z4
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d24,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.776303868
     ) * (
-      persona__z1 - 1.776303868
+      (
+        -1.776303868
+      ) + persona__z1
     ) + (
       persona__z2 - 0.3524009166
     ) * (
-      persona__z2 - 0.3524009166
+      (
+        -0.3524009166
+      ) + persona__z2
     ) + (
       persona__z3 - 0.8405308685
     ) * (
-      persona__z3 - 0.8405308685
+      (
+        -0.8405308685
+      ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
     ) * (
-      persona__z4 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z4
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d25,
     (
       persona__z0 + 0.8658993277
     ) * (
-      persona__z0 + 0.8658993277
+      0.8658993277 + persona__z0
     ) + (
       persona__z1 - 1.795086741
     ) * (
-      persona__z1 - 1.795086741
+      (
+        -1.795086741
+      ) + persona__z1
     ) + (
       persona__z2 + 0.08262125663
     ) * (
-      persona__z2 + 0.08262125663
+      0.08262125663 + persona__z2
     ) + (
       persona__z3 - 0.6869428252
     ) * (
-      persona__z3 - 0.6869428252
+      (
+        -0.6869428252
+      ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
     ) * (
-      persona__z4 - 0.7071067812
+      (
+        -0.7071067812
+      ) + persona__z4
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d26
   FROM customer_cluster_coordinates
+), customer_cluster_nearest AS (
+  SELECT
+    customer_id,
+    customer_city,
+    no_orders,
+    no_detailed_reviews,
+    avg_review_score,
+    ltv,
+    avg_installments,
+    no_items,
+    avg_item_price,
+    total_weight_g,
+    avg_photos,
+    items_per_order,
+    log_item_price,
+    detailed_review_rate,
+    avg_order_weight_kg,
+    persona__d0,
+    persona__d1,
+    persona__d2,
+    persona__d3,
+    persona__d4,
+    persona__d5,
+    persona__d6,
+    persona__d7,
+    persona__d8,
+    persona__d9,
+    persona__d10,
+    persona__d11,
+    persona__d12,
+    persona__d13,
+    persona__d14,
+    persona__d15,
+    persona__d16,
+    persona__d17,
+    persona__d18,
+    persona__d19,
+    persona__d20,
+    persona__d21,
+    persona__d22,
+    persona__d23,
+    persona__d24,
+    persona__d25,
+    persona__d26,
+    LEAST(
+      CASE
+        WHEN persona__d0 <= 1.034256079971954
+        THEN persona__d0
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d1 <= 0.26141030619125666
+        THEN persona__d1
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d2 <= 0.7633372404682995
+        THEN persona__d2
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d3 <= 1.1560598138929283
+        THEN persona__d3
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d4 <= 0.517385302347783
+        THEN persona__d4
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d5 <= 0.9870758385337453
+        THEN persona__d5
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d6 <= 0.7391691910576569
+        THEN persona__d6
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d7 <= 0.5445447299446
+        THEN persona__d7
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d8 <= 0.682119604046364
+        THEN persona__d8
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d9 <= 0.8440714025956596
+        THEN persona__d9
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d10 <= 0.8017537423892461
+        THEN persona__d10
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d11 <= 0.669180825048809
+        THEN persona__d11
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d12 <= 0.7485920698719378
+        THEN persona__d12
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d13 <= 0.5361520264483208
+        THEN persona__d13
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d14 <= 0.5746444445043546
+        THEN persona__d14
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d15 <= 0.18828691735465955
+        THEN persona__d15
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d16 <= 0.04608050873442603
+        THEN persona__d16
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d17 <= 0.20136416929268297
+        THEN persona__d17
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d18 <= 0.26452567156095874
+        THEN persona__d18
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d19 <= 0.04266039419366918
+        THEN persona__d19
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d20 <= 0.062374868544300785
+        THEN persona__d20
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d21 <= 0.10514764067403516
+        THEN persona__d21
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d22 <= 0.106120880969762
+        THEN persona__d22
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d23 <= 0.07736137880794301
+        THEN persona__d23
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d24 <= 0.06478853355210273
+        THEN persona__d24
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d25 <= 0.05575835467139056
+        THEN persona__d25
+        ELSE 3.3121196277858567
+      END,
+      CASE
+        WHEN persona__d26 <= 0.07390916176076356
+        THEN persona__d26
+        ELSE 3.3121196277858567
+      END
+    ) AS persona__nearest
+  FROM customer_cluster_distances
 ), customer_cluster_labels AS (
   SELECT
     customer_id,
@@ -748,1038 +1096,66 @@ WITH customer_population AS (
       ELSE CASE
         WHEN no_orders > 1
         THEN CASE
-          WHEN persona__d0 <= 1.034256079971954
-          AND (
-            NOT persona__d3 <= 1.1560598138929283 OR persona__d0 <= persona__d3
-          )
-          AND (
-            NOT persona__d4 <= 0.517385302347783 OR persona__d0 <= persona__d4
-          )
-          AND (
-            NOT persona__d5 <= 0.9870758385337453 OR persona__d0 <= persona__d5
-          )
-          AND (
-            NOT persona__d6 <= 0.7391691910576569 OR persona__d0 <= persona__d6
-          )
-          AND (
-            NOT persona__d7 <= 0.5445447299446 OR persona__d0 <= persona__d7
-          )
-          AND (
-            NOT persona__d8 <= 0.682119604046364 OR persona__d0 <= persona__d8
-          )
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d0 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d0 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d0 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d0 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d0 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d0 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d0 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d0 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d0 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d0 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d0 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d0 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d0 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d0 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d0 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d0 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d0 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d0 <= persona__d26
-          )
+          WHEN persona__d0 <= 1.034256079971954 AND persona__d0 = persona__nearest
           THEN 0
-          WHEN persona__d1 <= 0.26141030619125666
-          AND (
-            NOT persona__d3 <= 1.1560598138929283 OR persona__d1 <= persona__d3
-          )
-          AND (
-            NOT persona__d4 <= 0.517385302347783 OR persona__d1 <= persona__d4
-          )
-          AND (
-            NOT persona__d5 <= 0.9870758385337453 OR persona__d1 <= persona__d5
-          )
-          AND (
-            NOT persona__d6 <= 0.7391691910576569 OR persona__d1 <= persona__d6
-          )
-          AND (
-            NOT persona__d7 <= 0.5445447299446 OR persona__d1 <= persona__d7
-          )
-          AND (
-            NOT persona__d8 <= 0.682119604046364 OR persona__d1 <= persona__d8
-          )
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d1 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d1 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d1 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d1 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d1 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d1 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d1 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d1 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d1 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d1 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d1 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d1 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d1 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d1 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d1 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d1 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d1 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d1 <= persona__d26
-          )
+          WHEN persona__d1 <= 0.26141030619125666 AND persona__d1 = persona__nearest
           THEN 0
-          WHEN persona__d2 <= 0.7633372404682995
-          AND (
-            NOT persona__d3 <= 1.1560598138929283 OR persona__d2 <= persona__d3
-          )
-          AND (
-            NOT persona__d4 <= 0.517385302347783 OR persona__d2 <= persona__d4
-          )
-          AND (
-            NOT persona__d5 <= 0.9870758385337453 OR persona__d2 <= persona__d5
-          )
-          AND (
-            NOT persona__d6 <= 0.7391691910576569 OR persona__d2 <= persona__d6
-          )
-          AND (
-            NOT persona__d7 <= 0.5445447299446 OR persona__d2 <= persona__d7
-          )
-          AND (
-            NOT persona__d8 <= 0.682119604046364 OR persona__d2 <= persona__d8
-          )
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d2 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d2 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d2 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d2 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d2 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d2 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d2 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d2 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d2 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d2 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d2 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d2 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d2 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d2 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d2 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d2 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d2 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d2 <= persona__d26
-          )
+          WHEN persona__d2 <= 0.7633372404682995 AND persona__d2 = persona__nearest
           THEN 0
-          WHEN persona__d3 <= 1.1560598138929283
-          AND (
-            NOT persona__d6 <= 0.7391691910576569 OR persona__d3 <= persona__d6
-          )
-          AND (
-            NOT persona__d7 <= 0.5445447299446 OR persona__d3 <= persona__d7
-          )
-          AND (
-            NOT persona__d8 <= 0.682119604046364 OR persona__d3 <= persona__d8
-          )
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d3 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d3 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d3 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d3 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d3 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d3 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d3 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d3 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d3 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d3 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d3 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d3 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d3 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d3 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d3 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d3 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d3 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d3 <= persona__d26
-          )
+          WHEN persona__d3 <= 1.1560598138929283 AND persona__d3 = persona__nearest
           THEN 1
-          WHEN persona__d4 <= 0.517385302347783
-          AND (
-            NOT persona__d6 <= 0.7391691910576569 OR persona__d4 <= persona__d6
-          )
-          AND (
-            NOT persona__d7 <= 0.5445447299446 OR persona__d4 <= persona__d7
-          )
-          AND (
-            NOT persona__d8 <= 0.682119604046364 OR persona__d4 <= persona__d8
-          )
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d4 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d4 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d4 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d4 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d4 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d4 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d4 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d4 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d4 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d4 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d4 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d4 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d4 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d4 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d4 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d4 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d4 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d4 <= persona__d26
-          )
+          WHEN persona__d4 <= 0.517385302347783 AND persona__d4 = persona__nearest
           THEN 1
-          WHEN persona__d5 <= 0.9870758385337453
-          AND (
-            NOT persona__d6 <= 0.7391691910576569 OR persona__d5 <= persona__d6
-          )
-          AND (
-            NOT persona__d7 <= 0.5445447299446 OR persona__d5 <= persona__d7
-          )
-          AND (
-            NOT persona__d8 <= 0.682119604046364 OR persona__d5 <= persona__d8
-          )
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d5 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d5 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d5 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d5 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d5 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d5 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d5 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d5 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d5 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d5 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d5 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d5 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d5 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d5 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d5 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d5 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d5 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d5 <= persona__d26
-          )
+          WHEN persona__d5 <= 0.9870758385337453 AND persona__d5 = persona__nearest
           THEN 1
-          WHEN persona__d6 <= 0.7391691910576569
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d6 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d6 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d6 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d6 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d6 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d6 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d6 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d6 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d6 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d6 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d6 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d6 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d6 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d6 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d6 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d6 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d6 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d6 <= persona__d26
-          )
+          WHEN persona__d6 <= 0.7391691910576569 AND persona__d6 = persona__nearest
           THEN 2
-          WHEN persona__d7 <= 0.5445447299446
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d7 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d7 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d7 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d7 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d7 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d7 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d7 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d7 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d7 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d7 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d7 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d7 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d7 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d7 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d7 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d7 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d7 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d7 <= persona__d26
-          )
+          WHEN persona__d7 <= 0.5445447299446 AND persona__d7 = persona__nearest
           THEN 2
-          WHEN persona__d8 <= 0.682119604046364
-          AND (
-            NOT persona__d9 <= 0.8440714025956596 OR persona__d8 <= persona__d9
-          )
-          AND (
-            NOT persona__d10 <= 0.8017537423892461 OR persona__d8 <= persona__d10
-          )
-          AND (
-            NOT persona__d11 <= 0.669180825048809 OR persona__d8 <= persona__d11
-          )
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d8 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d8 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d8 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d8 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d8 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d8 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d8 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d8 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d8 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d8 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d8 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d8 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d8 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d8 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d8 <= persona__d26
-          )
+          WHEN persona__d8 <= 0.682119604046364 AND persona__d8 = persona__nearest
           THEN 2
-          WHEN persona__d9 <= 0.8440714025956596
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d9 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d9 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d9 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d9 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d9 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d9 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d9 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d9 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d9 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d9 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d9 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d9 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d9 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d9 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d9 <= persona__d26
-          )
+          WHEN persona__d9 <= 0.8440714025956596 AND persona__d9 = persona__nearest
           THEN 3
-          WHEN persona__d10 <= 0.8017537423892461
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d10 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d10 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d10 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d10 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d10 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d10 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d10 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d10 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d10 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d10 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d10 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d10 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d10 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d10 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d10 <= persona__d26
-          )
+          WHEN persona__d10 <= 0.8017537423892461 AND persona__d10 = persona__nearest
           THEN 3
-          WHEN persona__d11 <= 0.669180825048809
-          AND (
-            NOT persona__d12 <= 0.7485920698719378 OR persona__d11 <= persona__d12
-          )
-          AND (
-            NOT persona__d13 <= 0.5361520264483208 OR persona__d11 <= persona__d13
-          )
-          AND (
-            NOT persona__d14 <= 0.5746444445043546 OR persona__d11 <= persona__d14
-          )
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d11 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d11 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d11 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d11 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d11 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d11 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d11 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d11 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d11 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d11 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d11 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d11 <= persona__d26
-          )
+          WHEN persona__d11 <= 0.669180825048809 AND persona__d11 = persona__nearest
           THEN 3
-          WHEN persona__d12 <= 0.7485920698719378
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d12 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d12 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d12 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d12 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d12 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d12 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d12 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d12 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d12 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d12 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d12 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d12 <= persona__d26
-          )
+          WHEN persona__d12 <= 0.7485920698719378 AND persona__d12 = persona__nearest
           THEN 4
-          WHEN persona__d13 <= 0.5361520264483208
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d13 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d13 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d13 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d13 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d13 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d13 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d13 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d13 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d13 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d13 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d13 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d13 <= persona__d26
-          )
+          WHEN persona__d13 <= 0.5361520264483208 AND persona__d13 = persona__nearest
           THEN 4
-          WHEN persona__d14 <= 0.5746444445043546
-          AND (
-            NOT persona__d15 <= 0.18828691735465955 OR persona__d14 <= persona__d15
-          )
-          AND (
-            NOT persona__d16 <= 0.04608050873442603 OR persona__d14 <= persona__d16
-          )
-          AND (
-            NOT persona__d17 <= 0.20136416929268297 OR persona__d14 <= persona__d17
-          )
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d14 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d14 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d14 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d14 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d14 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d14 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d14 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d14 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d14 <= persona__d26
-          )
+          WHEN persona__d14 <= 0.5746444445043546 AND persona__d14 = persona__nearest
           THEN 4
-          WHEN persona__d15 <= 0.18828691735465955
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d15 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d15 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d15 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d15 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d15 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d15 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d15 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d15 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d15 <= persona__d26
-          )
+          WHEN persona__d15 <= 0.18828691735465955 AND persona__d15 = persona__nearest
           THEN 5
-          WHEN persona__d16 <= 0.04608050873442603
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d16 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d16 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d16 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d16 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d16 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d16 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d16 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d16 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d16 <= persona__d26
-          )
+          WHEN persona__d16 <= 0.04608050873442603 AND persona__d16 = persona__nearest
           THEN 5
-          WHEN persona__d17 <= 0.20136416929268297
-          AND (
-            NOT persona__d18 <= 0.26452567156095874 OR persona__d17 <= persona__d18
-          )
-          AND (
-            NOT persona__d19 <= 0.04266039419366918 OR persona__d17 <= persona__d19
-          )
-          AND (
-            NOT persona__d20 <= 0.062374868544300785 OR persona__d17 <= persona__d20
-          )
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d17 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d17 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d17 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d17 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d17 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d17 <= persona__d26
-          )
+          WHEN persona__d17 <= 0.20136416929268297 AND persona__d17 = persona__nearest
           THEN 5
-          WHEN persona__d18 <= 0.26452567156095874
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d18 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d18 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d18 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d18 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d18 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d18 <= persona__d26
-          )
+          WHEN persona__d18 <= 0.26452567156095874 AND persona__d18 = persona__nearest
           THEN 6
-          WHEN persona__d19 <= 0.04266039419366918
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d19 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d19 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d19 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d19 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d19 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d19 <= persona__d26
-          )
+          WHEN persona__d19 <= 0.04266039419366918 AND persona__d19 = persona__nearest
           THEN 6
-          WHEN persona__d20 <= 0.062374868544300785
-          AND (
-            NOT persona__d21 <= 0.10514764067403516 OR persona__d20 <= persona__d21
-          )
-          AND (
-            NOT persona__d22 <= 0.106120880969762 OR persona__d20 <= persona__d22
-          )
-          AND (
-            NOT persona__d23 <= 0.07736137880794301 OR persona__d20 <= persona__d23
-          )
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d20 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d20 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d20 <= persona__d26
-          )
+          WHEN persona__d20 <= 0.062374868544300785 AND persona__d20 = persona__nearest
           THEN 6
-          WHEN persona__d21 <= 0.10514764067403516
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d21 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d21 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d21 <= persona__d26
-          )
+          WHEN persona__d21 <= 0.10514764067403516 AND persona__d21 = persona__nearest
           THEN 7
-          WHEN persona__d22 <= 0.106120880969762
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d22 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d22 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d22 <= persona__d26
-          )
+          WHEN persona__d22 <= 0.106120880969762 AND persona__d22 = persona__nearest
           THEN 7
-          WHEN persona__d23 <= 0.07736137880794301
-          AND (
-            NOT persona__d24 <= 0.06478853355210273 OR persona__d23 <= persona__d24
-          )
-          AND (
-            NOT persona__d25 <= 0.05575835467139056 OR persona__d23 <= persona__d25
-          )
-          AND (
-            NOT persona__d26 <= 0.07390916176076356 OR persona__d23 <= persona__d26
-          )
+          WHEN persona__d23 <= 0.07736137880794301 AND persona__d23 = persona__nearest
           THEN 7
-          WHEN persona__d24 <= 0.06478853355210273
+          WHEN persona__d24 <= 0.06478853355210273 AND persona__d24 = persona__nearest
           THEN 8
-          WHEN persona__d25 <= 0.05575835467139056
+          WHEN persona__d25 <= 0.05575835467139056 AND persona__d25 = persona__nearest
           THEN 8
-          WHEN persona__d26 <= 0.07390916176076356
+          WHEN persona__d26 <= 0.07390916176076356 AND persona__d26 = persona__nearest
           THEN 8
           ELSE -1
         END
         ELSE -1
       END
     END AS INT) AS persona
-  FROM customer_cluster_distances
+  FROM customer_cluster_nearest
 ), customer_segments AS (
   SELECT
     customer_id,
