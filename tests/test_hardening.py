@@ -176,7 +176,7 @@ def test_a_plain_install_names_the_cluster_extra(tmp_path, monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real(name, *a)
+        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a)
     )
     spec = tmp_path / "olist_personas.yml"
     spec.write_text((SPECS / "olist_personas.yml").read_text("utf-8"), "utf-8")

@@ -185,95 +185,70 @@ WITH customer_population AS (
     ) * (
       0.8658993277 + persona__z0
     ) + (
-      persona__z1 + 1.248821573
+      persona__z1 + 1.255991037
     ) * (
-      1.248821573 + persona__z1
+      1.255991037 + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
       0.9081746989 + persona__z2
     ) + (
-      persona__z3 + 0.4167348007
+      persona__z3 + 0.4188178061
     ) * (
-      0.4167348007 + persona__z3
+      0.4188178061 + persona__z3
     ) + (
-      persona__z4 - 0.1894036021
+      persona__z4 - 0.173441286
     ) * (
       (
-        -0.1894036021
+        -0.173441286
       ) + persona__z4
     ) + (
-      persona__z5 - 0.1262690681
+      persona__z5 - 0.1200747364
     ) * (
       (
-        -0.1262690681
+        -0.1200747364
       ) + persona__z5
     ) + (
-      persona__z6 - 0.06313453404
+      persona__z6 - 0.06670818691
     ) * (
       (
-        -0.06313453404
+        -0.06670818691
       ) + persona__z6
     ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.01262690681
+      persona__z9 - 0.01334163738
     ) * (
       (
-        -0.01262690681
+        -0.01334163738
       ) + persona__z9
     ) + persona__z10 * persona__z10 + (
-      persona__z11 - 0.01262690681
+      persona__z11 - 0.01334163738
     ) * (
       (
-        -0.01262690681
+        -0.01334163738
       ) + persona__z11
     ) + (
-      persona__z12 - 0.05050762723
+      persona__z12 - 0.05336654952
     ) * (
       (
-        -0.05050762723
+        -0.05336654952
       ) + persona__z12
     ) + (
-      persona__z13 - 0.01262690681
+      persona__z13 - 0.01334163738
     ) * (
       (
-        -0.01262690681
+        -0.01334163738
       ) + persona__z13
     ) AS persona__d2,
     (
-      persona__z0 + 0.5166075896
+      persona__z0 + 0.5000967185
     ) * (
-      0.5166075896 + persona__z0
+      0.5000967185 + persona__z0
     ) + (
-      persona__z1 - 0.06593032521
+      persona__z1 - 0.06118860961
     ) * (
       (
-        -0.06593032521
+        -0.06118860961
       ) + persona__z1
-    ) + (
-      persona__z2 - 1.319775982
-    ) * (
-      (
-        -1.319775982
-      ) + persona__z2
-    ) + (
-      persona__z3 + 1.993350952
-    ) * (
-      1.993350952 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.7039640844
-    ) * (
-      (
-        -0.7039640844
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d3,
-    (
-      persona__z0 + 0.1650436193
-    ) * (
-      0.1650436193 + persona__z0
-    ) + (
-      persona__z1 + 0.03727556087
-    ) * (
-      0.03727556087 + persona__z1
     ) + (
       persona__z2 - 1.612976532
     ) * (
@@ -281,62 +256,95 @@ WITH customer_population AS (
         -1.612976532
       ) + persona__z2
     ) + (
-      persona__z3 + 1.695437225
+      persona__z3 + 1.972100216
     ) * (
-      1.695437225 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d4,
-    (
-      persona__z0 + 0.4929845251
-    ) * (
-      0.4929845251 + persona__z0
-    ) + (
-      persona__z1 - 0.0640387872
+      1.972100216 + persona__z3
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
+      persona__z6 - 0.6800589808
     ) * (
       (
-        -0.0640387872
+        -0.6800589808
+      ) + persona__z6
+    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d3,
+    (
+      persona__z0 + 0.4570668311
+    ) * (
+      0.4570668311 + persona__z0
+    ) + (
+      persona__z1 - 0.04946446718
+    ) * (
+      (
+        -0.04946446718
       ) + persona__z1
     ) + (
-      persona__z2 - 1.539721843
+      persona__z2 - 1.590012558
     ) * (
       (
-        -1.539721843
+        -1.590012558
       ) + persona__z2
     ) + (
-      persona__z3 + 1.39080766
+      persona__z3 + 1.314361518
     ) * (
-      1.39080766 + persona__z3
+      1.314361518 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.7071067812
+      persona__z6 - 0.65777375
     ) * (
       (
-        -0.7071067812
+        -0.65777375
+      ) + persona__z6
+    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d4,
+    (
+      persona__z0 + 0.5279486864
+    ) * (
+      0.5279486864 + persona__z0
+    ) + (
+      persona__z1 - 0.07612457543
+    ) * (
+      (
+        -0.07612457543
+      ) + persona__z1
+    ) + (
+      persona__z2 - 0.7207172487
+    ) * (
+      (
+        -0.7207172487
+      ) + persona__z2
+    ) + (
+      persona__z3 + 1.885324528
+    ) * (
+      1.885324528 + persona__z3
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
+      persona__z6 - 0.6983770679
+    ) * (
+      (
+        -0.6983770679
       ) + persona__z6
     ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d5,
     (
-      persona__z0 - 0.2110512582
+      persona__z0 - 0.2115424168
     ) * (
       (
-        -0.2110512582
+        -0.2115424168
       ) + persona__z0
     ) + (
-      persona__z1 + 0.2231915305
+      persona__z1 + 0.222609133
     ) * (
-      0.2231915305 + persona__z1
+      0.222609133 + persona__z1
     ) + (
-      persona__z2 + 0.8991166706
+      persona__z2 + 0.9020996357
     ) * (
-      0.8991166706 + persona__z2
+      0.9020996357 + persona__z2
     ) + (
-      persona__z3 - 1.011973561
+      persona__z3 - 1.01119843
     ) * (
       (
-        -1.011973561
+        -1.01119843
       ) + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
-      persona__z7 - 0.6647650578
+      persona__z7 - 0.6687696666
     ) * (
       (
-        -0.6647650578
+        -0.6687696666
       ) + persona__z7
     ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d6,
     (
@@ -394,82 +402,76 @@ WITH customer_population AS (
       ) + persona__z7
     ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d8,
     (
-      persona__z0 - 1.755236148
+      persona__z0 - 1.979863816
     ) * (
       (
-        -1.755236148
+        -1.979863816
       ) + persona__z0
     ) + (
-      persona__z1 + 1.036229058
+      persona__z1 + 1.036453268
     ) * (
-      1.036229058 + persona__z1
+      1.036453268 + persona__z1
     ) + (
-      persona__z2 + 0.8523450097
+      persona__z2 + 0.8767164839
     ) * (
-      0.8523450097 + persona__z2
+      0.8767164839 + persona__z2
     ) + (
-      persona__z3 - 0.5029544479
+      persona__z3 - 0.5588725447
     ) * (
       (
-        -0.5029544479
+        -0.5588725447
       ) + persona__z3
     ) + persona__z4 * persona__z4 + (
-      persona__z5 - 0.6823827679
+      persona__z5 - 0.7071067812
     ) * (
       (
-        -0.6823827679
+        -0.7071067812
       ) + persona__z5
     ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d9,
     (
-      persona__z0 - 1.985375812
+      persona__z0 - 1.827655063
     ) * (
       (
-        -1.985375812
+        -1.827655063
       ) + persona__z0
     ) + (
-      persona__z1 + 1.017983417
+      persona__z1 + 0.8115349864
     ) * (
-      1.017983417 + persona__z1
+      0.8115349864 + persona__z1
     ) + (
-      persona__z2 + 0.8437452786
+      persona__z2 + 0.9081746989
     ) * (
-      0.8437452786 + persona__z2
+      0.9081746989 + persona__z2
     ) + (
-      persona__z3 + 0.2393099268
-    ) * (
-      0.2393099268 + persona__z3
-    ) + persona__z4 * persona__z4 + (
-      persona__z5 - 0.6734350297
+      persona__z3 - 0.4578847952
     ) * (
       (
-        -0.6734350297
-      ) + persona__z5
-    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d10,
-    (
-      persona__z0 - 2.392910428
-    ) * (
-      (
-        -2.392910428
-      ) + persona__z0
-    ) + (
-      persona__z1 + 1.017626271
-    ) * (
-      1.017626271 + persona__z1
-    ) + (
-      persona__z2 + 0.8904201128
-    ) * (
-      0.8904201128 + persona__z2
-    ) + (
-      persona__z3 - 0.5342872009
-    ) * (
-      (
-        -0.5342872009
+        -0.4578847952
       ) + persona__z3
-    ) + persona__z4 * persona__z4 + (
-      persona__z5 - 0.6871882803
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d10,
+    (
+      persona__z0 - 1.965531859
     ) * (
       (
-        -0.6871882803
+        -1.965531859
+      ) + persona__z0
+    ) + (
+      persona__z1 + 1.019462711
+    ) * (
+      1.019462711 + persona__z1
+    ) + (
+      persona__z2 + 0.8258444216
+    ) * (
+      0.8258444216 + persona__z2
+    ) + (
+      persona__z3 + 0.1909604592
+    ) * (
+      0.1909604592 + persona__z3
+    ) + persona__z4 * persona__z4 + (
+      persona__z5 - 0.6898602743
+    ) * (
+      (
+        -0.6898602743
       ) + persona__z5
     ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d11,
     (
@@ -502,24 +504,24 @@ WITH customer_population AS (
     ) * (
       0.8658993277 + persona__z0
     ) + (
-      persona__z1 - 1.192916136
+      persona__z1 - 1.193715457
     ) * (
       (
-        -1.192916136
+        -1.193715457
       ) + persona__z1
     ) + (
       persona__z2 + 0.9081746989
     ) * (
       0.9081746989 + persona__z2
     ) + (
-      persona__z3 + 0.2425114435
+      persona__z3 + 0.2418721294
     ) * (
-      0.2425114435 + persona__z3
+      0.2418721294 + persona__z3
     ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
-      persona__z8 - 0.7071067812
+      persona__z8 - 0.6998914059
     ) * (
       (
-        -0.7071067812
+        -0.6998914059
       ) + persona__z8
     ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d13,
     (
@@ -631,20 +633,20 @@ WITH customer_population AS (
       ) + persona__z4
     ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d17,
     (
-      persona__z0 - 0.2313340571
+      persona__z0 - 0.2310574306
     ) * (
       (
-        -0.2313340571
+        -0.2310574306
       ) + persona__z0
     ) + (
-      persona__z1 + 0.634952673
+      persona__z1 + 0.6341994422
     ) * (
-      0.634952673 + persona__z1
+      0.6341994422 + persona__z1
     ) + (
-      persona__z2 - 1.609546394
+      persona__z2 - 1.612976532
     ) * (
       (
-        -1.609546394
+        -1.612976532
       ) + persona__z2
     ) + (
       persona__z3 - 1.320714176
@@ -718,20 +720,78 @@ WITH customer_population AS (
       ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d20,
     (
-      persona__z0 - 0.3235239108
+      persona__z0 - 0.2079755359
     ) * (
       (
-        -0.3235239108
+        -0.2079755359
       ) + persona__z0
     ) + (
-      persona__z1 + 0.6343630093
+      persona__z1 + 0.6409637651
     ) * (
-      0.6343630093 + persona__z1
+      0.6409637651 + persona__z1
     ) + (
-      persona__z2 - 0.3740107843
+      persona__z2 - 0.7262267888
     ) * (
       (
-        -0.3740107843
+        -0.7262267888
+      ) + persona__z2
+    ) + (
+      persona__z3 - 1.277249308
+    ) * (
+      (
+        -1.277249308
+      ) + persona__z3
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      (
+        -0.7071067812
+      ) + persona__z9
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d21,
+    (
+      persona__z0 - 0.2022361673
+    ) * (
+      (
+        -0.2022361673
+      ) + persona__z0
+    ) + (
+      persona__z1 + 0.6176415008
+    ) * (
+      0.6176415008 + persona__z1
+    ) + (
+      persona__z2 - 0.9998783918
+    ) * (
+      (
+        -0.9998783918
+      ) + persona__z2
+    ) + (
+      persona__z3 - 1.260009184
+    ) * (
+      (
+        -1.260009184
+      ) + persona__z3
+    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
+      persona__z9 - 0.7071067812
+    ) * (
+      (
+        -0.7071067812
+      ) + persona__z9
+    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d22,
+    (
+      persona__z0 - 0.3266634489
+    ) * (
+      (
+        -0.3266634489
+      ) + persona__z0
+    ) + (
+      persona__z1 + 0.641142513
+    ) * (
+      0.641142513 + persona__z1
+    ) + (
+      persona__z2 - 0.3447610644
+    ) * (
+      (
+        -0.3447610644
       ) + persona__z2
     ) + (
       persona__z3 - 1.320714176
@@ -745,84 +805,26 @@ WITH customer_population AS (
       (
         -0.7071067812
       ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d21,
-    (
-      persona__z0 - 0.2790768397
-    ) * (
-      (
-        -0.2790768397
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6248489572
-    ) * (
-      0.6248489572 + persona__z1
-    ) + (
-      persona__z2 - 0.9116907874
-    ) * (
-      (
-        -0.9116907874
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.272074919
-    ) * (
-      (
-        -1.272074919
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d22,
-    (
-      persona__z0 - 0.07224287461
-    ) * (
-      (
-        -0.07224287461
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6457946559
-    ) * (
-      0.6457946559 + persona__z1
-    ) + (
-      persona__z2 - 0.760920792
-    ) * (
-      (
-        -0.760920792
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.254855702
-    ) * (
-      (
-        -1.254855702
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
     ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d23,
     (
       persona__z0 + 0.8658993277
     ) * (
       0.8658993277 + persona__z0
     ) + (
-      persona__z1 - 1.778729139
+      persona__z1 - 1.788976586
     ) * (
       (
-        -1.778729139
+        -1.788976586
       ) + persona__z1
     ) + (
-      persona__z2 + 0.1158128835
+      persona__z2 + 0.1098101425
     ) * (
-      0.1158128835 + persona__z2
+      0.1098101425 + persona__z2
     ) + (
-      persona__z3 - 0.9791552162
+      persona__z3 - 0.8501499251
     ) * (
       (
-        -0.9791552162
+        -0.8501499251
       ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
@@ -836,22 +838,22 @@ WITH customer_population AS (
     ) * (
       0.8658993277 + persona__z0
     ) + (
-      persona__z1 - 1.776303868
+      persona__z1 - 1.685866276
     ) * (
       (
-        -1.776303868
+        -1.685866276
       ) + persona__z1
     ) + (
-      persona__z2 - 0.3524009166
+      persona__z2 - 0.3271894043
     ) * (
       (
-        -0.3524009166
+        -0.3271894043
       ) + persona__z2
     ) + (
-      persona__z3 - 0.8405308685
+      persona__z3 - 0.753497644
     ) * (
       (
-        -0.8405308685
+        -0.753497644
       ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
@@ -865,20 +867,22 @@ WITH customer_population AS (
     ) * (
       0.8658993277 + persona__z0
     ) + (
-      persona__z1 - 1.795086741
+      persona__z1 - 1.812450701
     ) * (
       (
-        -1.795086741
+        -1.812450701
       ) + persona__z1
     ) + (
-      persona__z2 + 0.08262125663
-    ) * (
-      0.08262125663 + persona__z2
-    ) + (
-      persona__z3 - 0.6869428252
+      persona__z2 - 0.3524009166
     ) * (
       (
-        -0.6869428252
+        -0.3524009166
+      ) + persona__z2
+    ) + (
+      persona__z3 - 0.9205614197
+    ) * (
+      (
+        -0.9205614197
       ) + persona__z3
     ) + (
       persona__z4 - 0.7071067812
@@ -936,137 +940,133 @@ WITH customer_population AS (
       CASE
         WHEN persona__d0 <= 1.034256079971954
         THEN persona__d0
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d1 <= 0.26141030619125666
         THEN persona__d1
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d2 <= 0.7633372404682995
+        WHEN persona__d2 <= 0.7595001128422889
         THEN persona__d2
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d3 <= 1.1560598138929283
+        WHEN persona__d3 <= 0.5747454611815933
         THEN persona__d3
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d4 <= 0.517385302347783
+        WHEN persona__d4 <= 0.8330101671447696
         THEN persona__d4
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d5 <= 0.9870758385337453
+        WHEN persona__d5 <= 0.6569024465291746
         THEN persona__d5
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d6 <= 0.7391691910576569
+        WHEN persona__d6 <= 0.7380995172568173
         THEN persona__d6
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
-      CASE
-        WHEN persona__d7 <= 0.5445447299446
-        THEN persona__d7
-        ELSE 3.3121196277858567
-      END,
+      CASE WHEN persona__d7 <= 0.5445447299446 THEN persona__d7 ELSE 3.068512159943908 END,
       CASE
         WHEN persona__d8 <= 0.682119604046364
         THEN persona__d8
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d9 <= 0.8440714025956596
+        WHEN persona__d9 <= 0.9484664975445338
         THEN persona__d9
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d10 <= 0.8017537423892461
+        WHEN persona__d10 <= 0.4795910013875483
         THEN persona__d10
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d11 <= 0.669180825048809
+        WHEN persona__d11 <= 0.8988352961590778
         THEN persona__d11
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d12 <= 0.7485920698719378
         THEN persona__d12
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d13 <= 0.5361520264483208
+        WHEN persona__d13 <= 0.5374866118039806
         THEN persona__d13
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d14 <= 0.5746444445043546
         THEN persona__d14
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d15 <= 0.18828691735465955
         THEN persona__d15
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d16 <= 0.04608050873442603
         THEN persona__d16
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d17 <= 0.20136416929268297
         THEN persona__d17
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d18 <= 0.26452567156095874
+        WHEN persona__d18 <= 0.21545585139791396
         THEN persona__d18
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d19 <= 0.04266039419366918
         THEN persona__d19
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
         WHEN persona__d20 <= 0.062374868544300785
         THEN persona__d20
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d21 <= 0.10514764067403516
+        WHEN persona__d21 <= 0.13999639727303032
         THEN persona__d21
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d22 <= 0.106120880969762
+        WHEN persona__d22 <= 0.040873183798709446
         THEN persona__d22
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d23 <= 0.07736137880794301
+        WHEN persona__d23 <= 0.09235794165573873
         THEN persona__d23
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d24 <= 0.06478853355210273
+        WHEN persona__d24 <= 0.09592009158436061
         THEN persona__d24
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d25 <= 0.05575835467139056
+        WHEN persona__d25 <= 0.07709003243283327
         THEN persona__d25
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END,
       CASE
-        WHEN persona__d26 <= 0.07390916176076356
+        WHEN persona__d26 <= 0.042394186660631286
         THEN persona__d26
-        ELSE 3.3121196277858567
+        ELSE 3.068512159943908
       END
     ) AS persona__nearest
   FROM customer_cluster_distances
@@ -1100,29 +1100,29 @@ WITH customer_population AS (
           THEN 0
           WHEN persona__d1 <= 0.26141030619125666 AND persona__d1 = persona__nearest
           THEN 0
-          WHEN persona__d2 <= 0.7633372404682995 AND persona__d2 = persona__nearest
+          WHEN persona__d2 <= 0.7595001128422889 AND persona__d2 = persona__nearest
           THEN 0
-          WHEN persona__d3 <= 1.1560598138929283 AND persona__d3 = persona__nearest
+          WHEN persona__d3 <= 0.5747454611815933 AND persona__d3 = persona__nearest
           THEN 1
-          WHEN persona__d4 <= 0.517385302347783 AND persona__d4 = persona__nearest
+          WHEN persona__d4 <= 0.8330101671447696 AND persona__d4 = persona__nearest
           THEN 1
-          WHEN persona__d5 <= 0.9870758385337453 AND persona__d5 = persona__nearest
+          WHEN persona__d5 <= 0.6569024465291746 AND persona__d5 = persona__nearest
           THEN 1
-          WHEN persona__d6 <= 0.7391691910576569 AND persona__d6 = persona__nearest
+          WHEN persona__d6 <= 0.7380995172568173 AND persona__d6 = persona__nearest
           THEN 2
           WHEN persona__d7 <= 0.5445447299446 AND persona__d7 = persona__nearest
           THEN 2
           WHEN persona__d8 <= 0.682119604046364 AND persona__d8 = persona__nearest
           THEN 2
-          WHEN persona__d9 <= 0.8440714025956596 AND persona__d9 = persona__nearest
+          WHEN persona__d9 <= 0.9484664975445338 AND persona__d9 = persona__nearest
           THEN 3
-          WHEN persona__d10 <= 0.8017537423892461 AND persona__d10 = persona__nearest
+          WHEN persona__d10 <= 0.4795910013875483 AND persona__d10 = persona__nearest
           THEN 3
-          WHEN persona__d11 <= 0.669180825048809 AND persona__d11 = persona__nearest
+          WHEN persona__d11 <= 0.8988352961590778 AND persona__d11 = persona__nearest
           THEN 3
           WHEN persona__d12 <= 0.7485920698719378 AND persona__d12 = persona__nearest
           THEN 4
-          WHEN persona__d13 <= 0.5361520264483208 AND persona__d13 = persona__nearest
+          WHEN persona__d13 <= 0.5374866118039806 AND persona__d13 = persona__nearest
           THEN 4
           WHEN persona__d14 <= 0.5746444445043546 AND persona__d14 = persona__nearest
           THEN 4
@@ -1132,23 +1132,23 @@ WITH customer_population AS (
           THEN 5
           WHEN persona__d17 <= 0.20136416929268297 AND persona__d17 = persona__nearest
           THEN 5
-          WHEN persona__d18 <= 0.26452567156095874 AND persona__d18 = persona__nearest
+          WHEN persona__d18 <= 0.21545585139791396 AND persona__d18 = persona__nearest
           THEN 6
           WHEN persona__d19 <= 0.04266039419366918 AND persona__d19 = persona__nearest
           THEN 6
           WHEN persona__d20 <= 0.062374868544300785 AND persona__d20 = persona__nearest
           THEN 6
-          WHEN persona__d21 <= 0.10514764067403516 AND persona__d21 = persona__nearest
+          WHEN persona__d21 <= 0.13999639727303032 AND persona__d21 = persona__nearest
           THEN 7
-          WHEN persona__d22 <= 0.106120880969762 AND persona__d22 = persona__nearest
+          WHEN persona__d22 <= 0.040873183798709446 AND persona__d22 = persona__nearest
           THEN 7
-          WHEN persona__d23 <= 0.07736137880794301 AND persona__d23 = persona__nearest
+          WHEN persona__d23 <= 0.09235794165573873 AND persona__d23 = persona__nearest
           THEN 7
-          WHEN persona__d24 <= 0.06478853355210273 AND persona__d24 = persona__nearest
+          WHEN persona__d24 <= 0.09592009158436061 AND persona__d24 = persona__nearest
           THEN 8
-          WHEN persona__d25 <= 0.05575835467139056 AND persona__d25 = persona__nearest
+          WHEN persona__d25 <= 0.07709003243283327 AND persona__d25 = persona__nearest
           THEN 8
-          WHEN persona__d26 <= 0.07390916176076356 AND persona__d26 = persona__nearest
+          WHEN persona__d26 <= 0.042394186660631286 AND persona__d26 = persona__nearest
           THEN 8
           ELSE -1
         END
