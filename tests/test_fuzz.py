@@ -32,6 +32,7 @@ from semseg.errors import SemsegError
 from semseg.spec import load_spec
 from semseg.verify import verify
 from tests.golden_regen import SPECS
+from tests.parquet import write_tables
 
 runner = CliRunner()
 EXAMPLES = int(os.environ.get("SEMSEG_FUZZ_EXAMPLES", "300"))
@@ -269,8 +270,7 @@ def _generated_tables(folder: Path, customers: list, lines: list):
         con.executemany("INSERT INTO customers VALUES (?)", customers)
     if lines:
         con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)", lines)
-    for table in ("customers", "order_lines"):
-        con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
+    write_tables(con, folder, ["customers", "order_lines"])
     return con
 
 

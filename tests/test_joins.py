@@ -16,6 +16,7 @@ from semseg.errors import DataError, SpecError
 from semseg.spec import load_spec
 from semseg.verify import verify
 from tests.engines.compare import assert_same_rows
+from tests.parquet import write_tables
 
 SPEC = """\
 version: 1
@@ -79,8 +80,7 @@ def _data(folder=None, duplicate: bool = False) -> duckdb.DuckDBPyConnection:
         ") t(customer_id, item, store_id, amount, sold_on, name)"
     )
     if folder is not None:
-        for table in ("products", "stores", "sale_lines"):
-            con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
+        write_tables(con, folder, ["products", "stores", "sale_lines"])
     return con
 
 
@@ -284,8 +284,7 @@ def test_offer_categories_on_the_edge_cases(tmp_path):
 
     con = duckdb.connect()
     edge_data.load(con)
-    for table in ("int_customers", "int_order_lines", "int_products"):
-        con.execute(f"COPY {table} TO '{tmp_path / table}.parquet' (FORMAT parquet)")
+    write_tables(con, tmp_path, ["int_customers", "int_order_lines", "int_products"])
     spec_file = load_spec(SPECS / "offer_categories.yml").with_as_of(edge_data.AS_OF)
     cur = con.execute(compile_spec(spec_file))
     cols = [d[0] for d in cur.description]

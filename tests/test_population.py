@@ -14,6 +14,7 @@ from semseg.errors import SpecError
 from semseg.spec import load_spec
 from semseg.verify import verify
 from tests.engines.compare import assert_same_rows
+from tests.parquet import write_tables
 
 SPEC = """\
 version: 1
@@ -48,8 +49,7 @@ def _data(folder=None) -> duckdb.DuckDBPyConnection:
         "('e', DATE '2025-01-02'), ('d', DATE '2025-03-01')) t(customer_id, order_date)"
     )
     if folder is not None:
-        for table in ("crm", "loyalty", "orders"):
-            con.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
+        write_tables(con, folder, ["crm", "loyalty", "orders"])
     return con
 
 
@@ -143,8 +143,7 @@ def test_an_attribute_is_the_value_of_the_one_row(attrs, tmp_path):
 def test_an_attribute_source_with_two_rows_for_a_key_fails_verify(attrs, tmp_path):
     con = _data()
     con.execute("INSERT INTO crm VALUES ('a', 'deleted')")  # 'a' is now active and deleted
-    for table in ("crm", "loyalty", "orders"):
-        con.execute(f"COPY {table} TO '{tmp_path / table}.parquet' (FORMAT parquet)")
+    write_tables(con, tmp_path, ["crm", "loyalty", "orders"])
     report = verify(attrs, data=tmp_path, dialects=["duckdb"])
     grain = {c.name: c for c in report.checks}["grain:crm"]
     assert not grain.passed and grain.examples == ("a: 2 rows in crm",)

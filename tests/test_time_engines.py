@@ -16,6 +16,7 @@ from semseg.compile import compile_spec
 from semseg.spec import load_spec
 from semseg.verify import verify
 from tests.engines.compare import assert_same_rows
+from tests.parquet import write_tables
 
 ENGINES = ("sqlite", "postgres", "spark", "clickhouse", "mysql")
 AS_OF = (date(2025, 3, 31), date(2024, 2, 29), date(2025, 1, 1))
@@ -112,8 +113,7 @@ def specs(tmp_path_factory):
 @pytest.mark.parametrize("as_of", AS_OF)
 def test_verify_proves_every_window_and_time_aggregation(specs, tmp_path, column, as_of):
     con = _data()
-    for table in ("events", "customers"):
-        con.execute(f"COPY {table} TO '{tmp_path / table}.parquet' (FORMAT parquet)")
+    write_tables(con, tmp_path, ["events", "customers"])
     report = verify(specs[column], data=tmp_path, dialects=["duckdb"], as_of=as_of)
     assert report.passed, report.to_text()
 
