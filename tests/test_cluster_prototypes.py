@@ -13,7 +13,7 @@ from dataclasses import replace
 import duckdb
 import pytest
 
-from semseg.compile import compile_spec
+from semseg.compile import compile_spec, plan
 from semseg.compile.cluster_model import ClusterCentre, FittedModel, Prototype
 from semseg.spec import load_spec
 from semseg.spec.graph import cluster_fingerprint
@@ -154,7 +154,7 @@ def fewer(tmp_path_factory):
 
 @pytest.mark.engines
 @pytest.mark.parametrize("name", ["sqlite", "postgres", "spark", "clickhouse", "mysql"])
-def test_engines_give_duckdbs_labels(fewer, name, request):
+def test_engines_give_duckdbs_labels(fewer, name, request, tmp_path):
     spec_file, _, con = fewer
     engine = request.getfixturevalue(f"{name}_engine")
     engine.load(con, ["customers"])
@@ -162,6 +162,11 @@ def test_engines_give_duckdbs_labels(fewer, name, request):
     exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
     assert len({r[-2] for r in exp_rows}) > 10  # many clusters (and -1) to tell apart
     cols, rows = engine.query(compile_spec(spec_file, name))
+    assert_same_rows(exp_cols, exp_rows, cols, rows, rel_tol=1e-12)
+    nearest = _nearest_spec(spec_file, tmp_path)  # and with assign_noise: nearest
+    expected = con.execute(compile_spec(nearest, "duckdb"))
+    exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
+    cols, rows = engine.query(compile_spec(nearest, name))
     assert_same_rows(exp_cols, exp_rows, cols, rows, rel_tol=1e-12)
 
 
@@ -176,3 +181,75 @@ def test_compile_warns_when_the_sql_is_longer_than_the_target_parses(many, tmp_p
     assert "over 262,144: ClickHouse parses at most max_query_size" in result.output
     result = CliRunner().invoke(app, ["compile", str(spec_file.path), "-d", "bigquery"])
     assert result.exit_code == 0 and "note:" not in result.output
+
+
+def _nearest_spec(spec_file, folder):
+    """The same spec and model with ``assign_noise: nearest`` (not part of the fingerprint:
+    the rule changes, not the fit)."""
+    text = spec_file.path.read_text(encoding="utf-8")
+    (folder / "many.yml").write_text(
+        text.replace("min_cluster_size: 5", "min_cluster_size: 5\n      assign_noise: nearest"),
+        encoding="utf-8",
+    )
+    model = spec_file.path.parent / "many.segment.model.json"
+    (folder / "many.segment.model.json").write_text(model.read_text(encoding="utf-8"))
+    return load_spec(folder / "many.yml")
+
+
+def test_assign_noise_nearest_is_the_nearest_prototype_and_its_distance(fewer, tmp_path):
+    import numpy as np
+
+    from semseg.cluster.fit import assign, owners, squared_distances
+
+    spec_file, model, con = fewer
+    nearest = _nearest_spec(spec_file, tmp_path)
+    rows = con.execute(
+        f"SELECT customer_id, segment, segment_distance, {', '.join(model.features)} FROM "
+        f"({compile_spec(nearest)}) ORDER BY customer_id"
+    ).fetchall()
+    x = np.array([[np.nan if v is None else v for v in r[3:]] for r in rows], dtype=float)
+    space = (x - np.array(model.means)) / np.array(model.stds)
+    centres = [p.centre for p in model.prototypes]
+    rule = owners(
+        assign(space, centres, [np.inf] * len(centres)), [p.cluster for p in model.prototypes]
+    )
+    sql = np.array([r[1] for r in rows])
+    assert (sql == rule).all(), int((sql != rule).sum())
+    complete = np.isfinite(space).all(axis=1)
+    assert (sql[complete] != -1).all() and (sql[~complete] == -1).all() and (~complete).any()
+    far = np.sqrt(squared_distances(space[complete], centres).min(axis=1))
+    got = np.array([r[2] for r, ok in zip(rows, complete, strict=True) if ok], dtype=float)
+    assert np.allclose(got, far, rtol=1e-12, atol=0)
+    assert all(r[2] is None for r, ok in zip(rows, complete, strict=True) if not ok)
+    # radii still decide without the option: some of these rows were noise
+    radius_rule = dict(
+        con.execute(f"SELECT customer_id, segment FROM ({compile_spec(spec_file)})").fetchall()
+    )
+    assert -1 in {radius_rule[r[0]] for r, ok in zip(rows, complete, strict=True) if ok}
+
+
+def test_verify_proves_assign_noise_nearest_on_the_personas(tmp_path, monkeypatch):
+    """Fitted on the bundled personas with assign_noise: nearest, verify passes (every
+    clusterable customer has a cluster and a distance, agreement with the refit), and fails
+    once the compiler keeps the radii."""
+    from semseg.cluster.fit import fit_spec
+    from semseg.data import open_session
+    from semseg.verify import verify
+    from tests.golden_regen import SPECS
+
+    text = (SPECS / "olist_personas.yml").read_text(encoding="utf-8")
+    path = tmp_path / "olist_personas.yml"
+    path.write_text(
+        text.replace("min_cluster_size: 50", "min_cluster_size: 50\n      assign_noise: nearest"),
+        encoding="utf-8",
+    )
+    spec_file = load_spec(path)
+    with open_session(spec_file) as session:
+        fit_spec(session, force=True)
+    report = verify(spec_file, dialects=["duckdb"], progress=lambda _m: None)
+    assert report.passed and "nearest:persona" in {c.name for c in report.checks}, report.to_text()
+    original = plan.label_sql
+    monkeypatch.setattr(plan, "label_sql", lambda m, n, w, anywhere=False: original(m, n, w))
+    report = verify(spec_file, dialects=["duckdb"], progress=lambda _m: None)
+    failed = {c.name for c in report.checks if not c.passed}
+    assert "nearest:persona" in failed, report.to_text()

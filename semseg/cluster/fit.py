@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -339,8 +340,12 @@ def fit_local(
     quantiles, local_agreement = _choose_radii(fit_space, fitted, protos, cluster_of, dists)
     radii = [stored_radius(np.quantile(d, q)) for d, q in zip(dists, quantiles, strict=True)]
     labels = np.full(len(feats.keys), -1)
-    labels[complete] = owners(assign(space[complete], protos, radii), cluster_of)
-    labels[sample] = fitted
+    # assign_noise: nearest (SQL-inf's PREDICT): the rule ignores the radii, and the fit's
+    # own noise takes the rule's cluster; the fit's clusters stay as fitted.
+    anywhere = c.assign_noise == "nearest"
+    rule_radii = [math.inf] * len(radii) if anywhere else radii
+    labels[complete] = owners(assign(space[complete], protos, rule_radii), cluster_of)
+    labels[sample] = np.where(fitted == -1, labels[sample], fitted) if anywhere else fitted
     seconds = time.perf_counter() - t0
     params: dict[str, Any] = {"min_cluster_size": c.min_cluster_size, "min_samples": c.min_samples}
     if c.algorithm == "kmeans":

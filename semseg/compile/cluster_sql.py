@@ -32,6 +32,7 @@ from semseg.sql import (
     column,
     is_null,
     literal,
+    not_null,
     number,
     paren,
     to_double,
@@ -92,18 +93,44 @@ def _inside(model: FittedModel, name: str, p: int) -> exp.Expression:
     return exp.LTE(this=column(distance_column(name, p)), expression=radius)
 
 
-def nearest_sql(model: FittedModel, name: str) -> exp.Expression:
+def nearest_sql(model: FittedModel, name: str, anywhere: bool = False) -> exp.Expression:
     """The squared distance to the nearest prototype whose radius holds the row, or
     ``_outside`` when none does: the smallest of ``CASE WHEN d_p <= r_p² THEN d_p ELSE
-    outside END`` (``portable.nearest``, text linear in the number of prototypes)."""
+    outside END`` (``portable.nearest``, text linear in the number of prototypes).
+    ``anywhere`` (``assign_noise: nearest``): the nearest prototype, whatever the radii (a
+    NULL distance, from a NULL feature, counts as outside: the label is -1 there anyway)."""
     held = [
-        case([(_inside(model, name, p), column(distance_column(name, p)))], _outside(model))
+        case(
+            [
+                (
+                    not_null(column(distance_column(name, p)))
+                    if anywhere
+                    else _inside(model, name, p),
+                    column(distance_column(name, p)),
+                )
+            ],
+            _outside(model),
+        )
         for p in range(len(model.prototypes))
     ]
     return nearest(held) if held else _outside(model)
 
 
-def label_sql(model: FittedModel, name: str, where: exp.Expression | None) -> exp.Expression:
+def distance_output_sql(
+    model: FittedModel, name: str, where: exp.Expression | None
+) -> exp.Expression:
+    """``assign_noise: nearest``: the Euclidean distance (scaled space) to the prototype that
+    gave the row its cluster; NULL where the label is -1 (a NULL feature, ``where`` not
+    TRUE)."""
+    guard = any_of(*(is_null(column(f)) for f in model.features))
+    value: exp.Expression = exp.Sqrt(this=column(nearest_column(name)))
+    value = case([(where, value)]) if where is not None else value
+    return case([(guard, exp.Null())], value)
+
+
+def label_sql(
+    model: FittedModel, name: str, where: exp.Expression | None, anywhere: bool = False
+) -> exp.Expression:
     """Cluster id (INTEGER): the cluster of the nearest prototype whose radius holds the row.
 
     -1 when no radius holds it. The nearest distance (``nearest_sql``) is one of the
@@ -113,15 +140,13 @@ def label_sql(model: FittedModel, name: str, where: exp.Expression | None) -> ex
     """
     nearest_d = column(nearest_column(name))
     minus_one = exp.Neg(this=number(1))
+    at_nearest = [
+        exp.EQ(this=column(distance_column(name, p)), expression=nearest_d.copy())
+        for p in range(len(model.prototypes))
+    ]
     branches: list[tuple[exp.Expression, exp.Expression]] = [
-        (
-            all_of(
-                _inside(model, name, p),
-                exp.EQ(this=column(distance_column(name, p)), expression=nearest_d.copy()),
-            ),
-            number(proto.cluster),
-        )
-        for p, proto in enumerate(model.prototypes)
+        (at if anywhere else all_of(_inside(model, name, p), at), number(proto.cluster))
+        for p, (at, proto) in enumerate(zip(at_nearest, model.prototypes, strict=True))
     ]
     found = case(branches, minus_one.copy()) if branches else minus_one.copy()
     # A NULL feature or a ``where`` that is not TRUE gives -1. ``where`` is only ever a WHEN

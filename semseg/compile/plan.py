@@ -17,6 +17,7 @@ from sqlglot import exp
 from semseg.compile.cluster_model import FittedModel
 from semseg.compile.cluster_sql import (
     coordinate_sql,
+    distance_output_sql,
     distance_sql,
     fitted_model,
     label_sql,
@@ -32,7 +33,16 @@ from semseg.spec.graph import (
     segment_labels,
     segmentation_dependencies,
 )
-from semseg.spec.model import EDGE_AGGS, TIME_AGGS, TOP_AGGS, Agg, Join, Segmentation, Spec
+from semseg.spec.model import (
+    EDGE_AGGS,
+    TIME_AGGS,
+    TOP_AGGS,
+    Agg,
+    Join,
+    Segmentation,
+    Spec,
+    distance_output,
+)
 from semseg.spec.names import (
     HELPER_SEPARATOR,
     ModelNames,
@@ -793,11 +803,15 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(names.cluster_distances, last, tuple(cols)))
         last = steps[-1].cte
         cols = [passed(c.name) for c in cols]  # the distances, and the nearest of them
-        cols += [Column(nearest_column(n), nearest_sql(m, n)) for n, m in models.items()]
+        cols += [
+            Column(nearest_column(n), nearest_sql(m, n, _anywhere(spec, n)))
+            for n, m in models.items()
+        ]
         steps.append(Step(names.cluster_nearest, last, tuple(cols)))
         last = steps[-1].cte
         cols = [passed(c) for c in current]
-        cols += [_cluster_label(spec, name, model) for name, model in models.items()]
+        for name, model in models.items():
+            cols += _cluster_label(spec, name, model)
         steps.append(Step(names.cluster_labels, last, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
@@ -826,12 +840,22 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     )
 
 
-def _cluster_label(spec: Spec, name: str, model: FittedModel) -> Column:
-    """Cluster segmentation label: the fitted cluster id (INTEGER), -1 for none."""
+def _anywhere(spec: Spec, name: str) -> bool:
+    cluster = spec.segmentations[name].cluster
+    return cluster is not None and cluster.assign_noise == "nearest"
+
+
+def _cluster_label(spec: Spec, name: str, model: FittedModel) -> list[Column]:
+    """Cluster segmentation label: the fitted cluster id (INTEGER), -1 for none; with
+    ``assign_noise: nearest`` also the distance to the prototype that gave it."""
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
     where = snippet_expr(cluster.where, spec.dialect) if cluster.where else None
-    return Column(name, label_sql(model, name, where))
+    anywhere = _anywhere(spec, name)
+    out = [Column(name, label_sql(model, name, where, anywhere))]
+    if anywhere:
+        out.append(Column(distance_output(name), distance_output_sql(model, name, where)))
+    return out
 
 
 def _cluster_columns(spec: Spec, name: str, model: FittedModel) -> tuple[Column, ...]:

@@ -123,7 +123,8 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
             wanted.append(metric)
             todo += deps.get(metric, [])
     sources = sorted({m.source for n in wanted if (m := spec.metrics[n]).source})
-    settings = cluster.model_dump(mode="json", exclude={"model", "overlays"})
+    # (assign_noise changes the rule, not the fit; left out when unset, as before it existed)
+    settings = cluster.model_dump(mode="json", exclude={"model", "overlays", "assign_noise"})
     content = {
         "entity_key": spec.entity.key,
         "dialect": spec.dialect,

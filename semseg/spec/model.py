@@ -226,6 +226,18 @@ class Cluster(_Model):
     overlays: list[Identifier] = Field(
         default_factory=list, description="Metrics profiled but not clustered on."
     )
+    assign_noise: Literal["nearest"] | None = Field(
+        None,
+        description="nearest: every entity that passes where and has every feature gets the "
+        "cluster of its nearest prototype, whatever the radii (no noise, as SQL-inf's PREDICT), "
+        "and <segmentation>_distance holds its distance to that prototype (scaled space).",
+    )
+
+
+def distance_output(segmentation: str) -> str:
+    """The output column of a cluster segmentation with ``assign_noise: nearest``: the
+    distance of the row to the prototype that gave it its cluster."""
+    return f"{segmentation}_distance"
 
 
 class Segmentation(_Model):
@@ -359,4 +371,6 @@ class Spec(_Model):
         out = [self.entity.key, *self.metrics]
         for name in self.segmentations:
             out += [name, self.order_column(name)]
+            if (c := self.segmentations[name].cluster) is not None and c.assign_noise:
+                out.append(distance_output(name))
         return out

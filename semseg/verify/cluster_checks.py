@@ -13,6 +13,7 @@ from semseg.cluster.fit import AGREEMENT_MIN, fit_local, label_agreement, mismat
 from semseg.compile.cluster_sql import fitted_model
 from semseg.data import Session
 from semseg.spec import SpecFile
+from semseg.spec.model import distance_output
 from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql
 from semseg.verify.proof import RESULT, CheckSQL
@@ -40,6 +41,25 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
             f"OR {order} <> CASE WHEN {label} = -1 THEN {k + 1} ELSE {label} + 1 END",
         )
     ]
+    if c.assign_noise == "nearest":  # every clusterable row has a cluster and a distance
+        clusterable = " AND ".join(f"{q(f)} IS NOT NULL" for f in c.features)
+        if c.where:
+            where = snippet_sql(c.where, spec.dialect)
+            clusterable += f" AND CASE WHEN ({where}) THEN 1 ELSE 0 END = 1"
+        distance = q(distance_output(name))
+        checks.append(
+            CheckSQL(
+                f"nearest:{name}",
+                f"every row with all features{' passing cluster.where' if c.where else ''} has "
+                f"a cluster (assign_noise: nearest) and a {distance_output(name)} >= 0; the "
+                "others -1 and none",
+                f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
+                f"CAST({label} AS VARCHAR) || ', distance ' || COALESCE(CAST({distance} AS "
+                f"VARCHAR), 'NULL') AS problem FROM {RESULT} WHERE ({clusterable} AND "
+                f"({label} = -1 OR {distance} IS NULL OR {distance} < 0)) OR (NOT "
+                f"({clusterable}) AND ({label} <> -1 OR {distance} IS NOT NULL))",
+            )
+        )
     if c.where:
         where = snippet_sql(c.where, spec.dialect)
         checks.append(
