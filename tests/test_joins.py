@@ -139,10 +139,10 @@ def test_a_compiler_that_forgets_missing_values_fails_verify(spec_file, tmp_path
     _data(tmp_path)
     original = plan._joined_value
 
-    def no_missing(name, joins, key):  # the dimension's column, NULL when the row is missing
+    def no_missing(name, joins):  # the dimension's column, NULL when the row is missing
         if name.startswith("product__"):
             return plan.column(name.removeprefix("product__"), "product")
-        return original(name, joins, key)
+        return original(name, joins)
 
     monkeypatch.setattr(plan, "_joined_value", no_missing)
     report = verify(spec_file, data=tmp_path, dialects=["duckdb"])

@@ -290,7 +290,7 @@ def _unjoined(tree: exp.Expression, joins: Mapping[str, Join]) -> exp.Expression
     return tree.transform(rename)
 
 
-def _joined_value(name: str, joins: Mapping[str, Join], key: str) -> exp.Expression:
+def _joined_value(name: str, joins: Mapping[str, Join]) -> exp.Expression:
     """A rows-CTE column as read from ``table AS semseg__source LEFT JOIN ...``: the source's
     own, or a dimension's (its ``missing`` value when the event has no dimension row)."""
     for j, join in joins.items():
@@ -315,7 +315,7 @@ def _joined_rows(
         def qualify(node: exp.Expression) -> exp.Expression:
             own = isinstance(node, exp.Column) and not node.table
             if own and not node.name.startswith(HELPER_SEPARATOR):
-                return _joined_value(node.name, src.joins, "")
+                return _joined_value(node.name, src.joins)
             return node
 
         return tree.copy().transform(qualify)
@@ -328,7 +328,7 @@ def _joined_rows(
         )
         for j, join in src.joins.items()
     )
-    columns = tuple(Column(n, _joined_value(n, src.joins, "")) for n in names)
+    columns = tuple(Column(n, _joined_value(n, src.joins)) for n in names)
     return RowsStep(cte, src.table, columns, from_joined(where), alias=SOURCE, joins=joins)
 
 
