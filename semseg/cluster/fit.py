@@ -342,7 +342,7 @@ def fit_local(
     labels = np.full(len(feats.keys), -1)
     # assign_noise: nearest (SQL-inf's PREDICT): the rule ignores the radii, and the fit's
     # own noise takes the rule's cluster; the fit's clusters stay as fitted.
-    anywhere = c.assign_noise == "nearest"
+    anywhere = c.assigns_noise
     rule_radii = [math.inf] * len(radii) if anywhere else radii
     labels[complete] = owners(assign(space[complete], protos, rule_radii), cluster_of)
     labels[sample] = np.where(fitted == -1, labels[sample], fitted) if anywhere else fitted

@@ -83,6 +83,11 @@ def distance_sql(model: FittedModel, name: str, p: int) -> exp.Expression:
     return total
 
 
+def _incomplete(model: FittedModel) -> exp.Expression:
+    """A NULL numeric feature: such a row gets -1 (the spec requires >= 1 feature)."""
+    return any_of(*(is_null(column(f)) for f in model.features))
+
+
 def _outside(model: FittedModel) -> exp.Expression:
     """A squared distance larger than every prototype's radius squared: 'no radius holds it'."""
     return _num(2 * max((p.radius**2 for p in model.prototypes), default=0.0) + 1)
@@ -122,10 +127,9 @@ def distance_output_sql(
     """``assign_noise: nearest``: the Euclidean distance (scaled space) to the prototype that
     gave the row its cluster; NULL where the label is -1 (a NULL feature, ``where`` not
     TRUE)."""
-    guard = any_of(*(is_null(column(f)) for f in model.features))
     value: exp.Expression = exp.Sqrt(this=column(nearest_column(name)))
     value = case([(where, value)]) if where is not None else value
-    return case([(guard, exp.Null())], value)
+    return case([(_incomplete(model), exp.Null())], value)
 
 
 def label_sql(
@@ -151,9 +155,10 @@ def label_sql(
     found = case(branches, minus_one.copy()) if branches else minus_one.copy()
     # A NULL feature or a ``where`` that is not TRUE gives -1. ``where`` is only ever a WHEN
     # condition (never COALESCE'd as a value), which T-SQL, without booleans, requires.
-    guard = any_of(*(is_null(column(f)) for f in model.features))  # the spec requires >= 1
     label = case([(where, found)], minus_one.copy()) if where is not None else found
-    return exp.cast(case([(guard, minus_one.copy())], label), exp.DataType.build("int"))
+    return exp.cast(
+        case([(_incomplete(model), minus_one.copy())], label), exp.DataType.build("int")
+    )
 
 
 def order_sql(label: str, k: int) -> exp.Expression:

@@ -7,7 +7,7 @@ Snippets written in any dialect are parsed in that dialect and meet the transpil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -160,8 +160,8 @@ def as_of() -> exp.Expression:
 
 
 def event_date(spec: Spec, source: str) -> exp.Expression:
-    """The date of an event of ``source``: its time column as a DATE, or, in a zone other
-    than UTC, ``ZONED_DATE(column, zone)``, which each target writes (``portable``)."""
+    """The date of an event of ``source`` in its zone: ``ZONED_DATE(column, zone)``, which
+    each target writes (``portable``; in UTC on most targets ``CAST(column AS DATE)``)."""
     return zoned_date(column(spec.sources[source].time or ""), zone_of(spec, source))
 
 
@@ -257,16 +257,22 @@ def _edge_time(spec: Spec, name: str) -> exp.Expression:
     return edge(this=case([(_edge_rows(spec, name), time)]))
 
 
-def _qualified(tree: exp.Expression, alias: str) -> exp.Expression:
-    """``tree`` with its source columns qualified by ``alias`` (not the as-of mark)."""
+def _own_columns(tree: exp.Expression, read: Callable[[str], exp.Expression]) -> exp.Expression:
+    """A copy of ``tree`` with each unqualified column ``c`` (a source's own; not the as-of or
+    parameter marks) written as ``read(c)``."""
 
     def qualify(node: exp.Expression) -> exp.Expression:
         own = isinstance(node, exp.Column) and not node.table
         if own and not node.name.startswith(HELPER_SEPARATOR):
-            return column(node.name, alias)
+            return read(node.name)
         return node
 
     return tree.copy().transform(qualify)
+
+
+def _qualified(tree: exp.Expression, alias: str) -> exp.Expression:
+    """``tree`` with its source columns qualified by ``alias``."""
+    return _own_columns(tree, lambda name: column(name, alias))
 
 
 SOURCE = "semseg__source"  # a joined source's alias in its rows CTE (no spec name has __)
@@ -310,16 +316,6 @@ def _joined_rows(
     """The rows CTE of a source with joins: every name (``_shared_columns``) and the filter
     read from the source LEFT JOIN its dimensions (an event without a dimension row counts)."""
     src = spec.sources[source]
-
-    def from_joined(tree: exp.Expression) -> exp.Expression:
-        def qualify(node: exp.Expression) -> exp.Expression:
-            own = isinstance(node, exp.Column) and not node.table
-            if own and not node.name.startswith(HELPER_SEPARATOR):
-                return _joined_value(node.name, src.joins)
-            return node
-
-        return tree.copy().transform(qualify)
-
     joins = tuple(
         (
             join.table,
@@ -329,7 +325,8 @@ def _joined_rows(
         for j, join in src.joins.items()
     )
     columns = tuple(Column(n, _joined_value(n, src.joins)) for n in names)
-    return RowsStep(cte, src.table, columns, from_joined(where), alias=SOURCE, joins=joins)
+    kept = _own_columns(where, lambda name: _joined_value(name, src.joins))
+    return RowsStep(cte, src.table, columns, kept, alias=SOURCE, joins=joins)
 
 
 def _edge_step(
@@ -362,7 +359,7 @@ def _edge_step(
 
 
 CATEGORY, TOTAL = "semseg__category", "semseg__total"  # a top metric's helper columns
-BEST, ALL_TOTAL = "semseg__best", "semseg__all"
+BEST = "semseg__best"
 
 
 def _top_steps(
@@ -655,14 +652,15 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
             found = {}
         read, kept = src.table, cast(exp.Expression | None, where)
-        # what the rows CTE must carry: the aggregates' columns and the first/last values'
+        # what the rows CTE must carry: the aggregates' columns (first/last rows are in their
+        # edge times), the first/last values, the top categories, measures and rows
         read_by = [agg for _, agg in aggs] + [
             _unjoined(snippet_expr(text, spec.dialect), src.joins)
             for m in [*edges, *tops]
-            for text in (spec.metrics[m].expr, spec.metrics[m].measure, spec.metrics[m].where)
+            for text in (spec.metrics[m].expr, spec.metrics[m].measure)
             if text
         ]
-        read_by += [w for m in tops if (w := window_condition(spec, m)) is not None]
+        read_by += [_unjoined(k, src.joins) for m in tops if (k := _kept(spec, m)) is not None]
         shared = _shared_columns(src_key, read_by) if found or src.joins else None
         if shared is not None and src.joins:  # the dimensions joined once, in the rows CTE
             rows.append(_joined_rows(spec, sname, names.rows(sname), shared, where))
@@ -842,7 +840,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
 
 def _anywhere(spec: Spec, name: str) -> bool:
     cluster = spec.segmentations[name].cluster
-    return cluster is not None and cluster.assign_noise == "nearest"
+    return cluster is not None and cluster.assigns_noise
 
 
 def _cluster_label(spec: Spec, name: str, model: FittedModel) -> list[Column]:

@@ -157,6 +157,14 @@ ZONED_DATE = "SEMSEG_ZONED_DATE"
 _TIMESTAMP = exp.DataType.build("timestamp")
 
 
+def _placeholder_args(node: exp.Expression, name: str) -> list[exp.Expression] | None:
+    """The arguments of ``node`` when it is the placeholder call ``name`` (SEMSEG_ZONED_DATE,
+    SEMSEG_EXACT, SEMSEG_NEAREST: each target writes it), else None."""
+    if isinstance(node, exp.Anonymous) and node.name.upper() == name:
+        return list(node.expressions)
+    return None
+
+
 def zoned_date(timestamp: exp.Expression, zone: str) -> exp.Expression:
     """The date in ``zone`` of a UTC TIMESTAMP: a placeholder call that every target that can
     compute it rewrites (``zoned_*``); the others refuse the spec (``Target.time_zones``)."""
@@ -168,8 +176,8 @@ def _zoned_args(
 ) -> tuple[exp.Expression, exp.Expression] | None:
     """(timestamp, zone) of a ZONED_DATE placeholder; one in UTC only when ``utc`` (it is
     the column's own date, ``zoned_utc``, on every target but Spark)."""
-    if isinstance(node, exp.Anonymous) and node.name.upper() == ZONED_DATE:
-        timestamp, zone = node.expressions
+    if (found := _placeholder_args(node, ZONED_DATE)) is not None:
+        timestamp, zone = found
         if zone.name == "UTC" and not utc:
             return None
         return timestamp.copy(), zone.copy()
@@ -403,8 +411,8 @@ def _exact(to: str | None, dialect: str = ""):
     binary = exp.DataType.build(to, dialect=dialect) if to else None
 
     def rewrite(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous) and node.name.upper() == EXACT:
-            value = node.expressions[0].copy()
+        if (found := _placeholder_args(node, EXACT)) is not None:
+            value = found[0].copy()
             return value if binary is None else exp.Cast(this=value, to=binary.copy())
         if (
             binary is not None
@@ -436,9 +444,9 @@ def _least(args: list[exp.Expression]) -> exp.Expression:
 
 def _nearest(values_subquery: bool):
     def rewrite(node: exp.Expression) -> exp.Expression:
-        if not (isinstance(node, exp.Anonymous) and node.name.upper() == NEAREST):
+        if (found := _placeholder_args(node, NEAREST)) is None:
             return node
-        args = [a.copy() for a in node.expressions]
+        args = [a.copy() for a in found]
         if len(args) == 1:
             return args[0]
         if not values_subquery:  # at most 100 arguments a call (SQLite allows 127)

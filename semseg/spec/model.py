@@ -233,6 +233,11 @@ class Cluster(_Model):
         "and <segmentation>_distance holds its distance to that prototype (scaled space).",
     )
 
+    @property
+    def assigns_noise(self) -> bool:
+        """Whether every clusterable entity gets a cluster (``assign_noise: nearest``)."""
+        return self.assign_noise == "nearest"
+
 
 def distance_output(segmentation: str) -> str:
     """The output column of a cluster segmentation with ``assign_noise: nearest``: the
@@ -371,6 +376,6 @@ class Spec(_Model):
         out = [self.entity.key, *self.metrics]
         for name in self.segmentations:
             out += [name, self.order_column(name)]
-            if (c := self.segmentations[name].cluster) is not None and c.assign_noise:
+            if (c := self.segmentations[name].cluster) is not None and c.assigns_noise:
                 out.append(distance_output(name))
         return out

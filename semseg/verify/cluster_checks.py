@@ -41,7 +41,7 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
             f"OR {order} <> CASE WHEN {label} = -1 THEN {k + 1} ELSE {label} + 1 END",
         )
     ]
-    if c.assign_noise == "nearest":  # every clusterable row has a cluster and a distance
+    if c.assigns_noise:  # every clusterable row has a cluster and a distance
         clusterable = " AND ".join(f"{q(f)} IS NOT NULL" for f in c.features)
         if c.where:
             where = snippet_sql(c.where, spec.dialect)
