@@ -44,9 +44,13 @@ PER_CLUSTER = 3
 SEED = 20261130
 
 
-def write_model(folder: Path, clusters: int, features: int, rows: int = 0) -> Path:
+def write_model(
+    folder: Path, clusters: int, features: int, rows: int = 0, far: float = 0.0
+) -> Path:
     """A spec over ``features`` columns of table ``customers``, a random model of
-    ``clusters`` x 3 prototypes next to it, and (``rows`` > 0) the customers as parquet."""
+    ``clusters`` x 3 prototypes next to it, and (``rows`` > 0) the customers as parquet:
+    each near a random prototype, the first ``far`` share of them far from every one.
+    (tests/test_cluster_prototypes.py builds its models here too.)"""
     import duckdb
     import numpy as np
 
@@ -83,6 +87,7 @@ def write_model(folder: Path, clusters: int, features: int, rows: int = 0) -> Pa
     (folder / "assign.segment.model.json").write_text(model.to_json(), encoding="utf-8")
     if rows:
         near = centres[rng.integers(0, len(centres), rows)] + rng.normal(0, 0.8, (rows, features))
+        near[: int(rows * far)] += 20  # outside every radius
         values = near * stds + means
         con = duckdb.connect()
         table = {"customer_id": np.arange(rows)} | {n: values[:, i] for i, n in enumerate(names)}

@@ -13,26 +13,13 @@ from dataclasses import replace
 import duckdb
 import pytest
 
+from benchmarks.assign import PER_CLUSTER, write_model
 from semseg.compile import compile_spec, plan
-from semseg.compile.cluster_model import ClusterCentre, FittedModel, Prototype
 from semseg.spec import load_spec
-from semseg.spec.graph import cluster_fingerprint
 from tests.engines.compare import assert_same_rows
 
-CLUSTERS, PER_CLUSTER, FEATURES, ROWS = 100, 3, 20, 3_000
+CLUSTERS, FEATURES, ROWS = 100, 20, 3_000
 BIGQUERY_LIMIT = 1_024 * 1_024  # bytes of query text
-
-
-def _spec_text(features: int) -> str:
-    names = [f"f{i}" for i in range(features)]
-    metrics = "\n".join(f"  {n}: {{source: customers, agg: max, expr: {n}}}" for n in names)
-    return (
-        "version: 1\nname: many\nentity: {name: customer, key: customer_id}\n"
-        "sources:\n  customers: {table: customers}\n"
-        f"metrics:\n{metrics}\n"
-        "segmentations:\n  segment:\n    cluster:\n"
-        f"      features: [{', '.join(names)}]\n      min_cluster_size: 5\n"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -41,46 +28,15 @@ def many(tmp_path_factory):
 
 
 def _model(folder, clusters: int, features: int, rows: int):
-    """A spec over ``features`` columns, a random model of ``clusters`` x 3 prototypes written
-    next to it, and ``rows`` customers around the prototypes in DuckDB."""
-    import numpy as np
+    """``benchmarks.assign``'s synthetic spec and model of ``clusters`` x 3 prototypes, and
+    its ``rows`` customers in DuckDB: a tenth far from every prototype, one with a NULL."""
+    from semseg.compile.cluster_model import load_model
 
-    CLUSTERS, FEATURES, ROWS = clusters, features, rows  # noqa: N806 (the module's names)
-    path = folder / "many.yml"
-    path.write_text(_spec_text(FEATURES), encoding="utf-8")
-    spec = load_spec(path).spec
-    rng = np.random.default_rng(20261130)
-    means, stds = rng.normal(50, 10, FEATURES), rng.uniform(1, 5, FEATURES)
-    centres = rng.normal(0, 3, (CLUSTERS * PER_CLUSTER, FEATURES)).round(6)
-    radii = rng.uniform(1.5, 4.0, CLUSTERS * PER_CLUSTER).round(6)
-    model = FittedModel(
-        spec="many",
-        segmentation="segment",
-        features=[f"f{i}" for i in range(FEATURES)],
-        means=[float(m) for m in means.round(6)],
-        stds=[float(s) for s in stds.round(6)],
-        categorical={},
-        clusters=[ClusterCentre(c, 10, [0.0] * FEATURES) for c in range(CLUSTERS)],
-        prototypes=[
-            Prototype(p // PER_CLUSTER, [float(v) for v in centres[p]], float(radii[p]))
-            for p in range(CLUSTERS * PER_CLUSTER)
-        ],
-        fingerprint=cluster_fingerprint(spec, "segment"),
-    )
-    (folder / "many.segment.model.json").write_text(model.to_json(), encoding="utf-8")
-    # rows near a random prototype (most inside a radius), some far from all, one NULL
-    near = centres[rng.integers(0, len(centres), ROWS)] + rng.normal(0, 0.8, (ROWS, FEATURES))
-    near[: ROWS // 10] += 20  # outside every radius: -1
-    values = near * stds + means
+    path = write_model(folder, clusters, features, rows, far=0.1)
     con = duckdb.connect()
-    cols = ", ".join(f"f{i} DOUBLE" for i in range(FEATURES))
-    con.execute(f"CREATE TABLE customers (customer_id INTEGER, {cols})")
-    con.executemany(
-        f"INSERT INTO customers VALUES (?{', ?' * FEATURES})",
-        [(i, *map(float, row)) for i, row in enumerate(values)],
-    )
+    con.execute(f"CREATE TABLE customers AS FROM read_parquet('{folder / 'customers.parquet'}')")
     con.execute("UPDATE customers SET f3 = NULL WHERE customer_id = 7")
-    return load_spec(path), model, con
+    return load_spec(path), load_model(folder / "assign.segment.model.json"), con
 
 
 def test_the_sql_is_linear_and_under_bigquerys_limit(many):
@@ -122,9 +78,9 @@ def test_a_tie_goes_to_the_lowest_prototype(fewer, tmp_path):
     twin = replace(model.prototypes[0], cluster=model.prototypes[3].cluster)
     assert twin.cluster != model.prototypes[0].cluster
     tied = replace(model, prototypes=[model.prototypes[0], twin, *model.prototypes[1:]])
-    path = tmp_path / "many.yml"
+    path = tmp_path / "assign.yml"
     path.write_text(spec_file.path.read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "many.segment.model.json").write_text(tied.to_json(), encoding="utf-8")
+    (tmp_path / "assign.segment.model.json").write_text(tied.to_json(), encoding="utf-8")
     at = [
         c * s + m
         for c, s, m in zip(model.prototypes[0].centre, model.stds, model.means, strict=True)
@@ -187,13 +143,13 @@ def _nearest_spec(spec_file, folder):
     """The same spec and model with ``assign_noise: nearest`` (not part of the fingerprint:
     the rule changes, not the fit)."""
     text = spec_file.path.read_text(encoding="utf-8")
-    (folder / "many.yml").write_text(
+    (folder / "assign.yml").write_text(
         text.replace("min_cluster_size: 5", "min_cluster_size: 5\n      assign_noise: nearest"),
         encoding="utf-8",
     )
-    model = spec_file.path.parent / "many.segment.model.json"
-    (folder / "many.segment.model.json").write_text(model.read_text(encoding="utf-8"))
-    return load_spec(folder / "many.yml")
+    model = spec_file.path.parent / "assign.segment.model.json"
+    (folder / "assign.segment.model.json").write_text(model.read_text(encoding="utf-8"))
+    return load_spec(folder / "assign.yml")
 
 
 def test_assign_noise_nearest_is_the_nearest_prototype_and_its_distance(fewer, tmp_path):
