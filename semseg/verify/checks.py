@@ -90,17 +90,23 @@ def attribute_sources(spec: Spec) -> list[str]:
     return sorted({m.source for m in spec.metrics.values() if m.agg is Agg.attribute and m.source})
 
 
+def _one_row_per_key(name: str, why: str, key: str, table: str, rows: str) -> CheckSQL:
+    """Each key of ``rows`` (``FROM ... WHERE key IS NOT NULL ...``) at most once; a
+    duplicated key is an offender, with its number of rows in ``table``."""
+    return CheckSQL(
+        name,
+        f"one row per {key} in {table} ({why})",
+        f"SELECT CAST({q(key)} AS VARCHAR), COUNT(*) || ' rows in {table}' "
+        f"{rows} GROUP BY {q(key)} HAVING COUNT(*) > 1",
+    )
+
+
 def attribute_grain_check(spec: Spec, source: str) -> CheckSQL:
     """At most one row per key in a source of entity attributes (after its ``where``)."""
     src = spec.sources[source]
-    key = q(src.key or spec.entity.key)
-    return CheckSQL(
-        f"grain:{source}",
-        f"one row per {src.key or spec.entity.key} in {src.table} (its attributes are values, "
-        "not aggregates)",
-        f"SELECT CAST({key} AS VARCHAR), COUNT(*) || ' rows in {src.table}' "
-        f"{_counted_rows(spec, source)} GROUP BY {key} HAVING COUNT(*) > 1",
-    )
+    why = "its attributes are values, not aggregates"
+    key = src.key or spec.entity.key
+    return _one_row_per_key(f"grain:{source}", why, key, src.table, _counted_rows(spec, source))
 
 
 def key_checks(spec: Spec) -> list[tuple[str, CheckSQL]]:
@@ -112,15 +118,9 @@ def key_checks(spec: Spec) -> list[tuple[str, CheckSQL]]:
     ]
     for sname, src in spec.sources.items():
         for j, join in src.joins.items():
-            key = q(join.key)
-            check = CheckSQL(
-                f"unique:{sname}.{j}",
-                f"one row per {join.key} in {join.table} (join '{j}' of source '{sname}' is "
-                "many-to-one)",
-                f"SELECT CAST({key} AS VARCHAR), COUNT(*) || ' rows in {join.table}' "
-                f"FROM {t(join.table)} WHERE {key} IS NOT NULL GROUP BY {key} "
-                "HAVING COUNT(*) > 1",
-            )
+            why = f"join '{j}' of source '{sname}' is many-to-one"
+            rows = f"FROM {t(join.table)} WHERE {q(join.key)} IS NOT NULL"
+            check = _one_row_per_key(f"unique:{sname}.{j}", why, join.key, join.table, rows)
             out.append((f"{sname}__{j}__unique_key", check))
     return out
 
