@@ -251,28 +251,31 @@ def _check_columns(
         if m.source:
             table_of[("metrics", name)] = table_of[("sources", m.source)]
     cache: dict[str, set[str]] = {}
-    for owner, (table, key) in table_of.items():
-        if table not in cache:  # one look per table, however many owners read it
+
+    def columns_of(table: str) -> set[str]:  # one look per table, however many read it
+        if table not in cache:
             cache[table] = _columns(con, table)
-        cols = cache[table]
-        if owner[0] != "metrics" and key.lower() not in cols:
+        return cache[table]
+
+    def check(path: tuple, what: str, name: str, table: str) -> None:
+        """``name`` (lower-cased unless quoted) must be a column of ``table``; ``what`` says
+        which, in the message."""
+        if name not in columns_of(table):
             problems.append(
                 spec_file.marks.issue(
-                    (*owner, "table"),
-                    f"key column '{key}' not found in table '{table}'",
-                    f"columns are: {', '.join(sorted(cols))}",
+                    path,
+                    f"{what} not found in table '{table}'",
+                    f"columns are: {', '.join(sorted(columns_of(table)))}",
                 )
             )
+
+    for owner, (table, key) in table_of.items():
+        if owner[0] != "metrics":
+            check((*owner, "table"), f"key column '{key}'", key.lower(), table)
         time = spec.sources[owner[1]].time if owner[0] == "sources" else None
-        if time and time.lower() not in cols:
-            problems.append(
-                spec_file.marks.issue(
-                    (*owner, "time"),
-                    f"event time column '{time}' not found in table '{table}'",
-                    f"columns are: {', '.join(sorted(cols))}",
-                )
-            )
-        elif time and owner[1] in zoned_sources(spec):
+        if time:
+            check((*owner, "time"), f"event time column '{time}'", time.lower(), table)
+        if time and time.lower() in columns_of(table) and owner[1] in zoned_sources(spec):
             kind = _column_type(con, table, time)
             if kind != "TIMESTAMP":
                 problems.append(
@@ -287,19 +290,9 @@ def _check_columns(
     for name, src in spec.sources.items():  # each join's columns on both sides
         for j, join in src.joins.items():
             at = ("sources", name, "joins", j)
-            if join.table not in cache:
-                cache[join.table] = _columns(con, join.table)
-            sides = [((*at, "key"), join.key, join.table)]
-            sides.append(((*at, "on") if join.on else (*at, "key"), join.on or join.key, src.table))
-            for where, col, table in sides:
-                if col.lower() not in cache[table]:
-                    problems.append(
-                        spec_file.marks.issue(
-                            where,
-                            f"join '{j}': column '{col}' not found in table '{table}'",
-                            f"columns are: {', '.join(sorted(cache[table]))}",
-                        )
-                    )
+            on, where = join.on or join.key, (*at, "on") if join.on else (*at, "key")
+            check((*at, "key"), f"join '{j}': column '{join.key}'", join.key.lower(), join.table)
+            check(where, f"join '{j}': column '{on}'", on.lower(), src.table)
     for path, text, _ in snippet_places(spec):
         owner = tuple(path[:-1]) if path[0] == "population" else tuple(path[:2])
         if owner not in table_of:
@@ -310,17 +303,11 @@ def _check_columns(
             continue
         joins = joins_at(spec, path)
         for node in tree.find_all(exp.Column):
-            table = joins[node.table].table if node.table in joins else own_table
             col = column_names(node)[0]
-            if col not in cache[table]:
-                shown = f"{node.table}.{col}" if node.table in joins else col
-                problems.append(
-                    spec_file.marks.issue(
-                        path,
-                        f"column '{shown}' not found in table '{table}'",
-                        f"columns are: {', '.join(sorted(cache[table]))}",
-                    )
-                )
+            if node.table in joins:
+                check(path, f"column '{node.table}.{col}'", col, joins[node.table].table)
+            else:
+                check(path, f"column '{col}'", col, own_table)
 
 
 @dataclass
