@@ -338,3 +338,33 @@ def test_two_sources_of_one_table_with_their_own_time_columns(tmp_path):
     )
     report = verify(load_spec(path), data=data, dialects=["duckdb"], as_of=date(2025, 1, 4))
     assert report.passed, report.to_text()
+
+
+def test_first_last_of_a_source_keyed_by_its_own_column(tmp_path):
+    """A first/last metric of a source whose key column is not named like the entity's: its
+    step joins the source's key to the main step's entity key (it joined the source's key name
+    on both sides, and the model did not run). Expected values worked out by hand."""
+    data = tmp_path / "data"
+    data.mkdir()
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE visits AS SELECT * FROM (VALUES ('a', DATE '2025-01-01', 'web'), "
+        "('a', DATE '2025-01-03', 'app'), ('a', DATE '2025-01-03', 'shop'), "
+        "('b', DATE '2024-12-30', 'shop'), ('b', DATE '2025-01-09', 'web')) "
+        "t(visitor_id, visited_on, channel)"
+    )
+    con.execute(f"COPY visits TO '{data / 'visits.parquet'}' (FORMAT parquet)")
+    path = tmp_path / "visits.yml"
+    path.write_text(
+        "version: 1\nname: visits\nentity: {name: customer, key: customer_id}\n"
+        "sources:\n  visits: {table: visits, key: visitor_id, time: visited_on}\n"
+        "metrics:\n  first_channel: {source: visits, agg: first, expr: channel}\n"
+        "  last_channel: {source: visits, agg: last, expr: channel}\n"
+        "  visit_days: {source: visits, agg: active_days}\n",
+        encoding="utf-8",
+    )
+    spec_file = load_spec(path).with_as_of(date(2025, 1, 4))
+    rows = con.execute(compile_spec(spec_file, "duckdb"))
+    assert sorted(rows.fetchall()) == [("a", "web", "app", 2), ("b", "shop", "shop", 1)]
+    report = verify(spec_file, data=data, dialects=["duckdb"])
+    assert report.passed, report.to_text()

@@ -47,6 +47,10 @@ class ModelNames:
         """The rows of a source that its split aggregates share (one scan of the table)."""
         return f"{self.entity}_{source}_rows"
 
+    def values(self, source: str) -> str:
+        """A source's aggregates per (key, distinct value), before they are per key."""
+        return f"{self.entity}_{source}_values"
+
     def top(self, source: str, index: int, part: str = "") -> str:
         """The ``index``-th top/top_share metric of a source: its category totals
         (``part='totals'``), their maximum and sum (``'best'``), the category (no part)."""
@@ -61,7 +65,7 @@ class ModelNames:
             for i in range(1, metrics + 1)
             for part in ("", "totals", "best")
         ]
-        return [self.source(source), self.rows(source), *groups, *edges, *tops]
+        return [self.source(source), self.rows(source), self.values(source), *groups, *edges, *tops]
 
     @property
     def population(self) -> str:

@@ -22,18 +22,27 @@ WITH customer_population AS (
       transaction_type = 'Sale'
     )
     AND CAST(order_date AS Nullable(DATE)) <= CAST(CURRENT_DATE() AS Nullable(DATE))
+), customer_sales_values AS (
+  SELECT
+    unified_customer_id,
+    MAX(CAST(order_date AS Nullable(DATE))) AS semseg__part1,
+    COUNT(
+      YEAR(CAST(order_date AS Nullable(DATE))) * 12 + MONTH(CAST(order_date AS Nullable(DATE)))
+    ) AS semseg__values
+  FROM customer_sales_rows
+  GROUP BY
+    unified_customer_id,
+    YEAR(CAST(order_date AS Nullable(DATE))) * 12 + MONTH(CAST(order_date AS Nullable(DATE)))
 ), customer_sales AS (
   SELECT
     unified_customer_id,
     DATE_DIFF(
       DAY,
-      CAST(MAX(CAST(order_date AS Nullable(DATE))) AS Nullable(DATE)),
+      CAST(MAX(semseg__part1) AS Nullable(DATE)),
       CAST(CURRENT_DATE() AS Nullable(DATE))
     ) AS days_since_last_order,
-    COUNT(
-      DISTINCT YEAR(CAST(order_date AS Nullable(DATE))) * 12 + MONTH(CAST(order_date AS Nullable(DATE)))
-    ) AS active_months
-  FROM customer_sales_rows
+    COUNT(nullIf(semseg__values, 0)) AS active_months
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (

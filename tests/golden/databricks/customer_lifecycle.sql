@@ -5,33 +5,25 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
-), customer_sales AS (
+), customer_sales_values AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS order_count,
-    DATEDIFF(
-      DAY,
-      CAST(MIN(
-        CASE
-          WHEN TYPEOF(order_date) = 'timestamp'
-          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
-          ELSE CAST(order_date AS DATE)
-        END
-      ) AS DATE),
-      CAST(CURRENT_DATE AS DATE)
-    ) AS days_since_first_order,
-    DATEDIFF(
-      DAY,
-      CAST(MAX(
-        CASE
-          WHEN TYPEOF(order_date) = 'timestamp'
-          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
-          ELSE CAST(order_date AS DATE)
-        END
-      ) AS DATE),
-      CAST(CURRENT_DATE AS DATE)
-    ) AS days_since_last_order,
-    MAX(sales_amount) AS largest_sale_line
+    MIN(
+      CASE
+        WHEN TYPEOF(order_date) = 'timestamp'
+        THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+        ELSE CAST(order_date AS DATE)
+      END
+    ) AS semseg__part1,
+    MAX(
+      CASE
+        WHEN TYPEOF(order_date) = 'timestamp'
+        THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+        ELSE CAST(order_date AS DATE)
+      END
+    ) AS semseg__part2,
+    MAX(sales_amount) AS semseg__part3,
+    COUNT(unified_order_id) AS semseg__values
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
@@ -43,6 +35,17 @@ WITH customer_population AS (
       THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
       ELSE CAST(order_date AS DATE)
     END <= CAST(CURRENT_DATE AS DATE)
+  GROUP BY
+    unified_customer_id,
+    unified_order_id
+), customer_sales AS (
+  SELECT
+    unified_customer_id,
+    COUNT(NULLIF(semseg__values, 0)) AS order_count,
+    DATEDIFF(DAY, CAST(MIN(semseg__part1) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_first_order,
+    DATEDIFF(DAY, CAST(MAX(semseg__part2) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
+    MAX(semseg__part3) AS largest_sale_line
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (

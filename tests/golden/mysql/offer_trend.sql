@@ -18,14 +18,21 @@ WITH customer_population AS (
       CONCAT(transaction_type, '|') = 'Sale|' COLLATE utf8mb4_bin
     )
     AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+), customer_sales_values AS (
+  SELECT
+    unified_customer_id,
+    MAX(CAST(order_date AS DATE)) AS semseg__part1,
+    COUNT(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS semseg__values
+  FROM customer_sales_rows
+  GROUP BY
+    unified_customer_id,
+    CAST(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE)) AS BINARY)
 ), customer_sales AS (
   SELECT
     unified_customer_id,
-    DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(CAST(order_date AS DATE)) AS DATE)) AS days_since_last_order,
-    COUNT(
-      DISTINCT CAST(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE)) AS BINARY)
-    ) AS active_months
-  FROM customer_sales_rows
+    DATEDIFF(CAST(CURRENT_DATE AS DATE), CAST(MAX(semseg__part1) AS DATE)) AS days_since_last_order,
+    COUNT(NULLIF(semseg__values, 0)) AS active_months
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (

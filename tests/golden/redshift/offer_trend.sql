@@ -18,14 +18,23 @@ WITH customer_population AS (
       transaction_type || '|' = 'Sale|'
     )
     AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+), customer_sales_values AS (
+  SELECT
+    unified_customer_id,
+    MAX(CAST(order_date AS DATE)) AS semseg__part1,
+    COUNT(
+      EXTRACT(YEAR FROM CAST(order_date AS DATE)) * 12 + EXTRACT(MONTH FROM CAST(order_date AS DATE))
+    ) AS semseg__values
+  FROM customer_sales_rows
+  GROUP BY
+    unified_customer_id,
+    EXTRACT(YEAR FROM CAST(order_date AS DATE)) * 12 + EXTRACT(MONTH FROM CAST(order_date AS DATE))
 ), customer_sales AS (
   SELECT
     unified_customer_id,
-    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
-    COUNT(
-      DISTINCT EXTRACT(YEAR FROM CAST(order_date AS DATE)) * 12 + EXTRACT(MONTH FROM CAST(order_date AS DATE))
-    ) AS active_months
-  FROM customer_sales_rows
+    DATEDIFF(DAY, CAST(MAX(semseg__part1) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
+    COUNT(NULLIF(semseg__values, 0)) AS active_months
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (

@@ -18,12 +18,21 @@ WITH customer_population AS (
       transaction_type = 'Sale'
     )
     AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+), customer_sales_values AS (
+  SELECT
+    unified_customer_id,
+    MAX(CAST(order_date AS DATE)) AS semseg__part1,
+    COUNT(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS semseg__values
+  FROM customer_sales_rows
+  GROUP BY
+    unified_customer_id,
+    YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))
 ), customer_sales AS (
   SELECT
     unified_customer_id,
-    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
-    COUNT(DISTINCT YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS active_months
-  FROM customer_sales_rows
+    DATEDIFF(DAY, CAST(MAX(semseg__part1) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
+    COUNT(NULLIF(semseg__values, 0)) AS active_months
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (

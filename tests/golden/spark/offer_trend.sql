@@ -22,22 +22,18 @@ WITH customer_population AS (
       THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
       ELSE CAST(order_date AS DATE)
     END <= CAST(CURRENT_DATE AS DATE)
-), customer_sales AS (
+), customer_sales_values AS (
   SELECT
     unified_customer_id,
-    DATEDIFF(
-      DAY,
-      CAST(MAX(
-        CASE
-          WHEN TYPEOF(order_date) = 'timestamp'
-          THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
-          ELSE CAST(order_date AS DATE)
-        END
-      ) AS DATE),
-      CAST(CURRENT_DATE AS DATE)
-    ) AS days_since_last_order,
+    MAX(
+      CASE
+        WHEN TYPEOF(order_date) = 'timestamp'
+        THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+        ELSE CAST(order_date AS DATE)
+      END
+    ) AS semseg__part1,
     COUNT(
-      DISTINCT YEAR(
+      YEAR(
         CASE
           WHEN TYPEOF(order_date) = 'timestamp'
           THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
@@ -50,8 +46,29 @@ WITH customer_population AS (
           ELSE CAST(order_date AS DATE)
         END
       )
-    ) AS active_months
+    ) AS semseg__values
   FROM customer_sales_rows
+  GROUP BY
+    unified_customer_id,
+    YEAR(
+      CASE
+        WHEN TYPEOF(order_date) = 'timestamp'
+        THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+        ELSE CAST(order_date AS DATE)
+      END
+    ) * 12 + MONTH(
+      CASE
+        WHEN TYPEOF(order_date) = 'timestamp'
+        THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(order_date, 'UTC')) / 86400) AS INT))
+        ELSE CAST(order_date AS DATE)
+      END
+    )
+), customer_sales AS (
+  SELECT
+    unified_customer_id,
+    DATEDIFF(DAY, CAST(MAX(semseg__part1) AS DATE), CAST(CURRENT_DATE AS DATE)) AS days_since_last_order,
+    COUNT(NULLIF(semseg__values, 0)) AS active_months
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (

@@ -18,14 +18,23 @@ WITH customer_population AS (
       transaction_type = 'Sale'
     )
     AND DATE(order_date) <= DATE(CURRENT_DATE)
+), customer_sales_values AS (
+  SELECT
+    unified_customer_id,
+    MAX(DATE(order_date)) AS semseg__part1,
+    COUNT(
+      CAST(STRFTIME('%Y', DATE(order_date)) AS INTEGER) * 12 + CAST(STRFTIME('%m', DATE(order_date)) AS INTEGER)
+    ) AS semseg__values
+  FROM customer_sales_rows
+  GROUP BY
+    unified_customer_id,
+    CAST(STRFTIME('%Y', DATE(order_date)) AS INTEGER) * 12 + CAST(STRFTIME('%m', DATE(order_date)) AS INTEGER)
 ), customer_sales AS (
   SELECT
     unified_customer_id,
-    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MAX(DATE(order_date))))) AS INTEGER) AS days_since_last_order,
-    COUNT(
-      DISTINCT CAST(STRFTIME('%Y', DATE(order_date)) AS INTEGER) * 12 + CAST(STRFTIME('%m', DATE(order_date)) AS INTEGER)
-    ) AS active_months
-  FROM customer_sales_rows
+    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MAX(semseg__part1)))) AS INTEGER) AS days_since_last_order,
+    COUNT(NULLIF(semseg__values, 0)) AS active_months
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (

@@ -5,21 +5,13 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
-), customer_sales AS (
+), customer_sales_values AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS order_count,
-    DATE_DIFF(
-      'DAY',
-      DATE_TRUNC('DAY', CAST(MIN(CAST(order_date AS DATE)) AS DATE)),
-      DATE_TRUNC('DAY', CAST(CURRENT_DATE AS DATE))
-    ) AS days_since_first_order,
-    DATE_DIFF(
-      'DAY',
-      DATE_TRUNC('DAY', CAST(MAX(CAST(order_date AS DATE)) AS DATE)),
-      DATE_TRUNC('DAY', CAST(CURRENT_DATE AS DATE))
-    ) AS days_since_last_order,
-    MAX(sales_amount) AS largest_sale_line
+    MIN(CAST(order_date AS DATE)) AS semseg__part1,
+    MAX(CAST(order_date AS DATE)) AS semseg__part2,
+    MAX(sales_amount) AS semseg__part3,
+    COUNT(unified_order_id) AS semseg__values
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
@@ -27,6 +19,25 @@ WITH customer_population AS (
       transaction_type = 'Sale'
     )
     AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+  GROUP BY
+    unified_customer_id,
+    unified_order_id
+), customer_sales AS (
+  SELECT
+    unified_customer_id,
+    COUNT(NULLIF(semseg__values, 0)) AS order_count,
+    DATE_DIFF(
+      'DAY',
+      DATE_TRUNC('DAY', CAST(MIN(semseg__part1) AS DATE)),
+      DATE_TRUNC('DAY', CAST(CURRENT_DATE AS DATE))
+    ) AS days_since_first_order,
+    DATE_DIFF(
+      'DAY',
+      DATE_TRUNC('DAY', CAST(MAX(semseg__part2) AS DATE)),
+      DATE_TRUNC('DAY', CAST(CURRENT_DATE AS DATE))
+    ) AS days_since_last_order,
+    MAX(semseg__part3) AS largest_sale_line
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (

@@ -18,14 +18,21 @@ WITH customer_population AS (
       transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
     )
     AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
+), customer_sales_values AS (
+  SELECT
+    unified_customer_id AS unified_customer_id,
+    MAX(CAST(order_date AS DATE)) AS semseg__part1,
+    COUNT_BIG(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE))) AS semseg__values
+  FROM customer_sales_rows
+  GROUP BY
+    unified_customer_id,
+    CAST(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE)) AS VARBINARY(MAX))
 ), customer_sales AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
-    COUNT_BIG(
-      DISTINCT CAST(YEAR(CAST(order_date AS DATE)) * 12 + MONTH(CAST(order_date AS DATE)) AS VARBINARY(MAX))
-    ) AS active_months
-  FROM customer_sales_rows
+    DATEDIFF(DAY, CAST(MAX(semseg__part1) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
+    COUNT_BIG(NULLIF(semseg__values, 0)) AS active_months
+  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_sales_distinct AS (
