@@ -444,11 +444,22 @@ def cluster(
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace a different existing model file.")] = False,
+    renumber: Annotated[
+        bool,
+        typer.Option(
+            help="Number the clusters 0, 1, ... by size instead of keeping the ids of the "
+            "model being replaced (names in cluster.names then need checking)."
+        ),
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
-    """Fit the spec's cluster segmentations (or the one named) and write their model files."""
+    """Fit the spec's cluster segmentations (or the one named) and write their model files.
+
+    A refit keeps the id (and so the name) of each cluster that persists, matched to the model
+    it replaces by shared members, and says which clusters appeared, vanished, merged or split.
+    """
     when = _as_of(as_of)
     spec_file = load_one(spec, "cluster", variables(var))
     tables = _table_option(table or [])
@@ -464,7 +475,7 @@ def cluster(
         if session.as_of_note and format is not Format.json:
             typer.echo(session.as_of_note)
         for name in names:
-            results.append(fit_spec(session, name, model, force, show))
+            results.append(fit_spec(session, name, model, force, show, renumber))
     show("")
     low = [
         (summary["segmentation"], summary["agreement"])
@@ -486,6 +497,8 @@ def cluster(
             typer.echo(f"clusters: {summary['clusters']}  noise: {summary['noise_share']:.1%}")
             for cid, size in summary["sizes"].items():
                 typer.echo(f"  cluster {cid}: {size:,}")
+            for line in summary["changes"]:
+                typer.echo(f"refit: {line}")
             if summary["agreement"] is not None:
                 typer.echo(
                     f"assignment SQL agrees with the local labels on {summary['agreement']:.1%}"

@@ -21,11 +21,12 @@ import yaml
 from sqlglot import exp
 
 from semseg.compile import comment_text, compile_tree, generate, header, refusals
+from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import Target, get_target
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
-from semseg.spec.model import Spec
+from semseg.spec.model import Spec, name_output
 from semseg.spec.params import MARKER
 from semseg.sql import CANONICAL, literal
 from semseg.verify.checks import key_checks, rule_check, tier_check
@@ -326,6 +327,21 @@ def _properties(spec_file: SpecFile, target: Target) -> str:
                 },
             ]
         columns += [col, order]
+        if s.cluster is not None and s.cluster.names:
+            ids = sorted(m.id for m in fitted_model(spec, name, spec_file.path).clusters)
+            named = [_quoted_inside(s.cluster.name_of(i), target) for i in [*ids, -1]]
+            col["data_tests"] = [
+                "not_null",
+                {"accepted_values": {"arguments": {"values": [*ids, -1], "quote": False}}},
+            ]
+            tests = ["not_null", {"accepted_values": {"arguments": {"values": named}}}]
+            columns.append(
+                {
+                    "name": name_output(name),
+                    "description": f"The name of each row's {name} cluster (cluster.names).",
+                    "data_tests": tests,
+                }
+            )
     doc = {
         "version": 2,
         "models": [

@@ -53,8 +53,12 @@ def test_golden_reparses_in_its_own_dialect(dialect, spec_path):
     spec = load_spec(spec_path).spec
     selected = [c.alias_or_name for c in trees[0].selects]
     expected = [spec.entity.key, *spec.metrics]
-    for name in spec.segmentations:
+    for name, s in spec.segmentations.items():
         expected += [name, spec.order_column(name)]
+        if s.cluster is not None and s.cluster.assign_noise == "nearest":
+            expected.append(f"{name}_distance")
+        if s.cluster is not None and s.cluster.names:
+            expected.append(f"{name}_name")
     assert selected == expected
 
 

@@ -363,6 +363,7 @@ def test_cluster_fits_every_cluster_segmentation_of_a_spec(tmp_path):
     spec = yaml.safe_load((SPECS / "olist_personas.yml").read_text("utf-8"))
     twin = dict(spec["segmentations"]["persona"])
     twin["cluster"] = dict(twin["cluster"], min_cluster_size=80)
+    twin["cluster"].pop("names")  # the personas' names are for the personas' model
     twin.pop("order_column", None)
     spec["segmentations"]["persona_coarse"] = twin
     path = tmp_path / "two.yml"

@@ -44,7 +44,8 @@ def page(tmp_path_factory):
     result = profile(spec_file, "persona", projection=True)
     path = tmp_path_factory.mktemp("html") / "personas.html"
     path.write_text(render_html(result), encoding="utf-8")
-    return path, [str(seg) for seg, _ in result.segments]
+    names = spec_file.spec.segmentations["persona"].cluster.names  # every persona is named
+    return path, [f"{seg} {names[seg]}" for seg, _ in result.segments]
 
 
 def _run(chromium, tmp_path, *args):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import html
 import re
 from datetime import date
 from pathlib import Path
@@ -128,6 +129,7 @@ def test_html_is_self_contained_and_names_every_segment(tmp_path):
     page = out.read_text(encoding="utf-8")
     assert not re.search(r"https?://", page)
     assert "<script" not in page and "<link" not in page
-    for seg, _ in p.segments:
-        assert f"<th>{seg}</th>" in page
+    names = load_spec(PERSONAS).spec.segmentations["persona"].cluster.names
+    for seg, _ in p.segments:  # every persona is named in the spec: id, then name
+        assert f"<th>{seg} {html.escape(names[seg])}</th>" in page
     assert page.count("<circle") == len(p.projection["x"]) > 1000

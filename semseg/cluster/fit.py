@@ -30,12 +30,14 @@ from semseg.cluster.features import (
     standardise,
     vocabulary,
 )
+from semseg.cluster.lineage import Lineage, comparable, fresh, match
 from semseg.compile.cluster_model import (
     CATEGORY_WEIGHT,
     ClusterCentre,
     FittedModel,
     Prototype,
     default_model_path,
+    load_model,
     stable_float,
 )
 from semseg.data import Session
@@ -66,6 +68,7 @@ class LocalFit:
     labels: Any  # int array aligned with features.keys (-1: noise, incomplete row)
     space: Any  # the scaled design matrix (NaN rows for incomplete rows)
     seconds: float
+    lineage: Lineage  # the model's ids against the previous model's (fit order without one)
 
 
 def _cluster_names(spec_file: SpecFile) -> list[str]:
@@ -285,12 +288,33 @@ def _choose_radii(space, fitted, centres, cluster_of, dists) -> tuple[list[float
     return qs, best / len(space)
 
 
+def relabel(labels, ids: list[int]):
+    """Fit-order labels (0..k-1, -1) as the ids ``ids[j]`` (-1 stays); a label beyond
+    ``ids`` becomes ``-2 - j``, an id no model has."""
+    import numpy as np
+
+    table = {j: i for j, i in enumerate(ids)}
+    return np.array([-1 if j < 0 else table.get(j, -2 - j) for j in labels.tolist()], dtype=int)
+
+
+def _previous_labels(previous: FittedModel, feats: Features, rows) -> Any:
+    """The previous model's rule (its radii kept) on ``rows`` of the new features: its ids."""
+    space = design(feats, previous.means, previous.stds, previous.categorical, CATEGORY_WEIGHT)
+    centres = [p.centre for p in previous.prototypes]
+    radii = [p.radius for p in previous.prototypes]
+    return owners(assign(space[rows], centres, radii), [p.cluster for p in previous.prototypes])
+
+
 def fit_local(
     session: Session,
     segmentation: str | None = None,
     progress: Callable[[str], None] | None = None,
+    previous: FittedModel | None = None,
 ) -> LocalFit:
-    """Pull features from ``session``, fit, renumber, choose radii; nothing is written."""
+    """Pull features from ``session``, fit, renumber, choose radii; nothing is written.
+
+    With the ``previous`` model of the segmentation, the clusters take its ids where they
+    persist (``cluster.lineage``); else ids are the fit order (0 = largest)."""
     _require_cluster_extra()
     import numpy as np
 
@@ -346,6 +370,13 @@ def fit_local(
     rule_radii = [math.inf] * len(radii) if anywhere else radii
     labels[complete] = owners(assign(space[complete], protos, rule_radii), cluster_of)
     labels[sample] = np.where(fitted == -1, labels[sample], fitted) if anywhere else fitted
+    lineage = fresh(k)
+    if previous is not None:
+        lineage.note = comparable(previous, list(c.features), list(c.categorical))
+        if not lineage.note:
+            lineage = match(fitted, _previous_labels(previous, feats, sample), k, previous)
+    ids = lineage.ids
+    labels = relabel(labels, ids)
     seconds = time.perf_counter() - t0
     params: dict[str, Any] = {"min_cluster_size": c.min_cluster_size, "min_samples": c.min_samples}
     if c.algorithm == "kmeans":
@@ -357,11 +388,11 @@ def fit_local(
         means=means,
         stds=stds,
         categorical=vocab,
-        clusters=[
-            ClusterCentre(j, int((fitted == j).sum()), [stable_float(x) for x in centres[j]])
+        clusters=[  # in fit order (largest first), whatever their ids
+            ClusterCentre(ids[j], int((fitted == j).sum()), [stable_float(x) for x in centres[j]])
             for j in range(k)
         ],
-        prototypes=[Prototype(j, protos[p], radii[p]) for p, j in enumerate(cluster_of)],
+        prototypes=[Prototype(ids[j], protos[p], radii[p]) for p, j in enumerate(cluster_of)],
         fingerprint=cluster_fingerprint(spec_file.spec, name),
         fit={
             "algorithm": c.algorithm,
@@ -382,9 +413,10 @@ def fit_local(
             "radius_quantiles": quantiles,
             "rule_agreement_on_fit": stable_float(local_agreement),
             "semseg_version": __version__,
+            **lineage.stored(),
         },
     )
-    return LocalFit(model, feats, labels, space, seconds)
+    return LocalFit(model, feats, labels, space, seconds, lineage)
 
 
 def data_digest(feats: Features) -> str:
@@ -408,8 +440,13 @@ def fit_spec(
     out: Path | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    renumber: bool = False,
 ) -> tuple[Path, bool, dict[str, Any]]:
     """Fit, write the model JSON (default next to the spec), measure SQL agreement.
+
+    A model already at the path is the previous one: clusters that persist keep its ids
+    (``cluster.lineage``) unless ``renumber``, and the summary's ``changes`` say what
+    appeared, vanished, merged or split.
 
     The model is written under the overwrite policy of ``semseg.files``: an identical file is
     left as it is, a different one needs ``force``. Returns ``(model_path, changed, summary)``;
@@ -424,7 +461,8 @@ def fit_spec(
     default = default_model_path(spec_file.path, name, c.model)
     path = out or default
     preflight(path, force=True)  # a folder or an outside link in the way: say so before fitting
-    fitted = fit_local(session, name, progress)
+    previous = None if renumber else _previous_model(path, name)
+    fitted = fit_local(session, name, progress, previous)
     model = fitted.model
     changed = write_text(path, model.to_json(), force, owner=str(spec_file.path))
     share = None
@@ -442,8 +480,20 @@ def fit_spec(
         "radius": model.fit["radius"],
         "seconds": round(fitted.seconds, 3),
         "agreement": share,
+        "changes": fitted.lineage.lines(c.names) if previous is not None else [],
     }
     return Path(path), changed, summary
+
+
+def _previous_model(path: Path, segmentation: str) -> FittedModel | None:
+    """The model a refit replaces, when there is a readable one of this segmentation."""
+    if not Path(path).is_file():
+        return None
+    try:
+        model = load_model(path)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # write_text refuses to replace it without --force anyway
+    return model if model.segmentation == segmentation else None
 
 
 def sql_labels(session: Session, segmentation: str) -> dict[Any, int]:

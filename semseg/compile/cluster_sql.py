@@ -23,7 +23,7 @@ from semseg.compile.cluster_model import FittedModel, load_model, model_path_for
 from semseg.compile.portable import nearest
 from semseg.errors import CompileError
 from semseg.spec.graph import cluster_fingerprint
-from semseg.spec.model import Spec
+from semseg.spec.model import Cluster, Spec
 from semseg.spec.names import coordinate_column, distance_column, nearest_column
 from semseg.sql import (
     all_of,
@@ -162,7 +162,8 @@ def label_sql(
 
 
 def order_sql(label: str, k: int) -> exp.Expression:
-    """Sort order from the label column: cluster j → j + 1, noise (-1) last (k + 1)."""
+    """Sort order from the label column: cluster j → j + 1, noise (-1) last (k + 1); ``k`` is
+    one more than the largest id (ids need not be 0..k-1 once a refit has retired some)."""
     shifted = paren(exp.Add(this=column(label), expression=number(k + 1)))
     return exp.Add(this=exp.Mod(this=shifted, expression=number(k + 1)), expression=number(1))
 
@@ -198,4 +199,23 @@ def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:
             f"its source or filter, or the settings of '{name}'), so the model would assign "
             "rows it was not fitted for; run `semseg cluster SPEC --force` to fit it again"
         )
+    ids = sorted(c.id for c in model.clusters)
+    unknown = sorted(set(cluster.names) - {-1, *ids})
+    if unknown:
+        listed = ", ".join(map(str, ids)) or "none"
+        raise CompileError(
+            f"segmentation '{name}': cluster.names names cluster "
+            f"{', '.join(map(str, unknown))}, which the fitted model {path} does not have "
+            f"(its clusters: {listed}); a refit retires the ids of clusters that vanish or "
+            "merge: remove or move those names"
+        )
     return model
+
+
+def name_sql(model: FittedModel, label: str, cluster: Cluster) -> exp.Expression:
+    """The cluster name of the label column: ``cluster.names``, else the default name."""
+    branches = [
+        (exp.EQ(this=column(label), expression=number(c.id)), literal(cluster.name_of(c.id)))
+        for c in sorted(model.clusters, key=lambda c: c.id)
+    ]
+    return case(branches, literal(cluster.name_of(-1)))

@@ -21,6 +21,7 @@ from semseg.compile.cluster_sql import (
     distance_sql,
     fitted_model,
     label_sql,
+    name_sql,
     nearest_sql,
     order_sql,
 )
@@ -42,6 +43,7 @@ from semseg.spec.model import (
     Segmentation,
     Spec,
     distance_output,
+    name_output,
 )
 from semseg.spec.names import (
     HELPER_SEPARATOR,
@@ -908,8 +910,15 @@ def _cluster_label(spec: Spec, name: str, model: FittedModel) -> list[Column]:
 
 
 def _cluster_columns(spec: Spec, name: str, model: FittedModel) -> tuple[Column, ...]:
-    """The order column of a cluster segmentation (id + 1, -1 last), from its label column."""
-    return (Column(spec.order_column(name), order_sql(name, len(model.clusters))),)
+    """The order column of a cluster segmentation (id + 1, -1 last), from its label column;
+    with ``cluster.names`` the name of each row's cluster."""
+    cluster = spec.segmentations[name].cluster
+    assert cluster is not None
+    top = max((c.id for c in model.clusters), default=-1) + 1
+    out = [Column(spec.order_column(name), order_sql(name, top))]
+    if cluster.names:
+        out.append(Column(name_output(name), name_sql(model, name, cluster)))
+    return tuple(out)
 
 
 def _metric_value(

@@ -255,6 +255,12 @@ class Profile:
     population: int
     projection: dict[str, Any] = field(default_factory=dict)
     as_of: str = ""  # where the as-of date came from ('' without event time)
+    names: dict[Any, str] = field(default_factory=dict)  # cluster id -> cluster.names' name
+
+    def title(self, segment: Any) -> str:
+        """A segment as shown: its label, and a named cluster's name after its id."""
+        name = self.names.get(segment)
+        return f"{segment} {name}" if name else str(segment)
 
     def index(self, segment: Any, metric: str, category: str | None = None) -> float | None:
         for r in self.rows:
@@ -314,7 +320,10 @@ def profile(
             sum(n for _, n in segments),
             as_of=session.as_of_note,
         )
-        if projection and spec_file.spec.segmentations[segmentation].cluster is not None:
+        cluster = spec_file.spec.segmentations[segmentation].cluster
+        if cluster is not None and cluster.names:
+            result.names = {seg: cluster.name_of(seg) for seg, _ in segments}
+        if projection and cluster is not None:
             result.projection = _projection(session, segmentation)
         return result
     finally:

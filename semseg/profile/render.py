@@ -42,7 +42,7 @@ def render_terminal(p: Profile, stream: TextIO | None = None, color: bool | None
     lines = []
     for seg, n in p.segments:
         cells = [
-            _printable(str(seg)),
+            _printable(p.title(seg)),
             f"{n:,}",
             f"{n / p.population:.1%}" if p.population else "n/a",
         ]
@@ -52,12 +52,15 @@ def render_terminal(p: Profile, stream: TextIO | None = None, color: bool | None
     out = [
         f"{p.spec}.{p.segmentation}: index vs {p.baseline} (* = overlay)",
         *([p.as_of] if p.as_of else []),
-        "  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True)),
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(heads, widths, strict=True))
+        ),
     ]
     for row in lines:
         cells = []
         for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
-            text = cell.rjust(w)
+            text = cell.ljust(w) if i == 0 else cell.rjust(w)
             if color and i >= 3 and cell not in ("n/a",):
                 text = f"{GREEN if cell.startswith('+') else RED}{text}{RESET}"
             cells.append(text)
@@ -84,7 +87,12 @@ def _sizes(p: Profile) -> dict[str, Any]:
     width, bar = 420, 18
     top = max((n for _, n in p.segments), default=1) or 1
     bars = [
-        {"label": str(seg), "count": n, "y": i * (bar + 4), "width": int((width - 140) * n / top)}
+        {
+            "label": p.title(seg),
+            "count": n,
+            "y": i * (bar + 4),
+            "width": int((width - 220) * n / top),
+        }
         for i, (seg, n) in enumerate(p.segments)
     ]
     return {"width": width, "bar": bar, "height": len(p.segments) * (bar + 4), "bars": bars}
@@ -108,7 +116,7 @@ def _scatter(p: Profile) -> dict[str, Any] | None:
         for x, y, lab in zip(xs, ys, proj["label"], strict=True)
     ]
     legend = [
-        {"label": str(s), "colour": "#999" if s < 0 else PALETTE[s % len(PALETTE)]}
+        {"label": p.title(s), "colour": "#999" if s < 0 else PALETTE[s % len(PALETTE)]}
         for s, _ in p.segments
         if isinstance(s, int)
     ]
@@ -131,7 +139,7 @@ def render_html(p: Profile) -> str:
     cols = p.columns()
     rows = [
         {
-            "label": str(seg),
+            "label": p.title(seg),
             "size": n,
             "cells": [
                 {"colour": _cell_colour(v), "text": _pct(v)}

@@ -9,16 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 
-from semseg.spec.model import Spec
+from semseg.spec.model import Spec, distance_output, name_output
 from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 
 def segmentation_columns(spec: Spec) -> dict[str, str]:
-    """Output column name → segmentation that produces it (label and order columns)."""
+    """Output column name → segmentation that produces it (label and order columns, and a
+    cluster segmentation's distance and name columns)."""
     out = {}
     for name in spec.segmentations:
         out[name] = name
         out[spec.order_column(name)] = name
+        if (c := spec.segmentations[name].cluster) is not None and c.assigns_noise:
+            out[distance_output(name)] = name
+        if c is not None and c.names:
+            out[name_output(name)] = name
     return out
 
 
@@ -123,8 +128,10 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
             wanted.append(metric)
             todo += deps.get(metric, [])
     sources = sorted({m.source for n in wanted if (m := spec.metrics[n]).source})
-    # (assign_noise changes the rule, not the fit; left out when unset, as before it existed)
-    settings = cluster.model_dump(mode="json", exclude={"model", "overlays", "assign_noise"})
+    # assign_noise changes the rule and names the labels, not the fit (left out, as before
+    # they existed)
+    fit_only = {"model", "overlays", "assign_noise", "names"}
+    settings = cluster.model_dump(mode="json", exclude=fit_only)
     content = {
         "entity_key": spec.entity.key,
         "dialect": spec.dialect,

@@ -233,16 +233,39 @@ class Cluster(_Model):
         "and <segmentation>_distance holds its distance to that prototype (scaled space).",
     )
 
+    names: dict[Annotated[int, Field(strict=False)], Annotated[StrictStr, Field(min_length=1)]] = (
+        Field(
+            default_factory=dict,
+            description="A name per cluster id of the fitted model (-1: the entities in no "
+            "cluster), written to <segmentation>_name. Unnamed clusters are 'Cluster <id>', -1 "
+            "'Unassigned'. A refit keeps the ids of clusters that persist.",
+        )
+    )
+
     @property
     def assigns_noise(self) -> bool:
         """Whether every clusterable entity gets a cluster (``assign_noise: nearest``)."""
         return self.assign_noise == "nearest"
+
+    def name_of(self, cluster_id: int) -> str:
+        """The name of a cluster id: declared, else ``Cluster <id>`` (-1: ``Unassigned``)."""
+        if cluster_id in self.names:
+            return self.names[cluster_id]
+        return NOISE_NAME if cluster_id == -1 else f"Cluster {cluster_id}"
+
+
+NOISE_NAME = "Unassigned"  # the name of cluster -1 unless cluster.names gives one
 
 
 def distance_output(segmentation: str) -> str:
     """The output column of a cluster segmentation with ``assign_noise: nearest``: the
     distance of the row to the prototype that gave it its cluster."""
     return f"{segmentation}_distance"
+
+
+def name_output(segmentation: str) -> str:
+    """The output column of a cluster segmentation with ``names``: each row's cluster name."""
+    return f"{segmentation}_name"
 
 
 class Segmentation(_Model):
@@ -378,4 +401,6 @@ class Spec(_Model):
             out += [name, self.order_column(name)]
             if (c := self.segmentations[name].cluster) is not None and c.assigns_noise:
                 out.append(distance_output(name))
+            if c is not None and c.names:
+                out.append(name_output(name))
         return out

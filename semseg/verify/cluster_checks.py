@@ -9,13 +9,13 @@ libraries, inside the function, so only specs with a cluster segmentation pay fo
 
 from __future__ import annotations
 
-from semseg.cluster.fit import AGREEMENT_MIN, fit_local, label_agreement, mismatches
+from semseg.cluster.fit import AGREEMENT_MIN, fit_local, label_agreement, mismatches, relabel
 from semseg.compile.cluster_sql import fitted_model
 from semseg.data import Session
 from semseg.spec import SpecFile
-from semseg.spec.model import distance_output
+from semseg.spec.model import distance_output, name_output
 from semseg.sql import name_sql as q
-from semseg.sql import snippet_sql
+from semseg.sql import snippet_sql, sql_literal
 from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult
 
@@ -27,20 +27,40 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
     spec = spec_file.spec
     c = spec.segmentations[name].cluster
     assert c is not None
-    k = len(fitted_model(spec, name, spec_file.path).clusters)
+    ids = sorted(m.id for m in fitted_model(spec, name, spec_file.path).clusters)
+    known = ", ".join(map(str, [-1, *ids]))
+    last = (ids[-1] if ids else -1) + 2  # noise sorts after the largest id
     key, label, order = q(spec.entity.key), q(name), q(spec.order_column(name))
     checks = [
         CheckSQL(
             f"labels:{name}",
-            f"every row has a cluster id in -1..{k - 1} and its {spec.order_column(name)}",
+            f"every row has one of the model's cluster ids ({known}) and its "
+            f"{spec.order_column(name)}",
             f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
             f"COALESCE(CAST({label} AS VARCHAR), 'NULL') || ' with order ' || "
             f"COALESCE(CAST({order} AS VARCHAR), 'NULL') AS problem FROM {RESULT} "
-            f"WHERE {label} IS NULL OR {label} < -1 OR {label} >= {k} "
+            f"WHERE {label} IS NULL OR {label} NOT IN ({known}) "
             f"OR {order} IS NULL "
-            f"OR {order} <> CASE WHEN {label} = -1 THEN {k + 1} ELSE {label} + 1 END",
+            f"OR {order} <> CASE WHEN {label} = -1 THEN {last} ELSE {label} + 1 END",
         )
     ]
+    if c.names:  # the spec's names, and the documented defaults, written here again
+        named = {i: c.names.get(i, f"Cluster {i}") for i in ids}
+        named[-1] = c.names.get(-1, "Unassigned")
+        expected = " ".join(
+            f"WHEN {label} = {i} THEN {sql_literal(n)}" for i, n in sorted(named.items())
+        )
+        column = q(name_output(name))
+        checks.append(
+            CheckSQL(
+                f"names:{name}",
+                f"every row's {name_output(name)} is the name cluster.names gives its cluster",
+                f"SELECT CAST({key} AS VARCHAR) AS offender, 'cluster ' || "
+                f"COALESCE(CAST({label} AS VARCHAR), 'NULL') || ' named ' || "
+                f"COALESCE({column}, 'NULL') AS problem FROM {RESULT} WHERE {column} IS NULL "
+                f"OR CASE {expected} END IS NULL OR {column} <> CASE {expected} END",
+            )
+        )
     if c.assigns_noise:  # every clusterable row has a cluster and a distance
         clusterable = " AND ".join(f"{q(f)} IS NOT NULL" for f in c.features)
         if c.where:
@@ -77,6 +97,12 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
 def agreement_check(session: Session, name: str) -> CheckResult:
     """The model's labels (table ``semseg_result`` of ``session``) against a local refit."""
     fitted = fit_local(session, name)
+    # The refit numbers its clusters in fit order (largest first); the model lists its
+    # clusters in that order with the ids a refit kept (cluster.lineage): the j-th is ids[j].
+    ids = [
+        c.id for c in fitted_model(session.spec_file.spec, name, session.spec_file.path).clusters
+    ]
+    fitted.labels = relabel(fitted.labels, ids)
     key = session.spec_file.spec.entity.key
     query = f"SELECT {q(key)}, {q(name)} FROM {RESULT}"
     found = dict(session.con.execute(query).fetchall())

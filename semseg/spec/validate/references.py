@@ -15,7 +15,7 @@ from semseg.spec.graph import (
     segmentation_dependencies,
 )
 from semseg.spec.load import Marks
-from semseg.spec.model import Spec
+from semseg.spec.model import NOISE_NAME, Spec, distance_output, name_output
 from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 
@@ -70,6 +70,13 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
         _claim(owners, name, ("segmentations", name), issues, marks)
         order_path = ("segmentations", name, "order_column")
         _claim(owners, spec.order_column(name), order_path, issues, marks)
+        if (c := spec.segmentations[name].cluster) is not None and c.assigns_noise:
+            noise_at = ("segmentations", name, "cluster", "assign_noise")
+            _claim(owners, distance_output(name), noise_at, issues, marks)
+        if c is not None and c.names:
+            names_at = ("segmentations", name, "cluster", "names")
+            _claim(owners, name_output(name), names_at, issues, marks)
+            issues += _cluster_name_issues(c.names, names_at, marks)
 
     for name, s in spec.segmentations.items():
         at = ("segmentations", name)
@@ -149,6 +156,41 @@ def _claim(owners: dict, column: str, path: tuple, issues: list[Issue], marks: M
         )
     else:
         owners[column] = path
+
+
+def _cluster_name_issues(names: dict[int, str], at: tuple, marks: Marks) -> list[Issue]:
+    """Cluster ids are -1 or more; each name is one cluster's, and not another's default."""
+    issues = []
+    seen: dict[str, int] = {}
+    for cluster_id, name in names.items():
+        if cluster_id < -1:
+            issues.append(
+                marks.issue(
+                    (*at, str(cluster_id)),
+                    f"cluster id {cluster_id} does not exist",
+                    "cluster ids are -1 (no cluster) or the model's 0, 1, ...",
+                    key=True,
+                )
+            )
+        noise_default = cluster_id != -1 and -1 not in names and name == NOISE_NAME
+        if name in seen or noise_default:
+            issues.append(
+                marks.issue(
+                    (*at, str(cluster_id)),
+                    f"the name '{name}' is given to clusters {seen.get(name, -1)} and {cluster_id}",
+                    "give every cluster its own name",
+                )
+            )
+        elif name.startswith("Cluster ") and name != f"Cluster {cluster_id}":
+            issues.append(
+                marks.issue(
+                    (*at, str(cluster_id)),
+                    f"'{name}' is the name an unnamed cluster gets",
+                    "choose another name, or name every cluster",
+                )
+            )
+        seen.setdefault(name, cluster_id)
+    return issues
 
 
 def _check_issues(spec: Spec, marks: Marks) -> list[Issue]:

@@ -1216,7 +1216,28 @@ WITH customer_population AS (
     persona,
     (
       persona + 10
-    ) % 10 + 1 AS persona_order
+    ) % 10 + 1 AS persona_order,
+    CASE
+      WHEN persona = 0
+      THEN 'Salvador bargain hunters'
+      WHEN persona = 1
+      THEN 'Belo Horizonte critics'
+      WHEN persona = 2
+      THEN 'Porto Alegre browsers'
+      WHEN persona = 3
+      THEN 'Rio bulk buyers'
+      WHEN persona = 4
+      THEN 'Curitiba heavy haulers'
+      WHEN persona = 5
+      THEN 'Sao Paulo premium'
+      WHEN persona = 6
+      THEN 'Brasilia reviewers'
+      WHEN persona = 7
+      THEN 'Brasilia happy reviewers'
+      WHEN persona = 8
+      THEN 'Sao Paulo premium singles'
+      ELSE 'No persona'
+    END AS persona_name
   FROM customer_cluster_labels
 )
 SELECT
@@ -1236,5 +1257,6 @@ SELECT
   detailed_review_rate,
   avg_order_weight_kg,
   persona,
-  persona_order
+  persona_order,
+  persona_name
 FROM customer_segments
