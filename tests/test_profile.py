@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import html
+import io
 import re
 from datetime import date
 from pathlib import Path
