@@ -138,8 +138,9 @@ def test_dbt_build_passes_then_a_corrupted_row_fails(project):
     tested = _dbt(project, "test", "--select", "offer_seeker", "olist_personas")
     assert tested.returncode != 0
     out = tested.stdout
-    for test in ("offer_seeker__offer_seeker_segment", "olist_personas__persona"):
-        assert any(test in line and "FAIL 1" in line for line in out.splitlines()), out[-3000:]
+    # The corrupted persona row fails two proofs: cluster.where and its (now wrong) name.
+    for test, fails in (("offer_seeker__offer_seeker_segment", 1), ("olist_personas__persona", 2)):
+        assert any(test in ln and f"FAIL {fails}" in ln for ln in out.splitlines()), out[-3000:]
 
 
 def test_compile_dbt_refuses_to_overwrite_edits(project, tmp_path):

@@ -117,3 +117,30 @@ def test_screenshot_is_not_blank(chromium, page, tmp_path):
     pixels = _png_pixels(shot.read_bytes())
     # A blank page compresses to a handful of byte values; the chart and heat map use many.
     assert len(set(pixels)) > 100
+
+
+PROBE = (
+    "<script>document.body.insertAdjacentHTML('beforeend', '<p id=\"probe\">' + "
+    "document.documentElement.scrollWidth + 'x' + window.innerWidth + '</p>')</script>"
+)
+
+
+def test_the_page_fits_1280_pixels_without_horizontal_scrolling(chromium, page, tmp_path):
+    """A copy of the page with a probe script (the report itself has none) measures how wide
+    the laid-out document is in a 1280 px window; a screenshot at that width is kept."""
+    path, segments = page
+    probed = tmp_path / "probed.html"
+    probed.write_text(path.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"))
+    dom = _run(chromium, tmp_path, "--window-size=1280,2000", "--dump-dom", probed.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'<p id="probe">(\d+)x(\d+)</p>', dom.stdout)
+    assert found, dom.stdout[-2000:]
+    width, window = int(found.group(1)), int(found.group(2))
+    assert window == 1280 and width <= window, f"the page is {width} px wide in {window} px"
+    shot = tmp_path / "personas-1280.png"
+    result = _run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400",
+                  path.as_uri())  # fmt: skip
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    data = shot.read_bytes()
+    assert struct.unpack(">II", data[16:24]) == (1280, 2400)
+    assert len(set(_png_pixels(data))) > 100

@@ -90,8 +90,12 @@ def test_html_report_escapes_labels_metrics_and_categories():
         overlays=["city"],
         segments=[(label, 3)],
         rows=[
-            {"segment": label, "metric": "m", "category": None, "index_value": 0.5},
-            {"segment": label, "metric": "city", "category": "<b>Rio</b>", "index_value": -0.2},
+            {"segment": label, "metric": "m", "category": None, "index_value": 0.5}
+            | {"kind": "mean", "category_order": 0, "value": 3.0, "baseline": 2.0}
+            | {"known": 3, "square": 9.0, "z": None, "flag": "small"},
+            {"segment": label, "metric": "city", "category": "<b>Rio</b>", "index_value": -0.2}
+            | {"kind": "share", "category_order": 1, "value": 0.4, "baseline": 0.5}
+            | {"known": 3, "square": None, "z": None, "flag": "small"},
         ],
         population=3,
     )

@@ -11,6 +11,7 @@ model, or for a cluster segmentation the rows passing ``cluster.where``. Categor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -112,8 +113,37 @@ def _plan(
     )
 
 
+OTHER_ORDER, MISSING_ORDER = 1_000_000, 1_000_001  # after every category, in this order
+
+
+def _categories(spec_file: SpecFile, metric: str, cte: str) -> str:
+    """``cte``: the categories a text metric is shown by, with their display order: the ones
+    the spec declares (ordinal order), else the ``TOP_CATEGORIES`` most frequent known values."""
+    declared = spec_file.spec.metrics[metric].categories
+    if declared:
+        rows = " UNION ALL ".join(
+            f"SELECT {sql_literal(c)} AS category, {i} AS category_order"
+            for i, c in enumerate(declared, 1)
+        )
+        return f"{cte} AS ({rows})"
+    text = f"CAST({q(metric)} AS VARCHAR)"
+    return (
+        f"{cte} AS (SELECT category, r AS category_order FROM (SELECT {text} AS category, "
+        f"ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, {text}) AS r "
+        f"FROM semseg__scoped WHERE {q(metric)} IS NOT NULL GROUP BY {text}) AS ranked "
+        f"WHERE r <= {TOP_CATEGORIES})"
+    )
+
+
 def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | None) -> str:
-    """The index query over the model: ``table`` holding its result, else the model inline."""
+    """The index query over the model: ``table`` holding its result, else the model inline.
+
+    One row per (segment, metric, category, kind). kind ``mean``: the mean of a numeric
+    metric over its known values; ``share``: a category's share of the known values of a text
+    metric; ``other``: the share of known values outside the categories shown; ``missing``:
+    the share of rows where the metric is NULL. ``known`` is the number of values a mean or
+    share is over, ``square`` the mean of the squared values (for the standard error);
+    ``baseline`` the same statistic over every profiled row (or the mean of the segments')."""
     if baseline not in BASELINES:
         raise UsageError(f"unknown baseline '{baseline}'; use one of: {', '.join(BASELINES)}")
     spec = spec_file.spec
@@ -132,35 +162,50 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
         f"semseg__sizes AS (SELECT {SEGS}, COUNT(*) AS n FROM semseg__scoped GROUP BY {SEGS})",
     ]
     seg_parts, pop_parts = [], []
-    for m in plan.numeric:
-        value = f"AVG(CAST({q(m)} AS DOUBLE))"
+
+    def part(
+        metric: str, category: str, kind: str, place: str, stats: str, rest: str, by: str = ""
+    ) -> None:
+        """One statistic per segment (``seg_parts``) and over every row (``pop_parts``);
+        ``by``: more GROUP BY columns (a category's)."""
+        head = f"{sql_literal(metric)} AS metric, {category} AS category, '{kind}' AS kind, "
+        head += f"{place} AS category_order, {stats} {rest}"
         seg_parts.append(
-            f"SELECT {SEGS}, {sql_literal(m)} AS metric, CAST(NULL AS VARCHAR) AS "
-            f"category, {value} AS value FROM semseg__scoped GROUP BY {SEGS}"
+            f"SELECT s.{SEG}, s.{SEG_ORDER}, {head} GROUP BY s.{SEG}, s.{SEG_ORDER}"
+            + (f", {by}" if by else "")
         )
-        pop_parts.append(
-            f"SELECT {sql_literal(m)} AS metric, CAST(NULL AS VARCHAR) AS category, "
-            f"{value} AS value FROM semseg__scoped"
-        )
+        pop_parts.append(f"SELECT {head}" + (f" GROUP BY {by}" if by else ""))
+
+    no_category = "CAST(NULL AS VARCHAR)"
+    for m in plan.numeric:
+        x = f"CAST(s.{q(m)} AS DOUBLE)"
+        stats = f"AVG({x}) AS value, COUNT({x}) AS known, AVG({x} * {x}) AS square"
+        part(m, no_category, "mean", "0", stats, "FROM semseg__scoped AS s")
     for i, m in enumerate(plan.categorical):
         top = f"semseg__top_{i}"
-        ctes.append(
-            f"{top} AS (SELECT category FROM (SELECT CAST({q(m)} AS VARCHAR) AS category, "
-            f"ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, CAST({q(m)} AS VARCHAR)) AS r "
-            f"FROM semseg__scoped WHERE {q(m)} IS NOT NULL "
-            f"GROUP BY CAST({q(m)} AS VARCHAR)) AS ranked "
-            f"WHERE r <= {TOP_CATEGORIES})"
-        )
-        hit = f"AVG(CASE WHEN CAST(s.{q(m)} AS VARCHAR) = t.category THEN 1.0 ELSE 0.0 END)"
-        seg_parts.append(
-            f"SELECT s.{SEG}, s.{SEG_ORDER}, {sql_literal(m)} AS metric, t.category, "
-            f"{hit} AS value FROM semseg__scoped AS s CROSS JOIN {top} AS t "
-            f"GROUP BY s.{SEG}, s.{SEG_ORDER}, t.category"
-        )
-        pop_parts.append(
-            f"SELECT {sql_literal(m)} AS metric, t.category, {hit} AS value "
-            f"FROM semseg__scoped AS s CROSS JOIN {top} AS t GROUP BY t.category"
-        )
+        ctes.append(_categories(spec_file, m, top))
+        text = f"CAST(s.{q(m)} AS VARCHAR)"
+        hit = f"AVG(CASE WHEN {text} = t.category THEN 1.0 ELSE 0.0 END) AS value"
+        part(
+            m, "t.category", "share", "t.category_order",
+            f"{hit}, COUNT(*) AS known, CAST(NULL AS DOUBLE) AS square",
+            f"FROM semseg__scoped AS s CROSS JOIN {top} AS t WHERE s.{q(m)} IS NOT NULL",
+            "t.category, t.category_order",
+        )  # fmt: skip
+        outside = "AVG(CASE WHEN o.category IS NULL THEN 1.0 ELSE 0.0 END) AS value"
+        part(
+            m, no_category, "other", str(OTHER_ORDER),
+            f"{outside}, COUNT(*) AS known, CAST(NULL AS DOUBLE) AS square",
+            f"FROM semseg__scoped AS s LEFT JOIN {top} AS o ON {text} = o.category "
+            f"WHERE s.{q(m)} IS NOT NULL",
+        )  # fmt: skip
+    for m in dict.fromkeys([*plan.numeric, *plan.categorical]):
+        unknown = f"AVG(CASE WHEN s.{q(m)} IS NULL THEN 1.0 ELSE 0.0 END) AS value"
+        part(
+            m, no_category, "missing", str(MISSING_ORDER),
+            f"{unknown}, COUNT(*) AS known, CAST(NULL AS DOUBLE) AS square",
+            "FROM semseg__scoped AS s",
+        )  # fmt: skip
     if not seg_parts:
         raise CompileError(f"segmentation '{plan.segmentation}' has nothing to profile")
     ctes.append(f"semseg__stats AS ({' UNION ALL '.join(seg_parts)})")
@@ -169,19 +214,21 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
     else:
         skip = f" WHERE {SEG} <> -1" if plan.noise else ""
         ctes.append(
-            "semseg__base AS (SELECT metric, category, AVG(value) AS value "
-            f"FROM semseg__stats{skip} GROUP BY metric, category)"
+            "semseg__base AS (SELECT metric, category, kind, AVG(value) AS value "
+            f"FROM semseg__stats{skip} GROUP BY metric, category, kind)"
         )
+    # Other and missing only where there is something outside the categories / a NULL.
     return (
         f"WITH {', '.join(ctes)} "
         f"SELECT st.{SEG} AS segment, st.{SEG_ORDER} AS segment_order, z.n AS size, st.metric, "
-        "st.category, st.value, b.value AS baseline, "
-        "st.value / NULLIF(b.value, 0) - 1 AS index_value "
+        "st.category, st.kind, st.category_order, st.value, st.known, st.square, "
+        "b.value AS baseline, st.value / NULLIF(b.value, 0) - 1 AS index_value "
         "FROM semseg__stats AS st "
         f"JOIN semseg__sizes AS z ON z.{SEG} = st.{SEG} AND z.{SEG_ORDER} = st.{SEG_ORDER} "
-        "JOIN semseg__base AS b ON b.metric = st.metric "
+        "JOIN semseg__base AS b ON b.metric = st.metric AND b.kind = st.kind "
         "AND COALESCE(b.category, '') = COALESCE(st.category, '') "
-        "ORDER BY segment_order, segment, metric, category"
+        "WHERE st.kind IN ('mean', 'share') OR b.value > 0 "
+        "ORDER BY segment_order, segment, st.metric, st.category_order, st.category"
     )
 
 
@@ -241,6 +288,60 @@ def profile_sql(
     return tree.sql(dialect=target.sqlglot, pretty=True) + "\n"
 
 
+SMALL = 30  # values below which a mean or share is flagged as from a small segment
+Z_CRITICAL = 1.959963984540054  # two-sided 5%
+TEST = (
+    "z-test of each segment's mean or share against the baseline, two-sided at 5% (normal "
+    "approximation; standard error of a mean from the segment's own variance, of a share "
+    f"from the baseline share; not corrected for the number of cells); fewer than {SMALL} "
+    "values: small"
+)
+
+
+def significance(row: dict[str, Any]) -> tuple[float | None, str]:
+    """(z, flag) of an index row: flag ``small`` under ``SMALL`` values, ``ns`` when the
+    difference from the baseline is not significant (``TEST``), else ''."""
+    n, value, base = row["known"] or 0, row["value"], row["baseline"]
+    if value is None or base is None or n == 0:
+        return None, "small"
+    if row["kind"] == "mean":
+        square = row["square"] if row["square"] is not None else value * value
+        variance = max(square - value * value, 0.0) * n / (n - 1) if n > 1 else 0.0
+        se = math.sqrt(variance / n)
+    else:
+        se = math.sqrt(max(base * (1 - base), 0.0) / n)
+    diff = value - base
+    z = (math.copysign(math.inf, diff) if diff else 0.0) if se == 0 else diff / se
+    if n < SMALL:
+        return z, "small"
+    return z, "" if abs(z) >= Z_CRITICAL else "ns"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the profile: a metric's mean, one category's share, Other or missing."""
+
+    metric: str
+    category: str | None
+    kind: str  # mean | share | other | missing
+    group: str  # input | overlay
+    better: str | None  # higher | lower | None (the spec's metric.better)
+
+    @property
+    def head(self) -> str:
+        if self.kind == "share":
+            return f"{self.metric}={self.category}"
+        return self.metric + {"other": "=Other", "missing": " missing"}.get(self.kind, "")
+
+    @property
+    def good(self) -> int:
+        """+1 when a higher value is better, -1 when lower is, 0 when the spec does not say
+        (a share or Other is 'more of this metric', the missing share is neither)."""
+        if self.kind == "missing" or self.better is None:
+            return 0
+        return 1 if self.better == "higher" else -1
+
+
 @dataclass
 class Profile:
     """Index table as data, plus what the renderers need."""
@@ -256,27 +357,45 @@ class Profile:
     projection: dict[str, Any] = field(default_factory=dict)
     as_of: str = ""  # where the as-of date came from ('' without event time)
     names: dict[Any, str] = field(default_factory=dict)  # cluster id -> cluster.names' name
+    better: dict[str, str] = field(default_factory=dict)  # metric -> higher | lower
 
     def title(self, segment: Any) -> str:
         """A segment as shown: its label, and a named cluster's name after its id."""
         name = self.names.get(segment)
         return f"{segment} {name}" if name else str(segment)
 
-    def index(self, segment: Any, metric: str, category: str | None = None) -> float | None:
+    def row(
+        self, segment: Any, metric: str, category: str | None = None, kind: str | None = None
+    ) -> dict[str, Any]:
+        """The index row of a cell; ``kind`` defaults to mean (no category) or share."""
+        kind = kind or ("mean" if category is None else "share")
         for r in self.rows:
-            if r["segment"] == segment and r["metric"] == metric and r["category"] == category:
-                return r["index_value"]
-        raise KeyError((segment, metric, category))
+            if (r["segment"], r["metric"], r["category"], r["kind"]) == (
+                segment,
+                metric,
+                category,
+                kind,
+            ):
+                return r
+        raise KeyError((segment, metric, category, kind))
 
-    def columns(self) -> list[tuple[str, str | None, str]]:
-        """(metric, category, 'input'|'overlay') in display order."""
-        seen: dict[tuple[str, str | None], str] = {}
+    def index(
+        self, segment: Any, metric: str, category: str | None = None, kind: str | None = None
+    ) -> float | None:
+        return self.row(segment, metric, category, kind)["index_value"]
+
+    def columns(self) -> list[Column]:
+        """The profile's columns in display order: inputs then overlays, each metric's
+        categories in their order, then Other, then missing."""
+        seen: dict[tuple[str, str | None, str], str] = {}
         for group, names in (("input", self.inputs), ("overlay", self.overlays)):
             for m in names:
-                for r in self.rows:
-                    if r["metric"] == m:
-                        seen.setdefault((m, r["category"]), group)
-        return [(m, c, g) for (m, c), g in seen.items()]
+                for r in sorted(
+                    (r for r in self.rows if r["metric"] == m),
+                    key=lambda r: (r["category_order"], r["category"] or ""),
+                ):
+                    seen.setdefault((m, r["category"], r["kind"]), group)
+        return [Column(m, c, k, g, self.better.get(m)) for (m, c, k), g in seen.items()]
 
 
 def _text_metrics(session: Session, metrics: list[str]) -> set[str]:
@@ -305,6 +424,8 @@ def profile(
         cur = session.con.execute(_canonical_sql(spec_file, plan, baseline, session.model()))
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        for r in rows:
+            r["z"], r["flag"] = significance(r)
         sizes = {}
         for r in rows:
             sizes[(r["segment_order"], r["segment"])] = r["size"]
@@ -319,6 +440,7 @@ def profile(
             rows,
             sum(n for _, n in segments),
             as_of=session.as_of_note,
+            better={m: b for m, x in spec_file.spec.metrics.items() if (b := x.better)},
         )
         cluster = spec_file.spec.segmentations[segmentation].cluster
         if cluster is not None and cluster.names:

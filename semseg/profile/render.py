@@ -8,9 +8,9 @@ from typing import Any, TextIO
 
 import jinja2
 
-from semseg.profile.index import Profile
+from semseg.profile.index import TEST, Column, Profile
 
-GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
+GREEN, RED, BLUE, YELLOW, RESET = "\033[32m", "\033[31m", "\033[34m", "\033[33m", "\033[0m"
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
     "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
@@ -22,65 +22,149 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
-def _head(metric: str, category: str | None) -> str:
-    return metric if category is None else f"{metric}={_printable(category)}"
-
-
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1%}"
 
 
+def _number(value: float | None) -> str:
+    """A mean in its own units, to 3 significant digits (thousands separated)."""
+    if value is None:
+        return "n/a"
+    if value != 0 and abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _raw(row: dict[str, Any] | None, key: str = "value") -> str:
+    """The segment's own value (or the baseline's) as a marketer reads it."""
+    if row is None or row[key] is None:
+        return "n/a"
+    return _number(row[key]) if row["kind"] == "mean" else f"{row[key]:.0%}"
+
+
+MARKS = {"ns": "~", "small": "?"}  # not significant, small segment
+
+
+def _tone(column: Column, row: dict[str, Any] | None) -> int:
+    """+1 good, -1 bad, 0 neutral; 2 / -2 above / below where the spec gives no direction.
+    A flagged cell is neutral: its difference is not shown to be real."""
+    if row is None or row["index_value"] is None or row["flag"] or row["index_value"] == 0:
+        return 0
+    sign = 1 if row["index_value"] > 0 else -1
+    return sign * column.good if column.good else 2 * sign
+
+
+TERMINAL = {1: GREEN, -1: RED, 2: BLUE, -2: YELLOW}
+
+
 def render_terminal(p: Profile, stream: TextIO | None = None, color: bool | None = None) -> str:
-    """Index table as text; over-index green, under-index red (colour only on a TTY)."""
+    """Index table as text: per cell the index, the segment's own mean or share, and ~ (not
+    significant) or ? (small); green/red better/worse where the metric says which way is
+    good, blue/yellow above/below where it does not (colour only on a TTY)."""
     stream = stream or sys.stdout
     if color is None:
         color = hasattr(stream, "isatty") and stream.isatty()
     cols = p.columns()
     heads = ["segment", "size", "share"] + [
-        ("*" if g == "overlay" else "") + _head(m, c) for m, c, g in cols
+        ("*" if c.group == "overlay" else "") + _printable(c.head) for c in cols
     ]
-    lines = []
+    lines, tones = [], []
     for seg, n in p.segments:
         cells = [
             _printable(p.title(seg)),
             f"{n:,}",
             f"{n / p.population:.1%}" if p.population else "n/a",
         ]
-        cells += [_pct(_safe(p, seg, m, c)) for m, c, _ in cols]
+        found = [_safe(p, seg, c) for c in cols]
+        cells += [
+            "n/a" if r is None else f"{_pct(r['index_value'])} {_raw(r)}{MARKS.get(r['flag'], '')}"
+            for r in found
+        ]
         lines.append(cells)
+        tones.append([0, 0, 0] + [_tone(c, r) for c, r in zip(cols, found, strict=True)])
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(heads)]
     out = [
-        f"{p.spec}.{p.segmentation}: index vs {p.baseline} (* = overlay)",
+        f"{p.spec}.{p.segmentation}: index vs {p.baseline} and the segment's own mean or share "
+        "(* = overlay, ~ = not significant, ? = fewer than 30 values)",
         *([p.as_of] if p.as_of else []),
         "  ".join(
             h.ljust(w) if i == 0 else h.rjust(w)
             for i, (h, w) in enumerate(zip(heads, widths, strict=True))
         ),
     ]
-    for row in lines:
+    for row, tone in zip(lines, tones, strict=True):
         cells = []
         for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
             text = cell.ljust(w) if i == 0 else cell.rjust(w)
-            if color and i >= 3 and cell not in ("n/a",):
-                text = f"{GREEN if cell.startswith('+') else RED}{text}{RESET}"
+            if color and tone[i]:
+                text = f"{TERMINAL[tone[i]]}{text}{RESET}"
             cells.append(text)
         out.append("  ".join(cells))
     return "\n".join(out) + "\n"
 
 
-def _safe(p: Profile, seg, metric: str, category: str | None) -> float | None:
+def _safe(p: Profile, seg, column: Column) -> dict[str, Any] | None:
     try:
-        return p.index(seg, metric, category)
+        return p.row(seg, column.metric, column.category, column.kind)
     except KeyError:
         return None
 
 
-def _cell_colour(value: float | None) -> str:
-    if value is None:
-        return "#eeeeee"
-    strength = min(abs(value), 1.0)
-    light = int(255 - 150 * strength)
-    return f"rgb({light},255,{light})" if value >= 0 else f"rgb(255,{light},{light})"
+HTML_TONES = {  # (background, text) per tone
+    1: ("#d9f2d9", "#14521b"),
+    -1: ("#f9d9d6", "#7a1a12"),
+    2: ("#dbe8f6", "#173f6b"),
+    -2: ("#fbeccb", "#6b4a0c"),
+    0: ("#f4f4f4", "#555555"),
+}
+
+
+def _words(column: Column) -> str:
+    return column.metric.replace("_", " ")
+
+
+def _trait(column: Column, row: dict[str, Any]) -> str:
+    """One distinguishing trait of a segment, in words."""
+    if column.kind == "mean":
+        way = "higher" if row["index_value"] > 0 else "lower"
+        text = f"{_words(column)} {_raw(row)} against {_raw(row, 'baseline')} ({way}"
+        if column.good:
+            text += ", better" if _tone(column, row) == 1 else ", worse"
+        return text + ")"
+    what = "other values" if column.kind == "other" else column.category
+    return f"{_words(column)} {what}: {_raw(row)} of the segment against {_raw(row, 'baseline')}"
+
+
+TRAITS = 3
+
+
+def _cards(p: Profile, cols: list[Column]) -> list[dict[str, Any]]:
+    """A card per segment: size, share, and the significant traits that most set it apart:
+    the largest absolute index among its means, and among its shares the categories it has
+    more of (that a segment lacks a city says less than that it lives in one)."""
+    cards = []
+    for seg, n in p.segments:
+        found = []
+        for c in cols:
+            r = _safe(p, seg, c)
+            if c.kind == "missing" or r is None or r["flag"] or r["index_value"] is None:
+                continue
+            if c.kind != "mean" and r["index_value"] <= 0:
+                continue
+            found.append((-abs(r["index_value"]), c.head, c, r))
+        found.sort(key=lambda t: (t[0], t[1]))
+        cards.append(
+            {
+                "title": p.title(seg),
+                "size": n,
+                "share": f"{n / p.population:.1%}" if p.population else "n/a",
+                "traits": [
+                    {"text": _trait(c, r), "tone": HTML_TONES[_tone(c, r)][1]}
+                    for _, _, c, r in found[:TRAITS]
+                ],
+            }
+        )
+    return cards
 
 
 def _sizes(p: Profile) -> dict[str, Any]:
@@ -135,26 +219,44 @@ def _page() -> jinja2.Template:
 
 
 def render_html(p: Profile) -> str:
-    """One offline page (inline CSS and SVG, no script, no external reference)."""
+    """One offline page (inline CSS and SVG, no script, no external reference): a card per
+    segment, the sizes, the heat map (a row per metric or category, a column per segment:
+    the index over the segment's own mean or share), the projection of clusters."""
     cols = p.columns()
-    rows = [
-        {
-            "label": p.title(seg),
-            "size": n,
-            "cells": [
-                {"colour": _cell_colour(v), "text": _pct(v)}
-                for v in (_safe(p, seg, m, c) for m, c, _ in cols)
-            ],
-        }
-        for seg, n in p.segments
-    ]
+    heat = []
+    for c in cols:
+        cells = []
+        for seg, _ in p.segments:
+            r = _safe(p, seg, c)
+            background, ink = HTML_TONES[_tone(c, r)]
+            cells.append(
+                {
+                    "background": background,
+                    "ink": ink,
+                    "index": "n/a" if r is None else _pct(r["index_value"]),
+                    "raw": _raw(r),
+                    "mark": "" if r is None else MARKS.get(r["flag"], ""),
+                }
+            )
+        first = next(r for seg, _ in p.segments if (r := _safe(p, seg, c)) is not None)
+        heat.append(
+            {
+                "head": c.head,
+                "group": c.group,
+                "better": c.better or "",
+                "baseline": _raw(first, "baseline"),
+                "cells": cells,
+            }
+        )
     return _page().render(
         title=f"{p.spec}.{p.segmentation} profile",
         baseline=p.baseline,
         as_of=p.as_of,
         population=p.population,
+        test=TEST,
+        cards=_cards(p, cols),
         sizes=_sizes(p),
-        heads=[{"group": g, "text": _head(m, c)} for m, c, g in cols],
-        rows=rows,
+        segments=[p.title(seg) for seg, _ in p.segments],
+        heat=heat,
         scatter=_scatter(p),
     )

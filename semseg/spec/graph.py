@@ -12,6 +12,8 @@ import json
 from semseg.spec.model import Spec, distance_output, name_output
 from semseg.sql import SnippetProblem, column_names, parse_snippet
 
+DISPLAY_ONLY = {"description", "better", "categories"}  # how profile shows a metric, not its value
+
 
 def segmentation_columns(spec: Spec) -> dict[str, str]:
     """Output column name → segmentation that produces it (label and order columns, and a
@@ -136,7 +138,7 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
         "entity_key": spec.entity.key,
         "dialect": spec.dialect,
         "metrics": {
-            n: spec.metrics[n].model_dump(mode="json", exclude={"description"}, exclude_none=True)
+            n: spec.metrics[n].model_dump(mode="json", exclude=DISPLAY_ONLY, exclude_none=True)
             for n in sorted(wanted)
         },
         "sources": {  # (a source without joins as before joins existed)

@@ -172,6 +172,18 @@ class Metric(_Model):
         description="Declare integer-valued metrics so band gaps can be proven, and text "
         "metrics so that profile's SQL describes them by category.",
     )
+    better: Literal["higher", "lower"] | None = Field(
+        None,
+        description="Which way is good for this metric (profile colours: green where a "
+        "segment is better than the baseline, red where worse; neutral colours without it).",
+    )
+    categories: (
+        Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_length=1)] | None
+    ) = Field(
+        None,
+        description="A text metric's categories in their natural order (ordinal bands such as "
+        "income): profile shows each of them in this order, and other values as Other.",
+    )
     precision: Annotated[StrictInt, Field(ge=0, le=9)] | None = Field(
         None,
         description="Decimal places the value is rounded to (half up) on every engine before "
