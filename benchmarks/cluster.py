@@ -371,7 +371,7 @@ def import_cost(spec: Path) -> dict[str, Any]:
         "import json, sys, semseg.cli\n"
         f"mods = {NUMERIC_MODULES!r}\n"
         "after_cli = [m for m in mods if m in sys.modules]\n"
-        "from semseg.compile import compile_spec, load_spec\n"
+        "from semseg.compile import compile_spec\nfrom semseg.spec import load_spec\n"
         f"compile_spec(load_spec({str(spec)!r}), 'duckdb')\n"
         "after_compile = [m for m in mods if m in sys.modules]\n"
         "print(json.dumps([after_cli, after_compile]))\n"

@@ -117,3 +117,42 @@ def test_ari_against_a_full_fit(scaled):
     assert with_noise >= MIN_ARI_WITH_NOISE, with_noise
     planted = adjusted_rand_score(scaled["truth"], labels)
     assert planted >= MIN_ARI_WITH_NOISE, planted  # this seed's 7 blobs are all found
+
+
+@pytest.mark.parametrize("kind", ["text", "integer"])
+def test_the_digest_prefix_gives_the_python_sample(kind):
+    """The fit's sample (keys whose MD5 sorts first) is the same whether every key is hashed
+    in Python or DuckDB's md5_number_upper orders them and only ties at the cut are hashed;
+    with every prefix tied, the whole digest decides."""
+    import duckdb
+    import numpy as np
+
+    from semseg.cluster.fit import _sample
+
+    rng = np.random.default_rng(3)
+    ints = rng.choice(10**9, size=5_000, replace=False)
+    keys = np.array([f"cust-{k}" for k in ints], dtype=object) if kind == "text" else ints
+    con = duckdb.connect()
+    texts = [str(k) for k in keys]
+    found = con.execute(
+        "SELECT md5_number_upper(t) FROM (SELECT unnest($1) AS t, "
+        "generate_subscripts($1, 1) AS i) ORDER BY i",
+        [texts],
+    ).fetchall()
+    prefix = np.array([r[0] for r in found], dtype=np.uint64).byteswap()
+    python = _sample(keys, 700)
+    assert len(python) == 700
+    assert np.array_equal(_sample(keys, 700, prefix), python)
+    assert np.array_equal(_sample(keys, 700, np.zeros(len(keys), dtype=np.uint64)), python)
+    assert not np.array_equal(_sample(keys, 700, prefix[::-1].copy()), python)  # it can fail
+
+
+def test_the_keys_text_of_the_data_digest_is_reprs():
+    import numpy as np
+
+    from semseg.cluster.fit import _keys_text
+
+    many = list(range(-5, 250_000, 7))  # more than one piece
+    for keys in ([3, -12, 0, 10**12], [], ["a'b", 'c"d', "é"], many, [str(k) for k in many]):
+        array = np.array(keys, dtype=np.int64 if keys and isinstance(keys[0], int) else object)
+        assert "".join(_keys_text(array)) == repr([str(k) for k in keys])

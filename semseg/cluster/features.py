@@ -22,10 +22,13 @@ from semseg.sql import snippet_sql
 class Features:
     """The rows a cluster segmentation is fitted on."""
 
-    keys: list[Any]  # every entity passing cluster.where, sorted by key
+    keys: Any  # array of every entity passing cluster.where, sorted by key
     numeric: Any  # float array (n, features); NaN for NULL
     categorical: dict[str, list[str | None]]
     complete: Any  # bool array: no NULL numeric feature (rows that can be clustered)
+    # uint64: the first 8 bytes of the MD5 of each key's text (the fit's sample order), read
+    # with the features; None for a key type whose text DuckDB and Python write differently
+    digest: Any = None
 
 
 def pull(session: Session, segmentation: str, relation: str | None = None) -> Features:
@@ -43,21 +46,34 @@ def pull(session: Session, segmentation: str, relation: str | None = None) -> Fe
     key = spec.entity.key
     where = f"WHERE {snippet_sql(c.where, spec.dialect)}" if c.where else ""
     cols = [key, *c.features, *c.categorical]
+    # md5_number_upper reads the digest's first 8 bytes little-endian: byteswapped below
+    digest = f"md5_number_upper(CAST({q(key)} AS VARCHAR)) AS semseg__digest"
     select = ", ".join(
-        [q(key)]
+        [q(key), digest]
         + [f"CAST({q(f)} AS DOUBLE) AS {q(f)}" for f in c.features]
         + [f"CAST({q(f)} AS VARCHAR) AS {q(f)}" for f in c.categorical]
     )
-    rows = session.con.execute(
-        f"SELECT {select} FROM {relation} AS m {where} ORDER BY {q(key)}"
-    ).fetchall()
-    nf = len(c.features)
-    numeric = np.array(
-        [[np.nan if v is None else float(v) for v in r[1 : 1 + nf]] for r in rows], dtype=float
-    ).reshape(len(rows), nf)
-    cats = {name: [r[1 + nf + i] for r in rows] for i, name in enumerate(c.categorical)}
-    assert len(cols) == 1 + nf + len(c.categorical)
-    return Features([r[0] for r in rows], numeric, cats, ~np.isnan(numeric).any(axis=1))
+    # Column by column as numpy (fetchall made a Python tuple per row: 5.9 GB and 44 s for
+    # 10M customers; BENCHMARKS.md, clustering at scale).
+    query = f"SELECT {select} FROM {relation} AS m {where} ORDER BY {q(key)}"
+    found = session.con.execute(query).fetchnumpy()
+    columns = list(found.values())
+    prefix: Any = np.asarray(columns.pop(1), dtype=np.uint64).byteswap()
+    assert len(columns) == len(cols) == 1 + len(c.features) + len(c.categorical)
+    n = len(columns[0])
+    numeric = np.empty((n, len(c.features)), dtype=float)
+    for i, values in enumerate(columns[1 : 1 + len(c.features)]):
+        numeric[:, i] = np.ma.filled(np.ma.asarray(values, dtype=float), np.nan)
+    cats = {
+        name: [None if v is np.ma.masked else v for v in np.ma.asarray(values, dtype=object)]
+        for name, values in zip(c.categorical, columns[1 + len(c.features) :], strict=True)
+    }
+    keys = np.ma.getdata(columns[0])
+    if keys.dtype.kind not in "iuO":  # dates, decimals, HUGEINT: the values fetchall gives
+        ordered = f"SELECT {q(key)} FROM {relation} AS m {where} ORDER BY {q(key)}"
+        keys = np.array([r[0] for r in session.con.execute(ordered).fetchall()], dtype=object)
+        prefix = None  # their text in Python is not DuckDB's CAST
+    return Features(keys, numeric, cats, ~np.isnan(numeric).any(axis=1), prefix)
 
 
 def vocabulary(values: list[str | None], top: int) -> list[str]:
@@ -96,7 +112,7 @@ def design(features: Features, means, stds, vocab: dict[str, list[str]], weight:
 
     blocks = [scale(features.numeric, means, stds)]
     blocks += [one_hot(features.categorical[m], vocab[m]) * weight for m in vocab]
-    return np.hstack(blocks)
+    return np.hstack(blocks) if len(blocks) > 1 else blocks[0]  # hstack of one copies it
 
 
 def standardise(numeric, scaling: str) -> tuple[list[float], list[float]]:

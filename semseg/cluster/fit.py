@@ -18,7 +18,7 @@ import hashlib
 import heapq
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
 from semseg.spec.graph import cluster_fingerprint
 from semseg.spec.time import uses_time
-from semseg.sql import name_sql
+from semseg.sql import name_sql, snippet_sql
 from semseg.version import __version__
 
 AGREEMENT_MIN = 0.95  # share of rows where the SQL must agree with the fit (cluster, verify)
@@ -96,14 +96,28 @@ def cluster_segmentation(spec_file: SpecFile, segmentation: str | None) -> str:
     return segmentation
 
 
-def _sample(keys: list[Any], size: int):
+def _sample(keys, size: int, prefix=None):
+    """The indices of the ``size`` keys whose MD5 (hex of ``str(key)``) sorts first, ties in
+    index order, in index order. ``prefix``: the first 8 bytes of each digest as uint64,
+    computed by DuckDB (``pull``); only keys tied on it at the cut are hashed here. Without
+    it every key is hashed in Python (16 s for 10M keys; the same sample either way)."""
     import numpy as np
 
     if len(keys) <= size:
         return np.arange(len(keys))
-    digest = [hashlib.md5(str(k).encode("utf-8")).hexdigest() for k in keys]
-    # The ``size`` smallest digests (= a full sort's first ``size``; ties keep index order).
-    return np.array(sorted(heapq.nsmallest(size, range(len(keys)), key=digest.__getitem__)))
+
+    def full(i: int) -> str:
+        return hashlib.md5(str(keys[i]).encode("utf-8")).hexdigest()
+
+    if prefix is None:
+        digest = [full(i) for i in range(len(keys))]
+        # The ``size`` smallest digests (= a full sort's first ``size``; ties keep index order).
+        return np.array(sorted(heapq.nsmallest(size, range(len(keys)), key=digest.__getitem__)))
+    cut = np.partition(prefix, size - 1)[size - 1]
+    inside = np.flatnonzero(prefix < cut)
+    tied = np.flatnonzero(prefix == cut)  # ordered by the whole digest, then by index
+    tied = np.array(sorted(tied.tolist(), key=lambda i: (full(i), i)), dtype=int)
+    return np.sort(np.concatenate([inside, tied[: size - len(inside)]]))
 
 
 def _require_cluster_extra() -> None:
@@ -293,16 +307,25 @@ def relabel(labels, ids: list[int]):
     ``ids`` becomes ``-2 - j``, an id no model has."""
     import numpy as np
 
-    table = {j: i for j, i in enumerate(ids)}
-    return np.array([-1 if j < 0 else table.get(j, -2 - j) for j in labels.tolist()], dtype=int)
+    labels = np.asarray(labels, dtype=int)
+    beyond = -2 - np.arange(labels.max(initial=-1) + 1)  # ids no model has
+    table = np.append(np.concatenate([ids, beyond[len(ids) :]]).astype(int), -1)
+    return table[labels]  # index -1 (noise) is the appended -1
 
 
 def _previous_labels(previous: FittedModel, feats: Features, rows) -> Any:
-    """The previous model's rule (its radii kept) on ``rows`` of the new features: its ids."""
-    space = design(feats, previous.means, previous.stds, previous.categorical, CATEGORY_WEIGHT)
+    """The previous model's rule (its radii kept) on ``rows`` of the new features: its ids.
+    Only those rows are put in the old space (all of them took 700 MB more at 10M rows)."""
+    part = Features(
+        feats.keys[rows],
+        feats.numeric[rows],
+        {m: [values[i] for i in rows] for m, values in feats.categorical.items()},
+        feats.complete[rows],
+    )
+    space = design(part, previous.means, previous.stds, previous.categorical, CATEGORY_WEIGHT)
     centres = [p.centre for p in previous.prototypes]
     radii = [p.radius for p in previous.prototypes]
-    return owners(assign(space[rows], centres, radii), [p.cluster for p in previous.prototypes])
+    return owners(assign(space, centres, radii), [p.cluster for p in previous.prototypes])
 
 
 def fit_local(
@@ -332,12 +355,14 @@ def fit_local(
             f"{spec_file.path}: only {len(complete)} rows pass cluster.where with every "
             f"feature present; too few to fit '{name}'"
         )
-    means, stds = standardise(feats.numeric[complete], c.scaling)
+    every = len(complete) == len(feats.keys)  # then no copy of the rows (400 MB at 10M x 5)
+    means, stds = standardise(feats.numeric if every else feats.numeric[complete], c.scaling)
     means = [stable_float(m) for m in means]
     stds = [stable_float(s) for s in stds]
     vocab = {m: vocabulary(feats.categorical[m], c.top_categories) for m in c.categorical}
     space = design(feats, means, stds, vocab, CATEGORY_WEIGHT)
-    sample = complete[_sample([feats.keys[i] for i in complete], c.sample_size)]
+    prefix = None if feats.digest is None else feats.digest[complete]
+    sample = complete[_sample(feats.keys[complete], c.sample_size, prefix)]
     show(f"fitting {c.algorithm} on {len(sample):,} rows…")
     fitted = _renumber(space[sample], _raw_labels(space[sample], c))
     k = int(fitted.max()) + 1 if len(fitted) else 0
@@ -368,7 +393,9 @@ def fit_local(
     # own noise takes the rule's cluster; the fit's clusters stay as fitted.
     anywhere = c.assigns_noise
     rule_radii = [math.inf] * len(radii) if anywhere else radii
-    labels[complete] = owners(assign(space[complete], protos, rule_radii), cluster_of)
+    for start in range(0, len(complete), ASSIGN_CHUNK):  # no copy of every complete row
+        rows = complete[start : start + ASSIGN_CHUNK]
+        labels[rows] = owners(assign(space[rows], protos, rule_radii), cluster_of)
     labels[sample] = np.where(fitted == -1, labels[sample], fitted) if anywhere else fitted
     lineage = fresh(k)
     if previous is not None:
@@ -419,6 +446,32 @@ def fit_local(
     return LocalFit(model, feats, labels, space, seconds, lineage)
 
 
+KEY_CHUNK = 100_000
+
+
+def _keys_text(keys) -> Iterator[str]:
+    """``repr([str(k) for k in keys])``, the digest's text of the keys, in pieces of
+    ``KEY_CHUNK`` keys (the whole text and its 10M strings peaked at 1.1 GB); integer keys
+    are written by numpy. Joined, the pieces are exactly that text."""
+    import numpy as np
+
+    keys = np.asarray(keys)
+    if not len(keys):
+        yield "[]"
+        return
+    number = keys.dtype.kind in "iu"
+    yield "['" if number else "["
+    for start in range(0, len(keys), KEY_CHUNK):
+        part = keys[start : start + KEY_CHUNK]
+        if start:
+            yield "', '" if number else ", "
+        if number:
+            yield "', '".join(part.astype(str).tolist())
+        else:
+            yield ", ".join(repr(str(k)) for k in part)
+    yield "']" if number else "]"
+
+
 def data_digest(feats: Features) -> str:
     """A digest of the rows a fit saw: every key passing cluster.where with its features and
     categories, in key order. Two fits with the same spec fingerprint and digest saw the same
@@ -427,8 +480,9 @@ def data_digest(feats: Features) -> str:
     import numpy as np
 
     h = hashlib.sha256()
-    h.update(repr([str(k) for k in feats.keys]).encode("utf-8"))
-    h.update(np.ascontiguousarray(feats.numeric, dtype="<f8").tobytes())
+    for piece in _keys_text(feats.keys):
+        h.update(piece.encode("utf-8"))
+    h.update(np.ascontiguousarray(feats.numeric, dtype="<f8").data)  # no copy
     for metric in sorted(feats.categorical):
         h.update(repr((metric, feats.categorical[metric])).encode("utf-8"))
     return h.hexdigest()[:16]
@@ -469,7 +523,7 @@ def fit_spec(
     if Path(path).resolve() == default.resolve():
         if progress:
             progress("checking the assignment SQL against the local labels…")
-        share = label_agreement(fitted, sql_labels(session, name))
+        share = _sql_agreement(session, name, fitted)
     summary = {
         "segmentation": model.segmentation,
         "clusters": len(model.clusters),
@@ -494,6 +548,30 @@ def _previous_model(path: Path, segmentation: str) -> FittedModel | None:
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None  # write_text refuses to replace it without --force anyway
     return model if model.segmentation == segmentation else None
+
+
+def _sql_agreement(session: Session, segmentation: str, fitted: LocalFit) -> float:
+    """``label_agreement`` of the compiled SQL's labels, compared as arrays: the SQL's rows
+    passing cluster.where, in key order, are the fit's rows (``pull`` reads them the same
+    way); a dict of every key was 1 GB and 10 s for 10M customers. Falls back to the dict
+    when the keys do not line up (a key type numpy holds otherwise)."""
+    import numpy as np
+
+    spec = session.spec_file.spec
+    c = spec.segmentations[segmentation].cluster
+    assert c is not None
+    table = session.cluster_labels(segmentation)
+    key = spec.entity.key
+    where = f"WHERE {snippet_sql(c.where, spec.dialect)}" if c.where else ""
+    found = session.con.execute(
+        f"SELECT {name_sql(key)} AS k, {name_sql(segmentation)} AS l FROM {table} AS m "
+        f"{where} ORDER BY {name_sql(key)}"
+    ).fetchnumpy()
+    keys, labels = np.ma.getdata(found["k"]), np.ma.filled(found["l"], -2)
+    ours = fitted.features.keys
+    if len(keys) == len(ours) and keys.dtype == ours.dtype and bool((keys == ours).all()):
+        return float((labels == fitted.labels).mean()) if len(keys) else 1.0
+    return label_agreement(fitted, sql_labels(session, segmentation))
 
 
 def sql_labels(session: Session, segmentation: str) -> dict[Any, int]:
