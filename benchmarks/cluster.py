@@ -68,6 +68,7 @@ CENTRE_BOX = 10.0  # blob centres uniform in [-10, 10]^5
 NOISE_BOX = 14.0  # noise uniform in [-14, 14]^5 (centres ± 3 of the widest spread)
 MIN_CLUSTER_SIZE = 50  # the spec default
 SAMPLE_SIZE = 20_000  # the spec default: above it, fit on a sample
+TITLE = "## Clustering at scale: sampled fit + assignment SQL (`benchmarks/cluster.py`)"
 MAX_SECONDS_1M = 60.0
 MAX_RSS_MB_1M = 4096.0
 NUMERIC_MODULES = ("numpy", "fast_hdbscan", "sklearn", "numba", "hdbscan", "scipy", "pandas")
@@ -612,7 +613,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]], imports: dict[st
         "sklearn": "scikit-learn HDBSCAN on every row",
     }
     lines = [
-        "## Clustering at scale: sampled fit + assignment SQL (`benchmarks/cluster.py`)",
+        meta.get("title", TITLE),
         "",
         f"Run {meta['date']} on {meta['machine']}; Python {meta['python']}, "
         f"{meta['versions']}. Load average (1, 5, 15 min) at start: {meta['loadavg']}; at "
@@ -747,6 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sklearn-timeout", type=float, default=300.0)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--title", default=TITLE, help="the markdown heading of the section")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -771,6 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": ", ".join(versions),
         "loadavg": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "command": "python -m benchmarks.cluster " + " ".join(argv),
+        "title": args.title,
     }
     results = []
     with tempfile.TemporaryDirectory(prefix="semseg-cluster-bench-") as tmp:

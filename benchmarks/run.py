@@ -597,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [measure_size(n, args.repeat, args.threads, log) for n in sizes]
     info["loadavg_end"] = os.getloadavg()
     text = render(info, results, args.repeat)
-    for extra in ("cluster.md", "time.md", "assign.md"):  # benchmarks.cluster, .time, .assign
+    for extra in ("cluster.md", "time.md", "assign.md", "cluster_10m.md"):  # make bench runs
         path = ROOT / "benchmarks" / "results" / extra  # (make bench runs them first)
         if path.exists():
             text += "\n" + path.read_text()
