@@ -6,7 +6,10 @@ metric and one of its top categories v: ``index = share_s(v) / baseline_share(v)
 the unweighted mean of the segment means/shares (as the seed's own analysis scripts do; for
 cluster segmentations the noise segment -1 is left out of that mean). Rows profiled: the whole
 model, or for a cluster segmentation the rows passing ``cluster.where``. Categorical metrics
-(text) are profiled over their ``TOP_CATEGORIES`` most frequent values (ties by value).
+(text) are profiled over their declared ``categories`` (in that order) or their
+``TOP_CATEGORIES`` most frequent values (ties by value), the rest as Other. Means and shares
+are over the known values; the share of rows without a value is a column of its own
+(``missing``). Each cell is tested against its baseline (``significance``).
 """
 
 from __future__ import annotations
