@@ -31,6 +31,16 @@ class Features:
     digest: Any = None
 
 
+def population_query(session: Session, segmentation: str, relation: str, select: str) -> str:
+    """``select`` over the cluster population of ``relation`` (its rows passing
+    cluster.where), in key order: the rows a fit sees, and the order its arrays are in."""
+    spec = session.spec_file.spec
+    c = spec.segmentations[segmentation].cluster
+    assert c is not None
+    where = f" WHERE {snippet_sql(c.where, spec.dialect)}" if c.where else ""
+    return f"SELECT {select} FROM {relation} AS m{where} ORDER BY {q(spec.entity.key)}"
+
+
 def pull(session: Session, segmentation: str, relation: str | None = None) -> Features:
     """The cluster population's features, read from the model's result in ``session``.
 
@@ -44,7 +54,6 @@ def pull(session: Session, segmentation: str, relation: str | None = None) -> Fe
     c = spec.segmentations[segmentation].cluster
     assert c is not None
     key = spec.entity.key
-    where = f"WHERE {snippet_sql(c.where, spec.dialect)}" if c.where else ""
     cols = [key, *c.features, *c.categorical]
     # md5_number_upper reads the digest's first 8 bytes little-endian: byteswapped below
     digest = f"md5_number_upper(CAST({q(key)} AS VARCHAR)) AS semseg__digest"
@@ -55,7 +64,7 @@ def pull(session: Session, segmentation: str, relation: str | None = None) -> Fe
     )
     # Column by column as numpy (fetchall made a Python tuple per row: 5.9 GB and 44 s for
     # 10M customers; BENCHMARKS.md, clustering at scale).
-    query = f"SELECT {select} FROM {relation} AS m {where} ORDER BY {q(key)}"
+    query = population_query(session, segmentation, relation, select)
     found = session.con.execute(query).fetchnumpy()
     columns = list(found.values())
     prefix: Any = np.asarray(columns.pop(1), dtype=np.uint64).byteswap()
@@ -70,7 +79,7 @@ def pull(session: Session, segmentation: str, relation: str | None = None) -> Fe
     }
     keys = np.ma.getdata(columns[0])
     if keys.dtype.kind not in "iuO":  # dates, decimals, HUGEINT: the values fetchall gives
-        ordered = f"SELECT {q(key)} FROM {relation} AS m {where} ORDER BY {q(key)}"
+        ordered = population_query(session, segmentation, relation, q(key))
         keys = np.array([r[0] for r in session.con.execute(ordered).fetchall()], dtype=object)
         prefix = None  # their text in Python is not DuckDB's CAST
     return Features(keys, numeric, cats, ~np.isnan(numeric).any(axis=1), prefix)

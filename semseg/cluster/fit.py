@@ -26,6 +26,7 @@ from typing import Any
 from semseg.cluster.features import (
     Features,
     design,
+    population_query,
     pull,
     standardise,
     vocabulary,
@@ -46,7 +47,7 @@ from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
 from semseg.spec.graph import cluster_fingerprint
 from semseg.spec.time import uses_time
-from semseg.sql import name_sql, snippet_sql
+from semseg.sql import name_sql
 from semseg.version import __version__
 
 AGREEMENT_MIN = 0.95  # share of rows where the SQL must agree with the fit (cluster, verify)
@@ -308,9 +309,8 @@ def relabel(labels, ids: list[int]):
     import numpy as np
 
     labels = np.asarray(labels, dtype=int)
-    beyond = -2 - np.arange(labels.max(initial=-1) + 1)  # ids no model has
-    table = np.append(np.concatenate([ids, beyond[len(ids) :]]).astype(int), -1)
-    return table[labels]  # index -1 (noise) is the appended -1
+    beyond = [-2 - j for j in range(len(ids), labels.max(initial=-1) + 1)]  # ids no model has
+    return owners(labels, [*ids, *beyond])
 
 
 def _previous_labels(previous: FittedModel, feats: Features, rows) -> Any:
@@ -557,16 +557,11 @@ def _sql_agreement(session: Session, segmentation: str, fitted: LocalFit) -> flo
     when the keys do not line up (a key type numpy holds otherwise)."""
     import numpy as np
 
-    spec = session.spec_file.spec
-    c = spec.segmentations[segmentation].cluster
-    assert c is not None
+    key = session.spec_file.spec.entity.key
     table = session.cluster_labels(segmentation)
-    key = spec.entity.key
-    where = f"WHERE {snippet_sql(c.where, spec.dialect)}" if c.where else ""
-    found = session.con.execute(
-        f"SELECT {name_sql(key)} AS k, {name_sql(segmentation)} AS l FROM {table} AS m "
-        f"{where} ORDER BY {name_sql(key)}"
-    ).fetchnumpy()
+    select = f"{name_sql(key)} AS k, {name_sql(segmentation)} AS l"
+    query = population_query(session, segmentation, table, select)
+    found = session.con.execute(query).fetchnumpy()
     keys, labels = np.ma.getdata(found["k"]), np.ma.filled(found["l"], -2)
     ours = fitted.features.keys
     if len(keys) == len(ours) and keys.dtype == ours.dtype and bool((keys == ours).all()):
