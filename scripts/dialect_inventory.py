@@ -13,7 +13,9 @@ from semseg.compile.dialects import TARGETS, UNFAITHFUL
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTS = (
     (exp.CTE, "WITH (CTEs)"),
-    (exp.Join, "LEFT JOIN"),
+    (exp.Join, "JOIN (LEFT, INNER, CROSS)"),
+    (exp.Values, "VALUES (the cluster prototypes)"),
+    (exp.Unnest, "UNNEST of an array of STRUCTs (the cluster prototypes)"),
     (exp.Case, "CASE WHEN"),
     (exp.Union, "UNION"),
     (exp.Distinct, "DISTINCT"),
@@ -51,8 +53,6 @@ def render() -> str:
                 constructs.update(label for k, label in CONSTRUCTS if isinstance(node, k))
             if "SETTINGS join_use_nulls" in text:
                 constructs.add("SETTINGS join_use_nulls = 1")
-            if " AS MATERIALIZED (" in text:
-                constructs.add("WITH ... AS MATERIALIZED (cluster distances)")
         run = f"*run* on {target.engine}" if target.engine else "golden files only"
         refused = sorted(f"{c} ({why})" for c, by in UNFAITHFUL.items() if (why := by.get(name)))
         if target.no_time_zones:

@@ -114,7 +114,7 @@ def test_double_underscore_is_the_helper_namespace(tmp_path):
 @pytest.mark.parametrize(
     "source",
     ["metrics", "keys", "population", "derived_metrics", "ranks", "tiers", "segments",
-     "segments_1", "cluster_labels"],
+     "segments_1", "cluster_labels", "cluster_prototypes_1", "cluster_pairs_1"],
 )  # fmt: skip
 def test_a_source_named_like_a_generated_cte_is_refused(tmp_path, source):
     issues = _issues(tmp_path, source=source)
@@ -127,7 +127,8 @@ def test_every_fixed_cte_name_is_reserved_for_sources():
         load_spec(Path(__file__).parent.parent / "segment_specs/offer_seeker.yml").spec
     )
     for cte in (names.metrics, names.keys, names.population, names.ranks, names.tiers,
-                names.cluster_coordinates, names.cluster_distances, names.cluster_labels,
+                names.cluster_coordinates, names.cluster_prototypes(1), names.cluster_pairs(1),
+                names.cluster_nearest(1), names.cluster_assigned(1), names.cluster_labels,
                 names.derived_metrics, names.segments(1, 1), names.segments(1, 2)):  # fmt: skip
         assert cte in fixed
 

@@ -99,14 +99,9 @@ def canonical_query(
 
 def for_target(query: exp.Expression, target: Target) -> exp.Expression:
     """A canonical query (a copy it may change) with the target's quirks applied: its rewrites
-    of the portable language, its materialised CTEs and its query settings."""
+    of the portable language and its query settings."""
     # then text ordered by code point where that is the target's default (no COLLATE left)
-    query = apply_rewrites(
-        query, (*target.rewrites, "binary_plain", "exact_plain", "zoned_utc", "nearest_plain")
-    )
-    for cte in query.find_all(exp.CTE) if target.materialized_ctes else ():
-        if cte.alias.endswith(target.materialized_ctes):
-            cte.set("materialized", True)
+    query = apply_rewrites(query, (*target.rewrites, "binary_plain", "exact_plain", "zoned_utc"))
     if target.query_settings:
         query.set(
             "settings",

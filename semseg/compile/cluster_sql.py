@@ -2,13 +2,15 @@
 
 The coordinates of the scaled space are computed once per row: ``(x - mean) / std`` for
 numerics, ``CASE WHEN city = 'x' THEN w ELSE 0.0 END`` for one-hot categories (w =
-fit.category_weight; categories outside the vocabulary, and NULL, are all-zero). For each
-prototype p the squared Euclidean distance is written out as ``(z - c) * (z - c) + ...`` (no
-POWER, so it is portable). A row gets the cluster of the nearest prototype whose radius
-contains it (ties → the lowest prototype, and prototypes are ordered by cluster id), and -1
-when it is outside every radius, fails ``cluster.where``, or has a NULL numeric feature. The
-text is linear in the number of prototypes: their distances, the nearest of them, one
-comparison each.
+fit.category_weight; categories outside the vocabulary, and NULL, are all-zero). The
+prototypes are a relation (``VALUES``: number, cluster, radius squared, centre), joined to
+every row that has all its numeric features and passes ``cluster.where``; the squared
+Euclidean distance of each pair is ``(z - c) * (z - c) + ...`` (no POWER, so it is portable).
+A row gets the cluster of the nearest prototype whose radius holds it (any prototype with
+``assign_noise: nearest``), the lowest-numbered one on a tie (prototypes are numbered in the
+model's order), and -1 when no prototype takes it. The text is linear in the prototypes (one
+row of numbers each) and in the features (one distance expression), and the query has no
+expression per prototype for an engine to analyse.
 Plain Python only: the compiler uses this module.
 """
 
@@ -20,17 +22,22 @@ from pathlib import Path
 from sqlglot import exp
 
 from semseg.compile.cluster_model import FittedModel, load_model, model_path_for
-from semseg.compile.portable import nearest
 from semseg.errors import CompileError
 from semseg.spec.graph import cluster_fingerprint
 from semseg.spec.model import Cluster, Spec
-from semseg.spec.names import coordinate_column, distance_column, nearest_column
+from semseg.spec.names import (
+    HELPER_SEPARATOR,
+    coordinate_column,
+    distance_column,
+    nearest_column,
+    prototype_columns,
+)
 from semseg.sql import (
     all_of,
-    any_of,
     case,
+    coalesce,
     column,
-    is_null,
+    ident,
     literal,
     not_null,
     number,
@@ -48,6 +55,19 @@ def _num(value: float) -> exp.Expression:
     return paren(number(text)) if text.startswith("-") else number(text)
 
 
+def _double(value: float) -> exp.Expression:
+    """The float as an approximate-number literal (``-8.658993277e-1``, ``2.5e0``): the SQL
+    standard's literal of a double, read as DOUBLE by every target (Float64, FLOAT, REAL...;
+    PostgreSQL reads it as an exact numeric and converts it to the same double), so that no
+    engine types a column of them as a DECIMAL (DuckDB unifies plain decimal literals into
+    one). ``repr``: the shortest text that reads back as the same double."""
+    text = repr(float(value))
+    text = text if "e" in text else f"{text}e0"
+    if text.startswith("-"):  # (Literal.number would re-read the text as a float)
+        return exp.Neg(this=exp.Literal(this=text[1:], is_string=False))
+    return exp.Literal(this=text, is_string=False)
+
+
 def coordinate_sql(model: FittedModel, i: int) -> exp.Expression:
     metric, category = model.dimensions[i]
     if category is None:
@@ -59,106 +79,159 @@ def coordinate_sql(model: FittedModel, i: int) -> exp.Expression:
     return case([(hit, weight)], number("0.0"))
 
 
-def distance_sql(model: FittedModel, name: str, p: int) -> exp.Expression:
-    """Squared distance to prototype p as a sum of products of the coordinate columns."""
+def prototypes_query(model: FittedModel, name: str) -> exp.Select:
+    """The prototypes as a relation: one row each, numbered in the model's order, with its
+    cluster id, its radius squared and its centre, each number written as ``_double``."""
+    number_col, cluster_col, radius_col, centre_cols = prototype_columns(
+        name, len(model.dimensions)
+    )
+    rows = [
+        exp.Tuple(
+            expressions=[
+                number(p),
+                number(proto.cluster),
+                _double(proto.radius**2),
+                *(_double(c) for c in proto.centre),
+            ]
+        )
+        for p, proto in enumerate(model.prototypes)
+    ]
+    names = [number_col, cluster_col, radius_col, *centre_cols]
+    values = exp.Values(
+        expressions=rows,
+        alias=exp.TableAlias(
+            this=ident(f"{name}{HELPER_SEPARATOR}p"), columns=[ident(n) for n in names]
+        ),
+    )
+    return exp.select(*(column(n) for n in names)).from_(values)
+
+
+def distance_sql(model: FittedModel, name: str) -> exp.Expression:
+    """Squared distance of a row to a prototype of the relation: ``(z - c) * (z - c) + ...``
+    over the coordinates in order (no POWER, so that every engine computes it the same way)."""
+    _, _, _, centre_cols = prototype_columns(name, len(model.dimensions))
     total: exp.Expression | None = None
-    for i, c in enumerate(model.prototypes[p].centre):
+    for i, c in enumerate(centre_cols):
         z = column(coordinate_column(name, i))
-        # z - 0, z - (-c) and z + c are the same IEEE operations: write the shortest. The
-        # second factor is written -c + z: IEEE addition commutes, so it is the same number,
-        # and no factor repeats the other (DuckDB's common-subexpression pass took 40 s to
-        # plan 300 prototypes x 20 features of (z - c) * (z - c); 1 s this way).
-        if c == 0:
-            term: exp.Expression = exp.Mul(this=z, expression=z.copy())
-        else:
-            diff = (
-                exp.Add(this=z, expression=_num(-c))
-                if c < 0
-                else exp.Sub(this=z, expression=_num(c))
-            )
-            swapped = exp.Add(this=_num(-c), expression=z.copy())
-            term = exp.Mul(this=paren(diff), expression=paren(swapped))
+        diff = paren(exp.Sub(this=z, expression=column(c)))
+        term = exp.Mul(this=diff, expression=diff.copy())
         total = term if total is None else exp.Add(this=total, expression=term)
     assert total is not None  # a model has at least one dimension
     return total
 
 
-def _incomplete(model: FittedModel) -> exp.Expression:
-    """A NULL numeric feature: such a row gets -1 (the spec requires >= 1 feature)."""
-    return any_of(*(is_null(column(f)) for f in model.features))
+def assignment_queries(
+    model: FittedModel,
+    name: str,
+    ctes: tuple[str, str, str, str],
+    coordinates: str,
+    key: str,
+    where: exp.Expression | None,
+    anywhere: bool = False,
+) -> list[tuple[str, exp.Select]]:
+    """The CTEs that give each row its prototype: (name, query) for ``ctes`` = (prototypes,
+    pairs, nearest, assigned).
 
-
-def _outside(model: FittedModel) -> exp.Expression:
-    """A squared distance larger than every prototype's radius squared: 'no radius holds it'."""
-    return _num(2 * max((p.radius**2 for p in model.prototypes), default=0.0) + 1)
-
-
-def _inside(model: FittedModel, name: str, p: int) -> exp.Expression:
-    radius = _num(model.prototypes[p].radius ** 2)
-    return exp.LTE(this=column(distance_column(name, p)), expression=radius)
-
-
-def nearest_sql(model: FittedModel, name: str, anywhere: bool = False) -> exp.Expression:
-    """The squared distance to the nearest prototype whose radius holds the row, or
-    ``_outside`` when none does: the smallest of ``CASE WHEN d_p <= r_p² THEN d_p ELSE
-    outside END`` (``portable.nearest``, text linear in the number of prototypes).
-    ``anywhere`` (``assign_noise: nearest``): the nearest prototype, whatever the radii (a
-    NULL distance, from a NULL feature, counts as outside: the label is -1 there anyway)."""
-    held = [
-        case(
-            [
-                (
-                    not_null(column(distance_column(name, p)))
-                    if anywhere
-                    else _inside(model, name, p),
-                    column(distance_column(name, p)),
-                )
-            ],
-            _outside(model),
+    Every row that has all its numeric features and passes ``where`` is paired with every
+    prototype (a cross join: the text grows with the prototypes' numbers, not with an
+    expression per prototype); the pairs whose radius holds the row (every pair with
+    ``anywhere``) may take it. The row's nearest distance is the smallest of those, and its
+    prototype the lowest-numbered one at exactly that distance (the tie rule of
+    ``cluster.fit.assign``). A GROUP BY, not a window: ROW_NUMBER over rows x prototypes
+    sorted each row's pairs, 5x slower in DuckDB for 1M rows and 300 prototypes.
+    """
+    protos, pairs, nearest, assigned = ctes
+    number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
+    distance, nearest_col = distance_column(name), nearest_column(name)
+    eligible: list[exp.Expression] = [not_null(column(f)) for f in model.features]
+    if where is not None:
+        eligible.append(paren(where))
+    pair_query = (
+        exp.select(
+            column(key, coordinates),
+            column(number_col),
+            column(radius_col),
+            exp.alias_(distance_sql(model, name), distance),
         )
-        for p in range(len(model.prototypes))
+        .from_(_table(coordinates))
+        .join(_table(protos), join_type="cross")
+        .where(all_of(*eligible))
+    )
+    held = None if anywhere else exp.LTE(this=column(distance), expression=column(radius_col))
+    nearest_query = (
+        exp.select(column(key), exp.alias_(exp.Min(this=column(distance)), nearest_col))
+        .from_(_table(pairs))
+        .group_by(column(key))
+    )
+    on = all_of(
+        exp.EQ(this=column(key, pairs), expression=column(key, nearest)),
+        exp.EQ(this=column(distance, pairs), expression=column(nearest_col, nearest)),
+    )
+    assigned_query = (
+        exp.select(
+            column(key, pairs),
+            exp.alias_(exp.Min(this=column(number_col, pairs)), number_col),
+            exp.alias_(exp.Min(this=column(nearest_col, nearest)), nearest_col),
+        )
+        .from_(_table(pairs))
+        .join(_table(nearest), on=on)
+        .group_by(column(key, pairs))
+    )
+    if held is not None:
+        nearest_query = nearest_query.where(held)
+        assigned_query = assigned_query.where(
+            exp.LTE(this=column(distance, pairs), expression=column(radius_col, pairs))
+        )
+    return [
+        (protos, prototypes_query(model, name)),
+        (pairs, pair_query),
+        (nearest, nearest_query),
+        (assigned, assigned_query),
     ]
-    return nearest(held) if held else _outside(model)
+
+
+def _table(name: str) -> exp.Table:
+    return exp.Table(this=ident(name))
+
+
+def assignment_join(
+    model: FittedModel, name: str, ctes: tuple[str, str, str, str], coordinates: str, key: str
+) -> list[tuple[exp.Table, exp.Expression]]:
+    """(table, ON condition) of the LEFT JOINs that bring a row its prototype and cluster."""
+    protos, _, _, assigned = ctes
+    number_col = prototype_columns(name, len(model.dimensions))[0]
+    return [
+        (
+            _table(assigned),
+            exp.EQ(this=column(key, assigned), expression=column(key, coordinates)),
+        ),
+        (
+            _table(protos),
+            exp.EQ(this=column(number_col, protos), expression=column(number_col, assigned)),
+        ),
+    ]
+
+
+def label_sql(model: FittedModel, name: str, ctes: tuple[str, str, str, str]) -> exp.Expression:
+    """Cluster id (INTEGER) from the joined prototype: -1 for a row no prototype took (a NULL
+    feature, ``where`` not TRUE, outside every radius) and for every row of a model with no
+    clusters."""
+    minus_one = exp.Neg(this=number(1))
+    if not model.prototypes:
+        return exp.cast(minus_one, exp.DataType.build("int"))
+    cluster_col = prototype_columns(name, len(model.dimensions))[1]
+    found = coalesce(column(cluster_col, ctes[0]), minus_one)
+    return exp.cast(found, exp.DataType.build("int"))
 
 
 def distance_output_sql(
-    model: FittedModel, name: str, where: exp.Expression | None
+    model: FittedModel, name: str, ctes: tuple[str, str, str, str]
 ) -> exp.Expression:
     """``assign_noise: nearest``: the Euclidean distance (scaled space) to the prototype that
-    gave the row its cluster; NULL where the label is -1 (a NULL feature, ``where`` not
-    TRUE)."""
-    value: exp.Expression = exp.Sqrt(this=column(nearest_column(name)))
-    value = case([(where, value)]) if where is not None else value
-    return case([(_incomplete(model), exp.Null())], value)
-
-
-def label_sql(
-    model: FittedModel, name: str, where: exp.Expression | None, anywhere: bool = False
-) -> exp.Expression:
-    """Cluster id (INTEGER): the cluster of the nearest prototype whose radius holds the row.
-
-    -1 when no radius holds it. The nearest distance (``nearest_sql``) is one of the
-    prototypes' own values, so the first prototype that holds the row at exactly that
-    distance is the nearest, the lowest one on a tie: one comparison per prototype, where the
-    pairwise form grew with the square of their number (63 KB for 9 clusters).
-    """
-    nearest_d = column(nearest_column(name))
-    minus_one = exp.Neg(this=number(1))
-    at_nearest = [
-        exp.EQ(this=column(distance_column(name, p)), expression=nearest_d.copy())
-        for p in range(len(model.prototypes))
-    ]
-    branches: list[tuple[exp.Expression, exp.Expression]] = [
-        (at if anywhere else all_of(_inside(model, name, p), at), number(proto.cluster))
-        for p, (at, proto) in enumerate(zip(at_nearest, model.prototypes, strict=True))
-    ]
-    found = case(branches, minus_one.copy()) if branches else minus_one.copy()
-    # A NULL feature or a ``where`` that is not TRUE gives -1. ``where`` is only ever a WHEN
-    # condition (never COALESCE'd as a value), which T-SQL, without booleans, requires.
-    label = case([(where, found)], minus_one.copy()) if where is not None else found
-    return exp.cast(
-        case([(_incomplete(model), minus_one.copy())], label), exp.DataType.build("int")
-    )
+    gave the row its cluster; NULL where the label is -1."""
+    if not model.prototypes:
+        return exp.cast(exp.Null(), exp.DataType.build("double"))
+    return exp.Sqrt(this=column(nearest_column(name), ctes[3]))
 
 
 def order_sql(label: str, k: int) -> exp.Expression:

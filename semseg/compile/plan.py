@@ -16,13 +16,13 @@ from sqlglot import exp
 
 from semseg.compile.cluster_model import FittedModel
 from semseg.compile.cluster_sql import (
+    assignment_join,
+    assignment_queries,
     coordinate_sql,
     distance_output_sql,
-    distance_sql,
     fitted_model,
     label_sql,
     name_sql,
-    nearest_sql,
     order_sql,
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
@@ -49,8 +49,6 @@ from semseg.spec.names import (
     HELPER_SEPARATOR,
     ModelNames,
     coordinate_column,
-    distance_column,
-    nearest_column,
     rank_columns,
 )
 from semseg.spec.params import MARKER
@@ -127,11 +125,15 @@ class RowsStep:
 
 @dataclass(frozen=True)
 class Step:
-    """A CTE that selects ``columns`` from ``source`` (window or CASE layer)."""
+    """A CTE that selects ``columns`` from ``source`` (window or CASE layer), LEFT JOINed to
+    ``joins`` (table, ON condition); or, with ``query``, a CTE whose whole body is that query
+    (the cluster assignment's relations)."""
 
     cte: str
     source: str
     columns: tuple[Column, ...]
+    joins: tuple[tuple[exp.Expression, exp.Expression], ...] = ()
+    query: exp.Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -830,8 +832,8 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(names.tiers, steps[-1].cte, tuple(cols)))
         last = steps[-1].cte
         current = [c.name for c in cols]
-    # Cluster segmentations: the row's coordinates in each scaled space, then its squared
-    # distance to every fitted prototype.
+    # Cluster segmentations: the row's coordinates in each scaled space, then the prototype
+    # each row is assigned (relations: prototypes, pairs, nearest, assigned) and its cluster.
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
     models: dict[str, FittedModel] = {}  # each model file read and checked once
     if clusters:
@@ -844,26 +846,29 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 for i in range(len(model.dimensions))
             ]
         steps.append(Step(names.cluster_coordinates, last, tuple(cols)))
-        last = steps[-1].cte
-        cols = [passed(c) for c in current]
-        for name, model in models.items():
-            cols += [
-                Column(distance_column(name, p), distance_sql(model, name, p))
-                for p in range(len(model.prototypes))
-            ]
-        steps.append(Step(names.cluster_distances, last, tuple(cols)))
-        last = steps[-1].cte
-        cols = [passed(c.name) for c in cols]  # the distances, and the nearest of them
-        cols += [
-            Column(nearest_column(n), nearest_sql(m, n, _anywhere(spec, n)))
-            for n, m in models.items()
-        ]
-        steps.append(Step(names.cluster_nearest, last, tuple(cols)))
-        last = steps[-1].cte
-        cols = [passed(c) for c in current]
-        for name, model in models.items():
-            cols += _cluster_label(spec, name, model)
-        steps.append(Step(names.cluster_labels, last, tuple(cols)))
+        coordinates = last = steps[-1].cte
+        # each row's prototype: relations joined to the coordinates (cluster_sql)
+        cols = [Column(key, column(key, coordinates)), *(passed(c) for c in current[1:])]
+        label_joins: list[tuple[exp.Expression, exp.Expression]] = []
+        for i, (name, model) in enumerate(models.items(), start=1):
+            ctes = (
+                names.cluster_prototypes(i),
+                names.cluster_pairs(i),
+                names.cluster_nearest(i),
+                names.cluster_assigned(i),
+            )
+            cols += _cluster_label(spec, name, model, ctes)
+            if not model.prototypes:
+                continue
+            cluster = spec.segmentations[name].cluster
+            assert cluster is not None
+            only = snippet_expr(cluster.where, spec.dialect) if cluster.where else None
+            for cte, query in assignment_queries(
+                model, name, ctes, coordinates, key, only, cluster.assigns_noise
+            ):
+                steps.append(Step(cte, "", (), query=query))
+            label_joins += assignment_join(model, name, ctes, coordinates, key)
+        steps.append(Step(names.cluster_labels, coordinates, tuple(cols), tuple(label_joins)))
         last = steps[-1].cte
         current = [c.name for c in cols]
     layers = _layers(spec)
@@ -891,21 +896,16 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     )
 
 
-def _anywhere(spec: Spec, name: str) -> bool:
-    cluster = spec.segmentations[name].cluster
-    return cluster is not None and cluster.assigns_noise
-
-
-def _cluster_label(spec: Spec, name: str, model: FittedModel) -> list[Column]:
+def _cluster_label(
+    spec: Spec, name: str, model: FittedModel, ctes: tuple[str, str, str, str]
+) -> list[Column]:
     """Cluster segmentation label: the fitted cluster id (INTEGER), -1 for none; with
     ``assign_noise: nearest`` also the distance to the prototype that gave it."""
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
-    where = snippet_expr(cluster.where, spec.dialect) if cluster.where else None
-    anywhere = _anywhere(spec, name)
-    out = [Column(name, label_sql(model, name, where, anywhere))]
-    if anywhere:
-        out.append(Column(distance_output(name), distance_output_sql(model, name, where)))
+    out = [Column(name, label_sql(model, name, ctes))]
+    if cluster.assigns_noise:
+        out.append(Column(distance_output(name), distance_output_sql(model, name, ctes)))
     return out
 
 

@@ -17,7 +17,8 @@ own translation of a construct means something else on some engine:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from decimal import Decimal
 
 from sqlglot import exp
 
@@ -159,7 +160,7 @@ _TIMESTAMP = exp.DataType.build("timestamp")
 
 def _placeholder_args(node: exp.Expression, name: str) -> list[exp.Expression] | None:
     """The arguments of ``node`` when it is the placeholder call ``name`` (SEMSEG_ZONED_DATE,
-    SEMSEG_EXACT, SEMSEG_NEAREST: each target writes it), else None."""
+    SEMSEG_EXACT: each target writes it), else None."""
     if isinstance(node, exp.Anonymous) and node.name.upper() == name:
         return list(node.expressions)
     return None
@@ -426,43 +427,49 @@ def _exact(to: str | None, dialect: str = ""):
     return rewrite
 
 
-NEAREST = "SEMSEG_NEAREST"  # the smallest of many non-NULL values (``nearest``)
+def _sqlite_exact_numbers(node: exp.Expression) -> exp.Expression:
+    """SQLite reads some decimal literals one unit in the last place off: it divides in 80-bit
+    long double and rounds again to a double (3.40 read ``2.266513`` as 2.2665129999999998, 1
+    in ~20,000 short decimals), where every other engine here reads the nearest double. A
+    literal whose decimal value is not exactly a double is written as the exact quotient of
+    that double: ``CAST(m AS REAL) / 2^k`` (an integer below 2^53 and powers of two up to
+    2^62, which SQLite reads, divides and multiplies exactly). Literals that are exactly a
+    double (``4.5``, ``100.0``) stay as written."""
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return node
+    text = node.this
+    if not any(c in text for c in ".eE"):
+        return node  # an integer
+    value = float(text)
+    if Decimal(text) == Decimal(value):
+        return node
+    mantissa, exponent = math.frexp(value)  # value = m * 2^e exactly, |m| < 2^53
+    m, e = int(mantissa * 2**53), exponent - 53
+    out: exp.Expression = exp.cast(exp.Literal.number(m), exp.DataType.build("double"))
+    while e != 0:
+        step = min(abs(e), 62)
+        power = exp.Literal.number(1 << step)
+        out = exp.Div(this=out, expression=power) if e < 0 else exp.Mul(this=out, expression=power)
+        e += step if e < 0 else -step
+    return exp.Paren(this=out)
 
 
-def nearest(values: Sequence[exp.Expression]) -> exp.Expression:
-    """The smallest of ``values``, none of them NULL, written in text linear in their number:
-    a placeholder call that ``_nearest`` writes as LEAST (MIN on SQLite), and as a VALUES
-    subquery on SQL Server, whose LEAST is only from 2022 and whose pairwise CASE doubles the
-    text at each argument. ``portable``'s NULL handling of LEAST does not apply (it is
-    quadratic, and there are no NULLs to ignore)."""
-    return exp.Anonymous(this=NEAREST, expressions=list(values))
-
-
-def _least(args: list[exp.Expression]) -> exp.Expression:
-    return args[0] if len(args) == 1 else exp.Least(this=args[0], expressions=args[1:])
-
-
-def _nearest(values_subquery: bool):
-    def rewrite(node: exp.Expression) -> exp.Expression:
-        if (found := _placeholder_args(node, NEAREST)) is None:
-            return node
-        args = [a.copy() for a in found]
-        if len(args) == 1:
-            return args[0]
-        if not values_subquery:  # at most 100 arguments a call (SQLite allows 127)
-            while len(args) > 100:
-                args = [_least(args[i : i + 100]) for i in range(0, len(args), 100)]
-            return _least(args)
-        rows = exp.Values(
-            expressions=[exp.Tuple(expressions=[a]) for a in args],
-            alias=exp.TableAlias(
-                this=exp.to_identifier("semseg__v"), columns=[exp.to_identifier("d")]
-            ),
-        )
-        smallest = exp.select(exp.Min(this=exp.column("d"))).from_(rows)
-        return exp.Subquery(this=smallest)
-
-    return rewrite
+def _sqlite_values(node: exp.Expression) -> exp.Expression:
+    """SQLite names the columns of ``VALUES`` column1, column2...: it takes no column names in
+    the alias, so ``(VALUES ...) AS t(a, b)`` becomes ``(SELECT column1 AS a, column2 AS b
+    FROM (VALUES ...)) AS t`` (the cluster prototypes)."""
+    alias = node.args.get("alias") if isinstance(node, exp.Values) else None
+    if alias is None or not alias.columns:
+        return node
+    rows = exp.Values(expressions=[row.copy() for row in node.expressions])
+    named = [
+        exp.alias_(exp.column(f"column{i}"), name.copy())
+        for i, name in enumerate(alias.columns, start=1)
+    ]
+    return exp.Subquery(
+        this=exp.select(*named).from_(exp.Subquery(this=rows)),
+        alias=exp.TableAlias(this=alias.this.copy()),
+    )
 
 
 TARGET_REWRITES = {
@@ -486,8 +493,8 @@ TARGET_REWRITES = {
     "tsql_length": _tsql_length,
     "mysql_binary_text": _binary_text("utf8mb4_bin"),
     "exact_plain": _exact(None),
-    "nearest_plain": _nearest(False),
-    "nearest_tsql": _nearest(True),
+    "sqlite_values": _sqlite_values,
+    "sqlite_exact_numbers": _sqlite_exact_numbers,
     "exact_mysql": _exact("BINARY", "mysql"),
     "exact_tsql": _exact("VARBINARY(MAX)", "tsql"),
     "tsql_binary_text": _binary_text("Latin1_General_BIN2"),

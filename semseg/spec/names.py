@@ -95,13 +95,21 @@ class ModelNames:
     def cluster_coordinates(self) -> str:
         return f"{self.entity}_cluster_coordinates"
 
-    @property
-    def cluster_distances(self) -> str:
-        return f"{self.entity}_cluster_distances"
+    def cluster_prototypes(self, i: int) -> str:
+        """The ``i``-th (1-based) cluster segmentation's prototypes, as a relation."""
+        return f"{self.entity}_cluster_prototypes_{i}"
 
-    @property
-    def cluster_nearest(self) -> str:
-        return f"{self.entity}_cluster_nearest"
+    def cluster_pairs(self, i: int) -> str:
+        """Each clusterable row with each prototype, and the squared distance between them."""
+        return f"{self.entity}_cluster_pairs_{i}"
+
+    def cluster_nearest(self, i: int) -> str:
+        """Per row, the smallest squared distance to a prototype that may take it."""
+        return f"{self.entity}_cluster_nearest_{i}"
+
+    def cluster_assigned(self, i: int) -> str:
+        """Per row, the first prototype at that distance."""
+        return f"{self.entity}_cluster_assigned_{i}"
 
     @property
     def cluster_labels(self) -> str:
@@ -125,12 +133,15 @@ class ModelNames:
             self.ranks: "the quantile ranks",
             self.tiers: "the quantile tiers",
             self.cluster_coordinates: "the cluster coordinates",
-            self.cluster_distances: "the cluster distances",
-            self.cluster_nearest: "the nearest cluster prototypes",
             self.cluster_labels: "the cluster labels",
         }
         out[self.segments(1, 1)] = "the segments"
         layers = max(len(spec.segmentations), 1)  # at most one layer per segmentation
+        for i in range(1, layers + 1):  # at most one cluster segmentation per segmentation
+            out[self.cluster_prototypes(i)] = "a cluster segmentation's prototypes"
+            out[self.cluster_pairs(i)] = "rows paired with cluster prototypes"
+            out[self.cluster_nearest(i)] = "the nearest cluster prototypes"
+            out[self.cluster_assigned(i)] = "the assigned cluster prototypes"
         out.update({self.segments(i, layers + 1): "a segment layer" for i in range(1, layers + 1)})
         return out
 
@@ -145,14 +156,25 @@ def coordinate_column(segmentation: str, i: int) -> str:
     return f"{segmentation}__z{i}"
 
 
-def distance_column(segmentation: str, p: int) -> str:
-    """Helper column holding the squared distance of a row to prototype p."""
-    return f"{segmentation}__d{p}"
+def prototype_columns(segmentation: str, dimensions: int) -> tuple[str, str, str, list[str]]:
+    """Helper columns of a cluster segmentation's prototypes relation: the prototype's
+    number, its cluster id, its radius squared, and its centre's coordinates."""
+    return (
+        f"{segmentation}__prototype",
+        f"{segmentation}__cluster",
+        f"{segmentation}__radius2",
+        [f"{segmentation}__c{i}" for i in range(dimensions)],
+    )
+
+
+def distance_column(segmentation: str) -> str:
+    """Helper column holding the squared distance of a row to a prototype."""
+    return f"{segmentation}__distance"
 
 
 def nearest_column(segmentation: str) -> str:
-    """Helper column holding the squared distance to the nearest prototype whose radius holds
-    the row (a value above every radius when none does)."""
+    """Helper column holding the squared distance to the nearest prototype that may take the
+    row (its radius holds it, or any with ``assign_noise: nearest``)."""
     return f"{segmentation}__nearest"
 
 

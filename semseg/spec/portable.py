@@ -29,7 +29,13 @@ class Entry:
 _ARITH = "NULL if either side is NULL"
 CATALOGUE: dict[type[exp.Expression], Entry] = {
     exp.Column: Entry("column", "value", "a column of the source (or a metric, in rules)"),
-    exp.Literal: Entry("42, 4.2, 'text'", "value", "numbers exact as written; text as written"),
+    exp.Literal: Entry(
+        "42, 4.2, 'text'",
+        "value",
+        "numbers exact as written (next to a floating-point value, the nearest double: SQLite, "
+        "which reads some decimals one unit in the last place off, gets an exact quotient); "
+        "text as written",
+    ),
     exp.Boolean: Entry("TRUE, FALSE", "value", "the boolean values"),
     exp.Null: Entry("NULL", "value", "the missing value"),
     exp.Paren: Entry("( x )", "operator", "grouping"),

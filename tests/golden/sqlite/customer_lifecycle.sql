@@ -110,7 +110,10 @@ WITH customer_population AS (
       THEN 'High value'
       WHEN net_sales >= 500 AND net_sales < 2000
       THEN 'Mid value'
-      WHEN net_sales >= 0.01 AND net_sales < 500
+      WHEN net_sales >= (
+        CAST(5764607523034235 AS REAL) / 576460752303423488
+      )
+      AND net_sales < 500
       THEN 'Low value'
       ELSE 'No net value'
     END AS value_band,
@@ -119,7 +122,10 @@ WITH customer_population AS (
       THEN 1
       WHEN net_sales >= 500 AND net_sales < 2000
       THEN 2
-      WHEN net_sales >= 0.01 AND net_sales < 500
+      WHEN net_sales >= (
+        CAST(5764607523034235 AS REAL) / 576460752303423488
+      )
+      AND net_sales < 500
       THEN 3
       ELSE 4
     END AS value_band_order

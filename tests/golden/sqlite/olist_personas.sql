@@ -95,984 +95,1090 @@ WITH customer_population AS (
     detailed_review_rate,
     avg_order_weight_kg,
     CAST((
-      CAST(items_per_order AS REAL) - 2.217838889
-    ) AS REAL) / 1.406443971 AS persona__z0,
+      CAST(items_per_order AS REAL) - (
+        CAST(4994129197034097 AS REAL) / 2251799813685248
+      )
+    ) AS REAL) / (
+      CAST(6334060543713081 AS REAL) / 4503599627370496
+    ) AS persona__z0,
     CAST((
-      CAST(log_item_price AS REAL) - 4.732695236
-    ) AS REAL) / 1.19897228 AS persona__z1,
+      CAST(log_item_price AS REAL) - (
+        CAST(5328541125326930 AS REAL) / 1125899906842624
+      )
+    ) AS REAL) / (
+      CAST(5399691113435554 AS REAL) / 4503599627370496
+    ) AS persona__z1,
     CAST((
-      CAST(detailed_review_rate AS REAL) - 0.3602222222
-    ) AS REAL) / 0.3966441948 AS persona__z2,
+      CAST(detailed_review_rate AS REAL) - (
+        CAST(6489186662681968 AS REAL) / 18014398509481984
+      )
+    ) AS REAL) / (
+      CAST(7145306591599802 AS REAL) / 18014398509481984
+    ) AS persona__z2,
     CAST((
-      CAST(avg_review_score AS REAL) - 3.5331
-    ) AS REAL) / 1.11068695 AS persona__z3,
-    CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END AS persona__z4,
-    CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END AS persona__z5,
-    CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END AS persona__z6,
-    CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END AS persona__z7,
-    CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END AS persona__z8,
-    CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END AS persona__z9,
-    CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END AS persona__z10,
-    CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END AS persona__z11,
-    CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END AS persona__z12,
-    CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END AS persona__z13
+      CAST(avg_review_score AS REAL) - (
+        CAST(7955833921731350 AS REAL) / 2251799813685248
+      )
+    ) AS REAL) / (
+      CAST(5002089334145273 AS REAL) / 4503599627370496
+    ) AS persona__z3,
+    CASE
+      WHEN customer_city = 'sao paulo'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z4,
+    CASE
+      WHEN customer_city = 'rio de janeiro'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z5,
+    CASE
+      WHEN customer_city = 'belo horizonte'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z6,
+    CASE
+      WHEN customer_city = 'porto alegre'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z7,
+    CASE
+      WHEN customer_city = 'curitiba'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z8,
+    CASE
+      WHEN customer_city = 'brasilia'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z9,
+    CASE
+      WHEN customer_city = 'salvador'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z10,
+    CASE
+      WHEN customer_city = 'campinas'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z11,
+    CASE
+      WHEN customer_city = 'niteroi'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z12,
+    CASE
+      WHEN customer_city = 'santos'
+      THEN (
+        CAST(6369051672646942 AS REAL) / 9007199254740992
+      )
+      ELSE 0.0
+    END AS persona__z13
   FROM customer_derived_metrics
-), customer_cluster_distances AS MATERIALIZED (
+), customer_cluster_prototypes_1 AS (
   SELECT
-    customer_id,
-    customer_city,
-    no_orders,
-    no_detailed_reviews,
-    avg_review_score,
-    ltv,
-    avg_installments,
-    no_items,
-    avg_item_price,
-    total_weight_g,
-    avg_photos,
-    items_per_order,
-    log_item_price,
-    detailed_review_rate,
-    avg_order_weight_kg,
+    persona__prototype,
+    persona__cluster,
+    persona__radius2,
+    persona__c0,
+    persona__c1,
+    persona__c2,
+    persona__c3,
+    persona__c4,
+    persona__c5,
+    persona__c6,
+    persona__c7,
+    persona__c8,
+    persona__c9,
+    persona__c10,
+    persona__c11,
+    persona__c12,
+    persona__c13
+  FROM (
+    SELECT
+      column1 AS persona__prototype,
+      column2 AS persona__cluster,
+      column3 AS persona__radius2,
+      column4 AS persona__c0,
+      column5 AS persona__c1,
+      column6 AS persona__c2,
+      column7 AS persona__c3,
+      column8 AS persona__c4,
+      column9 AS persona__c5,
+      column10 AS persona__c6,
+      column11 AS persona__c7,
+      column12 AS persona__c8,
+      column13 AS persona__c9,
+      column14 AS persona__c10,
+      column15 AS persona__c11,
+      column16 AS persona__c12,
+      column17 AS persona__c13
+    FROM (
+      VALUES
+        (
+          0,
+          0,
+          (
+            CAST(4657875296367362 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(5591819523915978 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(7871923529914847 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(8337492796211153 AS REAL) / 18014398509481984
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          1,
+          0,
+          (
+            CAST(4709149430215003 AS REAL) / 18014398509481984
+          ),
+          -(
+            CAST(7422608008676740 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(8598104815222098 AS REAL) / 18014398509481984
+          ),
+          -(
+            CAST(8180110471106705 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(7024513967932788 AS REAL) / 18014398509481984
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(5619751475705998 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          2,
+          0,
+          (
+            CAST(6840968850368764 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(5656480766213883 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(8180110471106705 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(7544750861952355 AS REAL) / 18014398509481984
+          ),
+          (
+            CAST(6248880888002077 AS REAL) / 36028797018963968
+          ),
+          (
+            CAST(8652296609722409 AS REAL) / 72057594037927936
+          ),
+          (
+            CAST(4806831451366998 AS REAL) / 72057594037927936
+          ),
+          0.0e0,
+          0.0e0,
+          (
+            CAST(7690930321034276 AS REAL) / 576460752303423488
+          ),
+          0.0e0,
+          (
+            CAST(7690930321034276 AS REAL) / 576460752303423488
+          ),
+          (
+            CAST(7690930321034276 AS REAL) / 144115188075855872
+          ),
+          (
+            CAST(7690930321034276 AS REAL) / 576460752303423488
+          )
+        ),
+        (
+          3,
+          1,
+          (
+            CAST(5176846889620615 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(4504470790171616 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8818207982045272 AS REAL) / 144115188075855872
+          ),
+          (
+            CAST(7264200508472555 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(8881549797914875 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6125426745041679 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          4,
+          1,
+          (
+            CAST(7503088556698038 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(8233784040901494 AS REAL) / 18014398509481984
+          ),
+          (
+            CAST(7128580990717700 AS REAL) / 144115188075855872
+          ),
+          (
+            CAST(7160779963723209 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(5919358042694919 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          (
+            CAST(5924699230788188 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          5,
+          1,
+          (
+            CAST(5916851226815116 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(4755339014683566 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5485353752644563 AS REAL) / 72057594037927936
+          ),
+          (
+            CAST(6491643865369618 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(8490746841773256 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6290421405517079 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          6,
+          2,
+          (
+            CAST(6648209421760291 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(7621618795788273 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(8020339267424553 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(8125391166379160 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(4554032872545631 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6023741642592902 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          7,
+          2,
+          (
+            CAST(4904822885730136 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(7417860640010179 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(8593019031668017 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(5173215184885168 AS REAL) / 72057594037927936
+          ),
+          (
+            CAST(6339375011949760 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6267955614007827 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          8,
+          2,
+          (
+            CAST(6143987189210630 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8100367043852626 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(7198419797408075 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(7923724051723892 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(6006032719643265 AS REAL) / 18014398509481984
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(5752691833387583 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          9,
+          3,
+          (
+            CAST(8543026729829924 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8916513943981928 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(4667770551551733 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(7896760060403223 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5033876368117042 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          10,
+          3,
+          (
+            CAST(8639543420556822 AS REAL) / 18014398509481984
+          ),
+          (
+            CAST(8231026660688600 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(7309657324698321 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(8180110471106705 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8248519172165344 AS REAL) / 18014398509481984
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          11,
+          3,
+          (
+            CAST(8095988609698944 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8851968547777238 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(4591251885377716 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(7438545258767526 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(6880075623164950 AS REAL) / 36028797018963968
+          ),
+          0.0e0,
+          (
+            CAST(6213708948550376 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          12,
+          4,
+          (
+            CAST(6742717933855535 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5163480830291280 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(8203789427872059 AS REAL) / 72057594037927936
+          ),
+          -(
+            CAST(7998037269131589 AS REAL) / 36028797018963968
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6246569909988568 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          13,
+          4,
+          (
+            CAST(4841249009274075 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5376016487331601 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(8180110471106705 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(8714361854697187 AS REAL) / 36028797018963968
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6304061349622105 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          14,
+          4,
+          (
+            CAST(5175937012280674 AS REAL) / 9007199254740992
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5346105618737238 AS REAL) / 4503599627370496
+          ),
+          (
+            CAST(8734486515692705 AS REAL) / 18014398509481984
+          ),
+          -(
+            CAST(7087665675693192 AS REAL) / 36028797018963968
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          15,
+          5,
+          (
+            CAST(6783751126697473 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8193828098702423 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(8180110471106705 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5774828442388552 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          16,
+          5,
+          (
+            CAST(6640901182892927 AS REAL) / 144115188075855872
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8449935712842384 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(8180110471106705 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8134084057434323 AS REAL) / 288230376151711744
+          ),
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          17,
+          5,
+          (
+            CAST(7254908782338372 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8229730461665448 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(8180110471106705 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5410267781131637 AS REAL) / 4503599627370496
+          ),
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          18,
+          6,
+          (
+            CAST(7762615136563506 AS REAL) / 36028797018963968
+          ),
+          (
+            CAST(8324721266810754 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(5712360743140993 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(7264200508472555 AS REAL) / 4503599627370496
+          ),
+          (
+            CAST(5947967870896532 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          19,
+          6,
+          (
+            CAST(6148010732610784 AS REAL) / 144115188075855872
+          ),
+          (
+            CAST(7973427498487331 AS REAL) / 18014398509481984
+          ),
+          -(
+            CAST(5889640670357826 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(7264200508472555 AS REAL) / 4503599627370496
+          ),
+          (
+            CAST(8744583305933373 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          20,
+          6,
+          (
+            CAST(8989165911468694 AS REAL) / 144115188075855872
+          ),
+          (
+            CAST(6053995544065843 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(4982403610182397 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(7264200508472555 AS REAL) / 4503599627370496
+          ),
+          (
+            CAST(8964662235644361 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          21,
+          7,
+          (
+            CAST(5043901780736250 AS REAL) / 36028797018963968
+          ),
+          (
+            CAST(7493108367851354 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(5773288347324700 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(6541269390852304 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5752219507568024 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          22,
+          7,
+          (
+            CAST(5890446570410037 AS REAL) / 144115188075855872
+          ),
+          (
+            CAST(7286325821544938 AS REAL) / 36028797018963968
+          ),
+          -(
+            CAST(5563220065702868 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(9006103905452582 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(5674576891545803 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          23,
+          7,
+          (
+            CAST(6655091066007855 AS REAL) / 72057594037927936
+          ),
+          (
+            CAST(5884645546966404 AS REAL) / 18014398509481984
+          ),
+          -(
+            CAST(5774898365276367 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(6210663204654782 AS REAL) / 18014398509481984
+          ),
+          (
+            CAST(5947967870896532 AS REAL) / 4503599627370496
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          24,
+          8,
+          (
+            CAST(6911771019466725 AS REAL) / 72057594037927936
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8056834286084142 AS REAL) / 4503599627370496
+          ),
+          -(
+            CAST(7912654669512017 AS REAL) / 72057594037927936
+          ),
+          (
+            CAST(7657469771778830 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          25,
+          8,
+          (
+            CAST(5554922261415798 AS REAL) / 72057594037927936
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(7592466732390086 AS REAL) / 4503599627370496
+          ),
+          (
+            CAST(5894120317140218 AS REAL) / 18014398509481984
+          ),
+          (
+            CAST(6786903417485893 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        ),
+        (
+          26,
+          8,
+          (
+            CAST(6109646183919818 AS REAL) / 144115188075855872
+          ),
+          -(
+            CAST(7799327779140166 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(8162552301650994 AS REAL) / 4503599627370496
+          ),
+          (
+            CAST(6348290546739125 AS REAL) / 18014398509481984
+          ),
+          (
+            CAST(8291680133465150 AS REAL) / 9007199254740992
+          ),
+          (
+            CAST(6369051672646942 AS REAL) / 9007199254740992
+          ),
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0,
+          0.0e0
+        )
+    )
+  ) AS persona__p
+), customer_cluster_pairs_1 AS (
+  SELECT
+    customer_cluster_coordinates.customer_id,
+    persona__prototype,
+    persona__radius2,
     (
-      persona__z0 + 0.8658993277
+      persona__z0 - persona__c0
     ) * (
-      0.8658993277 + persona__z0
+      persona__z0 - persona__c0
     ) + (
-      persona__z1 + 1.241633357
+      persona__z1 - persona__c1
     ) * (
-      1.241633357 + persona__z1
+      persona__z1 - persona__c1
     ) + (
-      persona__z2 + 0.8739590751
+      persona__z2 - persona__c2
     ) * (
-      0.8739590751 + persona__z2
+      persona__z2 - persona__c2
     ) + (
-      persona__z3 + 0.4628238235
+      persona__z3 - persona__c3
     ) * (
-      0.4628238235 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
-      persona__z10 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z10
-    ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d0,
-    (
-      persona__z0 + 0.8240750314
-    ) * (
-      0.8240750314 + persona__z0
-    ) + (
-      persona__z1 + 0.4772906967
-    ) * (
-      0.4772906967 + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 + 0.3899388572
-    ) * (
-      0.3899388572 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
-      persona__z10 - 0.6239177481
-    ) * (
-      (
-        -0.6239177481
-      ) + persona__z10
-    ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d1,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 + 1.255991037
-    ) * (
-      1.255991037 + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 + 0.4188178061
-    ) * (
-      0.4188178061 + persona__z3
-    ) + (
-      persona__z4 - 0.173441286
-    ) * (
-      (
-        -0.173441286
-      ) + persona__z4
-    ) + (
-      persona__z5 - 0.1200747364
-    ) * (
-      (
-        -0.1200747364
-      ) + persona__z5
-    ) + (
-      persona__z6 - 0.06670818691
-    ) * (
-      (
-        -0.06670818691
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.01334163738
-    ) * (
-      (
-        -0.01334163738
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + (
-      persona__z11 - 0.01334163738
-    ) * (
-      (
-        -0.01334163738
-      ) + persona__z11
-    ) + (
-      persona__z12 - 0.05336654952
-    ) * (
-      (
-        -0.05336654952
-      ) + persona__z12
-    ) + (
-      persona__z13 - 0.01334163738
-    ) * (
-      (
-        -0.01334163738
-      ) + persona__z13
-    ) AS persona__d2,
-    (
-      persona__z0 + 0.5000967185
-    ) * (
-      0.5000967185 + persona__z0
-    ) + (
-      persona__z1 - 0.06118860961
-    ) * (
-      (
-        -0.06118860961
-      ) + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 + 1.972100216
-    ) * (
-      1.972100216 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.6800589808
-    ) * (
-      (
-        -0.6800589808
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d3,
-    (
-      persona__z0 + 0.4570668311
-    ) * (
-      0.4570668311 + persona__z0
-    ) + (
-      persona__z1 - 0.04946446718
-    ) * (
-      (
-        -0.04946446718
-      ) + persona__z1
-    ) + (
-      persona__z2 - 1.590012558
-    ) * (
-      (
-        -1.590012558
-      ) + persona__z2
-    ) + (
-      persona__z3 + 1.314361518
-    ) * (
-      1.314361518 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.65777375
-    ) * (
-      (
-        -0.65777375
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d4,
-    (
-      persona__z0 + 0.5279486864
-    ) * (
-      0.5279486864 + persona__z0
-    ) + (
-      persona__z1 - 0.07612457543
-    ) * (
-      (
-        -0.07612457543
-      ) + persona__z1
-    ) + (
-      persona__z2 - 0.7207172487
-    ) * (
-      (
-        -0.7207172487
-      ) + persona__z2
-    ) + (
-      persona__z3 + 1.885324528
-    ) * (
-      1.885324528 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.6983770679
-    ) * (
-      (
-        -0.6983770679
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d5,
-    (
-      persona__z0 - 0.2115424168
-    ) * (
-      (
-        -0.2115424168
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.222609133
-    ) * (
-      0.222609133 + persona__z1
-    ) + (
-      persona__z2 + 0.9020996357
-    ) * (
-      0.9020996357 + persona__z2
-    ) + (
-      persona__z3 - 1.01119843
-    ) * (
-      (
-        -1.01119843
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
-      persona__z7 - 0.6687696666
-    ) * (
-      (
-        -0.6687696666
-      ) + persona__z7
-    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d6,
-    (
-      persona__z0 - 0.2058869919
-    ) * (
-      (
-        -0.2058869919
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.2385041895
-    ) * (
-      0.2385041895 + persona__z1
-    ) + (
-      persona__z2 + 0.07179278262
-    ) * (
-      0.07179278262 + persona__z2
-    ) + (
-      persona__z3 - 0.70381201
-    ) * (
-      (
-        -0.70381201
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
-      persona__z7 - 0.695882864
-    ) * (
-      (
-        -0.695882864
-      ) + persona__z7
-    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d7,
-    (
-      persona__z0 - 0.22483035
-    ) * (
-      (
-        -0.22483035
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.199796285
-    ) * (
-      0.199796285 + persona__z1
-    ) + (
-      persona__z2 + 0.8797100883
-    ) * (
-      0.8797100883 + persona__z2
-    ) + (
-      persona__z3 - 0.3334017906
-    ) * (
-      (
-        -0.3334017906
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
-      persona__z7 - 0.6386770927
-    ) * (
-      (
-        -0.6386770927
-      ) + persona__z7
-    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d8,
-    (
-      persona__z0 - 1.979863816
-    ) * (
-      (
-        -1.979863816
-      ) + persona__z0
-    ) + (
-      persona__z1 + 1.036453268
-    ) * (
-      1.036453268 + persona__z1
-    ) + (
-      persona__z2 + 0.8767164839
-    ) * (
-      0.8767164839 + persona__z2
-    ) + (
-      persona__z3 - 0.5588725447
-    ) * (
-      (
-        -0.5588725447
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + (
-      persona__z5 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z5
-    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d9,
-    (
-      persona__z0 - 1.827655063
-    ) * (
-      (
-        -1.827655063
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.8115349864
-    ) * (
-      0.8115349864 + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 0.4578847952
-    ) * (
-      (
-        -0.4578847952
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d10,
-    (
-      persona__z0 - 1.965531859
-    ) * (
-      (
-        -1.965531859
-      ) + persona__z0
-    ) + (
-      persona__z1 + 1.019462711
-    ) * (
-      1.019462711 + persona__z1
-    ) + (
-      persona__z2 + 0.8258444216
-    ) * (
-      0.8258444216 + persona__z2
-    ) + (
-      persona__z3 + 0.1909604592
-    ) * (
-      0.1909604592 + persona__z3
-    ) + persona__z4 * persona__z4 + (
-      persona__z5 - 0.6898602743
-    ) * (
-      (
-        -0.6898602743
-      ) + persona__z5
-    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d11,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.146523061
-    ) * (
-      (
-        -1.146523061
-      ) + persona__z1
+      persona__z3 - persona__c3
     ) + (
-      persona__z2 + 0.1138504489
+      persona__z4 - persona__c4
     ) * (
-      0.1138504489 + persona__z2
+      persona__z4 - persona__c4
     ) + (
-      persona__z3 + 0.2219901282
+      persona__z5 - persona__c5
     ) * (
-      0.2219901282 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
-      persona__z8 - 0.6935085739
-    ) * (
-      (
-        -0.6935085739
-      ) + persona__z8
-    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d12,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.193715457
-    ) * (
-      (
-        -1.193715457
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 + 0.2418721294
-    ) * (
-      0.2418721294 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
-      persona__z8 - 0.6998914059
-    ) * (
-      (
-        -0.6998914059
-      ) + persona__z8
-    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d13,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.18707391
-    ) * (
-      (
-        -1.18707391
-      ) + persona__z1
-    ) + (
-      persona__z2 - 0.4848614019
-    ) * (
-      (
-        -0.4848614019
-      ) + persona__z2
-    ) + (
-      persona__z3 + 0.1967222406
-    ) * (
-      0.1967222406 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
-      persona__z8 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z8
-    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d14,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.819395323
-    ) * (
-      (
-        -1.819395323
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 0.64113475
-    ) * (
-      (
-        -0.64113475
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d15,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.876262637
-    ) * (
-      (
-        -1.876262637
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 0.02822077314
-    ) * (
-      (
-        -0.02822077314
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d16,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.827367249
-    ) * (
-      (
-        -1.827367249
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 1.201320772
-    ) * (
-      (
-        -1.201320772
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d17,
-    (
-      persona__z0 - 0.2310574306
-    ) * (
-      (
-        -0.2310574306
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6341994422
-    ) * (
-      0.6341994422 + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.320714176
-    ) * (
-      (
-        -1.320714176
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d18,
-    (
-      persona__z0 - 0.4426141397
-    ) * (
-      (
-        -0.4426141397
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6538814679
-    ) * (
-      0.6538814679 + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 - 0.9708437727
-    ) * (
-      (
-        -0.9708437727
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d19,
-    (
-      persona__z0 - 0.1680321311
-    ) * (
-      (
-        -0.1680321311
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.5531579206
-    ) * (
-      0.5531579206 + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 - 0.9952774422
-    ) * (
-      (
-        -0.9952774422
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d20,
-    (
-      persona__z0 - 0.2079755359
-    ) * (
-      (
-        -0.2079755359
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6409637651
-    ) * (
-      0.6409637651 + persona__z1
-    ) + (
-      persona__z2 - 0.7262267888
-    ) * (
-      (
-        -0.7262267888
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.277249308
-    ) * (
-      (
-        -1.277249308
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d21,
-    (
-      persona__z0 - 0.2022361673
-    ) * (
-      (
-        -0.2022361673
-      ) + persona__z0
+      persona__z5 - persona__c5
     ) + (
-      persona__z1 + 0.6176415008
+      persona__z6 - persona__c6
     ) * (
-      0.6176415008 + persona__z1
+      persona__z6 - persona__c6
     ) + (
-      persona__z2 - 0.9998783918
+      persona__z7 - persona__c7
     ) * (
-      (
-        -0.9998783918
-      ) + persona__z2
+      persona__z7 - persona__c7
     ) + (
-      persona__z3 - 1.260009184
+      persona__z8 - persona__c8
     ) * (
-      (
-        -1.260009184
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d22,
-    (
-      persona__z0 - 0.3266634489
-    ) * (
-      (
-        -0.3266634489
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.641142513
-    ) * (
-      0.641142513 + persona__z1
-    ) + (
-      persona__z2 - 0.3447610644
-    ) * (
-      (
-        -0.3447610644
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.320714176
-    ) * (
-      (
-        -1.320714176
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d23,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.788976586
-    ) * (
-      (
-        -1.788976586
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.1098101425
-    ) * (
-      0.1098101425 + persona__z2
-    ) + (
-      persona__z3 - 0.8501499251
-    ) * (
-      (
-        -0.8501499251
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d24,
-    (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
+      persona__z8 - persona__c8
     ) + (
-      persona__z1 - 1.685866276
-    ) * (
-      (
-        -1.685866276
-      ) + persona__z1
-    ) + (
-      persona__z2 - 0.3271894043
-    ) * (
-      (
-        -0.3271894043
-      ) + persona__z2
-    ) + (
-      persona__z3 - 0.753497644
-    ) * (
-      (
-        -0.753497644
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d25,
-    (
-      persona__z0 + 0.8658993277
+      persona__z9 - persona__c9
     ) * (
-      0.8658993277 + persona__z0
+      persona__z9 - persona__c9
     ) + (
-      persona__z1 - 1.812450701
+      persona__z10 - persona__c10
     ) * (
-      (
-        -1.812450701
-      ) + persona__z1
+      persona__z10 - persona__c10
     ) + (
-      persona__z2 - 0.3524009166
+      persona__z11 - persona__c11
     ) * (
-      (
-        -0.3524009166
-      ) + persona__z2
+      persona__z11 - persona__c11
     ) + (
-      persona__z3 - 0.9205614197
+      persona__z12 - persona__c12
     ) * (
-      (
-        -0.9205614197
-      ) + persona__z3
+      persona__z12 - persona__c12
     ) + (
-      persona__z4 - 0.7071067812
+      persona__z13 - persona__c13
     ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d26
+      persona__z13 - persona__c13
+    ) AS persona__distance
   FROM customer_cluster_coordinates
-), customer_cluster_nearest AS MATERIALIZED (
+  CROSS JOIN customer_cluster_prototypes_1
+  WHERE
+    NOT items_per_order IS NULL
+    AND NOT log_item_price IS NULL
+    AND NOT detailed_review_rate IS NULL
+    AND NOT avg_review_score IS NULL
+    AND (
+      no_orders > 1
+    )
+), customer_cluster_nearest_1 AS (
   SELECT
     customer_id,
-    customer_city,
-    no_orders,
-    no_detailed_reviews,
-    avg_review_score,
-    ltv,
-    avg_installments,
-    no_items,
-    avg_item_price,
-    total_weight_g,
-    avg_photos,
-    items_per_order,
-    log_item_price,
-    detailed_review_rate,
-    avg_order_weight_kg,
-    persona__d0,
-    persona__d1,
-    persona__d2,
-    persona__d3,
-    persona__d4,
-    persona__d5,
-    persona__d6,
-    persona__d7,
-    persona__d8,
-    persona__d9,
-    persona__d10,
-    persona__d11,
-    persona__d12,
-    persona__d13,
-    persona__d14,
-    persona__d15,
-    persona__d16,
-    persona__d17,
-    persona__d18,
-    persona__d19,
-    persona__d20,
-    persona__d21,
-    persona__d22,
-    persona__d23,
-    persona__d24,
-    persona__d25,
-    persona__d26,
-    MIN(
-      CASE
-        WHEN persona__d0 <= 1.034256079971954
-        THEN persona__d0
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d1 <= 0.26141030619125666
-        THEN persona__d1
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d2 <= 0.7595001128422889
-        THEN persona__d2
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d3 <= 0.5747454611815933
-        THEN persona__d3
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d4 <= 0.8330101671447696
-        THEN persona__d4
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d5 <= 0.6569024465291746
-        THEN persona__d5
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d6 <= 0.7380995172568173
-        THEN persona__d6
-        ELSE 3.068512159943908
-      END,
-      CASE WHEN persona__d7 <= 0.5445447299446 THEN persona__d7 ELSE 3.068512159943908 END,
-      CASE
-        WHEN persona__d8 <= 0.682119604046364
-        THEN persona__d8
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d9 <= 0.9484664975445338
-        THEN persona__d9
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d10 <= 0.4795910013875483
-        THEN persona__d10
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d11 <= 0.8988352961590778
-        THEN persona__d11
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d12 <= 0.7485920698719378
-        THEN persona__d12
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d13 <= 0.5374866118039806
-        THEN persona__d13
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d14 <= 0.5746444445043546
-        THEN persona__d14
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d15 <= 0.18828691735465955
-        THEN persona__d15
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d16 <= 0.04608050873442603
-        THEN persona__d16
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d17 <= 0.20136416929268297
-        THEN persona__d17
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d18 <= 0.21545585139791396
-        THEN persona__d18
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d19 <= 0.04266039419366918
-        THEN persona__d19
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d20 <= 0.062374868544300785
-        THEN persona__d20
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d21 <= 0.13999639727303032
-        THEN persona__d21
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d22 <= 0.040873183798709446
-        THEN persona__d22
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d23 <= 0.09235794165573873
-        THEN persona__d23
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d24 <= 0.09592009158436061
-        THEN persona__d24
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d25 <= 0.07709003243283327
-        THEN persona__d25
-        ELSE 3.068512159943908
-      END,
-      CASE
-        WHEN persona__d26 <= 0.042394186660631286
-        THEN persona__d26
-        ELSE 3.068512159943908
-      END
-    ) AS persona__nearest
-  FROM customer_cluster_distances
+    MIN(persona__distance) AS persona__nearest
+  FROM customer_cluster_pairs_1
+  WHERE
+    persona__distance <= persona__radius2
+  GROUP BY
+    customer_id
+), customer_cluster_assigned_1 AS (
+  SELECT
+    customer_cluster_pairs_1.customer_id,
+    MIN(customer_cluster_pairs_1.persona__prototype) AS persona__prototype,
+    MIN(customer_cluster_nearest_1.persona__nearest) AS persona__nearest
+  FROM customer_cluster_pairs_1
+  JOIN customer_cluster_nearest_1
+    ON customer_cluster_pairs_1.customer_id = customer_cluster_nearest_1.customer_id
+    AND customer_cluster_pairs_1.persona__distance = customer_cluster_nearest_1.persona__nearest
+  WHERE
+    customer_cluster_pairs_1.persona__distance <= customer_cluster_pairs_1.persona__radius2
+  GROUP BY
+    customer_cluster_pairs_1.customer_id
 ), customer_cluster_labels AS (
   SELECT
-    customer_id,
+    customer_cluster_coordinates.customer_id AS customer_id,
     customer_city,
     no_orders,
     no_detailed_reviews,
@@ -1087,75 +1193,12 @@ WITH customer_population AS (
     log_item_price,
     detailed_review_rate,
     avg_order_weight_kg,
-    CAST(CASE
-      WHEN items_per_order IS NULL
-      OR log_item_price IS NULL
-      OR detailed_review_rate IS NULL
-      OR avg_review_score IS NULL
-      THEN -1
-      ELSE CASE
-        WHEN no_orders > 1
-        THEN CASE
-          WHEN persona__d0 <= 1.034256079971954 AND persona__d0 = persona__nearest
-          THEN 0
-          WHEN persona__d1 <= 0.26141030619125666 AND persona__d1 = persona__nearest
-          THEN 0
-          WHEN persona__d2 <= 0.7595001128422889 AND persona__d2 = persona__nearest
-          THEN 0
-          WHEN persona__d3 <= 0.5747454611815933 AND persona__d3 = persona__nearest
-          THEN 1
-          WHEN persona__d4 <= 0.8330101671447696 AND persona__d4 = persona__nearest
-          THEN 1
-          WHEN persona__d5 <= 0.6569024465291746 AND persona__d5 = persona__nearest
-          THEN 1
-          WHEN persona__d6 <= 0.7380995172568173 AND persona__d6 = persona__nearest
-          THEN 2
-          WHEN persona__d7 <= 0.5445447299446 AND persona__d7 = persona__nearest
-          THEN 2
-          WHEN persona__d8 <= 0.682119604046364 AND persona__d8 = persona__nearest
-          THEN 2
-          WHEN persona__d9 <= 0.9484664975445338 AND persona__d9 = persona__nearest
-          THEN 3
-          WHEN persona__d10 <= 0.4795910013875483 AND persona__d10 = persona__nearest
-          THEN 3
-          WHEN persona__d11 <= 0.8988352961590778 AND persona__d11 = persona__nearest
-          THEN 3
-          WHEN persona__d12 <= 0.7485920698719378 AND persona__d12 = persona__nearest
-          THEN 4
-          WHEN persona__d13 <= 0.5374866118039806 AND persona__d13 = persona__nearest
-          THEN 4
-          WHEN persona__d14 <= 0.5746444445043546 AND persona__d14 = persona__nearest
-          THEN 4
-          WHEN persona__d15 <= 0.18828691735465955 AND persona__d15 = persona__nearest
-          THEN 5
-          WHEN persona__d16 <= 0.04608050873442603 AND persona__d16 = persona__nearest
-          THEN 5
-          WHEN persona__d17 <= 0.20136416929268297 AND persona__d17 = persona__nearest
-          THEN 5
-          WHEN persona__d18 <= 0.21545585139791396 AND persona__d18 = persona__nearest
-          THEN 6
-          WHEN persona__d19 <= 0.04266039419366918 AND persona__d19 = persona__nearest
-          THEN 6
-          WHEN persona__d20 <= 0.062374868544300785 AND persona__d20 = persona__nearest
-          THEN 6
-          WHEN persona__d21 <= 0.13999639727303032 AND persona__d21 = persona__nearest
-          THEN 7
-          WHEN persona__d22 <= 0.040873183798709446 AND persona__d22 = persona__nearest
-          THEN 7
-          WHEN persona__d23 <= 0.09235794165573873 AND persona__d23 = persona__nearest
-          THEN 7
-          WHEN persona__d24 <= 0.09592009158436061 AND persona__d24 = persona__nearest
-          THEN 8
-          WHEN persona__d25 <= 0.07709003243283327 AND persona__d25 = persona__nearest
-          THEN 8
-          WHEN persona__d26 <= 0.042394186660631286 AND persona__d26 = persona__nearest
-          THEN 8
-          ELSE -1
-        END
-        ELSE -1
-      END
-    END AS INTEGER) AS persona
-  FROM customer_cluster_nearest
+    CAST(COALESCE(customer_cluster_prototypes_1.persona__cluster, -1) AS INTEGER) AS persona
+  FROM customer_cluster_coordinates
+  LEFT JOIN customer_cluster_assigned_1
+    ON customer_cluster_assigned_1.customer_id = customer_cluster_coordinates.customer_id
+  LEFT JOIN customer_cluster_prototypes_1
+    ON customer_cluster_prototypes_1.persona__prototype = customer_cluster_assigned_1.persona__prototype
 ), customer_segments AS (
   SELECT
     customer_id,

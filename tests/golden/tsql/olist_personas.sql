@@ -157,1019 +157,636 @@ WITH customer_population AS (
       ELSE 0.0
     END AS persona__z13
   FROM customer_derived_metrics
-), customer_cluster_distances AS (
+), customer_cluster_prototypes_1 AS (
   SELECT
-    customer_id AS customer_id,
-    customer_city AS customer_city,
-    no_orders AS no_orders,
-    no_detailed_reviews AS no_detailed_reviews,
-    avg_review_score AS avg_review_score,
-    ltv AS ltv,
-    avg_installments AS avg_installments,
-    no_items AS no_items,
-    avg_item_price AS avg_item_price,
-    total_weight_g AS total_weight_g,
-    avg_photos AS avg_photos,
-    items_per_order AS items_per_order,
-    log_item_price AS log_item_price,
-    detailed_review_rate AS detailed_review_rate,
-    avg_order_weight_kg AS avg_order_weight_kg,
+    persona__prototype AS persona__prototype,
+    persona__cluster AS persona__cluster,
+    persona__radius2 AS persona__radius2,
+    persona__c0 AS persona__c0,
+    persona__c1 AS persona__c1,
+    persona__c2 AS persona__c2,
+    persona__c3 AS persona__c3,
+    persona__c4 AS persona__c4,
+    persona__c5 AS persona__c5,
+    persona__c6 AS persona__c6,
+    persona__c7 AS persona__c7,
+    persona__c8 AS persona__c8,
+    persona__c9 AS persona__c9,
+    persona__c10 AS persona__c10,
+    persona__c11 AS persona__c11,
+    persona__c12 AS persona__c12,
+    persona__c13 AS persona__c13
+  FROM (VALUES
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 + 1.241633357
-    ) * (
-      1.241633357 + persona__z1
-    ) + (
-      persona__z2 + 0.8739590751
-    ) * (
-      0.8739590751 + persona__z2
-    ) + (
-      persona__z3 + 0.4628238235
-    ) * (
-      0.4628238235 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
-      persona__z10 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z10
-    ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d0,
+      0,
+      0,
+      1.034256079971954e0,
+      -0.8658993277e0,
+      -1.241633357e0,
+      -0.8739590751e0,
+      -0.4628238235e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8240750314
-    ) * (
-      0.8240750314 + persona__z0
-    ) + (
-      persona__z1 + 0.4772906967
-    ) * (
-      0.4772906967 + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 + 0.3899388572
-    ) * (
-      0.3899388572 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + (
-      persona__z10 - 0.6239177481
-    ) * (
-      (
-        -0.6239177481
-      ) + persona__z10
-    ) + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d1,
+      1,
+      0,
+      0.26141030619125666e0,
+      -0.8240750314e0,
+      -0.4772906967e0,
+      -0.9081746989e0,
+      -0.3899388572e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.6239177481e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 + 1.255991037
-    ) * (
-      1.255991037 + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 + 0.4188178061
-    ) * (
-      0.4188178061 + persona__z3
-    ) + (
-      persona__z4 - 0.173441286
-    ) * (
-      (
-        -0.173441286
-      ) + persona__z4
-    ) + (
-      persona__z5 - 0.1200747364
-    ) * (
-      (
-        -0.1200747364
-      ) + persona__z5
-    ) + (
-      persona__z6 - 0.06670818691
-    ) * (
-      (
-        -0.06670818691
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.01334163738
-    ) * (
-      (
-        -0.01334163738
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + (
-      persona__z11 - 0.01334163738
-    ) * (
-      (
-        -0.01334163738
-      ) + persona__z11
-    ) + (
-      persona__z12 - 0.05336654952
-    ) * (
-      (
-        -0.05336654952
-      ) + persona__z12
-    ) + (
-      persona__z13 - 0.01334163738
-    ) * (
-      (
-        -0.01334163738
-      ) + persona__z13
-    ) AS persona__d2,
+      2,
+      0,
+      0.7595001128422889e0,
+      -0.8658993277e0,
+      -1.255991037e0,
+      -0.9081746989e0,
+      -0.4188178061e0,
+      0.173441286e0,
+      0.1200747364e0,
+      0.06670818691e0,
+      0.0e0,
+      0.0e0,
+      0.01334163738e0,
+      0.0e0,
+      0.01334163738e0,
+      0.05336654952e0,
+      0.01334163738e0
+    ),
     (
-      persona__z0 + 0.5000967185
-    ) * (
-      0.5000967185 + persona__z0
-    ) + (
-      persona__z1 - 0.06118860961
-    ) * (
-      (
-        -0.06118860961
-      ) + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 + 1.972100216
-    ) * (
-      1.972100216 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.6800589808
-    ) * (
-      (
-        -0.6800589808
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d3,
+      3,
+      1,
+      0.5747454611815933e0,
+      -0.5000967185e0,
+      0.06118860961e0,
+      1.612976532e0,
+      -1.972100216e0,
+      0.0e0,
+      0.0e0,
+      0.6800589808e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.4570668311
-    ) * (
-      0.4570668311 + persona__z0
-    ) + (
-      persona__z1 - 0.04946446718
-    ) * (
-      (
-        -0.04946446718
-      ) + persona__z1
-    ) + (
-      persona__z2 - 1.590012558
-    ) * (
-      (
-        -1.590012558
-      ) + persona__z2
-    ) + (
-      persona__z3 + 1.314361518
-    ) * (
-      1.314361518 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.65777375
-    ) * (
-      (
-        -0.65777375
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d4,
+      4,
+      1,
+      0.8330101671447696e0,
+      -0.4570668311e0,
+      0.04946446718e0,
+      1.590012558e0,
+      -1.314361518e0,
+      0.0e0,
+      0.0e0,
+      0.65777375e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.5279486864
-    ) * (
-      0.5279486864 + persona__z0
-    ) + (
-      persona__z1 - 0.07612457543
-    ) * (
-      (
-        -0.07612457543
-      ) + persona__z1
-    ) + (
-      persona__z2 - 0.7207172487
-    ) * (
-      (
-        -0.7207172487
-      ) + persona__z2
-    ) + (
-      persona__z3 + 1.885324528
-    ) * (
-      1.885324528 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + (
-      persona__z6 - 0.6983770679
-    ) * (
-      (
-        -0.6983770679
-      ) + persona__z6
-    ) + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d5,
+      5,
+      1,
+      0.6569024465291746e0,
+      -0.5279486864e0,
+      0.07612457543e0,
+      0.7207172487e0,
+      -1.885324528e0,
+      0.0e0,
+      0.0e0,
+      0.6983770679e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.2115424168
-    ) * (
-      (
-        -0.2115424168
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.222609133
-    ) * (
-      0.222609133 + persona__z1
-    ) + (
-      persona__z2 + 0.9020996357
-    ) * (
-      0.9020996357 + persona__z2
-    ) + (
-      persona__z3 - 1.01119843
-    ) * (
-      (
-        -1.01119843
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
-      persona__z7 - 0.6687696666
-    ) * (
-      (
-        -0.6687696666
-      ) + persona__z7
-    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d6,
+      6,
+      2,
+      0.7380995172568173e0,
+      0.2115424168e0,
+      -0.222609133e0,
+      -0.9020996357e0,
+      1.01119843e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.6687696666e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.2058869919
-    ) * (
-      (
-        -0.2058869919
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.2385041895
-    ) * (
-      0.2385041895 + persona__z1
-    ) + (
-      persona__z2 + 0.07179278262
-    ) * (
-      0.07179278262 + persona__z2
-    ) + (
-      persona__z3 - 0.70381201
-    ) * (
-      (
-        -0.70381201
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
-      persona__z7 - 0.695882864
-    ) * (
-      (
-        -0.695882864
-      ) + persona__z7
-    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d7,
+      7,
+      2,
+      0.5445447299446e0,
+      0.2058869919e0,
+      -0.2385041895e0,
+      -0.07179278262e0,
+      0.70381201e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.695882864e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.22483035
-    ) * (
-      (
-        -0.22483035
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.199796285
-    ) * (
-      0.199796285 + persona__z1
-    ) + (
-      persona__z2 + 0.8797100883
-    ) * (
-      0.8797100883 + persona__z2
-    ) + (
-      persona__z3 - 0.3334017906
-    ) * (
-      (
-        -0.3334017906
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + (
-      persona__z7 - 0.6386770927
-    ) * (
-      (
-        -0.6386770927
-      ) + persona__z7
-    ) + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d8,
+      8,
+      2,
+      0.682119604046364e0,
+      0.22483035e0,
+      -0.199796285e0,
+      -0.8797100883e0,
+      0.3334017906e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.6386770927e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 1.979863816
-    ) * (
-      (
-        -1.979863816
-      ) + persona__z0
-    ) + (
-      persona__z1 + 1.036453268
-    ) * (
-      1.036453268 + persona__z1
-    ) + (
-      persona__z2 + 0.8767164839
-    ) * (
-      0.8767164839 + persona__z2
-    ) + (
-      persona__z3 - 0.5588725447
-    ) * (
-      (
-        -0.5588725447
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + (
-      persona__z5 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z5
-    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d9,
+      9,
+      3,
+      0.9484664975445338e0,
+      1.979863816e0,
+      -1.036453268e0,
+      -0.8767164839e0,
+      0.5588725447e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 1.827655063
-    ) * (
-      (
-        -1.827655063
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.8115349864
-    ) * (
-      0.8115349864 + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 0.4578847952
-    ) * (
-      (
-        -0.4578847952
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d10,
+      10,
+      3,
+      0.4795910013875483e0,
+      1.827655063e0,
+      -0.8115349864e0,
+      -0.9081746989e0,
+      0.4578847952e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 1.965531859
-    ) * (
-      (
-        -1.965531859
-      ) + persona__z0
-    ) + (
-      persona__z1 + 1.019462711
-    ) * (
-      1.019462711 + persona__z1
-    ) + (
-      persona__z2 + 0.8258444216
-    ) * (
-      0.8258444216 + persona__z2
-    ) + (
-      persona__z3 + 0.1909604592
-    ) * (
-      0.1909604592 + persona__z3
-    ) + persona__z4 * persona__z4 + (
-      persona__z5 - 0.6898602743
-    ) * (
-      (
-        -0.6898602743
-      ) + persona__z5
-    ) + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d11,
+      11,
+      3,
+      0.8988352961590778e0,
+      1.965531859e0,
+      -1.019462711e0,
+      -0.8258444216e0,
+      -0.1909604592e0,
+      0.0e0,
+      0.6898602743e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.146523061
-    ) * (
-      (
-        -1.146523061
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.1138504489
-    ) * (
-      0.1138504489 + persona__z2
-    ) + (
-      persona__z3 + 0.2219901282
-    ) * (
-      0.2219901282 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
-      persona__z8 - 0.6935085739
-    ) * (
-      (
-        -0.6935085739
-      ) + persona__z8
-    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d12,
+      12,
+      4,
+      0.7485920698719378e0,
+      -0.8658993277e0,
+      1.146523061e0,
+      -0.1138504489e0,
+      -0.2219901282e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.6935085739e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.193715457
-    ) * (
-      (
-        -1.193715457
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 + 0.2418721294
-    ) * (
-      0.2418721294 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
-      persona__z8 - 0.6998914059
-    ) * (
-      (
-        -0.6998914059
-      ) + persona__z8
-    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d13,
+      13,
+      4,
+      0.5374866118039806e0,
+      -0.8658993277e0,
+      1.193715457e0,
+      -0.9081746989e0,
+      -0.2418721294e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.6998914059e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.18707391
-    ) * (
-      (
-        -1.18707391
-      ) + persona__z1
-    ) + (
-      persona__z2 - 0.4848614019
-    ) * (
-      (
-        -0.4848614019
-      ) + persona__z2
-    ) + (
-      persona__z3 + 0.1967222406
-    ) * (
-      0.1967222406 + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + (
-      persona__z8 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z8
-    ) + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d14,
+      14,
+      4,
+      0.5746444445043546e0,
+      -0.8658993277e0,
+      1.18707391e0,
+      0.4848614019e0,
+      -0.1967222406e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.819395323
-    ) * (
-      (
-        -1.819395323
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 0.64113475
-    ) * (
-      (
-        -0.64113475
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d15,
+      15,
+      5,
+      0.18828691735465955e0,
+      -0.8658993277e0,
+      1.819395323e0,
+      -0.9081746989e0,
+      0.64113475e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.876262637
-    ) * (
-      (
-        -1.876262637
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 0.02822077314
-    ) * (
-      (
-        -0.02822077314
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d16,
+      16,
+      5,
+      0.04608050873442603e0,
+      -0.8658993277e0,
+      1.876262637e0,
+      -0.9081746989e0,
+      0.02822077314e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.827367249
-    ) * (
-      (
-        -1.827367249
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.9081746989
-    ) * (
-      0.9081746989 + persona__z2
-    ) + (
-      persona__z3 - 1.201320772
-    ) * (
-      (
-        -1.201320772
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d17,
+      17,
+      5,
+      0.20136416929268297e0,
+      -0.8658993277e0,
+      1.827367249e0,
+      -0.9081746989e0,
+      1.201320772e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.2310574306
-    ) * (
-      (
-        -0.2310574306
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6341994422
-    ) * (
-      0.6341994422 + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.320714176
-    ) * (
-      (
-        -1.320714176
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d18,
+      18,
+      6,
+      0.21545585139791396e0,
+      0.2310574306e0,
+      -0.6341994422e0,
+      1.612976532e0,
+      1.320714176e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.4426141397
-    ) * (
-      (
-        -0.4426141397
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6538814679
-    ) * (
-      0.6538814679 + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 - 0.9708437727
-    ) * (
-      (
-        -0.9708437727
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d19,
+      19,
+      6,
+      0.04266039419366918e0,
+      0.4426141397e0,
+      -0.6538814679e0,
+      1.612976532e0,
+      0.9708437727e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.1680321311
-    ) * (
-      (
-        -0.1680321311
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.5531579206
-    ) * (
-      0.5531579206 + persona__z1
-    ) + (
-      persona__z2 - 1.612976532
-    ) * (
-      (
-        -1.612976532
-      ) + persona__z2
-    ) + (
-      persona__z3 - 0.9952774422
-    ) * (
-      (
-        -0.9952774422
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d20,
+      20,
+      6,
+      0.062374868544300785e0,
+      0.1680321311e0,
+      -0.5531579206e0,
+      1.612976532e0,
+      0.9952774422e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.2079755359
-    ) * (
-      (
-        -0.2079755359
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6409637651
-    ) * (
-      0.6409637651 + persona__z1
-    ) + (
-      persona__z2 - 0.7262267888
-    ) * (
-      (
-        -0.7262267888
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.277249308
-    ) * (
-      (
-        -1.277249308
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d21,
+      21,
+      7,
+      0.13999639727303032e0,
+      0.2079755359e0,
+      -0.6409637651e0,
+      0.7262267888e0,
+      1.277249308e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.2022361673
-    ) * (
-      (
-        -0.2022361673
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.6176415008
-    ) * (
-      0.6176415008 + persona__z1
-    ) + (
-      persona__z2 - 0.9998783918
-    ) * (
-      (
-        -0.9998783918
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.260009184
-    ) * (
-      (
-        -1.260009184
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d22,
+      22,
+      7,
+      0.040873183798709446e0,
+      0.2022361673e0,
+      -0.6176415008e0,
+      0.9998783918e0,
+      1.260009184e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 - 0.3266634489
-    ) * (
-      (
-        -0.3266634489
-      ) + persona__z0
-    ) + (
-      persona__z1 + 0.641142513
-    ) * (
-      0.641142513 + persona__z1
-    ) + (
-      persona__z2 - 0.3447610644
-    ) * (
-      (
-        -0.3447610644
-      ) + persona__z2
-    ) + (
-      persona__z3 - 1.320714176
-    ) * (
-      (
-        -1.320714176
-      ) + persona__z3
-    ) + persona__z4 * persona__z4 + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + (
-      persona__z9 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z9
-    ) + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d23,
+      23,
+      7,
+      0.09235794165573873e0,
+      0.3266634489e0,
+      -0.641142513e0,
+      0.3447610644e0,
+      1.320714176e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.788976586
-    ) * (
-      (
-        -1.788976586
-      ) + persona__z1
-    ) + (
-      persona__z2 + 0.1098101425
-    ) * (
-      0.1098101425 + persona__z2
-    ) + (
-      persona__z3 - 0.8501499251
-    ) * (
-      (
-        -0.8501499251
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d24,
+      24,
+      8,
+      0.09592009158436061e0,
+      -0.8658993277e0,
+      1.788976586e0,
+      -0.1098101425e0,
+      0.8501499251e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
-    ) * (
-      0.8658993277 + persona__z0
-    ) + (
-      persona__z1 - 1.685866276
-    ) * (
-      (
-        -1.685866276
-      ) + persona__z1
-    ) + (
-      persona__z2 - 0.3271894043
-    ) * (
-      (
-        -0.3271894043
-      ) + persona__z2
-    ) + (
-      persona__z3 - 0.753497644
-    ) * (
-      (
-        -0.753497644
-      ) + persona__z3
-    ) + (
-      persona__z4 - 0.7071067812
-    ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d25,
+      25,
+      8,
+      0.07709003243283327e0,
+      -0.8658993277e0,
+      1.685866276e0,
+      0.3271894043e0,
+      0.753497644e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    ),
     (
-      persona__z0 + 0.8658993277
+      26,
+      8,
+      0.042394186660631286e0,
+      -0.8658993277e0,
+      1.812450701e0,
+      0.3524009166e0,
+      0.9205614197e0,
+      0.7071067812e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0,
+      0.0e0
+    )) AS persona__p(persona__prototype, persona__cluster, persona__radius2, persona__c0, persona__c1, persona__c2, persona__c3, persona__c4, persona__c5, persona__c6, persona__c7, persona__c8, persona__c9, persona__c10, persona__c11, persona__c12, persona__c13)
+), customer_cluster_pairs_1 AS (
+  SELECT
+    customer_cluster_coordinates.customer_id AS customer_id,
+    persona__prototype AS persona__prototype,
+    persona__radius2 AS persona__radius2,
+    (
+      persona__z0 - persona__c0
     ) * (
-      0.8658993277 + persona__z0
+      persona__z0 - persona__c0
     ) + (
-      persona__z1 - 1.812450701
+      persona__z1 - persona__c1
     ) * (
-      (
-        -1.812450701
-      ) + persona__z1
+      persona__z1 - persona__c1
     ) + (
-      persona__z2 - 0.3524009166
+      persona__z2 - persona__c2
     ) * (
-      (
-        -0.3524009166
-      ) + persona__z2
+      persona__z2 - persona__c2
     ) + (
-      persona__z3 - 0.9205614197
+      persona__z3 - persona__c3
     ) * (
-      (
-        -0.9205614197
-      ) + persona__z3
+      persona__z3 - persona__c3
     ) + (
-      persona__z4 - 0.7071067812
+      persona__z4 - persona__c4
     ) * (
-      (
-        -0.7071067812
-      ) + persona__z4
-    ) + persona__z5 * persona__z5 + persona__z6 * persona__z6 + persona__z7 * persona__z7 + persona__z8 * persona__z8 + persona__z9 * persona__z9 + persona__z10 * persona__z10 + persona__z11 * persona__z11 + persona__z12 * persona__z12 + persona__z13 * persona__z13 AS persona__d26
+      persona__z4 - persona__c4
+    ) + (
+      persona__z5 - persona__c5
+    ) * (
+      persona__z5 - persona__c5
+    ) + (
+      persona__z6 - persona__c6
+    ) * (
+      persona__z6 - persona__c6
+    ) + (
+      persona__z7 - persona__c7
+    ) * (
+      persona__z7 - persona__c7
+    ) + (
+      persona__z8 - persona__c8
+    ) * (
+      persona__z8 - persona__c8
+    ) + (
+      persona__z9 - persona__c9
+    ) * (
+      persona__z9 - persona__c9
+    ) + (
+      persona__z10 - persona__c10
+    ) * (
+      persona__z10 - persona__c10
+    ) + (
+      persona__z11 - persona__c11
+    ) * (
+      persona__z11 - persona__c11
+    ) + (
+      persona__z12 - persona__c12
+    ) * (
+      persona__z12 - persona__c12
+    ) + (
+      persona__z13 - persona__c13
+    ) * (
+      persona__z13 - persona__c13
+    ) AS persona__distance
   FROM customer_cluster_coordinates
-), customer_cluster_nearest AS (
+  CROSS JOIN customer_cluster_prototypes_1
+  WHERE
+    NOT items_per_order IS NULL
+    AND NOT log_item_price IS NULL
+    AND NOT detailed_review_rate IS NULL
+    AND NOT avg_review_score IS NULL
+    AND (
+      no_orders > 1
+    )
+), customer_cluster_nearest_1 AS (
   SELECT
     customer_id AS customer_id,
-    customer_city AS customer_city,
-    no_orders AS no_orders,
-    no_detailed_reviews AS no_detailed_reviews,
-    avg_review_score AS avg_review_score,
-    ltv AS ltv,
-    avg_installments AS avg_installments,
-    no_items AS no_items,
-    avg_item_price AS avg_item_price,
-    total_weight_g AS total_weight_g,
-    avg_photos AS avg_photos,
-    items_per_order AS items_per_order,
-    log_item_price AS log_item_price,
-    detailed_review_rate AS detailed_review_rate,
-    avg_order_weight_kg AS avg_order_weight_kg,
-    persona__d0 AS persona__d0,
-    persona__d1 AS persona__d1,
-    persona__d2 AS persona__d2,
-    persona__d3 AS persona__d3,
-    persona__d4 AS persona__d4,
-    persona__d5 AS persona__d5,
-    persona__d6 AS persona__d6,
-    persona__d7 AS persona__d7,
-    persona__d8 AS persona__d8,
-    persona__d9 AS persona__d9,
-    persona__d10 AS persona__d10,
-    persona__d11 AS persona__d11,
-    persona__d12 AS persona__d12,
-    persona__d13 AS persona__d13,
-    persona__d14 AS persona__d14,
-    persona__d15 AS persona__d15,
-    persona__d16 AS persona__d16,
-    persona__d17 AS persona__d17,
-    persona__d18 AS persona__d18,
-    persona__d19 AS persona__d19,
-    persona__d20 AS persona__d20,
-    persona__d21 AS persona__d21,
-    persona__d22 AS persona__d22,
-    persona__d23 AS persona__d23,
-    persona__d24 AS persona__d24,
-    persona__d25 AS persona__d25,
-    persona__d26 AS persona__d26,
-    (
-      SELECT
-        MIN(d)
-      FROM (VALUES
-        (
-          CASE
-            WHEN persona__d0 <= 1.034256079971954
-            THEN persona__d0
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d1 <= 0.26141030619125666
-            THEN persona__d1
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d2 <= 0.7595001128422889
-            THEN persona__d2
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d3 <= 0.5747454611815933
-            THEN persona__d3
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d4 <= 0.8330101671447696
-            THEN persona__d4
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d5 <= 0.6569024465291746
-            THEN persona__d5
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d6 <= 0.7380995172568173
-            THEN persona__d6
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE WHEN persona__d7 <= 0.5445447299446 THEN persona__d7 ELSE 3.068512159943908 END
-        ),
-        (
-          CASE
-            WHEN persona__d8 <= 0.682119604046364
-            THEN persona__d8
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d9 <= 0.9484664975445338
-            THEN persona__d9
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d10 <= 0.4795910013875483
-            THEN persona__d10
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d11 <= 0.8988352961590778
-            THEN persona__d11
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d12 <= 0.7485920698719378
-            THEN persona__d12
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d13 <= 0.5374866118039806
-            THEN persona__d13
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d14 <= 0.5746444445043546
-            THEN persona__d14
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d15 <= 0.18828691735465955
-            THEN persona__d15
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d16 <= 0.04608050873442603
-            THEN persona__d16
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d17 <= 0.20136416929268297
-            THEN persona__d17
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d18 <= 0.21545585139791396
-            THEN persona__d18
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d19 <= 0.04266039419366918
-            THEN persona__d19
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d20 <= 0.062374868544300785
-            THEN persona__d20
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d21 <= 0.13999639727303032
-            THEN persona__d21
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d22 <= 0.040873183798709446
-            THEN persona__d22
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d23 <= 0.09235794165573873
-            THEN persona__d23
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d24 <= 0.09592009158436061
-            THEN persona__d24
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d25 <= 0.07709003243283327
-            THEN persona__d25
-            ELSE 3.068512159943908
-          END
-        ),
-        (
-          CASE
-            WHEN persona__d26 <= 0.042394186660631286
-            THEN persona__d26
-            ELSE 3.068512159943908
-          END
-        )) AS semseg__v(d)
-    ) AS persona__nearest
-  FROM customer_cluster_distances
+    MIN(persona__distance) AS persona__nearest
+  FROM customer_cluster_pairs_1
+  WHERE
+    persona__distance <= persona__radius2
+  GROUP BY
+    customer_id
+), customer_cluster_assigned_1 AS (
+  SELECT
+    customer_cluster_pairs_1.customer_id AS customer_id,
+    MIN(customer_cluster_pairs_1.persona__prototype) AS persona__prototype,
+    MIN(customer_cluster_nearest_1.persona__nearest) AS persona__nearest
+  FROM customer_cluster_pairs_1
+  JOIN customer_cluster_nearest_1
+    ON customer_cluster_pairs_1.customer_id = customer_cluster_nearest_1.customer_id
+    AND customer_cluster_pairs_1.persona__distance = customer_cluster_nearest_1.persona__nearest
+  WHERE
+    customer_cluster_pairs_1.persona__distance <= customer_cluster_pairs_1.persona__radius2
+  GROUP BY
+    customer_cluster_pairs_1.customer_id
 ), customer_cluster_labels AS (
   SELECT
-    customer_id AS customer_id,
+    customer_cluster_coordinates.customer_id AS customer_id,
     customer_city AS customer_city,
     no_orders AS no_orders,
     no_detailed_reviews AS no_detailed_reviews,
@@ -1184,75 +801,12 @@ WITH customer_population AS (
     log_item_price AS log_item_price,
     detailed_review_rate AS detailed_review_rate,
     avg_order_weight_kg AS avg_order_weight_kg,
-    CAST(CASE
-      WHEN items_per_order IS NULL
-      OR log_item_price IS NULL
-      OR detailed_review_rate IS NULL
-      OR avg_review_score IS NULL
-      THEN -1
-      ELSE CASE
-        WHEN no_orders > 1
-        THEN CASE
-          WHEN persona__d0 <= 1.034256079971954 AND persona__d0 = persona__nearest
-          THEN 0
-          WHEN persona__d1 <= 0.26141030619125666 AND persona__d1 = persona__nearest
-          THEN 0
-          WHEN persona__d2 <= 0.7595001128422889 AND persona__d2 = persona__nearest
-          THEN 0
-          WHEN persona__d3 <= 0.5747454611815933 AND persona__d3 = persona__nearest
-          THEN 1
-          WHEN persona__d4 <= 0.8330101671447696 AND persona__d4 = persona__nearest
-          THEN 1
-          WHEN persona__d5 <= 0.6569024465291746 AND persona__d5 = persona__nearest
-          THEN 1
-          WHEN persona__d6 <= 0.7380995172568173 AND persona__d6 = persona__nearest
-          THEN 2
-          WHEN persona__d7 <= 0.5445447299446 AND persona__d7 = persona__nearest
-          THEN 2
-          WHEN persona__d8 <= 0.682119604046364 AND persona__d8 = persona__nearest
-          THEN 2
-          WHEN persona__d9 <= 0.9484664975445338 AND persona__d9 = persona__nearest
-          THEN 3
-          WHEN persona__d10 <= 0.4795910013875483 AND persona__d10 = persona__nearest
-          THEN 3
-          WHEN persona__d11 <= 0.8988352961590778 AND persona__d11 = persona__nearest
-          THEN 3
-          WHEN persona__d12 <= 0.7485920698719378 AND persona__d12 = persona__nearest
-          THEN 4
-          WHEN persona__d13 <= 0.5374866118039806 AND persona__d13 = persona__nearest
-          THEN 4
-          WHEN persona__d14 <= 0.5746444445043546 AND persona__d14 = persona__nearest
-          THEN 4
-          WHEN persona__d15 <= 0.18828691735465955 AND persona__d15 = persona__nearest
-          THEN 5
-          WHEN persona__d16 <= 0.04608050873442603 AND persona__d16 = persona__nearest
-          THEN 5
-          WHEN persona__d17 <= 0.20136416929268297 AND persona__d17 = persona__nearest
-          THEN 5
-          WHEN persona__d18 <= 0.21545585139791396 AND persona__d18 = persona__nearest
-          THEN 6
-          WHEN persona__d19 <= 0.04266039419366918 AND persona__d19 = persona__nearest
-          THEN 6
-          WHEN persona__d20 <= 0.062374868544300785 AND persona__d20 = persona__nearest
-          THEN 6
-          WHEN persona__d21 <= 0.13999639727303032 AND persona__d21 = persona__nearest
-          THEN 7
-          WHEN persona__d22 <= 0.040873183798709446 AND persona__d22 = persona__nearest
-          THEN 7
-          WHEN persona__d23 <= 0.09235794165573873 AND persona__d23 = persona__nearest
-          THEN 7
-          WHEN persona__d24 <= 0.09592009158436061 AND persona__d24 = persona__nearest
-          THEN 8
-          WHEN persona__d25 <= 0.07709003243283327 AND persona__d25 = persona__nearest
-          THEN 8
-          WHEN persona__d26 <= 0.042394186660631286 AND persona__d26 = persona__nearest
-          THEN 8
-          ELSE -1
-        END
-        ELSE -1
-      END
-    END AS INTEGER) AS persona
-  FROM customer_cluster_nearest
+    CAST(COALESCE(customer_cluster_prototypes_1.persona__cluster, -1) AS INTEGER) AS persona
+  FROM customer_cluster_coordinates
+  LEFT JOIN customer_cluster_assigned_1
+    ON customer_cluster_assigned_1.customer_id = customer_cluster_coordinates.customer_id
+  LEFT JOIN customer_cluster_prototypes_1
+    ON customer_cluster_prototypes_1.persona__prototype = customer_cluster_assigned_1.persona__prototype
 ), customer_segments AS (
   SELECT
     customer_id AS customer_id,
