@@ -46,6 +46,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -619,7 +620,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]], imports: dict[st
         f"{meta['versions']}. Load average (1, 5, 15 min) at start: {meta['loadavg']}; at "
         f"end: {meta['loadavg_end']} (other work on the machine slows the 2-thread full fits "
         "more than the mostly single-threaded end-to-end path).",
-        f"Command: `{meta['command']}`.",
+        f"Command: ``{meta['command']}``.",
         "",
         f"Data: synthetic customers, one row each, {len(FEATURES)} numeric features from "
         f"{BLOBS} Gaussian blobs (centres uniform in ±{CENTRE_BOX:g}, spreads 0.6–1.4, uneven "
@@ -772,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "versions": ", ".join(versions),
         "loadavg": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "command": "python -m benchmarks.cluster " + " ".join(argv),
+        "command": "python -m benchmarks.cluster " + shlex.join(argv),
         "title": args.title,
     }
     results = []
