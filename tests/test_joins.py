@@ -119,6 +119,15 @@ def test_dimension_columns_reach_metrics_and_filters(spec_file):
     )
 
 
+def test_top_and_top_share_of_one_category_and_measure_share_their_totals(spec_file):
+    """top_department and top_share (department by amount) read one totals CTE; top_region
+    (another category) has its own. The values are the hand-worked ones above."""
+    sql = compile_spec(spec_file)
+    assert sql.count("customer_lines_top_1_totals AS (") == 1
+    assert "customer_lines_top_2_totals" not in sql  # top_share reads top_1's totals
+    assert sql.count("customer_lines_top_3_totals AS (") == 1
+
+
 def test_verify_proves_it(spec_file, tmp_path):
     _data(tmp_path)
     report = verify(spec_file, data=tmp_path, dialects=["duckdb"])

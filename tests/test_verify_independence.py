@@ -93,3 +93,36 @@ def test_a_wrong_cluster_order_fails_the_cluster_label_check(monkeypatch):
     )
     failed = {c.name for c in report.checks if not c.passed}
     assert "labels:persona" in failed
+
+
+def _persona_failures() -> set[str]:
+    report = verify(
+        load_spec(SPECS / "olist_personas.yml"), dialects=["duckdb"], progress=lambda _m: None
+    )
+    return {c.name for c in report.checks if not c.passed}
+
+
+def test_an_assignment_that_ignores_the_radii_fails_the_rule_and_agreement_checks(monkeypatch):
+    """Every clusterable customer given its nearest prototype (the radii dropped from the
+    pairs that may take a row): the noise of the fit gets clusters."""
+    original = cluster_sql.assignment_queries
+    monkeypatch.setattr(
+        plan, "assignment_queries", lambda *args, **_: original(*args[:6], anywhere=True)
+    )
+    assert {"rule:persona", "agreement:persona"} <= _persona_failures()
+
+
+def test_radii_written_2_percent_wide_fail_the_rule_check(monkeypatch):
+    """The prototypes relation with every radius 2% wider: the customers just outside a
+    radius get its cluster. So few labels change that the agreement with a refit (>= 95%)
+    still passes; the rule check, exact, does not."""
+    from dataclasses import replace
+
+    original = cluster_sql.prototypes_query
+
+    def wider(model, name):
+        protos = [replace(p, radius=p.radius * 1.02) for p in model.prototypes]
+        return original(replace(model, prototypes=protos), name)
+
+    monkeypatch.setattr(cluster_sql, "prototypes_query", wider)
+    assert _persona_failures() == {"rule:persona"}

@@ -121,7 +121,7 @@ def _sample(keys, size: int, prefix=None):
     return np.sort(np.concatenate([inside, tied[: size - len(inside)]]))
 
 
-def _require_cluster_extra() -> None:
+def require_cluster_extra() -> None:
     """numpy and scikit-learn come with the `cluster` extra: name them if absent."""
     import importlib.util
 
@@ -338,7 +338,7 @@ def fit_local(
 
     With the ``previous`` model of the segmentation, the clusters take its ids where they
     persist (``cluster.lineage``); else ids are the fit order (0 = largest)."""
-    _require_cluster_extra()
+    require_cluster_extra()
     import numpy as np
 
     show = progress or (lambda _m: None)

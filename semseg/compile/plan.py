@@ -8,7 +8,7 @@ Snippets written in any dialect are parsed in that dialect and meet the transpil
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -365,6 +365,19 @@ def _edge_step(
 
 CATEGORY, TOTAL = "semseg__category", "semseg__total"  # a top metric's helper columns
 BEST = "semseg__best"
+
+
+def _totals_query(step: SourceStep) -> str:
+    """What a top / top_share totals step computes, as text (its name left out)."""
+    return "\n".join(
+        [
+            step.table,
+            step.key,
+            step.where.sql(CANONICAL) if step.where is not None else "",
+            *(f"{c.name}={c.expr.sql(CANONICAL)}" for c in step.columns),
+            *(g.sql(CANONICAL) for g in step.group_by),
+        ]
+    )
 
 
 def _top_steps(
@@ -756,13 +769,19 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         split.update({m: (main, d) for m, d in found.items()})
         for i, m in enumerate(edges, 1):
             sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept))
+        totals_of: dict[str, str] = {}  # a totals CTE's query -> its name
         for i, m in enumerate(tops, 1):
             parts = (
                 names.top(sname, i, "totals"),
                 names.top(sname, i, "best"),
                 names.top(sname, i),
             )
-            sources += _top_steps(spec, m, parts, read, kept, (src_key, key))
+            totals, *rest = _top_steps(spec, m, parts, read, kept, (src_key, key))
+            # top and top_share of one category, measure and filter: one set of totals
+            first = totals_of.setdefault(_totals_query(totals), totals.cte)
+            if first == totals.cte:
+                sources.append(totals)
+            sources += [replace(s, table=first) if s.table == totals.cte else s for s in rest]
     population = []
     for _, pop in spec.populations:
         pop_key = pop.key or key

@@ -34,7 +34,7 @@ from semseg.verify.checks import (
     population_check,
     segmentation_checks,
 )
-from semseg.verify.cluster_checks import agreement_check
+from semseg.verify.cluster_checks import agreement_check, rule_check
 from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult, SegmentRow, VerifyReport
 from semseg.verify.time_checks import point_in_time_check
@@ -137,6 +137,8 @@ def verify(
         if clusters:
             t0 = time.perf_counter()
             for name in clusters:
+                show(f"applying {name}'s model to every row outside SQL…")
+                results.append(rule_check(session, name))
                 show(f"refitting {name} locally to check the agreement…")
                 results.append(agreement_check(session, name))
             seconds["agreement"] = time.perf_counter() - t0

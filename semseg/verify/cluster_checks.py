@@ -1,15 +1,29 @@
 """What ``semseg verify`` checks for a cluster segmentation (called from ``semseg.verify``).
 
 Set-based checks over the model result (``cluster_checks``): every row has a cluster id in
--1..k-1 and the matching order, and rows failing ``cluster.where`` are -1. Then the agreement
-(``agreement_check``): the model's labels equal a deterministic local refit on the same data for
-at least ``AGREEMENT_MIN`` of the cluster population. The refit imports numpy and the clustering
-libraries, inside the function, so only specs with a cluster segmentation pay for them.
+-1..k-1 and the matching order, and rows failing ``cluster.where`` are -1. Then the rule
+(``rule_check``): every label is the fitted model's rule applied in numpy to the row's
+features, exactly. Then the agreement (``agreement_check``): the model's labels equal a
+deterministic local refit on the same data for at least ``AGREEMENT_MIN`` of the cluster
+population. Both import numpy (and the refit the clustering libraries) inside the function, so
+only specs with a cluster segmentation pay for them.
 """
 
 from __future__ import annotations
 
-from semseg.cluster.fit import AGREEMENT_MIN, fit_local, label_agreement, mismatches, relabel
+from typing import Any
+
+from semseg.cluster.features import design, population_query, pull
+from semseg.cluster.fit import (
+    AGREEMENT_MIN,
+    assign,
+    fit_local,
+    label_agreement,
+    mismatches,
+    owners,
+    relabel,
+    require_cluster_extra,
+)
 from semseg.compile.cluster_sql import fitted_model
 from semseg.data import Session
 from semseg.spec import SpecFile
@@ -92,6 +106,51 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
             )
         )
     return checks
+
+
+def rule_check(session: Session, name: str) -> CheckResult:
+    """The model's labels (table ``semseg_result``) against the fitted model's rule applied in
+    numpy to each row's features (``cluster.fit.assign``, the rule the fit chose the radii
+    for): the nearest prototype whose radius holds the row (any prototype with
+    ``assign_noise: nearest``), -1 for none and for a missing feature; every row of the
+    cluster population, exactly. The compiled SQL computes the same doubles in the same order,
+    so a compiler that takes another prototype for a single row fails here, where the
+    agreement with a refit allows 5%."""
+    import math
+
+    require_cluster_extra()
+    import numpy as np
+
+    spec_file = session.spec_file
+    c = spec_file.spec.segmentations[name].cluster
+    assert c is not None
+    model = fitted_model(spec_file.spec, name, spec_file.path)
+    features = pull(session, name, RESULT)
+    weight = model.fit.get("category_weight", 1.0)
+    space = design(features, model.means, model.stds, model.categorical, weight)
+    radii = [math.inf if c.assigns_noise else p.radius for p in model.prototypes]
+    centres = [p.centre for p in model.prototypes]
+    rule = owners(assign(space, centres, radii), [p.cluster for p in model.prototypes])
+    key = spec_file.spec.entity.key
+    select = f"{q(key)} AS k, {q(name)} AS l"
+    found = session.con.execute(population_query(session, name, RESULT, select)).fetchnumpy()
+    labels: Any = np.ma.filled(np.ma.asarray(found["l"], dtype=float), np.nan)
+    differ = np.flatnonzero(labels != rule)
+    keys = np.ma.getdata(found["k"])
+    rule_text = "whose radius holds it" if not c.assigns_noise else "(assign_noise: nearest)"
+    return CheckResult(
+        f"rule:{name}",
+        f"every row's {name} is the fitted model's rule computed from its features outside "
+        f"SQL: the cluster of the nearest prototype {rule_text}, -1 for none ({len(rule):,} "
+        f"rows passing cluster.where, {len(differ):,} differ)",
+        len(differ) == 0,
+        len(differ),
+        tuple(
+            f"{keys[i]}: model {'NULL' if np.isnan(labels[i]) else int(labels[i])}, "
+            f"rule {int(rule[i])}"
+            for i in differ[:EXAMPLES]
+        ),
+    )
 
 
 def agreement_check(session: Session, name: str) -> CheckResult:
