@@ -299,3 +299,70 @@ def test_every_engine_reads_the_models_doubles_exactly(many, name, request):
         assert all(type(v) is Decimal for r in rows for v in r[2:])
         rows = [(*r[:2], *(float(v) for v in r[2:])) for r in rows]
     _assert_models_doubles(sorted(rows), model)
+
+
+def test_two_cluster_segmentations_in_one_model(fewer, tmp_path):
+    """Two cluster segmentations, each with its own prototypes relation and joins: the first
+    gives the labels it gives alone, the second (other features, a ``where``, ``assign_noise:
+    nearest``) the numpy rule's; SQLite, through its rewrites, gives DuckDB's rows."""
+    import sqlite3
+    from dataclasses import replace
+
+    import numpy as np
+
+    from semseg.cluster.fit import assign, owners
+    from semseg.compile.cluster_model import Prototype
+    from semseg.spec.graph import cluster_fingerprint
+
+    spec_file, model, con = fewer
+    text = spec_file.path.read_text(encoding="utf-8")
+    text += (
+        "  other:\n    cluster:\n      features: [f2, f5]\n      where: f0 > 50\n"
+        "      min_cluster_size: 5\n      assign_noise: nearest\n"
+    )
+    path = tmp_path / "assign.yml"
+    path.write_text(text, encoding="utf-8")
+    spec = load_spec(path).spec
+    first = replace(model, fingerprint=cluster_fingerprint(spec, "segment"))
+    (tmp_path / "assign.segment.model.json").write_text(first.to_json(), encoding="utf-8")
+    i2, i5 = 2, 5
+    second = replace(
+        model,
+        segmentation="other",
+        features=["f2", "f5"],
+        means=[model.means[i2], model.means[i5]],
+        stds=[model.stds[i2], model.stds[i5]],
+        clusters=[replace(c, centre=[0.0, 0.0]) for c in model.clusters[:4]],
+        prototypes=[Prototype(k, [float(k) - 1.5, 1.5 - float(k)], 1.0) for k in range(4)],
+        fingerprint=cluster_fingerprint(spec, "other"),
+    )
+    (tmp_path / "assign.other.model.json").write_text(second.to_json(), encoding="utf-8")
+    both = load_spec(path)
+
+    query = f"SELECT customer_id, segment FROM ({compile_spec(spec_file)})"
+    alone = dict(con.execute(query).fetchall())
+    cur = con.execute(f"SELECT * FROM ({compile_spec(both)}) ORDER BY customer_id")
+    cols = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    got = [dict(zip(cols, r, strict=True)) for r in rows]
+    assert {r["customer_id"]: r["segment"] for r in got} == alone
+    x = np.array([[np.nan if r[f] is None else r[f] for f in ("f2", "f5")] for r in got])
+    space = (x - np.array(second.means)) / np.array(second.stds)
+    rule = owners(
+        assign(space, [p.centre for p in second.prototypes], [np.inf] * 4),
+        [p.cluster for p in second.prototypes],
+    )
+    passes = np.array([r["f0"] is not None and r["f0"] > 50 for r in got])
+    expected = np.where(passes, rule, -1)
+    assert [r["other"] for r in got] == expected.tolist()
+    assert len(set(expected.tolist())) == 5  # four clusters and -1
+    lite = sqlite3.connect(":memory:")
+    table_cols = [d[0] for d in con.execute("SELECT * FROM customers LIMIT 0").description]
+    lite.execute(f"CREATE TABLE customers ({', '.join(table_cols)})")
+    lite.executemany(
+        f"INSERT INTO customers VALUES ({', '.join('?' * len(table_cols))})",
+        con.execute("SELECT * FROM customers").fetchall(),
+    )
+    sql = compile_spec(both, "sqlite")
+    lite_rows = lite.execute(f"SELECT * FROM ({sql}) ORDER BY customer_id").fetchall()
+    assert_same_rows(cols, rows, cols, lite_rows, rel_tol=1e-12)
