@@ -115,9 +115,8 @@ def test_a_tie_goes_to_the_lowest_prototype(fewer, tmp_path):
 
 @pytest.fixture(scope="module")
 def fewer(tmp_path_factory):
-    """40 clusters x 3 prototypes x 8 features on 500 rows: within ClickHouse's default
-    max_query_size and max_ast_elements (the 100-cluster model is not: compile says so), and
-    seconds, not minutes, on every engine."""
+    """40 clusters x 3 prototypes x 8 features on 500 rows: a few seconds on every engine,
+    with and without ``assign_noise: nearest``."""
     return _model(tmp_path_factory.mktemp("fewer"), clusters=40, features=8, rows=500)
 
 
