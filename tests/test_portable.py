@@ -203,3 +203,4 @@ def test_sqlite_reads_every_decimal_literal_as_the_nearest_double():
     assert wrong == []
     kept = _sqlite_exact_numbers(exp.Literal.number("4.5"))
     assert kept.sql("sqlite") == "4.5"  # exactly a double: as written
+    assert _sqlite_exact_numbers(exp.Literal.number("1e400")).sql("sqlite") == "1e400"

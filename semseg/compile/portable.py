@@ -441,8 +441,8 @@ def _sqlite_exact_numbers(node: exp.Expression) -> exp.Expression:
     if not any(c in text for c in ".eE"):
         return node  # an integer
     value = float(text)
-    if Decimal(text) == Decimal(value):
-        return node
+    if not math.isfinite(value) or Decimal(text) == Decimal(value):
+        return node  # beyond a double (1e400: SQLite's own reading), or exactly one
     mantissa, exponent = math.frexp(value)  # value = m * 2^e exactly, |m| < 2^53
     m, e = int(mantissa * 2**53), exponent - 53
     out: exp.Expression = exp.cast(exp.Literal.number(m), exp.DataType.build("double"))
