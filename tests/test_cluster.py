@@ -260,6 +260,8 @@ def test_verify_catches_a_wrong_cluster_assignment():
     assert not report.passed
     assert not checks["labels:persona"].passed  # persona_order no longer matches
     assert checks["where:persona"].failures == 1
+    swapped_rows = checks["rule:persona"]  # every row of clusters 0 and 1, and the one
+    assert not swapped_rows.passed and swapped_rows.failures > 500
     agreement = checks["agreement:persona"]
     assert not agreement.passed and agreement.failures > 500
     assert "model 1, local fit 0" in " ".join(agreement.examples) or (
