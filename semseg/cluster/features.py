@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from semseg.compile.cluster_model import FittedModel
 from semseg.data import Session
 from semseg.sql import name_sql as q
 from semseg.sql import snippet_sql
@@ -122,6 +123,13 @@ def design(features: Features, means, stds, vocab: dict[str, list[str]], weight:
     blocks = [scale(features.numeric, means, stds)]
     blocks += [one_hot(features.categorical[m], vocab[m]) * weight for m in vocab]
     return np.hstack(blocks) if len(blocks) > 1 else blocks[0]  # hstack of one copies it
+
+
+def model_space(features: Features, model: FittedModel):
+    """``features`` in a fitted model's scaled space: its means, stds, vocabulary and category
+    weight (the file's ``fit.category_weight``, as the compiled SQL reads it)."""
+    weight = float(model.fit.get("category_weight", 1.0))
+    return design(features, model.means, model.stds, model.categorical, weight)
 
 
 def standardise(numeric, scaling: str) -> tuple[list[float], list[float]]:

@@ -26,6 +26,7 @@ from typing import Any
 from semseg.cluster.features import (
     Features,
     design,
+    model_space,
     population_query,
     pull,
     standardise,
@@ -313,6 +314,16 @@ def relabel(labels, ids: list[int]):
     return owners(labels, [*ids, *beyond])
 
 
+def model_labels(model: FittedModel, features: Features, anywhere: bool = False) -> Any:
+    """A fitted model's rule on ``features``: the cluster of the nearest prototype whose
+    radius holds the row (any prototype with ``anywhere``, ``assign_noise: nearest``), -1 for
+    none and for a missing feature; the rule the compiled SQL writes."""
+    radii = [math.inf if anywhere else p.radius for p in model.prototypes]
+    centres = [p.centre for p in model.prototypes]
+    space = model_space(features, model)
+    return owners(assign(space, centres, radii), [p.cluster for p in model.prototypes])
+
+
 def _previous_labels(previous: FittedModel, feats: Features, rows) -> Any:
     """The previous model's rule (its radii kept) on ``rows`` of the new features: its ids.
     Only those rows are put in the old space (all of them took 700 MB more at 10M rows)."""
@@ -322,10 +333,7 @@ def _previous_labels(previous: FittedModel, feats: Features, rows) -> Any:
         {m: [values[i] for i in rows] for m, values in feats.categorical.items()},
         feats.complete[rows],
     )
-    space = design(part, previous.means, previous.stds, previous.categorical, CATEGORY_WEIGHT)
-    centres = [p.centre for p in previous.prototypes]
-    radii = [p.radius for p in previous.prototypes]
-    return owners(assign(space, centres, radii), [p.cluster for p in previous.prototypes])
+    return model_labels(previous, part)
 
 
 def fit_local(

@@ -42,6 +42,7 @@ from semseg.sql import (
     not_null,
     number,
     paren,
+    table,
     to_double,
 )
 
@@ -158,8 +159,8 @@ def assignment_queries(
             column(radius_col),
             exp.alias_(distance_sql(model, name), distance),
         )
-        .from_(_table(coordinates))
-        .join(_table(protos), join_type="cross")
+        .from_(table(coordinates))
+        .join(table(protos), join_type="cross")
         .where(all_of(*eligible))
     )
     source = exp.Subquery(this=every, alias=exp.TableAlias(this=ident(pairs)))
@@ -179,7 +180,7 @@ def assignment_queries(
             exp.alias_(exp.Min(this=column(nearest_col, nearest)), nearest_col),
         )
         .from_(source.copy())
-        .join(_table(nearest), on=on)
+        .join(table(nearest), on=on)
         .group_by(column(key, pairs))
     )
     if not anywhere:  # only the pairs whose radius holds the row
@@ -196,10 +197,6 @@ def assignment_queries(
     ]
 
 
-def _table(name: str) -> exp.Table:
-    return exp.Table(this=ident(name))
-
-
 def assignment_join(
     model: FittedModel, name: str, ctes: tuple[str, str, str, str], coordinates: str, key: str
 ) -> list[tuple[exp.Table, exp.Expression]]:
@@ -208,11 +205,11 @@ def assignment_join(
     number_col = prototype_columns(name, len(model.dimensions))[0]
     return [
         (
-            _table(assigned),
+            table(assigned),
             exp.EQ(this=column(key, assigned), expression=column(key, coordinates)),
         ),
         (
-            _table(protos),
+            table(protos),
             exp.EQ(this=column(number_col, protos), expression=column(number_col, assigned)),
         ),
     ]

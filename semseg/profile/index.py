@@ -23,7 +23,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from semseg.cluster.features import design, pull
+from semseg.cluster.features import model_space, pull
 from semseg.compile import compile_tree
 from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import get_target
@@ -463,8 +463,7 @@ def _projection(session: Session, segmentation: str) -> dict[str, Any]:
     model = fitted_model(spec_file.spec, segmentation, spec_file.path)
     table = session.model()
     feats = pull(session, segmentation, table)
-    weight = float(model.fit.get("category_weight", 1.0))
-    space = design(feats, model.means, model.stds, model.categorical, weight)
+    space = model_space(feats, model)
     key = spec_file.spec.entity.key
     query = f"SELECT {q(key)}, {q(segmentation)} FROM {table}"
     found = dict(session.con.execute(query).fetchall())

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from semseg.cluster.features import design, population_query, pull
+from semseg.cluster.features import population_query, pull
 from semseg.cluster.fit import (
     AGREEMENT_MIN,
-    assign,
     fit_local,
     label_agreement,
     mismatches,
-    owners,
+    model_labels,
     relabel,
     require_cluster_extra,
 )
@@ -116,8 +115,6 @@ def rule_check(session: Session, name: str) -> CheckResult:
     cluster population, exactly. The compiled SQL computes the same doubles in the same order,
     so a compiler that takes another prototype for a single row fails here, where the
     agreement with a refit allows 5%."""
-    import math
-
     require_cluster_extra()
     import numpy as np
 
@@ -125,12 +122,7 @@ def rule_check(session: Session, name: str) -> CheckResult:
     c = spec_file.spec.segmentations[name].cluster
     assert c is not None
     model = fitted_model(spec_file.spec, name, spec_file.path)
-    features = pull(session, name, RESULT)
-    weight = model.fit.get("category_weight", 1.0)
-    space = design(features, model.means, model.stds, model.categorical, weight)
-    radii = [math.inf if c.assigns_noise else p.radius for p in model.prototypes]
-    centres = [p.centre for p in model.prototypes]
-    rule = owners(assign(space, centres, radii), [p.cluster for p in model.prototypes])
+    rule = model_labels(model, pull(session, name, RESULT), c.assigns_noise)
     key = spec_file.spec.entity.key
     select = f"{q(key)} AS k, {q(name)} AS l"
     found = session.con.execute(population_query(session, name, RESULT, select)).fetchnumpy()
