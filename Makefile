@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast fuzz lint format golden bench clean
+.PHONY: demo test test-fast test-oldest fuzz lint format golden bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ test: lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m 'not (engines or dbt)'
 
+# The fit on the oldest numpy and scikit-learn the pyproject allows must write the committed
+# model byte for byte (tests/test_fit_portable.py); .ci/run runs this after `make test`.
+OLDEST := .venv-oldest
+OLDEST_PINS := numpy==1.26.4 scikit-learn==1.5.0 scipy==1.11.4
+$(OLDEST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/pip install --quiet -e '.[dev,cluster]' $(OLDEST_PINS)
+	touch $@
+
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_fit_portable.py tests/test_cluster.py
+
 fuzz: $(STAMP)
 	SEMSEG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_fuzz.py -k mutated
 
@@ -53,4 +66,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(OLDEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

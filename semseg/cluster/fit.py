@@ -32,6 +32,7 @@ from semseg.cluster.features import (
     standardise,
     vocabulary,
 )
+from semseg.cluster.hdbscan import hdbscan_labels
 from semseg.cluster.lineage import Lineage, comparable, fresh, match
 from semseg.compile.cluster_model import (
     CATEGORY_WEIGHT,
@@ -137,9 +138,10 @@ def require_cluster_extra() -> None:
 def _raw_labels(space, c) -> Any:
     """Cluster labels of the scaled rows (-1: noise) by scikit-learn: KMeans (fixed seed and
     n_init) or HDBSCAN. HDBSCAN was fast_hdbscan's until issue 14: its numba functions took
-    78 s to compile on a fresh install's first fit; scikit-learn's has no JIT, is exact and
-    single-threaded (the same labels on every machine and run), and fits the personas in
-    0.2 s (ARI 0.987 with fast_hdbscan's labels, the same 9 clusters; docs/design.md)."""
+    78 s to compile on a fresh install's first fit; scikit-learn's has no JIT and is
+    single-threaded, and fits the personas in 0.2 s (ARI 0.987 with fast_hdbscan's labels,
+    the same 9 clusters; docs/design.md). Its tie order depended on the CPU's SIMD until
+    issue 21: ``cluster.hdbscan`` runs its steps with a stable sort."""
     import numpy as np
 
     if c.algorithm == "kmeans":
@@ -147,10 +149,7 @@ def _raw_labels(space, c) -> Any:
 
         km = KMeans(n_clusters=c.k, random_state=KMEANS_SEED, n_init=KMEANS_N_INIT)
         return np.asarray(km.fit_predict(space))
-    from sklearn.cluster import HDBSCAN
-
-    hdb = HDBSCAN(min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, copy=True)
-    return np.asarray(hdb.fit_predict(space))
+    return hdbscan_labels(space, c.min_cluster_size, c.min_samples)
 
 
 def _renumber(space, raw):

@@ -14,8 +14,8 @@ labels the rows the new fit saw, and the overlap of the two labellings decides.
   went there, else it **vanished**.
 
 Only rows outside noise on both sides count. The model's cluster list stays in fit order (size),
-so a refit on the same data finds the same clusters in the same places; ``verify`` maps its
-refit to the model's ids through that order.
+so a refit on the same data finds the same clusters in the same places; ``verify`` matches its
+refit to the model's ids with ``match`` too (by members, not by that order).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import Any
 from semseg.spec.model import Spec
 
 FORMAT = 3  # 3: a fingerprint of the definitions the fit used; 2: prototypes per cluster
+# (files of formats 1 and 2 are read and migrated: ``_migrate``)
 DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
 
 CATEGORY_WEIGHT = 0.7071067812  # one-hot value: two categories are 1 unit apart
@@ -83,10 +84,7 @@ class FittedModel:
         """Read a model file; ``ValueError`` says what is wrong with a damaged or edited one."""
         data = json.loads(text)
         _expect(isinstance(data, dict), "the file is not a JSON object")
-        if data.get("format") != FORMAT:
-            raise ValueError(
-                f"model file format {data.get('format')}, this semseg reads format {FORMAT}"
-            )
+        data = _migrate(data)
         known = set(cls.__dataclass_fields__)
         _expect(set(data) <= known, f"unknown keys {sorted(set(data) - known)}")
         missing = {"spec", "segmentation", "features", "means", "stds", "categorical"} - set(data)
@@ -119,6 +117,31 @@ class FittedModel:
             _expect(_numbers([p.radius]) and p.radius >= 0, "a radius must be a finite number >= 0")
         data["clusters"], data["prototypes"] = clusters, prototypes
         return cls(**data)
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A model of an earlier format in today's layout, its ``format`` kept (issue 21: refusing
+    it threw away its cluster ids and names, which a refit keeps only from a model it reads).
+
+    - 1 → 2: each cluster had one centre and radius; it becomes the cluster's one prototype
+      (the rule "nearest centre whose radius holds the row" is the prototype rule).
+    - 2 → 3: no ``fingerprint`` was recorded; it stays empty, and compile asks for a refit
+      (which keeps the ids) since what the model was fitted for cannot be checked.
+    """
+    found = data.get("format")
+    if found not in (1, 2, FORMAT):
+        raise ValueError(f"model file format {found}, this semseg reads formats 1 to {FORMAT}")
+    if found == 1:
+        clusters = data.get("clusters")
+        if not isinstance(clusters, list) or not all(isinstance(c, dict) for c in clusters):
+            raise ValueError("clusters must be a list of objects")
+        data = dict(data)
+        data["prototypes"] = [
+            {"cluster": c.get("id"), "centre": c.get("centre"), "radius": c.get("radius")}
+            for c in clusters
+        ]
+        data["clusters"] = [{k: v for k, v in c.items() if k != "radius"} for c in clusters]
+    return data
 
 
 def _expect(ok: bool, problem: str) -> None:

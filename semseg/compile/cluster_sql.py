@@ -269,6 +269,13 @@ def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:
             f"{path}: the fitted model's features differ from segmentation '{name}' in the "
             "spec; run `semseg cluster SPEC` again"
         )
+    if not model.fingerprint:
+        raise CompileError(
+            f"{path}: fitted by an earlier semseg (model format {model.format}), which did not "
+            "record what the model was fitted for, so compile cannot check it still fits the "
+            "spec; run `semseg cluster SPEC --force` to fit it again (clusters that persist "
+            "keep their ids and names)"
+        )
     if model.fingerprint != cluster_fingerprint(spec, name):
         raise CompileError(
             f"{path}: the spec changed since this model was fitted (a feature's definition, "

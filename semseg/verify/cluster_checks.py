@@ -4,9 +4,10 @@ Set-based checks over the model result (``cluster_checks``): every row has a clu
 -1..k-1 and the matching order, and rows failing ``cluster.where`` are -1. Then the rule
 (``rule_check``): every label is the fitted model's rule applied in numpy to the row's
 features, exactly. Then the agreement (``agreement_check``): the model's labels equal a
-deterministic local refit on the same data for at least ``AGREEMENT_MIN`` of the cluster
-population. Both import numpy (and the refit the clustering libraries) inside the function, so
-only specs with a cluster segmentation pay for them.
+deterministic local refit on the same data, its clusters matched to the model's ids by shared
+members, for at least ``AGREEMENT_MIN`` of the cluster population. Both import numpy (and
+the refit the clustering libraries) inside the function, so only specs with a cluster
+segmentation pay for them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from semseg.cluster.fit import (
     relabel,
     require_cluster_extra,
 )
+from semseg.cluster.lineage import match
 from semseg.compile.cluster_sql import fitted_model
 from semseg.data import Session
 from semseg.spec import SpecFile
@@ -146,23 +148,40 @@ def rule_check(session: Session, name: str) -> CheckResult:
 
 
 def agreement_check(session: Session, name: str) -> CheckResult:
-    """The model's labels (table ``semseg_result`` of ``session``) against a local refit."""
+    """The model's labels (table ``semseg_result`` of ``session``) against a local refit.
+
+    The refit numbers its clusters in fit order; the model's ids come from its lineage. So
+    the two are matched by shared members, as a refit matches the model it replaces
+    (``cluster.lineage.match``): a refit cluster takes the model id it shares most members
+    with when that cluster shares most with it, and any other refit cluster an id no model
+    has, so its rows count as disagreeing. The matching is reported. A permutation of ids
+    by the compiler is the rule check's to catch (``rule_check``), exactly.
+    """
+    import numpy as np
+
     fitted = fit_local(session, name)
-    # The refit numbers its clusters in fit order (largest first); the model lists its
-    # clusters in that order with the ids a refit kept (cluster.lineage): the j-th is ids[j].
-    ids = [
-        c.id for c in fitted_model(session.spec_file.spec, name, session.spec_file.path).clusters
-    ]
-    fitted.labels = relabel(fitted.labels, ids)
-    key = session.spec_file.spec.entity.key
+    spec_file = session.spec_file
+    model = fitted_model(spec_file.spec, name, spec_file.path)
+    key = spec_file.spec.entity.key
     query = f"SELECT {q(key)}, {q(name)} FROM {RESULT}"
     found = dict(session.con.execute(query).fetchall())
+    theirs = np.array(
+        [-1 if found.get(k) is None else int(found[k]) for k in fitted.features.keys.tolist()],
+        dtype=int,
+    )
+    k = int(fitted.labels.max(initial=-1)) + 1
+    lineage = match(fitted.labels, theirs, k, model)
+    fitted.labels = relabel(fitted.labels, lineage.ids)
     share = label_agreement(fitted, found)
     bad = mismatches(fitted, found)
     ok = share >= AGREEMENT_MIN
     n = len(fitted.features.keys)
-    spec_file = session.spec_file
-    stored = fitted_model(spec_file.spec, name, spec_file.path).fit.get("data_digest")
+    pairs = ", ".join(f"{j}→{i}" for j, i in enumerate(lineage.ids))
+    matching = f"; refit clusters matched to model ids by shared members: {pairs}"
+    unmatched = [i for i in lineage.ids if i not in {c.id for c in model.clusters}]
+    if unmatched:
+        matching += f" (→{', →'.join(map(str, unmatched))}: no model cluster, new ids)"
+    stored = model.fit.get("data_digest")
     other = (
         ""
         if stored == fitted.model.fit["data_digest"]
@@ -172,7 +191,7 @@ def agreement_check(session: Session, name: str) -> CheckResult:
     return CheckResult(
         f"agreement:{name}",
         f"the model's {name} equals the local fit on >= {AGREEMENT_MIN:.0%} of the {n:,} rows "
-        f"passing cluster.where (actual {share:.2%}, {len(bad):,} differ){other}",
+        f"passing cluster.where (actual {share:.2%}, {len(bad):,} differ){matching}{other}",
         ok,
         0 if ok else len(bad),
         () if ok else tuple(f"{k}: model {m}, local fit {f}" for k, m, f in bad[:EXAMPLES]),
