@@ -10,11 +10,15 @@ and synthetic customers around them, then times, each run in a fresh DuckDB conn
 * ``columns``: the rule compiled until the prototypes became a relation (a distance column per
   prototype, the nearest of them, the first prototype at it: text linear in the prototypes,
   but an expression per prototype);
+* ``relation, join back``: the relation as compiled until issue 21: the nearest distance
+  per row by GROUP BY, joined back to a second reading of the pairs on equal distance (wrong
+  on engines that evaluate each reading apart: tests/test_noisy_engine.py);
 * ``relation``: today's compiled model (``semseg.compile``): the prototypes a ``VALUES``
-  relation, cross-joined to the rows, the nearest per row by GROUP BY; also with
-  ``assign_noise: nearest`` (``relation, nearest``), where every pair is a candidate.
+  relation, cross-joined to the rows, read once: the nearest per row by a window MIN, the
+  lowest prototype at it by GROUP BY; also with ``assign_noise: nearest``
+  (``relation, nearest``), where every pair is a candidate.
 
-``pairwise`` and ``columns`` are written here from the model file, by hand, as the references
+``pairwise``, ``columns`` and the join back are written here, by hand, as the references
 (not by the compiler); every form must give the same labels. It also reports the SQL sizes
 (the issue's criterion: 100 clusters x 3 prototypes x 20 features under BigQuery's 1 MB; and
 ClickHouse's default max_query_size, 256 KB). It writes ``benchmarks/results/assign.md`` and
@@ -30,11 +34,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlglot import exp
+
 from benchmarks.time import splice
 from semseg.compile import compile_spec
+from semseg.compile import plan as plan_module
 from semseg.compile.cluster_model import ClusterCentre, FittedModel, Prototype, load_model
+from semseg.compile.cluster_sql import distance_sql, prototypes_query
 from semseg.spec import load_spec
 from semseg.spec.graph import cluster_fingerprint
+from semseg.spec.names import distance_column, nearest_column, prototype_columns
+from semseg.sql import all_of, column, ident, not_null, paren, table
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data" / "assign"
@@ -154,8 +164,18 @@ def reference_sql(model: FittedModel, form: str) -> str:
     )
 
 
-def compiled(path: Path, dialect: str = "duckdb", anywhere: bool = False) -> str:
-    """Today's compiled model (``anywhere``: with ``assign_noise: nearest``)."""
+def compiled(
+    path: Path, dialect: str = "duckdb", anywhere: bool = False, join_back: bool = False
+) -> str:
+    """Today's compiled model (``anywhere``: with ``assign_noise: nearest``; ``join_back``:
+    with the assignment as it was before issue 21, ``join_back_queries``)."""
+    if join_back:
+        real = plan_module.assignment_queries
+        plan_module.assignment_queries = join_back_queries  # type: ignore[assignment]
+        try:
+            return compiled(path, dialect, anywhere)
+        finally:
+            plan_module.assignment_queries = real
     if anywhere:
         text = path.read_text(encoding="utf-8")
         nearest = path.with_name("assign_nearest.yml")
@@ -185,19 +205,78 @@ def _time(path: Path, sql: str, repeat: int) -> tuple[float, list[float]]:
     return statistics.median(runs), runs
 
 
+def join_back_queries(model, name, ctes, coordinates, key, where, anywhere=False):
+    """``cluster_sql.assignment_queries`` as it was before issue 21 (a reference written here,
+    not by the compiler): the nearest distance by GROUP BY over one reading of the pairs, then
+    the pairs read again and joined to it on ``distance = nearest``. Faster in DuckDB, which
+    materialises nothing here, and wrong on an engine that evaluates each reading apart
+    (tests/test_noisy_engine.py)."""
+    protos, pairs, nearest, assigned = ctes
+    number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
+    distance, nearest_col = distance_column(name), nearest_column(name)
+    eligible = [not_null(column(f)) for f in model.features]
+    if where is not None:
+        eligible.append(paren(where))
+    every = (
+        exp.select(
+            column(key, coordinates),
+            column(number_col),
+            column(radius_col),
+            exp.alias_(distance_sql(model, name), distance),
+        )
+        .from_(table(coordinates))
+        .join(table(protos), join_type="cross")
+        .where(all_of(*eligible))
+    )
+    source = exp.Subquery(this=every, alias=exp.TableAlias(this=ident(pairs)))
+    nearest_query = (
+        exp.select(column(key), exp.alias_(exp.Min(this=column(distance)), nearest_col))
+        .from_(source)
+        .group_by(column(key))
+    )
+    on = all_of(
+        exp.EQ(this=column(key, pairs), expression=column(key, nearest)),
+        exp.EQ(this=column(distance, pairs), expression=column(nearest_col, nearest)),
+    )
+    assigned_query = (
+        exp.select(
+            column(key, pairs),
+            exp.alias_(exp.Min(this=column(number_col, pairs)), number_col),
+            exp.alias_(exp.Min(this=column(nearest_col, nearest)), nearest_col),
+        )
+        .from_(source.copy())
+        .join(table(nearest), on=on)
+        .group_by(column(key, pairs))
+    )
+    if not anywhere:
+        radius = exp.LTE(this=column(distance), expression=column(radius_col))
+        nearest_query = nearest_query.where(radius)
+        assigned_query = assigned_query.where(
+            exp.LTE(this=column(distance, pairs), expression=column(radius_col, pairs))
+        )
+    return [
+        (protos, prototypes_query(model, name)),
+        (nearest, nearest_query),
+        (assigned, assigned_query),
+    ]
+
+
 FORMS = (
     (9, "pairwise"),
     (9, "columns"),
+    (9, "relation, join back"),
     (9, "relation"),
     (100, "columns"),
+    (100, "relation, join back"),
     (100, "relation"),
+    (100, "relation, nearest, join back"),
     (100, "relation, nearest"),
 )
 
 
 def _sql(path: Path, form: str) -> str:
     if form.startswith("relation"):
-        return compiled(path, anywhere=form.endswith("nearest"))
+        return compiled(path, anywhere="nearest" in form, join_back=form.endswith("join back"))
     model = load_model(path.parent / "assign.segment.model.json")
     return reference_sql(model, form)
 
@@ -210,7 +289,7 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
         path = write_model(DATA / f"c{clusters}_r{rows}", clusters, 5, rows)
         median, runs = _time(path, _sql(path, form), repeat)
         size = (
-            len(compiled(path, "bigquery", form.endswith("nearest")).encode("utf-8"))
+            len(compiled(path, "bigquery", "nearest" in form).encode("utf-8"))
             if form.startswith("relation")
             else len(_sql(path, form).encode("utf-8"))
         )
@@ -219,8 +298,8 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
         )
         print(f"{form} {clusters} clusters: {median:.3f}s, {size:,} bytes", flush=True)
     for clusters, forms in (
-        (9, ("pairwise", "columns", "relation")),
-        (100, ("columns", "relation")),
+        (9, ("pairwise", "columns", "relation, join back", "relation")),
+        (100, ("columns", "relation, join back", "relation")),
     ):
         path = DATA / f"c{clusters}_r{rows}" / "assign.yml"
         con = duckdb.connect()
@@ -251,8 +330,10 @@ def render(r: dict[str, Any], repeat: int) -> str:
         f"features, 3 prototypes per cluster, each customer near a random prototype; DuckDB, "
         f"median of {repeat} runs, each a fresh connection). `pairwise` and `columns` are the "
         "two earlier forms of the rule, written by hand in the benchmark as references; "
-        "`relation` is today's compiled model (`relation, nearest`: with "
-        "`assign_noise: nearest`, which has no earlier form to compare with here).",
+        "`relation` is today's compiled model, which reads the pairs once (a window MIN, then "
+        "a GROUP BY), `relation, join back` the form before issue 21, which joined a second "
+        "reading of the pairs to the nearest distance on equality (wrong on engines that "
+        "evaluate a CTE per reference); `nearest`: with `assign_noise: nearest`.",
         "",
         "| clusters | form | seconds | vs columns at 9 | SQL bytes (BigQuery for relation) |",
         "|---:|---|---:|---:|---:|",

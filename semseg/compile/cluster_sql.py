@@ -8,9 +8,10 @@ every row that has all its numeric features and passes ``cluster.where``; the sq
 Euclidean distance of each pair is ``(z - c) * (z - c) + ...`` (no POWER, so it is portable).
 A row gets the cluster of the nearest prototype whose radius holds it (any prototype with
 ``assign_noise: nearest``), the lowest-numbered one on a tie (prototypes are numbered in the
-model's order), and -1 when no prototype takes it. The text is linear in the prototypes (one
-row of numbers each) and in the features (one distance expression), and the query has no
-expression per prototype for an engine to analyse.
+model's order), and -1 when no prototype takes it; the nearest distance and the prototype at
+it are decided in one evaluation of the row (a window, not a join back on equal distances).
+The text is linear in the prototypes (one row of numbers each) and in the features (one
+distance expression), and the query has no expression per prototype for an engine to analyse.
 Plain Python only: the compiler uses this module.
 """
 
@@ -132,19 +133,25 @@ def assignment_queries(
 ) -> list[tuple[str, exp.Select]]:
     """The CTEs that give each row its prototype: (name, query) for the prototypes, nearest
     and assigned names of ``ctes`` = (prototypes, pairs, nearest, assigned); pairs names the
-    subquery both aggregates read.
+    subquery the nearest CTE reads.
 
     Every row that has all its numeric features and passes ``where`` is paired with every
     prototype (a cross join: the text grows with the prototypes' numbers, not with an
     expression per prototype); the pairs whose radius holds the row (every pair with
     ``anywhere``) may take it. The row's nearest distance is the smallest of those, and its
     prototype the lowest-numbered one at exactly that distance (the tie rule of
-    ``cluster.fit.assign``). A GROUP BY, not a window: ROW_NUMBER over rows x prototypes
-    sorted each row's pairs, 5x slower in DuckDB for 1M rows and 300 prototypes. The pairs
-    are a subquery written in both aggregates, not a CTE: DuckDB materialises a CTE read
-    twice, and the pairs (210M for 10M customers and 21 prototypes) took the 10M benchmark
-    to 4.1 GB, also with only the pairs a radius holds kept; each aggregate streaming its own
-    pairs, it stays at 3.5 GB.
+    ``cluster.fit.assign``).
+
+    **One evaluation decides** (issue 21). The nearest distance is a window ``MIN`` over the
+    row's pairs and the pair at it is found in the same rows (``distance = nearest`` compares
+    two columns of one window output), then one GROUP BY keeps the lowest prototype. Each CTE
+    here is read once. Until issue 21 the nearest distance was a GROUP BY joined back to the
+    pairs on ``distance = nearest``: two readings of the coordinates, which ClickHouse,
+    BigQuery, Trino and Spark evaluate once per reference with float sums that differ in the
+    last bits, so on ClickHouse 26-31% of the rows matched no pair and became -1. A
+    ``ROW_NUMBER()`` ordered by distance would decide in one evaluation too, but sorts each
+    row's pairs (5x slower in DuckDB with ``assign_noise: nearest``); the window here has no
+    ORDER BY.
     """
     protos, pairs, nearest, assigned = ctes
     number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
@@ -164,32 +171,24 @@ def assignment_queries(
         .where(all_of(*eligible))
     )
     source = exp.Subquery(this=every, alias=exp.TableAlias(this=ident(pairs)))
-    nearest_query = (
-        exp.select(column(key), exp.alias_(exp.Min(this=column(distance)), nearest_col))
-        .from_(source)
-        .group_by(column(key))
-    )
-    on = all_of(
-        exp.EQ(this=column(key, pairs), expression=column(key, nearest)),
-        exp.EQ(this=column(distance, pairs), expression=column(nearest_col, nearest)),
-    )
-    assigned_query = (
-        exp.select(
-            column(key, pairs),
-            exp.alias_(exp.Min(this=column(number_col, pairs)), number_col),
-            exp.alias_(exp.Min(this=column(nearest_col, nearest)), nearest_col),
-        )
-        .from_(source.copy())
-        .join(table(nearest), on=on)
-        .group_by(column(key, pairs))
-    )
+    smallest = exp.Window(this=exp.Min(this=column(distance)), partition_by=[column(key)])
+    nearest_query = exp.select(
+        column(key), column(number_col), column(distance), exp.alias_(smallest, nearest_col)
+    ).from_(source)
     if not anywhere:  # only the pairs whose radius holds the row
         nearest_query = nearest_query.where(
             exp.LTE(this=column(distance), expression=column(radius_col))
         )
-        assigned_query = assigned_query.where(
-            exp.LTE(this=column(distance, pairs), expression=column(radius_col, pairs))
+    at_nearest = exp.EQ(this=column(distance), expression=column(nearest_col))
+    assigned_query = (
+        exp.select(
+            column(key),
+            exp.alias_(exp.Min(this=case([(at_nearest, column(number_col))])), number_col),
+            exp.alias_(exp.Min(this=column(nearest_col)), nearest_col),
         )
+        .from_(table(nearest))
+        .group_by(column(key))
+    )
     return [
         (protos, prototypes_query(model, name)),
         (nearest, nearest_query),

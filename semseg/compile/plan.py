@@ -389,10 +389,11 @@ def _top_steps(
     key: tuple[str, str],
 ) -> list[SourceStep]:
     """A top / top_share metric: the total measure per (key, category) over the rows it keeps
-    (``totals``, rounded like a compared metric when the measure is not a row count), the
-    largest total and the sum of them per key (``best``; top_share is their ratio), then the
-    smallest category, in code-point order, whose total is the largest (the metric's step,
-    joined to ``best`` as an edge step is to its main step)."""
+    (``totals``, rounded like a compared metric when the measure is not a row count) with the
+    key's largest total beside each (a window in the same step); then per key either the
+    smallest category, in code-point order, whose total is the largest (top), or the largest
+    total over the sum of them (top_share). ``ctes``: (totals, top_share's step, top's
+    step)."""
     m = spec.metrics[name]
     joins = spec.sources[m.source or ""].joins
     src_key, out_key = key
@@ -406,46 +407,38 @@ def _top_steps(
     if m.measure:  # a float total: equal to the digit is a tie on every engine
         total = _rounded(total, DEFAULT_PRECISION)
     totals_cte, best_cte, cte = ctes
+    # The largest total of the key, as a window over the grouped rows: in the same
+    # evaluation as each total, so that ``total = best`` compares two columns of one row
+    # (issue 21: a join of the totals to their maximum read the totals twice, and an engine
+    # that evaluates a CTE per reference can sum a float measure to other last bits).
+    best = exp.Window(this=exp.Max(this=total.copy()), partition_by=[column(src_key)])
     totals = SourceStep(  # grouped byte for byte: 'Beauty' and 'beauty' are two categories
         totals_cte,
         read,
         src_key,
         all_of(*rows),
-        (Column(CATEGORY, exp.Min(this=category)), Column(TOTAL, total)),
+        (Column(CATEGORY, exp.Min(this=category)), Column(TOTAL, total), Column(BEST, best)),
         role="inner",
         group_by=(exact(category.copy()),),
     )
-    share = exp.Div(
-        this=to_double(exp.Max(this=column(TOTAL))),
-        expression=exp.Nullif(this=exp.Sum(this=column(TOTAL)), expression=number(0)),
-    )
     if m.agg is Agg.top_share:
+        share = exp.Div(
+            this=to_double(exp.Max(this=column(TOTAL))),
+            expression=exp.Nullif(this=exp.Sum(this=column(TOTAL)), expression=number(0)),
+        )
         ratio = SourceStep(best_cte, totals_cte, out_key, None, (Column(name, share),), role="top")
         return [totals, ratio]
-    best = SourceStep(
-        best_cte,
-        totals_cte,
-        out_key,
-        None,
-        (Column(BEST, exp.Max(this=column(TOTAL))),),
-        role="inner",
-    )
-    on = all_of(
-        exp.EQ(this=column(out_key, EDGE), expression=column(out_key, EVENT)),
-        exp.EQ(this=column(BEST, EDGE), expression=column(TOTAL, EVENT)),
-    )
-    smallest = exp.Collate(this=column(CATEGORY, EVENT), expression=exp.Var(this=BINARY_COLLATION))
+    at_best = exp.EQ(this=column(TOTAL), expression=column(BEST))
+    smallest = exp.Collate(this=column(CATEGORY), expression=exp.Var(this=BINARY_COLLATION))
     value = SourceStep(
         cte,
         totals_cte,
         out_key,
         None,
-        (Column(name, exp.Min(this=smallest)),),
-        role="edge",
-        alias=EVENT,
-        join=(best_cte, EDGE, on),
+        (Column(name, exp.Min(this=case([(at_best, smallest)]))),),
+        role="top",
     )
-    return [totals, best, value]
+    return [totals, value]
 
 
 def _aggregate(spec: Spec, name: str) -> exp.Expression:

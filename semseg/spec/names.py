@@ -53,7 +53,8 @@ class ModelNames:
 
     def top(self, source: str, index: int, part: str = "") -> str:
         """The ``index``-th top/top_share metric of a source: its category totals
-        (``part='totals'``), their maximum and sum (``'best'``), the category (no part)."""
+        (``part='totals'``, with the key's largest beside each), a top_share's ratio (``'best'``),
+        a top's category (no part)."""
         return f"{self.entity}_{source}_top_{index}" + (f"_{part}" if part else "")
 
     def source_ctes(self, source: str, metrics: int) -> list[str]:

@@ -81,7 +81,8 @@ WITH customer_population AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     MIN(product__department) AS semseg__category,
-    SUM(1) AS semseg__total
+    SUM(1) AS semseg__total,
+    MAX(SUM(1)) OVER (PARTITION BY unified_customer_id) AS semseg__best
   FROM customer_sales_rows
   WHERE
     (
@@ -92,28 +93,24 @@ WITH customer_population AS (
   GROUP BY
     unified_customer_id,
     CAST(product__department AS VARBINARY(MAX))
-), customer_sales_top_1_best AS (
+), customer_sales_top_1 AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    MAX(semseg__total) AS semseg__best
+    MIN(
+      CASE
+        WHEN semseg__total = semseg__best
+        THEN semseg__category COLLATE Latin1_General_BIN2
+      END
+    ) AS top_offer_department
   FROM customer_sales_top_1_totals
   GROUP BY
     unified_customer_id
-), customer_sales_top_1 AS (
-  SELECT
-    semseg__event.unified_customer_id AS unified_customer_id,
-    MIN(semseg__event.semseg__category COLLATE Latin1_General_BIN2) AS top_offer_department
-  FROM customer_sales_top_1_totals AS semseg__event
-  JOIN customer_sales_top_1_best AS semseg__edge
-    ON semseg__edge.unified_customer_id = semseg__event.unified_customer_id
-    AND semseg__edge.semseg__best = semseg__event.semseg__total
-  GROUP BY
-    semseg__event.unified_customer_id
 ), customer_sales_top_2_totals AS (
   SELECT
     unified_customer_id AS unified_customer_id,
     MIN(product__department) AS semseg__category,
-    CAST(FLOOR(CAST(SUM(sales_amount) AS FLOAT) * 1000000 + 0.5) AS FLOAT) / 1000000 AS semseg__total
+    CAST(FLOOR(CAST(SUM(sales_amount) AS FLOAT) * 1000000 + 0.5) AS FLOAT) / 1000000 AS semseg__total,
+    MAX(CAST(FLOOR(CAST(SUM(sales_amount) AS FLOAT) * 1000000 + 0.5) AS FLOAT) / 1000000) OVER (PARTITION BY unified_customer_id) AS semseg__best
   FROM customer_sales_rows
   WHERE
     (
