@@ -40,11 +40,11 @@ from benchmarks.time import splice
 from semseg.compile import compile_spec
 from semseg.compile import plan as plan_module
 from semseg.compile.cluster_model import ClusterCentre, FittedModel, Prototype, load_model
-from semseg.compile.cluster_sql import distance_sql, prototypes_query
+from semseg.compile.cluster_sql import pairs_query, prototypes_query
 from semseg.spec import load_spec
 from semseg.spec.graph import cluster_fingerprint
 from semseg.spec.names import distance_column, nearest_column, prototype_columns
-from semseg.sql import all_of, column, ident, not_null, paren, table
+from semseg.sql import all_of, column, table
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data" / "assign"
@@ -214,21 +214,7 @@ def join_back_queries(model, name, ctes, coordinates, key, where, anywhere=False
     protos, pairs, nearest, assigned = ctes
     number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
     distance, nearest_col = distance_column(name), nearest_column(name)
-    eligible = [not_null(column(f)) for f in model.features]
-    if where is not None:
-        eligible.append(paren(where))
-    every = (
-        exp.select(
-            column(key, coordinates),
-            column(number_col),
-            column(radius_col),
-            exp.alias_(distance_sql(model, name), distance),
-        )
-        .from_(table(coordinates))
-        .join(table(protos), join_type="cross")
-        .where(all_of(*eligible))
-    )
-    source = exp.Subquery(this=every, alias=exp.TableAlias(this=ident(pairs)))
+    source = pairs_query(model, name, ctes, coordinates, key, where)
     nearest_query = (
         exp.select(column(key), exp.alias_(exp.Min(this=column(distance)), nearest_col))
         .from_(source)

@@ -17,10 +17,9 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from semseg.compile import compile_spec
+from semseg.compile import compile_spec, for_target
 from semseg.compile.dialects import TARGETS
 from semseg.compile.plan import event_date
-from semseg.compile.portable import apply_rewrites
 from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
 from semseg.spec import SpecFile
@@ -440,9 +439,7 @@ def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> da
         src = spec.sources[name]
         where = f" WHERE {name_sql(src.key or spec.entity.key)} IS NOT NULL"
         where += f" AND ({snippet_sql(src.where, spec.dialect)})" if src.where else ""
-        day = apply_rewrites(event_date(spec, name), (*duckdb_target.rewrites, "zoned_utc")).sql(
-            CANONICAL
-        )
+        day = for_target(event_date(spec, name), duckdb_target).sql(CANONICAL)
         parts.append(f"SELECT MAX({day}) AS d FROM {source_rows(spec, name)}{where}")
     try:
         row = con.execute(f"SELECT MAX(d) FROM ({' UNION ALL '.join(parts)})").fetchone()

@@ -20,7 +20,7 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from semseg.compile import comment_text, compile_tree, generate, header, refusals
+from semseg.compile import comment_text, header, model_tree, refusals, target_sql
 from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import Target, get_target
 from semseg.errors import CompileError, UsageError
@@ -113,8 +113,8 @@ def _as_of_var(spec: Spec, target: Target) -> exp.Expression:
     given = as_date("'{{ var(\"as_of\") }}'")
     if spec.as_of == "latest":  # only the data knows it: the run must say
         return given
-    today = exp.Cast(this=exp.CurrentDate(), to=exp.DataType.build("date")).sql(target.sqlglot)
-    chosen = given.sql(target.sqlglot)
+    today = target_sql(exp.Cast(this=exp.CurrentDate(), to=exp.DataType.build("date")), target)
+    chosen = target_sql(given, target)
     return exp.Var(this=f'{{% if var("as_of", none) %}}{chosen}{{% else %}}{today}{{% endif %}}')
 
 
@@ -196,9 +196,9 @@ def dbt_model(
     if refused:  # the same refusals as compile: dbt output is no way around them
         raise CompileError("\n".join(refused))
     relations = {t: _relation(t, source) for t in tables}
-    tree = compile_tree(spec, target, spec_path=spec_file.path, as_of=_as_of_var(spec, target))
+    tree = model_tree(spec, target, spec_path=spec_file.path, as_of=_as_of_var(spec, target))
     tree, guards = _with_params(_with_relations(tree, relations), spec)
-    body = generate(_jinja_safe(tree), target)
+    body = target_sql(tree, target, finish=_jinja_safe)
     model = _macros().model(jinja_text(header(spec_file, target)), materialized, guards + body)
     files = {
         f"models/{spec.name}.sql": str(model),
@@ -284,14 +284,14 @@ def _test_sql(sql: str, relations: dict[str, exp.Expression], spec: Spec, target
     tree, guards = _with_params(_with_relations(parsed, relations), spec)
     # strict=False: a proof's window orders only non-NULL values, so the NULL ordering
     # sqlglot cannot carry over to every target (T-SQL) does not matter there.
-    return guards + generate(_jinja_safe(tree), target, strict=False)
+    return guards + target_sql(tree, target, strict=False, finish=_jinja_safe)
 
 
 def _quoted_inside(label: str, target: Target) -> str:
     """A label as dbt's accepted_values test needs it: dbt writes ``'<value>'`` without
     escaping, so the value is the inside of the target's own string literal (``it''s``, or
     ``it\\'s`` on BigQuery)."""
-    return literal(label).sql(target.sqlglot)[1:-1]
+    return target_sql(literal(label), target)[1:-1]
 
 
 def _properties(spec_file: SpecFile, target: Target) -> str:

@@ -94,6 +94,21 @@ def parse_snippet(text: str, dialect: str) -> exp.Expression | SnippetProblem:
     return result if isinstance(result, SnippetProblem) else result.copy()
 
 
+def snippet_value_text(value: exp.Expression, dialect: str) -> str:
+    """A parameter's value as text to put into a snippet written in ``dialect``, which is
+    then parsed in that dialect: the dialect's own literal syntax (a backslash is escaped
+    where the dialect reads backslash escapes: Snowflake, BigQuery, MySQL, Spark), and
+    parenthesised when it starts with a sign, so that no neighbouring character can join it
+    (``amount-{{ fee }}`` with fee -2 was ``amount--2.0``, a comment). Snippet text in the
+    spec's dialect, not SQL for a target (an unknown dialect, which validation reports,
+    writes DuckDB's)."""
+    try:
+        text = value.sql(dialect=dialect)
+    except ValueError:  # sqlglot: unknown dialect
+        text = value.sql(dialect=CANONICAL)
+    return f"({text})" if text.startswith(("-", "+")) else text
+
+
 # A parameter kept for dbt's var() stands in a snippet as a column of this prefix (no spec
 # name can take it: ``__`` is semseg's); it is a value, not a column the snippet reads.
 PARAM_MARKER = "__semseg_param__"

@@ -149,3 +149,61 @@ def test_function_local_semseg_imports_are_counted(tmp_path):
 def test_cycle_finder_finds_cycles(graph):
     cycle = find_cycle(graph)
     assert cycle is not None and cycle[0] == cycle[-1]
+
+
+# SQL for a target leaves through one function (issue 21): ``compile.target_sql`` applies
+# the target's rewrites, settings and refusals, then generates strictly. Anywhere else a tree
+# is written only as canonical (DuckDB) text, ``.sql(CANONICAL)``, for the local session.
+EXIT = ("semseg/compile/__init__.py", "target_sql")
+# Text that is not SQL for a target, with why: a parameter's value written in the spec's
+# snippet dialect, which the snippet is then parsed in.
+NOT_TARGET_SQL = {("semseg/sql.py", "snippet_value_text")}
+
+
+def _sql_calls(path: Path) -> list[tuple[str, int, str]]:
+    """(function, line, text) of each ``.sql(...)`` call in ``path`` whose dialect is not
+    ``CANONICAL``, and of each use of ``sqlglot.transpile``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = function
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = function or child.name  # the outermost function
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute):
+                args = [*child.args, *(k.value for k in child.keywords if k.arg == "dialect")]
+                canonical = (
+                    len(args) == 1 and isinstance(args[0], ast.Name) and (args[0].id == "CANONICAL")
+                )
+                if child.func.attr == "sql" and not canonical:
+                    found.append((name, child.lineno, ast.unparse(child)))
+                if child.func.attr == "transpile":
+                    found.append((name, child.lineno, ast.unparse(child)))
+            visit(child, name)
+
+    visit(tree, "")
+    return found
+
+
+def test_sql_for_a_target_leaves_through_one_function():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        for function, line, text in _sql_calls(path):
+            if (rel, function) == EXIT or (rel, function) in NOT_TARGET_SQL:
+                continue
+            offenders.append(f"{rel}:{line} in {function or 'module'}: {text}")
+    assert not offenders, "SQL written for a target outside compile.target_sql:\n" + "\n".join(
+        offenders
+    )
+
+
+def test_the_exit_check_sees_a_stray_dialect(tmp_path):
+    stray = tmp_path / "x.py"
+    stray.write_text(
+        "def f(tree, target):\n    return tree.sql(dialect=target.sqlglot, pretty=True)\n"
+        "def g(tree):\n    return tree.sql(CANONICAL)\n"
+        "def h(tree):\n    return tree.sql()\n"
+    )
+    assert [(f, n) for f, n, _ in _sql_calls(stray)] == [("f", 2), ("h", 6)]

@@ -282,3 +282,46 @@ def test_dbt_var_values_must_be_numbers_in_range(tmp_path):
     ]:
         with pytest.raises(Exception, match=message):
             _dbt_render(model, bad)
+
+
+ATTACK = "\\' OR PWNED = 1 -- "  # a backslash, then a quote: \' escapes on some dialects
+
+
+@pytest.mark.parametrize("spec_dialect", ["snowflake", "mysql", "bigquery", "spark", "duckdb"])
+def test_a_text_value_with_a_backslash_stays_data_in_every_dialect(tmp_path, spec_dialect):
+    """Issue 23, item 1: the value was written with doubled quotes only, then read in the
+    spec's dialect, where ``\\'`` escapes the quote on Snowflake, MySQL, BigQuery and Spark:
+    ``'''' OR PWNED = 1`` became code. Now it is a literal in the snippet's own dialect, and
+    every target's SQL holds the value as one string."""
+    import sqlglot
+    from sqlglot import exp
+
+    from semseg.compile.dialects import TARGETS
+
+    path = tmp_path / "params.yml"
+    path.write_text(SPEC.replace("version: 1\n", f"version: 1\ndialect: {spec_dialect}\n"))
+    spec_file = load_spec(path, {"kind": ATTACK})
+    for name, target in TARGETS.items():
+        tree = sqlglot.parse_one(compile_spec(spec_file, name), read=target.sqlglot)
+        assert not [c for c in tree.find_all(exp.Column) if c.name.lower() == "pwned"], name
+        texts = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
+        assert ATTACK in texts or ATTACK + "|" in texts, (name, texts)
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE int_order_lines AS SELECT 1 AS unified_customer_id, "
+        f"'{ATTACK.replace(chr(39), chr(39) * 2)}' AS transaction_type, "
+        "DATE '2025-01-01' AS order_date, 10.0 AS sales_amount"
+    )
+    rows = con.execute(compile_spec(spec_file.with_as_of(date(2025, 1, 2)), "duckdb")).fetchall()
+    assert rows and rows[0][1] == 10.0  # the line with that very text was selected
+
+
+def test_a_negative_number_after_a_minus_is_not_a_comment(tmp_path):
+    """Issue 23, item 4: ``sales_amount-{{ fee }}`` with fee -2 was ``sales_amount--2.0``, a
+    comment that swallowed the fee (and verify passed). The value is parenthesised."""
+    text = SPEC.replace("expr: sales_amount", "expr: sales_amount-{{ big_spend }}")
+    path = tmp_path / "params.yml"
+    path.write_text(text)
+    sql = compile_spec(load_spec(path, {"big_spend": "-2"}), "duckdb")
+    assert "--" not in sql.split("\n", 1)[1] and "/*" not in sql
+    assert "sales_amount - (\n" in sql or "sales_amount - (-2.0)" in sql

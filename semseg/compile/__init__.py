@@ -6,6 +6,7 @@ it once and generates every dialect with the per-target quirks of ``dialects``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -97,20 +98,21 @@ def canonical_query(
     return portable(tree)
 
 
-def for_target(query: exp.Expression, target: Target) -> exp.Expression:
-    """A canonical query (a copy it may change) with the target's quirks applied: its rewrites
-    of the portable language and its query settings."""
-    # then text ordered by code point where that is the target's default (no COLLATE left)
-    query = apply_rewrites(query, (*target.rewrites, "binary_plain", "exact_plain", "zoned_utc"))
-    if target.query_settings:
+def for_target(tree: exp.Expression, target: Target) -> exp.Expression:
+    """A canonical tree (a copy it may change: a query, a CREATE of one, or an expression)
+    with the target's quirks applied: its rewrites of the portable language and, on a query,
+    its query settings."""
+    tree = apply_rewrites(tree, target)
+    query = tree.expression if isinstance(tree, exp.Create) else tree
+    if target.query_settings and isinstance(query, exp.Query):
         query.set(
             "settings",
             [exp.EQ(this=column(k), expression=literal(v)) for k, v in target.query_settings],
         )
-    return query
+    return tree
 
 
-def compile_tree(
+def model_tree(
     spec: Spec,
     target: Target,
     materialize: str = "query",
@@ -119,7 +121,8 @@ def compile_tree(
     canonical: exp.Expression | None = None,
     as_of: exp.Expression | None = None,
 ) -> exp.Expression:
-    """The compiled statement as a sqlglot tree in canonical form, with target quirks applied.
+    """The compiled statement as a canonical tree, before the target's quirks (``target_sql``
+    applies them): the query, or a CREATE VIEW/TABLE of it with the target's table engine.
 
     ``spec_path`` locates fitted cluster models (next to the spec); specs without cluster
     segmentations do not need it. ``canonical`` (from ``canonical_query``) saves rebuilding the
@@ -128,7 +131,6 @@ def compile_tree(
     if materialize not in MATERIALIZATIONS:
         raise UsageError(f"unknown materialization '{materialize}'; use query, view or table")
     query = canonical.copy() if canonical is not None else canonical_query(spec, spec_path, as_of)
-    query = for_target(query, target)
     if materialize == "query":
         return cast(exp.Expression, query)
     properties = None
@@ -185,12 +187,28 @@ def size_note(sql: str, target: Target) -> str | None:
     return f"the SQL for {target.title} is {size:,} bytes, over {limit:,}: {advice}"
 
 
-def generate(tree: exp.Expression, target: Target, where: str = "", strict: bool = True) -> str:
-    """Pretty SQL for the target from a tree it may change; a construct the target cannot
-    express faithfully is a ``CompileError`` (``strict=False``: written as sqlglot can)."""
+def target_sql(
+    tree: exp.Expression,
+    target: Target,
+    where: str = "",
+    strict: bool = True,
+    finish: Callable[[exp.Expression], exp.Expression] | None = None,
+    pretty: bool = True,
+) -> str:
+    """**The one exit** for SQL semseg writes for a target (the model, dbt models and tests,
+    profile, cluster assignment, and fragments such as a literal): the target's rewrites and
+    query settings (``for_target``), then ``finish`` (dbt: its ``ref()`` and Jinja escaping),
+    then strict generation. ``tests/test_architecture.py`` fails on SQL generated for a
+    target anywhere else.
+
+    ``tree`` is canonical (DuckDB) and is not changed. A construct the target cannot express
+    faithfully is a ``CompileError`` (``strict=False``: written as sqlglot can)."""
+    tree = for_target(tree.copy(), target)
+    if finish is not None:
+        tree = finish(tree)
     level = ErrorLevel.RAISE if strict else ErrorLevel.IGNORE
     try:
-        return tree.sql(dialect=target.sqlglot, copy=False, pretty=True, unsupported_level=level)
+        return tree.sql(dialect=target.sqlglot, copy=False, pretty=pretty, unsupported_level=level)
     except UnsupportedError as err:
         raise CompileError(
             f"{where}{target.title} cannot express this model faithfully: {err}. "
@@ -210,9 +228,7 @@ def compile_spec(
     refused = refusals(spec_file, target)
     if refused:
         raise CompileError("\n".join(refused))
-    tree = compile_tree(spec_file.spec, target, materialize, relation, spec_file.path, canonical)
-    # compile_tree hands over a tree of our own (a copy of ``canonical`` or a fresh parse):
-    # the generator may mutate it, so its own defensive copy is not needed.
-    sql = generate(tree, target, f"{spec_file.path}: ")
+    tree = model_tree(spec_file.spec, target, materialize, relation, spec_file.path, canonical)
+    sql = target_sql(tree, target, f"{spec_file.path}: ")
     terminator = ";" if materialize != "query" else ""
     return header(spec_file, target) + sql + terminator + "\n"

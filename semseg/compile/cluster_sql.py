@@ -122,6 +122,36 @@ def distance_sql(model: FittedModel, name: str) -> exp.Expression:
     return total
 
 
+def pairs_query(
+    model: FittedModel,
+    name: str,
+    ctes: tuple[str, str, str, str],
+    coordinates: str,
+    key: str,
+    where: exp.Expression | None,
+) -> exp.Subquery:
+    """Every row that has all its numeric features and passes ``where``, paired with every
+    prototype: key, prototype number, radius squared and squared distance (a subquery named
+    ``ctes[1]``)."""
+    protos, pairs = ctes[0], ctes[1]
+    number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
+    eligible: list[exp.Expression] = [not_null(column(f)) for f in model.features]
+    if where is not None:
+        eligible.append(paren(where))
+    every = (
+        exp.select(
+            column(key, coordinates),
+            column(number_col),
+            column(radius_col),
+            exp.alias_(distance_sql(model, name), distance_column(name)),
+        )
+        .from_(table(coordinates))
+        .join(table(protos), join_type="cross")
+        .where(all_of(*eligible))
+    )
+    return exp.Subquery(this=every, alias=exp.TableAlias(this=ident(pairs)))
+
+
 def assignment_queries(
     model: FittedModel,
     name: str,
@@ -156,21 +186,7 @@ def assignment_queries(
     protos, pairs, nearest, assigned = ctes
     number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
     distance, nearest_col = distance_column(name), nearest_column(name)
-    eligible: list[exp.Expression] = [not_null(column(f)) for f in model.features]
-    if where is not None:
-        eligible.append(paren(where))
-    every = (
-        exp.select(
-            column(key, coordinates),
-            column(number_col),
-            column(radius_col),
-            exp.alias_(distance_sql(model, name), distance),
-        )
-        .from_(table(coordinates))
-        .join(table(protos), join_type="cross")
-        .where(all_of(*eligible))
-    )
-    source = exp.Subquery(this=every, alias=exp.TableAlias(this=ident(pairs)))
+    source = pairs_query(model, name, ctes, coordinates, key, where)
     smallest = exp.Window(this=exp.Min(this=column(distance)), partition_by=[column(key)])
     nearest_query = exp.select(
         column(key), column(number_col), column(distance), exp.alias_(smallest, nearest_col)

@@ -3,37 +3,62 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from semseg.errors import UsageError
+
+NanStyle = Literal["native", "ieee", "none"]
+ZoneStyle = Literal[
+    "at_time_zone", "convert_timezone", "spark", "bigquery", "trino", "clickhouse", "none"
+]
 
 
 @dataclass(frozen=True)
 class Target:
-    """A compile target: its sqlglot dialect and what semseg must do differently for it."""
+    """A compile target: its sqlglot dialect and what semseg must do differently for it.
+
+    Every difference is a typed field, applied by ``compile.for_target`` in one fixed order
+    (``compile.portable.target_rewrites``): nothing is named by a string, and nothing is
+    applied to every target behind this table's back."""
 
     name: str
     title: str
     sqlglot: str
+    # Where compiled SQL is executed in semseg's own tests (None: golden files only).
+    engine: str | None = None
+    # The target's name for ordering text by code point (``x COLLATE semseg_binary`` in the
+    # canonical tree); None: its default order is code point already, COLLATE is dropped.
+    binary_collation: str | None = None
+    # Its default collation ignores case (MySQL, SQL Server): every string literal an
+    # equality or IN compares with gets ``binary_collation``, which decides the comparison.
+    case_insensitive_text: bool = False
+    # Trailing spaces are ignored in comparisons (SQL Server, Redshift, MySQL): '|' is
+    # appended to both sides of a text comparison.
+    padded_text: bool = False
+    # The type a value is cast to where it is grouped or counted distinct byte for byte
+    # (MySQL, SQL Server: their default collations merge 'Beauty' and 'beauty'); None: as is.
+    exact_cast: str | None = None
+    # How it writes NaN: "native" (a float NaN, comparisons as DuckDB's), "ieee" (NaN exists
+    # but compares as IEEE: guarded), "none" (no NaN: NULL instead).
+    nan: NanStyle = "native"
+    # How it takes an event's date in a time zone; "none": it cannot (``no_time_zones``).
+    zones: ZoneStyle = "none"
+    # Why the target cannot take an event's date in a time zone (None: it can).
+    no_time_zones: str | None = None
+    # SQLite only: month arithmetic that ends on the month's last day like every other
+    # engine's, YEAR()/MONTH() from STRFTIME, VALUES without column names in its alias, and
+    # decimal literals it would read one unit in the last place off written exactly.
+    sqlite_fixes: bool = False
+    # SQL Server only: GREATEST/LEAST before 2022, and LEN counting trailing spaces.
+    tsql_fixes: bool = False
     # SETTINGS appended to the query (ClickHouse only), so that the SQL computes the standard
     # meaning on any server whatever its configuration (see CLICKHOUSE_SETTINGS).
     query_settings: tuple[tuple[str, int | str], ...] = ()
     # Table materialisation needs an engine clause (ClickHouse) keyed on the entity key.
     table_engine: str | None = None
-    # Where compiled SQL is executed in semseg's own tests (None: golden files only).
-    engine: str | None = None
-    # Rewrites of compile.portable.TARGET_REWRITES this target needs to compute the portable
-    # meaning (SQLite: month arithmetic that ends on the month's last day; MySQL and SQL
-    # Server: text compared exactly, not by their case-insensitive default collations; SQL
-    # Server, Redshift and MySQL: trailing spaces count; SQL Server: GREATEST before 2022,
-    # LEN counting trailing spaces; SQLite: VALUES without column names in its alias, and
-    # decimal literals it would read one unit in the last place off).
-    rewrites: tuple[str, ...] = ()
     # The longest query text the engine parses by default, and what to do about a longer one
     # (compile says so on stderr: each cluster prototype is a row of numbers in the SQL).
     query_limit: tuple[int, str] | None = None
-    # Why the target cannot take an event's date in a time zone (None: it can, with the
-    # zoned_* rewrite in ``rewrites``).
-    no_time_zones: str | None = None
 
 
 # What the compiled SQL relies on in ClickHouse, set on the query itself instead of trusting
@@ -55,18 +80,26 @@ CLICKHOUSE_SETTINGS: tuple[tuple[str, int | str], ...] = (
     # COUNT(DISTINCT) is exact, and NULL IN (...) is NULL.
     ("count_distinct_implementation", "uniqExact"),
     ("transform_null_in", 0),
+    # ClickHouse evaluates a CTE at every reference: the profile's index reads the model once
+    # per statistic, and the personas' profile took more than the default 10,000 plan
+    # optimisations ("TOO_MANY_QUERY_PLAN_OPTIMIZATIONS"). A limit, not a meaning.
+    ("query_plan_max_optimizations_to_apply", 100000),
 )
+
+MYSQL_BINARY = "utf8mb4_bin"
+TSQL_BINARY = "Latin1_General_BIN2"
 
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("duckdb", "DuckDB", "duckdb", engine="duckdb", rewrites=("zoned_at_time_zone",)),
-        Target("snowflake", "Snowflake", "snowflake", rewrites=("zoned_convert_timezone",)),
+        Target("duckdb", "DuckDB", "duckdb", engine="duckdb", zones="at_time_zone"),
+        Target("snowflake", "Snowflake", "snowflake", zones="convert_timezone"),
         Target(
             "bigquery",
             "BigQuery",
             "bigquery",
-            rewrites=("ieee_nan", "zoned_bigquery"),
+            nan="ieee",
+            zones="bigquery",
             query_limit=(
                 1_048_576,
                 "BigQuery refuses query text over 1 MB; fewer clusters, prototypes or features "
@@ -78,52 +111,40 @@ TARGETS: dict[str, Target] = {
             "PostgreSQL",
             "postgres",
             engine="postgres",
-            rewrites=("zoned_at_time_zone", "binary_postgres"),
+            binary_collation="C",
+            zones="at_time_zone",
         ),
         Target(
             "redshift",
             "Amazon Redshift",
             "redshift",
-            rewrites=("padded_text", "zoned_convert_timezone"),
+            padded_text=True,
+            zones="convert_timezone",
         ),
-        Target(
-            "databricks",
-            "Databricks SQL",
-            "databricks",
-            engine="spark",
-            rewrites=("zoned_spark",),
-        ),
-        Target(
-            "spark",
-            "Apache Spark SQL",
-            "spark",
-            engine="spark",
-            rewrites=("zoned_spark",),
-        ),
-        Target("trino", "Trino / Presto", "trino", rewrites=("ieee_nan", "zoned_trino")),
+        Target("databricks", "Databricks SQL", "databricks", engine="spark", zones="spark"),
+        Target("spark", "Apache Spark SQL", "spark", engine="spark", zones="spark"),
+        Target("trino", "Trino / Presto", "trino", nan="ieee", zones="trino"),
         Target(
             "tsql",
             "SQL Server / Azure Synapse (T-SQL)",
             "tsql",
-            rewrites=(
-                "padded_text",
-                "tsql_binary_text",
-                "tsql_greatest",
-                "tsql_length",
-                "no_nan",
-                "binary_tsql",
-                "exact_tsql",
-            ),
+            binary_collation=TSQL_BINARY,
+            case_insensitive_text=True,
+            padded_text=True,
+            exact_cast="VARBINARY(MAX)",
+            nan="none",
+            tsql_fixes=True,
             no_time_zones="SQL Server's AT TIME ZONE takes Windows zone names, not IANA ones",
         ),
         Target(
             "clickhouse",
             "ClickHouse",
             "clickhouse",
-            query_settings=CLICKHOUSE_SETTINGS,
-            rewrites=("ieee_nan", "zoned_clickhouse"),
-            table_engine="MergeTree",
             engine="clickhouse",
+            nan="ieee",
+            zones="clickhouse",
+            query_settings=CLICKHOUSE_SETTINGS,
+            table_engine="MergeTree",
             query_limit=(
                 262_144,
                 "ClickHouse parses at most max_query_size bytes (262,144 by default) and "
@@ -136,13 +157,8 @@ TARGETS: dict[str, Target] = {
             "SQLite",
             "sqlite",
             engine="sqlite",
-            rewrites=(
-                "sqlite_months",
-                "sqlite_calendar",
-                "no_nan",
-                "sqlite_values",
-                "sqlite_exact_numbers",
-            ),
+            nan="none",
+            sqlite_fixes=True,
             no_time_zones="SQLite has no time zone data",
         ),
         Target(
@@ -150,7 +166,11 @@ TARGETS: dict[str, Target] = {
             "MySQL 8",
             "mysql",
             engine="mysql",
-            rewrites=("padded_text", "mysql_binary_text", "no_nan", "binary_mysql", "exact_mysql"),
+            binary_collation=MYSQL_BINARY,
+            case_insensitive_text=True,
+            padded_text=True,
+            exact_cast="BINARY",
+            nan="none",
             no_time_zones="MySQL's CONVERT_TZ needs the server's time zone tables loaded (it "
             "gives NULL without them)",
         ),

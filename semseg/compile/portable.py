@@ -18,10 +18,12 @@ own translation of a construct means something else on some engine:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlglot import exp
 
+from semseg.compile.dialects import Target
 from semseg.sql import coalesce
 
 _DATE = exp.DataType.build("date")
@@ -472,37 +474,48 @@ def _sqlite_values(node: exp.Expression) -> exp.Expression:
     )
 
 
-TARGET_REWRITES = {
-    "ieee_nan": _ieee_nan,
-    "no_nan": _no_nan,
-    "sqlite_months": _sqlite_months,
-    "sqlite_calendar": _sqlite_calendar,
-    "zoned_at_time_zone": _zoned_at_time_zone,
-    "binary_plain": _binary_collation(None),
-    "binary_postgres": _binary_collation("C"),
-    "binary_mysql": _binary_collation("utf8mb4_bin"),
-    "binary_tsql": _binary_collation("Latin1_General_BIN2"),
-    "zoned_convert_timezone": _zoned_convert_timezone,
-    "zoned_spark": _zoned_spark,
-    "zoned_utc": _zoned_utc,
-    "zoned_bigquery": _zoned_bigquery,
-    "zoned_trino": _zoned_trino,
-    "zoned_clickhouse": _zoned_clickhouse,
-    "padded_text": _padded_text,
-    "tsql_greatest": _tsql_greatest,
-    "tsql_length": _tsql_length,
-    "mysql_binary_text": _binary_text("utf8mb4_bin"),
-    "exact_plain": _exact(None),
-    "sqlite_values": _sqlite_values,
-    "sqlite_exact_numbers": _sqlite_exact_numbers,
-    "exact_mysql": _exact("BINARY", "mysql"),
-    "exact_tsql": _exact("VARBINARY(MAX)", "tsql"),
-    "tsql_binary_text": _binary_text("Latin1_General_BIN2"),
+Rewrite = Callable[[exp.Expression], exp.Expression]
+
+ZONE_STYLES: dict[str, Rewrite] = {
+    "at_time_zone": _zoned_at_time_zone,
+    "convert_timezone": _zoned_convert_timezone,
+    "spark": _zoned_spark,
+    "bigquery": _zoned_bigquery,
+    "trino": _zoned_trino,
+    "clickhouse": _zoned_clickhouse,
 }
+NAN_STYLES: dict[str, Rewrite] = {"ieee": _ieee_nan, "none": _no_nan}
 
 
-def apply_rewrites(tree: exp.Expression, rewrites: tuple[str, ...]) -> exp.Expression:
-    """The target's own rewrites (``Target.rewrites``), applied to its copy of the tree."""
-    for name in rewrites:
-        tree = tree.transform(TARGET_REWRITES[name], copy=False)
+def target_rewrites(target: Target) -> list[Rewrite]:
+    """What ``target``'s typed quirks (``compile.dialects.Target``) do to a canonical tree, in
+    the one order every target follows: calendar repairs, trailing spaces, case-insensitive
+    comparisons, SQL Server's functions, NaN, SQLite's literals, time zones, the binary
+    collation, exact grouping, and last the UTC date (which needs no quirk anywhere)."""
+    out: list[Rewrite] = []
+    if target.sqlite_fixes:
+        out += [_sqlite_months, _sqlite_calendar]
+    if target.padded_text:
+        out.append(_padded_text)
+    if target.case_insensitive_text:
+        assert target.binary_collation, f"{target.name}: a case-insensitive target needs one"
+        out.append(_binary_text(target.binary_collation))
+    if target.tsql_fixes:
+        out += [_tsql_greatest, _tsql_length]
+    if target.nan in NAN_STYLES:
+        out.append(NAN_STYLES[target.nan])
+    if target.sqlite_fixes:
+        out += [_sqlite_values, _sqlite_exact_numbers]
+    if target.zones in ZONE_STYLES:
+        out.append(ZONE_STYLES[target.zones])
+    out.append(_binary_collation(target.binary_collation))
+    out.append(_exact(target.exact_cast, target.sqlglot))
+    out.append(_zoned_utc)
+    return out
+
+
+def apply_rewrites(tree: exp.Expression, target: Target) -> exp.Expression:
+    """``target_rewrites`` applied to the target's own copy of the tree, one after another."""
+    for rewrite in target_rewrites(target):
+        tree = tree.transform(rewrite, copy=False)
     return tree

@@ -18,13 +18,13 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
 
 from semseg.cluster.features import model_space, pull
-from semseg.compile import compile_tree
+from semseg.compile import canonical_query, target_sql
 from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import get_target
 from semseg.data import Session, open_session
@@ -63,7 +63,8 @@ def _inputs(spec_file: SpecFile, segmentation: str) -> tuple[list[str], list[str
             for c in column_names(tree):
                 if c in spec.metrics:
                     found.setdefault(c, None)
-    return list(found), []
+    text = [m for m in found if _declared_kind(spec.metrics[m]) == "text"]  # e.g. a top
+    return [m for m in found if m not in text], text
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,9 @@ def _categories(spec_file: SpecFile, metric: str, cte: str) -> str:
     )
 
 
-def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | None) -> str:
-    """The index query over the model: ``table`` holding its result, else the model inline.
+def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str) -> str:
+    """The index query over the model (canonical): ``table`` holds the model's result (the
+    session's table, or ``profile_sql``'s stand-in for the model's tree).
 
     One row per (segment, metric, category, kind). kind ``mean``: the mean of a numeric
     metric over its known values; ``share``: a category's share of the known values of a text
@@ -150,11 +152,7 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
     if baseline not in BASELINES:
         raise UsageError(f"unknown baseline '{baseline}'; use one of: {', '.join(BASELINES)}")
     spec = spec_file.spec
-    model = (
-        f"SELECT * FROM {table}"
-        if table
-        else compile_tree(spec, get_target("duckdb"), spec_path=spec_file.path).sql(CANONICAL)
-    )
+    model = f"SELECT * FROM {table}"
     seg, order = q(plan.segmentation), q(spec.order_column(plan.segmentation))
     cols = ", ".join(q(c) for c in dict.fromkeys([*plan.numeric, *plan.categorical]))
     where = f" WHERE {plan.where}" if plan.where else ""
@@ -180,6 +178,7 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
         pop_parts.append(f"SELECT {head}" + (f" GROUP BY {by}" if by else ""))
 
     no_category = "CAST(NULL AS VARCHAR)"
+    # shares as doubles: 1.0 is a DECIMAL, whose AVG MySQL and Spark keep at a few places
     for m in plan.numeric:
         x = f"CAST(s.{q(m)} AS DOUBLE)"
         stats = f"AVG({x}) AS value, COUNT({x}) AS known, AVG({x} * {x}) AS square"
@@ -188,14 +187,14 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
         top = f"semseg__top_{i}"
         ctes.append(_categories(spec_file, m, top))
         text = f"CAST(s.{q(m)} AS VARCHAR)"
-        hit = f"AVG(CASE WHEN {text} = t.category THEN 1.0 ELSE 0.0 END) AS value"
+        hit = f"AVG(CASE WHEN {text} = t.category THEN {ONE} ELSE {ZERO} END) AS value"
         part(
             m, "t.category", "share", "t.category_order",
             f"{hit}, COUNT(*) AS known, CAST(NULL AS DOUBLE) AS square",
             f"FROM semseg__scoped AS s CROSS JOIN {top} AS t WHERE s.{q(m)} IS NOT NULL",
             "t.category, t.category_order",
         )  # fmt: skip
-        outside = "AVG(CASE WHEN o.category IS NULL THEN 1.0 ELSE 0.0 END) AS value"
+        outside = f"AVG(CASE WHEN o.category IS NULL THEN {ONE} ELSE {ZERO} END) AS value"
         part(
             m, no_category, "other", str(OTHER_ORDER),
             f"{outside}, COUNT(*) AS known, CAST(NULL AS DOUBLE) AS square",
@@ -203,7 +202,7 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
             f"WHERE s.{q(m)} IS NOT NULL",
         )  # fmt: skip
     for m in dict.fromkeys([*plan.numeric, *plan.categorical]):
-        unknown = f"AVG(CASE WHEN s.{q(m)} IS NULL THEN 1.0 ELSE 0.0 END) AS value"
+        unknown = f"AVG(CASE WHEN s.{q(m)} IS NULL THEN {ONE} ELSE {ZERO} END) AS value"
         part(
             m, no_category, "missing", str(MISSING_ORDER),
             f"{unknown}, COUNT(*) AS known, CAST(NULL AS DOUBLE) AS square",
@@ -223,8 +222,10 @@ def _canonical_sql(spec_file: SpecFile, plan: Plan, baseline: str, table: str | 
     # Other and missing only where there is something outside the categories / a NULL.
     return (
         f"WITH {', '.join(ctes)} "
-        f"SELECT st.{SEG} AS segment, st.{SEG_ORDER} AS segment_order, z.n AS size, st.metric, "
-        "st.category, st.kind, st.category_order, st.value, st.known, st.square, "
+        f"SELECT st.{SEG} AS segment, st.{SEG_ORDER} AS segment_order, z.n AS size, "
+        "st.metric AS metric, st.category AS category, st.kind AS kind, "
+        "st.category_order AS category_order, st.value AS value, st.known AS known, "
+        "st.square AS square, "
         "b.value AS baseline, st.value / NULLIF(b.value, 0) - 1 AS index_value "
         "FROM semseg__stats AS st "
         f"JOIN semseg__sizes AS z ON z.{SEG} = st.{SEG} AND z.{SEG_ORDER} = st.{SEG_ORDER} "
@@ -258,6 +259,10 @@ def _declared_kind(metric: Metric) -> str | None:
     return None
 
 
+ONE, ZERO = "CAST(1 AS DOUBLE)", "CAST(0 AS DOUBLE)"
+MODEL_TREE = "semseg__model_tree"  # profile_sql's stand-in for the model, replaced by its tree
+
+
 def profile_sql(
     spec_file: SpecFile,
     segmentation: str,
@@ -287,8 +292,24 @@ def profile_sql(
             if kind == "text":
                 categorical.add(name)
     plan = _plan(spec_file, segmentation, overlays, categorical)
-    tree = sqlglot.parse_one(_canonical_sql(spec_file, plan, baseline, None), read=CANONICAL)
-    return tree.sql(dialect=target.sqlglot, pretty=True) + "\n"
+    # The model and the index over it as one canonical tree, written for the target by the
+    # one exit (issue 21: the profile carried the model as DuckDB text, re-parsed, and
+    # skipped the target's rewrites and settings, so a LEFT JOIN miss was 0 on ClickHouse).
+    # The model's CTEs go first in the one WITH (SQL Server takes no WITH inside a CTE).
+    index = cast(
+        exp.Select,
+        sqlglot.parse_one(_canonical_sql(spec_file, plan, baseline, MODEL_TREE), read=CANONICAL),
+    )
+    model = cast(exp.Select, canonical_query(spec_file.spec, spec_file.path))
+    own = model.args.get("with_")
+    body = model.copy()
+    body.set("with_", None)
+    outer = index.args["with_"]
+    for cte in outer.expressions:
+        if cte.alias == "semseg__model":
+            cte.set("this", body)
+    outer.set("expressions", [*(own.expressions if own else []), *outer.expressions])
+    return target_sql(index, target) + "\n"
 
 
 SMALL = 30  # values below which a mean or share is flagged as from a small segment

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlglot import exp
+
 from semseg.errors import Issue, UsageError
 from semseg.spec.load import Marks, PathKey
 from semseg.spec.time import window_parameters
-from semseg.sql import PARAM_MARKER
+from semseg.sql import CANONICAL, PARAM_MARKER, snippet_value_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 TYPES = ("integer", "number", "text", "date")
@@ -48,13 +50,23 @@ class Value:
     type: str
     value: Any
 
-    def sql(self) -> str:
-        """The value as a SQL literal (the same in every dialect semseg writes)."""
-        if self.type == "text":
-            return "'" + str(self.value).replace("'", "''") + "'"
+    def text(self, dialect: str) -> str:
+        """The value as text to put into a snippet written in ``dialect``: a literal of that
+        dialect (``semseg.sql.snippet_value_text``); a date as the standard ``DATE 'ISO'``,
+        which every dialect reads (and whose text no user can choose)."""
         if self.type == "date":
             return f"DATE '{self.value.isoformat()}'"
-        return repr(self.value)
+        return snippet_value_text(self.node(), dialect)
+
+    def node(self) -> exp.Expression:
+        """A text or number value as a literal node (text: a string, never code; a number
+        as ``repr``)."""
+        if self.type == "text":
+            return exp.Literal.string(str(self.value))
+        text = repr(self.value)
+        if text.startswith("-"):
+            return exp.Neg(this=exp.Literal.number(text[1:]))
+        return exp.Literal.number(text)
 
 
 def parse_value(kind: str, raw: Any) -> Any:
@@ -237,6 +249,8 @@ def substitute(
         return data, [], sites
     found, issues = values(data, marks, dict(overrides or {}))
     declared = _declared(data)
+    given = data.get("dialect")
+    dialect = given if isinstance(given, str) else CANONICAL
 
     def value_of(name: str, path: PathKey) -> Value | None:
         if name in found:
@@ -265,7 +279,7 @@ def substitute(
             v = value_of(m[1], path)
             if v is None:
                 return "NULL"
-            return f"{MARKER}{m[1]}" if markers else v.sql()
+            return f"{MARKER}{m[1]}" if markers else v.text(dialect)
 
         _set(data, path, _outside_quotes(text, snippet))
     for path, text in _with_placeholders(data, _WINDOWS):

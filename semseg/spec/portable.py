@@ -16,6 +16,8 @@ from typing import cast
 
 from sqlglot import exp
 
+from semseg.sql import CANONICAL
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -198,7 +200,7 @@ def _refusal(node: exp.Expression) -> str | None:
         target = node.to.this
         if target not in CAST_TYPES:
             return (
-                f"CAST to {node.to.sql('duckdb')} is not portable (a DECIMAL's rounding and "
+                f"CAST to {node.to.sql(CANONICAL)} is not portable (a DECIMAL's rounding and "
                 "scale differ by engine: BigQuery's NUMERIC keeps 9 decimals); cast to DOUBLE, "
                 "VARCHAR, DATE, TIMESTAMP or an integer type, and round with `precision:`"
             )

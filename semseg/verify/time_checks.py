@@ -19,8 +19,8 @@ from sqlglot import exp
 
 from semseg.spec.model import TIME_AGGS, Agg, Spec
 from semseg.spec.time import time_sources, window_of, zone_of
+from semseg.sql import CANONICAL, sql_literal
 from semseg.sql import name_sql as q
-from semseg.sql import sql_literal
 from semseg.sql import table_sql as t
 from semseg.verify.proof import RESULT, same
 from semseg.verify.report import CheckResult
@@ -145,7 +145,7 @@ def point_in_time_check(
             if node.alias:
                 replaced.set("alias", node.args["alias"])
             node.replace(replaced)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE semseg__future AS {tree.sql('duckdb')}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE semseg__future AS {tree.sql(CANONICAL)}")
     key = q(spec.entity.key)
     columns = [c for c in spec.output_columns() if c != spec.entity.key]
     differs = " OR ".join(

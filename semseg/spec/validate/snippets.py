@@ -10,7 +10,7 @@ from semseg.errors import Issue
 from semseg.spec.load import Marks, PathKey
 from semseg.spec.model import Spec
 from semseg.spec.portable import problems as portable_problems
-from semseg.sql import SnippetProblem, has_aggregate, parse_snippet
+from semseg.sql import CANONICAL, SnippetProblem, has_aggregate, parse_snippet
 
 # (path, text, needs_aggregate): True = must aggregate, False = must not, None = either.
 Place = tuple[PathKey, str, bool | None]
@@ -140,7 +140,7 @@ def portable_issues(marks: Marks, path: PathKey, tree: exp.Expression) -> list[I
         what, _, how = reason.rpartition("; ")
         if not what:
             what, how = how, "see the portable catalogue in docs/conformance.md"
-        text = node.sql("duckdb")
+        text = node.sql(CANONICAL)
         text = text if len(text) <= 60 else text[:57] + "..."
         line, col = _position(node)
         problem = SnippetProblem(f"'{text}' is not portable: {what}", how, line, col)
@@ -179,7 +179,7 @@ def _qualified_issues(
                 "and derived metrics, the metrics)"
             )
             how = f"write '{col.name}', or declare a join on the source to read another table"
-        problem = SnippetProblem(f"'{col.sql('duckdb')}' {what}", how, line, col_no)
+        problem = SnippetProblem(f"'{col.sql(CANONICAL)}' {what}", how, line, col_no)
         issues.append(snippet_issue(marks, path, problem))
     return issues
 

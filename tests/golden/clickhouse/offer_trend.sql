@@ -146,4 +146,4 @@ SELECT
   offer_trend,
   offer_trend_order
 FROM customer_segments
-SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1, prefer_column_name_to_alias = 1, use_variant_as_common_type = 0, cast_keep_nullable = 1, count_distinct_implementation = 'uniqExact', transform_null_in = 0
+SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1, prefer_column_name_to_alias = 1, use_variant_as_common_type = 0, cast_keep_nullable = 1, count_distinct_implementation = 'uniqExact', transform_null_in = 0, query_plan_max_optimizations_to_apply = 100000
