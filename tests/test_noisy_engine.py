@@ -110,3 +110,23 @@ def test_the_join_back_assignment_fails_on_the_noisy_engine_and_todays_passes(
     noisy = _labels(engine, old)
     wrong = [k for k in expected if noisy[k] != expected[k]]
     assert len(wrong) > 0.2 * sum(1 for v in expected.values() if v != -1), len(wrong)
+
+
+@pytest.mark.parametrize("nearest", [False, True], ids=["radius", "assign_noise-nearest"])
+def test_the_window_form_of_the_nearest_prototype_passes_the_noisy_engine(
+    tmp_path, monkeypatch, nearest
+):
+    """Targets without an aggregate over a struct, tuple or array (``Target.nearest_of``:
+    SQLite, MySQL, SQL Server, Snowflake, BigQuery, Redshift, Trino) find the nearest
+    prototype by a window over the row's pairs: also one evaluation. DuckDB written that way
+    gives the labels of its own form on the noisy engine."""
+    from dataclasses import replace
+
+    from semseg.compile.dialects import TARGETS
+
+    spec_file, src, engine = _personas(tmp_path, nearest)
+    expected = _labels(src, compile_spec(spec_file, "duckdb"))
+    monkeypatch.setitem(TARGETS, "duckdb", replace(TARGETS["duckdb"], nearest_of=None))
+    window = compile_spec(spec_file, "duckdb")
+    assert "OVER (PARTITION BY" in window and "{'d'" not in window
+    assert _labels(engine, window) == expected

@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from semseg.compile.cluster_model import FittedModel, load_model, model_path_for
+from semseg.compile.portable import nearest
 from semseg.errors import CompileError
 from semseg.spec.graph import cluster_fingerprint
 from semseg.spec.model import Cluster, Spec
@@ -161,55 +162,42 @@ def assignment_queries(
     where: exp.Expression | None,
     anywhere: bool = False,
 ) -> list[tuple[str, exp.Select]]:
-    """The CTEs that give each row its prototype: (name, query) for the prototypes, nearest
-    and assigned names of ``ctes`` = (prototypes, pairs, nearest, assigned); pairs names the
-    subquery the nearest CTE reads.
+    """The CTEs that give each row its prototype: (name, query) for the prototypes and the
+    assigned names of ``ctes`` = (prototypes, pairs, nearest, assigned); pairs names the
+    subquery the assignment reads.
 
     Every row that has all its numeric features and passes ``where`` is paired with every
     prototype (a cross join: the text grows with the prototypes' numbers, not with an
     expression per prototype); the pairs whose radius holds the row (every pair with
     ``anywhere``) may take it. The row's nearest distance is the smallest of those, and its
     prototype the lowest-numbered one at exactly that distance (the tie rule of
-    ``cluster.fit.assign``).
+    ``cluster.fit.assign``): ``nearest(number, distance)`` in one GROUP BY, which each
+    target writes as its own aggregate (``Target.nearest_of``: a MIN over a struct, tuple or
+    array) or as a window MIN over the row's pairs and the lowest prototype at it.
 
-    **One evaluation decides** (issue 21). The nearest distance is a window ``MIN`` over the
-    row's pairs and the pair at it is found in the same rows (``distance = nearest`` compares
-    two columns of one window output), then one GROUP BY keeps the lowest prototype. Each CTE
-    here is read once. Until issue 21 the nearest distance was a GROUP BY joined back to the
-    pairs on ``distance = nearest``: two readings of the coordinates, which ClickHouse,
-    BigQuery, Trino and Spark evaluate once per reference with float sums that differ in the
-    last bits, so on ClickHouse 26-31% of the rows matched no pair and became -1. A
-    ``ROW_NUMBER()`` ordered by distance would decide in one evaluation too, but sorts each
-    row's pairs (5x slower in DuckDB with ``assign_noise: nearest``); the window here has no
-    ORDER BY.
+    **One evaluation decides** (issue 21): the pairs are read once. Until then the nearest
+    distance was a GROUP BY joined back to a second reading of the pairs on ``distance =
+    nearest``, which ClickHouse, BigQuery, Trino and Spark evaluate apart with float sums that
+    differ in the last bits: on ClickHouse 26-31% of the rows matched no pair and became -1.
     """
-    protos, pairs, nearest, assigned = ctes
+    protos, _, _, assigned = ctes
     number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
     distance, nearest_col = distance_column(name), nearest_column(name)
     source = pairs_query(model, name, ctes, coordinates, key, where)
-    smallest = exp.Window(this=exp.Min(this=column(distance)), partition_by=[column(key)])
-    nearest_query = exp.select(
-        column(key), column(number_col), column(distance), exp.alias_(smallest, nearest_col)
-    ).from_(source)
-    if not anywhere:  # only the pairs whose radius holds the row
-        nearest_query = nearest_query.where(
-            exp.LTE(this=column(distance), expression=column(radius_col))
-        )
-    at_nearest = exp.EQ(this=column(distance), expression=column(nearest_col))
     assigned_query = (
         exp.select(
             column(key),
-            exp.alias_(exp.Min(this=case([(at_nearest, column(number_col))])), number_col),
-            exp.alias_(exp.Min(this=column(nearest_col)), nearest_col),
+            exp.alias_(nearest(column(number_col), column(distance)), number_col),
+            exp.alias_(exp.Min(this=column(distance)), nearest_col),
         )
-        .from_(table(nearest))
+        .from_(source)
         .group_by(column(key))
     )
-    return [
-        (protos, prototypes_query(model, name)),
-        (nearest, nearest_query),
-        (assigned, assigned_query),
-    ]
+    if not anywhere:  # only the pairs whose radius holds the row
+        assigned_query = assigned_query.where(
+            exp.LTE(this=column(distance), expression=column(radius_col))
+        )
+    return [(protos, prototypes_query(model, name)), (assigned, assigned_query)]
 
 
 def assignment_join(

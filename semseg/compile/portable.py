@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from decimal import Decimal
 
+import sqlglot
 from sqlglot import exp
 
 from semseg.compile.dialects import Target
@@ -474,6 +475,66 @@ def _sqlite_values(node: exp.Expression) -> exp.Expression:
     )
 
 
+NEAREST = "SEMSEG_NEAREST"  # the prototype of the pair nearest a row (``nearest``)
+LEAST = "semseg__least"  # the window form's column: the row's smallest distance
+
+
+def nearest(number: exp.Expression, distance: exp.Expression) -> exp.Expression:
+    """The aggregate ``number`` of the group's row with the smallest (``distance``,
+    ``number``): a placeholder each target writes (``_nearest``)."""
+    return exp.Anonymous(this=NEAREST, expressions=[number, distance])
+
+
+def _nearest(template: str | None, dialect: str):
+    """``nearest(n, d)`` as the target's own aggregate (``Target.nearest_of``: a MIN over a
+    struct, tuple or array compares d, then n), or, where it has none, in one evaluation as
+    well: the SELECT that holds it reads its FROM through a window, ``MIN(d) OVER (PARTITION
+    BY <its GROUP BY>)``, and takes ``MIN(CASE WHEN d = that THEN n END)``."""
+    own = sqlglot.parse_one(template, read=dialect) if template else None
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Select):
+            return node
+        calls = [
+            c
+            for e in node.expressions
+            for c in e.find_all(exp.Anonymous)
+            if c.name.upper() == NEAREST
+        ]
+        if not calls:
+            return node
+        if own is not None:
+            for call in calls:
+                n, d = call.expressions
+                written = own.copy()
+                for col in list(written.find_all(exp.Column)):
+                    if not col.table and col.name in ("d", "n"):
+                        col.replace((d if col.name == "d" else n).copy())
+                call.replace(written)
+            return node
+        source = node.args["from_"].this
+        assert isinstance(source, exp.Subquery), "nearest() reads a named subquery"
+        group = [g.copy() for g in node.args["group"].expressions]
+        distance = calls[0].expressions[1]
+        least = exp.Window(this=exp.Min(this=distance.copy()), partition_by=group)
+        inner = (
+            exp.select(*(exp.column(c) for c in source.this.named_selects))
+            .select(exp.alias_(least, LEAST))
+            .from_(source.copy())
+        )
+        if node.args.get("where") is not None:
+            inner = inner.where(node.args["where"].this.copy())
+        for call in calls:
+            n, d = call.expressions
+            at = exp.EQ(this=d.copy(), expression=exp.column(LEAST))
+            call.replace(exp.Min(this=exp.Case(ifs=[exp.If(this=at, true=n.copy())])))
+        node.set("where", None)
+        node.set("from_", exp.From(this=exp.Subquery(this=inner, alias=source.args["alias"])))
+        return node
+
+    return rewrite
+
+
 Rewrite = Callable[[exp.Expression], exp.Expression]
 
 ZONE_STYLES: dict[str, Rewrite] = {
@@ -508,6 +569,7 @@ def target_rewrites(target: Target) -> list[Rewrite]:
         out += [_sqlite_values, _sqlite_exact_numbers]
     if target.zones in ZONE_STYLES:
         out.append(ZONE_STYLES[target.zones])
+    out.append(_nearest(target.nearest_of, target.sqlglot))
     out.append(_binary_collation(target.binary_collation))
     out.append(_exact(target.exact_cast, target.sqlglot))
     out.append(_zoned_utc)

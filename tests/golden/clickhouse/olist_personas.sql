@@ -658,12 +658,11 @@ WITH customer_population AS (
       0.0e0,
       0.0e0
   ) AS persona__p
-), customer_cluster_nearest_1 AS (
+), customer_cluster_assigned_1 AS (
   SELECT
     customer_id,
-    persona__prototype,
-    persona__distance,
-    MIN(persona__distance) OVER (PARTITION BY customer_id) AS persona__nearest
+    tupleElement(min(tuple(persona__distance, persona__prototype)), 2) AS persona__prototype,
+    MIN(persona__distance) AS persona__nearest
   FROM (
     SELECT
       customer_cluster_coordinates.customer_id,
@@ -747,12 +746,6 @@ WITH customer_population AS (
   ) AS customer_cluster_pairs_1
   WHERE
     persona__distance <= persona__radius2
-), customer_cluster_assigned_1 AS (
-  SELECT
-    customer_id,
-    MIN(CASE WHEN persona__distance = persona__nearest THEN persona__prototype END) AS persona__prototype,
-    MIN(persona__nearest) AS persona__nearest
-  FROM customer_cluster_nearest_1
   GROUP BY
     customer_id
 ), customer_cluster_labels AS (

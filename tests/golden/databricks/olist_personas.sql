@@ -650,12 +650,11 @@ WITH customer_population AS (
       0.0e0,
       0.0e0
     ) AS persona__p(persona__prototype, persona__cluster, persona__radius2, persona__c0, persona__c1, persona__c2, persona__c3, persona__c4, persona__c5, persona__c6, persona__c7, persona__c8, persona__c9, persona__c10, persona__c11, persona__c12, persona__c13)
-), customer_cluster_nearest_1 AS (
+), customer_cluster_assigned_1 AS (
   SELECT
     customer_id,
-    persona__prototype,
-    persona__distance,
-    MIN(persona__distance) OVER (PARTITION BY customer_id) AS persona__nearest
+    MIN(STRUCT(persona__distance AS d, persona__prototype AS n)).n AS persona__prototype,
+    MIN(persona__distance) AS persona__nearest
   FROM (
     SELECT
       customer_cluster_coordinates.customer_id,
@@ -731,12 +730,6 @@ WITH customer_population AS (
   ) AS customer_cluster_pairs_1
   WHERE
     persona__distance <= persona__radius2
-), customer_cluster_assigned_1 AS (
-  SELECT
-    customer_id,
-    MIN(CASE WHEN persona__distance = persona__nearest THEN persona__prototype END) AS persona__prototype,
-    MIN(persona__nearest) AS persona__nearest
-  FROM customer_cluster_nearest_1
   GROUP BY
     customer_id
 ), customer_cluster_labels AS (

@@ -1084,93 +1084,94 @@ WITH customer_population AS (
         )
     )
   ) AS persona__p
-), customer_cluster_nearest_1 AS (
-  SELECT
-    customer_id,
-    persona__prototype,
-    persona__distance,
-    MIN(persona__distance) OVER (PARTITION BY customer_id) AS persona__nearest
-  FROM (
-    SELECT
-      customer_cluster_coordinates.customer_id,
-      persona__prototype,
-      persona__radius2,
-      (
-        persona__z0 - persona__c0
-      ) * (
-        persona__z0 - persona__c0
-      ) + (
-        persona__z1 - persona__c1
-      ) * (
-        persona__z1 - persona__c1
-      ) + (
-        persona__z2 - persona__c2
-      ) * (
-        persona__z2 - persona__c2
-      ) + (
-        persona__z3 - persona__c3
-      ) * (
-        persona__z3 - persona__c3
-      ) + (
-        persona__z4 - persona__c4
-      ) * (
-        persona__z4 - persona__c4
-      ) + (
-        persona__z5 - persona__c5
-      ) * (
-        persona__z5 - persona__c5
-      ) + (
-        persona__z6 - persona__c6
-      ) * (
-        persona__z6 - persona__c6
-      ) + (
-        persona__z7 - persona__c7
-      ) * (
-        persona__z7 - persona__c7
-      ) + (
-        persona__z8 - persona__c8
-      ) * (
-        persona__z8 - persona__c8
-      ) + (
-        persona__z9 - persona__c9
-      ) * (
-        persona__z9 - persona__c9
-      ) + (
-        persona__z10 - persona__c10
-      ) * (
-        persona__z10 - persona__c10
-      ) + (
-        persona__z11 - persona__c11
-      ) * (
-        persona__z11 - persona__c11
-      ) + (
-        persona__z12 - persona__c12
-      ) * (
-        persona__z12 - persona__c12
-      ) + (
-        persona__z13 - persona__c13
-      ) * (
-        persona__z13 - persona__c13
-      ) AS persona__distance
-    FROM customer_cluster_coordinates
-    CROSS JOIN customer_cluster_prototypes_1
-    WHERE
-      NOT items_per_order IS NULL
-      AND NOT log_item_price IS NULL
-      AND NOT detailed_review_rate IS NULL
-      AND NOT avg_review_score IS NULL
-      AND (
-        no_orders > 1
-      )
-  ) AS customer_cluster_pairs_1
-  WHERE
-    persona__distance <= persona__radius2
 ), customer_cluster_assigned_1 AS (
   SELECT
     customer_id,
-    MIN(CASE WHEN persona__distance = persona__nearest THEN persona__prototype END) AS persona__prototype,
-    MIN(persona__nearest) AS persona__nearest
-  FROM customer_cluster_nearest_1
+    MIN(CASE WHEN persona__distance = semseg__least THEN persona__prototype END) AS persona__prototype,
+    MIN(persona__distance) AS persona__nearest
+  FROM (
+    SELECT
+      customer_id,
+      persona__prototype,
+      persona__radius2,
+      persona__distance,
+      MIN(persona__distance) OVER (PARTITION BY customer_id) AS semseg__least
+    FROM (
+      SELECT
+        customer_cluster_coordinates.customer_id,
+        persona__prototype,
+        persona__radius2,
+        (
+          persona__z0 - persona__c0
+        ) * (
+          persona__z0 - persona__c0
+        ) + (
+          persona__z1 - persona__c1
+        ) * (
+          persona__z1 - persona__c1
+        ) + (
+          persona__z2 - persona__c2
+        ) * (
+          persona__z2 - persona__c2
+        ) + (
+          persona__z3 - persona__c3
+        ) * (
+          persona__z3 - persona__c3
+        ) + (
+          persona__z4 - persona__c4
+        ) * (
+          persona__z4 - persona__c4
+        ) + (
+          persona__z5 - persona__c5
+        ) * (
+          persona__z5 - persona__c5
+        ) + (
+          persona__z6 - persona__c6
+        ) * (
+          persona__z6 - persona__c6
+        ) + (
+          persona__z7 - persona__c7
+        ) * (
+          persona__z7 - persona__c7
+        ) + (
+          persona__z8 - persona__c8
+        ) * (
+          persona__z8 - persona__c8
+        ) + (
+          persona__z9 - persona__c9
+        ) * (
+          persona__z9 - persona__c9
+        ) + (
+          persona__z10 - persona__c10
+        ) * (
+          persona__z10 - persona__c10
+        ) + (
+          persona__z11 - persona__c11
+        ) * (
+          persona__z11 - persona__c11
+        ) + (
+          persona__z12 - persona__c12
+        ) * (
+          persona__z12 - persona__c12
+        ) + (
+          persona__z13 - persona__c13
+        ) * (
+          persona__z13 - persona__c13
+        ) AS persona__distance
+      FROM customer_cluster_coordinates
+      CROSS JOIN customer_cluster_prototypes_1
+      WHERE
+        NOT items_per_order IS NULL
+        AND NOT log_item_price IS NULL
+        AND NOT detailed_review_rate IS NULL
+        AND NOT avg_review_score IS NULL
+        AND (
+          no_orders > 1
+        )
+    ) AS customer_cluster_pairs_1
+    WHERE
+      persona__distance <= persona__radius2
+  ) AS customer_cluster_pairs_1
   GROUP BY
     customer_id
 ), customer_cluster_labels AS (
