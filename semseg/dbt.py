@@ -20,10 +20,10 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from semseg.compile import comment_text, header, model_tree, refusals, target_sql
+from semseg.compile import header, model_tree, refusals, target_sql
 from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import Target, get_target
-from semseg.errors import CompileError, UsageError
+from semseg.errors import CompileError, UsageError, printable
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
 from semseg.spec.model import Spec, name_output
@@ -118,42 +118,100 @@ def _as_of_var(spec: Spec, target: Target) -> exp.Expression:
     return exp.Var(this=f'{{% if var("as_of", none) %}}{chosen}{{% else %}}{today}{{% endif %}}')
 
 
-def _param_var(spec: Spec, name: str) -> exp.Expression:
+def _escapes(target: Target) -> str:
+    """The Jinja filters that make run-time text the inside of ``target``'s string literal,
+    as the target writes it (``target_sql`` of a literal): a backslash first where the
+    target reads backslash escapes (Snowflake, BigQuery, MySQL, Spark, ClickHouse ...:
+    doubling quotes alone left ``\\'`` to end the string), then the quote."""
+    out = ""
+    for char in ("\\", "'"):
+        written = target_sql(literal(char), target)[1:-1]
+        if written != char:
+            out += f" | replace({json.dumps(char)}, {json.dumps(written)})"
+    return out
+
+
+def _param_var(spec: Spec, name: str, target: Target) -> exp.Expression:
     """A parameter as dbt's ``var()``, defaulting to the value the spec was compiled with;
-    a text value is quoted for SQL at run time (quotes doubled); a number is written as it
-    is, once ``_guards`` has checked it is one."""
+    a text value is escaped for the target's string literals at run time; a number or a
+    date is written as it is, once ``_guards`` has checked it is one."""
     param = spec.parameters[name]
     default = param.default
     if param.type in ("integer", "number"):
         return exp.Var(this=f"({{{{ var('{name}', {default!r}) }}}})")
     text = json.dumps(default.isoformat() if isinstance(default, date) else str(default))
-    quoted = f"'{{{{ var('{name}', {text}) | string | replace(\"'\", \"''\") }}}}'"
+    quoted = f"'{{{{ var('{name}', {text}) | string{_escapes(target)} }}}}'"
     if param.type == "date":
         return exp.Cast(this=exp.Var(this=quoted), to=exp.DataType.build("date"))
     return exp.Var(this=quoted)
+
+
+def _as_of_guard(spec: Spec) -> str:
+    """The guard of ``var('as_of')`` as ``_as_of_var`` reads it (issue 23: it was written into
+    ``CAST('...' AS DATE)`` unchecked, so ``2025-01-01' OR PWNED = 1 --`` became SQL)."""
+    if isinstance(spec.as_of, date):
+        return _date_guard(f'var("as_of", "{spec.as_of.isoformat()}")', "var as_of")
+    if spec.as_of == "latest":
+        return _date_guard('var("as_of")', "var as_of")
+    return (
+        '{% if var("as_of", none) is not none %}'
+        + _date_guard('var("as_of")', "var as_of").rstrip("\n")
+        + "{% endif %}\n"
+    )
+
+
+ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def _date_guard(value: str, what: str) -> str:
+    """dbt Jinja that stops the run unless ``value`` (a var() call) is a date YYYY-MM-DD."""
+    message = json.dumps(f"semseg: {what} must be a date, YYYY-MM-DD")
+    return (
+        f'{{% if not modules.re.fullmatch("{ISO_DATE}", {value} | string) %}}'
+        f"{{{{ exceptions.raise_compiler_error({message}) }}}}{{% endif %}}\n"
+    )
 
 
 def _guards(spec: Spec, names: set[str]) -> str:
     """dbt Jinja that stops the run (a compiler error) when a numeric var is not a number of
     the parameter's type within its min/max: the checks ``--var`` makes, so that a var's
     value is written into the SQL only once it is known to be a number."""
+    # A window end's least value: the far end of a window at least 1 (``last 0 days`` is
+    # empty, as ``--var`` says), the near end at least 0.
+    least: dict[str, int] = {}
+    for path, name in spec.parameter_sites().items():
+        if "window" in path:
+            least[name] = max(least.get(name, 0), 1 if path[-1] == "after" else 0)
     out = []
     for name in sorted(names):
         param = spec.parameters[name]
+        if param.type == "date":
+            default = param.default
+            given = f", {json.dumps(default.isoformat())}" if isinstance(default, date) else ""
+            out.append(_date_guard(f"var('{name}'{given})", f"var {name}"))
         if param.type not in ("integer", "number"):
             continue
         value = f"var('{name}', {param.default!r})"
         test = "integer" if param.type == "integer" else "number"
-        conditions = [f"{value} is {test}", f"{value} is not boolean"]
-        wanted = "an integer" if param.type == "integer" else "a number"
-        if param.min is not None:
-            conditions.append(f"{value} >= {param.min!r}")
+        # NaN is not equal to itself; an infinity is not below the largest double
+        conditions = [
+            f"{value} is {test}",
+            f"{value} is not boolean",
+            f"{value} == {value}",
+            f"({value} | abs) < 1.7976931348623157e308",
+        ]
+        wanted = "an integer" if param.type == "integer" else "a finite number"
+        low = param.min if isinstance(param.min, (int, float)) else None
+        if name in least and (low is None or low < least[name]):
+            low = least[name]
+        if low is not None:
+            conditions.append(f"{value} >= {low!r}")
         if param.max is not None:
             conditions.append(f"{value} <= {param.max!r}")
-        if param.min is not None and param.max is not None:
-            wanted += f" from {param.min!r} to {param.max!r}"
-        elif param.min is not None:
-            wanted += f" >= {param.min!r}"
+        if low is not None and param.max is not None:
+            wanted += f" from {low!r} to {param.max!r}"
+        elif low is not None:
+            wanted += f" >= {low!r}"
         elif param.max is not None:
             wanted += f" <= {param.max!r}"
         message = json.dumps(f"semseg: var {name} must be {wanted}")
@@ -164,14 +222,14 @@ def _guards(spec: Spec, names: set[str]) -> str:
     return "".join(out)
 
 
-def _with_params(tree: exp.Expression, spec: Spec) -> tuple[exp.Expression, str]:
+def _with_params(tree: exp.Expression, spec: Spec, target: Target) -> tuple[exp.Expression, str]:
     """Parameter markers (``semseg.spec.params``) of ``tree`` replaced by dbt ``var()`` calls,
     and the guards those vars need (``_guards``)."""
     used = set()
     for col in list(tree.find_all(exp.Column)):
         if not col.table and col.name.startswith(MARKER):
             used.add(col.name[len(MARKER) :])
-            col.replace(_param_var(spec, col.name[len(MARKER) :]))
+            col.replace(_param_var(spec, col.name[len(MARKER) :], target))
     return tree, _guards(spec, used)
 
 
@@ -197,8 +255,10 @@ def dbt_model(
         raise CompileError("\n".join(refused))
     relations = {t: _relation(t, source) for t in tables}
     tree = model_tree(spec, target, spec_path=spec_file.path, as_of=_as_of_var(spec, target))
-    tree, guards = _with_params(_with_relations(tree, relations), spec)
+    tree, guards = _with_params(_with_relations(tree, relations), spec, target)
     body = target_sql(tree, target, finish=_jinja_safe)
+    if 'var("as_of"' in body:  # the as-of date is written into the SQL: a date, or stop
+        guards = _as_of_guard(spec) + guards
     model = _macros().model(jinja_text(header(spec_file, target)), materialized, guards + body)
     files = {
         f"models/{spec.name}.sql": str(model),
@@ -281,7 +341,7 @@ def sources_yaml(specs: list[SpecFile], source: str, existing: str | None = None
 def _test_sql(sql: str, relations: dict[str, exp.Expression], spec: Spec, target: Target) -> str:
     """A verify check (canonical SQL) as a dbt singular test's body for the target."""
     parsed = cast(exp.Expression, sqlglot.parse_one(sql, read=CANONICAL))
-    tree, guards = _with_params(_with_relations(parsed, relations), spec)
+    tree, guards = _with_params(_with_relations(parsed, relations), spec, target)
     # strict=False: a proof's window orders only non-NULL values, so the NULL ordering
     # sqlglot cannot carry over to every target (T-SQL) does not matter there.
     return guards + target_sql(tree, target, strict=False, finish=_jinja_safe)
@@ -354,7 +414,7 @@ def _properties(spec_file: SpecFile, target: Target) -> str:
     }
     return (
         "# Generated by semseg from "
-        + jinja_text(comment_text(spec_file.path.name))
+        + jinja_text(printable(spec_file.path.name))
         + "; recompile instead of editing.\n"
         + yaml.safe_dump(_jinja_data(doc), sort_keys=False, allow_unicode=True, width=100)
     )

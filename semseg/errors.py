@@ -15,6 +15,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 
+def printable(text: str) -> str:
+    """User text (a label, a cluster name, a file name) made safe to print or to put in a
+    ``--`` comment: every character that is not printable (a line break, an ESC that starts
+    a terminal control sequence, a NUL) is written as ``\\uXXXX``."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
 @dataclass(frozen=True, order=True)
 class Issue:
     """One problem found in a spec file."""

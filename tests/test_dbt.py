@@ -244,3 +244,100 @@ def test_dbt_sources_declare_every_table_and_test_dimension_keys(tmp_path):
     )
     assert result.exit_code == 1 and "--force" in result.output
     assert edited.read_text() == "version: 2\nsources: []\n"
+
+
+ATTACK = "\\' OR PWNED = 1 -- "  # a backslash then a quote: \' escapes on many targets
+VARS_SPEC = """\
+version: 1
+name: {name}
+parameters:
+  kind: {{type: text, default: Sale}}
+  since: {{type: date, default: 2024-01-01}}
+  fee: {{type: number, default: 0}}
+  n: {{type: integer, default: 30}}
+entity: {{name: customer, key: unified_customer_id}}
+sources:
+  sales:
+    table: int_order_lines
+    where: transaction_type = {{{{ kind }}}} AND order_date >= {{{{ since }}}}
+    time: order_date
+metrics:
+  recent:
+    source: sales
+    agg: sum
+    expr: "sales_amount - {{{{ fee }}}}"
+    window: "last {{{{ n }}}} days"
+    fill: 0
+segmentations:
+  s:
+    by: recent
+    segments:
+      - {{label: Some, min: 1}}
+      - {{label: None, else: true}}
+"""
+
+
+@pytest.fixture(scope="module")
+def vars_project(tmp_path_factory):
+    """A dbt project (dbt-duckdb, used only to render) with the spec above compiled for
+    every target, one model each."""
+    from semseg.compile.dialects import TARGETS
+
+    _require_dbt()
+    root = tmp_path_factory.mktemp("dbt_vars")
+    (root / "dbt_project.yml").write_text(
+        "name: semseg_vars\nversion: '1.0'\nconfig-version: 2\nprofile: semseg_vars\n"
+        "model-paths: [models]\n"
+    )
+    (root / "profiles.yml").write_text(
+        "semseg_vars:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {root / 'warehouse.duckdb'}\n      threads: 1\n"
+    )
+    (root / "models").mkdir()
+    lines = table_paths("retail")["int_order_lines"]
+    (root / "models" / "int_order_lines.sql").write_text(f"select * from read_parquet('{lines}')\n")
+    for dialect in TARGETS:
+        spec = root / f"vars_{dialect}.yml"
+        spec.write_text(VARS_SPEC.format(name=f"vars_{dialect}"), encoding="utf-8")
+        done = CliRunner().invoke(app, ["compile", str(spec), "-d", dialect, "--dbt", str(root)])
+        assert done.exit_code == 0, done.output
+    return root
+
+
+def test_dbt_text_vars_stay_data_on_every_target(vars_project):
+    """Issue 23, item 2: the run-time quoting doubled quotes and left backslashes, so on
+    Snowflake, BigQuery, Databricks, Spark, MySQL, Redshift and ClickHouse ``\\'`` ended the
+    string. Rendered by dbt, every target's SQL holds the var as one string literal."""
+    import sqlglot
+    from sqlglot import exp
+
+    from semseg.compile.dialects import TARGETS
+
+    run = _dbt(vars_project, "compile", "--vars", yaml.safe_dump({"kind": ATTACK}))
+    assert run.returncode == 0, run.stdout[-3000:]
+    compiled = vars_project / "target" / "compiled" / "semseg_vars" / "models"
+    for dialect, target in TARGETS.items():
+        sql = (compiled / f"vars_{dialect}.sql").read_text(encoding="utf-8")
+        tree = sqlglot.parse_one(sql, read=target.sqlglot)
+        assert not [c for c in tree.find_all(exp.Column) if c.name.lower() == "pwned"], dialect
+        texts = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
+        assert ATTACK in texts or ATTACK + "|" in texts, (dialect, texts)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({"as_of": "2025-01-01' OR PWNED = 1 -- "}, "var as_of must be a date"),
+        ({"since": "2024-01-01' OR 1=1 -- "}, "var since must be a date"),
+        ({"fee": float("nan")}, "var fee must be a finite number"),
+        ({"fee": float("inf")}, "var fee must be a finite number"),
+        ({"n": 0}, "var n must be an integer >= 1"),
+        ({"n": -30}, "var n must be an integer >= 1"),
+    ],
+)
+def test_dbt_vars_that_are_not_what_they_must_be_stop_the_run(vars_project, given, said):
+    """Issue 23, items 3 and 5: the as_of var was written into the SQL unchecked, a date var
+    too; NaN and infinity passed the numeric guard and were written as columns; a window of
+    0 or -30 days was empty without a word, where ``--var`` refuses it."""
+    run = _dbt(vars_project, "compile", "--select", "vars_duckdb", "--vars", yaml.safe_dump(given))
+    assert run.returncode != 0 and said in run.stdout, run.stdout[-3000:]

@@ -103,3 +103,28 @@ def test_html_report_escapes_labels_metrics_and_categories():
     assert "<script" not in page and "<b>" not in page and "<seg>" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert "city=&lt;b&gt;Rio&lt;/b&gt;" in page and "+50.0%" in page and "-20.0%" in page
+
+
+OSC = "\x1b]0;pwned\x07"  # an OSC sequence: sets the terminal's title
+
+
+def test_cluster_names_reach_the_terminal_without_control_characters():
+    """Issue 23, item 6: a cluster name with an OSC sequence was printed raw in the refit
+    report (``semseg cluster``)."""
+    from semseg.cluster.lineage import Lineage
+
+    lineage = Lineage(ids=[0, 1], next_id=2, kept=[(0, 10)], vanished=[1])
+    lines = lineage.lines({0: f"Big {OSC}spenders", 1: f"gone{OSC}"})
+    text = "\n".join(lines)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "Big \\u001b]0;pwned\\u0007spenders" in text
+
+
+def test_labels_reach_the_terminal_without_control_characters():
+    """verify's distribution table prints each segment label."""
+    from semseg.verify.report import SegmentRow, VerifyReport
+
+    row = SegmentRow(label=f"Label{OSC}", order=1, count=3, share=1.0)
+    report = VerifyReport("s", "s.yml", "d", 3, {"seg": [row]}, [], {})
+    text = report.to_text(color=False)
+    assert "\x1b" not in text and "Label\\u001b" in text

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from semseg.compile.cluster_model import FittedModel
+from semseg.errors import printable
 
 MAJORITY = 0.5  # share of a cluster's members that makes a split or a merge
 
@@ -53,9 +54,9 @@ class Lineage:
     def lines(self, names: dict[int, str] | None = None) -> list[str]:
         """The report ``semseg cluster`` prints: the ids kept, then one change per line."""
 
-        def said(i: int) -> str:
+        def said(i: int) -> str:  # a name is user text: no terminal control sequence
             name = (names or {}).get(i)
-            return f"{i} ({name})" if name else str(i)
+            return f"{i} ({printable(name)})" if name else str(i)
 
         if self.note:
             return [self.note]

@@ -379,6 +379,10 @@ class Spec(_Model):
         dbt's ``var()``, else None: the value in the spec is the one to write."""
         return self._parameter_sites.get(path)
 
+    def parameter_sites(self) -> dict[tuple, str]:
+        """Every (path, parameter) kept for dbt's ``var()`` at a window end or a bound."""
+        return dict(self._parameter_sites)
+
     def with_parameter_sites(self, sites: dict[tuple, str]) -> Spec:
         out = self.model_copy()
         out._parameter_sites = dict(sites)

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from semseg.errors import printable
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -68,7 +70,7 @@ class VerifyReport:
             table = [
                 [
                     str(r.order),
-                    str(r.label),
+                    printable(str(r.label)),  # user text: no terminal control sequence
                     f"{r.count:,}",
                     f"{r.share:.1%}",
                     *(_fmt(r.averages[m]) for m in metrics),
