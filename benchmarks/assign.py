@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from benchmarks import REPORT, RESULTS
 from benchmarks.time import splice
 from semseg.compile import compile_spec
 from semseg.compile import plan as plan_module
@@ -52,7 +53,7 @@ from semseg.sql import all_of, column, table
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data" / "assign"
-OUT = Path(__file__).resolve().parent / "results" / "assign.md"
+OUT = RESULTS / "assign.md"
 HEADING = "## Cluster assignment SQL"
 PER_CLUSTER = 3
 SEED = 20261130
@@ -387,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     section = render(result, args.repeat)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(section, encoding="utf-8")
-    splice(ROOT / "BENCHMARKS.md", section, HEADING)
+    splice(REPORT, section, HEADING)
     print(section)
     return 0 if not any(result["differ"].values()) else 1
 

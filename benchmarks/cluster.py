@@ -55,9 +55,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import RESULTS as RESULTS_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".data" / "cluster"
-OUT = Path(__file__).resolve().parent / "results" / "cluster.md"
+OUT = RESULTS_DIR / "cluster.md"
 RESULTS = CACHE / "results.json"
 
 GENERATOR_VERSION = 1

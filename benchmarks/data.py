@@ -27,7 +27,7 @@ import duckdb
 
 from scripts.generate_sample import _FIRST_NAMES, _LAST_NAMES, _UAE_CITIES, SCHEMAS, SORT_KEYS
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: product_id (the sample's, since issue 12)
 CACHE_DIR = Path(__file__).resolve().parent / ".data"
 SAMPLE_LINES, SAMPLE_CUSTOMERS = 27_900, 4_000  # the bundled sample's sizes
 # The recipe below makes ~7.1 lines per customer (the sample has 6.98), so there are a few
@@ -205,7 +205,12 @@ def build_sql(lines: int) -> tuple[list[str], str, str]:
             CASE WHEN disc_line AND channel = 'online' THEN line_code ELSE absent1 END
                 AS online_offer_no_,
             CASE WHEN disc_line AND channel = 'store' THEN line_code ELSE absent2 END
-                AS offline_offer_no_
+                AS offline_offer_no_,
+            -- the sample's products P0001..P0034, and 1% lines of a product not in the
+            -- catalogue (the sample's P9999), for the specs that join int_products
+            CASE WHEN u2(sk, i, 'unknown') < 0.01 THEN 'P9999'
+                ELSE 'P' || lpad(CAST(1 + CAST(floor(u2(sk, i, 'prod') * 34) AS INTEGER)
+                    AS VARCHAR), 4, '0') END AS product_id
         FROM w"""
     return setup, customers, order_lines
 

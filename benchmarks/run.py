@@ -35,9 +35,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks import REPORT
+from benchmarks import RESULTS as RESULTS_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "segment_specs" / "offer_seeker.yml"
-OUT = ROOT / "BENCHMARKS.md"
+OUT = REPORT
 RESULTS = Path(__file__).resolve().parent / ".data" / "results.json"
 TABLES = ("int_customers", "int_order_lines")
 MAX_RATIO = 1.0
@@ -598,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info["loadavg_end"] = os.getloadavg()
     text = render(info, results, args.repeat)
     for extra in ("cluster.md", "time.md", "assign.md", "cluster_10m.md"):  # make bench runs
-        path = ROOT / "benchmarks" / "results" / extra  # (make bench runs them first)
+        path = RESULTS_DIR / extra  # (make bench runs them first)
         if path.exists():
             text += "\n" + path.read_text()
     args.out.write_text(text)

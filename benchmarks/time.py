@@ -29,9 +29,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from benchmarks import REPORT, RESULTS
+
 ROOT = Path(__file__).resolve().parent.parent
-OUT = Path(__file__).resolve().parent / "results" / "time.md"
-REPORT = ROOT / "BENCHMARKS.md"
+OUT = RESULTS / "time.md"
 HEADING = "## Time windows: offer_trend"
 AS_OF = "2025-11-30"
 MAX_VS_NO_TIME = 1.3
