@@ -41,7 +41,7 @@ class DbtOutput:
     files: dict[str, str]
 
 
-SOURCE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SOURCE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: "$" passes a final \n
 
 
 @lru_cache(maxsize=1)
@@ -240,7 +240,7 @@ def dbt_model(
     source: str | None = None,
 ) -> DbtOutput:
     """dbt files for one spec: model SQL, properties YAML, a singular test per segmentation."""
-    if source is not None and not SOURCE_PATTERN.match(source):
+    if source is not None and not SOURCE_PATTERN.fullmatch(source):
         raise UsageError(
             f"--dbt-source {source!r}: not a dbt source name — use letters, digits and "
             "underscores, starting with a letter"

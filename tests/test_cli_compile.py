@@ -129,3 +129,15 @@ def test_schema_rejects_what_the_model_rejects():
         {**base, "metrics": {"m": {"source": "order_lines", "agg": "median", "expr": "x"}}},
     ):
         assert list(validator.iter_errors(broken)), broken
+
+
+@pytest.mark.parametrize("source", ["raw\n", "raw\nx", "1raw", "raw-x", ""])
+def test_a_dbt_source_name_must_be_a_name_whole(tmp_path, source):
+    """Issue 23, item 27: a pattern ending in ``$`` matched before a final line break, so
+    ``--dbt-source $'raw\\n'`` wrote ``semseg_sources__raw<newline>.yml``."""
+    out = tmp_path / "dbt"
+    args = ["compile", str(SPECS / "offer_seeker.yml"), "--dbt", str(out), "--dbt-source", source]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "not a dbt source name" in result.output
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]

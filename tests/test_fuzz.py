@@ -99,7 +99,7 @@ def test_mutated_specs_are_clear_errors_never_tracebacks(tmp_path_factory, text)
 
 VALID = """\
 version: 1
-name: generated
+name: generated_spec
 entity: {{name: customer, key: unified_customer_id}}
 population: {{table: int_customers}}
 sources:

@@ -218,3 +218,31 @@ def test_names_like_the_proofs_own_aliases_verify_and_profile(tmp_path):
     assert report.passed, [c for c in report.checks if not c.passed]
     result = profile(spec_file, "offer_seeker_segment", tables=tables, overlays=["seg", "metric"])
     assert {r["metric"] for r in result.rows} == {"k", "seg", "metric"}
+
+
+@pytest.mark.parametrize("name", ["order", "user", "select", "current_date"])
+def test_a_model_named_like_a_reserved_word_is_refused(tmp_path, name):
+    """Issue 23, item 14: a spec named ``order`` passed check and verify; ``--materialize
+    view`` wrote ``CREATE VIEW order AS`` unquoted, which SQLite (and six more) refuse."""
+    text = (
+        Path(__file__).resolve().parent.parent / "segment_specs" / "offer_seeker.yml"
+    ).read_text()
+    path = tmp_path / "spec.yml"
+    path.write_text(text.replace("name: offer_seeker", f"name: {name}", 1), encoding="utf-8")
+    with pytest.raises(SpecError, match=rf":\d+:\d+: error: the model's name '{name}'"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(("first", "second"), [("1", "01"), ("2", "2.0"), ("-1", "-01")])
+def test_two_names_for_one_cluster_id_are_refused(tmp_path, first, second):
+    """Issue 23, item 29: cluster.names keys 1 and 01 (or 2 and 2.0) were the same id and
+    the later won without a word."""
+    spec = Path(__file__).resolve().parent.parent / "segment_specs" / "olist_personas.yml"
+    text = spec.read_text(encoding="utf-8")
+    names = "      names:\n"
+    extra = f"        {first}: First\n        {second}: Second\n"
+    body = text[: text.index(names) + len(names)] + extra
+    path = tmp_path / "spec.yml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"cluster.names has '{first}' and '{second}'"):
+        load_spec(path)

@@ -62,7 +62,7 @@ def _pos(node: yaml.Node) -> tuple[int, int]:
 MAX_BYTES = 1_000_000  # a spec is a page of YAML, not a data file
 MAX_DEPTH = 40  # a spec nests about 6 deep
 MAX_NODES = 100_000  # with aliases expanded: stops an alias bomb long before memory does
-_EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_EXPONENT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+")  # fullmatch
 _SAFE_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -133,7 +133,7 @@ class _Builder:
         except yaml.YAMLError as exc:
             raise self.stop(node, f"invalid YAML value: {exc}", "quote it") from None
         plain = getattr(node, "style", None) is None
-        if isinstance(value, str) and plain and _EXPONENT.match(value):
+        if isinstance(value, str) and plain and _EXPONENT.fullmatch(value):
             return float(value)  # 1e6: a number in YAML 1.2 and to every reader, text to YAML 1.1
         return value
 

@@ -39,7 +39,7 @@ from semseg.sql import CANONICAL, PARAM_MARKER, snippet_value_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 TYPES = ("integer", "number", "text", "date")
-_INTEGER = re.compile(r"^[-+]?\d+$")
+_INTEGER = re.compile(r"[-+]?[0-9]+")  # fullmatch
 MARKER = PARAM_MARKER  # dbt: a placeholder kept as this column name (no spec can use it)
 
 
@@ -73,7 +73,7 @@ def parse_value(kind: str, raw: Any) -> Any:
     """``raw`` (YAML scalar or --var text) as a value of ``kind``; ValueError says why not."""
     text = str(raw).strip()
     if kind == "integer":
-        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not _INTEGER.match(text):
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not _INTEGER.fullmatch(text):
             raise ValueError(f"'{raw}' is not an integer")
         value: Any = int(text)
     elif kind == "number":

@@ -31,6 +31,38 @@ SEMANTIC_RULES = (
 )
 
 
+def _cluster_name_key_issues(data: dict[str, Any], marks: Marks) -> list[Issue]:
+    """Two keys of one ``cluster.names`` that are the same cluster id (``1`` and ``01``, ``2``
+    and ``2.0``): read as ids, the later would silently replace the earlier (issue 23)."""
+    issues = []
+    segmentations = data.get("segmentations")
+    for name, seg in segmentations.items() if isinstance(segmentations, dict) else ():
+        cluster = seg.get("cluster") if isinstance(seg, dict) else None
+        names = cluster.get("names") if isinstance(cluster, dict) else None
+        seen: dict[int, Any] = {}
+        for key in names if isinstance(names, dict) else ():
+            try:
+                number = float(str(key).strip())
+            except ValueError:
+                continue  # not an id at all: the structural check says so
+            if not number.is_integer():
+                continue
+            cluster_id = int(number)
+            if cluster_id in seen:
+                issues.append(
+                    marks.issue(
+                        ("segmentations", name, "cluster", "names", key),
+                        f"cluster.names has '{seen[cluster_id]}' and '{key}', both cluster "
+                        f"{cluster_id}: the later would silently replace the earlier",
+                        f"keep one name for cluster {cluster_id}, written {cluster_id}",
+                        key=True,
+                    )
+                )
+            else:
+                seen[cluster_id] = key
+    return issues
+
+
 def _dialect_issues(data: dict[str, Any], marks: Marks) -> list[Issue]:
     dialect = data.get("dialect", "duckdb")
     if not isinstance(dialect, str):
@@ -56,7 +88,7 @@ def validate(data: Any, marks: Marks) -> tuple[Spec | None, list[Issue]]:
                 (), "the spec must be a YAML mapping", "start with 'version: 1' and 'name: ...'"
             )
         ]
-    issues = _dialect_issues(data, marks)
+    issues = _dialect_issues(data, marks) + _cluster_name_key_issues(data, marks)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:

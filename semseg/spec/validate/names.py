@@ -64,6 +64,16 @@ def name_issues(spec: Spec, marks: Marks) -> list[Issue]:
             if problem:
                 issues.append(marks.issue(path, f"table {problem[0]}", problem[1]))
                 break
+    problem = unsafe_name(spec.name)  # the view or table --materialize creates, dbt's model
+    if problem:
+        issues.append(
+            marks.issue(
+                ("name",),
+                f"the model's name {problem[0]}: it names the view or table that "
+                "--materialize creates and the dbt model",
+                problem[1],
+            )
+        )
     issues += _cte_issues(spec, marks)
     return issues
 
