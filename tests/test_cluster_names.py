@@ -207,3 +207,24 @@ def test_a_compiler_that_names_the_wrong_cluster_fails_verify(tmp_path, monkeypa
         if not c.passed
     }
     assert "names:dot_group" in failed
+
+
+def test_a_refit_that_would_leave_a_name_on_a_retired_id_writes_nothing(tmp_path):
+    """Issue 23, item 7: the refit wrote the new model, then stopped on the names error,
+    without the report of what changed. Now nothing is written, and the report is said."""
+    from tests.golden_regen import SPECS
+
+    spec = tmp_path / "olist_personas.yml"
+    model = tmp_path / "olist_personas.persona.model.json"
+    text = (SPECS / "olist_personas.yml").read_text(encoding="utf-8")
+    last = "        8: Sao Paulo premium singles\n"
+    spec.write_text(text.replace(last, last + "        9: Ghost cluster\n"), encoding="utf-8")
+    old = json.loads((SPECS / model.name).read_text(encoding="utf-8"))
+    old["fit"]["noise_share"] = 0.5  # a model the refit would replace, were it written
+    model.write_text(json.dumps(old, indent=2), encoding="utf-8")
+    before = model.read_bytes()
+    result = CliRunner().invoke(app, ["cluster", str(spec), "--force"])
+    assert result.exit_code == 1, result.output
+    assert "not written: cluster.names names cluster 9" in result.output
+    assert "refit: ids kept from the previous model: 0 (" in result.output
+    assert model.read_bytes() == before

@@ -525,6 +525,22 @@ def fit_spec(
     previous = None if renumber else _previous_model(path, name)
     fitted = fit_local(session, name, progress, previous)
     model = fitted.model
+    # Names of ids this fit does not have would stop compile: say so before anything is
+    # written, with what the refit found (issue 23: the old model was replaced first).
+    retired = sorted(set(c.names) - {-1} - {cluster.id for cluster in model.clusters})
+    if retired:
+        report = fitted.lineage.lines(c.names) if previous is not None else []
+        raise DataError(
+            "\n".join(
+                [
+                    f"{path}: not written: cluster.names names cluster "
+                    f"{', '.join(map(str, retired))} of '{name}', which this fit does not have "
+                    f"(its clusters: {', '.join(str(k.id) for k in model.clusters) or 'none'})",
+                    *(f"refit: {line}" for line in report),
+                    "remove or move those names in the spec, then fit again",
+                ]
+            )
+        )
     changed = write_text(path, model.to_json(), force, owner=str(spec_file.path))
     share = None
     if Path(path).resolve() == default.resolve():
