@@ -228,3 +228,17 @@ def test_a_refit_that_would_leave_a_name_on_a_retired_id_writes_nothing(tmp_path
     assert "not written: cluster.names names cluster 9" in result.output
     assert "refit: ids kept from the previous model: 0 (" in result.output
     assert model.read_bytes() == before
+
+
+def test_a_refit_over_an_unreadable_model_says_the_ids_start_again(tmp_path):
+    """Issue 23, item 30: over a corrupt model file, ``cluster --force`` numbered the
+    clusters by size again without a word, so the names could move to other customers."""
+    from tests.golden_regen import SPECS
+
+    spec = tmp_path / "olist_personas.yml"
+    spec.write_bytes((SPECS / "olist_personas.yml").read_bytes())
+    (tmp_path / "olist_personas.persona.model.json").write_text('{"broken": true}')
+    result = CliRunner().invoke(app, ["cluster", str(spec), "--force"])
+    assert result.exit_code == 0, result.output
+    assert "refit: no lineage:" in result.output and "cannot be read" in result.output
+    assert "ids start again from 0 by size: check the names in cluster.names" in result.output

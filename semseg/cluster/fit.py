@@ -44,7 +44,7 @@ from semseg.compile.cluster_model import (
     stable_float,
 )
 from semseg.data import Session
-from semseg.errors import DataError, UsageError
+from semseg.errors import DataError, UsageError, printable
 from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
 from semseg.spec.graph import cluster_fingerprint
@@ -522,7 +522,7 @@ def fit_spec(
     default = default_model_path(spec_file.path, name, c.model)
     path = out or default
     preflight(path, force=True)  # a folder or an outside link in the way: say so before fitting
-    previous = None if renumber else _previous_model(path, name)
+    previous, unread = (None, "") if renumber else _previous_model(path, name)
     fitted = fit_local(session, name, progress, previous)
     model = fitted.model
     # Names of ids this fit does not have would stop compile: say so before anything is
@@ -557,20 +557,31 @@ def fit_spec(
         "radius": model.fit["radius"],
         "seconds": round(fitted.seconds, 3),
         "agreement": share,
-        "changes": fitted.lineage.lines(c.names) if previous is not None else [],
+        "changes": fitted.lineage.lines(c.names)
+        if previous is not None
+        else [unread] * bool(unread),
     }
     return Path(path), changed, summary
 
 
-def _previous_model(path: Path, segmentation: str) -> FittedModel | None:
-    """The model a refit replaces, when there is a readable one of this segmentation."""
+def _previous_model(path: Path, segmentation: str) -> tuple[FittedModel | None, str]:
+    """The model a refit replaces, when there is a readable one of this segmentation, and
+    else why a file there gives no lineage ('' when there is no file)."""
     if not Path(path).is_file():
-        return None
+        return None, ""
     try:
         model = load_model(path)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None  # write_text refuses to replace it without --force anyway
-    return model if model.segmentation == segmentation else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        why = f"it cannot be read ({printable(str(err))})"
+        # write_text refuses to replace it without --force anyway
+    else:
+        if model.segmentation == segmentation:
+            return model, ""
+        why = f"it is the model of segmentation '{printable(model.segmentation)}'"
+    return None, (
+        f"no lineage: the model file {path} was not this segmentation's previous model ({why}),"
+        " so cluster ids start again from 0 by size: check the names in cluster.names"
+    )
 
 
 def _sql_agreement(session: Session, segmentation: str, fitted: LocalFit) -> float:
