@@ -133,3 +133,26 @@ def test_html_is_self_contained_and_names_every_segment(tmp_path):
     for seg, _ in p.segments:  # every persona is named in the spec: id, then name
         assert f"<th>{seg} {html.escape(names[seg])}</th>" in page
     assert page.count("<circle") == len(p.projection["x"]) > 1000
+
+
+def test_a_profile_of_tables_without_rows_says_so(tmp_path):
+    """Issue 23, item 15: tables with no rows gave ``TypeError: 'int' object is not
+    iterable`` in the terminal renderer (also with --html), where verify passed."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from semseg.cli import app
+    from semseg.sample import table_paths
+    from tests.golden_regen import SPECS
+
+    con = duckdb.connect()
+    for name, path in table_paths("retail").items():
+        target = tmp_path / f"{name}.parquet"
+        con.execute(f"COPY (FROM read_parquet('{path}') LIMIT 0) TO '{target}' (FORMAT parquet)")
+    page = tmp_path / "profile.html"
+    spec = str(SPECS / "offer_seeker.yml")
+    for extra in ([], ["--html", str(page)]):
+        result = CliRunner().invoke(app, ["profile", spec, "--data", str(tmp_path), *extra])
+        assert result.exit_code == 0, result.output
+        assert "no rows to profile" in result.output
+    assert "0 rows profiled" in page.read_text(encoding="utf-8")

@@ -64,6 +64,8 @@ def render_terminal(p: Profile, stream: TextIO | None = None, color: bool | None
     stream = stream or sys.stdout
     if color is None:
         color = hasattr(stream, "isatty") and stream.isatty()
+    if not p.population:  # tables with no rows (issue 23: a TypeError in the widths)
+        return f"{p.spec}.{p.segmentation}: no rows to profile (the model has no rows here)\n"
     cols = p.columns()
     heads = ["segment", "size", "share"] + [
         ("*" if c.group == "overlay" else "") + _printable(c.head) for c in cols
