@@ -328,3 +328,21 @@ def test_a_negative_number_after_a_minus_is_not_a_comment(tmp_path):
     sql = compile_spec(load_spec(path, {"big_spend": "-2"}), "duckdb")
     assert "--" not in sql.split("\n", 1)[1] and "/*" not in sql
     assert "sales_amount - (\n" in sql or "sales_amount - (-2.0)" in sql
+
+
+@pytest.mark.parametrize("day", ["2025-02-30", "2025-13-01", "0000-01-01"])
+@pytest.mark.parametrize("where", ["as_of", "default"])
+def test_an_impossible_date_is_an_error_at_its_line(tmp_path, day, where):
+    """Issue 23, item 17: PyYAML's date constructor raised ValueError (a traceback) for an
+    unquoted ``as_of: 2025-02-30`` and a date parameter's ``default: 2024-02-30``."""
+    text = (
+        SPEC.replace(
+            "since: {type: date, default: 2024-01-01}", f"since: {{type: date, default: {day}}}"
+        )
+        if where == "default"
+        else SPEC.replace("name: params\n", f"name: params\nas_of: {day}\n")
+    )
+    path = tmp_path / "params.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=rf":\d+:\d+: error: '{day}' is not a date"):
+        load_spec(path)

@@ -132,6 +132,12 @@ class _Builder:
             value = _LOADER.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise self.stop(node, f"invalid YAML value: {exc}", "quote it") from None
+        except (ValueError, OverflowError) as exc:  # a date YAML reads and Python refuses
+            raise self.stop(
+                node,
+                f"'{node.value}' is not a date ({exc})",
+                "write a real date as YYYY-MM-DD, e.g. 2025-02-28",
+            ) from None
         plain = getattr(node, "style", None) is None
         if isinstance(value, str) and plain and _EXPONENT.fullmatch(value):
             return float(value)  # 1e6: a number in YAML 1.2 and to every reader, text to YAML 1.1
