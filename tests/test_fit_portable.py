@@ -129,3 +129,13 @@ def _sklearn(x, min_cluster_size, min_samples):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the default of `copy` (1.9)
         return HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples).fit_predict(x)
+
+
+def test_fewer_rows_than_min_samples_is_a_data_error_not_a_traceback():
+    import numpy as np
+
+    from semseg.cluster.hdbscan import hdbscan_labels
+    from semseg.errors import DataError
+
+    with pytest.raises(DataError, match="at least min_samples = 10 rows to fit and has 5"):
+        hdbscan_labels(np.zeros((5, 2)), 4, 10)

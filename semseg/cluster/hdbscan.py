@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from semseg.errors import UsageError
+from semseg.errors import DataError, UsageError
 
 LEAF_SIZE = 40  # scikit-learn's default for HDBSCAN's KD tree
 
@@ -47,9 +47,10 @@ def _private_api() -> tuple[Any, Any, Any]:
 
 
 def hdbscan_labels(space: Any, min_cluster_size: int, min_samples: int | None) -> Any:
-    """HDBSCAN cluster labels (-1: noise) of the rows of ``space`` (finite, at least
-    ``min_samples`` rows): scikit-learn's ``HDBSCAN(min_cluster_size, min_samples)`` with
-    ties between equal edges broken by the order Prim's algorithm found them."""
+    """HDBSCAN cluster labels (-1: noise) of the rows of ``space`` (finite; fewer rows than
+    ``min_samples`` is a ``DataError``): scikit-learn's ``HDBSCAN(min_cluster_size,
+    min_samples)`` with ties between equal edges broken by the order Prim's algorithm found
+    them."""
     import numpy as np
     from sklearn.metrics import DistanceMetric
     from sklearn.neighbors import NearestNeighbors
@@ -57,6 +58,11 @@ def hdbscan_labels(space: Any, min_cluster_size: int, min_samples: int | None) -
     mst_from_data_matrix, make_single_linkage, tree_to_labels = _private_api()
     x = np.ascontiguousarray(space, dtype=np.float64)
     k = min_cluster_size if min_samples is None else min_samples
+    if k > len(x):
+        raise DataError(
+            f"HDBSCAN needs at least min_samples = {k} rows to fit and has {len(x):,}: lower "
+            "cluster.min_samples (or min_cluster_size), or fit on more data"
+        )
     neighbours = NearestNeighbors(n_neighbors=k, algorithm="kd_tree", leaf_size=LEAF_SIZE)
     distances, _ = neighbours.fit(x).kneighbors(x, k, return_distance=True)
     core = np.ascontiguousarray(distances[:, -1])
