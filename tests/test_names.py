@@ -246,3 +246,30 @@ def test_two_names_for_one_cluster_id_are_refused(tmp_path, first, second):
     path.write_text(body, encoding="utf-8")
     with pytest.raises(SpecError, match=rf"cluster.names has '{first}' and '{second}'"):
         load_spec(path)
+
+
+def test_a_metric_referred_to_in_another_case_is_refused(tmp_path):
+    """Issue 23, item 13: ``DBL + 1`` for metric ``dbl`` passed every check; the SQL read
+    ``DBL`` where engines fold unquoted names differently (SQLite: no such column)."""
+    path = tmp_path / "spec.yml"
+    path.write_text(
+        "version: 1\nname: dbl_case\nentity: {name: customer, key: unified_customer_id}\n"
+        "sources:\n  sales: {table: int_order_lines}\nmetrics:\n"
+        "  dbl: {source: sales, agg: sum, expr: quantity}\n  more: {expr: DBL + 1}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError, match=r":8:\d+: error: .*refers to 'DBL'.*did you mean 'dbl'"):
+        load_spec(path)
+
+
+def test_a_nul_character_in_text_is_refused_at_its_line(tmp_path):
+    """Issue 23, item 28: a NUL in a cluster name passed check and verify; SQLite and
+    PostgreSQL cannot hold it."""
+    spec = Path(__file__).resolve().parent.parent / "segment_specs" / "olist_personas.yml"
+    text = spec.read_text(encoding="utf-8").replace(
+        "0: Belo Horizonte critics", '0: "Belo\\0 Horizonte critics"'
+    )
+    path = tmp_path / "spec.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=r":\d+:\d+: error: the text has a NUL character"):
+        load_spec(path)

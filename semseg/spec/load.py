@@ -138,6 +138,18 @@ class _Builder:
                 f"'{node.value}' is not a date ({exc})",
                 "write a real date as YYYY-MM-DD, e.g. 2025-02-28",
             ) from None
+        if isinstance(value, str) and "\x00" in value:
+            line, col = _pos(node)
+            self.issues.append(
+                Issue(
+                    self.marks.file,
+                    line,
+                    col,
+                    "the text has a NUL character (\\0), which PostgreSQL and SQLite cannot "
+                    "hold in a string",
+                    "remove it",
+                )
+            )
         plain = getattr(node, "style", None) is None
         if isinstance(value, str) and plain and _EXPONENT.fullmatch(value):
             return float(value)  # 1e6: a number in YAML 1.2 and to every reader, text to YAML 1.1

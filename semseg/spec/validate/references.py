@@ -43,6 +43,24 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
         if m.kind == "derived" and m.expr:
             tree = parse_snippet(m.expr, spec.dialect)
             if not isinstance(tree, SnippetProblem):
+                # a metric written in another case (DBL for dbl): engines fold unquoted names
+                # differently (SQLite read DBL as no column), so the name is written as declared
+                for written in tree.find_all(exp.Column):
+                    folded = written.name.lower()
+                    if (
+                        not written.table
+                        and written.name != folded
+                        and folded in spec.metrics
+                        and written.name not in spec.metrics
+                    ):
+                        issues.append(
+                            marks.issue(
+                                ("metrics", name, "expr"),
+                                f"derived metric '{name}' refers to '{written.name}'; the "
+                                f"metric is named '{folded}'",
+                                f"did you mean '{folded}'? write it as it is declared",
+                            )
+                        )
                 for col in column_names(tree):
                     if col not in spec.metrics:
                         issues.append(
