@@ -51,3 +51,23 @@ def test_cli_reports_the_refusal_without_traceback(spec):
     result = CliRunner().invoke(app, ["compile", str(spec), "--dialect", "trino"])
     assert result.exit_code == 1
     assert "approx_percentile" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["SUM(quantity) + quantity", "quantity * COUNT(order_line_no)", "MAX(quantity) - sales_amount"],
+)
+def test_a_bare_column_in_a_raw_aggregate_is_refused_at_its_line(tmp_path, sql):
+    """Issue 23, item 16: ``sql: SUM(quantity) + quantity`` passed check and compile; only
+    verify failed, with DuckDB's Binder Error and no line."""
+    from semseg.errors import SpecError
+
+    path = tmp_path / "spec.yml"
+    path.write_text(
+        "version: 1\nname: bare\nentity: {name: customer, key: unified_customer_id}\n"
+        "sources:\n  sales: {table: int_order_lines}\nmetrics:\n"
+        f"  total: {{source: sales, sql: {sql}}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError, match=r":7:\d+: error: \w+ is outside an aggregate"):
+        load_spec(path)

@@ -10,7 +10,7 @@ from semseg.errors import Issue
 from semseg.spec.load import Marks, PathKey
 from semseg.spec.model import Spec
 from semseg.spec.portable import problems as portable_problems
-from semseg.sql import CANONICAL, SnippetProblem, has_aggregate, parse_snippet
+from semseg.sql import CANONICAL, PARAM_MARKER, SnippetProblem, has_aggregate, parse_snippet
 
 # (path, text, needs_aggregate): True = must aggregate, False = must not, None = either.
 Place = tuple[PathKey, str, bool | None]
@@ -184,6 +184,30 @@ def _qualified_issues(
     return issues
 
 
+def _bare_column_issues(marks: Marks, path: PathKey, tree: exp.Expression) -> list[Issue]:
+    """A column of a raw aggregate (``sql:``) outside every aggregate function: one value per
+    key is undefined (``SUM(quantity) + quantity``; DuckDB's Binder Error came only at
+    verify, with no line). Issue 23, item 16."""
+    out = []
+    for col in tree.find_all(exp.Column):
+        if col.name.startswith(PARAM_MARKER):
+            continue
+        parent = col.parent
+        while parent is not None and not isinstance(parent, exp.AggFunc):
+            parent = parent.parent
+        if parent is None:
+            out.append(
+                marks.issue(
+                    path,
+                    f"{col.sql(CANONICAL)} is outside an aggregate in a raw aggregate (sql:), "
+                    "so it has no single value per key",
+                    f"put it inside one, e.g. SUM({col.sql(CANONICAL)}) or MAX(...)",
+                )
+            )
+            break
+    return out
+
+
 def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
     """Parse errors, statements, non-portable constructs, aggregates where they do not belong."""
     issues = []
@@ -204,7 +228,9 @@ def snippet_issues(spec: Spec, marks: Marks) -> list[Issue]:
                     "for a per-row expression use agg + expr",
                 )
             )
-        elif needs_agg is False and agg:
+        elif needs_agg is True:
+            issues += _bare_column_issues(marks, path, tree)
+        if needs_agg is False and agg:
             what = {
                 "expr": "expr is aggregated by 'agg'",
                 "where": "where filters rows",
