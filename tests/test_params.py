@@ -346,3 +346,26 @@ def test_an_impossible_date_is_an_error_at_its_line(tmp_path, day, where):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SpecError, match=rf":\d+:\d+: error: '{day}' is not a date"):
         load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("quantity >= 1{{ recent_days }}", "is glued to '1'"),
+        ("quantity >= {{ recent_days }}0", "is glued to '0'"),
+        ("transaction_type = {{ kind.x }}", "is not a placeholder: a placeholder is a bare"),
+        ("transaction_type = {{ kind | upper }}", "is not a placeholder"),
+        ("transaction_type = {{ 'x' }}", "is not a placeholder"),
+        ("transaction_type = {{ f(1) }}", "is not a placeholder"),
+    ],
+)
+def test_a_placeholder_is_a_bare_name_and_a_value_of_its_own(tmp_path, where, said):
+    """Issue 23, items 23 and 24: ``1{{ bump }}`` compiled to ``>= 19``; Jinja-looking
+    placeholders gave errors about structs and sqlglot classes."""
+    text = SPEC.replace(
+        "where: transaction_type = {{ kind }} AND order_date >= {{ since }}", f"where: {where}"
+    )
+    path = tmp_path / "params.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=said):
+        load_spec(path)

@@ -163,14 +163,17 @@ _WINDOWS = (("metrics", "*", "window"),)
 _BOUNDS = tuple(("segmentations", "*", "segments", "*", b) for b in ("min", "max", "below"))
 
 
-def _outside_quotes(text: str, replace: Any) -> str:
+ANY_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")  # anything in double braces
+
+
+def _outside_quotes(text: str, replace: Any, pattern: re.Pattern[str] = PLACEHOLDER) -> str:
     """``text`` with ``replace`` applied to each placeholder outside SQL string literals,
     quoted identifiers and comments ('{{ x }}' in quotes is text, and stays text)."""
     out: list[str] = []
     plain_start, i, n = 0, 0, len(text)
 
     def flush(end: int) -> None:
-        out.append(PLACEHOLDER.sub(replace, text[plain_start:end]))
+        out.append(pattern.sub(replace, text[plain_start:end]))
 
     while i < n:
         ch = text[i]
@@ -219,7 +222,7 @@ def _with_placeholders(data: Any, patterns: tuple[tuple, ...]) -> list[tuple[Pat
     for pattern in patterns:
         for path in _places(data, pattern):
             text = _get(data, path)
-            if isinstance(text, str) and PLACEHOLDER.search(text):
+            if isinstance(text, str) and ANY_PLACEHOLDER.search(text):
                 out.append((path, text))
     return out
 
@@ -274,6 +277,37 @@ def substitute(
         return None
 
     for path, text in _with_placeholders(data, _SNIPPETS):
+
+        def shape(m: re.Match[str], path: PathKey = path) -> str:
+            """A placeholder must be a bare name, and a value of its own (issue 23)."""
+            if not PLACEHOLDER.fullmatch(m[0]):
+                issues.append(
+                    marks.issue(
+                        path,
+                        f"'{m[0]}' is not a placeholder: a placeholder is a bare parameter "
+                        "name (no expressions, filters, calls or literals as in dbt's Jinja)",
+                        "write {{ name }} with a parameter declared under 'parameters:'",
+                    )
+                )
+                return m[0]
+            before = m.string[m.start() - 1 : m.start()]
+            after = m.string[m.end() : m.end() + 1]
+            glued = next((c for c in (before, after) if c and (c.isalnum() or c in "_.$")), None)
+            if glued is not None:
+                issues.append(
+                    marks.issue(
+                        path,
+                        f"'{m[0]}' is glued to '{glued}': a placeholder is a value of its own, "
+                        "not part of a number or a name",
+                        "put a space or an operator between them",
+                    )
+                )
+            return m[0]
+
+        _outside_quotes(text, shape, ANY_PLACEHOLDER)
+        for m in ANY_PLACEHOLDER.finditer(text):  # {{ 'x' }}: its quotes hide it from shape
+            if m[1].strip()[:1] in ("'", '"'):
+                shape(m)
 
         def snippet(m: re.Match[str], path: PathKey = path) -> str:
             v = value_of(m[1], path)
