@@ -178,3 +178,19 @@ def test_spark_takes_the_same_dates_from_a_timestamp_with_local_time_zone(
             assert_same_rows(exp_cols, exp_rows, cols, rows, rel_tol=1e-12)
     finally:
         spark_engine.execute("SET TIME ZONE 'UTC'")
+
+
+@pytest.mark.parametrize("zone", ["posixrules", "right/UTC", "posix/Europe/Paris", "localtime"])
+def test_a_zone_file_that_is_not_an_iana_name_is_refused_at_check(tmp_path, zone):
+    """Issue 23, item 21: ``posixrules`` and ``right/UTC`` load in Python's zoneinfo, so they
+    passed check, and verify failed with DuckDB's "Unknown TimeZone"."""
+    path = tmp_path / "zoned.yml"
+    path.write_text(
+        f"version: 1\nname: zoned\ntime_zone: {zone}\n"
+        "entity: {name: customer, key: unified_customer_id}\n"
+        "sources:\n  sales: {table: int_order_lines, time: order_date}\n"
+        "metrics:\n  n: {source: sales, agg: count, window: last 30 days}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError, match=rf"'{zone}' is not an IANA time zone name that every"):
+        load_spec(path)

@@ -305,9 +305,9 @@ def substitute(
             return m[0]
 
         _outside_quotes(text, shape, ANY_PLACEHOLDER)
-        for m in ANY_PLACEHOLDER.finditer(text):  # {{ 'x' }}: its quotes hide it from shape
-            if m[1].strip()[:1] in ("'", '"'):
-                shape(m)
+        for quoted in ANY_PLACEHOLDER.finditer(text):  # {{ 'x' }}: quotes hide it from shape
+            if quoted[1].strip()[:1] in ("'", '"'):
+                shape(quoted)
 
         def snippet(m: re.Match[str], path: PathKey = path) -> str:
             v = value_of(m[1], path)
