@@ -24,7 +24,7 @@ from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
 from semseg.spec import SpecFile
 from semseg.spec.model import Spec
-from semseg.spec.time import time_sources, uses_time, zoned_sources
+from semseg.spec.time import as_of_problem, time_sources, uses_time, zoned_sources
 from semseg.spec.validate.snippets import joins_at, snippet_places
 from semseg.sql import (
     CANONICAL,
@@ -471,6 +471,12 @@ def resolve_as_of(
         raise DataError(
             f"{spec_file.path}: the sources with an event time have no dated events, so there "
             "is no latest event date; pass --as-of YYYY-MM-DD"
+        )
+    if problem := as_of_problem(latest):
+        raise DataError(
+            f"{spec_file.path}: the latest event date in the data is {latest.isoformat()}, and "
+            f"{problem}; pass --as-of YYYY-MM-DD (or filter the bad dates with the source's "
+            "where)"
         )
     return (
         spec_file.with_as_of(latest),

@@ -368,3 +368,22 @@ def test_first_last_of_a_source_keyed_by_its_own_column(tmp_path):
     assert sorted(rows.fetchall()) == [("a", "web", "app", 2), ("b", "shop", "shop", 1)]
     report = verify(spec_file, data=data, dialects=["duckdb"])
     assert report.passed, report.to_text()
+
+
+def test_an_as_of_date_beyond_what_semseg_computes_with_is_refused(tmp_path):
+    """Issue 23, item 18: ``verify --as-of 9999-12-31`` overflowed Python's date in the
+    point-in-time check (a traceback)."""
+    from typer.testing import CliRunner
+
+    from semseg.cli import app
+    from tests.golden_regen import SPECS
+
+    spec = str(SPECS / "offer_trend.yml")
+    result = CliRunner().invoke(app, ["verify", spec, "--as-of", "9999-12-31"])
+    assert result.exit_code == 2, result.output
+    assert "outside 1000-01-01 to 9000-12-31" in result.output
+    text = (SPECS / "offer_trend.yml").read_text(encoding="utf-8")
+    path = tmp_path / "late.yml"
+    path.write_text(text.replace("name: offer_trend\n", "name: offer_trend\nas_of: 9999-12-31\n"))
+    result = CliRunner().invoke(app, ["check", str(path)])
+    assert result.exit_code == 1 and ":6:8: error: the as-of date 9999-12-31" in result.output

@@ -132,11 +132,27 @@ def window_of(spec: Spec, metric: str) -> Window | None:
     return None if window.is_all else window
 
 
+# An as-of date semseg computes with: its windows, and the events verify dates after it, stay
+# dates (9999-12-31 overflowed Python's date in verify's point-in-time check).
+AS_OF_RANGE = (date(1000, 1, 1), date(9000, 12, 31))
+
+
+def as_of_problem(day: date) -> str | None:
+    """Why ``day`` cannot be an as-of date (None: it can)."""
+    first, last = AS_OF_RANGE
+    if first <= day <= last:
+        return None
+    return f"the as-of date {day.isoformat()} is outside {first.isoformat()} to {last.isoformat()}"
+
+
 def as_of_value(text: str) -> date | str:
     """``--as-of`` as given on the command line: a date, 'today' or 'latest' (else ValueError)."""
     if text in ("today", "latest"):
         return text
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"--as-of '{text}' is not YYYY-MM-DD, today or latest") from None
+    if problem := as_of_problem(day):
+        raise ValueError(f"--as-of {text}: {problem}")
+    return day

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import date
 from functools import lru_cache
 
 from semseg.errors import Issue
 from semseg.spec.load import Marks
 from semseg.spec.model import EDGE_AGGS, TIME_AGGS, Spec
-from semseg.spec.time import FORMS, parse_window
+from semseg.spec.time import FORMS, as_of_problem, parse_window
 
 
 @lru_cache(maxsize=1)
@@ -30,6 +31,8 @@ def time_issues(spec: Spec, marks: Marks) -> list[Issue]:
     problem = _zone_problem(spec.time_zone)
     if problem:
         issues.append(marks.issue(("time_zone",), problem, hint))
+    if isinstance(spec.as_of, date) and (problem := as_of_problem(spec.as_of)):
+        issues.append(marks.issue(("as_of",), problem, "write a date in that range"))
     for name, src in spec.sources.items():
         if src.time_zone is None:
             continue
