@@ -274,18 +274,37 @@ def _check_columns(
         time = spec.sources[owner[1]].time if owner[0] == "sources" else None
         if time:
             check((*owner, "time"), f"event time column '{time}'", time.lower(), table)
-        if time and time.lower() in columns_of(table) and owner[1] in zoned_sources(spec):
-            kind = _column_type(con, table, time)
-            if kind != "TIMESTAMP":
-                problems.append(
-                    spec_file.marks.issue(
-                        (*owner, "time"),
-                        f"'{time}' is {kind} in table '{table}', and a time zone applies to a "
-                        "TIMESTAMP of UTC times only",
-                        "remove the time_zone for a DATE column; convert a TIMESTAMP WITH TIME "
-                        "ZONE to a UTC TIMESTAMP upstream",
-                    )
+        kind = _column_type(con, table, time) if time and time.lower() in columns_of(table) else ""
+        if kind and not (kind == "DATE" or kind.startswith("TIMESTAMP")):
+            problems.append(  # issue 23, item 22: an epoch integer gave a Conversion Error
+                spec_file.marks.issue(
+                    (*owner, "time"),
+                    f"event time column '{time}' is {kind} in table '{table}': it needs DATE "
+                    "or TIMESTAMP",
+                    "convert it upstream (an epoch in seconds: to_timestamp(column)), or read "
+                    "the table through a view that does",
                 )
+            )
+        elif kind == "TIMESTAMP WITH TIME ZONE" and owner[1] not in zoned_sources(spec):
+            problems.append(  # item 8: dated in the machine's zone, different on each machine
+                spec_file.marks.issue(
+                    (*owner, "time"),
+                    f"'{time}' is a TIMESTAMP WITH TIME ZONE in table '{table}', whose date "
+                    "depends on the session's time zone, so on the machine that runs it",
+                    "cast it to a TIMESTAMP of UTC times upstream (and set time_zone: to date "
+                    "events in a zone other than UTC)",
+                )
+            )
+        if kind and owner[1] in zoned_sources(spec) and kind != "TIMESTAMP":
+            problems.append(
+                spec_file.marks.issue(
+                    (*owner, "time"),
+                    f"'{time}' is {kind} in table '{table}', and a time zone applies to a "
+                    "TIMESTAMP of UTC times only",
+                    "remove the time_zone for a DATE column; convert a TIMESTAMP WITH TIME "
+                    "ZONE to a UTC TIMESTAMP upstream",
+                )
+            )
     for name, src in spec.sources.items():  # each join's columns on both sides
         for j, join in src.joins.items():
             at = ("sources", name, "joins", j)

@@ -387,3 +387,44 @@ def test_an_as_of_date_beyond_what_semseg_computes_with_is_refused(tmp_path):
     path.write_text(text.replace("name: offer_trend\n", "name: offer_trend\nas_of: 9999-12-31\n"))
     result = CliRunner().invoke(app, ["check", str(path)])
     assert result.exit_code == 1 and ":6:8: error: the as-of date 9999-12-31" in result.output
+
+
+@pytest.mark.parametrize(
+    ("column", "said"),
+    [
+        ("1735689600 + i * 86400", "is BIGINT in table 'events': it needs DATE or TIMESTAMP"),
+        (
+            "TIMESTAMPTZ '2025-01-01 23:30:00+00' + i * INTERVAL 1 HOUR",
+            "is a TIMESTAMP WITH TIME ZONE in table 'events', whose date depends on the session",
+        ),
+    ],
+)
+def test_an_event_time_column_must_be_a_date_or_a_utc_timestamp(tmp_path, column, said):
+    """Issue 23, items 22 and 8: an epoch integer gave DuckDB's Conversion Error with no
+    line; a TIMESTAMP WITH TIME ZONE was dated in the machine's zone (TZ=Asia/Tokyo moved
+    events across a day) and verify passed."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from semseg.cli import app
+    from tests.parquet import write_tables
+
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE events AS SELECT i % 7 AS customer_id, {column} AS event_at "
+        "FROM range(30) t(i)"
+    )
+    (tmp_path / "data").mkdir()
+    data = write_tables(con, tmp_path / "data", ["events"])
+    spec = tmp_path / "spec.yml"
+    spec.write_text(
+        "version: 1\nname: timed\nentity: {name: customer, key: customer_id}\n"
+        "sources:\n  events: {table: events, time: event_at}\n"
+        "metrics:\n  recent: {source: events, agg: count, window: last 7 days, fill: 0}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["verify", str(spec), "--data", str(data), "--as-of", "2025-01-20"]
+    )
+    assert result.exit_code == 1, result.output
+    assert ":5:33: error:" in result.output and said in result.output
