@@ -43,19 +43,24 @@ def _dbt(project: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    _require_dbt()
-    root = tmp_path_factory.mktemp("dbt_project")
+def _new_project(root: Path, name: str) -> Path:
+    """An empty dbt project ``name`` in ``root`` on dbt-duckdb (a warehouse file of its own)."""
     (root / "dbt_project.yml").write_text(
-        "name: semseg_demo\nversion: '1.0'\nconfig-version: 2\nprofile: semseg_demo\n"
+        f"name: {name}\nversion: '1.0'\nconfig-version: 2\nprofile: {name}\n"
         "model-paths: [models]\ntest-paths: [tests]\n"
     )
     (root / "profiles.yml").write_text(
-        "semseg_demo:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"{name}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
         f"      path: {root / 'warehouse.duckdb'}\n      threads: 1\n"
     )
     (root / "models").mkdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    _require_dbt()
+    root = _new_project(tmp_path_factory.mktemp("dbt_project"), "semseg_demo")
     for dataset in DATASETS:  # staging models for every table the example specs ref()
         for name, path in table_paths(dataset).items():
             (root / "models" / f"{name}.sql").write_text(f"select * from read_parquet('{path}')\n")
@@ -284,16 +289,7 @@ def vars_project(tmp_path_factory):
     from semseg.compile.dialects import TARGETS
 
     _require_dbt()
-    root = tmp_path_factory.mktemp("dbt_vars")
-    (root / "dbt_project.yml").write_text(
-        "name: semseg_vars\nversion: '1.0'\nconfig-version: 2\nprofile: semseg_vars\n"
-        "model-paths: [models]\n"
-    )
-    (root / "profiles.yml").write_text(
-        "semseg_vars:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
-        f"      path: {root / 'warehouse.duckdb'}\n      threads: 1\n"
-    )
-    (root / "models").mkdir()
+    root = _new_project(tmp_path_factory.mktemp("dbt_vars"), "semseg_vars")
     lines = table_paths("retail")["int_order_lines"]
     (root / "models" / "int_order_lines.sql").write_text(f"select * from read_parquet('{lines}')\n")
     for dialect in TARGETS:
