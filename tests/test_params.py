@@ -369,3 +369,15 @@ def test_a_placeholder_is_a_bare_name_and_a_value_of_its_own(tmp_path, where, sa
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SpecError, match=said):
         load_spec(path)
+
+
+def test_an_as_of_with_a_time_of_day_is_one_error_that_says_so(tmp_path):
+    """Issue 23, item 20: ``as_of: 2025-01-01 10:00:00`` gave two validator-worded errors
+    quoting ``datetime.datetime(...)``."""
+    path = tmp_path / "params.yml"
+    path.write_text(SPEC.replace("name: params\n", "name: params\nas_of: 2025-01-01 10:00:00\n"))
+    with pytest.raises(SpecError) as found:
+        load_spec(path)
+    text = str(found.value)
+    assert "as_of is a date, and '2025-01-01 10:00:00' has a time of day" in text
+    assert "datetime.datetime" not in text and text.count("error:") == 1

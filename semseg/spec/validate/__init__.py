@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import sqlglot
@@ -89,6 +90,16 @@ def validate(data: Any, marks: Marks) -> tuple[Spec | None, list[Issue]]:
             )
         ]
     issues = _dialect_issues(data, marks) + _cluster_name_key_issues(data, marks)
+    if isinstance(data.get("as_of"), datetime):  # issue 23: two errors quoting datetime(...)
+        day = data["as_of"].date().isoformat()
+        issues.append(
+            marks.issue(
+                ("as_of",),
+                f"as_of is a date, and '{data['as_of']}' has a time of day",
+                f"write the date alone: as_of: {day}",
+            )
+        )
+        data = {**data, "as_of": data["as_of"].date()}  # said once, not again by pydantic
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
