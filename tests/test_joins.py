@@ -318,3 +318,23 @@ def test_offer_categories_on_the_edge_cases(tmp_path):
     failed = [c.name for c in report.checks if not c.passed]
     # every proof holds; only the spec's own expectations of the bundled sample do not
     assert all(name.startswith("spec:") for name in failed), report.to_text()
+
+
+def test_a_source_column_named_like_a_joined_column_is_refused(tmp_path):
+    """Issue 23, item 11: with a join named ``product``, a source column ``product__department``
+    passed check, and the SQL read the dimension's column under that name."""
+    from semseg.errors import SpecError
+    from semseg.spec import load_spec
+    from tests.golden_regen import SPECS
+
+    text = (SPECS / "offer_categories.yml").read_text(encoding="utf-8")
+    start = text.index("metrics:\n")
+    text = text[:start] + text[start:].replace(
+        "    where: has_discount = 1\n",
+        "    where: has_discount = 1 AND product__department <> 'x'\n",
+        1,
+    )
+    path = tmp_path / "clash.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match=r"'product__department' is named like the column the join"):
+        load_spec(path)

@@ -167,6 +167,20 @@ def _qualified_issues(
     the metrics, and the compiler's CTEs would not resolve it."""
     issues = []
     for col in tree.find_all(exp.Column):
+        clash = next((j for j in joins if col.name.lower().startswith(f"{j}__")), None)
+        if not col.table and clash is not None:  # issue 23, item 11
+            line, col_no = _position(col)
+            problem = SnippetProblem(
+                f"'{col.name}' is named like the column the join '{clash}' brings "
+                f"('{clash}.{col.name[len(clash) + 2 :]}' is read as {col.name}), so the two "
+                "cannot be told apart",
+                f"rename the join (e.g. '{clash}_dim'), or read the column through a view "
+                "under another name",
+                line,
+                col_no,
+            )
+            issues.append(snippet_issue(marks, path, problem))
+            continue
         if not col.table or (col.table in joins and not col.args.get("db")):
             continue
         line, col_no = _position(col)
