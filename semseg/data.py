@@ -295,7 +295,7 @@ def _check_columns(
                     "events in a zone other than UTC)",
                 )
             )
-        if kind and owner[1] in zoned_sources(spec) and kind != "TIMESTAMP":
+        elif kind and owner[1] in zoned_sources(spec) and kind != "TIMESTAMP":
             problems.append(
                 spec_file.marks.issue(
                     (*owner, "time"),

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, cast
 
 import jinja2
@@ -118,14 +118,15 @@ def _as_of_var(spec: Spec, target: Target) -> exp.Expression:
     return exp.Var(this=f'{{% if var("as_of", none) %}}{chosen}{{% else %}}{today}{{% endif %}}')
 
 
+@cache
 def _escapes(target: Target) -> str:
     """The Jinja filters that make run-time text the inside of ``target``'s string literal,
-    as the target writes it (``target_sql`` of a literal): a backslash first where the
+    as the target writes it (``_quoted_inside``): a backslash first where the
     target reads backslash escapes (Snowflake, BigQuery, MySQL, Spark, ClickHouse ...:
     doubling quotes alone left ``\\'`` to end the string), then the quote."""
     out = ""
     for char in ("\\", "'"):
-        written = target_sql(literal(char), target)[1:-1]
+        written = _quoted_inside(char, target)
         if written != char:
             out += f" | replace({json.dumps(char)}, {json.dumps(written)})"
     return out

@@ -196,9 +196,11 @@ def target_sql(
     then strict generation. ``tests/test_architecture.py`` fails on SQL generated for a
     target anywhere else.
 
-    ``tree`` is canonical (DuckDB) and is not changed. A construct the target cannot express
-    faithfully is a ``CompileError`` (``strict=False``: written as sqlglot can)."""
-    tree = for_target(tree.copy(), target)
+    ``tree`` is canonical (DuckDB) and the caller's own (a fresh tree, or a copy of a shared
+    canonical one, as ``model_tree`` makes): it is rewritten in place, not copied again. A
+    construct the target cannot express faithfully is a ``CompileError`` (``strict=False``:
+    written as sqlglot can)."""
+    tree = for_target(tree, target)
     if finish is not None:
         tree = finish(tree)
     level = ErrorLevel.RAISE if strict else ErrorLevel.IGNORE

@@ -302,12 +302,11 @@ def profile_sql(
     )
     model = cast(exp.Select, canonical_query(spec_file.spec, spec_file.path))
     own = model.args.get("with_")
-    body = model.copy()
-    body.set("with_", None)
+    model.set("with_", None)  # a fresh tree of our own: its body is the semseg__model CTE
     outer = index.args["with_"]
     for cte in outer.expressions:
         if cte.alias == "semseg__model":
-            cte.set("this", body)
+            cte.set("this", model)
     outer.set("expressions", [*(own.expressions if own else []), *outer.expressions])
     return target_sql(index, target) + "\n"
 
