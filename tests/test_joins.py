@@ -338,3 +338,30 @@ def test_a_source_column_named_like_a_joined_column_is_refused(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SpecError, match=r"'product__department' is named like the column the join"):
         load_spec(path)
+
+
+def test_top_share_is_a_share_of_the_positive_totals(spec_file, tmp_path):
+    """Issue 23, item 10: with refund lines, Dairy 10 and Bakery -8 gave a top_share of
+    10 / 2 = 5.0. The share is of the positive totals (docs/spec.md): f gets 1.0, g (Dairy
+    10, Bakery 5, Unknown -3) 10 / 15, h (all below zero) NULL; verify agrees its own way."""
+    con = _data(tmp_path)
+    con.execute(
+        "INSERT INTO sale_lines VALUES "
+        "('f', 'p1', 1, 10.0, DATE '2025-01-01', 'f: Dairy'),"
+        "('f', 'p2', 1, -8.0, DATE '2025-01-02', 'f: a Bakery refund'),"
+        "('g', 'p1', 1, 10.0, DATE '2025-01-01', 'g: Dairy'),"
+        "('g', 'p2', 1, 5.0, DATE '2025-01-02', 'g: Bakery'),"
+        "('g', 'p9', 1, -3.0, DATE '2025-01-02', 'g: an Unknown refund'),"
+        "('h', 'p1', 1, -2.0, DATE '2025-01-01', 'h: refunds only'),"
+        "('h', 'p2', 1, -1.0, DATE '2025-01-01', 'h: refunds only')"
+    )
+    write_tables(con, tmp_path, ["products", "stores", "sale_lines"])
+    cur = con.execute(compile_spec(spec_file))
+    cols = [d[0] for d in cur.description]
+    rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+    assert (rows["f"]["top_department"], rows["f"]["top_share"]) == ("Dairy", 1.0)
+    assert (rows["g"]["top_department"], rows["g"]["top_share"]) == ("Dairy", 10 / 15)
+    assert (rows["h"]["top_department"], rows["h"]["top_share"]) == ("Bakery", None)
+    assert all(r["top_share"] is None or 0 < r["top_share"] <= 1 for r in rows.values())
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    assert report.passed, report.to_text()

@@ -422,9 +422,14 @@ def _top_steps(
         group_by=(exact(category.copy()),),
     )
     if m.agg is Agg.top_share:
+        # The share among the categories with a positive total (issue 23, item 10: refunds
+        # made 10 of 10 - 8 a share of 5); a key without one gets NULL (a zero denominator).
+        positive = case(
+            [(exp.GT(this=column(TOTAL), expression=number(0)), column(TOTAL))], number(0)
+        )
         share = exp.Div(
             this=to_double(exp.Max(this=column(TOTAL))),
-            expression=exp.Nullif(this=exp.Sum(this=column(TOTAL)), expression=number(0)),
+            expression=exp.Nullif(this=exp.Sum(this=positive), expression=number(0)),
         )
         ratio = SourceStep(best_cte, totals_cte, out_key, None, (Column(name, share),), role="top")
         return [totals, ratio]

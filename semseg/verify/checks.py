@@ -331,8 +331,9 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
                     else "COUNT(*)"
                 )
                 filters = f" AND {own[m]}" if m in own else ""
-                pick = (
-                    f"{VALUE}_total / NULLIF(SUM({VALUE}_total) OVER (PARTITION BY {KEY}), 0)"
+                pick = (  # the first total over the positive ones, NULL unless positive
+                    f"CASE WHEN {VALUE}_total > 0 THEN {VALUE}_total / SUM(GREATEST("
+                    f"{VALUE}_total, 0)) OVER (PARTITION BY {KEY}) END"
                     if metric.agg is Agg.top_share
                     else VALUE
                 )

@@ -117,7 +117,7 @@ WITH customer_population AS (
 ), customer_sales_top_2_best AS (
   SELECT
     unified_customer_id,
-    CAST(MAX(semseg__total) AS FLOAT64) / NULLIF(SUM(semseg__total), 0) AS top_offer_share
+    CAST(MAX(semseg__total) AS FLOAT64) / NULLIF(SUM(CASE WHEN semseg__total > 0 THEN semseg__total ELSE 0 END), 0) AS top_offer_share
   FROM customer_sales_top_2_totals
   GROUP BY
     unified_customer_id

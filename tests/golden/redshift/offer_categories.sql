@@ -120,7 +120,7 @@ WITH customer_population AS (
 ), customer_sales_top_2_best AS (
   SELECT
     unified_customer_id,
-    CAST(MAX(semseg__total) AS DOUBLE PRECISION) / NULLIF(SUM(semseg__total), 0) AS top_offer_share
+    CAST(MAX(semseg__total) AS DOUBLE PRECISION) / NULLIF(SUM(CASE WHEN semseg__total > 0 THEN semseg__total ELSE 0 END), 0) AS top_offer_share
   FROM customer_sales_top_2_totals
   GROUP BY
     unified_customer_id
