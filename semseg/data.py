@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -236,6 +237,110 @@ def _column_type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str
     return str(rows[0][1]).upper() if rows else "unknown"
 
 
+_NUMBERS = {
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+    "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "VARINT", "BIGNUM",
+}  # fmt: skip
+
+
+def type_family(kind: str) -> str:
+    """What a DuckDB column type compares as: 'number', 'text', 'date' (DATE and the
+    TIMESTAMPs), 'boolean', or the type itself. Values of two families never meet in a join
+    the way a user means: '03' = 3 and '1.0' = 1 are casts, not keys."""
+    kind = kind.upper()
+    if kind in _NUMBERS or kind.startswith("DECIMAL"):
+        return "number"
+    if kind.startswith(("VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING")):
+        return "text"
+    if kind == "DATE" or kind.startswith("TIMESTAMP"):
+        return "date"
+    return "boolean" if kind == "BOOLEAN" else kind
+
+
+def _value_family(value: object) -> str:
+    """The family of a spec value (a join's ``missing`` value)."""
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "text"
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """A header-only CSV reads every column as VARCHAR: its types say nothing."""
+    return con.execute(f"SELECT 1 FROM {table_sql(table)} LIMIT 1").fetchone() is not None
+
+
+def _check_types(
+    con: duckdb.DuckDBPyConnection,
+    spec_file: SpecFile,
+    problems: list[Issue],
+    columns_of: Callable[[str], set[str]],
+) -> None:
+    """Columns compared with each other, or filled with a spec value, are of one family
+    (issue 23, items 9, 25, 26): every table's entity key, each join's two keys, and a
+    join's ``missing`` values and the dimension columns they fill."""
+    spec = spec_file.spec
+    typed: dict[str, bool] = {}
+
+    def family(table: str, column: str) -> str | None:
+        """The column's family, None when it cannot say (no column, or no rows)."""
+        if table not in typed:
+            typed[table] = _has_rows(con, table)
+        if not typed[table] or column.lower() not in columns_of(table):
+            return None
+        return type_family(_column_type(con, table, column))
+
+    keys = [(at, pop.table, pop.key or spec.entity.key) for at, pop in spec.populations]
+    keys += [
+        (("sources", n), src.table, src.key or spec.entity.key) for n, src in spec.sources.items()
+    ]
+    first: tuple[str, str, str] | None = None
+    for at, table, key in keys:
+        kind = family(table, key)
+        if kind is None:
+            continue
+        if first is None:
+            first = (kind, table, key)
+        elif kind != first[0]:
+            problems.append(
+                spec_file.marks.issue(
+                    (*at, "table"),
+                    f"key column '{key}' of table '{table}' is {kind}, and '{first[2]}' of "
+                    f"table '{first[1]}' is {first[0]}: one customer would be two keys "
+                    "(3 and '03'), or two customers one",
+                    f"give every table's {spec.entity.name} key one type (cast it upstream, "
+                    "or read the table through a view that does)",
+                )
+            )
+    for name, src in spec.sources.items():
+        for j, join in src.joins.items():
+            at = ("sources", name, "joins", j)
+            on = join.on or join.key
+            theirs, ours = family(join.table, join.key), family(src.table, on)
+            if theirs and ours and theirs != ours:
+                problems.append(
+                    spec_file.marks.issue(
+                        (*at, "on") if join.on else (*at, "key"),
+                        f"join '{j}': '{on}' of table '{src.table}' is {ours}, and "
+                        f"'{join.key}' of table '{join.table}' is {theirs}: the engine would "
+                        "cast one to the other ('01' and '1.0' both match 1)",
+                        "give both keys one type upstream (or through a view)",
+                    )
+                )
+            for col, value in join.missing.items():
+                kind = family(join.table, col)
+                if kind and kind != _value_family(value) and not (kind == "date" and isinstance(value, str)):
+                    problems.append(
+                        spec_file.marks.issue(
+                            (*at, "missing", col),
+                            f"join '{j}': the missing value {value!r} for '{col}' is "
+                            f"{_value_family(value)}, and the column is {kind} in table "
+                            f"'{join.table}'",
+                            f"write a {kind} value"
+                            + (f" (quote it: {col}: '{value}')" if kind == "text" else ""),
+                        )
+                    )
+
+
 def _check_columns(
     con: duckdb.DuckDBPyConnection, spec_file: SpecFile, problems: list[Issue]
 ) -> None:
@@ -311,6 +416,8 @@ def _check_columns(
             on, where = join.on or join.key, (*at, "on") if join.on else (*at, "key")
             check((*at, "key"), f"join '{j}': column '{join.key}'", join.key.lower(), join.table)
             check(where, f"join '{j}': column '{on}'", on.lower(), src.table)
+            for col in join.missing:  # item 19: a misspelt column was ignored
+                check((*at, "missing", col), f"join '{j}': missing: '{col}'", col.lower(), join.table)
     for path, text, _ in snippet_places(spec):
         owner = tuple(path[:-1]) if path[0] == "population" else tuple(path[:2])
         if owner not in table_of:
@@ -326,6 +433,7 @@ def _check_columns(
                 check(path, f"column '{node.table}.{col}'", col, joins[node.table].table)
             else:
                 check(path, f"column '{col}'", col, own_table)
+    _check_types(con, spec_file, problems, columns_of)
 
 
 @dataclass

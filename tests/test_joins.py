@@ -365,3 +365,36 @@ def test_top_share_is_a_share_of_the_positive_totals(spec_file, tmp_path):
     assert all(r["top_share"] is None or 0 < r["top_share"] <= 1 for r in rows.values())
     report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
     assert report.passed, report.to_text()
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (  # item 19: a misspelt column was silently ignored
+            "missing: {department: Unknown}",
+            "missing: {departmnet: Unknown}",
+            r"shop\.yml:10:\d+: error: join 'product': missing: 'departmnet' not found in table "
+            "'products'",
+        ),
+        (  # item 25: DuckDB's "Cannot mix VARCHAR and INTEGER_LITERAL" without a line
+            "missing: {department: Unknown}",
+            "missing: {department: 0}",
+            r"shop\.yml:10:\d+: error: join 'product': the missing value 0 for 'department' is "
+            r"number, and the column is text in table 'products' — write a text value \(quote "
+            "it: department: '0'\\)",
+        ),
+        (  # item 26: a text key joined to an integer key; '01' and '1.0' both matched 1
+            "store: {table: stores, key: store_id}",
+            "store: {table: stores, key: store_id, on: name}",
+            r"shop\.yml:11:\d+: error: join 'store': 'name' of table 'sale_lines' is text, and "
+            "'store_id' of table 'stores' is number",
+        ),
+    ],
+)
+def test_join_columns_and_values_of_another_type_are_refused(tmp_path, old, new, message):
+    """Issue 23, items 19, 25 and 26: each at its line, before any SQL runs."""
+    _data(tmp_path)
+    path = tmp_path / "shop.yml"
+    path.write_text(SPEC.replace(old, new), encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        verify(load_spec(path).with_as_of(date(2025, 2, 1)), data=tmp_path, dialects=["duckdb"])

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from semseg.compile import compile_spec, plan
-from semseg.errors import SpecError
+from semseg.errors import DataError, SpecError
 from semseg.spec import load_spec
 from semseg.verify import verify
 from tests.engines.compare import assert_same_rows
@@ -186,3 +186,26 @@ def test_engines_give_duckdbs_population_and_attributes(spec_file, attrs, name, 
         exp_cols, exp_rows = [d[0] for d in expected.description], expected.fetchall()
         cols, rows = engine.query(compile_spec(case, name))
         assert_same_rows(exp_cols, exp_rows, cols, rows)
+
+
+def test_keys_of_two_types_are_refused(spec_file, tmp_path):
+    """Issue 23, item 9: a population key 3 (integer) and '03' (text) were two rows, both
+    credited with customer 3's orders; verify passed. Now each key whose type differs from the
+    first table's is refused at its line, naming both types."""
+    con = _data()
+    con.execute("CREATE OR REPLACE TABLE loyalty AS SELECT 3 AS customer_id")
+    con.execute("CREATE OR REPLACE TABLE crm AS SELECT '03' AS crm_id, 'active' AS status")
+    con.execute("CREATE OR REPLACE TABLE orders AS SELECT 3 AS customer_id, DATE '2025-01-01' "
+                "AS order_date")
+    write_tables(con, tmp_path, ["crm", "loyalty", "orders"])
+    with pytest.raises(DataError) as err:
+        verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    text = str(err.value)
+    assert "members.yml:6:13:" in text and "'customer_id' of table 'loyalty' is number" in text
+    assert "'crm_id' of table 'crm' is text" in text and "one type" in text
+    # the first table's type is the one the others are held to: orders differs from crm too
+    assert "'customer_id' of table 'orders' is number" in text
+    con.execute("CREATE OR REPLACE TABLE crm AS SELECT 3 AS crm_id, 'active' AS status")
+    write_tables(con, tmp_path, ["crm"])
+    report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
+    assert report.passed and report.rows == 1, report.to_text()
