@@ -118,6 +118,13 @@ def _as_of_var(spec: Spec, target: Target) -> exp.Expression:
     return exp.Var(this=f'{{% if var("as_of", none) %}}{chosen}{{% else %}}{today}{{% endif %}}')
 
 
+def _jinja_string(text: str) -> str:
+    """``text`` as a Jinja string literal (a JSON string: Jinja reads its escapes). Characters
+    outside the BMP stay themselves: JSON's escape of them is a surrogate pair, which Jinja
+    decodes to two lone surrogates, and the rendered SQL is then not UTF-8 (issue 23, item 12)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 @cache
 def _escapes(target: Target) -> str:
     """The Jinja filters that make run-time text the inside of ``target``'s string literal,
@@ -128,7 +135,7 @@ def _escapes(target: Target) -> str:
     for char in ("\\", "'"):
         written = _quoted_inside(char, target)
         if written != char:
-            out += f" | replace({json.dumps(char)}, {json.dumps(written)})"
+            out += f" | replace({_jinja_string(char)}, {_jinja_string(written)})"
     return out
 
 
@@ -140,7 +147,7 @@ def _param_var(spec: Spec, name: str, target: Target) -> exp.Expression:
     default = param.default
     if param.type in ("integer", "number"):
         return exp.Var(this=f"({{{{ var('{name}', {default!r}) }}}})")
-    text = json.dumps(default.isoformat() if isinstance(default, date) else str(default))
+    text = _jinja_string(default.isoformat() if isinstance(default, date) else str(default))
     quoted = f"'{{{{ var('{name}', {text}) | string{_escapes(target)} }}}}'"
     if param.type == "date":
         return exp.Cast(this=exp.Var(this=quoted), to=exp.DataType.build("date"))
@@ -166,7 +173,7 @@ ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 def _date_guard(value: str, what: str) -> str:
     """dbt Jinja that stops the run unless ``value`` (a var() call) is a date YYYY-MM-DD."""
-    message = json.dumps(f"semseg: {what} must be a date, YYYY-MM-DD")
+    message = _jinja_string(f"semseg: {what} must be a date, YYYY-MM-DD")
     return (
         f'{{% if not modules.re.fullmatch("{ISO_DATE}", {value} | string) %}}'
         f"{{{{ exceptions.raise_compiler_error({message}) }}}}{{% endif %}}\n"
@@ -188,7 +195,7 @@ def _guards(spec: Spec, names: set[str]) -> str:
         param = spec.parameters[name]
         if param.type == "date":
             default = param.default
-            given = f", {json.dumps(default.isoformat())}" if isinstance(default, date) else ""
+            given = f", {_jinja_string(default.isoformat())}" if isinstance(default, date) else ""
             out.append(_date_guard(f"var('{name}'{given})", f"var {name}"))
         if param.type not in ("integer", "number"):
             continue
@@ -215,7 +222,7 @@ def _guards(spec: Spec, names: set[str]) -> str:
             wanted += f" >= {low!r}"
         elif param.max is not None:
             wanted += f" <= {param.max!r}"
-        message = json.dumps(f"semseg: var {name} must be {wanted}")
+        message = _jinja_string(f"semseg: var {name} must be {wanted}")
         out.append(
             f"{{% if not ({' and '.join(conditions)}) %}}"
             f"{{{{ exceptions.raise_compiler_error({message}) }}}}{{% endif %}}\n"

@@ -256,7 +256,7 @@ VARS_SPEC = """\
 version: 1
 name: {name}
 parameters:
-  kind: {{type: text, default: Sale}}
+  kind: {{type: text, default: "\U0001F381 Sale"}}
   since: {{type: date, default: 2024-01-01}}
   fee: {{type: number, default: 0}}
   n: {{type: integer, default: 30}}
@@ -318,6 +318,25 @@ def test_dbt_text_vars_stay_data_on_every_target(vars_project):
         assert not [c for c in tree.find_all(exp.Column) if c.name.lower() == "pwned"], dialect
         texts = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
         assert ATTACK in texts or ATTACK + "|" in texts, (dialect, texts)
+
+
+def test_a_text_default_outside_the_bmp_renders_as_itself(vars_project):
+    """Issue 23, item 12: the default ``🎁 Sale`` was written as JSON's surrogate pair, which
+    Jinja decodes to two lone surrogates: the rendered SQL was not UTF-8. Rendered by dbt with
+    no var given, every target's SQL is UTF-8 and holds the default as one string literal."""
+    import sqlglot
+    from sqlglot import exp
+
+    from semseg.compile.dialects import TARGETS
+
+    run = _dbt(vars_project, "compile")
+    assert run.returncode == 0, run.stdout[-3000:]
+    compiled = vars_project / "target" / "compiled" / "semseg_vars" / "models"
+    for dialect, target in TARGETS.items():
+        sql = (compiled / f"vars_{dialect}.sql").read_bytes().decode("utf-8")  # strict
+        tree = sqlglot.parse_one(sql, read=target.sqlglot)
+        texts = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
+        assert "\U0001F381 Sale" in texts, (dialect, texts)
 
 
 @pytest.mark.parametrize(
