@@ -265,6 +265,26 @@ def test_unknown_key_inside_check(tmp_path: Path) -> None:
     expect(issue, 47, 22, ("unknown key 'mincount'", "checks.1"), "did you mean 'min_count'?")
 
 
+
+def test_a_comma_in_an_unquoted_flow_mapping_says_to_quote(tmp_path: Path) -> None:
+    """Issue 23, item 33: YAML ends the value at the comma of ``NULLIF(order_count, 0)``, and
+    the tail ``0)`` became a key: say that it is one, and to quote the value."""
+    issue = the_issue(
+        tmp_path,
+        variant(
+            (21, "avg_sale:", "avg_sale: {expr: total_sales / NULLIF(order_count, 0)}"),
+            (22, "expr: total_sales / NULLIF(order_count, 0)", "# (above)"),
+            (23, "description: Average sale value", "# (none)"),
+        ),
+    )
+    expect(
+        issue,
+        21,
+        54,
+        ("unknown key '0)'", "metrics.avg_sale"),
+        ("looks like the tail of an expression", "comma ends the value", "quote it"),
+    )
+
 def test_missing_entity_key(tmp_path: Path) -> None:
     issue = the_issue(tmp_path, variant((6, "key: customer_id", "description: the buyer")))
     # Located at the entity mapping (its first key, line 5): the key itself is not there.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import types
 import typing
@@ -143,6 +144,11 @@ def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
             prefixed = [k for k in allowed if len(k) >= 3 and str(key).startswith(k)]
             close = prefixed[-1:] or difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):  # issue 23, item 33
+                hint = (
+                    f"'{key}' looks like the tail of an expression: in an unquoted {{...}} "
+                    "mapping a comma ends the value, so quote it (expr: \"a / NULLIF(b, 0)\")"
+                )
             where = _describe(parent)
             issue = marks.issue(loc, f"unknown key '{key}' in {where}", hint, key=True)
         elif kind == "missing" and isinstance(loc[-1], int):
