@@ -30,7 +30,7 @@ from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
 from semseg.profile.index import profile as run_profile
 from semseg.profile.index import profile_sql
-from semseg.profile.render import render_html, render_terminal
+from semseg.profile.render import render_csv, render_html, render_json, render_terminal
 from semseg.progress import terminal_progress
 from semseg.sample import DATASETS, FORMATS, write_sample
 from semseg.spec import SpecFile, find_specs, load_spec
@@ -87,6 +87,12 @@ class Materialize(enum.StrEnum):
 class Format(enum.StrEnum):
     text = "text"
     json = "json"
+
+
+class TableFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    csv = "csv"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -561,6 +567,14 @@ def profile(
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing HTML file.")] = False,
+    format: Annotated[
+        TableFormat,
+        typer.Option(
+            "--format",
+            help="text (a coloured table), json, or csv (the index table, one row per "
+            "segment and column, for spreadsheets).",
+        ),
+    ] = TableFormat.text,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
@@ -597,7 +611,8 @@ def profile(
         projection=html is not None,
         as_of=when,
     )
-    typer.echo(render_terminal(result), nl=False)
+    rendered = {TableFormat.json: render_json, TableFormat.csv: render_csv}
+    typer.echo(rendered.get(format, render_terminal)(result), nl=False)
     if html is not None:
         write_text(html, render_html(result), force, owner=str(spec_file.path))
         typer.echo(f"wrote {html}", err=True)

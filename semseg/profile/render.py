@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import sys
 from functools import lru_cache
 from typing import Any, TextIO
@@ -262,3 +266,85 @@ def render_html(p: Profile) -> str:
         heat=heat,
         scatter=_scatter(p),
     )
+
+
+TABLE_FIELDS = (
+    "segment", "name", "segment_order", "size", "metric", "group", "category", "kind",
+    "value", "baseline", "index", "z", "flag", "known",
+)  # fmt: skip
+
+
+def _finite(value: Any) -> Any:
+    """A number JSON can hold, the same on every run: NaN and the infinities (a z over no
+    spread) are null, and a float keeps 12 significant digits (a parallel float sum's last
+    bits differ from run to run, and the output must not)."""
+    if not isinstance(value, float):
+        return value
+    return float(f"{value:.12g}") if math.isfinite(value) else None
+
+
+def _table(p: Profile) -> list[dict[str, Any]]:
+    """The index table as records, in the terminal's order: segments in their sort order,
+    then columns (inputs, overlays; categories, Other, missing). ``value`` is the segment's
+    own mean or share, ``index`` value / baseline - 1, ``flag`` 'small' (fewer than 30
+    values), 'ns' (not significant) or ''."""
+    groups = {(c.metric, c.category, c.kind): c.group for c in p.columns()}
+    out = []
+    for r in p.rows:
+        out.append(
+            {
+                "segment": r["segment"],
+                "name": p.names.get(r["segment"]),
+                "segment_order": r["segment_order"],
+                "size": r["size"],
+                "metric": r["metric"],
+                "group": groups.get((r["metric"], r["category"], r["kind"])),
+                "category": r["category"],
+                "kind": r["kind"],
+                "value": _finite(r["value"]),
+                "baseline": _finite(r["baseline"]),
+                "index": _finite(r["index_value"]),
+                "z": _finite(r["z"]),
+                "flag": r["flag"],
+                "known": r["known"],
+            }
+        )
+    return out
+
+
+def render_json(p: Profile) -> str:
+    """The profile as one JSON object: what was profiled, the segments, the index table."""
+    payload = {
+        "spec": p.spec,
+        "segmentation": p.segmentation,
+        "baseline": p.baseline,
+        "as_of": p.as_of,
+        "population": p.population,
+        "segments": [
+            {"segment": seg, "name": p.names.get(seg), "size": n} for seg, n in p.segments
+        ],
+        "rows": _table(p),
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as data: text that would start a formula ('=cmd|...',
+    '+1', '@SUM') gets a leading apostrophe (OWASP's advice for CSV injection); numbers are
+    written as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return "" if value is None else value
+
+
+def render_csv(p: Profile) -> str:
+    """The index table as CSV (one row per segment and column), for spreadsheets."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, TABLE_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for record in _table(p):
+        writer.writerow({k: _cell(v) for k, v in record.items()})
+    return out.getvalue()
