@@ -1,8 +1,11 @@
-"""The compile-side CLI through typer's CliRunner: exit codes, stdout/stderr, no overwrites."""
+"""The compile-side CLI through typer's CliRunner: exit codes, stdout/stderr, JSON errors, no
+overwrites."""
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -13,6 +16,15 @@ from semseg.cli import app
 from semseg.compile.dialects import TARGETS
 from semseg.spec.schema import spec_json_schema
 from semseg.version import __version__
+from tests.cli_helpers import (
+    SMALL,
+    assert_clean_exit,
+    copy_personas,
+    json_error,
+    run,
+    write_spec,
+)
+from tests.cli_helpers import run_clean as _run
 from tests.golden_regen import ROOT, SPECS
 
 runner = CliRunner()
@@ -141,3 +153,166 @@ def test_a_dbt_source_name_must_be_a_name_whole(tmp_path, source):
     assert result.exit_code == 2, result.output
     assert "not a dbt source name" in result.output
     assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]
+
+
+# --- --dbt with 11 or more tables (issue 9) --------------------------------------------------
+
+
+def test_dbt_model_refs_eleven_tables_each_by_its_own_name(tmp_path: Path) -> None:
+    """Issue 9, dbt: with 11+ tables the placeholder of table 1 was replaced inside the
+    placeholder of table 10 (`{{ ref('t01') }}0`); every table must be exactly its own ref."""
+    tables = [f"t{i:02d}" for i in range(1, 12)]
+    sources = "".join(f"  s{t[1:]}: {{table: {t}}}\n" for t in tables)
+    metrics = "".join(f"  n{t[1:]}: {{source: s{t[1:]}, agg: count}}\n" for t in tables)
+    spec = tmp_path / "eleven.yml"
+    spec.write_text(
+        "version: 1\nname: eleven\nentity: {name: customer, key: customer_id}\n"
+        f"sources:\n{sources}metrics:\n{metrics}",
+        encoding="utf-8",
+    )
+    project = tmp_path / "dbt_project"
+    project.mkdir()
+    result = run("compile", spec, "--dbt", project)
+    assert result.exit_code == 0, result.output
+    model = (project / "models" / "eleven.sql").read_text(encoding="utf-8")
+
+    assert "{{ ref('t01') }}0" not in model and "{{ ref('t01') }}1" not in model, model
+    refs = re.findall(r"\{\{ ref\('([^']*)'\) \}\}(\w*)", model)
+    glued = [f"{{{{ ref('{name}') }}}}{tail}" for name, tail in refs if tail]
+    assert not glued, f"refs glued to leftover placeholder text: {glued}"
+    assert "{{ ref('t10') }}" in model and "{{ ref('t11') }}" in model, model
+    assert sorted({name for name, _ in refs}) == tables
+    bare = re.findall(r"\bt\d\d\b", re.sub(r"\{\{ ref\('t\d\d'\) \}\}", "", model))
+    assert not bare, f"tables left outside ref(): {bare}"
+    assert "semseg_dbt_relation" not in model
+
+
+# --- usage errors (issues 9 and 11) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify", "SPEC", "--format", "json", "--dialect", "oracle"),  # a bad choice
+        ("cluster", "SPEC", "--nope", "--format=json"),  # an unknown option
+    ],
+)
+def test_a_usage_error_found_by_the_parser_is_json_too(tmp_path: Path, args) -> None:
+    """`--format json` on every path: click's own usage errors (found before a command runs)
+    were text on stderr."""
+    spec, _ = copy_personas(tmp_path)
+    result = run(*[spec if a == "SPEC" else a for a in args])
+    assert result.exit_code == 2, result.output
+    error = json_error(result)
+    assert error["kind"] == "usage" and error["exit_code"] == 2, error
+
+
+def test_dialects_format_is_text_or_json():
+    result = _run("dialects", "--format", "xml")
+    assert result.exit_code == 2
+
+
+# --- output files: one overwrite policy (issue 9), folders it cannot write (issue 11) --------
+
+
+def test_two_specs_writing_the_same_file_are_refused_before_writing(tmp_path: Path) -> None:
+    """Issue 9, overwrite: two specs with the same `name:` in one run wrote the first file and
+    then failed on the second; the clash must be reported up front, naming both specs."""
+    folder = tmp_path / "specs"
+    for stem in ("first_copy", "second_copy"):
+        write_spec(folder / f"{stem}.yml", SMALL.replace("name: small", "name: dup_model"))
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = run("compile", folder, "--out", out)
+    assert result.exit_code == 1, result.output
+    assert_clean_exit(result)
+    for named in ("first_copy.yml", "second_copy.yml", "dup_model.sql"):
+        assert named in result.output, f"{named} not named in:\n{result.output}"
+    assert sorted(p.name for p in out.iterdir()) == [], "files were written before the refusal"
+
+
+def test_force_does_not_follow_a_symlink_out_of_the_target_folder(tmp_path: Path) -> None:
+    """Issue 9, overwrite: `--force` wrote through `<out>/<name>.sql` when it was a symlink to a
+    file outside `<out>`, replacing that file."""
+    outside = tmp_path / "elsewhere" / "precious.sql"
+    outside.parent.mkdir()
+    outside.write_text("-- not yours\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "small.sql").symlink_to(outside)
+    spec = write_spec(tmp_path / "small.yml", SMALL)
+
+    result = run("compile", spec, "--out", out, "--force")
+    assert result.exit_code != 0, f"wrote through the symlink:\n{result.output}"
+    assert_clean_exit(result)
+    assert outside.read_text(encoding="utf-8") == "-- not yours\n"
+
+
+def test_folder_in_place_of_the_output_file_is_a_clean_error(tmp_path: Path) -> None:
+    """Issue 9, overwrite: a folder at `<out>/<name>.sql` raised IsADirectoryError; it must be
+    a one-line error naming the path."""
+    out = tmp_path / "out"
+    target = out / "small.sql"
+    target.mkdir(parents=True)
+    spec = write_spec(tmp_path / "small.yml", SMALL)
+
+    result = run("compile", spec, "--out", out)
+    assert_clean_exit(result)
+    assert result.exit_code == 1, result.output
+    assert str(target) in result.output, result.output
+    assert target.is_dir() and not any(target.iterdir())
+
+
+def test_an_out_folder_that_is_a_file_or_read_only(tmp_path):
+    file = tmp_path / "file"
+    file.write_text("x", encoding="utf-8")
+    result = _run("compile", OFFER, "--out", file)
+    assert result.exit_code == 1 and "is a file, not a folder" in result.output
+    assert file.read_text(encoding="utf-8") == "x"
+
+
+def test_a_read_only_out_folder_is_a_clear_error(tmp_path):
+    """As an ordinary user; as root (CI), the command runs as 'nobody' through setpriv, since
+    root can write into a read-only folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    as_root = os.geteuid() == 0
+    if as_root and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv to drop to an ordinary user")
+    base = Path(tempfile.mkdtemp(prefix="semseg-ro-"))  # world-traversable, unlike tmp_path
+    try:
+        base.chmod(0o755)
+        out = base / "ro"
+        out.mkdir()
+        out.chmod(0o555)
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if as_root else []
+        result = subprocess.run(
+            [
+                *drop,
+                sys.executable,
+                "-c",
+                "from semseg.cli import main; main()",
+                "compile",
+                str(OFFER),
+                "--out",
+                str(out),
+            ],  # fmt: skip
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "HOME": str(base)},
+            timeout=120,
+        )
+        if as_root and "Permission denied" in result.stderr and "semseg" not in result.stderr:
+            pytest.skip(f"'nobody' cannot run this checkout: {result.stderr.strip()[:200]}")
+        assert result.returncode == 1, result.stderr
+        assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+        assert list(out.iterdir()) == []
+    finally:
+        out.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)

@@ -18,6 +18,8 @@ from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
 from semseg.errors import CompileError, SpecError
 from semseg.spec import load_spec
+from tests.cli_helpers import run_clean as _run
+from tests.golden_regen import SPECS
 
 pytest.importorskip("sklearn")
 
@@ -393,3 +395,55 @@ def test_clusters_of_identical_rows_keep_their_rows(tmp_path):
     assert all(found[k] == fitted[k] for k in range(1, 201))  # every identical row kept
     assert summary["agreement"] >= 0.99
     assert all(p.radius >= 1e-6 for p in local.model.prototypes)
+
+
+# --- a model file that does not fit the spec (issue 11) --------------------------------------
+
+
+def _personas(tmp_path: Path) -> tuple[Path, Path]:
+    model = SPECS / "olist_personas.persona.model.json"
+    spec = tmp_path / "olist_personas.yml"
+    spec.write_text((SPECS / "olist_personas.yml").read_text("utf-8"), "utf-8")
+    copy = tmp_path / model.name
+    copy.write_text(model.read_text("utf-8"), "utf-8")
+    return spec, copy
+
+
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda m: [m], "not a JSON object"),
+        (lambda m: {**m, "means": m["means"][:-1]}, "means must be"),
+        (lambda m: {**m, "stds": [0.0] * len(m["stds"])}, "stds must be positive"),
+        (
+            lambda m: {**m, "prototypes": [{**m["prototypes"][0], "radius": "1"}]},
+            "a radius must be",
+        ),
+        (
+            lambda m: {**m, "prototypes": [{**m["prototypes"][0], "radius": float("nan")}]},
+            "a radius must be",
+        ),
+        (
+            lambda m: {**m, "prototypes": [{**m["prototypes"][0], "centre": [1.0]}]},
+            "a prototype centre must be",
+        ),
+    ],
+)
+def test_a_damaged_model_file_is_a_clear_error(tmp_path, edit, problem):
+    import json
+
+    spec, model = _personas(tmp_path)
+    model.write_text(json.dumps(edit(json.loads(model.read_text("utf-8")))), "utf-8")
+    result = _run("compile", spec)
+    assert result.exit_code == 1 and "cannot read the fitted model" in result.output
+    assert problem in result.output, result.output
+
+
+def test_a_model_fitted_for_other_feature_definitions_is_refused(tmp_path):
+    """The names are the same, the expression of a feature is not: only renames were caught."""
+    spec, _ = _personas(tmp_path)
+    text = spec.read_text("utf-8")
+    assert "where: no_orders > 1" in text
+    spec.write_text(text.replace("where: no_orders > 1", "where: no_orders > 2"), "utf-8")
+    result = _run("compile", spec)
+    assert result.exit_code == 1 and "the spec changed since this model was fitted" in result.output

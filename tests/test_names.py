@@ -4,20 +4,28 @@ Classes: reserved words (per dialect), bare words an engine evaluates (niladic f
 pseudo-columns), the ``__`` helper namespace, generated CTE names, unqualified tables named
 like a CTE. The lists in ``semseg/spec/reserved.py`` are checked against the engines that run
 here: a word listed for DuckDB, SQLite or PostgreSQL really fails (or changes meaning) there.
+Through the command line (``check``, ``compile``, ``verify``) an unsafe name is an error at its
+``file:line:col`` with a hint, before anything is compiled (issue 9).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import Result
 
 from semseg.errors import SpecError
 from semseg.spec import load_spec
 from semseg.spec.names import ModelNames, unsafe_name
 from semseg.spec.reserved import ENGINES, NILADIC, RESERVED
+from tests.cli_helpers import assert_clean_exit, run, write_spec
+from tests.golden_regen import SPECS
 
 BASE = """\
 version: 1
@@ -273,3 +281,183 @@ def test_a_nul_character_in_text_is_refused_at_its_line(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SpecError, match=r":\d+:\d+: error: the text has a NUL character"):
         load_spec(path)
+
+
+# --- refused through the command line, at file:line:col (issue 9) ----------------------------
+
+
+@dataclass(frozen=True)
+class ErrorLine:
+    """One ``path:line:col: error: message — hint`` line of the output."""
+
+    line: int
+    col: int
+    message: str
+    hint: str
+
+
+def error_lines(result: Result, path: Path) -> list[ErrorLine]:
+    """The ``<path>:<line>:<col>: error: ...`` lines of the output, parsed."""
+    pattern = re.compile(rf"^{re.escape(str(path))}:(\d+):(\d+): error: (.*)$")
+    found = []
+    for text in result.output.splitlines():
+        match = pattern.match(text)
+        if match:
+            message, _, hint = match.group(3).partition(" — ")
+            found.append(ErrorLine(int(match.group(1)), int(match.group(2)), message, hint))
+    return found
+
+
+# Each template is a minimal valid spec once ``@@`` is replaced by the control name, and breaks
+# exactly one name rule with the offending name. ``fragment`` locates the line to report.
+
+SOURCE = """\
+    version: 1
+    name: names
+    entity: {name: customer, key: customer_id}
+    sources:
+      @@: {table: raw_orders}
+    metrics:
+      order_count: {source: @@, agg: count}
+    """
+
+FIRST_OF_TWO_SOURCES = """\
+    version: 1
+    name: names
+    entity: {name: customer, key: customer_id}
+    sources:
+      @@: {table: raw_orders}
+      returns: {table: raw_returns}
+    metrics:
+      order_count: {source: @@, agg: count}
+      return_count: {source: returns, agg: count}
+    """
+
+TABLE = """\
+    version: 1
+    name: names
+    entity: {name: customer, key: customer_id}
+    sources:
+      orders: {table: order_lines}
+      returns:
+        table: @@
+    metrics:
+      order_count: {source: orders, agg: count}
+      return_count: {source: returns, agg: count}
+    """
+
+METRIC = """\
+    version: 1
+    name: names
+    entity: {name: customer, key: customer_id}
+    sources:
+      orders: {table: raw_orders}
+    metrics:
+      @@: {source: orders, agg: sum, expr: amount}
+    """
+
+ENTITY_KEY = """\
+    version: 1
+    name: names
+    entity:
+      name: customer
+      key: @@
+    sources:
+      orders: {table: raw_orders}
+    metrics:
+      order_count: {source: orders, agg: count}
+    """
+
+SEGMENTATION = """\
+    version: 1
+    name: names
+    entity: {name: customer, key: customer_id}
+    sources:
+      orders: {table: raw_orders}
+    metrics:
+      order_count: {source: orders, agg: count}
+    segmentations:
+      @@:
+        by: order_count
+        segments:
+          - {label: Many, min: 2}
+          - {label: Few, else: true}
+    """
+
+NAME_CASES = [
+    # (template, offending name, valid control name, fragment of the line to report)
+    pytest.param(SOURCE, "metrics", "orders", "  @@: {table", id="source-metrics-duplicate-cte"),
+    pytest.param(
+        FIRST_OF_TWO_SOURCES, "keys", "orders", "  @@: {table", id="source-keys-duplicate-cte"
+    ),
+    pytest.param(TABLE, "customer_orders", "return_lines", "table: @@", id="table-shadowed-by-cte"),
+    pytest.param(METRIC, "order", "spend", "  @@: {source", id="metric-reserved-order"),
+    pytest.param(METRIC, "group", "spend", "  @@: {source", id="metric-reserved-group"),
+    pytest.param(ENTITY_KEY, "user", "customer_id", "key: @@", id="key-niladic-user"),
+    pytest.param(METRIC, "current_date", "spend", "  @@: {source", id="metric-current_date"),
+    pytest.param(METRIC, "current_user", "spend", "  @@: {source", id="metric-current_user"),
+    pytest.param(SEGMENTATION, "select", "frequency", "  @@:", id="segmentation-select"),
+    pytest.param(SEGMENTATION, "from", "frequency", "  @@:", id="segmentation-from"),
+    pytest.param(METRIC, "spend__rank", "spend_rank", "  @@: {source", id="metric-dunder"),
+]
+
+
+def position(text: str, fragment: str, name: str) -> tuple[int, set[int]]:
+    """1-based line of the one line holding ``fragment`` (``@@`` = ``name``), and the columns an
+    error may point at: the start of the name or of the key it belongs to."""
+    rendered = fragment.replace("@@", name)
+    hits = [(n, line) for n, line in enumerate(text.splitlines(), 1) if rendered in line]
+    assert len(hits) == 1, f"{rendered!r} should be on exactly one line of:\n{text}"
+    number, line = hits[0]
+    name_col = line.index(rendered) + fragment.index("@@") + 1
+    key_col = len(line) - len(line.lstrip()) + 1
+    return number, {name_col, key_col}
+
+
+def assert_name_refused(result: Result, path: Path, text: str, fragment: str, name: str) -> None:
+    """Exit 1, no traceback, and an error at the name's line quoting it, with a fix hint."""
+    assert result.exit_code == 1, f"the name {name!r} was accepted:\n{result.output}"
+    assert_clean_exit(result)
+    line, cols = position(text, fragment, name)
+    quoting = [e for e in error_lines(result, path) if f"'{name}'" in e.message]
+    assert any(e.line == line and e.col in cols and e.hint.strip() for e in quoting), (
+        f"expected `{path}:{line}:<col in {sorted(cols)}>: error: ...'{name}'... — <hint>` in:\n"
+        f"{result.output}"
+    )
+
+
+@pytest.mark.parametrize(("template", "name", "control", "fragment"), NAME_CASES)
+def test_check_refuses_unsafe_name(
+    tmp_path: Path, template: str, name: str, control: str, fragment: str
+) -> None:
+    """Issue 9, names: `check` accepted names that collide with generated CTEs/columns, SQL
+    reserved words and niladic functions, which then compiled to broken or silently wrong SQL."""
+    control_path = write_spec(tmp_path / "control.yml", template.replace("@@", control))
+    control_result = run("check", control_path)
+    assert control_result.exit_code == 0, (
+        f"the control spec must be valid:\n{control_result.output}"
+    )
+
+    text = textwrap.dedent(template).replace("@@", name)
+    path = write_spec(tmp_path / "spec.yml", text)
+    assert_name_refused(run("check", path), path, text, fragment, name)
+
+
+@pytest.mark.parametrize("command", ["compile", "verify"])
+def test_compile_and_verify_refuse_unsafe_name_before_compiling(
+    tmp_path: Path, command: str
+) -> None:
+    """Issue 9, names: a source named `metrics` reached the compiler (two CTEs
+    `customer_metrics`); compile and verify must stop at validation with the same error."""
+    text = textwrap.dedent(SOURCE).replace("@@", "metrics")
+    path = write_spec(tmp_path / "spec.yml", text)
+    result = run(command, path)
+    assert_name_refused(result, path, text, "  @@: {table", "metrics")
+    assert "WITH" not in result.stdout, "SQL was compiled from a refused spec"
+
+
+def test_guard_bundled_specs_still_pass_check() -> None:
+    """GUARD (passes before the fix too): the name rules must not refuse the bundled specs."""
+    result = run("check", SPECS)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("ok ") == len(list(SPECS.glob("*.yml")))

@@ -15,10 +15,12 @@ from sqlglot.errors import ErrorLevel
 from semseg.compile import compile_spec
 from semseg.compile.dialects import TARGETS
 from semseg.spec import load_spec
+from tests.cli_helpers import run_clean as _run
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = ROOT / "segment_specs" / "olist_personas.yml"
 RFM = ROOT / "segment_specs" / "customer_rfm.yml"
+OFFER = ROOT / "segment_specs" / "offer_seeker.yml"
 
 
 def _rows(spec_path: Path, columns: str, where: str = "TRUE") -> list[tuple]:
@@ -156,3 +158,22 @@ def test_a_profile_of_tables_without_rows_says_so(tmp_path):
         assert result.exit_code == 0, result.output
         assert "no rows to profile" in result.output
     assert "0 rows profiled" in page.read_text(encoding="utf-8")
+
+
+def test_profile_sql_profiles_a_text_overlay_by_category(tmp_path):
+    text = OFFER.read_text(encoding="utf-8").replace(
+        "segmentations:",
+        "  last_type:\n    source: order_lines\n    agg: max\n    expr: transaction_type\n"
+        "segmentations:",
+    )
+    spec = tmp_path / "typed.yml"
+    spec.write_text(text, "utf-8")
+    plain = _run("profile", spec, "--sql", "postgres", "--overlay", "last_type")
+    assert plain.exit_code == 2 and "declare `type: number` or `type: text`" in plain.output
+    spec.write_text(text.replace("    expr: transaction_type\n", (
+        "    expr: transaction_type\n    type: text\n"
+    )), "utf-8")  # fmt: skip
+    typed = _run("profile", spec, "--sql", "postgres", "--overlay", "last_type")
+    assert typed.exit_code == 0, typed.output
+    assert "AVG(CAST(last_type AS DOUBLE" not in typed.stdout
+    assert "CAST(last_type AS TEXT)" in typed.stdout

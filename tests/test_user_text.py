@@ -128,3 +128,17 @@ def test_labels_reach_the_terminal_without_control_characters():
     report = VerifyReport("s", "s.yml", "d", 3, {"seg": [row]}, [], {})
     text = report.to_text(color=False)
     assert "\x1b" not in text and "Label\\u001b" in text
+
+
+def test_profile_shows_control_characters_instead_of_obeying_them():
+    from semseg.profile.index import Profile
+    from semseg.profile.render import render_terminal
+
+    label = "evil\x1b[2J\x1b]0;title\x07"
+    p = Profile("s", "seg", "population", ["m"], [], [(label, 1)], [
+        {"segment": label, "metric": "m", "category": None, "index_value": 0.1, "kind": "mean",
+         "category_order": 0, "value": 1.1, "baseline": 1.0, "known": 1, "square": None,
+         "z": None, "flag": "small"}
+    ], 1)  # fmt: skip
+    text = render_terminal(p, color=False)
+    assert "\x1b" not in text and "\x07" not in text and "evil\\x1b[2J" in text

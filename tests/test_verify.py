@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import textwrap
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -15,6 +17,8 @@ from semseg.errors import DataError
 from semseg.spec import load_spec
 from semseg.verify import verify
 from tests import edge_data
+from tests.cli_helpers import SMALL, assert_clean_exit, json_error, run, write_spec
+from tests.cli_helpers import run_clean as _run
 from tests.golden_regen import SPECS
 from tests.seed_sql import SEED_OFFER_SEEKER_SQL
 
@@ -232,3 +236,66 @@ def test_hand_written_model_of_the_wrong_shape_is_an_error_not_a_traceback(
     assert message in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# --- the report: JSON errors (issue 9), folders and empty segments (issue 11) ----------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        pytest.param("agg: count}", "agg: count: x}", "YAML", id="yaml-syntax"),
+        pytest.param("source: orders", "source: order", "'order'", id="unknown-source"),
+    ],
+)
+def test_verify_json_reports_spec_errors_as_json(
+    tmp_path: Path, old: str, new: str, words: str
+) -> None:
+    """Issue 9, JSON: `verify --format json` printed spec problems as text on stderr only, so a
+    caller parsing stdout got nothing; it must print a JSON error with every issue."""
+    text = textwrap.dedent(SMALL)
+    assert text.count(old) == 1
+    text = text.replace(old, new)
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if new in ln)
+    path = write_spec(tmp_path / "broken.yml", text)
+
+    result = run("verify", path, "--format", "json")
+    assert result.exit_code == 1, result.output
+    assert_clean_exit(result)
+    error = json_error(result)
+    assert error["kind"] == "spec", error
+    issues = error.get("issues")
+    assert isinstance(issues, list) and issues, error
+    for issue in issues:
+        assert {"file", "line", "col", "message", "hint"} <= set(issue), issue
+        assert isinstance(issue["line"], int) and isinstance(issue["col"], int), issue
+        assert isinstance(issue["message"], str) and isinstance(issue["hint"], str), issue
+    assert any(
+        i["file"] == str(path) and i["line"] == line and words in i["message"] for i in issues
+    ), issues
+
+
+def test_verify_of_a_folder_ends_with_an_overall_summary(tmp_path):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for name in ("offer_seeker", "customer_rfm"):
+        (folder / f"{name}.yml").write_text((SPECS / f"{name}.yml").read_text("utf-8"), "utf-8")
+    result = _run("verify", folder, "-d", "duckdb")
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().endswith("2 of 2 specs verified")
+
+
+def test_a_segment_nobody_falls_in_is_shown_with_zero_rows(tmp_path):
+    text = OFFER.read_text(encoding="utf-8").replace(
+        "      - label: Offer Seeker\n        min: 3\n",
+        "      - {label: Whale, min: 1000}\n      - label: Offer Seeker\n        min: 3\n"
+        "        below: 1000\n",
+    )
+    assert "Whale" in text
+    path = tmp_path / "whales.yml"
+    path.write_text(text, encoding="utf-8")
+    result = _run("verify", path, "-d", "duckdb", "--format", "json")
+    import json
+
+    rows = json.loads(result.stdout)["distribution"]["offer_seeker_segment"]
+    assert rows[0]["label"] == "Whale" and rows[0]["count"] == 0 and rows[0]["order"] == 1
