@@ -26,6 +26,7 @@ from semseg.compile import compile_spec, size_note
 from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
 from semseg.dbt import SOURCES_HEADER, dbt_model, sources_path, sources_yaml
+from semseg.engine import connect as connect_engine
 from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
 from semseg.profile.index import profile as run_profile
@@ -378,23 +379,42 @@ def verify(
     sql: Annotated[
         Path | None,
         typer.Option(
-            help="Prove this DuckDB query (e.g. your hand-written model) instead of the compiled "
-            "one."
+            help="Prove this query (e.g. your hand-written or deployed model) instead of the "
+            "compiled one: DuckDB SQL, or with --engine the engine's own SQL, run there."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="Run the model on your engine (a URL: postgresql://user@host/db, "
+            "mysql://..., sqlite:///file.db, chdb:///path, spark://local[2], snowflake://... "
+            "see docs/engines/) and prove it here over the same tables read from it. The "
+            "password is never shown; prefer the driver's own ways (e.g. PGPASSWORD).",
         ),
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
-    """Run the compiled SQL in DuckDB on sample data and prove the segmentation right."""
+    """Run the compiled SQL in DuckDB on sample data (or on --engine) and prove the
+    segmentation right."""
     tables = _table_option(table or [])
     model_sql = read_text_file(sql, "--sql") if sql is not None else None
     names = [d.value for d in dialect] if dialect else None
     when = _as_of(as_of)
-    reports = [
-        run_verify(spec_file, data, tables, names, model_sql=model_sql, as_of=when)
-        for spec_file in load_all(spec, variables(var))
-    ]
+    specs = load_all(spec, variables(var))
+    connection = connect_engine(engine) if engine is not None else None
+    try:
+        reports = [
+            run_verify(
+                spec_file, data, tables, names, model_sql=model_sql, as_of=when, engine=connection
+            )
+            for spec_file in specs
+        ]
+    finally:
+        if connection is not None:
+            connection.close()
     if format is Format.json:
         payload = [json.loads(r.to_json()) for r in reports]
         typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))

@@ -7,9 +7,9 @@ read-only, and everything semseg creates is TEMP.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,9 +18,10 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from semseg.compile import compile_spec, for_target
+from semseg.compile import compile_spec, for_target, target_sql
 from semseg.compile.dialects import TARGETS
 from semseg.compile.plan import event_date
+from semseg.engine import Connection
 from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
 from semseg.spec import SpecFile
@@ -31,6 +32,7 @@ from semseg.sql import (
     CANONICAL,
     SnippetProblem,
     column_names,
+    ident,
     literal,
     name_sql,
     parse_snippet,
@@ -219,6 +221,76 @@ def connect(
     return con, DataSource(description or "tables given with --table", resolved)
 
 
+def connect_engine(
+    spec_file: SpecFile, engine: Connection
+) -> tuple[duckdb.DuckDBPyConnection, DataSource]:
+    """DuckDB holding a copy of every spec table read from ``engine`` (through Arrow), each
+    column cast to the DuckDB type of its declared type on the engine (SQLite hands dates
+    over as text): the data the proofs recompute from, the same rows the engine's model
+    reads. ``DataError`` names the spec line of a table the engine does not have."""
+    needed = spec_tables(spec_file)
+    con = duckdb.connect()
+    problems: list[Issue] = []
+    resolved: dict[str, str] = {}
+    for table, yaml_path in needed.items():
+        columns = engine.columns(table)
+        if columns is None:
+            problems.append(
+                spec_file.marks.issue(
+                    yaml_path,
+                    f"table '{table}' not found on {engine.description}",
+                    "check the name (and schema) as the engine spells it, and that the "
+                    "URL's user may read it",
+                )
+            )
+            continue
+        try:
+            _pull(con, engine, table, columns)
+        except duckdb.Error as err:
+            con.close()
+            raise DataError(
+                f"table '{table}' from {engine.description} could not be read into DuckDB: "
+                f"{str(err).splitlines()[0]}"
+            ) from None
+        resolved[table] = engine.description
+    if problems:
+        con.close()
+        raise DataError("\n".join(i.format() for i in problems))
+    _check_columns(con, spec_file, problems)
+    if problems:
+        con.close()
+        raise DataError("\n".join(i.format() for i in sorted(problems)))
+    return con, DataSource(f"engine {engine.description}", resolved)
+
+
+def _pull(
+    con: duckdb.DuckDBPyConnection,
+    engine: Connection,
+    table: str,
+    columns: list[tuple[str, str | None]],
+) -> None:
+    """Copy ``table`` from the engine into DuckDB under the same (qualified) name."""
+    node = table_node(table)
+    query = exp.select(*(exp.column(ident(name)) for name, _ in columns)).from_(node.copy())
+    from_engine = engine.arrow(target_sql(query, TARGETS[engine.dialect], pretty=False))
+    if node.db:
+        schema = exp.Table(this=node.args["db"], db=node.args.get("catalog"))
+        if node.catalog:
+            con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {name_sql(node.catalog)}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema.sql(CANONICAL)}")
+    con.register("semseg__pulled", from_engine)
+    try:
+        casts = ", ".join(
+            f"CAST({name_sql(got)} AS {kind}) AS {name_sql(name)}"
+            if kind
+            else f"{name_sql(got)} AS {name_sql(name)}"
+            for (name, kind), got in zip(columns, from_engine.column_names, strict=True)
+        )
+        con.execute(f"CREATE TABLE {node.sql(CANONICAL)} AS SELECT {casts} FROM semseg__pulled")
+    finally:
+        con.unregister("semseg__pulled")
+
+
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     try:
         con.execute(f"SELECT * FROM {table_sql(table)} LIMIT 0")
@@ -328,7 +400,11 @@ def _check_types(
                 )
             for col, value in join.missing.items():
                 kind = family(join.table, col)
-                if kind and kind != _value_family(value) and not (kind == "date" and isinstance(value, str)):
+                if (
+                    kind
+                    and kind != _value_family(value)
+                    and not (kind == "date" and isinstance(value, str))
+                ):
                     problems.append(
                         spec_file.marks.issue(
                             (*at, "missing", col),
@@ -417,7 +493,9 @@ def _check_columns(
             check((*at, "key"), f"join '{j}': column '{join.key}'", join.key.lower(), join.table)
             check(where, f"join '{j}': column '{on}'", on.lower(), src.table)
             for col in join.missing:  # item 19: a misspelt column was ignored
-                check((*at, "missing", col), f"join '{j}': missing: '{col}'", col.lower(), join.table)
+                check(
+                    (*at, "missing", col), f"join '{j}': missing: '{col}'", col.lower(), join.table
+                )
     for path, text, _ in snippet_places(spec):
         owner = tuple(path[:-1]) if path[0] == "population" else tuple(path[:2])
         if owner not in table_of:
@@ -488,6 +566,39 @@ class Session:
                 f"{str(err).splitlines()[0]}{self._empty_csv_hint()}"
             ) from None
         self.made[table] = sql
+        return table
+
+    def load_result(self, result: Any, local_sql: str | None, table: str = MODEL_TABLE) -> str:
+        """Store a model's result computed elsewhere (an engine's, as Arrow) as TEMP table
+        ``table``, each column cast to the type the same model has in DuckDB (``local_sql``,
+        the model compiled for DuckDB: its DESCRIBE, not its run). An engine hands values
+        over in its own types (SQLite a date as text, MySQL a sum as DECIMAL(65)); the proofs
+        compare values, so they read one type. A value that does not cast is an error."""
+        wanted: dict[str, tuple[str, str]] = {}  # lower-case name -> (name, type) in DuckDB
+        if local_sql is not None:
+            described = self.con.execute(f"DESCRIBE {local_sql}").fetchall()
+            wanted = {str(r[0]).lower(): (str(r[0]), str(r[1])) for r in described}
+        self.con.register("semseg__engine_result", result)
+        try:
+            columns = ", ".join(
+                f"CAST({name_sql(name)} AS {wanted[name.lower()][1]}) AS "
+                f"{name_sql(wanted[name.lower()][0])}"
+                if name.lower() in wanted
+                else name_sql(name)
+                for name in result.column_names
+            )
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {columns} "
+                "FROM semseg__engine_result"
+            )
+        except duckdb.Error as err:
+            raise DataError(
+                f"{self.spec_file.path}: the engine's result does not read as the model's "
+                f"types: {str(err).splitlines()[0]}"
+            ) from None
+        finally:
+            self.con.unregister("semseg__engine_result")
+        self.made[table] = local_sql or ""
         return table
 
     def _empty_csv_hint(self) -> str:
@@ -616,10 +727,14 @@ def open_session(
     data: Path | None = None,
     tables: dict[str, Path] | None = None,
     as_of: date | str | None = None,
+    engine: Connection | None = None,
 ) -> Session:
-    """Connect (see ``connect``) and return the session that runs the model in it, with the
-    spec's as-of date resolved for this data (``resolve_as_of``)."""
-    con, source = connect(spec_file, data, tables)
+    """Connect (see ``connect``, or ``connect_engine`` for a copy of an engine's tables) and
+    return the session that runs the model in it, with the spec's as-of date resolved for
+    this data (``resolve_as_of``)."""
+    if engine is not None and (data is not None or tables):
+        raise UsageError("--engine reads the tables from the engine: leave out --data and --table")
+    con, source = connect_engine(spec_file, engine) if engine else connect(spec_file, data, tables)
     try:
         resolved, note = resolve_as_of(spec_file, con, as_of)
     except BaseException:

@@ -21,12 +21,13 @@ from sqlglot.errors import ErrorLevel
 from semseg.compile import canonical_query, compile_spec, refusals
 from semseg.compile.dialects import TARGETS, get_target
 from semseg.data import open_session
+from semseg.engine import Connection
 from semseg.errors import CompileError, DataError, SemsegError
 from semseg.progress import terminal_progress
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
 from semseg.sql import name_sql as q
-from semseg.sql import sql_literal
+from semseg.sql import sql_literal, table_sql
 from semseg.verify.checks import (
     grain_check,
     key_checks,
@@ -66,17 +67,22 @@ def verify(
     progress: Callable[[str], None] | None = None,
     model_sql: str | None = None,
     as_of: date | str | None = None,
+    engine: Connection | None = None,
 ) -> VerifyReport:
     """Run the model and every check; ``DataError`` when data does not fit the spec.
 
     ``model_sql`` replaces the compiled model by another DuckDB query (e.g. a hand-written
-    one) so that it is proven against the spec instead.
+    one) so that it is proven against the spec instead. ``engine``: the model runs there, in
+    its dialect (``model_sql`` then is in that dialect), over the engine's tables; the proofs
+    run here in DuckDB over a copy of the same tables read from the engine.
     """
     spec = spec_file.spec
     show = progress or terminal_progress()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    session = open_session(spec_file, data, tables, as_of)
+    if engine is not None:
+        show(f"reading the spec's tables from {engine.description}…")
+    session = open_session(spec_file, data, tables, as_of, engine=engine)
     spec_file = session.spec_file  # with its as-of date resolved for this data
     spec = spec_file.spec
     if session.as_of_note:
@@ -94,17 +100,30 @@ def verify(
             if model_sql is None:
                 raise
             canonical = None  # proving a hand-written model: the dialect check reports it
-        sql = (
-            model_sql
-            if model_sql is not None
-            else (compile_spec(spec_file, "duckdb", canonical=canonical))
-        )
+        local = compile_spec(spec_file, "duckdb", canonical=canonical) if canonical else None
+        sql = model_sql if model_sql is not None and engine is None else local
         # The dialect check is pure Python (sqlglot) and DuckDB releases the GIL while it
         # works, so the check runs beside the queries instead of after them.
         dialect_result = pool.submit(
-            _dialect_check, spec_file, dialects or list(TARGETS), canonical, stop, not dialects
+            _dialect_check,
+            spec_file,
+            dialects or list(TARGETS),
+            canonical,
+            stop,
+            not dialects,
+            engine.dialect if engine is not None else None,
         )
-        session.load(sql, RESULT, hand_written=model_sql is not None)
+        engine_note = ""
+        if engine is not None:
+            engine_note = _engine_note(con, engine, session.source.tables, model_sql is not None)
+            on_engine = model_sql or compile_spec(spec_file, engine.dialect, canonical=canonical)
+            show(f"running the model on {engine.description}…")
+            session.load_result(engine.arrow(on_engine), local, RESULT)
+            if model_sql is not None:
+                sql = None  # the engine's own query: no DuckDB form to re-run in time
+        else:
+            assert sql is not None
+            session.load(sql, RESULT, hand_written=model_sql is not None)
         seconds["model"] = time.perf_counter() - t0
         described = con.execute(f"DESCRIBE {RESULT}").fetchall()
         numeric = {r[0]: str(r[1]).upper().startswith(NUMERIC) for r in described}
@@ -127,7 +146,7 @@ def verify(
         for i, check in enumerate(heavy, len(light) + 1):
             show(f"[{i}/{total}] {check.name}…")
             results += _run_checks(con, [check])
-        in_time = point_in_time_check(con, spec, sql, numeric)
+        in_time = point_in_time_check(con, spec, sql, numeric) if sql is not None else None
         if in_time is not None:
             show("[time] running the model with events after the as-of date…")
             results.append(in_time)
@@ -161,6 +180,20 @@ def verify(
         results,
         {k: round(v, 4) for k, v in seconds.items()},
         session.as_of_note,
+        engine_note,
+    )
+
+
+def _engine_note(con, engine: Connection, tables: dict[str, str], hand_written: bool) -> str:
+    """Where the model ran, and which rows the proofs covered (every row of each table)."""
+    counts = []
+    for table in tables:
+        n = (con.execute(f"SELECT COUNT(*) FROM {table_sql(table)}").fetchone() or (0,))[0]
+        counts.append(f"{table} {n:,}")
+    what = "your --sql model" if hand_written else f"the model compiled for {engine.dialect}"
+    return (
+        f"model: {what}, run on the engine; proofs: here in DuckDB, over every row of the "
+        f"engine's tables ({', '.join(counts)})"
     )
 
 
@@ -253,6 +286,7 @@ def _dialect_check(
     canonical: exp.Expression | None,
     stop: threading.Event | None = None,
     every: bool = False,
+    engine: str | None = None,
 ) -> CheckResult:
     """Each dialect's SQL compiles and re-parses. ``every``: the dialects were not chosen, so
     one that refuses the spec (a construct it cannot compute the same way, said by compile)
@@ -271,7 +305,7 @@ def _dialect_check(
             else:
                 problems.append(f"{name}: {str(err).splitlines()[0]}")
     compiled = [d for d in dialects if d not in refused]
-    description = _dialects_description(compiled)
+    description = _dialects_description(compiled, engine)
     if refused:
         description += (
             f"; {', '.join(refused)}: refused by compile (run `semseg compile -d {refused[0]}` "
@@ -286,12 +320,16 @@ def _dialect_check(
     )
 
 
-def _dialects_description(dialects: list[str]) -> str:
-    """What the dialect check really proved, per dialect: only DuckDB ran here."""
-    tested = [d for d in dialects if d != "duckdb" and get_target(d).engine]
-    rendered = [d for d in dialects if d != "duckdb" and not get_target(d).engine]
+def _dialects_description(dialects: list[str], engine: str | None = None) -> str:
+    """What the dialect check really proved, per dialect: DuckDB ran here (and ``engine``'s
+    dialect on the user's engine, with --engine)."""
+    ran = {"duckdb", engine}
+    tested = [d for d in dialects if d not in ran and get_target(d).engine]
+    rendered = [d for d in dialects if d not in ran and not get_target(d).engine]
     parts = [f"the SQL for {len(dialects)} dialect(s) compiles and re-parses"]
-    if "duckdb" in dialects:
+    if engine is not None:
+        parts.append(f"{engine}: executed on the engine")
+    if "duckdb" in dialects and engine != "duckdb":
         parts.append("duckdb: executed here")
     if tested:
         parts.append(

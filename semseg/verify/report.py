@@ -43,6 +43,7 @@ class VerifyReport:
     checks: list[CheckResult]
     seconds: dict[str, float]
     as_of: str = ""  # where the as-of date came from ('' for a model without event time)
+    engine: str = ""  # where the model ran and what the proofs covered ('' : DuckDB here)
 
     @property
     def passed(self) -> bool:
@@ -60,6 +61,7 @@ class VerifyReport:
         lines = [
             f"semseg verify: {self.spec} ({self.spec_path})",
             f"data: {self.data}",
+            *([self.engine] if self.engine else []),
             *([self.as_of] if self.as_of else []),
             f"rows: {self.rows:,}",
             "",

@@ -61,9 +61,10 @@ def _to_sqlite(v: Any) -> Any:
 class SqliteEngine:
     name = "sqlite"
 
-    def __init__(self) -> None:
-        # isolation_level=None: autocommit, so DDL takes effect immediately.
-        self.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    def __init__(self, path: str = ":memory:") -> None:
+        # isolation_level=None: autocommit, so DDL takes effect immediately. ``path``: a
+        # database file, for a test that reaches it again by URL (``verify --engine``).
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
     def load(self, src: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
         for table in tables:
@@ -76,9 +77,11 @@ class SqliteEngine:
             )
             self.conn.execute(f"CREATE TABLE {qt} ({col_defs})")
             rows = [tuple(_to_sqlite(v) for v in r) for r in fetch_rows(src, table)]
-            if rows:
+            if rows:  # one transaction: autocommit would sync a file database per row
                 marks = ", ".join("?" for _ in cols)
+                self.conn.execute("BEGIN")
                 self.conn.executemany(f"INSERT INTO {qt} VALUES ({marks})", rows)
+                self.conn.execute("COMMIT")
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         cur = self.conn.execute(sql)

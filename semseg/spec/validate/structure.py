@@ -147,7 +147,7 @@ def structural_issues(exc: ValidationError, marks: Marks) -> list[Issue]:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):  # issue 23, item 33
                 hint = (
                     f"'{key}' looks like the tail of an expression: in an unquoted {{...}} "
-                    "mapping a comma ends the value, so quote it (expr: \"a / NULLIF(b, 0)\")"
+                    'mapping a comma ends the value, so quote it (expr: "a / NULLIF(b, 0)")'
                 )
             where = _describe(parent)
             issue = marks.issue(loc, f"unknown key '{key}' in {where}", hint, key=True)
