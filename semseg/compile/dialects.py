@@ -57,6 +57,11 @@ class Target:
     # the lowest n at it (``portable._nearest``), 4.5x slower in DuckDB where every pair
     # is a candidate (``assign_noise: nearest``). Either decides in one evaluation.
     nearest_of: str | None = None
+    # The portable hash (docs/spec.md, "The portable hash") of the text t, in the target's
+    # own dialect: the first 4 bytes of MD5 over t's UTF-8 bytes, read big-endian as an
+    # integer in [0, 2^32). SQLite has no MD5: semseg registers SEMSEG_MD5_32 on the SQLite
+    # connections it opens (``semseg.engine``), and a user's own SQLite must do the same.
+    hash32: str = "CAST(('0x' || SUBSTR(MD5(t), 1, 8)) AS BIGINT)"
     # SETTINGS appended to the query (ClickHouse only), so that the SQL computes the standard
     # meaning on any server whatever its configuration (see CLICKHOUSE_SETTINGS).
     query_settings: tuple[tuple[str, int | str], ...] = ()
@@ -106,13 +111,20 @@ TARGETS: dict[str, Target] = {
             zones="at_time_zone",
             nearest_of="MIN({'d': d, 'n': n}).n",
         ),
-        Target("snowflake", "Snowflake", "snowflake", zones="convert_timezone"),
+        Target(
+            "snowflake",
+            "Snowflake",
+            "snowflake",
+            zones="convert_timezone",
+            hash32="TO_NUMBER(SUBSTR(MD5(t), 1, 8), 'XXXXXXXX')",
+        ),
         Target(
             "bigquery",
             "BigQuery",
             "bigquery",
             nan="ieee",
             zones="bigquery",
+            hash32="CAST(CONCAT('0x', SUBSTR(TO_HEX(MD5(t)), 1, 8)) AS INT64)",
             query_limit=(
                 1_048_576,
                 "BigQuery refuses query text over 1 MB; fewer clusters, prototypes or features "
@@ -127,6 +139,7 @@ TARGETS: dict[str, Target] = {
             binary_collation="C",
             zones="at_time_zone",
             nearest_of="CAST((MIN(ARRAY[d, CAST(n AS DOUBLE PRECISION)]))[2] AS INT)",
+            hash32="CAST(CAST('x' || SUBSTR(MD5(t), 1, 8) AS BIT(32)) AS BIGINT)",
         ),
         Target(
             "redshift",
@@ -134,6 +147,7 @@ TARGETS: dict[str, Target] = {
             "redshift",
             padded_text=True,
             zones="convert_timezone",
+            hash32="STRTOL(SUBSTRING(MD5(t), 1, 8), 16)",
         ),
         Target(
             "databricks",
@@ -142,6 +156,7 @@ TARGETS: dict[str, Target] = {
             engine="spark",
             zones="spark",
             nearest_of="MIN(STRUCT(d AS d, n AS n)).n",
+            hash32="CAST(CONV(SUBSTR(MD5(t), 1, 8), 16, 10) AS BIGINT)",
         ),
         Target(
             "spark",
@@ -150,8 +165,16 @@ TARGETS: dict[str, Target] = {
             engine="spark",
             zones="spark",
             nearest_of="MIN(STRUCT(d AS d, n AS n)).n",
+            hash32="CAST(CONV(SUBSTR(MD5(t), 1, 8), 16, 10) AS BIGINT)",
         ),
-        Target("trino", "Trino / Presto", "trino", nan="ieee", zones="trino"),
+        Target(
+            "trino",
+            "Trino / Presto",
+            "trino",
+            nan="ieee",
+            zones="trino",
+            hash32="FROM_BIG_ENDIAN_64(CONCAT(X'00000000', SUBSTR(MD5(TO_UTF8(t)), 1, 4)))",
+        ),
         Target(
             "tsql",
             "SQL Server / Azure Synapse (T-SQL)",
@@ -162,6 +185,8 @@ TARGETS: dict[str, Target] = {
             exact_cast="VARBINARY(MAX)",
             nan="none",
             tsql_fixes=True,
+            hash32="CAST(CAST(HASHBYTES('MD5', CAST(t AS VARCHAR(8000)) COLLATE "
+            "Latin1_General_100_BIN2_UTF8) AS BINARY(4)) AS BIGINT)",
             no_time_zones="SQL Server's AT TIME ZONE takes Windows zone names, not IANA ones",
         ),
         Target(
@@ -172,6 +197,7 @@ TARGETS: dict[str, Target] = {
             nan="ieee",
             zones="clickhouse",
             nearest_of="tupleElement(min(tuple(d, n)), 2)",
+            hash32="toInt64(reinterpretAsUInt32(reverse(substring(MD5(t), 1, 4))))",
             query_settings=CLICKHOUSE_SETTINGS,
             table_engine="MergeTree",
             query_limit=(
@@ -189,6 +215,7 @@ TARGETS: dict[str, Target] = {
             nan="none",
             sqlite_fixes=True,
             no_time_zones="SQLite has no time zone data",
+            hash32="SEMSEG_MD5_32(t)",
         ),
         Target(
             "mysql",
@@ -200,6 +227,7 @@ TARGETS: dict[str, Target] = {
             padded_text=True,
             exact_cast="BINARY",
             nan="none",
+            hash32="CAST(CONV(SUBSTR(MD5(t), 1, 8), 16, 10) AS UNSIGNED)",
             no_time_zones="MySQL's CONVERT_TZ needs the server's time zone tables loaded (it "
             "gives NULL without them)",
         ),

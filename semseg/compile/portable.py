@@ -25,7 +25,7 @@ import sqlglot
 from sqlglot import exp
 
 from semseg.compile.dialects import Target
-from semseg.sql import coalesce
+from semseg.sql import coalesce, literal
 
 _DATE = exp.DataType.build("date")
 
@@ -535,6 +535,36 @@ def _nearest(template: str | None, dialect: str):
     return rewrite
 
 
+HASH32 = "SEMSEG_HASH32"  # the portable hash of a text (``key_hash``)
+
+
+def key_hash(salt: str, key: exp.Expression) -> exp.Expression:
+    """The portable hash (``semseg.spec.keyhash``) of ``salt:key`` as SQL: a placeholder each
+    target writes with its own MD5 (``Target.hash32``). ``key`` is an integer or text
+    expression; an integer is written in decimal by the cast to text."""
+    text = exp.DPipe(
+        this=literal(f"{salt}:"),
+        expression=exp.cast(key, exp.DataType.build("varchar")),
+    )
+    return exp.Anonymous(this=HASH32, expressions=[text])
+
+
+def _hash32(template: str, dialect: str):
+    """``key_hash``'s placeholder as the target's template, ``t`` its text."""
+    own = sqlglot.parse_one(template, read=dialect)
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if not (isinstance(node, exp.Anonymous) and node.name.upper() == HASH32):
+            return node
+        written: exp.Expression = own.copy()
+        for col in list(written.find_all(exp.Column)):
+            if not col.table and col.name == "t":
+                col.replace(exp.paren(node.expressions[0].copy(), copy=False))
+        return written
+
+    return rewrite
+
+
 Rewrite = Callable[[exp.Expression], exp.Expression]
 
 ZONE_STYLES: dict[str, Rewrite] = {
@@ -570,6 +600,7 @@ def target_rewrites(target: Target) -> list[Rewrite]:
     if target.zones in ZONE_STYLES:
         out.append(ZONE_STYLES[target.zones])
     out.append(_nearest(target.nearest_of, target.sqlglot))
+    out.append(_hash32(target.hash32, target.sqlglot))
     out.append(_binary_collation(target.binary_collation))
     out.append(_exact(target.exact_cast, target.sqlglot))
     out.append(_zoned_utc)

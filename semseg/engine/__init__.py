@@ -22,13 +22,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from semseg.errors import DataError, UsageError
+from semseg.spec import keyhash
 from semseg.sql import table as table_node
 from semseg.sql import table_sql
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Connection", "connect", "engine_dialect", "hide_password"]
+__all__ = [
+    "Connection",
+    "connect",
+    "engine_dialect",
+    "hide_password",
+    "register_sqlite_functions",
+]
 
 # URL scheme (before any '+driver') -> semseg dialect; the driver SQLAlchemy loads by default
 # where its own default is not the one semseg installs; the extra that installs the driver.
@@ -256,6 +263,16 @@ def _table_parts(table: str) -> tuple[str | None, str]:
     return (node.db or None), node.name
 
 
+def register_sqlite_functions(connection: Any) -> None:
+    """SQLite has no MD5: the portable hash's ``SEMSEG_MD5_32`` (``Target.hash32``) on a
+    sqlite3 connection, the same function as Python's ``keyhash.md5_32``."""
+
+    def md5_32(text: object) -> int | None:
+        return None if text is None else keyhash.md5_32(str(text))
+
+    connection.create_function("SEMSEG_MD5_32", 1, md5_32, deterministic=True)
+
+
 # --- the adapters --------------------------------------------------------------------------
 
 
@@ -280,6 +297,8 @@ class _SqlAlchemy:
             self.raw = self.engine.raw_connection()
         except Exception as err:  # noqa: BLE001 (a driver's own errors: any class)
             raise _fail(self.url, "connecting", err) from None
+        if self.dialect == "sqlite":
+            register_sqlite_functions(self.raw.driver_connection)
 
     def arrow(self, sql: str) -> pa.Table:
         cursor = self.raw.cursor()
