@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -556,7 +557,7 @@ def _hash32(template: str, dialect: str):
     def rewrite(node: exp.Expression) -> exp.Expression:
         if not (isinstance(node, exp.Anonymous) and node.name.upper() == HASH32):
             return node
-        written: exp.Expression = own.copy()
+        written = cast(exp.Expression, own.copy())
         for col in list(written.find_all(exp.Column)):
             if not col.table and col.name == "t":
                 col.replace(exp.paren(node.expressions[0].copy(), copy=False))
