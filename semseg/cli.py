@@ -393,12 +393,25 @@ def verify(
             "password is never shown; prefer the driver's own ways (e.g. PGPASSWORD).",
         ),
     ] = None,
+    sample: Annotated[
+        float | None,
+        typer.Option(
+            "--sample",
+            help="With --engine: read the rows of a deterministic sample of this fraction of "
+            "the keys (0 < F <= 1, picked on the engine by the portable hash); the checks that "
+            "recompute from the tables run on it, the others on every row of the model.",
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """Run the compiled SQL in DuckDB on sample data (or on --engine) and prove the
     segmentation right."""
+    if sample is not None and not 0 < sample <= 1:
+        raise UsageError(f"--sample {sample:g}: a fraction of the keys, above 0 and at most 1")
+    if sample is not None and engine is None:
+        raise UsageError("--sample picks keys on an engine: give --engine URL too")
     tables = _table_option(table or [])
     model_sql = read_text_file(sql, "--sql") if sql is not None else None
     names = [d.value for d in dialect] if dialect else None
@@ -408,7 +421,14 @@ def verify(
     try:
         reports = [
             run_verify(
-                spec_file, data, tables, names, model_sql=model_sql, as_of=when, engine=connection
+                spec_file,
+                data,
+                tables,
+                names,
+                model_sql=model_sql,
+                as_of=when,
+                engine=connection,
+                sample=sample,
             )
             for spec_file in specs
         ]

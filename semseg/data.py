@@ -21,10 +21,11 @@ from sqlglot import exp
 from semseg.compile import compile_spec, for_target, target_sql
 from semseg.compile.dialects import TARGETS
 from semseg.compile.plan import event_date
+from semseg.compile.portable import key_hash
 from semseg.engine import Connection
 from semseg.errors import DataError, Issue, UsageError
 from semseg.sample import DATASETS, table_paths
-from semseg.spec import SpecFile
+from semseg.spec import SpecFile, keyhash
 from semseg.spec.model import Spec
 from semseg.spec.time import as_of_problem, time_sources, uses_time, zoned_sources
 from semseg.spec.validate.snippets import joins_at, snippet_places
@@ -221,14 +222,35 @@ def connect(
     return con, DataSource(description or "tables given with --table", resolved)
 
 
+def keyed_tables(spec: Spec) -> dict[str, tuple[tuple, str]]:
+    """Tables keyed by the entity (populations and sources): table -> (the YAML path of its
+    ``table:``, its key column). With ``--sample`` these are read for the sampled keys only;
+    dimension tables (joins) whole."""
+    out: dict[str, tuple[tuple, str]] = {}
+    for at, pop in spec.populations:
+        out.setdefault(pop.table, ((*at, "table"), pop.key or spec.entity.key))
+    for name, src in spec.sources.items():
+        out.setdefault(src.table, (("sources", name, "table"), src.key or spec.entity.key))
+    return out
+
+
+_HASHABLE = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+    "UINTEGER", "UBIGINT", "VARCHAR",
+)  # fmt: skip
+
+
 def connect_engine(
-    spec_file: SpecFile, engine: Connection
+    spec_file: SpecFile, engine: Connection, sample: float | None = None
 ) -> tuple[duckdb.DuckDBPyConnection, DataSource]:
     """DuckDB holding a copy of every spec table read from ``engine`` (through Arrow), each
     column cast to the DuckDB type of its declared type on the engine (SQLite hands dates
     over as text): the data the proofs recompute from, the same rows the engine's model
-    reads. ``DataError`` names the spec line of a table the engine does not have."""
+    reads. ``sample``: the tables keyed by the entity are read for the keys the portable hash
+    puts in a sample of that fraction (``keyhash``), computed on the engine. ``DataError``
+    names the spec line of a table the engine does not have."""
     needed = spec_tables(spec_file)
+    keyed = keyed_tables(spec_file.spec) if sample is not None else {}
     con = duckdb.connect()
     problems: list[Issue] = []
     resolved: dict[str, str] = {}
@@ -244,8 +266,21 @@ def connect_engine(
                 )
             )
             continue
+        key = keyed[table][1] if table in keyed else None
+        kind = dict((n.lower(), k) for n, k in columns).get(key.lower()) if key else None
+        if key is not None and kind is not None and not kind.upper().startswith(_HASHABLE):
+            problems.append(
+                spec_file.marks.issue(
+                    keyed[table][0],
+                    f"--sample picks keys by their hash, and key column '{key}' of table "
+                    f"'{table}' is {kind}: an integer or text key has one text on every "
+                    "engine, other types do not",
+                    "cast the key to an integer or text upstream, or verify without --sample",
+                )
+            )
+            continue
         try:
-            _pull(con, engine, table, columns)
+            _pull(con, engine, table, columns, key, sample)
         except duckdb.Error as err:
             con.close()
             raise DataError(
@@ -263,15 +298,26 @@ def connect_engine(
     return con, DataSource(f"engine {engine.description}", resolved)
 
 
+def sampled(key: exp.Expression, fraction: float) -> exp.Expression:
+    """``key`` is in the sample of ``fraction`` (the portable hash, ``keyhash``)."""
+    below = exp.Literal.number(keyhash.threshold(fraction))
+    return exp.LT(this=key_hash(keyhash.SAMPLE_SALT, key), expression=below)
+
+
 def _pull(
     con: duckdb.DuckDBPyConnection,
     engine: Connection,
     table: str,
     columns: list[tuple[str, str | None]],
+    key: str | None = None,
+    sample: float | None = None,
 ) -> None:
-    """Copy ``table`` from the engine into DuckDB under the same (qualified) name."""
+    """Copy ``table`` from the engine into DuckDB under the same (qualified) name (only the
+    rows of sampled keys, with ``key`` and ``sample``)."""
     node = table_node(table)
     query = exp.select(*(exp.column(ident(name)) for name, _ in columns)).from_(node.copy())
+    if key is not None and sample is not None:
+        query = query.where(sampled(exp.column(ident(key)), sample))
     from_engine = engine.arrow(target_sql(query, TARGETS[engine.dialect], pretty=False))
     if node.db:
         schema = exp.Table(this=node.args["db"], db=node.args.get("catalog"))
@@ -690,10 +736,14 @@ def latest_event_date(con: duckdb.DuckDBPyConnection, spec_file: SpecFile) -> da
 
 
 def resolve_as_of(
-    spec_file: SpecFile, con: duckdb.DuckDBPyConnection, as_of: date | str | None = None
+    spec_file: SpecFile,
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | str | None = None,
+    rows: str = "the data",
 ) -> tuple[SpecFile, str]:
     """The spec with a concrete as-of date for this data, and a sentence saying where it came
-    from ('' when the model has no event time). ``as_of``: --as-of, over the spec's."""
+    from ('' when the model has no event time). ``as_of``: --as-of, over the spec's. ``rows``
+    names the rows the latest date is of, in that sentence."""
     spec_file = spec_file.with_as_of(as_of)
     spec = spec_file.spec
     if not uses_time(spec):
@@ -718,7 +768,7 @@ def resolve_as_of(
         )
     return (
         spec_file.with_as_of(latest),
-        f"as of {latest.isoformat()} (the latest event date in the data; --as-of sets another)",
+        f"as of {latest.isoformat()} (the latest event date in {rows}; --as-of sets another)",
     )
 
 
@@ -728,15 +778,22 @@ def open_session(
     tables: dict[str, Path] | None = None,
     as_of: date | str | None = None,
     engine: Connection | None = None,
+    sample: float | None = None,
 ) -> Session:
     """Connect (see ``connect``, or ``connect_engine`` for a copy of an engine's tables) and
     return the session that runs the model in it, with the spec's as-of date resolved for
     this data (``resolve_as_of``)."""
     if engine is not None and (data is not None or tables):
         raise UsageError("--engine reads the tables from the engine: leave out --data and --table")
-    con, source = connect_engine(spec_file, engine) if engine else connect(spec_file, data, tables)
+    if sample is not None and engine is None:
+        raise UsageError("--sample picks keys on an engine: give --engine URL too")
+    if engine is not None:
+        con, source = connect_engine(spec_file, engine, sample)
+    else:
+        con, source = connect(spec_file, data, tables)
     try:
-        resolved, note = resolve_as_of(spec_file, con, as_of)
+        rows = "the sampled rows" if sample is not None else "the data"
+        resolved, note = resolve_as_of(spec_file, con, as_of, rows)
     except BaseException:
         con.close()
         raise

@@ -52,9 +52,9 @@ def _source() -> duckdb.DuckDBPyConnection:
 
 
 def _query(dialect: str, table: str) -> str:
-    tree = exp.select(
-        exp.column("k"), exp.alias_(key_hash(SALT, exp.column("k")), "h")
-    ).from_(table)
+    tree = exp.select(exp.column("k"), exp.alias_(key_hash(SALT, exp.column("k")), "h")).from_(
+        table
+    )
     return target_sql(tree, TARGETS[dialect], pretty=False)
 
 

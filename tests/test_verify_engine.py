@@ -7,6 +7,7 @@ reads replaced by a copy with one changed row; a bound flipped) fails with the o
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from semseg.cli import app
 from semseg.compile import compile_spec
 from semseg.engine import hide_password, scrub
 from semseg.sample import table_paths
-from semseg.spec import find_specs, load_spec
+from semseg.spec import find_specs, keyhash, load_spec
 from tests.golden_regen import SPECS
 
 pytestmark = pytest.mark.engines
@@ -104,7 +105,8 @@ def _shadow_table(sample) -> None:
 
 
 def _prove(url: str, dialect: str, tmp_path: Path, specs: list[Path]) -> None:
-    """Every spec passes on the engine; both mutations fail with their key."""
+    """Every spec passes on the engine; both mutations fail with their key; and the same
+    with ``--sample``, whose keys are Python's."""
     for spec in specs:
         code, report = _verify(url, spec)
         assert code == 0 and report["passed"], (spec.name, _failed(report))
@@ -116,6 +118,42 @@ def _prove(url: str, dialect: str, tmp_path: Path, specs: list[Path]) -> None:
         failed = _failed(report)
         assert code == 1 and check in failed, (path.name, failed)
         assert not key or any(e.startswith(f"{key}:") for e in failed[check]), failed[check]
+    _prove_sample(url, dialect, tmp_path, sample)
+
+
+def _customers(sample) -> list[str]:
+    return [
+        r[0] for r in sample.execute("SELECT unified_customer_id FROM int_customers").fetchall()
+    ]
+
+
+def _sample_fraction(customer: str) -> float:
+    """A fraction whose sample holds ``customer`` (and about a third of the keys or more)."""
+    needed = (keyhash.key_hash(keyhash.SAMPLE_SALT, customer) + 1) / keyhash.SCALE
+    return max(0.3, math.ceil(needed * 100) / 100)
+
+
+def _prove_sample(url: str, dialect: str, tmp_path: Path, sample) -> None:
+    """``--sample F``: the engine reads the rows of Python's keys (the report's count is
+    Python's), the recomputing checks say [sample], the specs pass, and a changed line of a
+    sampled customer still fails naming it."""
+    customer, _ = _shifted_customer(sample)
+    fraction = _sample_fraction(customer)
+    customers = _customers(sample)
+    below = keyhash.threshold(fraction)
+    want = sum(keyhash.key_hash(keyhash.SAMPLE_SALT, c) < below for c in customers)
+    for spec in (OFFER, SPECS / "offer_trend.yml"):
+        code, report = _verify(url, spec, "--sample", str(fraction))
+        assert code == 0 and report["passed"], (spec.name, _failed(report))
+        assert f"sample: {want:,} of {len(customers):,} keys" in report["engine"], report["engine"]
+        marked = {c["name"] for c in report["checks"] if c["description"].startswith("[sample]")}
+        assert {"population"} < marked and all(
+            n.startswith(("population", "metrics:", "time:")) for n in marked
+        ), marked
+    shadow, check, key = _mutations(sample, dialect, tmp_path)[0]
+    code, report = _verify(url, OFFER, "--sql", str(shadow), "--sample", str(fraction))
+    failed = _failed(report)
+    assert code == 1 and any(e.startswith(f"{key}:") for e in failed[check]), failed
 
 
 # --- the engines -------------------------------------------------------------------------------
@@ -202,6 +240,20 @@ def test_clickhouse(tmp_path):
             env={**os.environ, "NO_COLOR": "1"},
         )
         assert done.returncode == 0, (spec.name, done.stdout[-3000:], done.stderr[-2000:])
+    customer, _ = _shifted_customer(sample)
+    fraction = _sample_fraction(customer)
+    done = subprocess.run(
+        [sys.executable, "-c", script, "verify", str(OFFER), "--engine", url, "--sample",
+         str(fraction), "-d", "duckdb", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    customers = _customers(sample)
+    want = sum(
+        keyhash.key_hash(keyhash.SAMPLE_SALT, c) < keyhash.threshold(fraction) for c in customers
+    )
+    assert done.returncode == 0 and f"sample: {want:,} of" in report["engine"], report["engine"]
     for path, check, key in _mutations(sample, "clickhouse", tmp_path):
         done = subprocess.run(
             [sys.executable, "-c", script, "verify", str(OFFER), "--engine", url, "--sql",
@@ -253,3 +305,52 @@ def test_a_table_the_engine_lacks_is_named_at_its_line(tmp_path):
     done = runner.invoke(app, ["verify", str(OFFER), "--engine", f"sqlite:///{path}"])
     assert done.exit_code == 1, done.output
     assert "offer_seeker.yml:9:" in done.output and "table 'int_customers' not found" in done.output
+
+
+def test_sample_needs_an_engine_and_a_fraction():
+    for args, said in (
+        (["--sample", "0.1"], "give --engine URL too"),
+        (["--engine", "sqlite:///x.db", "--sample", "0"], "above 0 and at most 1"),
+        (["--engine", "sqlite:///x.db", "--sample", "1.5"], "above 0 and at most 1"),
+    ):
+        done = runner.invoke(app, ["verify", str(OFFER), *args])
+        assert done.exit_code == 2 and said in done.output, done.output
+
+
+def test_sample_refuses_a_key_without_one_text(tmp_path):
+    """A DECIMAL key has no one text on every engine: --sample refuses it at its line."""
+    import sqlite3
+
+    db = tmp_path / "k.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE orders (customer_id DECIMAL(10, 2), amount DOUBLE)")
+    con.execute("INSERT INTO orders VALUES (1.5, 10)")
+    con.commit()
+    con.close()
+    spec = tmp_path / "k.yml"
+    spec.write_text(
+        textwrap.dedent("""\
+            version: 1
+            name: k
+            entity: {name: customer, key: customer_id}
+            sources:
+              orders: {table: orders}
+            metrics:
+              spend: {source: orders, agg: sum, expr: amount}
+            segmentations:
+              s:
+                by: spend
+                segments:
+                  - {label: Big, min: 5}
+                  - {label: Small, else: true}
+            """),
+        encoding="utf-8",
+    )
+    done = runner.invoke(
+        app, ["verify", str(spec), "--engine", f"sqlite:///{db}", "--sample", "0.5"]
+    )
+    assert done.exit_code == 1, done.output
+    assert "k.yml:5:" in done.output and "is DECIMAL(10, 2)" in done.output, done.output
+    assert "integer or text" in done.output
+    whole = runner.invoke(app, ["verify", str(spec), "--engine", f"sqlite:///{db}", "-d", "duckdb"])
+    assert whole.exit_code == 0, whole.output

@@ -353,7 +353,7 @@ class _DuckDB:
         import duckdb
 
         try:
-            return self.con.execute(sql).to_arrow_table()
+            return self.con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
             raise _fail(self.url, "the query", err) from None
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -18,16 +19,16 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from semseg.compile import canonical_query, compile_spec, refusals
+from semseg.compile import canonical_query, compile_spec, refusals, target_sql
 from semseg.compile.dialects import TARGETS, get_target
-from semseg.data import open_session
+from semseg.data import open_session, sampled
 from semseg.engine import Connection
 from semseg.errors import CompileError, DataError, SemsegError
 from semseg.progress import terminal_progress
 from semseg.spec import SpecFile
 from semseg.spec.graph import segment_labels
+from semseg.sql import ident, sql_literal, table_sql
 from semseg.sql import name_sql as q
-from semseg.sql import sql_literal, table_sql
 from semseg.verify.checks import (
     grain_check,
     key_checks,
@@ -68,13 +69,17 @@ def verify(
     model_sql: str | None = None,
     as_of: date | str | None = None,
     engine: Connection | None = None,
+    sample: float | None = None,
 ) -> VerifyReport:
     """Run the model and every check; ``DataError`` when data does not fit the spec.
 
     ``model_sql`` replaces the compiled model by another DuckDB query (e.g. a hand-written
     one) so that it is proven against the spec instead. ``engine``: the model runs there, in
     its dialect (``model_sql`` then is in that dialect), over the engine's tables; the proofs
-    run here in DuckDB over a copy of the same tables read from the engine.
+    run here in DuckDB over a copy of the same tables read from the engine. ``sample``
+    (with ``engine``): those tables are read for the keys the portable hash puts in a sample
+    of this fraction; the proofs that recompute from them (population, metrics, time) run on
+    the model's rows of those keys, the others on every row of the model.
     """
     spec = spec_file.spec
     show = progress or terminal_progress()
@@ -82,7 +87,7 @@ def verify(
     t0 = time.perf_counter()
     if engine is not None:
         show(f"reading the spec's tables from {engine.description}…")
-    session = open_session(spec_file, data, tables, as_of, engine=engine)
+    session = open_session(spec_file, data, tables, as_of, engine=engine, sample=sample)
     spec_file = session.spec_file  # with its as-of date resolved for this data
     spec = spec_file.spec
     if session.as_of_note:
@@ -113,14 +118,20 @@ def verify(
             not dialects,
             engine.dialect if engine is not None else None,
         )
-        engine_note = ""
+        engine_note, rows_of_sample, in_time_against = "", RESULT, RESULT
         if engine is not None:
-            engine_note = _engine_note(con, engine, session.source.tables, model_sql is not None)
             on_engine = model_sql or compile_spec(spec_file, engine.dialect, canonical=canonical)
             show(f"running the model on {engine.description}…")
             session.load_result(engine.arrow(on_engine), local, RESULT)
             if model_sql is not None:
                 sql = None  # the engine's own query: no DuckDB form to re-run in time
+            if sample is not None:
+                rows_of_sample = _sampled_rows(con, spec, sample)
+                if sql is not None:  # the time check compares within the sample
+                    in_time_against = session.load(sql, SAMPLE_MODEL)
+            engine_note = _engine_note(
+                con, engine, session.source.tables, model_sql is not None, sample
+            )
         else:
             assert sql is not None
             session.load(sql, RESULT, hand_written=model_sql is not None)
@@ -135,21 +146,32 @@ def verify(
         # one (recomputing metrics from the sources) runs alone, with its own progress line.
         light = [
             grain_check(spec),
-            population_check(spec),
+            population_check(spec, rows_of_sample),
             *(check for _, check in key_checks(spec)),
             *segmentation_checks(spec_file),
         ]
-        heavy = metric_checks(spec, numeric)
+        heavy = metric_checks(spec, numeric, rows_of_sample)
         total = len(light) + len(heavy)
         show(f"[1-{len(light)}/{total}] {', '.join(c.name for c in light)}…")
         results = _run_checks(con, light)
         for i, check in enumerate(heavy, len(light) + 1):
             show(f"[{i}/{total}] {check.name}…")
             results += _run_checks(con, [check])
-        in_time = point_in_time_check(con, spec, sql, numeric) if sql is not None else None
+        in_time = (
+            point_in_time_check(con, spec, sql, numeric, in_time_against)
+            if sql is not None
+            else None
+        )
         if in_time is not None:
             show("[time] running the model with events after the as-of date…")
             results.append(in_time)
+        if sample is not None:
+            results = [
+                replace(r, description=f"[sample] {r.description}")
+                if r.name.startswith(ON_SAMPLE)
+                else r
+                for r in results
+            ]
         results += _spec_checks(con, spec_file, rows)
         seconds["checks"] = time.perf_counter() - t0
         clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
@@ -158,8 +180,9 @@ def verify(
             for name in clusters:
                 show(f"applying {name}'s model to every row outside SQL…")
                 results.append(rule_check(session, name))
-                show(f"refitting {name} locally to check the agreement…")
-                results.append(agreement_check(session, name))
+                if sample is None:  # a refit needs every row: not on a sample
+                    show(f"refitting {name} locally to check the agreement…")
+                    results.append(agreement_check(session, name))
             seconds["agreement"] = time.perf_counter() - t0
         distribution = _distribution(con, spec_file, rows, numeric)
         t0 = time.perf_counter()
@@ -184,16 +207,41 @@ def verify(
     )
 
 
-def _engine_note(con, engine: Connection, tables: dict[str, str], hand_written: bool) -> str:
-    """Where the model ran, and which rows the proofs covered (every row of each table)."""
+SAMPLED = "semseg_result_sampled"  # the model's rows of the sampled keys (--sample)
+SAMPLE_MODEL = "semseg_sample_model"  # the DuckDB model over the sampled tables (time check)
+ON_SAMPLE = ("population", "metrics:", "time:")  # the checks that recompute from tables
+
+
+def _sampled_rows(con, spec, fraction: float) -> str:
+    """The model's rows whose key is in the sample (the same hash the engine filtered its
+    tables with, here in DuckDB's SQL), as TEMP table ``SAMPLED``."""
+    key = exp.column(ident(spec.entity.key))
+    keep = target_sql(sampled(key, fraction), TARGETS["duckdb"], pretty=False)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SAMPLED} AS SELECT * FROM {RESULT} WHERE {keep}")
+    return SAMPLED
+
+
+def _engine_note(
+    con, engine: Connection, tables: dict[str, str], hand_written: bool, sample: float | None
+) -> str:
+    """Where the model ran, and which rows the proofs covered."""
     counts = []
     for table in tables:
         n = (con.execute(f"SELECT COUNT(*) FROM {table_sql(table)}").fetchone() or (0,))[0]
         counts.append(f"{table} {n:,}")
     what = "your --sql model" if hand_written else f"the model compiled for {engine.dialect}"
+    if sample is None:
+        return (
+            f"model: {what}, run on the engine; proofs: here in DuckDB, over every row of the "
+            f"engine's tables ({', '.join(counts)})"
+        )
+    total = (con.execute(f"SELECT COUNT(*) FROM {RESULT}").fetchone() or (0,))[0]
+    kept = (con.execute(f"SELECT COUNT(*) FROM {SAMPLED}").fetchone() or (0,))[0]
     return (
-        f"model: {what}, run on the engine; proofs: here in DuckDB, over every row of the "
-        f"engine's tables ({', '.join(counts)})"
+        f"model: {what}, run on the engine over all its rows; sample: {kept:,} of {total:,} "
+        f"keys (--sample {sample:g}, the portable hash); the checks marked [sample] ran on "
+        f"those keys and the rows read for them ({', '.join(counts)}), the others on every "
+        "row of the model; the cluster refit needs every row and is not run"
     )
 
 

@@ -70,14 +70,16 @@ def grain_check(spec: Spec) -> CheckSQL:
     )
 
 
-def population_check(spec: Spec) -> CheckSQL:
+def population_check(spec: Spec, rows: str = RESULT) -> CheckSQL:
+    """The model's keys (of ``rows``: the result, or with ``verify --sample`` its rows of the
+    sampled keys) are the population's (of the tables as read: sampled with them)."""
     key = q(spec.entity.key)
     what = "population member" if spec.population else "key with source rows"
     return CheckSQL(
         "population",
         f"every {what} present, and no other key",
         f"WITH semseg__expected AS ({_expected_keys(spec)}), "
-        f"semseg__got AS (SELECT {key} AS {KEY} FROM {RESULT} WHERE {key} IS NOT NULL) "
+        f"semseg__got AS (SELECT {key} AS {KEY} FROM {rows} WHERE {key} IS NOT NULL) "
         f"SELECT CAST(COALESCE(e.{KEY}, g.{KEY}) AS VARCHAR), CASE WHEN g.{KEY} IS NULL THEN "
         f"'missing from the model' ELSE 'not expected (not in the population)' END "
         f"FROM semseg__expected e FULL JOIN semseg__got g ON e.{KEY} = g.{KEY} "
@@ -284,12 +286,14 @@ def _nan_missing(value: str, places: int | None) -> str:
     return f"(CASE WHEN isnan(CAST({value} AS DOUBLE)) THEN NULL ELSE {value} END)"
 
 
-def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
+def metric_checks(spec: Spec, numeric: dict[str, bool], rows: str = RESULT) -> list[CheckSQL]:
     """Metrics recomputed straight from each source, a shape of their own.
 
     The compiler aggregates with CASE inside the aggregate (and splits conditional distinct
     counts off); here every metric with a ``where`` is aggregated on its own over exactly the
-    rows its ``where`` keeps, the others together, and all are joined once to the result.
+    rows its ``where`` keeps, the others together, and all are joined once to the result
+    (``rows``: with ``verify --sample``, its rows of the sampled keys, whose source rows are
+    the ones read). Derived metrics are checked on every row of the result.
     """
     key = q(spec.entity.key)
     checks = []
@@ -393,7 +397,7 @@ def metric_checks(spec: Spec, numeric: dict[str, bool]) -> list[CheckSQL]:
             f", r.{q(m)} AS {q(m)}, {expected_of[m]} AS {_expected(m)}" for m in names
         )
         ctes.append(
-            f"semseg__joined AS MATERIALIZED (SELECT r.{key} AS {KEY}{columns} FROM {RESULT} r "
+            f"semseg__joined AS MATERIALIZED (SELECT r.{key} AS {KEY}{columns} FROM {rows} r "
             + " ".join(joins)
             + ")"
         )

@@ -119,13 +119,19 @@ def _future_view(con, spec: Spec, table: str, sources: list[str], name: str) -> 
 
 
 def point_in_time_check(
-    con: duckdb.DuckDBPyConnection, spec: Spec, model_sql: str, numeric: dict[str, bool]
+    con: duckdb.DuckDBPyConnection,
+    spec: Spec,
+    model_sql: str,
+    numeric: dict[str, bool],
+    against: str = RESULT,
 ) -> CheckResult | None:
     """The model over its sources plus events dated after the as-of date equals the model.
 
     The tables of sources with an event time are replaced, in the model's own (DuckDB) SQL,
     by views that add a copy of every row dated the day after the as-of date and one a year
-    later; every output column must be the same for every key.
+    later; every output column must be the same for every key, as in ``against`` (the
+    model's result; with ``verify --sample``, the same SQL's result over the sampled rows,
+    whose tiers are the sample's).
     """
     timed = time_sources(spec)
     if not timed:
@@ -152,7 +158,7 @@ def point_in_time_check(
         f"NOT {same(f'r.{q(c)}', f'f.{q(c)}', numeric.get(c, False))}" for c in columns
     )
     found = con.execute(
-        f"SELECT CAST(COALESCE(r.{key}, f.{key}) AS VARCHAR) FROM {RESULT} r "
+        f"SELECT CAST(COALESCE(r.{key}, f.{key}) AS VARCHAR) FROM {against} r "
         f"FULL JOIN semseg__future f ON r.{key} IS NOT DISTINCT FROM f.{key} "
         f"WHERE r.{key} IS DISTINCT FROM f.{key} OR {differs or 'FALSE'} ORDER BY 1"
     ).fetchall()
