@@ -8,6 +8,7 @@ check, 2 a usage error (typer's own included).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import json
@@ -140,6 +141,26 @@ def _main(
 
 
 VAR_HELP = "NAME=VALUE: set a parameter of the spec (repeatable)."
+
+
+ENGINE_HELP = (
+    "Run the model on your engine (a URL: postgresql://user@host/db, mysql://..., "
+    "sqlite:///file.db, chdb:///path, spark://local[2], snowflake://... see docs/engines/). "
+    "The password is never shown; prefer the driver's own ways (e.g. PGPASSWORD)."
+)
+SAMPLE_HELP = (
+    "With --engine: only the rows of a deterministic sample of this fraction of the keys "
+    "(0 < F <= 1, picked on the engine by the portable hash)."
+)
+
+
+def _engine_options(engine: str | None, sample: float | None):
+    """The engine connection of --engine (None without it), after checking --sample."""
+    if sample is not None and not 0 < sample <= 1:
+        raise UsageError(f"--sample {sample:g}: a fraction of the keys, above 0 and at most 1")
+    if sample is not None and engine is None:
+        raise UsageError("--sample picks keys on an engine: give --engine URL too")
+    return connect_engine(engine) if engine is not None else None
 
 
 def variables(values: list[str] | None) -> dict[str, str]:
@@ -387,19 +408,15 @@ def verify(
         str | None,
         typer.Option(
             "--engine",
-            help="Run the model on your engine (a URL: postgresql://user@host/db, "
-            "mysql://..., sqlite:///file.db, chdb:///path, spark://local[2], snowflake://... "
-            "see docs/engines/) and prove it here over the same tables read from it. The "
-            "password is never shown; prefer the driver's own ways (e.g. PGPASSWORD).",
+            help=ENGINE_HELP + " The proofs run here over the same tables read from it.",
         ),
     ] = None,
     sample: Annotated[
         float | None,
         typer.Option(
             "--sample",
-            help="With --engine: read the rows of a deterministic sample of this fraction of "
-            "the keys (0 < F <= 1, picked on the engine by the portable hash); the checks that "
-            "recompute from the tables run on it, the others on every row of the model.",
+            help=SAMPLE_HELP + " The checks that recompute from the tables run on it, the "
+            "others on every row of the model.",
         ),
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
@@ -408,16 +425,12 @@ def verify(
 ) -> None:
     """Run the compiled SQL in DuckDB on sample data (or on --engine) and prove the
     segmentation right."""
-    if sample is not None and not 0 < sample <= 1:
-        raise UsageError(f"--sample {sample:g}: a fraction of the keys, above 0 and at most 1")
-    if sample is not None and engine is None:
-        raise UsageError("--sample picks keys on an engine: give --engine URL too")
     tables = _table_option(table or [])
     model_sql = read_text_file(sql, "--sql") if sql is not None else None
     names = [d.value for d in dialect] if dialect else None
     when = _as_of(as_of)
     specs = load_all(spec, variables(var))
-    connection = connect_engine(engine) if engine is not None else None
+    connection = _engine_options(engine, sample)
     try:
         reports = [
             run_verify(
@@ -497,6 +510,14 @@ def cluster(
             "model being replaced (names in cluster.names then need checking)."
         ),
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help=ENGINE_HELP + " The feature query runs there; only feature rows come back.",
+        ),
+    ] = None,
+    sample: Annotated[float | None, typer.Option("--sample", help=SAMPLE_HELP)] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
@@ -517,7 +538,13 @@ def cluster(
             f"({', '.join(names)}): pass --segmentation too"
         )
     results = []
-    with open_session(spec_file, data, tables, when) as session:
+    connection = _engine_options(engine, sample)
+    with (
+        contextlib.closing(connection) if connection is not None else contextlib.nullcontext(),
+        open_session(
+            spec_file, data, tables, when, connection, sample, rows=connection is None
+        ) as session,
+    ):
         if session.as_of_note and format is not Format.json:
             typer.echo(session.as_of_note)
         for name in names:
@@ -615,6 +642,14 @@ def profile(
             "segment and column, for spreadsheets).",
         ),
     ] = TableFormat.text,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help=ENGINE_HELP + " The index table is computed here from the model's result.",
+        ),
+    ] = None,
+    sample: Annotated[float | None, typer.Option("--sample", help=SAMPLE_HELP)] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
@@ -641,16 +676,20 @@ def profile(
         return
     if html is not None:
         preflight(html, force)  # before the run, not after it
-    result = run_profile(
-        spec_file,
-        name,
-        data,
-        _table_option(table or []),
-        overlays,
-        baseline.value,
-        projection=html is not None,
-        as_of=when,
-    )
+    connection = _engine_options(engine, sample)
+    with contextlib.closing(connection) if connection else contextlib.nullcontext():
+        result = run_profile(
+            spec_file,
+            name,
+            data,
+            _table_option(table or []),
+            overlays,
+            baseline.value,
+            projection=html is not None,
+            as_of=when,
+            engine=connection,
+            sample=sample,
+        )
     rendered = {TableFormat.json: render_json, TableFormat.csv: render_csv}
     typer.echo(rendered.get(format, render_terminal)(result), nl=False)
     if html is not None:

@@ -18,7 +18,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from semseg.compile import compile_spec, for_target, target_sql
+from semseg.compile import compile_spec, for_target, model_tree, target_sql
 from semseg.compile.dialects import TARGETS
 from semseg.compile.plan import event_date
 from semseg.compile.portable import key_hash
@@ -241,14 +241,15 @@ _HASHABLE = (
 
 
 def connect_engine(
-    spec_file: SpecFile, engine: Connection, sample: float | None = None
+    spec_file: SpecFile, engine: Connection, sample: float | None = None, rows: bool = True
 ) -> tuple[duckdb.DuckDBPyConnection, DataSource]:
     """DuckDB holding a copy of every spec table read from ``engine`` (through Arrow), each
     column cast to the DuckDB type of its declared type on the engine (SQLite hands dates
     over as text): the data the proofs recompute from, the same rows the engine's model
     reads. ``sample``: the tables keyed by the entity are read for the keys the portable hash
-    puts in a sample of that fraction (``keyhash``), computed on the engine. ``DataError``
-    names the spec line of a table the engine does not have."""
+    puts in a sample of that fraction (``keyhash``), computed on the engine. ``rows=False``:
+    the tables' columns only (no row leaves the engine: the model runs there, ``Session``).
+    ``DataError`` names the spec line of a table the engine does not have."""
     needed = spec_tables(spec_file)
     keyed = keyed_tables(spec_file.spec) if sample is not None else {}
     con = duckdb.connect()
@@ -280,7 +281,7 @@ def connect_engine(
             )
             continue
         try:
-            _pull(con, engine, table, columns, key, sample)
+            _pull(con, engine, table, columns, key, sample, rows)
         except duckdb.Error as err:
             con.close()
             raise DataError(
@@ -311,12 +312,15 @@ def _pull(
     columns: list[tuple[str, str | None]],
     key: str | None = None,
     sample: float | None = None,
+    rows: bool = True,
 ) -> None:
     """Copy ``table`` from the engine into DuckDB under the same (qualified) name (only the
-    rows of sampled keys, with ``key`` and ``sample``)."""
+    rows of sampled keys, with ``key`` and ``sample``; none, without ``rows``)."""
     node = table_node(table)
     query = exp.select(*(exp.column(ident(name)) for name, _ in columns)).from_(node.copy())
-    if key is not None and sample is not None:
+    if not rows:
+        query = query.where(exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0)))
+    elif key is not None and sample is not None:
         query = query.where(sampled(exp.column(ident(key)), sample))
     from_engine = engine.arrow(target_sql(query, TARGETS[engine.dialect], pretty=False))
     if node.db:
@@ -574,6 +578,8 @@ class Session:
     source: DataSource
     made: dict[str, str] = field(default_factory=dict)
     as_of_note: str = ""  # where the as-of date came from ('' without event time)
+    engine: Connection | None = None  # the model runs there (``--engine``), else here
+    sample: float | None = None  # with engine: only the model's rows of the sampled keys
 
     def model(self, clusters: bool = True) -> str:
         """The table holding the model (``clusters=False``: without cluster segmentations)."""
@@ -581,7 +587,7 @@ class Session:
         if table not in self.made:
             segmentations = self.spec_file.spec.segmentations
             kept = {n: s for n, s in segmentations.items() if clusters or s.kind != "cluster"}
-            self.load(compile_spec(self._with(kept), "duckdb"), table)
+            self._run(self._with(kept), table)
         return table
 
     def cluster_labels(self, segmentation: str) -> str:
@@ -589,7 +595,25 @@ class Session:
         it is now (run again on every call: ``semseg cluster`` has just written that file, and
         the spec's other cluster segmentations may not have a model yet)."""
         kept = {segmentation: self.spec_file.spec.segmentations[segmentation]}
-        return self.load(compile_spec(self._with(kept), "duckdb"), CLUSTER_TABLE)
+        return self._run(self._with(kept), CLUSTER_TABLE)
+
+    def _run(self, spec_file: SpecFile, table: str) -> str:
+        """Run the model of ``spec_file`` here (DuckDB), or on the engine: compiled for its
+        dialect, only the rows of the sampled keys leaving it with ``sample`` (the filter is
+        the engine's own SQL, ``sampled``), read in the types the DuckDB model has."""
+        local = compile_spec(spec_file, "duckdb")
+        if self.engine is None:
+            return self.load(local, table)
+        tree = model_tree(spec_file.spec, TARGETS[self.engine.dialect], spec_path=spec_file.path)
+        if self.sample is not None:
+            key = exp.column(ident(spec_file.spec.entity.key), table="semseg__model")
+            tree = (
+                exp.select("*")
+                .from_(exp.Subquery(this=tree, alias=exp.TableAlias(this=ident("semseg__model"))))
+                .where(sampled(key, self.sample))
+            )
+        sql = target_sql(tree, TARGETS[self.engine.dialect])
+        return self.load_result(self.engine.arrow(sql), local, table)
 
     def _with(self, segmentations: dict[str, Any]) -> SpecFile:
         """The spec with only these segmentations (its metrics need none of them)."""
@@ -779,6 +803,7 @@ def open_session(
     as_of: date | str | None = None,
     engine: Connection | None = None,
     sample: float | None = None,
+    rows: bool = True,
 ) -> Session:
     """Connect (see ``connect``, or ``connect_engine`` for a copy of an engine's tables) and
     return the session that runs the model in it, with the spec's as-of date resolved for
@@ -787,17 +812,25 @@ def open_session(
         raise UsageError("--engine reads the tables from the engine: leave out --data and --table")
     if sample is not None and engine is None:
         raise UsageError("--sample picks keys on an engine: give --engine URL too")
+    if not rows and uses_time(spec_file.spec):
+        wanted = spec_file.with_as_of(as_of).spec.as_of
+        if not (isinstance(wanted, date) or wanted == "today"):
+            raise UsageError(
+                f"{spec_file.path}: with --engine the events stay on the engine, so the latest "
+                "event date is not known here: pass --as-of YYYY-MM-DD (or set as_of: in the "
+                "spec)"
+            )
     if engine is not None:
-        con, source = connect_engine(spec_file, engine, sample)
+        con, source = connect_engine(spec_file, engine, sample, rows)
     else:
         con, source = connect(spec_file, data, tables)
     try:
-        rows = "the sampled rows" if sample is not None else "the data"
-        resolved, note = resolve_as_of(spec_file, con, as_of, rows)
+        which = "the sampled rows" if sample is not None else "the data"
+        resolved, note = resolve_as_of(spec_file, con, as_of, which)
     except BaseException:
         con.close()
         raise
-    return Session(resolved, con, source, as_of_note=note)
+    return Session(resolved, con, source, as_of_note=note, engine=engine, sample=sample)
 
 
 def _one_query(sql: str, spec_file: SpecFile) -> None:

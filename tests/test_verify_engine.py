@@ -354,3 +354,84 @@ def test_sample_refuses_a_key_without_one_text(tmp_path):
     assert "integer or text" in done.output
     whole = runner.invoke(app, ["verify", str(spec), "--engine", f"sqlite:///{db}", "-d", "duckdb"])
     assert whole.exit_code == 0, whole.output
+
+
+# --- fitting from an engine ----------------------------------------------------------------------
+
+
+def test_a_cluster_spec_fits_from_an_engine_and_verifies_there(postgres_engine, tmp_path):
+    """``semseg cluster --engine``: the feature query runs on PostgreSQL and the fit is the
+    committed model byte for byte; verify --engine then proves it there (agreement included).
+    With ``--sample`` only the feature rows of the sampled keys come back (Python's keys)."""
+    import shutil
+
+    _load(postgres_engine)
+    url = f"postgresql://postgres@/postgres?host={postgres_engine.tmp}&port=5432"
+    spec = tmp_path / "olist_personas.yml"
+    shutil.copy(SPECS / "olist_personas.yml", spec)
+    model = SPECS / "olist_personas.persona.model.json"
+    shutil.copy(model, tmp_path / model.name)
+    done = runner.invoke(app, ["cluster", str(spec), "--engine", url, "--format", "json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["unchanged"] is True
+    assert (tmp_path / model.name).read_bytes() == model.read_bytes()
+    code, report = _verify(url, spec, "-d", "duckdb")
+    assert code == 0 and "agreement:persona" in {c["name"] for c in report["checks"]}, report
+    # a sample: the spec without names (a half may not find every named cluster)
+    text = spec.read_text(encoding="utf-8")
+    unnamed = tmp_path / "unnamed.yml"
+    unnamed.write_text(text[: text.index("      # Named after")], encoding="utf-8")
+    half = tmp_path / "half.json"
+    done = runner.invoke(
+        app,
+        ["cluster", str(unnamed), "--engine", url, "--sample", "0.5", "--model", str(half),
+         "--format", "json"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    counts = _sample().execute(
+        "SELECT c.customer_id, COUNT(DISTINCT o.order_id) FROM customers c "
+        "LEFT JOIN market_orders o ON o.customer_id = c.customer_id GROUP BY 1"
+    )
+    repeat = [k for k, n in counts.fetchall() if n > 1]  # cluster.where: no_orders > 1
+    below = keyhash.threshold(0.5)
+    want = sum(keyhash.key_hash(keyhash.SAMPLE_SALT, k) < below for k in repeat)
+    assert 0 < want < len(repeat) and json.loads(done.stdout)["rows"] == want
+
+
+def test_fitting_from_an_engine_without_a_date_asks_for_one(tmp_path):
+    """With --engine the events stay on the engine, so the latest event date is not known
+    here: a timed spec without an as-of date is a usage error saying to pass --as-of."""
+    import sqlite3
+
+    db = tmp_path / "e.db"
+    sqlite3.connect(db).close()
+    spec = tmp_path / "timed.yml"
+    text = (SPECS / "olist_personas.yml").read_text(encoding="utf-8")
+    spec.write_text(
+        text.replace("    table: market_orders\n", "    table: market_orders\n    time: day\n"),
+        encoding="utf-8",
+    )
+    done = runner.invoke(app, ["cluster", str(spec), "--engine", f"sqlite:///{db}"])
+    assert done.exit_code == 2 and "pass --as-of YYYY-MM-DD" in done.output, done.output
+
+
+def test_profile_from_an_engine_is_the_local_profile(tmp_path):
+    """``semseg profile --engine``: the model runs on SQLite, the index is computed here from
+    its result, and it is the profile of the same data run locally, record for record."""
+    from tests.engines.sqlite import SqliteEngine
+
+    path = tmp_path / "shop.db"
+    engine = SqliteEngine(str(path))
+    try:
+        _load(engine)
+    finally:
+        engine.close()
+    args = ["profile", str(OFFER), "--overlay", "total_discount_amount", "--format", "json"]
+    there = runner.invoke(app, [*args, "--engine", f"sqlite:///{path}"])
+    here = runner.invoke(app, args)
+    assert there.exit_code == 0 and here.exit_code == 0, there.output
+    assert json.loads(there.stdout)["rows"] == json.loads(here.stdout)["rows"]
+    half = runner.invoke(app, [*args, "--engine", f"sqlite:///{path}", "--sample", "0.5"])
+    customers = _customers(_sample())
+    want = sum(keyhash.key_hash(keyhash.SAMPLE_SALT, c) < keyhash.threshold(0.5) for c in customers)
+    assert json.loads(half.stdout)["population"] == want

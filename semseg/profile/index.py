@@ -28,6 +28,7 @@ from semseg.compile import canonical_query, target_sql
 from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import get_target
 from semseg.data import Session, open_session
+from semseg.engine import Connection
 from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.model import Agg, Metric
@@ -436,9 +437,13 @@ def profile(
     baseline: str = "population",
     projection: bool = False,
     as_of: date | str | None = None,
+    engine: Connection | None = None,
+    sample: float | None = None,
 ) -> Profile:
-    """Compute the index table in DuckDB; ``projection`` adds a 2-D PCA of clustered rows."""
-    session = open_session(spec_file, data, tables, as_of)
+    """Compute the index table in DuckDB; ``projection`` adds a 2-D PCA of clustered rows.
+    ``engine``: the model runs there and its result (one row per key; with ``sample``, of the
+    sampled keys) is what the index is computed from here; no event leaves the engine."""
+    session = open_session(spec_file, data, tables, as_of, engine, sample, rows=engine is None)
     spec_file = session.spec_file  # its as-of date resolved for this data
     try:
         first = _plan(spec_file, segmentation, overlays)
