@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ import sqlglot
 from sqlglot import exp
 
 from semseg.cluster.features import model_space, pull
-from semseg.compile import canonical_query, target_sql
+from semseg.compile import canonical_query, compile_spec, target_sql
 from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import get_target
 from semseg.data import Session, open_session
@@ -422,8 +423,27 @@ class Profile:
         return [Column(m, c, k, g, self.better.get(m)) for (m, c, k), g in seen.items()]
 
 
-def _text_metrics(session: Session, metrics: list[str]) -> set[str]:
-    cur = session.con.execute(f"SELECT * FROM {session.model()} LIMIT 0")
+_COUNTS = ("segment_order", "size", "known", "category_order")
+
+
+def _index_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An index row as an engine hands it over, in the types DuckDB's has: names in lower
+    case (Snowflake's are upper), counts as int, numbers as float (MySQL's AVG is a
+    DECIMAL)."""
+    out = {}
+    for name, value in row.items():
+        name = name.lower()
+        if isinstance(value, Decimal):
+            value = int(value) if name in _COUNTS else float(value)
+        out[name] = value
+    return out
+
+
+def _text_metrics(session: Session, metrics: list[str], model_sql: str | None = None) -> set[str]:
+    """The metrics whose model column is text (from ``model_sql``'s columns, or the session
+    model's)."""
+    relation = f"({model_sql})" if model_sql is not None else session.model()
+    cur = session.con.execute(f"SELECT * FROM {relation} LIMIT 0")
     types = {d[0]: str(d[1]).upper() for d in cur.description}
     return {m for m in metrics if types.get(m, "") in ("VARCHAR", "STRING")}
 
@@ -441,17 +461,26 @@ def profile(
     sample: float | None = None,
 ) -> Profile:
     """Compute the index table in DuckDB; ``projection`` adds a 2-D PCA of clustered rows.
-    ``engine``: the model runs there and its result (one row per key; with ``sample``, of the
-    sampled keys) is what the index is computed from here; no event leaves the engine."""
+    ``engine``: the profile's SQL (the model and the index over it, ``profile_sql``) runs
+    there and only the index rows come back; with ``sample``, the model runs there and its
+    rows of the sampled keys come back, and the index is computed here from them. No event
+    leaves the engine."""
     session = open_session(spec_file, data, tables, as_of, engine, sample, rows=engine is None)
     spec_file = session.spec_file  # its as-of date resolved for this data
     try:
         first = _plan(spec_file, segmentation, overlays)
-        cats = _text_metrics(session, first.overlays)
-        plan = _plan(spec_file, segmentation, overlays, cats)
-        cur = session.con.execute(_canonical_sql(spec_file, plan, baseline, session.model()))
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        if engine is not None and sample is None:
+            # the overlays' types from the DuckDB model's DESCRIBE over the (empty) tables
+            cats = _text_metrics(session, first.overlays, compile_spec(spec_file, "duckdb"))
+            sql = profile_sql(spec_file, segmentation, engine.dialect, overlays, baseline, cats)
+            rows = [_index_row(r) for r in engine.arrow(sql).to_pylist()]
+            plan = _plan(spec_file, segmentation, overlays, cats)
+        else:
+            cats = _text_metrics(session, first.overlays)
+            plan = _plan(spec_file, segmentation, overlays, cats)
+            cur = session.con.execute(_canonical_sql(spec_file, plan, baseline, session.model()))
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         for r in rows:
             r["z"], r["flag"] = significance(r)
         sizes = {}
