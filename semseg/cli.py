@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from semseg.cluster.fit import AGREEMENT_MIN, cluster_segmentations, fit_spec
+from semseg.cluster.predict import fit_propensity, propensities
 from semseg.compile import compile_spec, size_note
 from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
@@ -594,6 +595,117 @@ def cluster(
                 err=True,
             )
         raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def fit(
+    spec: Annotated[Path, typer.Argument(help="A spec file with a propensity (predict:).")],
+    metric: Annotated[
+        str | None, typer.Option(help="Which propensity metric (default: every one).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder of <table>.parquet/.csv files or a DuckDB file (default: the bundled "
+            "sample)."
+        ),
+    ] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Where to write the fitted model JSON (default: next to the spec)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace a different existing model file.")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help=ENGINE_HELP + " The feature and label queries run there; only metric rows "
+            "come back.",
+        ),
+    ] = None,
+    sample: Annotated[float | None, typer.Option("--sample", help=SAMPLE_HELP)] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
+) -> None:
+    """Fit the spec's propensity metrics (predict:) and write their model files.
+
+    Point in time: trained on the features as of A - 2H with the target as of A - H, and
+    validated on the next split (features as of A - H, target as of A), where H is the span of
+    the target's window and A the as-of date. Reports AUC, the top decile's lift and capture,
+    and calibration by decile on the validation split.
+    """
+    when = _as_of(as_of)
+    spec_file = load_one(spec, "fit", variables(var))
+    names = propensities(spec_file)
+    if metric is not None:
+        if metric not in names:
+            raise UsageError(
+                f"{spec}: no propensity metric '{metric}'; "
+                + (f"choose one of: {', '.join(names)}" if names else "it has no predict: metric")
+            )
+        names = [metric]
+    if not names:
+        raise UsageError(f"{spec}: no metric has predict:, so there is nothing to fit")
+    if model is not None and len(names) > 1:
+        raise UsageError(
+            f"--model names one file, and {spec} has {len(names)} propensities "
+            f"({', '.join(names)}): pass --metric too"
+        )
+    show = terminal_progress()
+    results = []
+    connection = _engine_options(engine, sample)
+    with (
+        contextlib.closing(connection) if connection is not None else contextlib.nullcontext(),
+        open_session(
+            spec_file,
+            data,
+            _table_option(table or []),
+            when,
+            connection,
+            sample,
+            rows=connection is None,
+        ) as session,
+    ):
+        if session.as_of_note and format is not Format.json:
+            typer.echo(session.as_of_note)
+        for name in names:
+            results.append(fit_propensity(session, name, model, force, show))
+    show("")
+    if format is Format.json:
+        payloads = [
+            {"model": str(path), "unchanged": not changed, **summary}
+            for path, changed, summary in results
+        ]
+        typer.echo(json.dumps(payloads[0] if len(payloads) == 1 else payloads, indent=2))
+        return
+    for path, changed, summary in results:
+        v, cut = summary["validation"], summary["cutoffs"]
+        typer.echo(f"model: {path}{'' if changed else ' (unchanged)'}")
+        typer.echo(
+            f"trained on {summary['rows']:,} rows ({summary['positives']:,} positive): "
+            f"features as of {cut['train_features']}, outcome as of {cut['train_label']}"
+        )
+        typer.echo(
+            f"validated on {v['rows']:,} rows ({v['positives']:,} positive): features as of "
+            f"{cut['valid_features']}, outcome as of {cut['valid_label']}"
+        )
+        if v.get("auc") is not None:
+            typer.echo(
+                f"  AUC {v['auc']:.3f}  top decile: lift {v['top_decile_lift']:.2f}, captures "
+                f"{v['top_decile_capture']:.1%} of the positives"
+            )
+            typer.echo(
+                "  calibration by decile (mean score / rate): "
+                + "  ".join(f"{c['mean_score']:.3f}/{c['rate']:.3f}" for c in v["calibration"])
+            )
+        typer.echo(f"fit took {summary['seconds']:.2f}s")
 
 
 class Baseline(enum.StrEnum):

@@ -587,7 +587,7 @@ class Session:
         if table not in self.made:
             segmentations = self.spec_file.spec.segmentations
             kept = {n: s for n, s in segmentations.items() if clusters or s.kind != "cluster"}
-            self._run(self._with(kept), table)
+            self.run(self._with(kept), table)
         return table
 
     def cluster_labels(self, segmentation: str) -> str:
@@ -595,9 +595,9 @@ class Session:
         it is now (run again on every call: ``semseg cluster`` has just written that file, and
         the spec's other cluster segmentations may not have a model yet)."""
         kept = {segmentation: self.spec_file.spec.segmentations[segmentation]}
-        return self._run(self._with(kept), CLUSTER_TABLE)
+        return self.run(self._with(kept), CLUSTER_TABLE)
 
-    def _run(self, spec_file: SpecFile, table: str) -> str:
+    def run(self, spec_file: SpecFile, table: str) -> str:
         """Run the model of ``spec_file`` here (DuckDB), or on the engine: compiled for its
         dialect, only the rows of the sampled keys leaving it with ``sample`` (the filter is
         the engine's own SQL, ``sampled``), read in the types the DuckDB model has."""

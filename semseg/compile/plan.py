@@ -27,6 +27,7 @@ from semseg.compile.cluster_sql import (
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
 from semseg.compile.portable import BINARY_COLLATION, exact, not_nan, zoned_date
+from semseg.compile.predict_model import fitted_propensity, score_tree
 from semseg.spec.graph import (
     DEFAULT_PRECISION,
     derived_dependencies,
@@ -494,8 +495,9 @@ def _missing_nan(value: exp.Expression, places: int | None) -> exp.Expression:
     return value if places is None else not_nan(to_double(value))
 
 
-def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
-    """Derived metrics as trees over base metrics (derived references expanded inline)."""
+def _derived_trees(spec: Spec, spec_path: Path | None = None) -> dict[str, exp.Expression]:
+    """Derived metrics as trees over base metrics (derived references expanded inline); a
+    propensity is its fitted model's score over its features (``predict_model``)."""
     deps = derived_dependencies(spec)
     done: dict[str, exp.Expression] = {}
 
@@ -506,7 +508,12 @@ def _derived_trees(spec: Spec) -> dict[str, exp.Expression]:
                     build(dep)
             m = spec.metrics[name]
             places = metric_precision(spec, name)
-            value = _missing_nan(snippet_expr(m.expr or "", spec.dialect, done), places)
+            if m.predict is not None:
+                model = fitted_propensity(spec, name, spec_path)
+                tree = score_tree(model, lambda f: done[f].copy() if f in done else column(f))
+            else:
+                tree = snippet_expr(m.expr or "", spec.dialect, done)
+            value = _missing_nan(tree, places)
             done[name] = _rounded(_with_fill(value, m.fill), places)
         return done[name]
 
@@ -817,7 +824,7 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     steps: list[Step] = []
     current = [key, *base]
     last = names.metrics
-    derived = _derived_trees(spec)
+    derived = _derived_trees(spec, spec_path)
     if derived:
         cols = [passed(c) for c in current]
         cols += [Column(m, derived[m]) for m in spec.metrics if m in derived]

@@ -33,7 +33,9 @@ def derived_dependencies(spec: Spec) -> dict[str, list[str]]:
     """Derived metric → the metrics its expression mentions (unknown names dropped)."""
     deps = {}
     for name, m in spec.metrics.items():
-        if m.kind == "derived" and m.expr:
+        if m.predict is not None:  # a propensity reads its features
+            deps[name] = [f for f in m.predict.features if f in spec.metrics]
+        elif m.kind == "derived" and m.expr:
             tree = parse_snippet(m.expr, spec.dialect)
             cols = [] if isinstance(tree, SnippetProblem) else column_names(tree)
             deps[name] = [c for c in cols if c in spec.metrics]
@@ -121,19 +123,33 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
     """
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
+    # assign_noise changes the rule and names the labels, not the fit (left out, as before
+    # they existed)
+    fit_only = {"model", "overlays", "assign_noise", "names"}
+    settings = cluster.model_dump(mode="json", exclude=fit_only)
+    return _fingerprint(spec, [*cluster.features, *cluster.categorical], settings)
+
+
+def predict_fingerprint(spec: Spec, name: str) -> str:
+    """``cluster_fingerprint`` for a propensity: its features, its target and their
+    definitions, and its settings (not where its model file lives)."""
+    predict = spec.metrics[name].predict
+    assert predict is not None
+    settings = predict.model_dump(mode="json", exclude={"file"})
+    return _fingerprint(spec, [*predict.features, predict.target], settings)
+
+
+def _fingerprint(spec: Spec, metrics: list[str], settings: dict) -> str:
+    """The digest of ``metrics`` (and what they derive from), their sources and ``settings``."""
     deps = derived_dependencies(spec)
     wanted: list[str] = []
-    todo = [*cluster.features, *cluster.categorical]
+    todo = list(metrics)
     while todo:
         metric = todo.pop(0)
         if metric in spec.metrics and metric not in wanted:
             wanted.append(metric)
             todo += deps.get(metric, [])
     sources = sorted({m.source for n in wanted if (m := spec.metrics[n]).source})
-    # assign_noise changes the rule and names the labels, not the fit (left out, as before
-    # they existed)
-    fit_only = {"model", "overlays", "assign_noise", "names"}
-    settings = cluster.model_dump(mode="json", exclude=fit_only)
     content = {
         "entity_key": spec.entity.key,
         "dialect": spec.dialect,

@@ -137,6 +137,30 @@ class Source(_Model):
     description: StrictStr | None = None
 
 
+class Predict(_Model):
+    """A propensity: the probability that ``target`` is positive, predicted from ``features``
+    by a model fitted locally (``semseg fit``) and scored in plain SQL."""
+
+    target: Identifier = Field(
+        description="The outcome: a metric with a window 'last N days' (or weeks, months), "
+        "positive when above 0. The model learns it as of a date from the features as of N "
+        "before: the window's span is the horizon."
+    )
+    features: list[Identifier] = Field(
+        min_length=1, description="Numeric metrics the model reads (as of the scoring date)."
+    )
+    model: Literal["logistic"] = Field(
+        "logistic",
+        description="logistic: scikit-learn's LogisticRegression on standardised features.",
+    )
+    C: Annotated[float, Field(gt=0, strict=False)] = Field(
+        1.0, description="Inverse of the L2 regularisation strength (scikit-learn's C)."
+    )
+    file: StrictStr | None = Field(
+        None, description="Fitted model JSON (default: <spec>.<metric>.model.json)."
+    )
+
+
 class Metric(_Model):
     """A per-entity value: an aggregate over a source, a raw aggregate, or derived from metrics."""
 
@@ -183,6 +207,11 @@ class Metric(_Model):
         None,
         description="A text metric's categories in their natural order (ordinal bands such as "
         "income): profile shows each of them in this order, and other values as Other.",
+    )
+    predict: Predict | None = Field(
+        None,
+        description="A propensity score over other metrics, from a model fitted by semseg "
+        "fit (no source, no expr).",
     )
     precision: Annotated[StrictInt, Field(ge=0, le=9)] | None = Field(
         None,

@@ -15,6 +15,7 @@ from semseg.spec.model import Spec
 from semseg.spec.validate.bands import band_issues
 from semseg.spec.validate.kinds import metric_kind_issues, segmentation_kind_issues
 from semseg.spec.validate.names import name_issues
+from semseg.spec.validate.predict import predict_issues
 from semseg.spec.validate.references import reference_issues
 from semseg.spec.validate.snippets import snippet_issues
 from semseg.spec.validate.structure import structural_issues
@@ -29,6 +30,7 @@ SEMANTIC_RULES = (
     band_issues,
     name_issues,
     time_issues,
+    predict_issues,
 )
 
 

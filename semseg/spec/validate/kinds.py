@@ -25,14 +25,30 @@ def metric_kind_issues(spec: Spec, marks: Marks) -> list[Issue]:
                             "add 'source: <source name>' or remove it",
                         )
                     )
-            if m.expr is None:
+            if m.expr is None and m.predict is None:
                 issues.append(
                     marks.issue(
                         at,
                         f"metric '{name}' defines no value",
-                        "add source+agg+expr, source+sql, or a derived expr",
+                        "add source+agg+expr, source+sql, a derived expr, or predict:",
                     )
                 )
+            elif m.expr is not None and m.predict is not None:
+                issues.append(
+                    marks.issue(
+                        (*at, "expr"),
+                        f"metric '{name}' has both 'expr' and 'predict'",
+                        "a propensity's value is its model's: remove expr",
+                    )
+                )
+        elif m.predict is not None:
+            issues.append(
+                marks.issue(
+                    (*at, "predict"),
+                    f"metric '{name}' has 'predict' and a source",
+                    "a propensity is computed from other metrics: remove source (and agg, expr)",
+                )
+            )
         elif m.sql is not None:
             for key in ("agg", "expr", "where"):
                 if getattr(m, key) is not None:

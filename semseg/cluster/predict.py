@@ -1,0 +1,211 @@
+"""Fitting a propensity (``semseg fit``): scikit-learn's LogisticRegression, point in time by
+construction.
+
+With the target's window ``last N units`` (the horizon H) and the as-of date A:
+
+- training rows: the features as of A - 2H, the label (target > 0) as of A - H;
+- validation rows (a later time split): the features as of A - H, the label as of A.
+
+Each as-of date is the whole model compiled for that date (the point-in-time compile every
+spec already has), so no feature can read an event after its cutoff; the rows come from the
+session (DuckDB here, or the user's engine, where only the metric rows leave it). A row with
+a NULL feature is left out of the fit (the score of such a row is NULL, then ``fill``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import importlib.metadata
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from semseg.compile.predict_model import LogisticModel, model_path
+from semseg.data import Session
+from semseg.errors import DataError, UsageError
+from semseg.files import preflight, write_text
+from semseg.spec import SpecFile
+from semseg.spec.graph import derived_dependencies, predict_fingerprint
+from semseg.spec.time import Window, parse_window
+from semseg.sql import name_sql
+
+FEATURES_TABLE = "semseg_predict_features"
+LABELS_TABLE = "semseg_predict_labels"
+
+
+def propensities(spec_file: SpecFile) -> list[str]:
+    return [n for n, m in spec_file.spec.metrics.items() if m.predict is not None]
+
+
+def back(day: date, amount: int, unit: str) -> date:
+    """``day`` minus ``amount`` units, as windows count (a month back from the 31st is the
+    last day of the shorter month)."""
+    if unit == "DAY":
+        return day - timedelta(days=amount)
+    if unit == "WEEK":
+        return day - timedelta(weeks=amount)
+    months = amount * (12 if unit == "YEAR" else 1)
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def _needed(spec_file: SpecFile, name: str) -> list[str]:
+    """The features, the target and every metric they derive from."""
+    predict = spec_file.spec.metrics[name].predict
+    assert predict is not None
+    deps = derived_dependencies(spec_file.spec)
+    wanted: list[str] = []
+    todo = [*predict.features, predict.target]
+    while todo:
+        metric = todo.pop(0)
+        if metric not in wanted:
+            wanted.append(metric)
+            todo += deps.get(metric, [])
+    return wanted
+
+
+def _rows(session: Session, name: str, day: date, columns: list[str], table: str):
+    """key -> values of ``columns`` as of ``day``: the spec's model with only the metrics
+    these need, compiled for that date and run in the session (here or on the engine)."""
+    spec_file = session.spec_file
+    keep = _needed(spec_file, name)
+    metrics = {m: spec_file.spec.metrics[m] for m in spec_file.spec.metrics if m in keep}
+    spec = spec_file.spec.model_copy(update={"metrics": metrics, "segmentations": {}, "checks": []})
+    narrowed = SpecFile(spec, spec_file.path, spec_file.marks).with_as_of(day)
+    session.run(narrowed, table)
+    key = spec.entity.key
+    select = ", ".join(name_sql(c) for c in [key, *columns])
+    return {r[0]: r[1:] for r in session.con.execute(f"SELECT {select} FROM {table}").fetchall()}
+
+
+def _dataset(session: Session, name: str, features_at: date, label_at: date):
+    """(X, y, keys, dropped): features as of one date, labels as of another, by key."""
+    import numpy as np
+
+    predict = session.spec_file.spec.metrics[name].predict
+    assert predict is not None
+    feats = _rows(session, name, features_at, list(predict.features), FEATURES_TABLE)
+    labels = _rows(session, name, label_at, [predict.target], LABELS_TABLE)
+    keys, rows, y, dropped = [], [], [], 0
+    for k in sorted(feats, key=lambda v: (str(type(v)), v)):
+        values = feats[k]
+        if any(v is None for v in values):
+            dropped += 1
+            continue
+        outcome = labels.get(k, (None,))[0]
+        keys.append(k)
+        rows.append([float(v) for v in values])
+        y.append(1 if outcome is not None and float(outcome) > 0 else 0)
+    x = np.array(rows, dtype=np.float64).reshape(len(rows), len(predict.features))
+    return x, np.array(y, dtype=np.int64), keys, dropped
+
+
+def _validation(y, p) -> dict[str, Any]:
+    """AUC, the top decile's lift and capture, and calibration by decile of ``p``."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    n = len(y)
+    out: dict[str, Any] = {"rows": int(n), "positives": int(y.sum())}
+    if n == 0 or y.min() == y.max():
+        out["auc"] = None
+        return out
+    out["auc"] = round(float(roc_auc_score(y, p)), 6)
+    order = np.argsort(-p, kind="stable")
+    top = order[: max(1, n // 10)]
+    rate = float(y.mean())
+    out["top_decile_lift"] = round(float(y[top].mean()) / rate, 6)
+    out["top_decile_capture"] = round(float(y[top].sum()) / float(y.sum()), 6)
+    deciles = np.array_split(order[::-1], 10)
+    out["calibration"] = [
+        {"mean_score": round(float(p[d].mean()), 6), "rate": round(float(y[d].mean()), 6)}
+        for d in deciles
+        if len(d)
+    ]
+    return out
+
+
+def fit_propensity(
+    session: Session,
+    name: str,
+    out: Path | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, bool, dict[str, Any]]:
+    """Fit ``name``, write its model file (overwrite policy of ``semseg.files``), and return
+    (path, changed, summary)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    spec_file = session.spec_file
+    spec = spec_file.spec
+    predict = spec.metrics[name].predict
+    assert predict is not None
+    path = out or model_path(spec, name, spec_file.path)
+    assert path is not None
+    preflight(path, force=True)
+    if not isinstance(spec.as_of, date):
+        raise UsageError(f"{spec_file.path}: fitting '{name}' needs an as-of date (--as-of)")
+    window = parse_window(spec.metrics[predict.target].window or "")
+    assert isinstance(window, Window) and window.after is not None, "validated"
+    horizon = (window.after, window.unit)
+    a = spec.as_of
+    cut = {
+        "train_features": back(a, 2 * horizon[0], horizon[1]),
+        "train_label": back(a, horizon[0], horizon[1]),
+        "valid_features": back(a, horizon[0], horizon[1]),
+        "valid_label": a,
+    }
+    if progress:
+        progress(f"training rows: features as of {cut['train_features']}…")
+    x, y, _, dropped = _dataset(session, name, cut["train_features"], cut["train_label"])
+    if len(y) == 0 or y.min() == y.max():
+        raise DataError(
+            f"{spec_file.path}: '{name}' cannot be fitted: the {len(y):,} training rows "
+            f"(features as of {cut['train_features']}, '{predict.target}' as of "
+            f"{cut['train_label']}) are all of one outcome; pick another --as-of or target"
+        )
+    means = x.mean(axis=0)
+    scales = x.std(axis=0)
+    scales[scales == 0] = 1.0  # a constant feature: scikit-learn's StandardScaler does so
+    fitted = LogisticRegression(C=predict.C, max_iter=1000).fit((x - means) / scales, y)
+    coef = [float(c) for c in fitted.coef_[0]]
+    intercept = float(fitted.intercept_[0])
+    if progress:
+        progress(f"validation rows: features as of {cut['valid_features']}…")
+    xv, yv, _, _ = _dataset(session, name, cut["valid_features"], cut["valid_label"])
+    pv = fitted.predict_proba((xv - means) / scales)[:, 1] if len(yv) else np.array([])
+    model = LogisticModel(
+        spec=spec.name,
+        metric=name,
+        features=list(predict.features),
+        means=[float(v) for v in means],
+        scales=[float(v) for v in scales],
+        coefficients=coef,
+        intercept=intercept,
+        fingerprint=predict_fingerprint(spec, name),
+        fit={
+            "cutoffs": {k: v.isoformat() for k, v in cut.items()},
+            "rows": int(len(y)),
+            "positives": int(y.sum()),
+            "dropped_null_features": int(dropped),
+            "C": predict.C,
+            "versions": {lib: importlib.metadata.version(lib) for lib in ("scikit-learn", "numpy")},
+            "validation": _validation(yv, pv),
+        },
+    )
+    changed = write_text(Path(path), model.to_json(), force, owner=str(spec_file.path))
+    summary = {
+        "metric": name,
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+        "cutoffs": model.fit["cutoffs"],
+        "validation": model.fit["validation"],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return Path(path), changed, summary

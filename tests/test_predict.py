@@ -1,0 +1,217 @@
+"""Propensities (issue 24, first step): a logistic model fitted point in time by ``semseg fit``,
+scored in plain SQL, equal to scikit-learn's ``predict_proba`` to 1e-12 on every engine here,
+and proven by verify outside SQL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from semseg.cli import app
+from semseg.cluster.predict import back
+from semseg.compile import compile_spec
+from semseg.errors import CompileError, SpecError
+from semseg.sample import table_paths
+from semseg.spec import load_spec
+from tests.engines.compare import assert_same_rows
+from tests.golden_regen import SPECS
+
+pytest.importorskip("sklearn")
+runner = CliRunner()
+EXAMPLE = SPECS / "offer_propensity.yml"
+FEATURES = [
+    "offer_orders_180d",
+    "orders_180d",
+    "orders_all",
+    "days_since_last_order",
+    "offer_share",
+]
+
+
+def _sample() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for name, path in table_paths("retail").items():
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+    return con
+
+
+@pytest.fixture
+def unbanded(tmp_path) -> Path:
+    """The example without segmentations by the score (so it is not rounded), fitted here."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text[: text.index("segmentations:")] + (
+        "segmentations:\n  buyers:\n    by: orders_all\n    segments:\n"
+        "      - {label: Buyer, min: 1}\n      - {label: Never, else: true}\n"
+    )
+    spec = tmp_path / "unbanded.yml"
+    spec.write_text(text, encoding="utf-8")
+    done = runner.invoke(app, ["fit", str(spec), "--format", "json"])
+    assert done.exit_code == 0, done.output
+    return spec
+
+
+def _model(spec: Path) -> dict:
+    return json.loads((spec.parent / f"{spec.stem}.offer_propensity.model.json").read_text())
+
+
+def _sklearn_proba(model: dict, x: np.ndarray) -> np.ndarray:
+    """scikit-learn's predict_proba of the model in the file."""
+    from sklearn.linear_model import LogisticRegression
+
+    estimator = LogisticRegression()
+    estimator.classes_ = np.array([0, 1])
+    estimator.coef_ = np.array([model["coefficients"]])
+    estimator.intercept_ = np.array([model["intercept"]])
+    estimator.n_features_in_ = len(model["features"])
+    scaled = (x - np.array(model["means"])) / np.array(model["scales"])
+    return estimator.predict_proba(scaled)[:, 1]
+
+
+def _assert_sklearns(cols: list[str], rows: list[tuple], model: dict) -> None:
+    index = {c.lower(): i for i, c in enumerate(cols)}
+    x = np.array([[float(r[index[f]]) for f in FEATURES] for r in rows])
+    got = np.array([float(r[index["offer_propensity"]]) for r in rows])
+    want = _sklearn_proba(model, x)
+    relative = np.abs(got - want) / np.abs(want)
+    assert relative.max() <= 1e-12, (relative.max(), int(relative.argmax()))
+
+
+def test_the_fit_is_sklearns_on_the_point_in_time_rows(unbanded):
+    """The coefficients are a plain scikit-learn fit of the rows this test builds itself: the
+    features as of A - 60 days and the outcome as of A - 30 days, each from the spec compiled
+    for that date (so no feature reads an event after its cutoff)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    model = _model(unbanded)
+    a = date(2025, 11, 30)
+    assert model["fit"]["cutoffs"] == {
+        "train_features": "2025-10-01",
+        "train_label": "2025-10-31",
+        "valid_features": "2025-10-31",
+        "valid_label": "2025-11-30",
+    }
+    assert back(a, 60, "DAY") == date(2025, 10, 1) and back(date(2025, 3, 31), 1, "MONTH") == date(
+        2025, 2, 28
+    )
+    con = _sample()
+    spec_file = load_spec(unbanded)
+
+    def rows_at(day: str) -> dict:
+        cur = con.execute(compile_spec(spec_file.with_as_of(date.fromisoformat(day)), "duckdb"))
+        cols = [d[0] for d in cur.description]
+        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+
+    feats, labels = rows_at("2025-10-01"), rows_at("2025-10-31")
+    keys = sorted(feats)
+    x = np.array([[float(feats[k][f]) for f in FEATURES] for k in keys])
+    y = np.array([1 if labels.get(k, {}).get("offer_orders_30d", 0) > 0 else 0 for k in keys])
+    scaler = StandardScaler().fit(x)
+    ref = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
+    assert model["fit"]["rows"] == len(y) and model["fit"]["positives"] == int(y.sum())
+    np.testing.assert_allclose(model["means"], scaler.mean_, rtol=1e-12)
+    np.testing.assert_allclose(model["scales"], scaler.scale_, rtol=1e-12)
+    np.testing.assert_allclose(model["coefficients"], ref.coef_[0], rtol=1e-6)
+    assert model["fit"]["validation"]["auc"] > 0.6  # the history predicts the next month
+
+
+def test_duckdb_gives_sklearns_predict_proba(unbanded):
+    cur = _sample().execute(compile_spec(load_spec(unbanded).with_as_of(None), "duckdb"))
+    cols = [d[0] for d in cur.description]
+    _assert_sklearns(cols, cur.fetchall(), _model(unbanded))
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize(
+    "fixture",
+    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
+)
+def test_engines_give_sklearns_predict_proba(unbanded, fixture, request):
+    """On every engine here, every row's score is predict_proba's to 1e-12 (relative), and
+    the rows are DuckDB's."""
+    engine = request.getfixturevalue(fixture)
+    engine.load(_sample(), list(table_paths("retail")))
+    spec_file = load_spec(unbanded).with_as_of(None)
+    cols, rows = engine.query(compile_spec(spec_file, engine.name))
+    _assert_sklearns(cols, rows, _model(unbanded))
+    cur = _sample().execute(compile_spec(spec_file, "duckdb"))
+    local = [d[0] for d in cur.description]
+    assert_same_rows(local, cur.fetchall(), cols, rows, rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_verify_proves_it_and_fails_a_nudged_coefficient(unbanded, tmp_path):
+    """verify recomputes the score from the model file outside SQL; a model whose intercept is
+    off by one part in a billion fails it, naming rows."""
+    done = runner.invoke(app, ["verify", str(unbanded), "-d", "duckdb", "--format", "json"])
+    report = json.loads(done.stdout)
+    assert done.exit_code == 0, report
+    assert "predict:offer_propensity" in {c["name"] for c in report["checks"]}
+    sql = compile_spec(load_spec(unbanded).with_as_of(None), "duckdb")
+    intercept = repr(_model(unbanded)["intercept"])
+    assert sql.count(f"'{intercept}'") == 4  # the condition and the three EXP arguments
+    nudged = tmp_path / "nudged.sql"
+    nudged.write_text(
+        sql.replace(f"'{intercept}'", f"'{float(intercept) * (1 + 1e-9)!r}'"), encoding="utf-8"
+    )
+    done = runner.invoke(
+        app, ["verify", str(unbanded), "--sql", str(nudged), "-d", "duckdb", "--format", "json"]
+    )
+    failed = {c["name"]: c for c in json.loads(done.stdout)["checks"] if not c["passed"]}
+    assert done.exit_code == 1 and set(failed) == {"predict:offer_propensity"}, failed
+    assert failed["predict:offer_propensity"]["failures"] > 3000
+
+
+def test_the_example_verifies_with_its_committed_model():
+    done = runner.invoke(app, ["verify", str(EXAMPLE), "-d", "duckdb", "--format", "json"])
+    report = json.loads(done.stdout)
+    assert done.exit_code == 0 and report["passed"], report
+
+
+def test_compile_needs_a_model_that_fits_the_spec(tmp_path):
+    spec = tmp_path / "offer_propensity.yml"
+    shutil.copy(EXAMPLE, spec)
+    with pytest.raises(CompileError, match="propensity without a fitted model.*semseg fit"):
+        compile_spec(load_spec(spec))
+    shutil.copy(SPECS / "offer_propensity.offer_propensity.model.json", tmp_path)
+    assert compile_spec(load_spec(spec))
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace(
+            "window: last 180 days", "window: last 181 days", 1
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(CompileError, match="spec changed since this model was fitted"):
+        compile_spec(load_spec(spec))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("target: offer_orders_30d", "target: nope", "target 'nope' is not a metric"),
+        ("target: offer_orders_30d", "target: orders_all", "needs a window 'last N days'"),
+        ("features: [offer_orders_180d,", "features: [nope,", "feature 'nope' is not a metric"),
+        ("features: [offer_orders_180d,", "features: [offer_orders_30d,", "its own target"),
+        ("    predict:\n", "    source: sales\n    predict:\n", "has 'predict' and a source"),
+    ],
+)  # fmt: skip
+def test_a_propensity_that_cannot_be_fitted_is_refused_at_its_line(tmp_path, old, new, said):
+    spec = tmp_path / "p.yml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert old in text
+    spec.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(SpecError, match=said):
+        load_spec(spec)
+
+
+def test_fit_refuses_what_it_cannot_do(tmp_path):
+    done = runner.invoke(app, ["fit", str(SPECS / "offer_seeker.yml")])
+    assert done.exit_code == 2 and "no metric has predict:" in done.output
+    done = runner.invoke(app, ["fit", str(EXAMPLE), "--metric", "nope"])
+    assert done.exit_code == 2 and "no propensity metric 'nope'" in done.output
