@@ -215,3 +215,25 @@ def test_fit_refuses_what_it_cannot_do(tmp_path):
     assert done.exit_code == 2 and "no metric has predict:" in done.output
     done = runner.invoke(app, ["fit", str(EXAMPLE), "--metric", "nope"])
     assert done.exit_code == 2 and "no propensity metric 'nope'" in done.output
+
+
+def test_fit_from_an_engine_is_the_local_fit(unbanded, tmp_path):
+    """``semseg fit --engine``: the metric queries run on SQLite and only metric rows come
+    back; the model is the local one (same rows, same fit)."""
+    from tests.engines.sqlite import SqliteEngine
+
+    path = tmp_path / "shop.db"
+    engine = SqliteEngine(str(path))
+    try:
+        engine.load(_sample(), list(table_paths("retail")))
+    finally:
+        engine.close()
+    there = tmp_path / "there.json"
+    done = runner.invoke(
+        app, ["fit", str(unbanded), "--engine", f"sqlite:///{path}", "--model", str(there)]
+    )
+    assert done.exit_code == 0, done.output
+    got, want = json.loads(there.read_text()), _model(unbanded)
+    assert got["fit"]["rows"] == want["fit"]["rows"] and got["fingerprint"] == want["fingerprint"]
+    for key in ("means", "scales", "coefficients"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-9)
