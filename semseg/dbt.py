@@ -31,6 +31,7 @@ from semseg.spec.params import MARKER
 from semseg.sql import CANONICAL, literal
 from semseg.verify.checks import key_checks, rule_check, tier_check
 from semseg.verify.cluster_checks import cluster_checks
+from semseg.verify.predict_checks import range_check
 from semseg.verify.proof import RESULT
 
 
@@ -288,6 +289,13 @@ def dbt_model(
         files[f"tests/{spec.name}__{name}.sql"] = str(
             _macros().singular_test(spec.name, name, text)
         )
+    for name, metric in spec.metrics.items():  # a propensity is a probability
+        if metric.predict is not None:
+            check = range_check(spec, name)
+            text = _test_sql(check.sql, model_ref, spec, target)
+            files[f"tests/{spec.name}__{name}__in_0_1.sql"] = str(
+                _macros().value_test(spec.name, check.description, text)
+            )
     for stem, check in key_checks(spec):  # attribute sources and dimensions: unique keys
         if source is not None and check.name.startswith("unique:"):
             continue  # a `unique` test on the source's column (sources_yaml)

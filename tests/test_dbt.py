@@ -139,12 +139,21 @@ def test_dbt_build_passes_then_a_corrupted_row_fails(project):
         "UPDATE olist_personas SET persona = 0, persona_order = 1 WHERE customer_id = "
         "(SELECT MIN(customer_id) FROM olist_personas WHERE persona = -1 AND no_orders <= 1)"
     )
+    # and one propensity out of [0, 1]
+    con.execute(
+        "UPDATE offer_propensity SET offer_propensity = 1.5 WHERE unified_customer_id = "
+        "(SELECT MIN(unified_customer_id) FROM offer_propensity)"
+    )
     con.close()
-    tested = _dbt(project, "test", "--select", "offer_seeker", "olist_personas")
+    tested = _dbt(project, "test", "--select", "offer_seeker", "olist_personas", "offer_propensity")
     assert tested.returncode != 0
     out = tested.stdout
     # The corrupted persona row fails two proofs: cluster.where and its (now wrong) name.
-    for test, fails in (("offer_seeker__offer_seeker_segment", 1), ("olist_personas__persona", 2)):
+    for test, fails in (
+        ("offer_seeker__offer_seeker_segment", 1),
+        ("olist_personas__persona", 2),
+        ("offer_propensity__offer_propensity__in_0_1", 1),
+    ):
         assert any(test in ln and f"FAIL {fails}" in ln for ln in out.splitlines()), out[-3000:]
 
 
@@ -256,7 +265,7 @@ VARS_SPEC = """\
 version: 1
 name: {name}
 parameters:
-  kind: {{type: text, default: "\U0001F381 Sale"}}
+  kind: {{type: text, default: "\U0001f381 Sale"}}
   since: {{type: date, default: 2024-01-01}}
   fee: {{type: number, default: 0}}
   n: {{type: integer, default: 30}}
@@ -336,7 +345,7 @@ def test_a_text_default_outside_the_bmp_renders_as_itself(vars_project):
         sql = (compiled / f"vars_{dialect}.sql").read_bytes().decode("utf-8")  # strict
         tree = sqlglot.parse_one(sql, read=target.sqlglot)
         texts = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
-        assert "\U0001F381 Sale" in texts, (dialect, texts)
+        assert "\U0001f381 Sale" in texts, (dialect, texts)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from typing import Any
 from semseg.compile.cluster_model import default_model_path
 from semseg.spec import SpecFile
 from semseg.spec.graph import metric_precision
+from semseg.spec.model import Spec
 from semseg.sql import name_sql as q
-from semseg.verify.proof import RESULT
+from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult
 
 RELATIVE = 1e-12  # engines' EXP and float arithmetic may differ in the last bits
@@ -79,3 +80,15 @@ def predict_checks(con, spec_file: SpecFile, examples: int = 5) -> list[CheckRes
             )
         )
     return out
+
+
+def range_check(spec: Spec, name: str) -> CheckSQL:
+    """A propensity is a probability: every non-NULL value in [0, 1] (the dbt model's
+    singular test; verify's ``predict:`` check proves the value itself)."""
+    column, key = q(name), q(spec.entity.key)
+    return CheckSQL(
+        f"range:{name}",
+        f"{name} is a probability, from 0 to 1",
+        f"SELECT CAST({key} AS VARCHAR), '{name} ' || CAST({column} AS VARCHAR) FROM {RESULT} "
+        f"WHERE {column} < 0 OR {column} > 1",
+    )
