@@ -237,3 +237,170 @@ def test_fit_from_an_engine_is_the_local_fit(unbanded, tmp_path):
     assert got["fit"]["rows"] == want["fit"]["rows"] and got["fingerprint"] == want["fingerprint"]
     for key in ("means", "scales", "coefficients"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-9)
+
+
+# --- gradient-boosted trees ------------------------------------------------------------------
+
+
+@pytest.fixture
+def boosted(tmp_path) -> Path:
+    """The example as 50 trees of depth 3, without segmentations by the score, fitted here."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text[: text.index("segmentations:")] + (
+        "segmentations:\n  buyers:\n    by: orders_all\n    segments:\n"
+        "      - {label: Buyer, min: 1}\n      - {label: Never, else: true}\n"
+    )
+    text = text.replace(
+        "      target: offer_orders_30d\n",
+        "      target: offer_orders_30d\n      model: gradient_boosting\n      trees: 50\n",
+    )
+    spec = tmp_path / "boosted.yml"
+    spec.write_text(text, encoding="utf-8")
+    done = runner.invoke(app, ["fit", str(spec), "--format", "json"])
+    assert done.exit_code == 0, done.output
+    return spec
+
+
+def _refit(spec: Path):
+    """The same HistGradientBoostingClassifier on the rows this test builds itself (features
+    as of 2025-10-01, outcome as of 2025-10-31), and the model file it must equal."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    con = _sample()
+    spec_file = load_spec(spec)
+
+    def rows_at(day: str) -> dict:
+        cur = con.execute(compile_spec(spec_file.with_as_of(date.fromisoformat(day)), "duckdb"))
+        cols = [d[0] for d in cur.description]
+        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+
+    feats, labels = rows_at("2025-10-01"), rows_at("2025-10-31")
+    keys = sorted(feats)
+    x = np.array(
+        [[np.nan if feats[k][f] is None else float(feats[k][f]) for f in FEATURES] for k in keys]
+    )
+    y = np.array([1 if labels.get(k, {}).get("offer_orders_30d", 0) > 0 else 0 for k in keys])
+    clf = HistGradientBoostingClassifier(
+        max_iter=50, max_depth=3, learning_rate=0.1, early_stopping=False, random_state=0
+    ).fit(x, y)
+    return clf, json.loads((spec.parent / f"{spec.stem}.offer_propensity.model.json").read_text())
+
+
+def _edge_rows(model: dict) -> np.ndarray:
+    """For every split: its threshold, one ulp below and above, and the row with that feature
+    missing (the other features at their thresholds' median)."""
+    thresholds: dict[int, list[float]] = {}
+    for tree in model["trees"]:
+        for node in tree:
+            if "leaf" not in node:
+                thresholds.setdefault(node["feature"], []).append(node["threshold"])
+    base = [float(np.median(thresholds.get(i, [0.0]))) for i in range(len(FEATURES))]
+    rows = []
+    for i, values in thresholds.items():
+        for t in sorted(set(values)):
+            for v in (t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf)):
+                row = list(base)
+                row[i] = v
+                rows.append(row)
+        row = list(base)
+        row[i] = np.nan
+        rows.append(row)
+    return np.array(rows)
+
+
+def _tree_sql(model: dict, dialect: str) -> str:
+    from sqlglot import exp
+
+    from semseg.compile import target_sql
+    from semseg.compile.dialects import TARGETS
+    from semseg.compile.predict_model import read_model, score_tree
+
+    tree = score_tree(read_model(json.dumps(model)), lambda f: exp.column(f))
+    query = exp.select(exp.column("i"), exp.alias_(tree, "p")).from_("edge_rows")
+    return target_sql(query, TARGETS[dialect], pretty=False)
+
+
+def _edge_table(rows: np.ndarray, nan: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    cols = ", ".join(f"{f} DOUBLE" for f in FEATURES)
+    con.execute(f"CREATE TABLE edge_rows (i INTEGER, {cols})")
+    for i, row in enumerate(rows):
+        values = [None if (np.isnan(v) and not nan) else float(v) for v in row]
+        con.execute(
+            f"INSERT INTO edge_rows VALUES (?, {', '.join('?' for _ in FEATURES)})", [i, *values]
+        )
+    return con
+
+
+def test_the_trees_are_sklearns_and_duckdb_scores_every_edge_as_sklearn(boosted):
+    """The model file holds the refit's trees; every row of the sample, and every feature at a
+    threshold, one ulp either side, NULL and NaN, scores as predict_proba (to 1e-12)."""
+    clf, model = _refit(boosted)
+    assert len(model["trees"]) == 50
+    assert model["baseline"] == float(clf._baseline_prediction.ravel()[0])
+    cur = _sample().execute(compile_spec(load_spec(boosted).with_as_of(None), "duckdb"))
+    cols = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    index = {c: i for i, c in enumerate(cols)}
+    x = np.array(
+        [[np.nan if r[index[f]] is None else float(r[index[f]]) for f in FEATURES] for r in rows]
+    )
+    got = np.array([float(r[index["offer_propensity"]]) for r in rows])
+    want = clf.predict_proba(x)[:, 1]
+    assert (np.abs(got - want) / want).max() <= 1e-12
+    edges = _edge_rows(model)
+    table = _edge_table(edges, nan=True)
+    found = dict(table.execute(_tree_sql(model, "duckdb")).fetchall())
+    got = np.array([found[i] for i in range(len(edges))])
+    want = clf.predict_proba(edges)[:, 1]
+    assert (np.abs(got - want) / want).max() <= 1e-12, len(edges)
+    # the edge rows can fail: the root's threshold one ulp lower sends the rows at it right
+    root = model["trees"][0][0]
+    root["threshold"] = float(np.nextafter(root["threshold"], -np.inf))
+    found = dict(table.execute(_tree_sql(model, "duckdb")).fetchall())
+    got = np.array([found[i] for i in range(len(edges))])
+    assert (np.abs(got - want) / want).max() > 1e-12
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize(
+    "fixture",
+    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
+)
+def test_engines_route_every_edge_as_sklearn(boosted, fixture, request):
+    """On every engine here: each feature at a split's threshold, one ulp either side and
+    NULL takes scikit-learn's leaf, and the score is predict_proba's (to 1e-12)."""
+    engine = request.getfixturevalue(fixture)
+    clf, model = _refit(boosted)
+    edges = _edge_rows(model)
+    engine.load(_edge_table(edges, nan=False), ["edge_rows"])
+    _, rows = engine.query(_tree_sql(model, engine.name))
+    found = {int(i): float(p) for i, p in rows}
+    got = np.array([found[i] for i in range(len(edges))])
+    want = clf.predict_proba(edges)[:, 1]  # NaN in edges: missing, as NULL is on the engine
+    assert (np.abs(got - want) / want).max() <= 1e-12
+
+
+def test_verify_proves_the_trees_and_fails_a_swapped_leaf(boosted, tmp_path):
+    """verify evaluates every row's trees from the model file; the model with two leaves of
+    the first tree exchanged fails it. (A threshold moved by one ulp changes only rows exactly
+    at it, which data rarely has: the edge rows above pin every threshold instead.)"""
+    done = runner.invoke(app, ["verify", str(boosted), "-d", "duckdb", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    model_file = boosted.parent / f"{boosted.stem}.offer_propensity.model.json"
+    model = json.loads(model_file.read_text())
+    sql = compile_spec(load_spec(boosted).with_as_of(None), "duckdb")
+    # a leaf swapped: the first tree's two first leaves exchanged
+    leaves = [i for i, n in enumerate(model["trees"][0]) if "leaf" in n]
+    a, b = (repr(model["trees"][0][i]["leaf"]) for i in leaves[:2])
+    assert a != b and sql.count(f"'{a}'") == 1 and sql.count(f"'{b}'") == 1  # z written once
+    swapped = tmp_path / "swapped.sql"
+    swapped.write_text(
+        sql.replace(f"'{a}'", "'SWAP'").replace(f"'{b}'", f"'{a}'").replace("'SWAP'", f"'{b}'"),
+        encoding="utf-8",
+    )
+    done = runner.invoke(
+        app, ["verify", str(boosted), "--sql", str(swapped), "-d", "duckdb", "--format", "json"]
+    )
+    failed = {c["name"] for c in json.loads(done.stdout)["checks"] if not c["passed"]}
+    assert done.exit_code == 1 and failed == {"predict:offer_propensity"}

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import calendar
 import importlib.metadata
+import math
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from semseg.compile.predict_model import LogisticModel, model_path
+from semseg.compile.predict_model import LogisticModel, TreesModel, model_path
 from semseg.data import Session
 from semseg.errors import DataError, UsageError
 from semseg.files import preflight, write_text
@@ -93,12 +94,12 @@ def _dataset(session: Session, name: str, features_at: date, label_at: date):
     keys, rows, y, dropped = [], [], [], 0
     for k in sorted(feats, key=lambda v: (str(type(v)), v)):
         values = feats[k]
-        if any(v is None for v in values):
-            dropped += 1
+        if predict.model == "logistic" and any(v is None for v in values):
+            dropped += 1  # trees keep it: a NULL is NaN, routed as the fit learnt
             continue
         outcome = labels.get(k, (None,))[0]
         keys.append(k)
-        rows.append([float(v) for v in values])
+        rows.append([math.nan if v is None else float(v) for v in values])
         y.append(1 if outcome is not None and float(outcome) > 0 else 0)
     x = np.array(rows, dtype=np.float64).reshape(len(rows), len(predict.features))
     return x, np.array(y, dtype=np.int64), keys, dropped
@@ -129,6 +130,32 @@ def _validation(y, p) -> dict[str, Any]:
     return out
 
 
+def _exported(boosted, spec_file: SpecFile, name: str) -> tuple[float, list[list[dict]]]:
+    """(baseline, trees) of a fitted HistGradientBoostingClassifier, as the model file holds
+    them: each node's threshold and leaf value as scikit-learn compares and adds them."""
+    baseline = float(boosted._baseline_prediction.ravel()[0])
+    out = []
+    for (predictor,) in boosted._predictors:
+        tree: list[dict[str, Any]] = []
+        for node in predictor.nodes:
+            if node["is_leaf"]:
+                tree.append({"leaf": float(node["value"])})
+                continue
+            if node["is_categorical"]:
+                raise DataError(f"{spec_file.path}: '{name}': a categorical split is not supported")
+            tree.append(
+                {
+                    "feature": int(node["feature_idx"]),
+                    "threshold": float(node["num_threshold"]),
+                    "missing_left": bool(node["missing_go_to_left"]),
+                    "left": int(node["left"]),
+                    "right": int(node["right"]),
+                }
+            )
+        out.append(tree)
+    return baseline, out
+
+
 def fit_propensity(
     session: Session,
     name: str,
@@ -139,6 +166,7 @@ def fit_propensity(
     """Fit ``name``, write its model file (overwrite policy of ``semseg.files``), and return
     (path, changed, summary)."""
     import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
@@ -170,35 +198,62 @@ def fit_propensity(
             f"(features as of {cut['train_features']}, '{predict.target}' as of "
             f"{cut['train_label']}) are all of one outcome; pick another --as-of or target"
         )
-    means = x.mean(axis=0)
-    scales = x.std(axis=0)
-    scales[scales == 0] = 1.0  # a constant feature: scikit-learn's StandardScaler does so
-    fitted = LogisticRegression(C=predict.C, max_iter=1000).fit((x - means) / scales, y)
-    coef = [float(c) for c in fitted.coef_[0]]
-    intercept = float(fitted.intercept_[0])
+    fit: dict[str, Any] = {
+        "cutoffs": {k: v.isoformat() for k, v in cut.items()},
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+        "dropped_null_features": int(dropped),
+        "versions": {lib: importlib.metadata.version(lib) for lib in ("scikit-learn", "numpy")},
+    }
+    model: LogisticModel | TreesModel
+    if predict.model == "gradient_boosting":
+        boosted = HistGradientBoostingClassifier(
+            max_iter=predict.trees,
+            max_depth=predict.depth,
+            learning_rate=predict.learning_rate,
+            early_stopping=False,
+            random_state=0,
+        ).fit(x, y)
+        baseline, nodes = _exported(boosted, spec_file, name)
+        fit.update(trees=predict.trees, depth=predict.depth, learning_rate=predict.learning_rate)
+
+        def proba(rows):
+            return boosted.predict_proba(rows)
+
+        model = TreesModel(
+            spec=spec.name,
+            metric=name,
+            features=list(predict.features),
+            baseline=baseline,
+            trees=nodes,
+            fingerprint=predict_fingerprint(spec, name),
+            fit=fit,
+        )
+    else:
+        means = x.mean(axis=0)
+        scales = x.std(axis=0)
+        scales[scales == 0] = 1.0  # a constant feature: scikit-learn's StandardScaler does so
+        fitted = LogisticRegression(C=predict.C, max_iter=1000).fit((x - means) / scales, y)
+        fit["C"] = predict.C
+
+        def proba(rows):
+            return fitted.predict_proba((rows - means) / scales)
+
+        model = LogisticModel(
+            spec=spec.name,
+            metric=name,
+            features=list(predict.features),
+            means=[float(v) for v in means],
+            scales=[float(v) for v in scales],
+            coefficients=[float(c) for c in fitted.coef_[0]],
+            intercept=float(fitted.intercept_[0]),
+            fingerprint=predict_fingerprint(spec, name),
+            fit=fit,
+        )
     if progress:
         progress(f"validation rows: features as of {cut['valid_features']}…")
     xv, yv, _, _ = _dataset(session, name, cut["valid_features"], cut["valid_label"])
-    pv = fitted.predict_proba((xv - means) / scales)[:, 1] if len(yv) else np.array([])
-    model = LogisticModel(
-        spec=spec.name,
-        metric=name,
-        features=list(predict.features),
-        means=[float(v) for v in means],
-        scales=[float(v) for v in scales],
-        coefficients=coef,
-        intercept=intercept,
-        fingerprint=predict_fingerprint(spec, name),
-        fit={
-            "cutoffs": {k: v.isoformat() for k, v in cut.items()},
-            "rows": int(len(y)),
-            "positives": int(y.sum()),
-            "dropped_null_features": int(dropped),
-            "C": predict.C,
-            "versions": {lib: importlib.metadata.version(lib) for lib in ("scikit-learn", "numpy")},
-            "validation": _validation(yv, pv),
-        },
-    )
+    fit["validation"] = _validation(yv, proba(xv)[:, 1] if len(yv) else np.array([]))
     changed = write_text(Path(path), model.to_json(), force, owner=str(spec_file.path))
     summary = {
         "metric": name,

@@ -5,6 +5,9 @@ small JSON document next to the spec, ``<spec stem>.<metric>.model.json`` (or
 ``predict.file``). Its floats are written in full (``repr``: 17 significant digits), so the
 SQL computes with the very numbers scikit-learn computed with.
 
+For gradient-boosted trees (``TreesModel``) z is the baseline plus each tree's leaf, and the
+score ``1 / (1 + exp(-z))``, z written once.
+
 The score, in the order both the SQL and verify's own evaluation
 (``verify.predict_checks.score``, which shares no code with ``score_tree``) follow::
 
@@ -27,12 +30,14 @@ from typing import Any
 from sqlglot import exp
 
 from semseg.compile.cluster_model import default_model_path
+from semseg.compile.portable import not_nan
 from semseg.errors import CompileError
 from semseg.spec.graph import predict_fingerprint
 from semseg.spec.model import Spec
 from semseg.sql import case, number, paren, to_double
 
 FORMAT = 1
+EXP_SAFE = 700.0  # |z| below which EXP(z) and EXP(-z) are finite doubles on every engine
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,73 @@ def model_path(spec: Spec, name: str, spec_path: Path | None) -> Path | None:
     return default_model_path(spec_path, name, predict.file)
 
 
-def fitted_propensity(spec: Spec, name: str, spec_path: Path | None) -> LogisticModel:
+@dataclass(frozen=True)
+class TreesModel:
+    """A gradient-boosted model: ``baseline`` plus one leaf value of each tree, then the
+    logistic. A node is ``{"leaf": value}`` or ``{"feature": i, "threshold": t, "missing_left":
+    bool, "left": node, "right": node}`` (indices into the tree's list; node 0 is the root):
+    a row goes left when its feature is at most the threshold, and a missing one (NULL, NaN)
+    where the fit sent missing values."""
+
+    spec: str
+    metric: str
+    features: list[str]
+    baseline: float
+    trees: list[list[dict[str, Any]]]
+    fingerprint: str
+    fit: dict[str, Any] = field(default_factory=dict)
+    model: str = "gradient_boosting"
+    format: int = FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> TreesModel:
+        data = json.loads(text)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"model format {data.get('format')!r}, this semseg reads {FORMAT}")
+        n = len(data.get("features") or [])
+        if not _finite(data.get("baseline")):
+            raise ValueError("'baseline' must be a finite number")
+        trees = data.get("trees")
+        if not isinstance(trees, list) or not trees:
+            raise ValueError("'trees' must be a list of trees")
+        for tree in trees:
+            for node in tree if isinstance(tree, list) else [None]:
+                if not isinstance(node, dict):
+                    raise ValueError("a tree is a list of nodes")
+                if "leaf" in node:
+                    if not _finite(node["leaf"]):
+                        raise ValueError("a leaf's value must be a finite number")
+                    continue
+                if not (
+                    isinstance(node.get("feature"), int)
+                    and 0 <= node["feature"] < n
+                    and _finite(node.get("threshold"))
+                    and isinstance(node.get("missing_left"), bool)
+                    and all(
+                        isinstance(node.get(k), int) and 0 < node[k] < len(tree)
+                        for k in ("left", "right")
+                    )
+                ):
+                    raise ValueError("a split names a feature, a threshold and two children")
+        known = {f.name for f in cls.__dataclass_fields__.values()}  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+PropensityModel = LogisticModel | TreesModel
+
+
+def read_model(text: str) -> PropensityModel:
+    """A model file of either kind."""
+    kind = json.loads(text).get("model")
+    if kind == "gradient_boosting":
+        return TreesModel.from_json(text)
+    return LogisticModel.from_json(text)
+
+
+def fitted_propensity(spec: Spec, name: str, spec_path: Path | None) -> PropensityModel:
     """The fitted model of a propensity metric, or ``CompileError`` saying how to make it."""
     path = model_path(spec, name, spec_path)
     if path is None or not path.is_file():
@@ -98,7 +169,7 @@ def fitted_propensity(spec: Spec, name: str, spec_path: Path | None) -> Logistic
             "`semseg fit SPEC` first, then compile again"
         )
     try:
-        model = LogisticModel.from_json(path.read_text(encoding="utf-8"))
+        model = read_model(path.read_text(encoding="utf-8"))
     except (ValueError, TypeError, KeyError) as err:
         raise CompileError(
             f"{path}: cannot read the fitted model ({err}); run `semseg fit SPEC --force` to "
@@ -106,8 +177,10 @@ def fitted_propensity(spec: Spec, name: str, spec_path: Path | None) -> Logistic
         ) from None
     predict = spec.metrics[name].predict
     assert predict is not None
-    if model.features != list(predict.features) or model.fingerprint != predict_fingerprint(
-        spec, name
+    if (
+        model.model != predict.model
+        or model.features != list(predict.features)
+        or model.fingerprint != predict_fingerprint(spec, name)
     ):
         raise CompileError(
             f"{path}: the spec changed since this model was fitted (a feature or the target, "
@@ -123,8 +196,31 @@ def _double(value: float) -> exp.Expression:
     return to_double(exp.Literal.string(repr(float(value))))
 
 
-def score_tree(model: LogisticModel, feature: Callable[[str], exp.Expression]) -> exp.Expression:
+def score_tree(model: PropensityModel, feature: Callable[[str], exp.Expression]) -> exp.Expression:
     """The score as SQL (module docstring); ``feature(name)`` is a feature's value."""
+    if isinstance(model, TreesModel):
+        # z once (the trees are most of the SQL): 1 / (1 + EXP(-z)), scipy's expit, which
+        # cannot overflow while |z| stays below EXP_SAFE; a model whose leaves could sum
+        # beyond it is refused rather than written
+        reach = abs(model.baseline) + sum(
+            max(abs(n["leaf"]) for n in tree if "leaf" in n) for tree in model.trees
+        )
+        if reach >= EXP_SAFE:
+            raise CompileError(
+                f"metric '{model.metric}': its trees' leaves can sum to {reach:.0f}, beyond "
+                f"{EXP_SAFE:.0f}, where EXP overflows on some engines (PostgreSQL raises); fit "
+                "fewer or shallower trees, or a lower learning_rate"
+            )
+        one = number(1)
+        return exp.Div(
+            this=one,
+            expression=paren(
+                exp.Add(
+                    this=one.copy(),
+                    expression=exp.Exp(this=exp.Neg(this=paren(_boosted(model, feature)))),
+                )
+            ),
+        )
     z: exp.Expression = _double(model.intercept)
     for name, mean, scale, coef in zip(
         model.features, model.means, model.scales, model.coefficients, strict=True
@@ -134,6 +230,35 @@ def score_tree(model: LogisticModel, feature: Callable[[str], exp.Expression]) -
             expression=_double(scale),
         )
         z = exp.Add(this=z, expression=exp.Mul(this=_double(coef), expression=paren(scaled)))
+    return _logistic(z)
+
+
+def _boosted(model: TreesModel, feature: Callable[[str], exp.Expression]) -> exp.Expression:
+    """baseline + each tree's leaf value, added in tree order (scikit-learn's order). A
+    feature is read as a DOUBLE with NaN as NULL (``not_nan``): missing either way, routed
+    where the fit sent missing values."""
+    values = [not_nan(to_double(feature(f))) for f in model.features]
+
+    def node(tree: list[dict[str, Any]], i: int) -> exp.Expression:
+        at = tree[i]
+        if "leaf" in at:
+            return _double(at["leaf"])
+        x = values[at["feature"]]
+        goes_left: exp.Expression = exp.LTE(this=x.copy(), expression=_double(at["threshold"]))
+        if at["missing_left"]:  # else a missing x compares NULL, so it goes right
+            goes_left = exp.Or(
+                this=exp.Is(this=x.copy(), expression=exp.Null()), expression=goes_left
+            )
+        return case([(goes_left, node(tree, at["left"]))], node(tree, at["right"]))
+
+    total: exp.Expression = _double(model.baseline)
+    for tree in model.trees:
+        total = exp.Add(this=total, expression=node(tree, 0))
+    return total
+
+
+def _logistic(z: exp.Expression) -> exp.Expression:
+    """1 / (1 + EXP(-z)), written without an EXP of a large number."""
     z = paren(z)
     one = number(1)
     high = exp.Div(

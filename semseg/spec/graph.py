@@ -135,7 +135,9 @@ def predict_fingerprint(spec: Spec, name: str) -> str:
     definitions, and its settings (not where its model file lives)."""
     predict = spec.metrics[name].predict
     assert predict is not None
-    settings = predict.model_dump(mode="json", exclude={"file"})
+    own = {"logistic": {"C"}, "gradient_boosting": {"trees", "depth", "learning_rate"}}
+    kept = {"target", "features", "model", *own[predict.model]}  # not the other model's
+    settings = predict.model_dump(mode="json", include=kept)
     return _fingerprint(spec, [*predict.features, predict.target], settings)
 
 

@@ -149,12 +149,23 @@ class Predict(_Model):
     features: list[Identifier] = Field(
         min_length=1, description="Numeric metrics the model reads (as of the scoring date)."
     )
-    model: Literal["logistic"] = Field(
+    model: Literal["logistic", "gradient_boosting"] = Field(
         "logistic",
-        description="logistic: scikit-learn's LogisticRegression on standardised features.",
+        description="logistic: scikit-learn's LogisticRegression on standardised features; "
+        "gradient_boosting: its HistGradientBoostingClassifier (missing values routed as it "
+        "learnt them).",
     )
     C: Annotated[float, Field(gt=0, strict=False)] = Field(
-        1.0, description="Inverse of the L2 regularisation strength (scikit-learn's C)."
+        1.0, description="logistic: inverse of the L2 regularisation strength (scikit-learn's C)."
+    )
+    trees: Annotated[StrictInt, Field(ge=1, le=300)] = Field(
+        100, description="gradient_boosting: boosting iterations (one tree each)."
+    )
+    depth: Annotated[StrictInt, Field(ge=1, le=6)] = Field(
+        3, description="gradient_boosting: the largest depth of a tree."
+    )
+    learning_rate: Annotated[float, Field(gt=0, le=1, strict=False)] = Field(
+        0.1, description="gradient_boosting: the shrinkage of each tree."
     )
     file: StrictStr | None = Field(
         None, description="Fitted model JSON (default: <spec>.<metric>.model.json)."

@@ -24,6 +24,8 @@ RELATIVE = 1e-12  # engines' EXP and float arithmetic may differ in the last bit
 
 def score(model: dict[str, Any], values: Sequence[float | None]) -> float | None:
     """The score of one row from the model file's numbers, in the documented order."""
+    if model["model"] == "gradient_boosting":
+        return 1.0 / (1.0 + math.exp(-_boosted(model, values)))
     if any(v is None for v in values):
         return None
     z = float(model["intercept"])
@@ -31,6 +33,25 @@ def score(model: dict[str, Any], values: Sequence[float | None]) -> float | None
         values, model["means"], model["scales"], model["coefficients"], strict=True
     ):
         z = z + coef * ((float(v) - mean) / scale)  # type: ignore[arg-type]
+    return _logistic(z)
+
+
+def _boosted(model: dict[str, Any], values: Sequence[float | None]) -> float:
+    """The baseline plus each tree's leaf for the row: a missing value (None, NaN) goes where
+    the node's missing_left says, any other left when at most the threshold."""
+    raw = float(model["baseline"])
+    for tree in model["trees"]:
+        node = tree[0]
+        while "leaf" not in node:
+            x = values[node["feature"]]
+            missing = x is None or math.isnan(float(x))
+            left = node["missing_left"] if missing else float(x) <= node["threshold"]  # type: ignore[arg-type]
+            node = tree[node["left"] if left else node["right"]]
+        raw = raw + node["leaf"]
+    return raw
+
+
+def _logistic(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
     return math.exp(z) / (1.0 + math.exp(z))
