@@ -404,3 +404,18 @@ def test_verify_proves_the_trees_and_fails_a_swapped_leaf(boosted, tmp_path):
     )
     failed = {c["name"] for c in json.loads(done.stdout)["checks"] if not c["passed"]}
     assert done.exit_code == 1 and failed == {"predict:offer_propensity"}
+
+
+def test_three_hundred_trees_of_depth_three_fit_bigquerys_limit(tmp_path):
+    """The issue's size target: 300 trees of depth 3 compile to under 1 MB for BigQuery."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "      target: offer_orders_30d\n",
+        "      target: offer_orders_30d\n      model: gradient_boosting\n      trees: 300\n",
+    )
+    spec = tmp_path / "big.yml"
+    spec.write_text(text, encoding="utf-8")
+    assert runner.invoke(app, ["fit", str(spec)]).exit_code == 0
+    model = json.loads((tmp_path / "big.offer_propensity.model.json").read_text())
+    assert len(model["trees"]) == 300
+    sql = compile_spec(load_spec(spec), "bigquery")
+    assert len(sql.encode("utf-8")) < 1_048_576, len(sql)

@@ -127,8 +127,8 @@ TARGETS: dict[str, Target] = {
             hash32="CAST(CONCAT('0x', SUBSTR(TO_HEX(MD5(t)), 1, 8)) AS INT64)",
             query_limit=(
                 1_048_576,
-                "BigQuery refuses query text over 1 MB; fewer clusters, prototypes or features "
-                "make it shorter",
+                "BigQuery refuses query text over 1 MB; fewer clusters, prototypes, features or "
+                "trees make it shorter",
             ),
         ),
         Target(

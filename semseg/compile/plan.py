@@ -510,7 +510,14 @@ def _derived_trees(spec: Spec, spec_path: Path | None = None) -> dict[str, exp.E
             places = metric_precision(spec, name)
             if m.predict is not None:
                 model = fitted_propensity(spec, name, spec_path)
-                tree = score_tree(model, lambda f: done[f].copy() if f in done else column(f))
+                nan_free = frozenset(
+                    f
+                    for f in model.features
+                    if spec.metrics[f].is_integer or metric_precision(spec, f) is not None
+                )
+                tree = score_tree(
+                    model, lambda f: done[f].copy() if f in done else column(f), nan_free
+                )
             else:
                 tree = snippet_expr(m.expr or "", spec.dialect, done)
             value = _missing_nan(tree, places)

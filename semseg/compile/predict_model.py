@@ -196,8 +196,14 @@ def _double(value: float) -> exp.Expression:
     return to_double(exp.Literal.string(repr(float(value))))
 
 
-def score_tree(model: PropensityModel, feature: Callable[[str], exp.Expression]) -> exp.Expression:
-    """The score as SQL (module docstring); ``feature(name)`` is a feature's value."""
+def score_tree(
+    model: PropensityModel,
+    feature: Callable[[str], exp.Expression],
+    nan_free: frozenset[str] = frozenset(),
+) -> exp.Expression:
+    """The score as SQL (module docstring); ``feature(name)`` is a feature's value;
+    ``nan_free`` names features that cannot be NaN (integers, rounded metrics), which trees
+    then read without the NaN test (most of a node's text)."""
     if isinstance(model, TreesModel):
         # z once (the trees are most of the SQL): 1 / (1 + EXP(-z)), scipy's expit, which
         # cannot overflow while |z| stays below EXP_SAFE; a model whose leaves could sum
@@ -217,7 +223,9 @@ def score_tree(model: PropensityModel, feature: Callable[[str], exp.Expression])
             expression=paren(
                 exp.Add(
                     this=one.copy(),
-                    expression=exp.Exp(this=exp.Neg(this=paren(_boosted(model, feature)))),
+                    expression=exp.Exp(
+                        this=exp.Neg(this=paren(_boosted(model, feature, nan_free)))
+                    ),
                 )
             ),
         )
@@ -233,11 +241,16 @@ def score_tree(model: PropensityModel, feature: Callable[[str], exp.Expression])
     return _logistic(z)
 
 
-def _boosted(model: TreesModel, feature: Callable[[str], exp.Expression]) -> exp.Expression:
+def _boosted(
+    model: TreesModel, feature: Callable[[str], exp.Expression], nan_free: frozenset[str]
+) -> exp.Expression:
     """baseline + each tree's leaf value, added in tree order (scikit-learn's order). A
     feature is read as a DOUBLE with NaN as NULL (``not_nan``): missing either way, routed
     where the fit sent missing values."""
-    values = [not_nan(to_double(feature(f))) for f in model.features]
+    values = [
+        to_double(feature(f)) if f in nan_free else not_nan(to_double(feature(f)))
+        for f in model.features
+    ]
 
     def node(tree: list[dict[str, Any]], i: int) -> exp.Expression:
         at = tree[i]
