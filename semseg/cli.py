@@ -705,6 +705,11 @@ def fit(
                 "  calibration by decile (mean score / rate): "
                 + "  ".join(f"{c['mean_score']:.3f}/{c['rate']:.3f}" for c in v["calibration"])
             )
+        for base, b in summary["baselines"].items():
+            typer.echo(
+                f"  baseline {base} (its order, 1 first): AUC {b['auc']:.3f}; its first segment "
+                f"({b['first_segment_share']:.1%} of the rows) lift {b['first_segment_lift']:.2f}"
+            )
         typer.echo(f"fit took {summary['seconds']:.2f}s")
 
 

@@ -135,7 +135,7 @@ def run_profile_matrix(engine, dialect: str) -> int:
     return compared
 
 
-PROFILES = 14  # segmentations of the example specs on their bundled datasets (2 propensity)
+PROFILES = 15  # segmentations of the example specs on their bundled datasets (3: propensity)
 
 
 def test_sqlite(sqlite_engine):

@@ -419,3 +419,37 @@ def test_three_hundred_trees_of_depth_three_fit_bigquerys_limit(tmp_path):
     assert len(model["trees"]) == 300
     sql = compile_spec(load_spec(spec), "bigquery")
     assert len(sql.encode("utf-8")) < 1_048_576, len(sql)
+
+
+def test_fit_compares_the_model_with_the_segmentation_the_user_has(tmp_path):
+    """The validation report ranks the same rows by each segmentation that reads no
+    propensity (offer_user: its order, 1 first); recomputed here from two compiles."""
+    from sklearn.metrics import roc_auc_score
+
+    spec = tmp_path / "offer_propensity.yml"
+    shutil.copy(EXAMPLE, spec)
+    done = runner.invoke(app, ["fit", str(spec), "--format", "json"])
+    assert done.exit_code == 0, done.output
+    baselines = json.loads(done.stdout)["baselines"]
+    assert set(baselines) == {"offer_user"}  # the deciles and responders read the score
+    con = _sample()
+    spec_file = load_spec(spec)
+    without = spec_file.spec.model_copy(
+        update={
+            "metrics": {n: m for n, m in spec_file.spec.metrics.items() if n != "offer_propensity"},
+            "segmentations": {"offer_user": spec_file.spec.segmentations["offer_user"]},
+        }
+    )
+    from semseg.spec import SpecFile
+
+    def at(day: str) -> dict:
+        sf = SpecFile(without, spec, spec_file.marks).with_as_of(date.fromisoformat(day))
+        cur = con.execute(compile_spec(sf, "duckdb"))
+        cols = [d[0] for d in cur.description]
+        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+
+    feats, labels = at("2025-10-31"), at("2025-11-30")
+    keys = sorted(feats)
+    y = [1 if labels.get(k, {}).get("offer_orders_30d", 0) > 0 else 0 for k in keys]
+    order = [feats[k]["offer_user_order"] for k in keys]
+    assert baselines["offer_user"]["auc"] == round(roc_auc_score(y, [-o for o in order]), 6)

@@ -28,9 +28,9 @@ from semseg.data import Session
 from semseg.errors import DataError, UsageError
 from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
-from semseg.spec.graph import derived_dependencies, predict_fingerprint
+from semseg.spec.graph import derived_dependencies, predict_fingerprint, segmentation_dependencies
 from semseg.spec.time import Window, parse_window
-from semseg.sql import name_sql
+from semseg.sql import SnippetProblem, column_names, name_sql, parse_snippet
 
 FEATURES_TABLE = "semseg_predict_features"
 LABELS_TABLE = "semseg_predict_labels"
@@ -127,6 +127,77 @@ def _validation(y, p) -> dict[str, Any]:
         for d in deciles
         if len(d)
     ]
+    return out
+
+
+BASELINES_TABLE = "semseg_predict_baselines"
+
+
+def _baseline_segmentations(spec) -> list[str]:
+    """The segmentations a user already has that read no propensity: their order (1 first)
+    is the ranking the model is compared with."""
+    deps = derived_dependencies(spec)
+    touched = {n for n, m in spec.metrics.items() if m.predict is not None}
+    changed = True
+    while changed:  # metrics derived from a propensity, transitively
+        grown = touched | {n for n, used in deps.items() if set(used) & touched}
+        changed, touched = grown != touched, grown
+    needs = segmentation_dependencies(spec)
+    out = []
+    for name, seg in spec.segmentations.items():
+        if seg.kind == "cluster" or needs.get(name):
+            continue
+        used = {seg.by} if seg.by else set()
+        for part in seg.segments or []:
+            tree = parse_snippet(part.when, spec.dialect) if part.when else None
+            if tree is not None and not isinstance(tree, SnippetProblem):
+                used |= set(column_names(tree))
+        if not used & touched:
+            out.append(name)
+    return out
+
+
+def _baselines(session: Session, day: date, keys: list, y) -> dict[str, Any]:
+    """Each baseline segmentation's ranking of the validation rows (its order as of the
+    features' date, 1 first; no order last): AUC, and the first segment's share and lift."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    spec_file = session.spec_file
+    names = _baseline_segmentations(spec_file.spec)
+    if not names or len(y) == 0 or y.min() == y.max():
+        return {}
+    propensity = {n for n, m in spec_file.spec.metrics.items() if m.predict is not None}
+    deps = derived_dependencies(spec_file.spec)
+    metrics = {
+        n: m
+        for n, m in spec_file.spec.metrics.items()
+        if n not in propensity and not set(deps.get(n, [])) & propensity
+    }
+    kept = {n: spec_file.spec.segmentations[n] for n in names}
+    spec = spec_file.spec.model_copy(
+        update={"metrics": metrics, "segmentations": kept, "checks": []}
+    )
+    session.run(SpecFile(spec, spec_file.path, spec_file.marks).with_as_of(day), BASELINES_TABLE)
+    orders = [spec.order_column(n) for n in names]
+    select = ", ".join(name_sql(c) for c in [spec.entity.key, *orders])
+    found = {
+        r[0]: r[1:]
+        for r in session.con.execute(f"SELECT {select} FROM {BASELINES_TABLE}").fetchall()
+    }
+    out = {}
+    rate = float(y.mean())
+    for i, name in enumerate(names):
+        order = np.array(
+            [float(found[k][i]) if k in found and found[k][i] is not None else np.inf for k in keys]
+        )
+        score = -np.where(np.isinf(order), np.nanmax(order[~np.isinf(order)], initial=0) + 1, order)
+        first = order == np.min(order)
+        out[name] = {
+            "auc": round(float(roc_auc_score(y, score)), 6),
+            "first_segment_share": round(float(first.mean()), 6),
+            "first_segment_lift": round(float(y[first].mean()) / rate, 6),
+        }
     return out
 
 
@@ -252,8 +323,9 @@ def fit_propensity(
         )
     if progress:
         progress(f"validation rows: features as of {cut['valid_features']}…")
-    xv, yv, _, _ = _dataset(session, name, cut["valid_features"], cut["valid_label"])
+    xv, yv, keys, _ = _dataset(session, name, cut["valid_features"], cut["valid_label"])
     fit["validation"] = _validation(yv, proba(xv)[:, 1] if len(yv) else np.array([]))
+    fit["baselines"] = _baselines(session, cut["valid_features"], keys, yv)
     changed = write_text(Path(path), model.to_json(), force, owner=str(spec_file.path))
     summary = {
         "metric": name,
@@ -261,6 +333,7 @@ def fit_propensity(
         "positives": int(y.sum()),
         "cutoffs": model.fit["cutoffs"],
         "validation": model.fit["validation"],
+        "baselines": model.fit["baselines"],
         "seconds": round(time.perf_counter() - started, 3),
     }
     return Path(path), changed, summary

@@ -302,6 +302,20 @@ WITH customer_population AS (
     offer_share,
     offer_propensity,
     propensity_decile_order,
+    CASE
+      WHEN offer_orders_180d >= 3
+      THEN 'Offer Seeker'
+      WHEN offer_orders_180d >= 1 AND offer_orders_180d <= 2
+      THEN 'Occasional Offer User'
+      ELSE 'Non-Offer User'
+    END AS offer_user,
+    CASE
+      WHEN offer_orders_180d >= 3
+      THEN 1
+      WHEN offer_orders_180d >= 1 AND offer_orders_180d <= 2
+      THEN 2
+      ELSE 3
+    END AS offer_user_order,
     CASE propensity_decile_order
       WHEN 1
       THEN '1'
@@ -339,6 +353,8 @@ SELECT
   days_since_last_order,
   offer_share,
   offer_propensity,
+  offer_user,
+  offer_user_order,
   propensity_decile,
   propensity_decile_order,
   responders,
