@@ -12,8 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from semseg.cli import app
 from tests.golden_regen import SPECS

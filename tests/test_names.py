@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import Result
+from typer.testing import Result
 
 from semseg.errors import SpecError
 from semseg.spec import load_spec
