@@ -282,6 +282,9 @@ def test_a_password_never_appears(tmp_path):
     assert done.exit_code == 1 and "ann:***@" in done.output and "connecting failed" in done.output
     for secret in ("pa%40ss-w0rd", "pa@ss-w0rd", "k3y", "x9z"):
         assert secret not in done.output
+    # a URL is user text: a terminal escape in it is shown, not obeyed
+    done = runner.invoke(app, ["verify", str(OFFER), "--engine", "sqlite:///no\x1b[2J/dir/x.db"])
+    assert done.exit_code == 1 and "\x1b" not in done.output and "\\u001b" in done.output
 
 
 @pytest.mark.parametrize(

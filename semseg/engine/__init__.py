@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from semseg.errors import DataError, UsageError
+from semseg.errors import DataError, UsageError, printable
 from semseg.spec import keyhash
 from semseg.sql import table as table_node
 from semseg.sql import table_sql
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Connection",
     "connect",
-    "engine_dialect",
     "hide_password",
     "register_sqlite_functions",
 ]
@@ -103,11 +102,6 @@ def _split(url: str) -> tuple[str, str | None]:
     return match.group(1).lower(), match.group(2)
 
 
-def engine_dialect(url: str) -> str:
-    """The semseg dialect of an engine URL."""
-    return SCHEMES[_split(url)[0]][0]
-
-
 def _password(url: str) -> str | None:
     try:
         parts = urlsplit(url)
@@ -122,10 +116,10 @@ _SECRET_PARAM = r"(?i)([?&][^=&#]*(?:pass|pwd|token|secret|credential|key)[^=&#]
 
 
 def hide_password(url: str) -> str:
-    """``url`` with its password, and the value of every query parameter named like a
-    secret, as ***."""
+    """``url`` as it may be shown: its password, and the value of every query parameter
+    named like a secret, as ***, and no character a terminal would obey (``printable``)."""
     text = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
-    return re.sub(_SECRET_PARAM, r"\1***", text)
+    return printable(re.sub(_SECRET_PARAM, r"\1***", text))
 
 
 def scrub(text: str, url: str) -> str:
@@ -138,7 +132,8 @@ def scrub(text: str, url: str) -> str:
 
 
 def _fail(url: str, doing: str, err: BaseException) -> DataError:
-    first = scrub(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__, url)
+    text = str(err).strip()
+    first = printable(scrub(text.splitlines()[0] if text else type(err).__name__, url))
     return DataError(f"--engine {hide_password(url)}: {doing} failed: {first}")
 
 
