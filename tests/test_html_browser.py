@@ -144,3 +144,30 @@ def test_the_page_fits_1280_pixels_without_horizontal_scrolling(chromium, page, 
     data = shot.read_bytes()
     assert struct.unpack(">II", data[16:24]) == (1280, 2400)
     assert len(set(_png_pixels(data))) > 100
+
+
+def test_a_propensity_page_draws_gains_and_calibration(chromium, tmp_path):
+    """Issue 24: the profile of a segmentation by a propensity has the fit's gains curve (its
+    first step is the top decile's capture) and calibration points, rendered by Chromium."""
+    import json
+
+    spec_file = load_spec(SPECS / "offer_propensity.yml")
+    path = tmp_path / "propensity.html"
+    path.write_text(render_html(profile(spec_file, "propensity_decile")), encoding="utf-8")
+    dom = _run(chromium, tmp_path, "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = _Text()
+    parser.feed(dom.stdout)
+    section = parser.sections[
+        "Propensity offer_propensity: gains and calibration (validation split)"
+    ]
+    model = json.loads((SPECS / "offer_propensity.offer_propensity.model.json").read_text())
+    v = model["fit"]["validation"]
+    assert f"AUC {v['auc']:.3f}" in " ".join(section)
+    points = re.search(r'aria-label="gains".*?points="([^"]+)"', dom.stdout, re.S).group(1).split()
+    assert len(points) == 11 and points[0] == "0.0,220.0" and points[-1] == "220.0,0.0"
+    x, y = (float(t) for t in points[1].split(","))
+    assert x == pytest.approx(22.0, abs=0.1)
+    assert (220 - y) / 220 == pytest.approx(v["top_decile_capture"], abs=0.001)
+    calibration = re.search(r'aria-label="calibration".*?</svg>', dom.stdout, re.S).group(0)
+    assert calibration.count("<circle") == len(v["calibration"]) == 10

@@ -28,6 +28,7 @@ from semseg.cluster.features import model_space, pull
 from semseg.compile import canonical_query, compile_spec, target_sql
 from semseg.compile.cluster_sql import fitted_model
 from semseg.compile.dialects import get_target
+from semseg.compile.predict_model import fitted_propensity
 from semseg.data import Session, open_session
 from semseg.engine import Connection
 from semseg.errors import CompileError, UsageError
@@ -383,6 +384,9 @@ class Profile:
     as_of: str = ""  # where the as-of date came from ('' without event time)
     names: dict[Any, str] = field(default_factory=dict)  # cluster id -> cluster.names' name
     better: dict[str, str] = field(default_factory=dict)  # metric -> higher | lower
+    # the propensity the segmentation is by: its metric and the fit's validation (gains and
+    # calibration on the later time split, from its model file); {} for any other
+    propensity: dict[str, Any] = field(default_factory=dict)
 
     def title(self, segment: Any) -> str:
         """A segment as shown: its label, and a named cluster's name after its id."""
@@ -499,6 +503,7 @@ def profile(
             as_of=session.as_of_note,
             better={m: b for m, x in spec_file.spec.metrics.items() if (b := x.better)},
         )
+        result.propensity = _propensity(spec_file, segmentation)
         cluster = spec_file.spec.segmentations[segmentation].cluster
         if cluster is not None and cluster.names:
             result.names = {seg: cluster.name_of(seg) for seg, _ in segments}
@@ -507,6 +512,20 @@ def profile(
         return result
     finally:
         session.close()
+
+
+def _propensity(spec_file: SpecFile, segmentation: str) -> dict[str, Any]:
+    """The validation of the propensity a bands or quantile segmentation is by (its model
+    file's), for the page's gains and calibration charts."""
+    by = spec_file.spec.segmentations[segmentation].by
+    metric = spec_file.spec.metrics.get(by) if by else None
+    if metric is None or metric.predict is None or by is None:
+        return {}
+    model = fitted_propensity(spec_file.spec, by, spec_file.path)
+    validation = model.fit.get("validation") or {}
+    if not validation.get("calibration"):
+        return {}
+    return {"metric": by, "validation": validation, "baselines": model.fit.get("baselines", {})}
 
 
 def _projection(session: Session, segmentation: str) -> dict[str, Any]:

@@ -224,6 +224,45 @@ def _page() -> jinja2.Template:
     return env.get_template("profile.html.j2")
 
 
+CHART = 220  # px: the side of the gains and calibration charts
+
+
+def _propensity_charts(p: Profile) -> dict[str, Any] | None:
+    """Gains (share of the positives captured by the top deciles of the score) and
+    calibration (each decile's mean score against its rate) of the fit's validation split,
+    as SVG points; the diagonal is a random ranking, and a perfect calibration."""
+    if not p.propensity:
+        return None
+    v = p.propensity["validation"]
+    deciles = v["calibration"]  # lowest scores first, as np.array_split made them
+    n, k = v["rows"], len(deciles)
+    sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]  # as array_split made them
+    positives = [d["rate"] * size for d, size in zip(deciles, sizes, strict=True)]
+    total = sum(positives) or 1.0
+    gains, seen, rows = [(0.0, 0.0)], 0.0, 0
+    for size, pos in zip(reversed(sizes), reversed(positives), strict=True):
+        rows, seen = rows + size, seen + pos
+        gains.append((rows / n, seen / total))
+    top = max(max(d["mean_score"], d["rate"]) for d in deciles) or 1.0
+
+    def xy(x: float, y: float, scale: float = 1.0) -> str:
+        return f"{x / scale * CHART:.1f},{CHART - y / scale * CHART:.1f}"
+
+    return {
+        "metric": p.propensity["metric"],
+        "size": CHART,
+        "auc": v.get("auc"),
+        "lift": v.get("top_decile_lift"),
+        "capture": v.get("top_decile_capture"),
+        "gains": " ".join(xy(x, y) for x, y in gains),
+        "calibration": [xy(d["mean_score"], d["rate"], top).split(",") for d in deciles],
+        "top": f"{top:.3f}",
+        "baselines": [
+            f"{name}: AUC {b['auc']:.3f}" for name, b in p.propensity["baselines"].items()
+        ],
+    }
+
+
 def render_html(p: Profile) -> str:
     """One offline page (inline CSS and SVG, no script, no external reference): a card per
     segment, the sizes, the heat map (a row per metric or category, a column per segment:
@@ -265,6 +304,7 @@ def render_html(p: Profile) -> str:
         segments=[p.title(seg) for seg, _ in p.segments],
         heat=heat,
         scatter=_scatter(p),
+        propensity=_propensity_charts(p),
     )
 
 
