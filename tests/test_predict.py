@@ -453,3 +453,17 @@ def test_fit_compares_the_model_with_the_segmentation_the_user_has(tmp_path):
     y = [1 if labels.get(k, {}).get("offer_orders_30d", 0) > 0 else 0 for k in keys]
     order = [feats[k]["offer_user_order"] for k in keys]
     assert baselines["offer_user"]["auc"] == round(roc_auc_score(y, [-o for o in order]), 6)
+
+
+def test_verify_of_a_hand_written_model_without_a_model_file_says_to_fit(tmp_path):
+    """verify --sql proves a model the compiler did not write; without the propensity's model
+    file the predict check fails with the fix, not a traceback."""
+    spec = tmp_path / "offer_propensity.yml"
+    shutil.copy(EXAMPLE, spec)
+    shutil.copy(SPECS / "offer_propensity.offer_propensity.model.json", tmp_path)
+    sql = tmp_path / "model.sql"
+    sql.write_text(compile_spec(load_spec(spec)), encoding="utf-8")
+    (tmp_path / "offer_propensity.offer_propensity.model.json").unlink()
+    done = runner.invoke(app, ["verify", str(spec), "--sql", str(sql), "-d", "duckdb"])
+    assert done.exit_code == 1 and "Traceback" not in done.output, done.output
+    assert "FAIL  predict:offer_propensity" in done.output and "semseg fit SPEC" in done.output

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from semseg.compile.cluster_model import default_model_path
+from semseg.errors import printable
 from semseg.spec import SpecFile
 from semseg.spec.graph import metric_precision
 from semseg.spec.model import Spec
@@ -74,7 +75,19 @@ def predict_checks(con, spec_file: SpecFile, examples: int = 5) -> list[CheckRes
         if predict is None:
             continue
         path = default_model_path(spec_file.path, name, predict.file)
-        model = json.loads(Path(path).read_text(encoding="utf-8"))
+        try:
+            model = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:  # e.g. verify --sql of a spec never fitted
+            out.append(
+                CheckResult(
+                    f"predict:{name}",
+                    f"{name} is the score of its model file {path}",
+                    False,
+                    1,
+                    (f"{path}: cannot be read ({printable(str(err))}): run `semseg fit SPEC`",),
+                )
+            )
+            continue
         key = spec.entity.key
         columns = ", ".join(q(c) for c in [key, name, *predict.features])
         rows = con.execute(f"SELECT {columns} FROM {RESULT} ORDER BY 1").fetchall()
