@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from semseg.cli import app
-from semseg.cluster.predict import back
 from semseg.compile import compile_spec
 from semseg.errors import CompileError, SpecError
 from semseg.sample import table_paths
 from semseg.spec import load_spec
+from semseg.spec.time import back
 from tests.engines.compare import assert_same_rows
 from tests.golden_regen import SPECS
 

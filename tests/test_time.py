@@ -20,9 +20,8 @@ from semseg.compile import compile_spec, plan
 from semseg.data import resolve_as_of
 from semseg.errors import SpecError, UsageError
 from semseg.spec import load_spec
-from semseg.spec.time import Window, parse_window
+from semseg.spec.time import Window, back, parse_window
 from semseg.verify import verify
-from semseg.verify.time_checks import back
 from tests import edge_data
 from tests.golden_regen import SPECS
 

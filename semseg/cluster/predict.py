@@ -14,12 +14,11 @@ a NULL feature is left out of the fit (the score of such a row is NULL, then ``f
 
 from __future__ import annotations
 
-import calendar
 import importlib.metadata
 import math
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,8 @@ from semseg.data import Session
 from semseg.errors import DataError, UsageError
 from semseg.files import preflight, write_text
 from semseg.spec import SpecFile
-from semseg.spec.graph import derived_dependencies, predict_fingerprint, segmentation_dependencies
-from semseg.spec.time import Window, parse_window
+from semseg.spec.graph import metrics_read, predict_fingerprint, segmentation_dependencies
+from semseg.spec.time import Window, back, parse_window
 from semseg.sql import SnippetProblem, column_names, name_sql, parse_snippet
 
 FEATURES_TABLE = "semseg_predict_features"
@@ -40,33 +39,11 @@ def propensities(spec_file: SpecFile) -> list[str]:
     return [n for n, m in spec_file.spec.metrics.items() if m.predict is not None]
 
 
-def back(day: date, amount: int, unit: str) -> date:
-    """``day`` minus ``amount`` units, as windows count (a month back from the 31st is the
-    last day of the shorter month)."""
-    if unit == "DAY":
-        return day - timedelta(days=amount)
-    if unit == "WEEK":
-        return day - timedelta(weeks=amount)
-    months = amount * (12 if unit == "YEAR" else 1)
-    total = day.year * 12 + day.month - 1 - months
-    year, month = divmod(total, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
-
-
 def _needed(spec_file: SpecFile, name: str) -> list[str]:
     """The features, the target and every metric they derive from."""
     predict = spec_file.spec.metrics[name].predict
     assert predict is not None
-    deps = derived_dependencies(spec_file.spec)
-    wanted: list[str] = []
-    todo = [*predict.features, predict.target]
-    while todo:
-        metric = todo.pop(0)
-        if metric not in wanted:
-            wanted.append(metric)
-            todo += deps.get(metric, [])
-    return wanted
+    return metrics_read(spec_file.spec, [*predict.features, predict.target])
 
 
 def _rows(session: Session, name: str, day: date, columns: list[str], table: str):
@@ -133,15 +110,16 @@ def _validation(y, p) -> dict[str, Any]:
 BASELINES_TABLE = "semseg_predict_baselines"
 
 
+def _reading_a_propensity(spec) -> set[str]:
+    """The propensities and every metric that reads one, at any depth."""
+    propensities = [n for n, m in spec.metrics.items() if m.predict is not None]
+    return {n for n in spec.metrics if set(metrics_read(spec, [n])) & set(propensities)}
+
+
 def _baseline_segmentations(spec) -> list[str]:
     """The segmentations a user already has that read no propensity: their order (1 first)
     is the ranking the model is compared with."""
-    deps = derived_dependencies(spec)
-    touched = {n for n, m in spec.metrics.items() if m.predict is not None}
-    changed = True
-    while changed:  # metrics derived from a propensity, transitively
-        grown = touched | {n for n, used in deps.items() if set(used) & touched}
-        changed, touched = grown != touched, grown
+    touched = _reading_a_propensity(spec)
     needs = segmentation_dependencies(spec)
     out = []
     for name, seg in spec.segmentations.items():
@@ -167,13 +145,8 @@ def _baselines(session: Session, day: date, keys: list, y) -> dict[str, Any]:
     names = _baseline_segmentations(spec_file.spec)
     if not names or len(y) == 0 or y.min() == y.max():
         return {}
-    propensity = {n for n, m in spec_file.spec.metrics.items() if m.predict is not None}
-    deps = derived_dependencies(spec_file.spec)
-    metrics = {
-        n: m
-        for n, m in spec_file.spec.metrics.items()
-        if n not in propensity and not set(deps.get(n, [])) & propensity
-    }
+    touched = _reading_a_propensity(spec_file.spec)
+    metrics = {n: m for n, m in spec_file.spec.metrics.items() if n not in touched}
     kept = {n: spec_file.spec.segmentations[n] for n in names}
     spec = spec_file.spec.model_copy(
         update={"metrics": metrics, "segmentations": kept, "checks": []}

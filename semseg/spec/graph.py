@@ -141,8 +141,9 @@ def predict_fingerprint(spec: Spec, name: str) -> str:
     return _fingerprint(spec, [*predict.features, predict.target], settings)
 
 
-def _fingerprint(spec: Spec, metrics: list[str], settings: dict) -> str:
-    """The digest of ``metrics`` (and what they derive from), their sources and ``settings``."""
+def metrics_read(spec: Spec, metrics: list[str]) -> list[str]:
+    """``metrics`` and every metric they derive from (a propensity from its features), in
+    the order first met; names that are not metrics are left out."""
     deps = derived_dependencies(spec)
     wanted: list[str] = []
     todo = list(metrics)
@@ -151,6 +152,12 @@ def _fingerprint(spec: Spec, metrics: list[str], settings: dict) -> str:
         if metric in spec.metrics and metric not in wanted:
             wanted.append(metric)
             todo += deps.get(metric, [])
+    return wanted
+
+
+def _fingerprint(spec: Spec, metrics: list[str], settings: dict) -> str:
+    """The digest of ``metrics`` (and what they derive from), their sources and ``settings``."""
+    wanted = metrics_read(spec, metrics)
     sources = sorted({m.source for n in wanted if (m := spec.metrics[n]).source})
     content = {
         "entity_key": spec.entity.key,

@@ -15,9 +15,10 @@ the last day of the shorter month.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from semseg.spec.model import Spec
 
@@ -156,3 +157,20 @@ def as_of_value(text: str) -> date | str:
     if problem := as_of_problem(day):
         raise ValueError(f"--as-of {text}: {problem}")
     return day
+
+
+def back(day: date, amount: int, unit: str) -> date:
+    """``day`` moved back ``amount`` units, as windows count: a month back from the 31st ends
+    on the month's last day (docs/spec.md). Before year 1 it is the first date there is. In
+    Python: verify's own window bounds and the propensity fit's cutoffs (the compiler dates
+    in SQL)."""
+    if unit in ("DAY", "WEEK"):
+        days = amount * (7 if unit == "WEEK" else 1)
+        return day - timedelta(days=days) if days < (day - date.min).days else date.min
+    months = amount * (12 if unit == "YEAR" else 1)
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    if year < 1:
+        return date.min
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))

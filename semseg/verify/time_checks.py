@@ -10,7 +10,6 @@ same result.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, timedelta
 
 import duckdb
@@ -18,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from semseg.spec.model import TIME_AGGS, Agg, Spec
-from semseg.spec.time import time_sources, window_of, zone_of
+from semseg.spec.time import back, time_sources, window_of, zone_of
 from semseg.sql import CANONICAL, sql_literal
 from semseg.sql import name_sql as q
 from semseg.sql import table_sql as t
@@ -32,21 +31,6 @@ EXAMPLES = 5
 def _as_of(spec: Spec) -> date:
     assert isinstance(spec.as_of, date), "verify resolves the as-of date before checking"
     return spec.as_of
-
-
-def back(day: date, amount: int, unit: str) -> date:
-    """``day`` moved back ``amount`` units; a month back from the 31st ends on the month's
-    last day (docs/spec.md). Before year 1 it is the first date there is."""
-    if unit in ("DAY", "WEEK"):
-        days = amount * (7 if unit == "WEEK" else 1)
-        return day - timedelta(days=days) if days < (day - date.min).days else date.min
-    months = amount * (12 if unit == "YEAR" else 1)
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    if year < 1:
-        return date.min
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
 
 
 def _date(day: date) -> str:
