@@ -13,7 +13,7 @@ import enum
 import functools
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -28,6 +28,7 @@ from semseg.compile import compile_spec, size_note
 from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
 from semseg.dbt import SOURCES_HEADER, dbt_model, sources_path, sources_yaml
+from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
 from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
@@ -155,13 +156,20 @@ SAMPLE_HELP = (
 )
 
 
-def _engine_options(engine: str | None, sample: float | None):
-    """The engine connection of --engine (None without it), after checking --sample."""
+@contextlib.contextmanager
+def _engine_options(engine: str | None, sample: float | None) -> Iterator[Connection | None]:
+    """The engine connection of --engine (None without it), after checking --sample; closed
+    on the way out."""
     if sample is not None and not 0 < sample <= 1:
         raise UsageError(f"--sample {sample:g}: a fraction of the keys, above 0 and at most 1")
     if sample is not None and engine is None:
         raise UsageError("--sample picks keys on an engine: give --engine URL too")
-    return connect_engine(engine) if engine is not None else None
+    connection = connect_engine(engine) if engine is not None else None
+    try:
+        yield connection
+    finally:
+        if connection is not None:
+            connection.close()
 
 
 def variables(values: list[str] | None) -> dict[str, str]:
@@ -431,8 +439,7 @@ def verify(
     names = [d.value for d in dialect] if dialect else None
     when = _as_of(as_of)
     specs = load_all(spec, variables(var))
-    connection = _engine_options(engine, sample)
-    try:
+    with _engine_options(engine, sample) as connection:
         reports = [
             run_verify(
                 spec_file,
@@ -446,9 +453,6 @@ def verify(
             )
             for spec_file in specs
         ]
-    finally:
-        if connection is not None:
-            connection.close()
     if format is Format.json:
         payload = [json.loads(r.to_json()) for r in reports]
         typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
@@ -539,9 +543,8 @@ def cluster(
             f"({', '.join(names)}): pass --segmentation too"
         )
     results = []
-    connection = _engine_options(engine, sample)
     with (
-        contextlib.closing(connection) if connection is not None else contextlib.nullcontext(),
+        _engine_options(engine, sample) as connection,
         open_session(
             spec_file, data, tables, when, connection, sample, rows=connection is None
         ) as session,
@@ -660,9 +663,8 @@ def fit(
         )
     show = terminal_progress()
     results = []
-    connection = _engine_options(engine, sample)
     with (
-        contextlib.closing(connection) if connection is not None else contextlib.nullcontext(),
+        _engine_options(engine, sample) as connection,
         open_session(
             spec_file,
             data,
@@ -793,8 +795,7 @@ def profile(
         return
     if html is not None:
         preflight(html, force)  # before the run, not after it
-    connection = _engine_options(engine, sample)
-    with contextlib.closing(connection) if connection else contextlib.nullcontext():
+    with _engine_options(engine, sample) as connection:
         result = run_profile(
             spec_file,
             name,
