@@ -45,7 +45,7 @@ $(OLDEST)/.installed: pyproject.toml
 	touch $@
 
 test-oldest: $(OLDEST)/.installed
-	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_fit_portable.py tests/test_cluster.py
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_fit_portable.py tests/test_cluster.py tests/test_cluster_boxes.py
 
 fuzz: $(STAMP)
 	SEMSEG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_fuzz.py -k mutated

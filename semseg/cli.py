@@ -576,6 +576,10 @@ def cluster(
                 typer.echo(f"  cluster {cid}: {size:,}")
             for line in summary["changes"]:
                 typer.echo(f"refit: {line}")
+            parts = "box" if summary["rule"] == "boxes" else "prototype"
+            plural = "es" if parts == "box" else "s"
+            count = summary["rule_parts"]
+            typer.echo(f"assignment rule: {count} {parts}{plural * (count != 1)}")
             if summary["agreement"] is not None:
                 typer.echo(
                     f"assignment SQL agrees with the local labels on {summary['agreement']:.1%}"

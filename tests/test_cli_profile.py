@@ -104,7 +104,7 @@ def test_profile_csv_cells_never_start_a_formula(tmp_path):
     import io
     import json
 
-    evil = "=HYPERLINK(\"http://x\",\"y\")"
+    evil = '=HYPERLINK("http://x","y")'
     spec = tmp_path / "evil.yml"
     text = (SPECS / "offer_seeker.yml").read_text(encoding="utf-8")
     spec.write_text(

@@ -4,8 +4,8 @@
 1.5M order lines of random cent amounts (DOUBLE) over 2,500 customers, so that ClickHouse
 sums each customer's lines in parallel blocks and, evaluating a CTE again at each reference,
 gets other last bits each time (checked first: without it this test would prove nothing).
-The spec has what a float sum can decide: a KMeans and an HDBSCAN cluster segmentation whose
-features are a sum (not rounded: no band is over it) and distinct counts, bands and quantile
+The spec has what a float sum can decide: a KMeans and two HDBSCAN cluster segmentations
+(the prototypes rule and the boxes rule, issue 24) whose features are a sum (not rounded: no band is over it) and distinct counts, bands and quantile
 tiers over a float average (rounded to 6 places, as every compared metric), and a top
 category by amount. Before issue 21 the clusters gave -1 to most rows of the pairs' join
 back; the assignment SQL of that time must fail here too.
@@ -47,6 +47,12 @@ segmentations:
   kmeans:
     cluster: {features: [spend, orders, products], algorithm: kmeans, k: 5}
   hdbscan:
+    cluster:
+      features: [spend, orders, products]
+      algorithm: hdbscan
+      min_cluster_size: 50
+      rule: prototypes
+  boxes:
     cluster: {features: [spend, orders, products], algorithm: hdbscan, min_cluster_size: 50}
 """
 
@@ -71,7 +77,7 @@ def fitted(tmp_path_factory):
     con.execute(f"COPY order_lines TO '{folder / 'order_lines.parquet'}' (FORMAT parquet)")
     spec = folder / "float_sums.yml"
     spec.write_text(SPEC, encoding="utf-8")
-    for segmentation in ("kmeans", "hdbscan"):
+    for segmentation in ("kmeans", "hdbscan", "boxes"):
         with open_session(load_spec(spec), data=folder) as session:
             fit_spec(session, segmentation)
     return load_spec(spec), con
@@ -110,9 +116,10 @@ def test_float_sum_features_give_duckdbs_labels_on_clickhouse(clickhouse_engine,
     # between any two engines: one unit of the 6th place, documented in docs/design.md. The
     # labels, decided from the row's own value, must be DuckDB's all the same.
     assert_same_rows(exp_cols, exp_rows, cols, rows, rel_tol=1e-9, abs_tol=1.01e-6)
-    labels = {c: exp_cols.index(c) for c in ("kmeans", "hdbscan")}
+    labels = {c: exp_cols.index(c) for c in ("kmeans", "hdbscan", "boxes")}
     assert len({r[labels["kmeans"]] for r in exp_rows}) == 5
     assert len({r[labels["hdbscan"]] for r in exp_rows}) >= 3
+    assert len({r[labels["boxes"]] for r in exp_rows}) >= 3
 
 
 def test_the_join_back_assignment_gives_wrong_labels_on_clickhouse(

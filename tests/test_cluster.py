@@ -44,6 +44,23 @@ def fitted(tmp_path_factory):
     return spec_file, model_path, summary
 
 
+@pytest.fixture(scope="module")
+def prototyped(tmp_path_factory):
+    """The example spec with ``rule: prototypes``, fitted in a temp folder: (spec, model)."""
+    from semseg.cluster.fit import fit_spec
+
+    folder = tmp_path_factory.mktemp("prototypes")
+    spec_path = folder / SPEC.name
+    text = SPEC.read_text(encoding="utf-8")
+    spec_path.write_text(
+        text.replace("algorithm: hdbscan", "algorithm: hdbscan\n      rule: prototypes")
+    )
+    spec_file = load_spec(spec_path)
+    with open_session(spec_file) as session:
+        model_path, _, _ = fit_spec(session, force=True)
+    return spec_file, model_path
+
+
 def _local(spec_file, **kwargs):
     """A local fit of the spec's cluster segmentation on its data (default: the bundled one)."""
     from semseg.cluster.fit import fit_local
@@ -106,14 +123,14 @@ def test_assignment_sql_agrees_with_local_labels(fitted):
         assert agreement(session, "persona") == summary["agreement"]
 
 
-def test_sql_rule_equals_the_python_rule_on_every_row(fitted):
+def test_sql_rule_equals_the_python_rule_on_every_row(prototyped):
     """The compiled rule (the nearest distance among the prototypes whose radius holds the
     row, then the first prototype at it) gives exactly the labels of the numpy rule."""
     import numpy as np
 
     from semseg.cluster.fit import assign, owners, sql_labels
 
-    spec_file, _, _ = fitted
+    spec_file, _ = prototyped
     local = _local(spec_file)
     model = local.model
     rule = owners(
@@ -130,11 +147,15 @@ def test_sql_rule_equals_the_python_rule_on_every_row(fitted):
     assert len(set(rule.tolist())) == len(model.clusters) + 1  # every cluster and noise
 
 
-def _earlier_format(format: int, shift: int = 0) -> dict:
-    """The committed model as semseg wrote it in ``format`` 1 (a centre and radius per
-    cluster, no prototypes) or 2 (prototypes, no fingerprint); cluster ids + ``shift``."""
-    model = json.loads(MODEL.read_text(encoding="utf-8"))
-    del model["fingerprint"]
+def _earlier_format(source: Path, format: int, shift: int = 0) -> dict:
+    """The prototypes model ``source`` as semseg wrote it in ``format`` 1 (a centre and
+    radius per cluster, no prototypes), 2 (prototypes, no fingerprint) or 3 (no rule);
+    cluster ids + ``shift``."""
+    model = json.loads(source.read_text(encoding="utf-8"))
+    for key in ("rule", "boxes"):
+        del model[key]
+    if format < 3:
+        del model["fingerprint"]
     for c in model["clusters"]:
         c["id"] += shift
     for p in model["prototypes"]:
@@ -150,25 +171,49 @@ def _earlier_format(format: int, shift: int = 0) -> dict:
     return model
 
 
-def test_model_files_of_earlier_formats_are_read(tmp_path):
-    """Formats 1 and 2 are migrated, not refused (issue 21): format 1's centre and radius per
-    cluster is its one prototype; a newer format than this semseg's is refused."""
+def test_model_files_of_earlier_formats_are_read(prototyped):
+    """Formats 1 to 3 are migrated, not refused (issue 21): format 1's centre and radius per
+    cluster is its one prototype, 3 had the prototypes rule; a newer format than this
+    semseg's is refused."""
     from semseg.compile.cluster_model import FittedModel
 
-    one = FittedModel.from_json(json.dumps(_earlier_format(1)))
+    source = prototyped[1]
+    one = FittedModel.from_json(json.dumps(_earlier_format(source, 1)))
     assert one.format == 1 and not one.fingerprint
     assert [(p.cluster, p.radius) for p in one.prototypes] == [
-        (c["id"], c["radius"]) for c in _earlier_format(1)["clusters"]
+        (c["id"], c["radius"]) for c in _earlier_format(source, 1)["clusters"]
     ]
-    two = FittedModel.from_json(json.dumps(_earlier_format(2)))
-    assert two.prototypes == FittedModel.from_json(MODEL.read_text()).prototypes
-    newer = dict(_earlier_format(2), format=4)
-    with pytest.raises(ValueError, match="format 4, this semseg reads formats 1 to 3"):
+    two = FittedModel.from_json(json.dumps(_earlier_format(source, 2)))
+    assert two.prototypes == FittedModel.from_json(source.read_text()).prototypes
+    three = FittedModel.from_json(json.dumps(_earlier_format(source, 3)))
+    assert three.rule == "prototypes" and three.fingerprint
+    assert three.prototypes == two.prototypes
+    newer = dict(_earlier_format(source, 2), format=5)
+    with pytest.raises(ValueError, match="format 5, this semseg reads formats 1 to 4"):
         FittedModel.from_json(json.dumps(newer))
+    boxes_in_three = dict(_earlier_format(source, 3), boxes=[])
+    with pytest.raises(ValueError, match="format 3 has no rule or boxes"):
+        FittedModel.from_json(json.dumps(boxes_in_three))
+
+
+def test_a_format_3_model_still_compiles_and_a_refit_writes_boxes(prototyped, tmp_path):
+    """A prototypes model fitted before the boxes rule existed compiles under the default
+    (no refit forced on a user), and one the spec's rule contradicts is refused."""
+    spec_path = tmp_path / SPEC.name
+    shutil.copy(SPEC, spec_path)
+    model = _earlier_format(prototyped[1], 3)
+    (tmp_path / MODEL.name).write_text(json.dumps(model), encoding="utf-8")
+    assert "_cluster_prototypes_1" in compile_spec(load_spec(spec_path), "duckdb")
+    text = spec_path.read_text(encoding="utf-8")
+    spec_path.write_text(
+        text.replace("algorithm: hdbscan", "algorithm: hdbscan\n      rule: boxes")
+    )
+    with pytest.raises(CompileError, match="assigns rows by prototypes.*asks for boxes"):
+        compile_spec(load_spec(spec_path), "duckdb")
 
 
 @pytest.mark.parametrize("format", [1, 2])
-def test_a_model_of_an_earlier_format_is_refitted_with_its_ids(tmp_path, format):
+def test_a_model_of_an_earlier_format_is_refitted_with_its_ids(prototyped, tmp_path, format):
     """compile cannot check what an earlier model was fitted for (no fingerprint) and says to
     refit; the refit reads the old model and keeps its cluster ids (here 20..28), so the names
     in the spec keep meaning the same customers."""
@@ -179,13 +224,14 @@ def test_a_model_of_an_earlier_format_is_refitted_with_its_ids(tmp_path, format)
     spec_path = tmp_path / SPEC.name
     text = SPEC.read_text(encoding="utf-8")
     spec_path.write_text(text[: text.index("      names:")], encoding="utf-8")  # ids 0..8
-    (tmp_path / MODEL.name).write_text(json.dumps(_earlier_format(format, 20)), encoding="utf-8")
+    old = _earlier_format(prototyped[1], format, 20)
+    (tmp_path / MODEL.name).write_text(json.dumps(old), encoding="utf-8")
     with pytest.raises(CompileError, match=rf"model format {format}.*--force.*keep their ids"):
         compile_spec(load_spec(spec_path), "duckdb")
     refit = CliRunner().invoke(app, ["cluster", str(spec_path), "--force", "--format", "json"])
     assert refit.exit_code == 0, refit.output
     model = json.loads((tmp_path / MODEL.name).read_text(encoding="utf-8"))
-    assert model["format"] == 3 and model["fingerprint"]
+    assert model["format"] == 4 and model["fingerprint"] and model["rule"] == "boxes"
     assert [c["id"] for c in model["clusters"]] == list(range(20, 29))
     compile_spec(load_spec(spec_path), "duckdb")
 
@@ -196,6 +242,27 @@ def test_assignment_sql_reparses(fitted, dialect):
     trees = sqlglot.parse(sql, read=TARGETS[dialect].sqlglot, error_level=ErrorLevel.RAISE)
     assert len([t for t in trees if t is not None]) == 1
     assert "POWER" not in sql.upper() and "POW(" not in sql.upper()
+
+
+def test_sql_boxes_equal_the_python_boxes_on_every_row(fitted):
+    """The default rule of an HDBSCAN fit: the box holding the row, as ``box_labels`` reads
+    the model file, on every row; every cluster and noise occur."""
+    import numpy as np
+
+    from semseg.cluster.boxes import box_labels
+    from semseg.cluster.fit import sql_labels
+
+    spec_file, _, summary = fitted
+    local = _local(spec_file)
+    model = local.model
+    rule = box_labels(model, local.features.numeric, local.features.categorical)
+    with open_session(spec_file) as session:
+        found = sql_labels(session, "persona")
+    sql = np.array([found[k] for k in local.features.keys])
+    assert model.rule == "boxes" and not model.prototypes and len(model.boxes) > 9
+    assert (sql == rule).all(), int((sql != rule).sum())
+    assert len(set(rule.tolist())) == len(model.clusters) + 1
+    assert summary["agreement"] >= 0.99
 
 
 def test_sql_labels_noise_null_and_where(fitted):
@@ -329,7 +396,7 @@ def test_agreement_matches_the_refit_to_the_model_ids_by_members(tmp_path):
     shutil.copy(SPEC, tmp_path / SPEC.name)
     model = json.loads(MODEL.read_text(encoding="utf-8"))
     moved = {c["id"]: 10 + (c["id"] + 1) % len(model["clusters"]) for c in model["clusters"]}
-    for c in model["clusters"] + model["prototypes"]:
+    for c in model["clusters"] + model["boxes"]:
         key = "id" if "id" in c else "cluster"
         c[key] = moved[c[key]]
     # and listed out of fit order, as a model fitted where two equal-sized clusters came out
@@ -416,15 +483,30 @@ def _personas(tmp_path: Path) -> tuple[Path, Path]:
         (lambda m: {**m, "means": m["means"][:-1]}, "means must be"),
         (lambda m: {**m, "stds": [0.0] * len(m["stds"])}, "stds must be positive"),
         (
-            lambda m: {**m, "prototypes": [{**m["prototypes"][0], "radius": "1"}]},
-            "a radius must be",
+            lambda m: {**m, "boxes": [{**m["boxes"][0], "upto": {"items_per_order": "1"}}]},
+            "a box's above and upto must map every numeric feature",
         ),
         (
-            lambda m: {**m, "prototypes": [{**m["prototypes"][0], "radius": float("nan")}]},
-            "a radius must be",
+            lambda m: {
+                **m,
+                "boxes": [{**m["boxes"][0], "above": {"items_per_order": float("nan")}}],
+            },
+            "a box's above and upto must map every numeric feature",
         ),
         (
-            lambda m: {**m, "prototypes": [{**m["prototypes"][0], "centre": [1.0]}]},
+            lambda m: {**m, "boxes": [{**m["boxes"][0], "cluster": 99}]},
+            "a box of cluster 99",
+        ),
+        (
+            lambda m: {**m, "boxes": [{**m["boxes"][0], "equal": {"customer_city": "Atlantis"}}]},
+            "categories of the model's vocabulary",
+        ),
+        (
+            lambda m: {**m, "boxes": [{**m["boxes"][0], "upto": {}}]},
+            "must map every numeric feature",
+        ),
+        (
+            lambda m: {**m, "prototypes": [{"cluster": 0, "centre": [1.0], "radius": 1.0}]},
             "a prototype centre must be",
         ),
     ],

@@ -69,8 +69,8 @@ def _labels(engine_or_con, sql):
 
 
 def _personas(tmp_path, nearest: bool):
-    """The personas spec (with ``assign_noise: nearest`` if asked, fitted here), its data
-    in DuckDB and on the noisy engine."""
+    """The personas spec with the prototypes rule (``assign_noise: nearest`` if asked, else
+    ``rule: prototypes``), fitted here, and its data in DuckDB and on the noisy engine."""
     from semseg.cluster.fit import fit_spec
     from semseg.data import open_session
     from semseg.sample import table_paths
@@ -78,15 +78,15 @@ def _personas(tmp_path, nearest: bool):
     spec = tmp_path / PERSONAS.name
     shutil.copy(PERSONAS, spec)
     shutil.copy(SPECS / "olist_personas.persona.model.json", tmp_path)
-    if nearest:
-        text = spec.read_text(encoding="utf-8")
-        spec.write_text(
-            text.replace("algorithm: hdbscan", "algorithm: hdbscan\n      assign_noise: nearest"),
-            encoding="utf-8",
-        )
-        with open_session(load_spec(spec)) as session:
-            fit_spec(session, force=True)
-        assert json.loads((tmp_path / "olist_personas.persona.model.json").read_text())
+    setting = "assign_noise: nearest" if nearest else "rule: prototypes"
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(
+        text.replace("algorithm: hdbscan", f"algorithm: hdbscan\n      {setting}"),
+        encoding="utf-8",
+    )
+    with open_session(load_spec(spec)) as session:
+        fit_spec(session, force=True)
+    assert json.loads((tmp_path / "olist_personas.persona.model.json").read_text())["prototypes"]
     src = duckdb.connect()
     for name, path in table_paths("marketplace").items():
         src.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")

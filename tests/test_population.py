@@ -195,8 +195,9 @@ def test_keys_of_two_types_are_refused(spec_file, tmp_path):
     con = _data()
     con.execute("CREATE OR REPLACE TABLE loyalty AS SELECT 3 AS customer_id")
     con.execute("CREATE OR REPLACE TABLE crm AS SELECT '03' AS crm_id, 'active' AS status")
-    con.execute("CREATE OR REPLACE TABLE orders AS SELECT 3 AS customer_id, DATE '2025-01-01' "
-                "AS order_date")
+    con.execute(
+        "CREATE OR REPLACE TABLE orders AS SELECT 3 AS customer_id, DATE '2025-01-01' AS order_date"
+    )
     write_tables(con, tmp_path, ["crm", "loyalty", "orders"])
     with pytest.raises(DataError) as err:
         verify(spec_file, data=tmp_path, dialects=["duckdb"])

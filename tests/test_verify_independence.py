@@ -8,6 +8,9 @@ itself by being repeated in its proof.
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
 from sqlglot import exp
 
 from semseg.compile import cluster_sql, plan
@@ -95,24 +98,75 @@ def test_a_wrong_cluster_order_fails_the_cluster_label_check(monkeypatch):
     assert "labels:persona" in failed
 
 
-def _persona_failures() -> set[str]:
-    report = verify(
-        load_spec(SPECS / "olist_personas.yml"), dialects=["duckdb"], progress=lambda _m: None
-    )
+def _persona_failures(spec=SPECS / "olist_personas.yml") -> set[str]:
+    report = verify(load_spec(spec), dialects=["duckdb"], progress=lambda _m: None)
     return {c.name for c in report.checks if not c.passed}
 
 
-def test_an_assignment_that_ignores_the_radii_fails_the_rule_and_agreement_checks(monkeypatch):
+@pytest.fixture(scope="module")
+def prototyped(tmp_path_factory):
+    """The personas with ``rule: prototypes``, fitted in a temp folder (the committed model
+    has the default HDBSCAN rule, boxes)."""
+    from semseg.cluster.fit import fit_spec
+    from semseg.data import open_session
+
+    folder = tmp_path_factory.mktemp("prototypes")
+    spec = folder / "olist_personas.yml"
+    shutil.copy(SPECS / "olist_personas.yml", spec)
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(
+        text.replace("algorithm: hdbscan", "algorithm: hdbscan\n      rule: prototypes")
+    )
+    with open_session(load_spec(spec)) as session:
+        fit_spec(session, force=True)
+    return spec
+
+
+def test_boxes_2_percent_wider_fail_the_rule_check(monkeypatch):
+    """Every box's bounds written 2% further out: the rows just outside a box get its
+    cluster. The rule check (the model file's boxes evaluated outside SQL) fails."""
+    from dataclasses import replace
+
+    original = cluster_sql._box_sql
+
+    def wider(box):
+        above = {f: v - 0.02 * abs(v) for f, v in box.above.items()}
+        upto = {f: v + 0.02 * abs(v) for f, v in box.upto.items()}
+        return original(replace(box, above=above, upto=upto))
+
+    monkeypatch.setattr(cluster_sql, "_box_sql", wider)
+    assert "rule:persona" in _persona_failures()
+
+
+def test_boxes_of_two_clusters_exchanged_fail_the_rule_check(monkeypatch):
+    """The boxes of clusters 0 and 1 written with each other's id: the agreement matches a
+    refit to the model's ids by shared members, so exchanged ids are the rule check's."""
+    from dataclasses import replace
+
+    original = cluster_sql.box_label_sql
+
+    def exchanged(model, where):
+        swap = {0: 1, 1: 0}
+        boxes = [replace(b, cluster=swap.get(b.cluster, b.cluster)) for b in model.boxes]
+        return original(replace(model, boxes=boxes), where)
+
+    monkeypatch.setattr(plan, "box_label_sql", exchanged)
+    assert "rule:persona" in _persona_failures()
+
+
+def test_an_assignment_that_ignores_the_radii_fails_the_rule_and_agreement_checks(
+    monkeypatch, prototyped
+):
     """Every clusterable customer given its nearest prototype (the radii dropped from the
     pairs that may take a row): the noise of the fit gets clusters."""
     original = cluster_sql.assignment_queries
     monkeypatch.setattr(
         plan, "assignment_queries", lambda *args, **_: original(*args[:6], anywhere=True)
     )
-    assert {"rule:persona", "agreement:persona"} <= _persona_failures()
+    assert {"rule:persona", "agreement:persona"} <= _persona_failures(prototyped)
 
 
-def test_radii_written_2_percent_wide_fail_the_rule_check(monkeypatch):
+def test_radii_written_2_percent_wide_fail_the_rule_check(monkeypatch, prototyped):
     """The prototypes relation with every radius 2% wider: the customers just outside a
     radius get its cluster. So few labels change that the agreement with a refit (>= 95%)
     still passes; the rule check, exact, does not."""
@@ -125,4 +179,4 @@ def test_radii_written_2_percent_wide_fail_the_rule_check(monkeypatch):
         return original(replace(model, prototypes=protos), name)
 
     monkeypatch.setattr(cluster_sql, "prototypes_query", wider)
-    assert _persona_failures() == {"rule:persona"}
+    assert _persona_failures(prototyped) == {"rule:persona"}

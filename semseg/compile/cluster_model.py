@@ -17,8 +17,10 @@ from typing import Any
 
 from semseg.spec.model import Spec
 
-FORMAT = 3  # 3: a fingerprint of the definitions the fit used; 2: prototypes per cluster
-# (files of formats 1 and 2 are read and migrated: ``_migrate``)
+FORMAT = 4  # 4: the boxes rule (``rule``, ``boxes``); 3: a fingerprint of the
+# definitions the fit used; 2: prototypes per cluster (files of formats 1 to 3 are read and
+# migrated: ``_migrate``)
+RULES = ("prototypes", "boxes")
 DIGITS = 10  # significant digits kept for every float in the file (and so in the SQL)
 
 CATEGORY_WEIGHT = 0.7071067812  # one-hot value: two categories are 1 unit apart
@@ -52,6 +54,24 @@ class Prototype:
 
 
 @dataclass(frozen=True)
+class Box:
+    """A region of the features' own values (not scaled) that belongs to a cluster: a leaf of
+    the decision tree the fit's labels were distilled into (``cluster.boxes``).
+
+    A row is in the box when every bound holds: ``above[f] < value <= upto[f]`` for every
+    numeric feature (so NULL, NaN and infinities are in no box), the category of
+    ``equal[m]``, and none of the categories of ``unequal[m]`` (NULL and categories outside
+    the vocabulary are none of them). Boxes of one model do not overlap.
+    """
+
+    cluster: int
+    above: dict[str, float]
+    upto: dict[str, float]
+    equal: dict[str, str]
+    unequal: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
 class FittedModel:
     """Everything the assignment SQL needs, plus how the fit was made."""
 
@@ -66,6 +86,9 @@ class FittedModel:
     fit: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""  # spec.graph.cluster_fingerprint of the spec the model was fitted for
     format: int = FORMAT
+    # "prototypes": nearest prototype whose radius holds the row; "boxes": the box holding it
+    rule: str = "prototypes"
+    boxes: list[Box] = field(default_factory=list)
 
     @property
     def dimensions(self) -> list[tuple[str, str | None]]:
@@ -116,7 +139,39 @@ class FittedModel:
             _expect(_numbers(p.centre, dims), f"a prototype centre must be {dims} finite numbers")
             _expect(_numbers([p.radius]) and p.radius >= 0, "a radius must be a finite number >= 0")
         data["clusters"], data["prototypes"] = clusters, prototypes
+        rule = data.setdefault("rule", "prototypes")
+        _expect(rule in RULES, f"rule must be one of {', '.join(RULES)}")
+        data["boxes"] = [_box(b, features, vocab, ids) for b in data.get("boxes", [])]
+        if rule == "boxes":
+            _expect(not prototypes, "a model of rule boxes has no prototypes")
+        else:
+            _expect(not data["boxes"], "only a model of rule boxes has boxes")
         return cls(**data)
+
+
+def _box(item: Any, features: list[str], vocab: dict[str, list[str]], ids: set[int]) -> Box:
+    """One box of a model file, checked: its cluster is listed, its bounds name the model's
+    features (finite numbers) and its categories the model's vocabulary."""
+    box = Box(**_fields(item, Box))
+    _expect(box.cluster in ids, f"a box of cluster {box.cluster}, which is not listed")
+    for bounds in (box.above, box.upto):
+        _expect(
+            isinstance(bounds, dict)
+            and sorted(bounds) == sorted(features)
+            and _numbers(list(bounds.values())),
+            "a box's above and upto must map every numeric feature to a finite number",
+        )
+    _expect(
+        isinstance(box.equal, dict)
+        and all(m in vocab and c in vocab[m] for m, c in box.equal.items())
+        and isinstance(box.unequal, dict)
+        and all(
+            m in vocab and _strings(cs) and set(cs) <= set(vocab[m])
+            for m, cs in box.unequal.items()
+        ),
+        "a box's equal and unequal must name categories of the model's vocabulary",
+    )
+    return box
 
 
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
@@ -127,10 +182,13 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
       (the rule "nearest centre whose radius holds the row" is the prototype rule).
     - 2 → 3: no ``fingerprint`` was recorded; it stays empty, and compile asks for a refit
       (which keeps the ids) since what the model was fitted for cannot be checked.
+    - 3 → 4: every model had the prototypes rule (no ``rule``, ``boxes``).
     """
     found = data.get("format")
-    if found not in (1, 2, FORMAT):
+    if found not in (1, 2, 3, FORMAT):
         raise ValueError(f"model file format {found}, this semseg reads formats 1 to {FORMAT}")
+    if found != FORMAT:
+        _expect(not {"rule", "boxes"} & set(data), f"format {found} has no rule or boxes")
     if found == 1:
         clusters = data.get("clusters")
         if not isinstance(clusters, list) or not all(isinstance(c, dict) for c in clusters):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from semseg.compile.cluster_model import FittedModel, load_model, model_path_for
+from semseg.compile.cluster_model import Box, FittedModel, load_model, model_path_for
 from semseg.compile.portable import nearest
 from semseg.errors import CompileError
 from semseg.spec.graph import cluster_fingerprint
@@ -36,10 +36,12 @@ from semseg.spec.names import (
 )
 from semseg.sql import (
     all_of,
+    any_of,
     case,
     coalesce,
     column,
     ident,
+    is_null,
     literal,
     not_null,
     number,
@@ -218,6 +220,37 @@ def assignment_join(
     ]
 
 
+def _box_sql(box: Box) -> exp.Expression:
+    """A row is in ``box``: each bound a comparison of the feature's double with a double
+    literal; a category by equality, the categories it is not as ``IS NULL OR NOT IN``."""
+    conds: list[exp.Expression] = []
+    for f, low in box.above.items():
+        conds.append(exp.GT(this=to_double(column(f)), expression=_double(low)))
+    for f, high in box.upto.items():
+        conds.append(exp.LTE(this=to_double(column(f)), expression=_double(high)))
+    for m, c in box.equal.items():
+        conds.append(exp.EQ(this=column(m), expression=literal(c)))
+    for m, cs in box.unequal.items():
+        outside = exp.Not(this=exp.In(this=column(m), expressions=[literal(c) for c in cs]))
+        conds.append(paren(any_of(is_null(column(m)), outside)))
+    return all_of(*conds) if conds else exp.true()
+
+
+def box_label_sql(model: FittedModel, where: exp.Expression | None) -> exp.Expression:
+    """The boxes rule (``cluster.boxes``) as one CASE: the cluster of the box holding the
+    row, -1 for none and where ``where`` does not hold. Every box bounds every numeric
+    feature, so NULL, NaN and infinities are in none. One WHEN per box and at most two
+    levels of CASE whatever the tree's depth (SQL Server allows ten): the text grows with
+    the boxes."""
+    minus_one = exp.Neg(this=number(1))
+    found: exp.Expression = minus_one
+    if model.boxes:
+        found = case([(_box_sql(b), number(b.cluster)) for b in model.boxes], minus_one.copy())
+        if where is not None:
+            found = case([(paren(where), found)], minus_one)
+    return exp.cast(found, exp.DataType.build("int"))
+
+
 def label_sql(model: FittedModel, name: str, ctes: tuple[str, str, str, str]) -> exp.Expression:
     """Cluster id (INTEGER) from the joined prototype: -1 for a row no prototype took (a NULL
     feature, ``where`` not TRUE, outside every radius) and for every row of a model with no
@@ -278,6 +311,13 @@ def fitted_model(spec: Spec, name: str, spec_path: Path | None) -> FittedModel:
             "record what the model was fitted for, so compile cannot check it still fits the "
             "spec; run `semseg cluster SPEC --force` to fit it again (clusters that persist "
             "keep their ids and names)"
+        )
+    if model.rule not in cluster.rules:
+        raise CompileError(
+            f"{path}: the model assigns rows by {model.rule}, and segmentation '{name}' asks "
+            f"for {' or '.join(cluster.rules)} (cluster.rule, algorithm or assign_noise "
+            "changed); run `semseg cluster SPEC --force` to fit it again (clusters that persist "
+            "keep their ids)"
         )
     if model.fingerprint != cluster_fingerprint(spec, name):
         raise CompileError(

@@ -18,6 +18,7 @@ from semseg.compile.cluster_model import FittedModel
 from semseg.compile.cluster_sql import (
     assignment_join,
     assignment_queries,
+    box_label_sql,
     coordinate_sql,
     distance_output_sql,
     fitted_model,
@@ -870,14 +871,17 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     if clusters:
         for name in clusters:
             models[name] = fitted_model(spec, name, spec_path)
-        cols = [passed(c) for c in current]
-        for name, model in models.items():
-            cols += [
-                Column(coordinate_column(name, i), coordinate_sql(model, i))
-                for i in range(len(model.dimensions))
-            ]
-        steps.append(Step(names.cluster_coordinates, last, tuple(cols)))
-        coordinates = last = steps[-1].cte
+        nearest_rule = {n: m for n, m in models.items() if m.rule == "prototypes"}
+        if nearest_rule:  # the boxes rule reads the features themselves
+            cols = [passed(c) for c in current]
+            for name, model in nearest_rule.items():
+                cols += [
+                    Column(coordinate_column(name, i), coordinate_sql(model, i))
+                    for i in range(len(model.dimensions))
+                ]
+            steps.append(Step(names.cluster_coordinates, last, tuple(cols)))
+            last = steps[-1].cte
+        coordinates = last
         # each row's prototype: relations joined to the coordinates (cluster_sql)
         cols = [Column(key, column(key, coordinates)), *(passed(c) for c in current[1:])]
         label_joins: list[tuple[exp.Expression, exp.Expression]] = []
@@ -888,12 +892,12 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 names.cluster_nearest(i),
                 names.cluster_assigned(i),
             )
-            cols += _cluster_label(spec, name, model, ctes)
-            if not model.prototypes:
-                continue
             cluster = spec.segmentations[name].cluster
             assert cluster is not None
             only = snippet_expr(cluster.where, spec.dialect) if cluster.where else None
+            cols += _cluster_label(spec, name, model, ctes, only)
+            if model.rule == "boxes" or not model.prototypes:
+                continue
             for cte, query in assignment_queries(
                 model, name, ctes, coordinates, key, only, cluster.assigns_noise
             ):
@@ -928,12 +932,18 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
 
 
 def _cluster_label(
-    spec: Spec, name: str, model: FittedModel, ctes: tuple[str, str, str, str]
+    spec: Spec,
+    name: str,
+    model: FittedModel,
+    ctes: tuple[str, str, str, str],
+    where: exp.Expression | None,
 ) -> list[Column]:
     """Cluster segmentation label: the fitted cluster id (INTEGER), -1 for none; with
     ``assign_noise: nearest`` also the distance to the prototype that gave it."""
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
+    if model.rule == "boxes":
+        return [Column(name, box_label_sql(model, where))]
     out = [Column(name, label_sql(model, name, ctes))]
     if cluster.assigns_noise:
         out.append(Column(distance_output(name), distance_output_sql(model, name, ctes)))

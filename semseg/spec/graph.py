@@ -123,9 +123,9 @@ def cluster_fingerprint(spec: Spec, name: str) -> str:
     """
     cluster = spec.segmentations[name].cluster
     assert cluster is not None
-    # assign_noise changes the rule and names the labels, not the fit (left out, as before
-    # they existed)
-    fit_only = {"model", "overlays", "assign_noise", "names"}
+    # assign_noise and rule change the rule and names the labels, not the fit (left out, as
+    # before they existed; compile checks the model's rule: ``cluster_sql.fitted_model``)
+    fit_only = {"model", "overlays", "assign_noise", "names", "rule"}
     settings = cluster.model_dump(mode="json", exclude=fit_only)
     return _fingerprint(spec, [*cluster.features, *cluster.categorical], settings)
 

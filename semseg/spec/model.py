@@ -285,6 +285,13 @@ class Cluster(_Model):
         "and <segmentation>_distance holds its distance to that prototype (scaled space).",
     )
 
+    rule: Literal["boxes", "prototypes"] | None = Field(
+        None,
+        description="How the SQL assigns a row: prototypes (the nearest prototype whose radius "
+        "holds the row) or boxes (a decision tree distilled from the fit's labels, noise "
+        "included; HDBSCAN without assign_noise only). Default: prototypes when they "
+        "reproduce the fit on 99% of its rows, else boxes.",
+    )
     names: dict[Annotated[int, Field(strict=False)], Annotated[StrictStr, Field(min_length=1)]] = (
         Field(
             default_factory=dict,
@@ -298,6 +305,17 @@ class Cluster(_Model):
     def assigns_noise(self) -> bool:
         """Whether every clusterable entity gets a cluster (``assign_noise: nearest``)."""
         return self.assign_noise == "nearest"
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The rules a fit may write: ``rule``; else for HDBSCAN without assign_noise either
+        (the fit takes prototypes when they reproduce it, ``cluster.fit.PROTOTYPES_ENOUGH``);
+        else prototypes."""
+        if self.rule is not None:
+            return (self.rule,)
+        if self.algorithm == "hdbscan" and not self.assigns_noise:
+            return ("prototypes", "boxes")
+        return ("prototypes",)
 
     def name_of(self, cluster_id: int) -> str:
         """The name of a cluster id: declared, else ``Cluster <id>`` (-1: ``Unassigned``)."""

@@ -110,12 +110,12 @@ def cluster_checks(spec_file: SpecFile, name: str) -> list[CheckSQL]:
 
 def rule_check(session: Session, name: str) -> CheckResult:
     """The model's labels (table ``semseg_result``) against the fitted model's rule applied in
-    numpy to each row's features (``cluster.fit.assign``, the rule the fit chose the radii
-    for): the nearest prototype whose radius holds the row (any prototype with
-    ``assign_noise: nearest``), -1 for none and for a missing feature; every row of the
-    cluster population, exactly. The compiled SQL computes the same doubles in the same order,
-    so a compiler that takes another prototype for a single row fails here, where the
-    agreement with a refit allows 5%."""
+    numpy to each row's features (``cluster.fit.model_labels``): the box holding the row
+    (``cluster.boxes.box_rule``), or the nearest prototype whose
+    radius holds it (any prototype with ``assign_noise: nearest``); -1 for none and for a
+    missing feature; every row of the cluster population, exactly. The compiled SQL compares
+    or computes the same doubles, so a compiler that gives a single row another cluster
+    fails here, where the agreement with a refit allows 5%."""
     require_cluster_extra()
     import numpy as np
 
@@ -130,11 +130,15 @@ def rule_check(session: Session, name: str) -> CheckResult:
     labels: Any = np.ma.filled(np.ma.asarray(found["l"], dtype=float), np.nan)
     differ = np.flatnonzero(labels != rule)
     keys = np.ma.getdata(found["k"])
-    rule_text = "whose radius holds it" if not c.assigns_noise else "(assign_noise: nearest)"
+    if model.rule == "boxes":
+        rule_text = "the cluster of the box holding it"
+    else:
+        nearest = "whose radius holds it" if not c.assigns_noise else "(assign_noise: nearest)"
+        rule_text = f"the cluster of the nearest prototype {nearest}"
     return CheckResult(
         f"rule:{name}",
         f"every row's {name} is the fitted model's rule computed from its features outside "
-        f"SQL: the cluster of the nearest prototype {rule_text}, -1 for none ({len(rule):,} "
+        f"SQL: {rule_text}, -1 for none ({len(rule):,} "
         f"rows passing cluster.where, {len(differ):,} differ)",
         len(differ) == 0,
         len(differ),

@@ -64,6 +64,15 @@ def cluster_issues(spec: Spec, name: str, marks: Marks) -> list[Issue]:
                 "remove it (HDBSCAN finds the number of clusters) or use kmeans",
             )
         )
+    if c.rule == "boxes" and (c.algorithm == "kmeans" or c.assigns_noise):
+        issues.append(
+            marks.issue(
+                (*at, "cluster", "rule"),
+                "rule: boxes applies only to HDBSCAN without assign_noise (a row outside "
+                "every box is noise, and a KMeans cluster is exactly the cell of its centre)",
+                "remove 'rule' (the default then fits) or use rule: prototypes",
+            )
+        )
     if c.where:
         tree = parse_snippet(c.where, spec.dialect)
         if isinstance(tree, SnippetProblem):

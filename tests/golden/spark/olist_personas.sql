@@ -77,664 +77,9 @@ WITH customer_population AS (
     CAST(no_detailed_reviews AS DOUBLE) / NULLIF(no_orders, 0) AS detailed_review_rate,
     CAST(CAST(total_weight_g AS DOUBLE) / 1000 AS DOUBLE) / NULLIF(no_orders, 0) AS avg_order_weight_kg
   FROM customer_metrics
-), customer_cluster_coordinates AS (
-  SELECT
-    customer_id,
-    customer_city,
-    no_orders,
-    no_detailed_reviews,
-    avg_review_score,
-    ltv,
-    avg_installments,
-    no_items,
-    avg_item_price,
-    total_weight_g,
-    avg_photos,
-    items_per_order,
-    log_item_price,
-    detailed_review_rate,
-    avg_order_weight_kg,
-    (
-      CAST(items_per_order AS DOUBLE) - 2.217838889
-    ) / 1.406443971 AS persona__z0,
-    (
-      CAST(log_item_price AS DOUBLE) - 4.732695236
-    ) / 1.19897228 AS persona__z1,
-    (
-      CAST(detailed_review_rate AS DOUBLE) - 0.3602222222
-    ) / 0.3966441948 AS persona__z2,
-    (
-      CAST(avg_review_score AS DOUBLE) - 3.5331
-    ) / 1.11068695 AS persona__z3,
-    CASE WHEN customer_city = 'sao paulo' THEN 0.7071067812 ELSE 0.0 END AS persona__z4,
-    CASE WHEN customer_city = 'rio de janeiro' THEN 0.7071067812 ELSE 0.0 END AS persona__z5,
-    CASE WHEN customer_city = 'belo horizonte' THEN 0.7071067812 ELSE 0.0 END AS persona__z6,
-    CASE WHEN customer_city = 'porto alegre' THEN 0.7071067812 ELSE 0.0 END AS persona__z7,
-    CASE WHEN customer_city = 'curitiba' THEN 0.7071067812 ELSE 0.0 END AS persona__z8,
-    CASE WHEN customer_city = 'brasilia' THEN 0.7071067812 ELSE 0.0 END AS persona__z9,
-    CASE WHEN customer_city = 'salvador' THEN 0.7071067812 ELSE 0.0 END AS persona__z10,
-    CASE WHEN customer_city = 'campinas' THEN 0.7071067812 ELSE 0.0 END AS persona__z11,
-    CASE WHEN customer_city = 'niteroi' THEN 0.7071067812 ELSE 0.0 END AS persona__z12,
-    CASE WHEN customer_city = 'santos' THEN 0.7071067812 ELSE 0.0 END AS persona__z13
-  FROM customer_derived_metrics
-), customer_cluster_prototypes_1 AS (
-  SELECT
-    persona__prototype,
-    persona__cluster,
-    persona__radius2,
-    persona__c0,
-    persona__c1,
-    persona__c2,
-    persona__c3,
-    persona__c4,
-    persona__c5,
-    persona__c6,
-    persona__c7,
-    persona__c8,
-    persona__c9,
-    persona__c10,
-    persona__c11,
-    persona__c12,
-    persona__c13
-  FROM VALUES
-    (
-      0,
-      0,
-      0.5747454611815933e0,
-      -0.5000967185e0,
-      0.06118860961e0,
-      1.612976532e0,
-      -1.972100216e0,
-      0.0e0,
-      0.0e0,
-      0.6800589808e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      1,
-      0,
-      0.8330101671447696e0,
-      -0.4570668311e0,
-      0.04946446718e0,
-      1.590012558e0,
-      -1.314361518e0,
-      0.0e0,
-      0.0e0,
-      0.65777375e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      2,
-      0,
-      0.6569024465291746e0,
-      -0.5279486864e0,
-      0.07612457543e0,
-      0.7207172487e0,
-      -1.885324528e0,
-      0.0e0,
-      0.0e0,
-      0.6983770679e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      3,
-      1,
-      1.0309842644308465e0,
-      -0.8658993277e0,
-      -1.245353966e0,
-      -0.8735885088e0,
-      -0.4653467051e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      4,
-      1,
-      0.7608670532520035e0,
-      -0.8658993277e0,
-      -1.244432895e0,
-      -0.9081746989e0,
-      -0.4199503139e0,
-      0.1702294103e0,
-      0.1178511302e0,
-      0.06547285011e0,
-      0.0e0,
-      0.0e0,
-      0.01309457002e0,
-      0.0e0,
-      0.01309457002e0,
-      0.05237828009e0,
-      0.01309457002e0
-    ),
-    (
-      5,
-      1,
-      0.3323149087226243e0,
-      -0.8658993277e0,
-      -0.5663115568e0,
-      -0.9081746989e0,
-      -0.3632620068e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      6,
-      2,
-      0.7391691910576569e0,
-      0.2110512582e0,
-      -0.2231915305e0,
-      -0.8991166706e0,
-      1.011973561e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.6647650578e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      7,
-      2,
-      0.5445447299446e0,
-      0.2058869919e0,
-      -0.2385041895e0,
-      -0.07179278262e0,
-      0.70381201e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.695882864e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      8,
-      2,
-      0.682119604046364e0,
-      0.22483035e0,
-      -0.199796285e0,
-      -0.8797100883e0,
-      0.3334017906e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.6386770927e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      9,
-      3,
-      0.8440714025956596e0,
-      1.755236148e0,
-      -1.036229058e0,
-      -0.8523450097e0,
-      0.5029544479e0,
-      0.0e0,
-      0.6823827679e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      10,
-      3,
-      0.8017537423892461e0,
-      1.985375812e0,
-      -1.017983417e0,
-      -0.8437452786e0,
-      -0.2393099268e0,
-      0.0e0,
-      0.6734350297e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      11,
-      3,
-      0.669180825048809e0,
-      2.392910428e0,
-      -1.017626271e0,
-      -0.8904201128e0,
-      0.5342872009e0,
-      0.0e0,
-      0.6871882803e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      12,
-      4,
-      0.7485920698719378e0,
-      -0.8658993277e0,
-      1.146523061e0,
-      -0.1138504489e0,
-      -0.2219901282e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.6935085739e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      13,
-      4,
-      0.5361520264483208e0,
-      -0.8658993277e0,
-      1.192916136e0,
-      -0.9081746989e0,
-      -0.2425114435e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      14,
-      4,
-      0.5746444445043546e0,
-      -0.8658993277e0,
-      1.18707391e0,
-      0.4848614019e0,
-      -0.1967222406e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      15,
-      5,
-      0.18828691735465955e0,
-      -0.8658993277e0,
-      1.819395323e0,
-      -0.9081746989e0,
-      0.64113475e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      16,
-      5,
-      0.04608050873442603e0,
-      -0.8658993277e0,
-      1.876262637e0,
-      -0.9081746989e0,
-      0.02822077314e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      17,
-      5,
-      0.20136416929268297e0,
-      -0.8658993277e0,
-      1.827367249e0,
-      -0.9081746989e0,
-      1.201320772e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      18,
-      6,
-      0.21545585139791396e0,
-      0.2310574306e0,
-      -0.6341994422e0,
-      1.612976532e0,
-      1.320714176e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      19,
-      6,
-      0.04266039419366918e0,
-      0.4426141397e0,
-      -0.6538814679e0,
-      1.612976532e0,
-      0.9708437727e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      20,
-      6,
-      0.062374868544300785e0,
-      0.1680321311e0,
-      -0.5531579206e0,
-      1.612976532e0,
-      0.9952774422e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      21,
-      7,
-      0.13999639727303032e0,
-      0.2079755359e0,
-      -0.6409637651e0,
-      0.7262267888e0,
-      1.277249308e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      22,
-      7,
-      0.040873183798709446e0,
-      0.2022361673e0,
-      -0.6176415008e0,
-      0.9998783918e0,
-      1.260009184e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      23,
-      7,
-      0.09235794165573873e0,
-      0.3266634489e0,
-      -0.641142513e0,
-      0.3447610644e0,
-      1.320714176e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      24,
-      8,
-      0.09592009158436061e0,
-      -0.8658993277e0,
-      1.788976586e0,
-      -0.1098101425e0,
-      0.8501499251e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      25,
-      8,
-      0.07709003243283327e0,
-      -0.8658993277e0,
-      1.685866276e0,
-      0.3271894043e0,
-      0.753497644e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ),
-    (
-      26,
-      8,
-      0.042394186660631286e0,
-      -0.8658993277e0,
-      1.812450701e0,
-      0.3524009166e0,
-      0.9205614197e0,
-      0.7071067812e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0,
-      0.0e0
-    ) AS persona__p(persona__prototype, persona__cluster, persona__radius2, persona__c0, persona__c1, persona__c2, persona__c3, persona__c4, persona__c5, persona__c6, persona__c7, persona__c8, persona__c9, persona__c10, persona__c11, persona__c12, persona__c13)
-), customer_cluster_assigned_1 AS (
-  SELECT
-    customer_id,
-    MIN(STRUCT(persona__distance AS d, persona__prototype AS n)).n AS persona__prototype,
-    MIN(persona__distance) AS persona__nearest
-  FROM (
-    SELECT
-      customer_cluster_coordinates.customer_id,
-      persona__prototype,
-      persona__radius2,
-      (
-        persona__z0 - persona__c0
-      ) * (
-        persona__z0 - persona__c0
-      ) + (
-        persona__z1 - persona__c1
-      ) * (
-        persona__z1 - persona__c1
-      ) + (
-        persona__z2 - persona__c2
-      ) * (
-        persona__z2 - persona__c2
-      ) + (
-        persona__z3 - persona__c3
-      ) * (
-        persona__z3 - persona__c3
-      ) + (
-        persona__z4 - persona__c4
-      ) * (
-        persona__z4 - persona__c4
-      ) + (
-        persona__z5 - persona__c5
-      ) * (
-        persona__z5 - persona__c5
-      ) + (
-        persona__z6 - persona__c6
-      ) * (
-        persona__z6 - persona__c6
-      ) + (
-        persona__z7 - persona__c7
-      ) * (
-        persona__z7 - persona__c7
-      ) + (
-        persona__z8 - persona__c8
-      ) * (
-        persona__z8 - persona__c8
-      ) + (
-        persona__z9 - persona__c9
-      ) * (
-        persona__z9 - persona__c9
-      ) + (
-        persona__z10 - persona__c10
-      ) * (
-        persona__z10 - persona__c10
-      ) + (
-        persona__z11 - persona__c11
-      ) * (
-        persona__z11 - persona__c11
-      ) + (
-        persona__z12 - persona__c12
-      ) * (
-        persona__z12 - persona__c12
-      ) + (
-        persona__z13 - persona__c13
-      ) * (
-        persona__z13 - persona__c13
-      ) AS persona__distance
-    FROM customer_cluster_coordinates
-    CROSS JOIN customer_cluster_prototypes_1
-    WHERE
-      NOT items_per_order IS NULL
-      AND NOT log_item_price IS NULL
-      AND NOT detailed_review_rate IS NULL
-      AND NOT avg_review_score IS NULL
-      AND (
-        no_orders > 1
-      )
-  ) AS customer_cluster_pairs_1
-  WHERE
-    persona__distance <= persona__radius2
-  GROUP BY
-    customer_id
 ), customer_cluster_labels AS (
   SELECT
-    customer_cluster_coordinates.customer_id AS customer_id,
+    customer_derived_metrics.customer_id AS customer_id,
     customer_city,
     no_orders,
     no_detailed_reviews,
@@ -749,12 +94,494 @@ WITH customer_population AS (
     log_item_price,
     detailed_review_rate,
     avg_order_weight_kg,
-    CAST(COALESCE(customer_cluster_prototypes_1.persona__cluster, -1) AS INT) AS persona
-  FROM customer_cluster_coordinates
-  LEFT JOIN customer_cluster_assigned_1
-    ON customer_cluster_assigned_1.customer_id = customer_cluster_coordinates.customer_id
-  LEFT JOIN customer_cluster_prototypes_1
-    ON customer_cluster_prototypes_1.persona__prototype = customer_cluster_assigned_1.persona__prototype
+    CAST(CASE
+      WHEN (
+        no_orders > 1
+      )
+      THEN CASE
+        WHEN CAST(avg_review_score AS DOUBLE) > 1.5e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 2.736745624e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.4e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.0e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.7353e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'rio de janeiro', 'belo horizonte', 'curitiba')
+        )
+        THEN 1
+        WHEN CAST(avg_review_score AS DOUBLE) > 1.5e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 3.169475467e0
+        AND CAST(avg_review_score AS DOUBLE) <= 3.45e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.1e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.0e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.7353e0
+        AND customer_city = 'rio de janeiro'
+        THEN 1
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.4e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 3.0e0
+        AND CAST(avg_review_score AS DOUBLE) <= 3.500000005e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.4e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.0e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.4e0
+        AND customer_city = 'sao paulo'
+        THEN 1
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.999999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 2.0e0
+        AND CAST(log_item_price AS DOUBLE) > 3.357787156e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.8e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.1e0
+        AND CAST(items_per_order AS DOUBLE) <= 4.8e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.37e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'rio de janeiro', 'belo horizonte', 'porto alegre', 'curitiba')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.999999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 4.8e0
+        AND CAST(log_item_price AS DOUBLE) > 3.372840765e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.8e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.1e0
+        AND CAST(items_per_order AS DOUBLE) <= 5.4e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.7353e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'rio de janeiro', 'belo horizonte', 'porto alegre', 'curitiba')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.8e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.999999999e0
+        AND CAST(items_per_order AS DOUBLE) > 2.0e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7307409e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 1.000000002e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.500000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.7353e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('rio de janeiro', 'belo horizonte', 'curitiba')
+        )
+        THEN 6
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.2e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 2.0e0
+        AND CAST(log_item_price AS DOUBLE) > 3.354391603e0
+        AND CAST(avg_review_score AS DOUBLE) <= 2.7e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.37e0
+        AND CAST(items_per_order AS DOUBLE) <= 5.500000006e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.4e0
+        AND customer_city = 'rio de janeiro'
+        THEN 3
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.7e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 2.0e0
+        AND CAST(log_item_price AS DOUBLE) > 3.185525837e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.37e0
+        AND CAST(items_per_order AS DOUBLE) <= 6.000000006e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.7353e0
+        AND customer_city = 'rio de janeiro'
+        THEN 3
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.999999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 3.9e0
+        AND CAST(avg_review_score AS DOUBLE) <= 3.000000005e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.3e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.0e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.989e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia', 'salvador')
+        )
+        THEN 1
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.499999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7353e0
+        AND CAST(avg_review_score AS DOUBLE) <= 3.500000005e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.3e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.0e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.989e0
+        AND customer_city = 'salvador'
+        THEN 1
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.3e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 2.0e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7353e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.3e0
+        AND CAST(items_per_order AS DOUBLE) <= 6.000000006e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.989e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.333333328e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.3e0
+        AND CAST(items_per_order AS DOUBLE) > 4.6e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7353e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.333333339e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.4e0
+        AND CAST(items_per_order AS DOUBLE) <= 4.666666673e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.989e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.2e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 2.499999993e0
+        AND CAST(log_item_price AS DOUBLE) > 4.46e0
+        AND CAST(avg_review_score AS DOUBLE) <= 3.7e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.23e0
+        AND CAST(items_per_order AS DOUBLE) <= 4.4e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.513e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador'
+          )
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.7e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 2.999999993e0
+        AND CAST(log_item_price AS DOUBLE) > 4.24e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.23e0
+        AND CAST(items_per_order AS DOUBLE) <= 4.4e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.32e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'rio de janeiro',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador',
+            'campinas'
+          )
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.7e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 1.999999993e0
+        AND CAST(log_item_price AS DOUBLE) > 4.32e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.23e0
+        AND CAST(items_per_order AS DOUBLE) <= 4.0e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.513e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'rio de janeiro',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador'
+          )
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.8e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 4.4e0
+        AND CAST(log_item_price AS DOUBLE) > 3.989e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.500000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.23e0
+        AND CAST(items_per_order AS DOUBLE) <= 6.000000006e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.513e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador'
+          )
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.499999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 3.989e0
+        AND CAST(avg_review_score AS DOUBLE) <= 3.500000005e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.23e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.513e0
+        AND customer_city = 'salvador'
+        THEN 1
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.63e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 4.513e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.8e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.23e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.7e0
+        AND CAST(log_item_price AS DOUBLE) <= 6.465e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 5
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.9e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 2.7e0
+        AND CAST(log_item_price AS DOUBLE) > 4.513e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.23e0
+        AND CAST(items_per_order AS DOUBLE) <= 3.4e0
+        AND CAST(log_item_price AS DOUBLE) <= 6.465e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS DOUBLE) > 0.999999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.23e0
+        AND CAST(items_per_order AS DOUBLE) > 1.333333327e0
+        AND CAST(log_item_price AS DOUBLE) > 3.989e0
+        AND CAST(avg_review_score AS DOUBLE) <= 1.37e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 1.000000002e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.2e0
+        AND CAST(log_item_price AS DOUBLE) <= 6.465e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'rio de janeiro',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia'
+          )
+        )
+        THEN 0
+        WHEN CAST(avg_review_score AS DOUBLE) > 1.37e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.9e0
+        AND CAST(items_per_order AS DOUBLE) > 2.499999993e0
+        AND CAST(log_item_price AS DOUBLE) > 3.989e0
+        AND CAST(avg_review_score AS DOUBLE) <= 1.55e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 1.000000002e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.500000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.65e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 0
+        WHEN CAST(avg_review_score AS DOUBLE) > 1.55e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.23e0
+        AND CAST(items_per_order AS DOUBLE) > 1.199999993e0
+        AND CAST(log_item_price AS DOUBLE) > 3.989e0
+        AND CAST(avg_review_score AS DOUBLE) <= 1.7e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 1.000000002e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.666666673e0
+        AND CAST(log_item_price AS DOUBLE) <= 6.465e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 0
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.4e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 6.465e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.1e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 7.271752358e0
+        AND customer_city = 'sao paulo'
+        THEN 5
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.1e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.1e0
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 6.465e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.22e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.4000000011e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 6.7e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.8e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.1e0
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 6.82e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.22e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.3333333344e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 6.86e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.22e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.1e0
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 6.6e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.78e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.6e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 7.053e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.22e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.1e0
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 7.053e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.4e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.6e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 7.154662239e0
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.63e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.45e0
+        AND CAST(items_per_order AS DOUBLE) > 1.999999993e0
+        AND CAST(log_item_price AS DOUBLE) > 3.885e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.9e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.23e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.91e0
+        AND customer_city = 'brasilia'
+        THEN 7
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.63e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.45e0
+        AND CAST(items_per_order AS DOUBLE) > 2.23e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7353e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.78e0
+        AND CAST(items_per_order AS DOUBLE) <= 3.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.3e0
+        AND customer_city = 'brasilia'
+        THEN 7
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.63e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.78e0
+        AND CAST(items_per_order AS DOUBLE) > 2.23e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7353e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.9e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.7e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.1e0
+        AND customer_city = 'brasilia'
+        THEN 7
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.4e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.9e0
+        AND CAST(items_per_order AS DOUBLE) > 1.999999993e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7353e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 1.000000002e0
+        AND CAST(items_per_order AS DOUBLE) <= 3.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.4e0
+        AND customer_city = 'brasilia'
+        THEN 6
+        WHEN CAST(avg_review_score AS DOUBLE) > 4.4e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.9e0
+        AND CAST(items_per_order AS DOUBLE) > 2.199999994e0
+        AND CAST(log_item_price AS DOUBLE) > 4.4e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 1.000000002e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.8e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.465448251e0
+        AND customer_city = 'brasilia'
+        THEN 6
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.3e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 1.5e0
+        AND CAST(log_item_price AS DOUBLE) > 4.0e0
+        AND CAST(avg_review_score AS DOUBLE) <= 3.4e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.2e0
+        AND CAST(items_per_order AS DOUBLE) <= 2.666666673e0
+        AND CAST(log_item_price AS DOUBLE) <= 4.5734387e0
+        AND customer_city = 'porto alegre'
+        THEN 2
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.4e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 1.5e0
+        AND CAST(log_item_price AS DOUBLE) > 4.0e0
+        AND CAST(avg_review_score AS DOUBLE) <= 5.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.45e0
+        AND CAST(items_per_order AS DOUBLE) <= 3.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 5.332090584e0
+        AND customer_city = 'porto alegre'
+        THEN 2
+        WHEN CAST(avg_review_score AS DOUBLE) > 3.3e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.45e0
+        AND CAST(items_per_order AS DOUBLE) > 1.999999993e0
+        AND CAST(log_item_price AS DOUBLE) > 3.7353e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.6e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.6e0
+        AND CAST(items_per_order AS DOUBLE) <= 3.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 5.0e0
+        AND customer_city = 'porto alegre'
+        THEN 2
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.3e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 5.54841438e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.000000006e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.78e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.2e0
+        AND CAST(log_item_price AS DOUBLE) <= 6.433478541e0
+        AND customer_city = 'curitiba'
+        THEN 4
+        WHEN CAST(avg_review_score AS DOUBLE) > 2.599999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > -1.000000001e-09
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 3.09367534e0
+        AND CAST(avg_review_score AS DOUBLE) <= 4.0e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 0.1e0
+        AND CAST(items_per_order AS DOUBLE) <= 1.000000007e0
+        AND CAST(log_item_price AS DOUBLE) <= 3.44e0
+        AND customer_city = 'belo horizonte'
+        THEN 1
+        WHEN CAST(avg_review_score AS DOUBLE) > 0.999999995e0
+        AND CAST(detailed_review_rate AS DOUBLE) > 0.4e0
+        AND CAST(items_per_order AS DOUBLE) > 0.9999999939e0
+        AND CAST(log_item_price AS DOUBLE) > 4.177766163e0
+        AND CAST(avg_review_score AS DOUBLE) <= 2.8e0
+        AND CAST(detailed_review_rate AS DOUBLE) <= 1.000000002e0
+        AND CAST(items_per_order AS DOUBLE) <= 3.0e0
+        AND CAST(log_item_price AS DOUBLE) <= 5.576876711e0
+        AND customer_city = 'belo horizonte'
+        THEN 0
+        ELSE -1
+      END
+      ELSE -1
+    END AS INT) AS persona
+  FROM customer_derived_metrics
 ), customer_segments AS (
   SELECT
     customer_id,

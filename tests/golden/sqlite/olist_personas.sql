@@ -77,1106 +77,9 @@ WITH customer_population AS (
     CAST(no_detailed_reviews AS REAL) / NULLIF(no_orders, 0) AS detailed_review_rate,
     CAST(CAST(total_weight_g AS REAL) / 1000 AS REAL) / NULLIF(no_orders, 0) AS avg_order_weight_kg
   FROM customer_metrics
-), customer_cluster_coordinates AS (
-  SELECT
-    customer_id,
-    customer_city,
-    no_orders,
-    no_detailed_reviews,
-    avg_review_score,
-    ltv,
-    avg_installments,
-    no_items,
-    avg_item_price,
-    total_weight_g,
-    avg_photos,
-    items_per_order,
-    log_item_price,
-    detailed_review_rate,
-    avg_order_weight_kg,
-    CAST((
-      CAST(items_per_order AS REAL) - (
-        CAST(4994129197034097 AS REAL) / 2251799813685248
-      )
-    ) AS REAL) / (
-      CAST(6334060543713081 AS REAL) / 4503599627370496
-    ) AS persona__z0,
-    CAST((
-      CAST(log_item_price AS REAL) - (
-        CAST(5328541125326930 AS REAL) / 1125899906842624
-      )
-    ) AS REAL) / (
-      CAST(5399691113435554 AS REAL) / 4503599627370496
-    ) AS persona__z1,
-    CAST((
-      CAST(detailed_review_rate AS REAL) - (
-        CAST(6489186662681968 AS REAL) / 18014398509481984
-      )
-    ) AS REAL) / (
-      CAST(7145306591599802 AS REAL) / 18014398509481984
-    ) AS persona__z2,
-    CAST((
-      CAST(avg_review_score AS REAL) - (
-        CAST(7955833921731350 AS REAL) / 2251799813685248
-      )
-    ) AS REAL) / (
-      CAST(5002089334145273 AS REAL) / 4503599627370496
-    ) AS persona__z3,
-    CASE
-      WHEN customer_city = 'sao paulo'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z4,
-    CASE
-      WHEN customer_city = 'rio de janeiro'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z5,
-    CASE
-      WHEN customer_city = 'belo horizonte'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z6,
-    CASE
-      WHEN customer_city = 'porto alegre'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z7,
-    CASE
-      WHEN customer_city = 'curitiba'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z8,
-    CASE
-      WHEN customer_city = 'brasilia'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z9,
-    CASE
-      WHEN customer_city = 'salvador'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z10,
-    CASE
-      WHEN customer_city = 'campinas'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z11,
-    CASE
-      WHEN customer_city = 'niteroi'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z12,
-    CASE
-      WHEN customer_city = 'santos'
-      THEN (
-        CAST(6369051672646942 AS REAL) / 9007199254740992
-      )
-      ELSE 0.0
-    END AS persona__z13
-  FROM customer_derived_metrics
-), customer_cluster_prototypes_1 AS (
-  SELECT
-    persona__prototype,
-    persona__cluster,
-    persona__radius2,
-    persona__c0,
-    persona__c1,
-    persona__c2,
-    persona__c3,
-    persona__c4,
-    persona__c5,
-    persona__c6,
-    persona__c7,
-    persona__c8,
-    persona__c9,
-    persona__c10,
-    persona__c11,
-    persona__c12,
-    persona__c13
-  FROM (
-    SELECT
-      column1 AS persona__prototype,
-      column2 AS persona__cluster,
-      column3 AS persona__radius2,
-      column4 AS persona__c0,
-      column5 AS persona__c1,
-      column6 AS persona__c2,
-      column7 AS persona__c3,
-      column8 AS persona__c4,
-      column9 AS persona__c5,
-      column10 AS persona__c6,
-      column11 AS persona__c7,
-      column12 AS persona__c8,
-      column13 AS persona__c9,
-      column14 AS persona__c10,
-      column15 AS persona__c11,
-      column16 AS persona__c12,
-      column17 AS persona__c13
-    FROM (
-      VALUES
-        (
-          0,
-          0,
-          (
-            CAST(5176846889620615 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(4504470790171616 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8818207982045272 AS REAL) / 144115188075855872
-          ),
-          (
-            CAST(7264200508472555 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8881549797914875 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6125426745041679 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          1,
-          0,
-          (
-            CAST(7503088556698038 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(8233784040901494 AS REAL) / 18014398509481984
-          ),
-          (
-            CAST(7128580990717700 AS REAL) / 144115188075855872
-          ),
-          (
-            CAST(7160779963723209 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(5919358042694919 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          (
-            CAST(5924699230788188 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          2,
-          0,
-          (
-            CAST(5916851226815116 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(4755339014683566 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5485353752644563 AS REAL) / 72057594037927936
-          ),
-          (
-            CAST(6491643865369618 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(8490746841773256 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6290421405517079 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          3,
-          1,
-          (
-            CAST(4643140349115605 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(5608575657221969 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(7868585765413655 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(8382940990745792 AS REAL) / 18014398509481984
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          4,
-          1,
-          (
-            CAST(6853281155008421 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(5604427522209588 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8180110471106705 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(7565152308776651 AS REAL) / 18014398509481984
-          ),
-          (
-            CAST(6133160870356634 AS REAL) / 36028797018963968
-          ),
-          (
-            CAST(8492068896862589 AS REAL) / 72057594037927936
-          ),
-          (
-            CAST(4717816053732485 AS REAL) / 72057594037927936
-          ),
-          0.0e0,
-          0.0e0,
-          (
-            CAST(7548505684819055 AS REAL) / 576460752303423488
-          ),
-          0.0e0,
-          (
-            CAST(7548505684819055 AS REAL) / 576460752303423488
-          ),
-          (
-            CAST(7548505686260207 AS REAL) / 144115188075855872
-          ),
-          (
-            CAST(7548505684819055 AS REAL) / 576460752303423488
-          )
-        ),
-        (
-          5,
-          1,
-          (
-            CAST(5986453196371485 AS REAL) / 18014398509481984
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(5100881032360171 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(8180110471106705 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(6543946553849354 AS REAL) / 18014398509481984
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          6,
-          2,
-          (
-            CAST(6657844186822029 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(7603922942284755 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(8041322348736406 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(8098523005353522 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(4557523752228394 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(5987671333194012 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          7,
-          2,
-          (
-            CAST(4904822885730136 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(7417860640010179 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(8593019031668017 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(5173215184885168 AS REAL) / 72057594037927936
-          ),
-          (
-            CAST(6339375011949760 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6267955614007827 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          8,
-          2,
-          (
-            CAST(6143987189210630 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8100367043852626 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(7198419797408075 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(7923724051723892 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(6006032719643265 AS REAL) / 18014398509481984
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(5752691833387583 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          9,
-          3,
-          (
-            CAST(7602719308407809 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(7904880862080025 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(4666760799479280 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(7677241336152044 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(4530210928293547 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          (
-            CAST(6146357558476975 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          10,
-          3,
-          (
-            CAST(7221555710934219 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8941337767113596 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(4584589737470544 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(7599781844597151 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(8622048777300325 AS REAL) / 36028797018963968
-          ),
-          0.0e0,
-          (
-            CAST(6065763497630318 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          11,
-          3,
-          (
-            CAST(6027445028666595 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5388355255935887 AS REAL) / 2251799813685248
-          ),
-          -(
-            CAST(4582981294878027 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8020191376418550 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(4812431277764131 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          (
-            CAST(6189641766184904 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          12,
-          4,
-          (
-            CAST(6742717933855535 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5163480830291280 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8203789427872059 AS REAL) / 72057594037927936
-          ),
-          -(
-            CAST(7998037269131589 AS REAL) / 36028797018963968
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6246569909988568 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          13,
-          4,
-          (
-            CAST(4829228133053188 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5372416665573852 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8180110471106705 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(8737395572637449 AS REAL) / 36028797018963968
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          14,
-          4,
-          (
-            CAST(5175937012280674 AS REAL) / 9007199254740992
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5346105618737238 AS REAL) / 4503599627370496
-          ),
-          (
-            CAST(8734486515692705 AS REAL) / 18014398509481984
-          ),
-          -(
-            CAST(7087665675693192 AS REAL) / 36028797018963968
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          15,
-          5,
-          (
-            CAST(6783751126697473 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8193828098702423 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8180110471106705 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5774828442388552 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          16,
-          5,
-          (
-            CAST(6640901182892927 AS REAL) / 144115188075855872
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8449935712842384 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8180110471106705 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8134084057434323 AS REAL) / 288230376151711744
-          ),
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          17,
-          5,
-          (
-            CAST(7254908782338372 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8229730461665448 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(8180110471106705 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5410267781131637 AS REAL) / 4503599627370496
-          ),
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          18,
-          6,
-          (
-            CAST(7762615136563506 AS REAL) / 36028797018963968
-          ),
-          (
-            CAST(8324721266810754 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(5712360743140993 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(7264200508472555 AS REAL) / 4503599627370496
-          ),
-          (
-            CAST(5947967870896532 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          19,
-          6,
-          (
-            CAST(6148010732610784 AS REAL) / 144115188075855872
-          ),
-          (
-            CAST(7973427498487331 AS REAL) / 18014398509481984
-          ),
-          -(
-            CAST(5889640670357826 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(7264200508472555 AS REAL) / 4503599627370496
-          ),
-          (
-            CAST(8744583305933373 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          20,
-          6,
-          (
-            CAST(8989165911468694 AS REAL) / 144115188075855872
-          ),
-          (
-            CAST(6053995544065843 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(4982403610182397 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(7264200508472555 AS REAL) / 4503599627370496
-          ),
-          (
-            CAST(8964662235644361 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          21,
-          7,
-          (
-            CAST(5043901780736250 AS REAL) / 36028797018963968
-          ),
-          (
-            CAST(7493108367851354 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(5773288347324700 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(6541269390852304 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5752219507568024 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          22,
-          7,
-          (
-            CAST(5890446570410037 AS REAL) / 144115188075855872
-          ),
-          (
-            CAST(7286325821544938 AS REAL) / 36028797018963968
-          ),
-          -(
-            CAST(5563220065702868 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(9006103905452582 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(5674576891545803 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          23,
-          7,
-          (
-            CAST(6655091066007855 AS REAL) / 72057594037927936
-          ),
-          (
-            CAST(5884645546966404 AS REAL) / 18014398509481984
-          ),
-          -(
-            CAST(5774898365276367 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(6210663204654782 AS REAL) / 18014398509481984
-          ),
-          (
-            CAST(5947967870896532 AS REAL) / 4503599627370496
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          24,
-          8,
-          (
-            CAST(6911771019466725 AS REAL) / 72057594037927936
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8056834286084142 AS REAL) / 4503599627370496
-          ),
-          -(
-            CAST(7912654669512017 AS REAL) / 72057594037927936
-          ),
-          (
-            CAST(7657469771778830 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          25,
-          8,
-          (
-            CAST(5554922261415798 AS REAL) / 72057594037927936
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(7592466732390086 AS REAL) / 4503599627370496
-          ),
-          (
-            CAST(5894120317140218 AS REAL) / 18014398509481984
-          ),
-          (
-            CAST(6786903417485893 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        ),
-        (
-          26,
-          8,
-          (
-            CAST(6109646183919818 AS REAL) / 144115188075855872
-          ),
-          -(
-            CAST(7799327779140166 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(8162552301650994 AS REAL) / 4503599627370496
-          ),
-          (
-            CAST(6348290546739125 AS REAL) / 18014398509481984
-          ),
-          (
-            CAST(8291680133465150 AS REAL) / 9007199254740992
-          ),
-          (
-            CAST(6369051672646942 AS REAL) / 9007199254740992
-          ),
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0,
-          0.0e0
-        )
-    )
-  ) AS persona__p
-), customer_cluster_assigned_1 AS (
-  SELECT
-    customer_id,
-    MIN(CASE WHEN persona__distance = semseg__least THEN persona__prototype END) AS persona__prototype,
-    MIN(persona__distance) AS persona__nearest
-  FROM (
-    SELECT
-      customer_id,
-      persona__prototype,
-      persona__radius2,
-      persona__distance,
-      MIN(persona__distance) OVER (PARTITION BY customer_id) AS semseg__least
-    FROM (
-      SELECT
-        customer_cluster_coordinates.customer_id,
-        persona__prototype,
-        persona__radius2,
-        (
-          persona__z0 - persona__c0
-        ) * (
-          persona__z0 - persona__c0
-        ) + (
-          persona__z1 - persona__c1
-        ) * (
-          persona__z1 - persona__c1
-        ) + (
-          persona__z2 - persona__c2
-        ) * (
-          persona__z2 - persona__c2
-        ) + (
-          persona__z3 - persona__c3
-        ) * (
-          persona__z3 - persona__c3
-        ) + (
-          persona__z4 - persona__c4
-        ) * (
-          persona__z4 - persona__c4
-        ) + (
-          persona__z5 - persona__c5
-        ) * (
-          persona__z5 - persona__c5
-        ) + (
-          persona__z6 - persona__c6
-        ) * (
-          persona__z6 - persona__c6
-        ) + (
-          persona__z7 - persona__c7
-        ) * (
-          persona__z7 - persona__c7
-        ) + (
-          persona__z8 - persona__c8
-        ) * (
-          persona__z8 - persona__c8
-        ) + (
-          persona__z9 - persona__c9
-        ) * (
-          persona__z9 - persona__c9
-        ) + (
-          persona__z10 - persona__c10
-        ) * (
-          persona__z10 - persona__c10
-        ) + (
-          persona__z11 - persona__c11
-        ) * (
-          persona__z11 - persona__c11
-        ) + (
-          persona__z12 - persona__c12
-        ) * (
-          persona__z12 - persona__c12
-        ) + (
-          persona__z13 - persona__c13
-        ) * (
-          persona__z13 - persona__c13
-        ) AS persona__distance
-      FROM customer_cluster_coordinates
-      CROSS JOIN customer_cluster_prototypes_1
-      WHERE
-        NOT items_per_order IS NULL
-        AND NOT log_item_price IS NULL
-        AND NOT detailed_review_rate IS NULL
-        AND NOT avg_review_score IS NULL
-        AND (
-          no_orders > 1
-        )
-    ) AS customer_cluster_pairs_1
-    WHERE
-      persona__distance <= persona__radius2
-  ) AS customer_cluster_pairs_1
-  GROUP BY
-    customer_id
 ), customer_cluster_labels AS (
   SELECT
-    customer_cluster_coordinates.customer_id AS customer_id,
+    customer_derived_metrics.customer_id AS customer_id,
     customer_city,
     no_orders,
     no_detailed_reviews,
@@ -1191,12 +94,1060 @@ WITH customer_population AS (
     log_item_price,
     detailed_review_rate,
     avg_order_weight_kg,
-    CAST(COALESCE(customer_cluster_prototypes_1.persona__cluster, -1) AS INTEGER) AS persona
-  FROM customer_cluster_coordinates
-  LEFT JOIN customer_cluster_assigned_1
-    ON customer_cluster_assigned_1.customer_id = customer_cluster_coordinates.customer_id
-  LEFT JOIN customer_cluster_prototypes_1
-    ON customer_cluster_prototypes_1.persona__prototype = customer_cluster_assigned_1.persona__prototype
+    CAST(CASE
+      WHEN (
+        no_orders > 1
+      )
+      THEN CASE
+        WHEN CAST(avg_review_score AS REAL) > 1.5e0
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(6162603286227118 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4503599634125895 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= 2.0e0
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'rio de janeiro', 'belo horizonte', 'curitiba')
+        )
+        THEN 1
+        WHEN CAST(avg_review_score AS REAL) > 1.5e0
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7137024266070564 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(7768709357214106 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) <= 2.0e0
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND customer_city = 'rio de janeiro'
+        THEN 1
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5404319552844595 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > 3.0e0
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(7881299359157367 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= 2.0e0
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7656119366529843 AS REAL) / 2251799813685248
+        )
+        AND customer_city = 'sao paulo'
+        THEN 1
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(9007199243481993 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > 2.0e0
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7561064492275519 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7588565372119286 AS REAL) / 2251799813685248
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'rio de janeiro', 'belo horizonte', 'porto alegre', 'curitiba')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(6755399429796745 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(5404319552844595 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7594962206217009 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6079859496950170 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'rio de janeiro', 'belo horizonte', 'porto alegre', 'curitiba')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5404319552844595 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(9007199245733793 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) > 2.0e0
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8400881663527934 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(4503599636377695 AS REAL) / 4503599627370496
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(5629499549975719 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('rio de janeiro', 'belo horizonte', 'curitiba')
+        )
+        THEN 6
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(4953959590107546 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > 2.0e0
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7553418386662760 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(6079859496950170 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(6665327448508334 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6192449494389831 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7656119366529843 AS REAL) / 2251799813685248
+        )
+        AND customer_city = 'rio de janeiro'
+        THEN 3
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(6079859496950170 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > 2.0e0
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7173166486246144 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(6665327448508334 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6755399447811143 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND customer_city = 'rio de janeiro'
+        THEN 3
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(6755399429796745 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8782019273372467 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(6755399452314743 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= 2.0e0
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia', 'salvador')
+        )
+        THEN 1
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5629499522954121 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(7881299359157367 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= 2.0e0
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND customer_city = 'salvador'
+        THEN 1
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5179139571476070 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > 2.0e0
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6755399447811143 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(4878899590313238 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(5404319552844595 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(5179139571476070 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4878899602698137 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(5254199572396278 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(7205759403792794 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(5629499518450521 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(5021513584518103 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(8331659310635418 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(5081186279580762 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador'
+          )
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(8331659310635418 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(6755399425293145 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(4773815605012726 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4503599634125895 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(4863887597560136 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'rio de janeiro',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador',
+            'campinas'
+          )
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(8331659310635418 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199223215795 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(4863887597560136 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= 4.0e0
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(5081186279580762 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'rio de janeiro',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador'
+          )
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(6305039478318694 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5066549587547207 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6755399447811143 AS REAL) / 1125899906842624
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(5081186279580762 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia',
+            'salvador'
+          )
+        )
+        THEN 3
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5629499522954121 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(7881299359157367 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4503599658895693 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(5081186279580762 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'salvador'
+        THEN 1
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5212916568681349 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(5081186279580762 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6079859496950170 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7278942897737564 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 5
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(8782019273372467 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(6079859496950170 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(5081186279580762 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4503599634125895 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(7656119366529843 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7278942897737564 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 2
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(9007199209704996 AS REAL) / 9007199254740992
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(6004799474637864 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(6169931489497580 AS REAL) / 4503599627370496
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(4503599636377695 AS REAL) / 4503599627370496
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4953959590107546 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7278942897737564 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN (
+            'sao paulo',
+            'rio de janeiro',
+            'belo horizonte',
+            'porto alegre',
+            'curitiba',
+            'brasilia'
+          )
+        )
+        THEN 0
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(6169931489497580 AS REAL) / 4503599627370496
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8106479329266893 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(5629499518450521 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(6980579422424269 AS REAL) / 4503599627370496
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(4503599636377695 AS REAL) / 4503599627370496
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(5629499549975719 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(5235434566818202 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('sao paulo', 'belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 0
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(6980579422424269 AS REAL) / 4503599627370496
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8286623314361713 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(5404319521319398 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8982429456790454 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(7656119366529843 AS REAL) / 4503599627370496
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(4503599636377695 AS REAL) / 4503599627370496
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6004799517422060 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7278942897737564 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 0
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(7656119366529843 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7278942897737564 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4503599658895693 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8187265302454831 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'sao paulo'
+        THEN 5
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(4616189618054758 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7278942897737564 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4751297606875873 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759423608632 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4503599658895693 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7543529375845581 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(8556839292003942 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7678637364666696 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4751297606875873 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(6004799522376020 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4503599658895693 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7723673360940401 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(4751297606875873 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7430939385161318 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5381801554707743 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4503599658895693 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7940972042961027 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(4751297606875873 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(7940972042961027 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4503599658895693 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8055433548380540 AS REAL) / 1125899906842624
+        )
+        AND (
+          customer_city IS NULL
+          OR NOT customer_city IN ('belo horizonte', 'porto alegre', 'curitiba', 'brasilia')
+        )
+        THEN 8
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5212916568681349 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8106479329266893 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199223215795 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8748242276167188 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8106479329266893 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(5021513584518103 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(8804537271509320 AS REAL) / 2251799813685248
+        )
+        AND customer_city = 'brasilia'
+        THEN 7
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5212916568681349 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8106479329266893 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(5021513584518103 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7025615418697974 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6755399456818343 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(4841369599423283 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'brasilia'
+        THEN 7
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5212916568681349 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(7025615418697974 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(5021513584518103 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8106479329266893 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6079859496950170 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(4616189618054758 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'brasilia'
+        THEN 7
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8106479329266893 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199223215795 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(4503599636377695 AS REAL) / 4503599627370496
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6755399456818343 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'brasilia'
+        THEN 6
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8106479329266893 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(4953959576596747 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(4953959590107546 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(4503599636377695 AS REAL) / 4503599627370496
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6305039478318694 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(5027647769811458 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'brasilia'
+        THEN 6
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(7430939385161318 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > 1.5e0
+        AND CAST(log_item_price AS REAL) > 4.0e0
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(7656119366529843 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 36028797018963968
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6004799517422060 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(5149234206280451 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'porto alegre'
+        THEN 2
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(7656119366529843 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > 1.5e0
+        AND CAST(log_item_price AS REAL) > 4.0e0
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5629499540968519 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(8106479329266893 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6755399456818343 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(6003400291802033 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'porto alegre'
+        THEN 2
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(7430939385161318 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(8106479329266893 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199223215795 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(8411147844058507 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(5179139571476070 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(6755399456818343 AS REAL) / 2251799813685248
+        )
+        AND CAST(log_item_price AS REAL) <= 5.0e0
+        AND customer_city = 'porto alegre'
+        THEN 2
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5179139571476070 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(6246959233566275 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(4503599634125895 AS REAL) / 1125899906842624
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7025615418697974 AS REAL) / 9007199254740992
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(5404319552844595 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7243452889985921 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'curitiba'
+        THEN 4
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(5854679504322646 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) > -(
+          CAST(CAST(4835703283294220 AS REAL) / 4611686018427387904 AS REAL) / 1048576
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(6966337554214646 AS REAL) / 2251799813685248
+        )
+        AND CAST(avg_review_score AS REAL) <= 4.0e0
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(7205759403792794 AS REAL) / 72057594037927936
+        )
+        AND CAST(items_per_order AS REAL) <= (
+          CAST(4503599658895693 AS REAL) / 4503599627370496
+        )
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(7746191359077253 AS REAL) / 2251799813685248
+        )
+        AND customer_city = 'belo horizonte'
+        THEN 1
+        WHEN CAST(avg_review_score AS REAL) > (
+          CAST(9007199209704996 AS REAL) / 9007199254740992
+        )
+        AND CAST(detailed_review_rate AS REAL) > (
+          CAST(7205759403792794 AS REAL) / 18014398509481984
+        )
+        AND CAST(items_per_order AS REAL) > (
+          CAST(9007199199797077 AS REAL) / 9007199254740992
+        )
+        AND CAST(log_item_price AS REAL) > (
+          CAST(4703746533731967 AS REAL) / 1125899906842624
+        )
+        AND CAST(avg_review_score AS REAL) <= (
+          CAST(6305039478318694 AS REAL) / 2251799813685248
+        )
+        AND CAST(detailed_review_rate AS REAL) <= (
+          CAST(4503599636377695 AS REAL) / 4503599627370496
+        )
+        AND CAST(items_per_order AS REAL) <= 3.0e0
+        AND CAST(log_item_price AS REAL) <= (
+          CAST(6279004969387699 AS REAL) / 1125899906842624
+        )
+        AND customer_city = 'belo horizonte'
+        THEN 0
+        ELSE -1
+      END
+      ELSE -1
+    END AS INTEGER) AS persona
+  FROM customer_derived_metrics
 ), customer_segments AS (
   SELECT
     customer_id,
