@@ -5,10 +5,11 @@
 sums each customer's lines in parallel blocks and, evaluating a CTE again at each reference,
 gets other last bits each time (checked first: without it this test would prove nothing).
 The spec has what a float sum can decide: a KMeans and two HDBSCAN cluster segmentations
-(the prototypes rule and the boxes rule, issue 24) whose features are a sum (not rounded: no band is over it) and distinct counts, bands and quantile
-tiers over a float average (rounded to 6 places, as every compared metric), and a top
-category by amount. Before issue 21 the clusters gave -1 to most rows of the pairs' join
-back; the assignment SQL of that time must fail here too.
+(the prototypes rule and the boxes rule, issue 24) whose features are a sum (not rounded: no
+band is over it) and distinct counts, bands and quantile tiers over a float average (rounded
+to 6 places, as every compared metric), and a top category by amount. Before issue 21 the
+clusters gave -1 to most rows of the pairs' join back; the assignment SQL of that time must
+fail here too.
 """
 
 from __future__ import annotations

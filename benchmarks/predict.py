@@ -1,0 +1,223 @@
+"""Benchmark: a propensity scored in SQL costs little; its fit is fast (issue 24).
+
+``python -m benchmarks.predict [--sizes 10000000] [--repeat 5]`` (``make bench`` runs it) uses
+the synthetic order lines of ``benchmarks.data`` (10M lines: 1.43M customers) and times, each
+run in a fresh Python subprocess with a fresh DuckDB connection, ``CREATE TEMP TABLE AS`` of:
+
+* ``score``: segment_specs/offer_propensity.yml compiled with its committed model (the
+  logistic score, its deciles and the responders band);
+* ``no_score``: the same spec without the propensity and the two segmentations over it.
+
+and, once per size, ``fit``: ``fit_propensity`` of the spec on the same tables (features as of
+two horizons before the as-of date, the label one horizon before; validation on the next
+split), its seconds and peak resident memory, the model written into a temporary folder.
+
+Criteria (issue 24): score/no_score <= 1.3; the fit under 60 s and 4 GB. It writes
+``benchmarks/results/predict.md`` and puts it in ``BENCHMARKS.md`` (replacing its earlier
+figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import REPORT, RESULTS
+from benchmarks.time import splice
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "segment_specs" / "offer_propensity.yml"
+OUT = RESULTS / "predict.md"
+HEADING = "## Propensity scored in SQL"
+MAX_VS_NO_SCORE = 1.3
+MAX_FIT_SECONDS = 60.0
+MAX_FIT_MB = 4096.0
+KINDS = ("no_score", "score")
+
+
+def _spec(kind: str):
+    """The spec as loaded (``score``), or without the propensity and what reads it."""
+    import yaml
+
+    from semseg.spec import load_spec
+
+    if kind == "score":
+        return load_spec(SPEC)
+    data = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    del data["metrics"]["offer_propensity"]
+    for name in ("propensity_decile", "responders"):
+        del data["segmentations"][name]
+    folder = Path(tempfile.mkdtemp(prefix="semseg-bench-"))
+    path = folder / "offer_propensity_no_score.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return load_spec(path)
+
+
+def worker(kind: str, paths: dict[str, str], threads: int) -> dict[str, Any]:
+    from benchmarks.run import _connect, _rss_mb
+
+    if kind == "fit":
+        return _fit(paths, threads)
+    from semseg.compile import compile_spec
+
+    sql = compile_spec(_spec(kind), "duckdb")
+    con = _connect(paths, threads)
+    t0, c0 = time.perf_counter(), time.process_time()
+    con.execute(f"CREATE TEMP TABLE bench_result AS {sql}")
+    out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
+    out["rows"] = con.execute("SELECT COUNT(*) FROM bench_result").fetchone()[0]
+    out["peak_rss_mb"] = _rss_mb()
+    return out
+
+
+def _fit(paths: dict[str, str], threads: int) -> dict[str, Any]:
+    """``fit_propensity`` on the tables, the model written into a temporary copy of the
+    spec's folder (the committed model is not touched)."""
+    from benchmarks.run import _rss_mb
+    from semseg.cluster.predict import fit_propensity
+    from semseg.data import open_session
+    from semseg.spec import load_spec
+
+    folder = Path(tempfile.mkdtemp(prefix="semseg-bench-fit-"))
+    try:
+        spec_path = folder / SPEC.name
+        shutil.copy(SPEC, spec_path)
+        tables = {t: Path(p) for t, p in paths.items()}
+        t0 = time.perf_counter()
+        with open_session(load_spec(spec_path), tables=tables) as session:
+            session.con.execute(f"SET threads = {threads}")
+            _, _, summary = fit_propensity(session, "offer_propensity", force=True)
+        seconds = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": _rss_mb(),
+        "rows": summary.get("training_rows", summary.get("rows")),
+        "auc": summary.get("validation", {}).get("auc"),
+    }
+
+
+def _run(kind: str, paths: dict[str, Path], threads: int) -> dict[str, Any]:
+    payload = json.dumps(
+        {"kind": kind, "paths": {t: str(p) for t, p in paths.items()}, "threads": threads}
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.predict", "--worker", payload],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
+    from benchmarks.data import customers_for, ensure_dataset
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    paths = ensure_dataset(lines, threads=threads, log=log)
+    for kind in KINDS:  # warm-up: the OS file cache, discarded
+        _run(kind, paths, threads)
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
+    for i in range(repeat):
+        order = KINDS if i % 2 == 0 else tuple(reversed(KINDS))
+        for kind in order:
+            runs[kind].append(_run(kind, paths, threads))
+            log(f"[{lines:,}] round {i + 1}: {kind} {runs[kind][-1]['seconds']:.3f}s")
+    fit = _run("fit", paths, threads)
+    log(f"[{lines:,}] fit {fit['seconds']:.1f}s, peak {fit['peak_rss_mb']:.0f} MB")
+    median = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    return {
+        "lines": lines,
+        "customers": customers_for(lines),
+        "median": median,
+        "runs": {k: [round(r["seconds"], 3) for r in v] for k, v in runs.items()},
+        "rss": {k: max(r["peak_rss_mb"] for r in v) for k, v in runs.items()},
+        "rows": {k: v[0]["rows"] for k, v in runs.items()},
+        "ratio": median["score"] / median["no_score"],
+        "fit": fit,
+    }
+
+
+def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
+    def verdict(ok: bool) -> str:
+        return "**PASS**" if ok else "**FAIL**"
+
+    lines = [
+        f"{HEADING}: offer_propensity with and without its score (`benchmarks/predict.py`)",
+        "",
+        f"Generated by `python -m benchmarks.predict` ({repeat} timed rounds per size, DuckDB "
+        f"threads = {threads}, each run a fresh process; medians). `score` is "
+        "segment_specs/offer_propensity.yml with its committed logistic model (the score, its "
+        "deciles and the responders band), `no_score` the same spec without them. `fit` is "
+        "`semseg fit`'s work on the same tables: two point-in-time feature queries, the label "
+        "queries, the logistic fit and its validation.",
+        "",
+        "| order lines | customers | no_score s | score s | score/no_score | peak RSS MB "
+        "(no_score / score) | fit s | fit peak RSS MB | validation AUC |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        m, rss, fit = r["median"], r["rss"], r["fit"]
+        auc = "n/a" if fit["auc"] is None else f"{fit['auc']:.3f}"
+        lines.append(
+            f"| {r['lines']:,} | {r['rows']['score']:,} | {m['no_score']:.3f} | "
+            f"{m['score']:.3f} | **{r['ratio']:.2f}** | {rss['no_score']:.0f} / "
+            f"{rss['score']:.0f} | {fit['seconds']:.1f} | {fit['peak_rss_mb']:.0f} | {auc} |"
+        )
+    lines += [
+        "",
+        f"- score/no_score <= {MAX_VS_NO_SCORE} at every size: "
+        + verdict(all(r["ratio"] <= MAX_VS_NO_SCORE for r in results)),
+        f"- fit under {MAX_FIT_SECONDS:.0f} s and {MAX_FIT_MB / 1024:.0f} GB at every size: "
+        + verdict(
+            all(
+                r["fit"]["seconds"] < MAX_FIT_SECONDS and r["fit"]["peak_rss_mb"] < MAX_FIT_MB
+                for r in results
+            )
+        ),
+        "",
+        "All timed runs (seconds, in run order):",
+        "",
+    ]
+    for r in results:
+        runs = "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in r["runs"].items())
+        lines.append(f"- {r['lines']:,}: {runs}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--sizes", default="10000000")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        job = json.loads(args.worker)
+        print(json.dumps(worker(job["kind"], job["paths"], job["threads"])))
+        return 0
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    results = [measure(n, args.repeat, args.threads) for n in sizes]
+    section = render(results, args.repeat, args.threads)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(section, encoding="utf-8")
+    splice(REPORT, section, HEADING)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
