@@ -29,6 +29,7 @@ SMOKES = {
         "load no numeric module",
     ),
     "time": (["--sizes", "20000", "--repeat", "1"], "## ", None),
+    "predict": (["--sizes", "20000", "--repeat", "1"], "## Propensity scored in SQL", None),
     "run": (["--sizes", "20000", "--repeat", "1"], "# ", "every verify run passed"),
 }
 
