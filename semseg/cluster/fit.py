@@ -8,7 +8,9 @@ rule. Each HDBSCAN cluster, which need not be round, is drawn by ``PROTOTYPES`` 
 within the cluster; a KMeans cluster by its centre). Radius: for each prototype a quantile of
 the distances of the members nearest to it; the quantiles are chosen among ``RADIUS_QUANTILES``
 to maximise agreement between the assignment rule and the fitted labels on the fitted rows
-(ties → the larger quantile), and stored in the model.
+(ties → the larger quantile), and stored in the model. When those prototypes agree with an
+HDBSCAN fit on less than ``PROTOTYPES_ENOUGH`` of its rows (or ``cluster.rule: boxes``), the
+model holds the boxes of a decision tree distilled from the fit instead (``cluster.boxes``).
 numpy / scikit-learn are imported inside functions only.
 """
 
