@@ -69,6 +69,22 @@ def copy_personas(tmp_path: Path) -> tuple[Path, Path]:
     return spec, model
 
 
+def fitted_personas(tmp_path: Path, setting: str) -> Path:
+    """``copy_personas`` with ``setting`` (e.g. ``rule: prototypes``) added to the persona
+    segmentation's cluster, fitted again there (the copied model gives the ids); the spec."""
+    from semseg.cluster.fit import fit_spec
+    from semseg.data import open_session
+    from semseg.spec import load_spec
+
+    spec, _ = copy_personas(tmp_path)
+    text = spec.read_text(encoding="utf-8")
+    assert text.count("algorithm: hdbscan") == 1
+    spec.write_text(text.replace("algorithm: hdbscan", f"algorithm: hdbscan\n      {setting}"))
+    with open_session(load_spec(spec)) as session:
+        fit_spec(session, force=True)
+    return spec
+
+
 def json_error(result: Result) -> dict:
     """The ``error`` object of the JSON printed on stdout, checked against the exit code."""
     try:

@@ -18,6 +18,7 @@ from semseg.compile.dialects import TARGETS
 from semseg.data import open_session
 from semseg.errors import CompileError, SpecError
 from semseg.spec import load_spec
+from tests.cli_helpers import fitted_personas
 from tests.cli_helpers import run_clean as _run
 from tests.golden_regen import SPECS
 
@@ -47,18 +48,8 @@ def fitted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prototyped(tmp_path_factory):
     """The example spec with ``rule: prototypes``, fitted in a temp folder: (spec, model)."""
-    from semseg.cluster.fit import fit_spec
-
-    folder = tmp_path_factory.mktemp("prototypes")
-    spec_path = folder / SPEC.name
-    text = SPEC.read_text(encoding="utf-8")
-    spec_path.write_text(
-        text.replace("algorithm: hdbscan", "algorithm: hdbscan\n      rule: prototypes")
-    )
-    spec_file = load_spec(spec_path)
-    with open_session(spec_file) as session:
-        model_path, _, _ = fit_spec(session, force=True)
-    return spec_file, model_path
+    spec = fitted_personas(tmp_path_factory.mktemp("prototypes"), "rule: prototypes")
+    return load_spec(spec), spec.parent / MODEL.name
 
 
 def _local(spec_file, **kwargs):

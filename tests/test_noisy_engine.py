@@ -9,7 +9,6 @@ pairs of another, must fail it.
 from __future__ import annotations
 
 import json
-import shutil
 
 import duckdb
 import pytest
@@ -18,11 +17,9 @@ from benchmarks.assign import join_back_queries
 from semseg.compile import compile_spec
 from semseg.compile import plan as plan_module
 from semseg.spec import load_spec
+from tests.cli_helpers import fitted_personas
 from tests.engines.noisy import NoisyDuckDBEngine
-from tests.golden_regen import SPECS
 from tests.test_engine_matrix import CASES, run_matrix
-
-PERSONAS = SPECS / "olist_personas.yml"
 
 
 def test_the_noisy_engine_behaves_like_clickhouse():
@@ -71,21 +68,10 @@ def _labels(engine_or_con, sql):
 def _personas(tmp_path, nearest: bool):
     """The personas spec with the prototypes rule (``assign_noise: nearest`` if asked, else
     ``rule: prototypes``), fitted here, and its data in DuckDB and on the noisy engine."""
-    from semseg.cluster.fit import fit_spec
-    from semseg.data import open_session
     from semseg.sample import table_paths
 
-    spec = tmp_path / PERSONAS.name
-    shutil.copy(PERSONAS, spec)
-    shutil.copy(SPECS / "olist_personas.persona.model.json", tmp_path)
     setting = "assign_noise: nearest" if nearest else "rule: prototypes"
-    text = spec.read_text(encoding="utf-8")
-    spec.write_text(
-        text.replace("algorithm: hdbscan", f"algorithm: hdbscan\n      {setting}"),
-        encoding="utf-8",
-    )
-    with open_session(load_spec(spec)) as session:
-        fit_spec(session, force=True)
+    spec = fitted_personas(tmp_path, setting)
     assert json.loads((tmp_path / "olist_personas.persona.model.json").read_text())["prototypes"]
     src = duckdb.connect()
     for name, path in table_paths("marketplace").items():

@@ -8,14 +8,13 @@ itself by being repeated in its proof.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from sqlglot import exp
 
 from semseg.compile import cluster_sql, plan
 from semseg.spec import load_spec
 from semseg.verify import verify
+from tests.cli_helpers import fitted_personas
 from tests.golden_regen import SPECS
 
 
@@ -106,20 +105,8 @@ def _persona_failures(spec=SPECS / "olist_personas.yml") -> set[str]:
 @pytest.fixture(scope="module")
 def prototyped(tmp_path_factory):
     """The personas with ``rule: prototypes``, fitted in a temp folder (the committed model
-    has the default HDBSCAN rule, boxes)."""
-    from semseg.cluster.fit import fit_spec
-    from semseg.data import open_session
-
-    folder = tmp_path_factory.mktemp("prototypes")
-    spec = folder / "olist_personas.yml"
-    shutil.copy(SPECS / "olist_personas.yml", spec)
-    text = spec.read_text(encoding="utf-8")
-    spec.write_text(
-        text.replace("algorithm: hdbscan", "algorithm: hdbscan\n      rule: prototypes")
-    )
-    with open_session(load_spec(spec)) as session:
-        fit_spec(session, force=True)
-    return spec
+    has the boxes rule)."""
+    return fitted_personas(tmp_path_factory.mktemp("prototypes"), "rule: prototypes")
 
 
 def test_boxes_2_percent_wider_fail_the_rule_check(monkeypatch):

@@ -459,25 +459,24 @@ def fit_local(
         rule = _box_rule(feats, sample, fitted, list(c.features), vocab)
         if tried is not None:  # why not prototypes
             rule["stored"]["prototypes_agreement_on_fit"] = stable_float(tried)
-        for start in range(0, len(complete), ASSIGN_CHUNK):  # no copy of every complete row
-            rows = complete[start : start + ASSIGN_CHUNK]
-            labels[rows] = box_rule(
-                rule["boxes"],
-                list(c.features),
-                feats.numeric[rows],
-                {m: [feats.categorical[m][i] for i in rows] for m in vocab},
-            )
-        labels[sample] = fitted
+
+        def label(rows):
+            cats = {m: [feats.categorical[m][i] for i in rows] for m in vocab}
+            return box_rule(rule["boxes"], list(c.features), feats.numeric[rows], cats)
+
     else:
         # assign_noise: nearest (SQL-inf's PREDICT): the rule ignores the radii, and the fit's
         # own noise takes the rule's cluster; the fit's clusters stay as fitted.
-        anywhere = c.assigns_noise
-        protos, cluster_of = rule["centres"], rule["cluster_of"]
-        rule_radii = [math.inf] * len(protos) if anywhere else rule["radii"]
-        for start in range(0, len(complete), ASSIGN_CHUNK):  # no copy of every complete row
-            rows = complete[start : start + ASSIGN_CHUNK]
-            labels[rows] = owners(assign(space[rows], protos, rule_radii), cluster_of)
-        labels[sample] = np.where(fitted == -1, labels[sample], fitted) if anywhere else fitted
+        radii = [math.inf] * len(rule["radii"]) if c.assigns_noise else rule["radii"]
+
+        def label(rows):
+            return owners(assign(space[rows], rule["centres"], radii), rule["cluster_of"])
+
+    for start in range(0, len(complete), ASSIGN_CHUNK):  # no copy of every complete row
+        rows = complete[start : start + ASSIGN_CHUNK]
+        labels[rows] = label(rows)
+    noise = c.assigns_noise  # the rule's cluster for the fit's noise (prototypes only)
+    labels[sample] = np.where(fitted == -1, labels[sample], fitted) if noise else fitted
     lineage = fresh(k)
     if previous is not None:
         lineage.note = comparable(previous, list(c.features), list(c.categorical))
