@@ -36,6 +36,7 @@ test-fast: $(STAMP)
 
 # The fit on the oldest numpy and scikit-learn the pyproject allows must write the committed
 # model byte for byte (tests/test_fit_portable.py); .ci/run runs this after `make test`.
+# This venv has no engine drivers: tests marked `engines` ran in `make test` already.
 OLDEST := .venv-oldest
 OLDEST_PINS := numpy==1.26.4 scikit-learn==1.5.0 scipy==1.11.4
 $(OLDEST)/.installed: pyproject.toml
@@ -45,7 +46,8 @@ $(OLDEST)/.installed: pyproject.toml
 	touch $@
 
 test-oldest: $(OLDEST)/.installed
-	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_fit_portable.py tests/test_cluster.py tests/test_cluster_boxes.py
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider -m 'not engines' \
+		tests/test_fit_portable.py tests/test_cluster.py tests/test_cluster_boxes.py
 
 fuzz: $(STAMP)
 	SEMSEG_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_fuzz.py -k mutated
