@@ -25,9 +25,20 @@ from pathlib import Path
 
 import duckdb
 
-from scripts.generate_sample import _FIRST_NAMES, _LAST_NAMES, _UAE_CITIES, SCHEMAS, SORT_KEYS
+from scripts.generate_sample import (
+    _FIRST_NAMES,
+    _LAST_NAMES,
+    _UAE_CITIES,
+    SCHEMAS,
+    SORT_KEYS,
+    retail_redemptions_sql,
+)
 
 GENERATOR_VERSION = 2  # 2: product_id (the sample's, since issue 12)
+# int_offer_redemptions is derived from the two tables by the sample's own query (issue 24's
+# response signal), in a step of its own: a cache made before it gains the table, unchanged.
+REDEMPTIONS = "int_offer_redemptions"
+REDEMPTIONS_VERSION = 1
 CACHE_DIR = Path(__file__).resolve().parent / ".data"
 SAMPLE_LINES, SAMPLE_CUSTOMERS = 27_900, 4_000  # the bundled sample's sizes
 # The recipe below makes ~7.1 lines per customer (the sample has 6.98), so there are a few
@@ -239,9 +250,15 @@ def _manifest(lines: int) -> dict[str, object]:
 
 
 def ensure_dataset(
-    lines: int, cache: Path = CACHE_DIR, threads: int | None = None, log=print
+    lines: int,
+    cache: Path = CACHE_DIR,
+    threads: int | None = None,
+    log=print,
+    redemptions: bool = False,
 ) -> dict[str, Path]:
-    """Generate the dataset unless a matching one is cached; table name -> Parquet path."""
+    """Generate the dataset unless a matching one is cached; table name -> Parquet path.
+
+    ``redemptions``: with int_offer_redemptions too (derived and cached on first use)."""
     folder = dataset_dir(lines, cache)
     paths = {t: folder / f"{t}.parquet" for t in ("int_customers", "int_order_lines")}
     manifest_path = folder / "manifest.json"
@@ -252,7 +269,7 @@ def ensure_dataset(
         except ValueError:
             have = {}
         if all(have.get(k) == v for k, v in want.items()):
-            return paths
+            return _with_redemptions(paths, threads, log) if redemptions else paths
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path.unlink(missing_ok=True)
     log(f"generating {lines:,} order lines into {folder} …")
@@ -286,7 +303,35 @@ def ensure_dataset(
     manifest["bytes"] = {t: p.stat().st_size for t, p in paths.items()}
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     log(f"  done in {manifest['seconds']} s")
-    return paths
+    return _with_redemptions(paths, threads, log) if redemptions else paths
+
+
+def _with_redemptions(paths: dict[str, Path], threads: int | None, log) -> dict[str, Path]:
+    """``paths`` and the redemptions of their order lines (cached beside them, versioned)."""
+    folder = paths["int_order_lines"].parent
+    path = folder / f"{REDEMPTIONS}.parquet"
+    stamp = folder / f"{REDEMPTIONS}.version"
+    if path.is_file() and stamp.is_file() and stamp.read_text() == str(REDEMPTIONS_VERSION):
+        return {**paths, REDEMPTIONS: path}
+    stamp.unlink(missing_ok=True)
+    log(f"deriving {REDEMPTIONS} into {folder} …")
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
+        for table, table_path in paths.items():
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({_quote(table_path)})")
+        tmp = path.with_name(path.name + ".tmp")
+        con.execute(
+            f"COPY ({_typed(retail_redemptions_sql(), REDEMPTIONS)}) TO {_quote(tmp)} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+        os.replace(tmp, path)
+    finally:
+        con.close()
+    stamp.write_text(str(REDEMPTIONS_VERSION))
+    log(f"  done in {time.perf_counter() - t0:.1f} s")
+    return {**paths, REDEMPTIONS: path}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

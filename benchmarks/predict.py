@@ -138,7 +138,7 @@ def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    paths = ensure_dataset(lines, threads=threads, log=log)
+    paths = ensure_dataset(lines, threads=threads, log=log, redemptions=True)
     for kind in KINDS:  # warm-up: the OS file cache, discarded
         _run(kind, paths, threads)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}

@@ -57,6 +57,13 @@ SCHEMAS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             ("product_name", "VARCHAR"),
             ("department", "VARCHAR"),
         ),
+        # derived (see retail_redemptions_sql)
+        "int_offer_redemptions": (
+            ("redemption_id", "VARCHAR"),
+            ("unified_customer_id", "VARCHAR"),
+            ("redeemed_date", "DATE"),
+            ("offer_code", "VARCHAR"),
+        ),
     },
     "marketplace": {
         "customers": (
@@ -124,6 +131,7 @@ SORT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "int_customers": ("unified_customer_id",),
         "int_order_lines": ("unified_order_id", "order_line_no"),
         "int_products": ("product_id",),
+        "int_offer_redemptions": ("redemption_id",),
     },
     "marketplace": {
         "customers": ("customer_id",),
@@ -141,6 +149,7 @@ SORT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
 # and review tables carry no customer_id, and a spec aggregates each source by the entity key,
 # so segment_specs/olist_personas.yml reads these per-order and per-item tables.
 DERIVED: dict[str, dict[str, str]] = {
+    "retail": {},  # int_offer_redemptions, below RETAIL_END (retail_redemptions_sql)
     "marketplace": {
         "market_orders": """
             SELECT o.customer_id, o.order_id, o.order_status,
@@ -225,6 +234,86 @@ _LAST_NAMES = (
 # fmt: on
 
 
+# The response signal (issue 24): app-offer redemptions drawn from a known propensity, so the
+# best AUC a model can reach is known. Every RESPONSE_DAYS-day window (e - 30 days, e] with
+# e = RETAIL_END - 30k days, k < RESPONSE_WINDOWS, each customer redeems once with probability
+# sigmoid(intercept + sum(coefficient * feature)), the features as of the window's first day
+# d = e - 30 days, defined as segment_specs/offer_propensity.yml defines them: sale orders
+# (count distinct order ids, lines with a customer) dated up to d; offer orders have a line with
+# has_discount = 1; `last 180 days` is (d - 180 days, d]; offer_share is 0 without orders;
+# days_since_last_order is 9999 without any. It is a DERIVED table (DuckDB SQL over the written
+# order lines), so no existing row changes, and benchmarks/data.py runs the same query at scale.
+RESPONSE_DAYS = 30
+RESPONSE_WINDOWS = 12
+RESPONSE_LOGIT: dict[str, float] = {
+    "intercept": -2.0,
+    "offer_orders_180d": 0.5,
+    "offer_share": 1.2,
+    "days_since_last_order": -0.003,
+}
+
+
+def _md5_uniform(text: str, first: int) -> str:
+    """SQL: 52 bits of md5(text) from hex digit ``first`` (1-based), as a double in [0, 1)."""
+    return f"(CAST('0x' || substr(md5({text}), {first}, 13) AS BIGINT) / 4503599627370496.0)"
+
+
+def retail_redemptions_sql(end: dt.date = RETAIL_END) -> str:
+    """DuckDB SQL over int_order_lines and int_customers: the redemptions (see RESPONSE_LOGIT).
+
+    A window's draw is md5(customer id | window end) < p, and its day md5's next digits: a
+    function of the key and the window only, the same at any scale and row order.
+    """
+    logit = " + ".join(
+        [repr(RESPONSE_LOGIT["intercept"])]
+        + [f"{c!r} * {name}" for name, c in RESPONSE_LOGIT.items() if name != "intercept"]
+    )
+    draw = "c.unified_customer_id || '|' || strftime(w.e, '%Y-%m-%d')"
+    return f"""
+        WITH sales AS (
+            SELECT unified_customer_id, unified_order_id, order_date,
+                   MAX(has_discount) AS offer
+            FROM int_order_lines
+            WHERE transaction_type = 'Sale' AND unified_customer_id IS NOT NULL
+            GROUP BY unified_customer_id, unified_order_id, order_date
+        ),
+        w AS (
+            SELECT CAST(DATE '{end.isoformat()}' - k * {RESPONSE_DAYS} AS DATE) AS e,
+                   CAST(DATE '{end.isoformat()}' - (k + 1) * {RESPONSE_DAYS} AS DATE) AS d
+            FROM (SELECT CAST(range AS INTEGER) AS k FROM range({RESPONSE_WINDOWS})) AS t
+        ),
+        features AS (
+            SELECT w.e, w.d, c.unified_customer_id,
+                   COUNT(s.unified_order_id) FILTER (WHERE s.offer = 1
+                       AND s.order_date > w.d - 180) AS offer_orders_180d,
+                   COUNT(s.unified_order_id) FILTER (WHERE s.order_date > w.d - 180)
+                       AS orders_180d,
+                   COALESCE(w.d - MAX(s.order_date), 9999) AS days_since_last_order,
+                   {_md5_uniform(draw, 1)} AS u,
+                   CAST(CAST('0x' || substr(md5({draw}), 14, 8) AS BIGINT)
+                        % {RESPONSE_DAYS} AS INTEGER) AS day
+            FROM w CROSS JOIN int_customers AS c
+            LEFT JOIN sales AS s
+              ON s.unified_customer_id = c.unified_customer_id AND s.order_date <= w.d
+            GROUP BY w.e, w.d, c.unified_customer_id
+        ),
+        scored AS (
+            SELECT *, 1.0 / (1.0 + exp(-({logit}))) AS p
+            FROM (SELECT *, COALESCE(offer_orders_180d / NULLIF(orders_180d, 0), 0.0)
+                            AS offer_share
+                  FROM features) AS f
+        )
+        SELECT 'R' || lpad(CAST(ROW_NUMBER() OVER (
+                   ORDER BY d + 1 + day, unified_customer_id) AS VARCHAR), 6, '0')
+                   AS redemption_id,
+               unified_customer_id,
+               CAST(d + 1 + day AS DATE) AS redeemed_date,
+               'APP-' || strftime(e, '%Y%m%d') AS offer_code
+        FROM scored
+        WHERE u < p
+    """
+
+
 def _days(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
     return start + dt.timedelta(days=rng.randrange((end - start).days + 1))
 
@@ -232,6 +321,9 @@ def _days(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
 def _absent(rng: random.Random) -> str | None:
     """An absent offer code: NULL most of the time, sometimes ''."""
     return None if rng.random() < 0.75 else ""
+
+
+DERIVED["retail"]["int_offer_redemptions"] = retail_redemptions_sql()
 
 
 def _retail_lines(rng: random.Random, channel: str, disc_prob: float) -> list[dict[str, object]]:

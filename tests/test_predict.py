@@ -112,7 +112,7 @@ def test_the_fit_is_sklearns_on_the_point_in_time_rows(unbanded):
     feats, labels = rows_at("2025-10-01"), rows_at("2025-10-31")
     keys = sorted(feats)
     x = np.array([[float(feats[k][f]) for f in FEATURES] for k in keys])
-    y = np.array([1 if labels.get(k, {}).get("offer_orders_30d", 0) > 0 else 0 for k in keys])
+    y = np.array([1 if labels.get(k, {}).get("redemptions_30d", 0) > 0 else 0 for k in keys])
     scaler = StandardScaler().fit(x)
     ref = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
     assert model["fit"]["rows"] == len(y) and model["fit"]["positives"] == int(y.sum())
@@ -194,10 +194,10 @@ def test_compile_needs_a_model_that_fits_the_spec(tmp_path):
 @pytest.mark.parametrize(
     ("old", "new", "said"),
     [
-        ("target: offer_orders_30d", "target: nope", "target 'nope' is not a metric"),
-        ("target: offer_orders_30d", "target: orders_all", "needs a window 'last N days'"),
+        ("target: redemptions_30d", "target: nope", "target 'nope' is not a metric"),
+        ("target: redemptions_30d", "target: orders_all", "needs a window 'last N days'"),
         ("features: [offer_orders_180d,", "features: [nope,", "feature 'nope' is not a metric"),
-        ("features: [offer_orders_180d,", "features: [offer_orders_30d,", "its own target"),
+        ("features: [offer_orders_180d,", "features: [redemptions_30d,", "its own target"),
         ("    predict:\n", "    source: sales\n    predict:\n", "has 'predict' and a source"),
     ],
 )  # fmt: skip
@@ -251,8 +251,8 @@ def boosted(tmp_path) -> Path:
         "      - {label: Buyer, min: 1}\n      - {label: Never, else: true}\n"
     )
     text = text.replace(
-        "      target: offer_orders_30d\n",
-        "      target: offer_orders_30d\n      model: gradient_boosting\n      trees: 50\n",
+        "      target: redemptions_30d\n",
+        "      target: redemptions_30d\n      model: gradient_boosting\n      trees: 50\n",
     )
     spec = tmp_path / "boosted.yml"
     spec.write_text(text, encoding="utf-8")
@@ -279,7 +279,7 @@ def _refit(spec: Path):
     x = np.array(
         [[np.nan if feats[k][f] is None else float(feats[k][f]) for f in FEATURES] for k in keys]
     )
-    y = np.array([1 if labels.get(k, {}).get("offer_orders_30d", 0) > 0 else 0 for k in keys])
+    y = np.array([1 if labels.get(k, {}).get("redemptions_30d", 0) > 0 else 0 for k in keys])
     clf = HistGradientBoostingClassifier(
         max_iter=50, max_depth=3, learning_rate=0.1, early_stopping=False, random_state=0
     ).fit(x, y)
@@ -409,8 +409,8 @@ def test_verify_proves_the_trees_and_fails_a_swapped_leaf(boosted, tmp_path):
 def test_three_hundred_trees_of_depth_three_fit_bigquerys_limit(tmp_path):
     """The issue's size target: 300 trees of depth 3 compile to under 1 MB for BigQuery."""
     text = EXAMPLE.read_text(encoding="utf-8").replace(
-        "      target: offer_orders_30d\n",
-        "      target: offer_orders_30d\n      model: gradient_boosting\n      trees: 300\n",
+        "      target: redemptions_30d\n",
+        "      target: redemptions_30d\n      model: gradient_boosting\n      trees: 300\n",
     )
     spec = tmp_path / "big.yml"
     spec.write_text(text, encoding="utf-8")
@@ -450,7 +450,7 @@ def test_fit_compares_the_model_with_the_segmentation_the_user_has(tmp_path):
 
     feats, labels = at("2025-10-31"), at("2025-11-30")
     keys = sorted(feats)
-    y = [1 if labels.get(k, {}).get("offer_orders_30d", 0) > 0 else 0 for k in keys]
+    y = [1 if labels.get(k, {}).get("redemptions_30d", 0) > 0 else 0 for k in keys]
     order = [feats[k]["offer_user_order"] for k in keys]
     assert baselines["offer_user"]["auc"] == round(roc_auc_score(y, [-o for o in order]), 6)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import math
+import shutil
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -90,7 +95,7 @@ def test_regeneration_is_identical(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_write_sample_refuses_overwrite(fmt: str, tmp_path: Path) -> None:
     written = [p for p, _ in sample.write_sample("retail", tmp_path, fmt=fmt)]
-    names = ("int_customers", "int_order_lines", "int_products")
+    names = ("int_customers", "int_offer_redemptions", "int_order_lines", "int_products")
     assert [p.name for p in written] == [f"{n}.{fmt}" for n in names]
     con = duckdb.connect()
     reader = "read_parquet" if fmt == "parquet" else "read_csv"
@@ -98,16 +103,16 @@ def test_write_sample_refuses_overwrite(fmt: str, tmp_path: Path) -> None:
     assert n == _one(_connect("retail"), "SELECT count(*) FROM int_customers")[0]
 
     written[0].unlink()
-    written[1].write_bytes(b"sentinel")
+    written[2].write_bytes(b"sentinel")
     with pytest.raises(DataError, match=f"int_order_lines.{fmt}"):
         sample.write_sample("retail", tmp_path, fmt=fmt)
     assert not written[0].exists()  # refused before writing anything
-    assert written[1].read_bytes() == b"sentinel"
+    assert written[2].read_bytes() == b"sentinel"
 
     again = sample.write_sample("retail", tmp_path, fmt=fmt, overwrite=True)
     assert [p for p, _ in again] == written
     assert written[0].exists()
-    assert written[1].read_bytes() != b"sentinel"
+    assert written[2].read_bytes() != b"sentinel"
 
 
 def test_write_sample_rejects_bad_format(tmp_path: Path) -> None:
@@ -289,6 +294,160 @@ def test_retail_discount_amounts_and_codes(retail: duckdb.DuckDBPyConnection) ->
                                                                      'OFF-\d{4}'))""",
     )[0]
     assert bad_codes == 0
+
+
+# ------------------------------------------------------------ retail: the response signal
+
+# The rows of the tables the redemptions were added beside (issue 24), as they were before:
+# (row count, sha256 of the rows' reprs in sort-key order, first 16 hex digits), taken from
+# the files of commit a0e8fbe.
+_BEFORE_REDEMPTIONS = {
+    "int_customers": (4000, "a6f716364086d822"),
+    "int_order_lines": (27900, "5db8a507155054a0"),
+    "int_products": (34, "f24886f0b432ecfc"),
+}
+_BEFORE_COMMIT = "a0e8fbe"
+
+
+def test_the_response_signal_changed_no_existing_row(
+    retail: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """The redemptions are a new table: every other retail row is the one it was before."""
+    for table, (count, digest) in _BEFORE_REDEMPTIONS.items():
+        keys = ", ".join(generate.SORT_KEYS["retail"][table])
+        rows = retail.execute(f"SELECT * FROM {table} ORDER BY {keys}").fetchall()
+        text = "\n".join(map(repr, rows)).encode()
+        assert (len(rows), hashlib.sha256(text).hexdigest()[:16]) == (count, digest), table
+    # ... and EXCEPT ALL both ways against the files of that commit, when git has it
+    root = Path(__file__).resolve().parent.parent
+    git = shutil.which("git")
+    for table in _BEFORE_REDEMPTIONS:
+        old = tmp_path / f"{table}.parquet"
+        if git is None:
+            pytest.skip("git is not installed: the digests above are the proof")
+        shown = subprocess.run(
+            [git, "show", f"{_BEFORE_COMMIT}:semseg/sample/retail/{table}.parquet"],
+            cwd=root,
+            capture_output=True,
+        )
+        if shown.returncode != 0:
+            pytest.skip(f"commit {_BEFORE_COMMIT} is not in this clone: the digests are the proof")
+        old.write_bytes(shown.stdout)
+        before = f"read_parquet('{old.as_posix()}')"
+        for a, b in ((table, before), (before, table)):
+            extra = _one(retail, f"SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})")[0]
+            assert extra == 0, (table, a, b)
+
+
+def _auc(scores: list[float], labels: list[bool]) -> float:
+    """Mann-Whitney AUC with ties counted half (no library: the test's own arithmetic)."""
+    ranked = sorted(zip(scores, labels, strict=True))
+    rank_sum, i, n = 0.0, 0, len(ranked)
+    while i < n:
+        j = i
+        while j < n and ranked[j][0] == ranked[i][0]:
+            j += 1
+        mid = (i + 1 + j) / 2  # the average 1-based rank of the tie block
+        rank_sum += mid * sum(1 for _, y in ranked[i:j] if y)
+        i = j
+    pos = sum(labels)
+    neg = n - pos
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
+def _true_propensity(retail: duckdb.DuckDBPyConnection, day: dt.date) -> dict[str, float]:
+    """Every customer's p as of ``day`` from the documented logit, features counted here in
+    Python (not the generator's SQL)."""
+    orders: dict[str, dict[str, tuple[dt.date, bool]]] = defaultdict(dict)
+    for cust, order, date, offer in retail.execute(
+        "SELECT unified_customer_id, unified_order_id, order_date, has_discount "
+        "FROM int_order_lines WHERE transaction_type = 'Sale' "
+        "AND unified_customer_id IS NOT NULL"
+    ).fetchall():
+        seen = orders[cust].get(order, (date, False))
+        orders[cust][order] = (date, seen[1] or offer == 1)
+    start = day - dt.timedelta(days=180)
+    beta = generate.RESPONSE_LOGIT
+    out = {}
+    for (cust,) in retail.execute("SELECT unified_customer_id FROM int_customers").fetchall():
+        dates = [(d, o) for d, o in orders.get(cust, {}).values() if d <= day]
+        recent = [o for d, o in dates if d > start]
+        offers = sum(recent)
+        x = {
+            "offer_orders_180d": offers,
+            "offer_share": offers / len(recent) if recent else 0.0,
+            "days_since_last_order": (day - max(d for d, _ in dates)).days if dates else 9999,
+        }
+        z = beta["intercept"] + sum(beta[k] * v for k, v in x.items())
+        out[cust] = 1 / (1 + math.exp(-z))
+    return out
+
+
+def test_the_response_signal_is_the_documented_propensity(
+    retail: duckdb.DuckDBPyConnection,
+) -> None:
+    """Each window's redemptions follow p: the count per window is within 4 standard
+    deviations of the sum of p, one redemption at most per customer and window, inside it,
+    never for a customer whose p is below 1e-9."""
+    end = generate.RETAIL_END
+    days = generate.RESPONSE_DAYS
+    for k in range(generate.RESPONSE_WINDOWS):
+        e = end - dt.timedelta(days=days * k)
+        d = e - dt.timedelta(days=days)
+        p = _true_propensity(retail, d)
+        got = retail.execute(
+            "SELECT unified_customer_id, count(*) FROM int_offer_redemptions "
+            "WHERE redeemed_date > ? AND redeemed_date <= ? GROUP BY 1",
+            [d, e],
+        ).fetchall()
+        assert all(n == 1 for _, n in got)
+        assert all(p[c] > 1e-9 for c, _ in got), "a redemption where p is 0"
+        mean = sum(p.values())
+        sd = math.sqrt(sum(q * (1 - q) for q in p.values()))
+        assert abs(len(got) - mean) < 4 * sd, (e, len(got), mean, sd)
+    total = _one(retail, "SELECT count(*) FROM int_offer_redemptions")[0]
+    first = end - dt.timedelta(days=days * generate.RESPONSE_WINDOWS)
+    inside = _one(
+        retail,
+        f"SELECT count(*) FROM int_offer_redemptions WHERE redeemed_date > DATE '{first}' "
+        f"AND redeemed_date <= DATE '{end}'",
+    )[0]
+    assert inside == total
+
+
+def test_the_example_propensity_reaches_the_best_auc(
+    retail: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """segment_specs/offer_propensity.yml fitted on the sample ranks the validation split
+    almost as well as the true propensity does (the best AUC any model can reach there)."""
+    from tests.cli_helpers import run
+    from tests.golden_regen import SPECS
+
+    spec = SPECS / "offer_propensity.yml"
+    done = run("fit", spec, "--model", tmp_path / "m.json", "--format", "json")
+    assert done.exit_code == 0, done.output
+    fitted = json.loads(done.stdout)
+    cut = fitted["cutoffs"]
+    features_at = dt.date.fromisoformat(cut["valid_features"])
+    label_at = dt.date.fromisoformat(cut["valid_label"])
+    p = _true_propensity(retail, features_at)
+    responded = {
+        c
+        for (c,) in retail.execute(
+            "SELECT unified_customer_id FROM int_offer_redemptions "
+            "WHERE redeemed_date > ? AND redeemed_date <= ?",
+            [features_at, label_at],
+        ).fetchall()
+    }
+    keys = sorted(p)
+    best = _auc([p[c] for c in keys], [c in responded for c in keys])
+    model = fitted["validation"]["auc"]
+    baseline = fitted["baselines"]["offer_user"]["auc"]
+    print(f"validation split: best AUC {best:.4f}, model {model:.4f}, offer_user {baseline:.4f}")
+    assert fitted["validation"]["positives"] == len(responded)
+    assert best > 0.8
+    assert best - 0.01 <= model <= best + 0.01
+    assert model > baseline + 0.05
 
 
 # ------------------------------------------------------------------- marketplace

@@ -46,22 +46,6 @@ WITH customer_population AS (
 ), customer_sales_distinct AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS offer_orders_30d
-  FROM customer_sales_rows
-  WHERE
-    (
-      (
-        (
-          has_discount = 1
-        )
-        AND CAST(order_date AS Nullable(DATE)) > DATE_ADD(DAY, -30, CAST('2025-11-30' AS Nullable(DATE)))
-      )
-    )
-  GROUP BY
-    unified_customer_id
-), customer_sales_distinct_2 AS (
-  SELECT
-    unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS offer_orders_180d
   FROM customer_sales_rows
   WHERE
@@ -75,7 +59,7 @@ WITH customer_population AS (
     )
   GROUP BY
     unified_customer_id
-), customer_sales_distinct_3 AS (
+), customer_sales_distinct_2 AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS orders_180d
@@ -88,12 +72,29 @@ WITH customer_population AS (
     )
   GROUP BY
     unified_customer_id
+), customer_redemptions AS (
+  SELECT
+    unified_customer_id,
+    COUNT(
+      CASE
+        WHEN CAST(redeemed_date AS Nullable(DATE)) > DATE_ADD(DAY, -30, CAST('2025-11-30' AS Nullable(DATE)))
+        THEN 1
+      END
+    ) AS redemptions_30d
+  FROM int_offer_redemptions
+  WHERE
+    NOT (
+      unified_customer_id IS NULL
+    )
+    AND CAST(redeemed_date AS Nullable(DATE)) <= CAST('2025-11-30' AS Nullable(DATE))
+  GROUP BY
+    unified_customer_id
 ), customer_metrics AS (
   SELECT
     customer_population.unified_customer_id AS unified_customer_id,
-    COALESCE(customer_sales_distinct.offer_orders_30d, 0) AS offer_orders_30d,
-    COALESCE(customer_sales_distinct_2.offer_orders_180d, 0) AS offer_orders_180d,
-    COALESCE(customer_sales_distinct_3.orders_180d, 0) AS orders_180d,
+    COALESCE(customer_redemptions.redemptions_30d, 0) AS redemptions_30d,
+    COALESCE(customer_sales_distinct.offer_orders_180d, 0) AS offer_orders_180d,
+    COALESCE(customer_sales_distinct_2.orders_180d, 0) AS orders_180d,
     COALESCE(customer_sales.orders_all, 0) AS orders_all,
     COALESCE(customer_sales.days_since_last_order, 9999) AS days_since_last_order
   FROM customer_population
@@ -103,12 +104,12 @@ WITH customer_population AS (
     ON customer_sales_distinct.unified_customer_id = customer_population.unified_customer_id
   LEFT JOIN customer_sales_distinct_2
     ON customer_sales_distinct_2.unified_customer_id = customer_population.unified_customer_id
-  LEFT JOIN customer_sales_distinct_3
-    ON customer_sales_distinct_3.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_redemptions
+    ON customer_redemptions.unified_customer_id = customer_population.unified_customer_id
 ), customer_derived_metrics AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -119,23 +120,23 @@ WITH customer_population AS (
         WHEN isNaN(
           CAST(CASE
             WHEN (
-              CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+              CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
                 (
                   CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
                 ) / CAST('0.6224764553780076' AS Nullable(Float64))
-              ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+              ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
                 (
                   CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
                 ) / CAST('1.4100067375725145' AS Nullable(Float64))
-              ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+              ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
                 (
                   CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
                 ) / CAST('3.6363657681812183' AS Nullable(Float64))
-              ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+              ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
                 (
                   CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
                 ) / CAST('3918.09976036512' AS Nullable(Float64))
-              ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+              ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
                 (
                   CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
                 ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -144,23 +145,23 @@ WITH customer_population AS (
             THEN 1 / (
               1 + EXP(
                 -(
-                  CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+                  CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
                     (
                       CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
                     ) / CAST('0.6224764553780076' AS Nullable(Float64))
-                  ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+                  ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
                     (
                       CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
                     ) / CAST('1.4100067375725145' AS Nullable(Float64))
-                  ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+                  ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
                     (
                       CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
                     ) / CAST('3.6363657681812183' AS Nullable(Float64))
-                  ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+                  ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
                     (
                       CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
                     ) / CAST('3918.09976036512' AS Nullable(Float64))
-                  ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+                  ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
                     (
                       CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
                     ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -170,23 +171,23 @@ WITH customer_population AS (
             )
             ELSE EXP(
               (
-                CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+                CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
                   (
                     CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
                   ) / CAST('0.6224764553780076' AS Nullable(Float64))
-                ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+                ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
                   (
                     CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
                   ) / CAST('1.4100067375725145' AS Nullable(Float64))
-                ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+                ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
                   (
                     CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
                   ) / CAST('3.6363657681812183' AS Nullable(Float64))
-                ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+                ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
                   (
                     CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
                   ) / CAST('3918.09976036512' AS Nullable(Float64))
-                ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+                ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
                   (
                     CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
                   ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -195,23 +196,23 @@ WITH customer_population AS (
             ) / (
               1 + EXP(
                 (
-                  CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+                  CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
                     (
                       CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
                     ) / CAST('0.6224764553780076' AS Nullable(Float64))
-                  ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+                  ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
                     (
                       CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
                     ) / CAST('1.4100067375725145' AS Nullable(Float64))
-                  ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+                  ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
                     (
                       CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
                     ) / CAST('3.6363657681812183' AS Nullable(Float64))
-                  ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+                  ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
                     (
                       CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
                     ) / CAST('3918.09976036512' AS Nullable(Float64))
-                  ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+                  ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
                     (
                       CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
                     ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -224,23 +225,23 @@ WITH customer_population AS (
         THEN NULL
         ELSE CAST(CASE
           WHEN (
-            CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+            CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
               (
                 CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
               ) / CAST('0.6224764553780076' AS Nullable(Float64))
-            ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+            ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
               (
                 CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
               ) / CAST('1.4100067375725145' AS Nullable(Float64))
-            ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+            ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
               (
                 CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
               ) / CAST('3.6363657681812183' AS Nullable(Float64))
-            ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+            ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
               (
                 CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
               ) / CAST('3918.09976036512' AS Nullable(Float64))
-            ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+            ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
               (
                 CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
               ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -249,23 +250,23 @@ WITH customer_population AS (
           THEN 1 / (
             1 + EXP(
               -(
-                CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+                CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
                   (
                     CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
                   ) / CAST('0.6224764553780076' AS Nullable(Float64))
-                ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+                ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
                   (
                     CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
                   ) / CAST('1.4100067375725145' AS Nullable(Float64))
-                ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+                ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
                   (
                     CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
                   ) / CAST('3.6363657681812183' AS Nullable(Float64))
-                ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+                ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
                   (
                     CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
                   ) / CAST('3918.09976036512' AS Nullable(Float64))
-                ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+                ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
                   (
                     CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
                   ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -275,23 +276,23 @@ WITH customer_population AS (
           )
           ELSE EXP(
             (
-              CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+              CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
                 (
                   CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
                 ) / CAST('0.6224764553780076' AS Nullable(Float64))
-              ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+              ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
                 (
                   CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
                 ) / CAST('1.4100067375725145' AS Nullable(Float64))
-              ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+              ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
                 (
                   CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
                 ) / CAST('3.6363657681812183' AS Nullable(Float64))
-              ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+              ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
                 (
                   CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
                 ) / CAST('3918.09976036512' AS Nullable(Float64))
-              ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+              ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
                 (
                   CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
                 ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -300,23 +301,23 @@ WITH customer_population AS (
           ) / (
             1 + EXP(
               (
-                CAST('-3.778789159160892' AS Nullable(Float64)) + CAST('0.3283621096733113' AS Nullable(Float64)) * (
+                CAST('-4.119239361060201' AS Nullable(Float64)) + CAST('0.3522622985037939' AS Nullable(Float64)) * (
                   (
                     CAST(offer_orders_180d AS Nullable(Float64)) - CAST('0.17825' AS Nullable(Float64))
                   ) / CAST('0.6224764553780076' AS Nullable(Float64))
-                ) + CAST('0.11171735438942414' AS Nullable(Float64)) * (
+                ) + CAST('0.2803609443861573' AS Nullable(Float64)) * (
                   (
                     CAST(orders_180d AS Nullable(Float64)) - CAST('0.641' AS Nullable(Float64))
                   ) / CAST('1.4100067375725145' AS Nullable(Float64))
-                ) + CAST('0.06121562551379847' AS Nullable(Float64)) * (
+                ) + CAST('-0.2100243642506193' AS Nullable(Float64)) * (
                   (
                     CAST(orders_all AS Nullable(Float64)) - CAST('2.062' AS Nullable(Float64))
                   ) / CAST('3.6363657681812183' AS Nullable(Float64))
-                ) + CAST('0.21881445248482595' AS Nullable(Float64)) * (
+                ) + CAST('-3.1008477171447626' AS Nullable(Float64)) * (
                   (
                     CAST(days_since_last_order AS Nullable(Float64)) - CAST('2254.07125' AS Nullable(Float64))
                   ) / CAST('3918.09976036512' AS Nullable(Float64))
-                ) + CAST('0.08794945048271698' AS Nullable(Float64)) * (
+                ) + CAST('0.44941090959363195' AS Nullable(Float64)) * (
                   (
                     CAST(COALESCE(CAST(offer_orders_180d AS Nullable(Float64)) / nullIf(orders_180d, 0), 0) AS Nullable(Float64)) - CAST('0.10843471112221112' AS Nullable(Float64))
                   ) / CAST('0.29632088526752753' AS Nullable(Float64))
@@ -331,7 +332,7 @@ WITH customer_population AS (
 ), customer_ranks AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -347,7 +348,7 @@ WITH customer_population AS (
 ), customer_tiers AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -399,7 +400,7 @@ WITH customer_population AS (
 ), customer_segments AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -451,7 +452,7 @@ WITH customer_population AS (
 )
 SELECT
   unified_customer_id,
-  offer_orders_30d,
+  redemptions_30d,
   offer_orders_180d,
   orders_180d,
   orders_all,

@@ -40,24 +40,6 @@ WITH customer_population AS (
 ), customer_sales_distinct AS (
   SELECT
     unified_customer_id,
-    COUNT(DISTINCT unified_order_id) AS offer_orders_30d
-  FROM customer_sales_rows
-  WHERE
-    (
-      (
-        (
-          has_discount = 1
-        )
-        AND CAST(order_date AS DATE) > (
-          CAST('2025-11-30' AS DATE) + INTERVAL '-30 DAY'
-        )
-      )
-    )
-  GROUP BY
-    unified_customer_id
-), customer_sales_distinct_2 AS (
-  SELECT
-    unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS offer_orders_180d
   FROM customer_sales_rows
   WHERE
@@ -73,7 +55,7 @@ WITH customer_population AS (
     )
   GROUP BY
     unified_customer_id
-), customer_sales_distinct_3 AS (
+), customer_sales_distinct_2 AS (
   SELECT
     unified_customer_id,
     COUNT(DISTINCT unified_order_id) AS orders_180d
@@ -88,12 +70,29 @@ WITH customer_population AS (
     )
   GROUP BY
     unified_customer_id
+), customer_redemptions AS (
+  SELECT
+    unified_customer_id,
+    COUNT(
+      CASE
+        WHEN CAST(redeemed_date AS DATE) > (
+          CAST('2025-11-30' AS DATE) + INTERVAL '-30 DAY'
+        )
+        THEN 1
+      END
+    ) AS redemptions_30d
+  FROM int_offer_redemptions
+  WHERE
+    NOT unified_customer_id IS NULL
+    AND CAST(redeemed_date AS DATE) <= CAST('2025-11-30' AS DATE)
+  GROUP BY
+    unified_customer_id
 ), customer_metrics AS (
   SELECT
     customer_population.unified_customer_id AS unified_customer_id,
-    COALESCE(customer_sales_distinct.offer_orders_30d, 0) AS offer_orders_30d,
-    COALESCE(customer_sales_distinct_2.offer_orders_180d, 0) AS offer_orders_180d,
-    COALESCE(customer_sales_distinct_3.orders_180d, 0) AS orders_180d,
+    COALESCE(customer_redemptions.redemptions_30d, 0) AS redemptions_30d,
+    COALESCE(customer_sales_distinct.offer_orders_180d, 0) AS offer_orders_180d,
+    COALESCE(customer_sales_distinct_2.orders_180d, 0) AS orders_180d,
     COALESCE(customer_sales.orders_all, 0) AS orders_all,
     COALESCE(customer_sales.days_since_last_order, 9999) AS days_since_last_order
   FROM customer_population
@@ -103,12 +102,12 @@ WITH customer_population AS (
     ON customer_sales_distinct.unified_customer_id = customer_population.unified_customer_id
   LEFT JOIN customer_sales_distinct_2
     ON customer_sales_distinct_2.unified_customer_id = customer_population.unified_customer_id
-  LEFT JOIN customer_sales_distinct_3
-    ON customer_sales_distinct_3.unified_customer_id = customer_population.unified_customer_id
+  LEFT JOIN customer_redemptions
+    ON customer_redemptions.unified_customer_id = customer_population.unified_customer_id
 ), customer_derived_metrics AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -118,23 +117,23 @@ WITH customer_population AS (
       CAST(NULLIF(
         CAST(CASE
           WHEN (
-            CAST('-3.778789159160892' AS DOUBLE PRECISION) + CAST('0.3283621096733113' AS DOUBLE PRECISION) * (
+            CAST('-4.119239361060201' AS DOUBLE PRECISION) + CAST('0.3522622985037939' AS DOUBLE PRECISION) * (
               (
                 CAST(offer_orders_180d AS DOUBLE PRECISION) - CAST('0.17825' AS DOUBLE PRECISION)
               ) / CAST('0.6224764553780076' AS DOUBLE PRECISION)
-            ) + CAST('0.11171735438942414' AS DOUBLE PRECISION) * (
+            ) + CAST('0.2803609443861573' AS DOUBLE PRECISION) * (
               (
                 CAST(orders_180d AS DOUBLE PRECISION) - CAST('0.641' AS DOUBLE PRECISION)
               ) / CAST('1.4100067375725145' AS DOUBLE PRECISION)
-            ) + CAST('0.06121562551379847' AS DOUBLE PRECISION) * (
+            ) + CAST('-0.2100243642506193' AS DOUBLE PRECISION) * (
               (
                 CAST(orders_all AS DOUBLE PRECISION) - CAST('2.062' AS DOUBLE PRECISION)
               ) / CAST('3.6363657681812183' AS DOUBLE PRECISION)
-            ) + CAST('0.21881445248482595' AS DOUBLE PRECISION) * (
+            ) + CAST('-3.1008477171447626' AS DOUBLE PRECISION) * (
               (
                 CAST(days_since_last_order AS DOUBLE PRECISION) - CAST('2254.07125' AS DOUBLE PRECISION)
               ) / CAST('3918.09976036512' AS DOUBLE PRECISION)
-            ) + CAST('0.08794945048271698' AS DOUBLE PRECISION) * (
+            ) + CAST('0.44941090959363195' AS DOUBLE PRECISION) * (
               (
                 CAST(COALESCE(CAST(offer_orders_180d AS DOUBLE PRECISION) / NULLIF(orders_180d, 0), 0) AS DOUBLE PRECISION) - CAST('0.10843471112221112' AS DOUBLE PRECISION)
               ) / CAST('0.29632088526752753' AS DOUBLE PRECISION)
@@ -143,23 +142,23 @@ WITH customer_population AS (
           THEN CAST(1 AS DOUBLE PRECISION) / (
             1 + EXP(
               -(
-                CAST('-3.778789159160892' AS DOUBLE PRECISION) + CAST('0.3283621096733113' AS DOUBLE PRECISION) * (
+                CAST('-4.119239361060201' AS DOUBLE PRECISION) + CAST('0.3522622985037939' AS DOUBLE PRECISION) * (
                   (
                     CAST(offer_orders_180d AS DOUBLE PRECISION) - CAST('0.17825' AS DOUBLE PRECISION)
                   ) / CAST('0.6224764553780076' AS DOUBLE PRECISION)
-                ) + CAST('0.11171735438942414' AS DOUBLE PRECISION) * (
+                ) + CAST('0.2803609443861573' AS DOUBLE PRECISION) * (
                   (
                     CAST(orders_180d AS DOUBLE PRECISION) - CAST('0.641' AS DOUBLE PRECISION)
                   ) / CAST('1.4100067375725145' AS DOUBLE PRECISION)
-                ) + CAST('0.06121562551379847' AS DOUBLE PRECISION) * (
+                ) + CAST('-0.2100243642506193' AS DOUBLE PRECISION) * (
                   (
                     CAST(orders_all AS DOUBLE PRECISION) - CAST('2.062' AS DOUBLE PRECISION)
                   ) / CAST('3.6363657681812183' AS DOUBLE PRECISION)
-                ) + CAST('0.21881445248482595' AS DOUBLE PRECISION) * (
+                ) + CAST('-3.1008477171447626' AS DOUBLE PRECISION) * (
                   (
                     CAST(days_since_last_order AS DOUBLE PRECISION) - CAST('2254.07125' AS DOUBLE PRECISION)
                   ) / CAST('3918.09976036512' AS DOUBLE PRECISION)
-                ) + CAST('0.08794945048271698' AS DOUBLE PRECISION) * (
+                ) + CAST('0.44941090959363195' AS DOUBLE PRECISION) * (
                   (
                     CAST(COALESCE(CAST(offer_orders_180d AS DOUBLE PRECISION) / NULLIF(orders_180d, 0), 0) AS DOUBLE PRECISION) - CAST('0.10843471112221112' AS DOUBLE PRECISION)
                   ) / CAST('0.29632088526752753' AS DOUBLE PRECISION)
@@ -169,23 +168,23 @@ WITH customer_population AS (
           )
           ELSE CAST(EXP(
             (
-              CAST('-3.778789159160892' AS DOUBLE PRECISION) + CAST('0.3283621096733113' AS DOUBLE PRECISION) * (
+              CAST('-4.119239361060201' AS DOUBLE PRECISION) + CAST('0.3522622985037939' AS DOUBLE PRECISION) * (
                 (
                   CAST(offer_orders_180d AS DOUBLE PRECISION) - CAST('0.17825' AS DOUBLE PRECISION)
                 ) / CAST('0.6224764553780076' AS DOUBLE PRECISION)
-              ) + CAST('0.11171735438942414' AS DOUBLE PRECISION) * (
+              ) + CAST('0.2803609443861573' AS DOUBLE PRECISION) * (
                 (
                   CAST(orders_180d AS DOUBLE PRECISION) - CAST('0.641' AS DOUBLE PRECISION)
                 ) / CAST('1.4100067375725145' AS DOUBLE PRECISION)
-              ) + CAST('0.06121562551379847' AS DOUBLE PRECISION) * (
+              ) + CAST('-0.2100243642506193' AS DOUBLE PRECISION) * (
                 (
                   CAST(orders_all AS DOUBLE PRECISION) - CAST('2.062' AS DOUBLE PRECISION)
                 ) / CAST('3.6363657681812183' AS DOUBLE PRECISION)
-              ) + CAST('0.21881445248482595' AS DOUBLE PRECISION) * (
+              ) + CAST('-3.1008477171447626' AS DOUBLE PRECISION) * (
                 (
                   CAST(days_since_last_order AS DOUBLE PRECISION) - CAST('2254.07125' AS DOUBLE PRECISION)
                 ) / CAST('3918.09976036512' AS DOUBLE PRECISION)
-              ) + CAST('0.08794945048271698' AS DOUBLE PRECISION) * (
+              ) + CAST('0.44941090959363195' AS DOUBLE PRECISION) * (
                 (
                   CAST(COALESCE(CAST(offer_orders_180d AS DOUBLE PRECISION) / NULLIF(orders_180d, 0), 0) AS DOUBLE PRECISION) - CAST('0.10843471112221112' AS DOUBLE PRECISION)
                 ) / CAST('0.29632088526752753' AS DOUBLE PRECISION)
@@ -194,23 +193,23 @@ WITH customer_population AS (
           ) AS DOUBLE PRECISION) / (
             1 + EXP(
               (
-                CAST('-3.778789159160892' AS DOUBLE PRECISION) + CAST('0.3283621096733113' AS DOUBLE PRECISION) * (
+                CAST('-4.119239361060201' AS DOUBLE PRECISION) + CAST('0.3522622985037939' AS DOUBLE PRECISION) * (
                   (
                     CAST(offer_orders_180d AS DOUBLE PRECISION) - CAST('0.17825' AS DOUBLE PRECISION)
                   ) / CAST('0.6224764553780076' AS DOUBLE PRECISION)
-                ) + CAST('0.11171735438942414' AS DOUBLE PRECISION) * (
+                ) + CAST('0.2803609443861573' AS DOUBLE PRECISION) * (
                   (
                     CAST(orders_180d AS DOUBLE PRECISION) - CAST('0.641' AS DOUBLE PRECISION)
                   ) / CAST('1.4100067375725145' AS DOUBLE PRECISION)
-                ) + CAST('0.06121562551379847' AS DOUBLE PRECISION) * (
+                ) + CAST('-0.2100243642506193' AS DOUBLE PRECISION) * (
                   (
                     CAST(orders_all AS DOUBLE PRECISION) - CAST('2.062' AS DOUBLE PRECISION)
                   ) / CAST('3.6363657681812183' AS DOUBLE PRECISION)
-                ) + CAST('0.21881445248482595' AS DOUBLE PRECISION) * (
+                ) + CAST('-3.1008477171447626' AS DOUBLE PRECISION) * (
                   (
                     CAST(days_since_last_order AS DOUBLE PRECISION) - CAST('2254.07125' AS DOUBLE PRECISION)
                   ) / CAST('3918.09976036512' AS DOUBLE PRECISION)
-                ) + CAST('0.08794945048271698' AS DOUBLE PRECISION) * (
+                ) + CAST('0.44941090959363195' AS DOUBLE PRECISION) * (
                   (
                     CAST(COALESCE(CAST(offer_orders_180d AS DOUBLE PRECISION) / NULLIF(orders_180d, 0), 0) AS DOUBLE PRECISION) - CAST('0.10843471112221112' AS DOUBLE PRECISION)
                   ) / CAST('0.29632088526752753' AS DOUBLE PRECISION)
@@ -226,7 +225,7 @@ WITH customer_population AS (
 ), customer_ranks AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -242,7 +241,7 @@ WITH customer_population AS (
 ), customer_tiers AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -294,7 +293,7 @@ WITH customer_population AS (
 ), customer_segments AS (
   SELECT
     unified_customer_id,
-    offer_orders_30d,
+    redemptions_30d,
     offer_orders_180d,
     orders_180d,
     orders_all,
@@ -346,7 +345,7 @@ WITH customer_population AS (
 )
 SELECT
   unified_customer_id,
-  offer_orders_30d,
+  redemptions_30d,
   offer_orders_180d,
   orders_180d,
   orders_all,
