@@ -15,7 +15,6 @@ a NULL feature is left out of the fit (the score of such a row is NULL, then ``f
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import time
 from collections.abc import Callable
 from datetime import date
@@ -33,6 +32,8 @@ from semseg.sql import SnippetProblem, column_names, name_sql, parse_snippet
 
 FEATURES_TABLE = "semseg_predict_features"
 LABELS_TABLE = "semseg_predict_labels"
+TRAINING_ROWS = "semseg_predict_training"
+VALIDATION_ROWS = "semseg_predict_validation"
 
 
 def propensities(spec_file: SpecFile) -> list[str]:
@@ -46,40 +47,65 @@ def _needed(spec_file: SpecFile, name: str) -> list[str]:
     return metrics_read(spec_file.spec, [*predict.features, predict.target])
 
 
-def _rows(session: Session, name: str, day: date, columns: list[str], table: str):
-    """key -> values of ``columns`` as of ``day``: the spec's model with only the metrics
-    these need, compiled for that date and run in the session (here or on the engine)."""
+def _materialise(session: Session, name: str, day: date, table: str) -> None:
+    """The spec's model with only the metrics the propensity needs, compiled for ``day`` and
+    run in the session (here or on the engine), stored as ``table`` here."""
     spec_file = session.spec_file
     keep = _needed(spec_file, name)
     metrics = {m: spec_file.spec.metrics[m] for m in spec_file.spec.metrics if m in keep}
     spec = spec_file.spec.model_copy(update={"metrics": metrics, "segmentations": {}, "checks": []})
-    narrowed = SpecFile(spec, spec_file.path, spec_file.marks).with_as_of(day)
-    session.run(narrowed, table)
-    key = spec.entity.key
-    select = ", ".join(name_sql(c) for c in [key, *columns])
-    return {r[0]: r[1:] for r in session.con.execute(f"SELECT {select} FROM {table}").fetchall()}
+    session.run(SpecFile(spec, spec_file.path, spec_file.marks).with_as_of(day), table)
 
 
-def _dataset(session: Session, name: str, features_at: date, label_at: date):
-    """(X, y, keys, dropped): features as of one date, labels as of another, by key."""
+def _doubles(column):
+    """A fetched numeric column as float64, NULL as NaN; and where it was NULL."""
     import numpy as np
 
-    predict = session.spec_file.spec.metrics[name].predict
+    masked = np.ma.asarray(column)
+    return np.ma.filled(masked.astype(np.float64), np.nan), np.ma.getmaskarray(masked)
+
+
+def _dataset(session: Session, name: str, features_at: date, label_at: date, rows: str):
+    """(X, y, dropped): the features as of one date, the label (target > 0) as of another,
+    joined by key here in DuckDB, in key order. The rows' keys, in that order, are kept in
+    the table ``rows`` (its column ``semseg_row``: 0, 1, ...) for later joins."""
+    import numpy as np
+
+    spec = session.spec_file.spec
+    predict = spec.metrics[name].predict
     assert predict is not None
-    feats = _rows(session, name, features_at, list(predict.features), FEATURES_TABLE)
-    labels = _rows(session, name, label_at, [predict.target], LABELS_TABLE)
-    keys, rows, y, dropped = [], [], [], 0
-    for k in sorted(feats, key=lambda v: (str(type(v)), v)):
-        values = feats[k]
-        if predict.model == "logistic" and any(v is None for v in values):
-            dropped += 1  # trees keep it: a NULL is NaN, routed as the fit learnt
-            continue
-        outcome = labels.get(k, (None,))[0]
-        keys.append(k)
-        rows.append([math.nan if v is None else float(v) for v in values])
-        y.append(1 if outcome is not None and float(outcome) > 0 else 0)
-    x = np.array(rows, dtype=np.float64).reshape(len(rows), len(predict.features))
-    return x, np.array(y, dtype=np.int64), keys, dropped
+    _materialise(session, name, features_at, FEATURES_TABLE)
+    _materialise(session, name, label_at, LABELS_TABLE)
+    key = name_sql(spec.entity.key)
+    features = [name_sql(f) for f in predict.features]
+    # logistic: a row with a NULL feature is left out; trees keep it (NaN, routed as learnt)
+    kept = (
+        " AND ".join(f"f.{c} IS NOT NULL" for c in features)
+        if predict.model == "logistic"
+        else "TRUE"
+    )
+    con = session.con
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {rows} AS "
+        f"SELECT f.{key}, ROW_NUMBER() OVER (ORDER BY f.{key}) - 1 AS semseg_row, "
+        + ", ".join(f"CAST(f.{c} AS DOUBLE) AS x{i}" for i, c in enumerate(features))
+        + f", CAST(l.{name_sql(predict.target)} AS DOUBLE) AS semseg_target "
+        f"FROM {FEATURES_TABLE} AS f LEFT JOIN {LABELS_TABLE} AS l ON l.{key} = f.{key} "
+        f"WHERE {kept}"
+    )
+    total = con.execute(f"SELECT COUNT(*) FROM {FEATURES_TABLE}").fetchone()
+    columns = con.execute(
+        "SELECT "
+        + ", ".join(f"x{i}" for i in range(len(features)))
+        + f", semseg_target FROM {rows} ORDER BY semseg_row"
+    ).fetchnumpy()
+    values = [_doubles(columns[f"x{i}"])[0] for i in range(len(features))]
+    n = len(columns["semseg_target"])
+    x = np.column_stack(values) if values else np.empty((n, 0))
+    target, _ = _doubles(columns["semseg_target"])
+    y = (np.nan_to_num(target, nan=0.0) > 0).astype(np.int64)  # no label row, NULL, NaN: 0
+    dropped = int(total[0]) - n if total else 0
+    return x.reshape(n, len(features)), y, dropped
 
 
 def _validation(y, p) -> dict[str, Any]:
@@ -135,9 +161,10 @@ def _baseline_segmentations(spec) -> list[str]:
     return out
 
 
-def _baselines(session: Session, day: date, keys: list, y) -> dict[str, Any]:
-    """Each baseline segmentation's ranking of the validation rows (its order as of the
-    features' date, 1 first; no order last): AUC, and the first segment's share and lift."""
+def _baselines(session: Session, day: date, rows: str, y) -> dict[str, Any]:
+    """Each baseline segmentation's ranking of the validation rows (the table ``rows``; its
+    order as of the features' date, 1 first; no order last): AUC, and the first segment's
+    share and lift."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
@@ -152,18 +179,19 @@ def _baselines(session: Session, day: date, keys: list, y) -> dict[str, Any]:
         update={"metrics": metrics, "segmentations": kept, "checks": []}
     )
     session.run(SpecFile(spec, spec_file.path, spec_file.marks).with_as_of(day), BASELINES_TABLE)
-    orders = [spec.order_column(n) for n in names]
-    select = ", ".join(name_sql(c) for c in [spec.entity.key, *orders])
-    found = {
-        r[0]: r[1:]
-        for r in session.con.execute(f"SELECT {select} FROM {BASELINES_TABLE}").fetchall()
-    }
+    key = name_sql(spec.entity.key)
+    orders = [name_sql(spec.order_column(n)) for n in names]
+    columns = session.con.execute(
+        "SELECT "
+        + ", ".join(f"CAST(b.{c} AS DOUBLE) AS o{i}" for i, c in enumerate(orders))
+        + f" FROM {rows} AS r LEFT JOIN {BASELINES_TABLE} AS b ON b.{key} = r.{key} "
+        "ORDER BY r.semseg_row"
+    ).fetchnumpy()
     out = {}
     rate = float(y.mean())
     for i, name in enumerate(names):
-        order = np.array(
-            [float(found[k][i]) if k in found and found[k][i] is not None else np.inf for k in keys]
-        )
+        order, _ = _doubles(columns[f"o{i}"])
+        order[np.isnan(order)] = np.inf  # no order (or no row): last
         score = -np.where(np.isinf(order), np.nanmax(order[~np.isinf(order)], initial=0) + 1, order)
         first = order == np.min(order)
         out[name] = {
@@ -235,7 +263,9 @@ def fit_propensity(
     }
     if progress:
         progress(f"training rows: features as of {cut['train_features']}…")
-    x, y, _, dropped = _dataset(session, name, cut["train_features"], cut["train_label"])
+    x, y, dropped = _dataset(
+        session, name, cut["train_features"], cut["train_label"], TRAINING_ROWS
+    )
     if len(y) == 0 or y.min() == y.max():
         raise DataError(
             f"{spec_file.path}: '{name}' cannot be fitted: the {len(y):,} training rows "
@@ -296,9 +326,9 @@ def fit_propensity(
         )
     if progress:
         progress(f"validation rows: features as of {cut['valid_features']}…")
-    xv, yv, keys, _ = _dataset(session, name, cut["valid_features"], cut["valid_label"])
+    xv, yv, _ = _dataset(session, name, cut["valid_features"], cut["valid_label"], VALIDATION_ROWS)
     fit["validation"] = _validation(yv, proba(xv)[:, 1] if len(yv) else np.array([]))
-    fit["baselines"] = _baselines(session, cut["valid_features"], keys, yv)
+    fit["baselines"] = _baselines(session, cut["valid_features"], VALIDATION_ROWS, yv)
     changed = write_text(Path(path), model.to_json(), force, owner=str(spec_file.path))
     summary = {
         "metric": name,
