@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,engines,cluster,dbt]'
+	$(BIN)/pip install --quiet -e '.[dev,engines,cluster,dbt,compare]'
 	touch $@
 
 $(VENV)/.installed-core: pyproject.toml | $(BIN)/python

@@ -89,3 +89,19 @@ def clickhouse_engine() -> Iterator[Engine]:
 
 
 # --- end of engine harness fixtures --------------------------------------------------------------
+
+
+@pytest.fixture
+def unbanded(tmp_path):
+    """The propensity example without segmentations by its score, fitted here (logistic)."""
+    from tests.predict_helpers import fit_unbanded
+
+    return fit_unbanded(tmp_path)
+
+
+@pytest.fixture
+def boosted(tmp_path):
+    """The propensity example as 50 trees of depth 3, without segmentations by the score."""
+    from tests.predict_helpers import fit_boosted
+
+    return fit_boosted(tmp_path)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import date
-from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -22,63 +20,27 @@ from semseg.spec import load_spec
 from semseg.spec.time import back
 from tests.engines.compare import assert_same_rows
 from tests.golden_regen import SPECS
+from tests.predict_helpers import (
+    EXAMPLE,
+    FEATURES,
+    edge_rows,
+    edge_table,
+    model_file,
+    refit_boosted,
+    sample_views,
+    sklearn_proba,
+    tree_sql,
+)
 
 pytest.importorskip("sklearn")
 runner = CliRunner()
-EXAMPLE = SPECS / "offer_propensity.yml"
-FEATURES = [
-    "offer_orders_180d",
-    "orders_180d",
-    "orders_all",
-    "days_since_last_order",
-    "offer_share",
-]
-
-
-def _sample() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for name, path in table_paths("retail").items():
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
-    return con
-
-
-@pytest.fixture
-def unbanded(tmp_path) -> Path:
-    """The example without segmentations by the score (so it is not rounded), fitted here."""
-    text = EXAMPLE.read_text(encoding="utf-8")
-    text = text[: text.index("segmentations:")] + (
-        "segmentations:\n  buyers:\n    by: orders_all\n    segments:\n"
-        "      - {label: Buyer, min: 1}\n      - {label: Never, else: true}\n"
-    )
-    spec = tmp_path / "unbanded.yml"
-    spec.write_text(text, encoding="utf-8")
-    done = runner.invoke(app, ["fit", str(spec), "--format", "json"])
-    assert done.exit_code == 0, done.output
-    return spec
-
-
-def _model(spec: Path) -> dict:
-    return json.loads((spec.parent / f"{spec.stem}.offer_propensity.model.json").read_text())
-
-
-def _sklearn_proba(model: dict, x: np.ndarray) -> np.ndarray:
-    """scikit-learn's predict_proba of the model in the file."""
-    from sklearn.linear_model import LogisticRegression
-
-    estimator = LogisticRegression()
-    estimator.classes_ = np.array([0, 1])
-    estimator.coef_ = np.array([model["coefficients"]])
-    estimator.intercept_ = np.array([model["intercept"]])
-    estimator.n_features_in_ = len(model["features"])
-    scaled = (x - np.array(model["means"])) / np.array(model["scales"])
-    return estimator.predict_proba(scaled)[:, 1]
 
 
 def _assert_sklearns(cols: list[str], rows: list[tuple], model: dict) -> None:
     index = {c.lower(): i for i, c in enumerate(cols)}
     x = np.array([[float(r[index[f]]) for f in FEATURES] for r in rows])
     got = np.array([float(r[index["offer_propensity"]]) for r in rows])
-    want = _sklearn_proba(model, x)
+    want = sklearn_proba(model, x)
     relative = np.abs(got - want) / np.abs(want)
     assert relative.max() <= 1e-12, (relative.max(), int(relative.argmax()))
 
@@ -90,7 +52,7 @@ def test_the_fit_is_sklearns_on_the_point_in_time_rows(unbanded):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    model = _model(unbanded)
+    model = model_file(unbanded)
     a = date(2025, 11, 30)
     assert model["fit"]["cutoffs"] == {
         "train_features": "2025-10-01",
@@ -101,7 +63,7 @@ def test_the_fit_is_sklearns_on_the_point_in_time_rows(unbanded):
     assert back(a, 60, "DAY") == date(2025, 10, 1) and back(date(2025, 3, 31), 1, "MONTH") == date(
         2025, 2, 28
     )
-    con = _sample()
+    con = sample_views()
     spec_file = load_spec(unbanded)
 
     def rows_at(day: str) -> dict:
@@ -123,9 +85,9 @@ def test_the_fit_is_sklearns_on_the_point_in_time_rows(unbanded):
 
 
 def test_duckdb_gives_sklearns_predict_proba(unbanded):
-    cur = _sample().execute(compile_spec(load_spec(unbanded).with_as_of(None), "duckdb"))
+    cur = sample_views().execute(compile_spec(load_spec(unbanded).with_as_of(None), "duckdb"))
     cols = [d[0] for d in cur.description]
-    _assert_sklearns(cols, cur.fetchall(), _model(unbanded))
+    _assert_sklearns(cols, cur.fetchall(), model_file(unbanded))
 
 
 @pytest.mark.engines
@@ -137,11 +99,11 @@ def test_engines_give_sklearns_predict_proba(unbanded, fixture, request):
     """On every engine here, every row's score is predict_proba's to 1e-12 (relative), and
     the rows are DuckDB's."""
     engine = request.getfixturevalue(fixture)
-    engine.load(_sample(), list(table_paths("retail")))
+    engine.load(sample_views(), list(table_paths("retail")))
     spec_file = load_spec(unbanded).with_as_of(None)
     cols, rows = engine.query(compile_spec(spec_file, engine.name))
-    _assert_sklearns(cols, rows, _model(unbanded))
-    cur = _sample().execute(compile_spec(spec_file, "duckdb"))
+    _assert_sklearns(cols, rows, model_file(unbanded))
+    cur = sample_views().execute(compile_spec(spec_file, "duckdb"))
     local = [d[0] for d in cur.description]
     assert_same_rows(local, cur.fetchall(), cols, rows, rel_tol=1e-12, abs_tol=1e-15)
 
@@ -154,7 +116,7 @@ def test_verify_proves_it_and_fails_a_nudged_coefficient(unbanded, tmp_path):
     assert done.exit_code == 0, report
     assert "predict:offer_propensity" in {c["name"] for c in report["checks"]}
     sql = compile_spec(load_spec(unbanded).with_as_of(None), "duckdb")
-    intercept = repr(_model(unbanded)["intercept"])
+    intercept = repr(model_file(unbanded)["intercept"])
     assert sql.count(f"'{intercept}'") == 4  # the condition and the three EXP arguments
     nudged = tmp_path / "nudged.sql"
     nudged.write_text(
@@ -225,7 +187,7 @@ def test_fit_from_an_engine_is_the_local_fit(unbanded, tmp_path):
     path = tmp_path / "shop.db"
     engine = SqliteEngine(str(path))
     try:
-        engine.load(_sample(), list(table_paths("retail")))
+        engine.load(sample_views(), list(table_paths("retail")))
     finally:
         engine.close()
     there = tmp_path / "there.json"
@@ -233,7 +195,7 @@ def test_fit_from_an_engine_is_the_local_fit(unbanded, tmp_path):
         app, ["fit", str(unbanded), "--engine", f"sqlite:///{path}", "--model", str(there)]
     )
     assert done.exit_code == 0, done.output
-    got, want = json.loads(there.read_text()), _model(unbanded)
+    got, want = json.loads(there.read_text()), model_file(unbanded)
     assert got["fit"]["rows"] == want["fit"]["rows"] and got["fingerprint"] == want["fingerprint"]
     for key in ("means", "scales", "coefficients"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-9)
@@ -242,103 +204,13 @@ def test_fit_from_an_engine_is_the_local_fit(unbanded, tmp_path):
 # --- gradient-boosted trees ------------------------------------------------------------------
 
 
-@pytest.fixture
-def boosted(tmp_path) -> Path:
-    """The example as 50 trees of depth 3, without segmentations by the score, fitted here."""
-    text = EXAMPLE.read_text(encoding="utf-8")
-    text = text[: text.index("segmentations:")] + (
-        "segmentations:\n  buyers:\n    by: orders_all\n    segments:\n"
-        "      - {label: Buyer, min: 1}\n      - {label: Never, else: true}\n"
-    )
-    text = text.replace(
-        "      target: redemptions_30d\n",
-        "      target: redemptions_30d\n      model: gradient_boosting\n      trees: 50\n",
-    )
-    spec = tmp_path / "boosted.yml"
-    spec.write_text(text, encoding="utf-8")
-    done = runner.invoke(app, ["fit", str(spec), "--format", "json"])
-    assert done.exit_code == 0, done.output
-    return spec
-
-
-def _refit(spec: Path):
-    """The same HistGradientBoostingClassifier on the rows this test builds itself (features
-    as of 2025-10-01, outcome as of 2025-10-31), and the model file it must equal."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    con = _sample()
-    spec_file = load_spec(spec)
-
-    def rows_at(day: str) -> dict:
-        cur = con.execute(compile_spec(spec_file.with_as_of(date.fromisoformat(day)), "duckdb"))
-        cols = [d[0] for d in cur.description]
-        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
-
-    feats, labels = rows_at("2025-10-01"), rows_at("2025-10-31")
-    keys = sorted(feats)
-    x = np.array(
-        [[np.nan if feats[k][f] is None else float(feats[k][f]) for f in FEATURES] for k in keys]
-    )
-    y = np.array([1 if labels.get(k, {}).get("redemptions_30d", 0) > 0 else 0 for k in keys])
-    clf = HistGradientBoostingClassifier(
-        max_iter=50, max_depth=3, learning_rate=0.1, early_stopping=False, random_state=0
-    ).fit(x, y)
-    return clf, json.loads((spec.parent / f"{spec.stem}.offer_propensity.model.json").read_text())
-
-
-def _edge_rows(model: dict) -> np.ndarray:
-    """For every split: its threshold, one ulp below and above, and the row with that feature
-    missing (the other features at their thresholds' median)."""
-    thresholds: dict[int, list[float]] = {}
-    for tree in model["trees"]:
-        for node in tree:
-            if "leaf" not in node:
-                thresholds.setdefault(node["feature"], []).append(node["threshold"])
-    base = [float(np.median(thresholds.get(i, [0.0]))) for i in range(len(FEATURES))]
-    rows = []
-    for i, values in thresholds.items():
-        for t in sorted(set(values)):
-            for v in (t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf)):
-                row = list(base)
-                row[i] = v
-                rows.append(row)
-        row = list(base)
-        row[i] = np.nan
-        rows.append(row)
-    return np.array(rows)
-
-
-def _tree_sql(model: dict, dialect: str) -> str:
-    from sqlglot import exp
-
-    from semseg.compile import target_sql
-    from semseg.compile.dialects import TARGETS
-    from semseg.compile.predict_model import read_model, score_tree
-
-    tree = score_tree(read_model(json.dumps(model)), lambda f: exp.column(f))
-    query = exp.select(exp.column("i"), exp.alias_(tree, "p")).from_("edge_rows")
-    return target_sql(query, TARGETS[dialect], pretty=False)
-
-
-def _edge_table(rows: np.ndarray, nan: bool) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    cols = ", ".join(f"{f} DOUBLE" for f in FEATURES)
-    con.execute(f"CREATE TABLE edge_rows (i INTEGER, {cols})")
-    for i, row in enumerate(rows):
-        values = [None if (np.isnan(v) and not nan) else float(v) for v in row]
-        con.execute(
-            f"INSERT INTO edge_rows VALUES (?, {', '.join('?' for _ in FEATURES)})", [i, *values]
-        )
-    return con
-
-
 def test_the_trees_are_sklearns_and_duckdb_scores_every_edge_as_sklearn(boosted):
     """The model file holds the refit's trees; every row of the sample, and every feature at a
     threshold, one ulp either side, NULL and NaN, scores as predict_proba (to 1e-12)."""
-    clf, model = _refit(boosted)
+    clf, model = refit_boosted(boosted)
     assert len(model["trees"]) == 50
     assert model["baseline"] == float(clf._baseline_prediction.ravel()[0])
-    cur = _sample().execute(compile_spec(load_spec(boosted).with_as_of(None), "duckdb"))
+    cur = sample_views().execute(compile_spec(load_spec(boosted).with_as_of(None), "duckdb"))
     cols = [d[0] for d in cur.description]
     rows = cur.fetchall()
     index = {c: i for i, c in enumerate(cols)}
@@ -348,16 +220,16 @@ def test_the_trees_are_sklearns_and_duckdb_scores_every_edge_as_sklearn(boosted)
     got = np.array([float(r[index["offer_propensity"]]) for r in rows])
     want = clf.predict_proba(x)[:, 1]
     assert (np.abs(got - want) / want).max() <= 1e-12
-    edges = _edge_rows(model)
-    table = _edge_table(edges, nan=True)
-    found = dict(table.execute(_tree_sql(model, "duckdb")).fetchall())
+    edges = edge_rows(model)
+    table = edge_table(edges, nan=True)
+    found = dict(table.execute(tree_sql(model, "duckdb")).fetchall())
     got = np.array([found[i] for i in range(len(edges))])
     want = clf.predict_proba(edges)[:, 1]
     assert (np.abs(got - want) / want).max() <= 1e-12, len(edges)
     # the edge rows can fail: the root's threshold one ulp lower sends the rows at it right
     root = model["trees"][0][0]
     root["threshold"] = float(np.nextafter(root["threshold"], -np.inf))
-    found = dict(table.execute(_tree_sql(model, "duckdb")).fetchall())
+    found = dict(table.execute(tree_sql(model, "duckdb")).fetchall())
     got = np.array([found[i] for i in range(len(edges))])
     assert (np.abs(got - want) / want).max() > 1e-12
 
@@ -371,10 +243,10 @@ def test_engines_route_every_edge_as_sklearn(boosted, fixture, request):
     """On every engine here: each feature at a split's threshold, one ulp either side and
     NULL takes scikit-learn's leaf, and the score is predict_proba's (to 1e-12)."""
     engine = request.getfixturevalue(fixture)
-    clf, model = _refit(boosted)
-    edges = _edge_rows(model)
-    engine.load(_edge_table(edges, nan=False), ["edge_rows"])
-    _, rows = engine.query(_tree_sql(model, engine.name))
+    clf, model = refit_boosted(boosted)
+    edges = edge_rows(model)
+    engine.load(edge_table(edges, nan=False), ["edge_rows"])
+    _, rows = engine.query(tree_sql(model, engine.name))
     found = {int(i): float(p) for i, p in rows}
     got = np.array([found[i] for i in range(len(edges))])
     want = clf.predict_proba(edges)[:, 1]  # NaN in edges: missing, as NULL is on the engine
@@ -432,7 +304,7 @@ def test_fit_compares_the_model_with_the_segmentation_the_user_has(tmp_path):
     assert done.exit_code == 0, done.output
     baselines = json.loads(done.stdout)["baselines"]
     assert set(baselines) == {"offer_user"}  # the deciles and responders read the score
-    con = _sample()
+    con = sample_views()
     spec_file = load_spec(spec)
     without = spec_file.spec.model_copy(
         update={
