@@ -44,7 +44,7 @@ def _needed(spec_file: SpecFile, name: str) -> list[str]:
     """The features, the target and every metric they derive from."""
     predict = spec_file.spec.metrics[name].predict
     assert predict is not None
-    return metrics_read(spec_file.spec, [*predict.features, predict.target])
+    return metrics_read(spec_file.spec, [*predict.inputs, predict.target])
 
 
 def _materialise(session: Session, name: str, day: date, table: str) -> None:
@@ -66,7 +66,8 @@ def _doubles(column):
 
 
 def _dataset(session: Session, name: str, features_at: date, label_at: date, rows: str):
-    """(X, y, dropped): the features as of one date, the label (target > 0) as of another,
+    """(X, categories, y, dropped): the numeric features as of one date (NULL as NaN), the
+    categorical ones as text (NULL as None), the label (target > 0) as of another date,
     joined by key here in DuckDB, in key order. The rows' keys, in that order, are kept in
     the table ``rows`` (its column ``semseg_row``: 0, 1, ...) for later joins."""
     import numpy as np
@@ -78,6 +79,7 @@ def _dataset(session: Session, name: str, features_at: date, label_at: date, row
     _materialise(session, name, label_at, LABELS_TABLE)
     key = name_sql(spec.entity.key)
     features = [name_sql(f) for f in predict.features]
+    texts = [name_sql(f) for f in predict.categorical]
     # logistic: a row with a NULL feature is left out; trees keep it (NaN, routed as learnt)
     kept = (
         " AND ".join(f"f.{c} IS NOT NULL" for c in features)
@@ -88,24 +90,62 @@ def _dataset(session: Session, name: str, features_at: date, label_at: date, row
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {rows} AS "
         f"SELECT f.{key}, ROW_NUMBER() OVER (ORDER BY f.{key}) - 1 AS semseg_row, "
-        + ", ".join(f"CAST(f.{c} AS DOUBLE) AS x{i}" for i, c in enumerate(features))
-        + f", CAST(l.{name_sql(predict.target)} AS DOUBLE) AS semseg_target "
+        + "".join(f"CAST(f.{c} AS DOUBLE) AS x{i}, " for i, c in enumerate(features))
+        + "".join(f"CAST(f.{c} AS VARCHAR) AS t{i}, " for i, c in enumerate(texts))
+        + f"CAST(l.{name_sql(predict.target)} AS DOUBLE) AS semseg_target "
         f"FROM {FEATURES_TABLE} AS f LEFT JOIN {LABELS_TABLE} AS l ON l.{key} = f.{key} "
         f"WHERE {kept}"
     )
     total = con.execute(f"SELECT COUNT(*) FROM {FEATURES_TABLE}").fetchone()
+    names = [f"x{i}" for i in range(len(features))] + [f"t{i}" for i in range(len(texts))]
     columns = con.execute(
-        "SELECT "
-        + ", ".join(f"x{i}" for i in range(len(features)))
-        + f", semseg_target FROM {rows} ORDER BY semseg_row"
+        f"SELECT {''.join(n + ', ' for n in names)}semseg_target FROM {rows} ORDER BY semseg_row"
     ).fetchnumpy()
     values = [_doubles(columns[f"x{i}"])[0] for i in range(len(features))]
     n = len(columns["semseg_target"])
     x = np.column_stack(values) if values else np.empty((n, 0))
+    categories = [
+        [None if v is None or v is np.ma.masked else str(v) for v in columns[f"t{i}"].tolist()]
+        for i in range(len(texts))
+    ]
     target, _ = _doubles(columns["semseg_target"])
     y = (np.nan_to_num(target, nan=0.0) > 0).astype(np.int64)  # no label row, NULL, NaN: 0
     dropped = int(total[0]) - n if total else 0
-    return x.reshape(n, len(features)), y, dropped
+    return x.reshape(n, len(features)), categories, y, dropped
+
+
+MAX_CATEGORIES = 255  # HistGradientBoostingClassifier's max_bins: codes 0 .. 254
+
+
+def _vocabularies(spec_file: SpecFile, name: str, categories: list[list]) -> list[list[str]]:
+    """Each categorical feature's categories in the training rows, in code-point order (its
+    codes for scikit-learn are their positions); more than 255 is refused."""
+    predict = spec_file.spec.metrics[name].predict
+    assert predict is not None
+    out = []
+    for metric, values in zip(predict.categorical, categories, strict=True):
+        seen = sorted({v for v in values if v is not None})
+        if len(seen) > MAX_CATEGORIES:
+            raise DataError(
+                f"{spec_file.path}: '{name}': categorical '{metric}' has {len(seen):,} "
+                f"categories in the training rows, above the {MAX_CATEGORIES} "
+                "HistGradientBoostingClassifier splits by; group them (a `top` metric, or a CASE "
+                "in a derived metric) or list a number under features"
+            )
+        out.append(seen)
+    return out
+
+
+def _design(x, categories: list[list], vocabularies: list[list[str]]):
+    """The model's columns: the numeric features, then each categorical one as its code (the
+    category's position in the vocabulary; NULL and an unseen category NaN: missing)."""
+    import numpy as np
+
+    codes = []
+    for values, vocabulary in zip(categories, vocabularies, strict=True):
+        at = {c: float(i) for i, c in enumerate(vocabulary)}
+        codes.append(np.array([at.get(v, np.nan) if v is not None else np.nan for v in values]))
+    return np.column_stack([x, *codes]) if codes else x
 
 
 def _validation(y, p) -> dict[str, Any]:
@@ -202,10 +242,27 @@ def _baselines(session: Session, day: date, rows: str, y) -> dict[str, Any]:
     return out
 
 
-def _exported(boosted, spec_file: SpecFile, name: str) -> tuple[float, list[list[dict]]]:
+def _exported(boosted, vocabularies: dict[int, list[str]]) -> tuple[float, list[list[dict]]]:
     """(baseline, trees) of a fitted HistGradientBoostingClassifier, as the model file holds
-    them: each node's threshold and leaf value as scikit-learn compares and adds them."""
+    them: each node's threshold and leaf value as scikit-learn compares and adds them; a
+    categorical split (``vocabularies``: column -> categories, code = position) as the
+    categories it sends left."""
+    import numpy as np
+
     baseline = float(boosted._baseline_prediction.ravel()[0])
+    # With categorical features scikit-learn (1.4+) puts an OrdinalEncoder of them first and
+    # the numbers after (``_preprocessor``): its trees' feature indices are in that order.
+    # Every code 0..k-1 is in the training rows, so the encoder's codes are the model's own.
+    order = list(range(boosted.n_features_in_))
+    if boosted._preprocessor is not None:
+        order = []
+        for kind, step, columns in boosted._preprocessor.transformers_:
+            if kind == "remainder":
+                continue
+            order += [int(i) for i in np.flatnonzero(columns)]
+            if kind == "encoder":
+                for i, seen in zip(np.flatnonzero(columns), step.categories_, strict=True):
+                    assert list(seen) == list(range(len(vocabularies[int(i)]))), "all codes"
     out = []
     for (predictor,) in boosted._predictors:
         tree: list[dict[str, Any]] = []
@@ -213,17 +270,21 @@ def _exported(boosted, spec_file: SpecFile, name: str) -> tuple[float, list[list
             if node["is_leaf"]:
                 tree.append({"leaf": float(node["value"])})
                 continue
+            split: dict[str, Any] = {"feature": order[int(node["feature_idx"])]}
             if node["is_categorical"]:
-                raise DataError(f"{spec_file.path}: '{name}': a categorical split is not supported")
-            tree.append(
-                {
-                    "feature": int(node["feature_idx"]),
-                    "threshold": float(node["num_threshold"]),
-                    "missing_left": bool(node["missing_go_to_left"]),
-                    "left": int(node["left"]),
-                    "right": int(node["right"]),
-                }
+                bits = predictor.raw_left_cat_bitsets[node["bitset_idx"]]
+                vocabulary = vocabularies[split["feature"]]
+                split["categories_left"] = [
+                    c for i, c in enumerate(vocabulary) if (int(bits[i // 32]) >> (i % 32)) & 1
+                ]
+            else:
+                split["threshold"] = float(node["num_threshold"])
+            split.update(
+                missing_left=bool(node["missing_go_to_left"]),
+                left=int(node["left"]),
+                right=int(node["right"]),
             )
+            tree.append(split)
         out.append(tree)
     return baseline, out
 
@@ -263,9 +324,11 @@ def fit_propensity(
     }
     if progress:
         progress(f"training rows: features as of {cut['train_features']}…")
-    x, y, dropped = _dataset(
+    x, texts, y, dropped = _dataset(
         session, name, cut["train_features"], cut["train_label"], TRAINING_ROWS
     )
+    vocabularies = _vocabularies(spec_file, name, texts)
+    x = _design(x, texts, vocabularies)
     if len(y) == 0 or y.min() == y.max():
         raise DataError(
             f"{spec_file.path}: '{name}' cannot be fitted: the {len(y):,} training rows "
@@ -281,14 +344,17 @@ def fit_propensity(
     }
     model: LogisticModel | TreesModel
     if predict.model == "gradient_boosting":
+        n = len(predict.features)
+        categorical = {"categorical_features": [i >= n for i in range(x.shape[1])]}
         boosted = HistGradientBoostingClassifier(
             max_iter=predict.trees,
             max_depth=predict.depth,
             learning_rate=predict.learning_rate,
             early_stopping=False,
             random_state=0,
+            **(categorical if predict.categorical else {}),
         ).fit(x, y)
-        baseline, nodes = _exported(boosted, spec_file, name)
+        baseline, nodes = _exported(boosted, dict(enumerate(vocabularies, start=n)))
         fit.update(trees=predict.trees, depth=predict.depth, learning_rate=predict.learning_rate)
 
         def proba(rows):
@@ -297,7 +363,8 @@ def fit_propensity(
         model = TreesModel(
             spec=spec.name,
             metric=name,
-            features=list(predict.features),
+            features=predict.inputs,
+            categories=dict(zip(predict.categorical, vocabularies, strict=True)),
             baseline=baseline,
             trees=nodes,
             fingerprint=predict_fingerprint(spec, name),
@@ -326,7 +393,10 @@ def fit_propensity(
         )
     if progress:
         progress(f"validation rows: features as of {cut['valid_features']}…")
-    xv, yv, _ = _dataset(session, name, cut["valid_features"], cut["valid_label"], VALIDATION_ROWS)
+    xv, texts_v, yv, _ = _dataset(
+        session, name, cut["valid_features"], cut["valid_label"], VALIDATION_ROWS
+    )
+    xv = _design(xv, texts_v, vocabularies)
     fit["validation"] = _validation(yv, proba(xv)[:, 1] if len(yv) else np.array([]))
     fit["baselines"] = _baselines(session, cut["valid_features"], VALIDATION_ROWS, yv)
     changed = write_text(Path(path), model.to_json(), force, owner=str(spec_file.path))

@@ -34,7 +34,7 @@ from semseg.compile.portable import not_nan
 from semseg.errors import CompileError
 from semseg.spec.graph import predict_fingerprint
 from semseg.spec.model import Spec
-from semseg.sql import case, number, paren, to_double
+from semseg.sql import case, literal, number, paren, to_double
 
 FORMAT = 1
 EXP_SAFE = 700.0  # |z| below which EXP(z) and EXP(-z) are finite doubles on every engine
@@ -108,6 +108,11 @@ class TreesModel:
     trees: list[list[dict[str, Any]]]
     fingerprint: str
     fit: dict[str, Any] = field(default_factory=dict)
+    # A categorical feature's categories in the training rows (code-point order). Its
+    # splits are {"feature": i, "categories_left": [...], "missing_left", "left", "right"}:
+    # a listed category goes left, another known one right, and NULL or a category not
+    # listed here where missing values go (scikit-learn's rule for an unknown category).
+    categories: dict[str, list[str]] = field(default_factory=dict)
     model: str = "gradient_boosting"
     format: int = FORMAT
 
@@ -125,6 +130,19 @@ class TreesModel:
         trees = data.get("trees")
         if not isinstance(trees, list) or not trees:
             raise ValueError("'trees' must be a list of trees")
+        features = data.get("features") or []
+        categories = data.get("categories", {})
+        if not (
+            isinstance(categories, dict)
+            and all(
+                name in features
+                and isinstance(values, list)
+                and all(isinstance(v, str) for v in values)
+                and len(set(values)) == len(values)
+                for name, values in categories.items()
+            )
+        ):
+            raise ValueError("'categories' maps features to lists of distinct texts")
         for tree in trees:
             for node in tree if isinstance(tree, list) else [None]:
                 if not isinstance(node, dict):
@@ -136,16 +154,31 @@ class TreesModel:
                 if not (
                     isinstance(node.get("feature"), int)
                     and 0 <= node["feature"] < n
-                    and _finite(node.get("threshold"))
+                    and _split_ok(node, categories.get(features[node["feature"]]))
                     and isinstance(node.get("missing_left"), bool)
                     and all(
                         isinstance(node.get(k), int) and 0 < node[k] < len(tree)
                         for k in ("left", "right")
                     )
                 ):
-                    raise ValueError("a split names a feature, a threshold and two children")
+                    raise ValueError(
+                        "a split names a feature, a threshold (or the categories going left, "
+                        "for a categorical feature) and two children"
+                    )
         known = {f.name for f in cls.__dataclass_fields__.values()}  # type: ignore[attr-defined]
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _split_ok(node: dict[str, Any], vocabulary: list[str] | None) -> bool:
+    """A numeric split has a finite threshold; a categorical one lists known categories."""
+    if vocabulary is None:
+        return _finite(node.get("threshold")) and "categories_left" not in node
+    left = node.get("categories_left")
+    return (
+        "threshold" not in node
+        and isinstance(left, list)
+        and all(isinstance(c, str) and c in vocabulary for c in left)
+    )
 
 
 PropensityModel = LogisticModel | TreesModel
@@ -179,7 +212,7 @@ def fitted_propensity(spec: Spec, name: str, spec_path: Path | None) -> Propensi
     assert predict is not None
     if (
         model.model != predict.model
-        or model.features != list(predict.features)
+        or model.features != predict.inputs
         or model.fingerprint != predict_fingerprint(spec, name)
     ):
         raise CompileError(
@@ -248,7 +281,11 @@ def _boosted(
     feature is read as a DOUBLE with NaN as NULL (``not_nan``): missing either way, routed
     where the fit sent missing values."""
     values = [
-        to_double(feature(f)) if f in nan_free else not_nan(to_double(feature(f)))
+        feature(f)
+        if f in model.categories
+        else to_double(feature(f))
+        if f in nan_free
+        else not_nan(to_double(feature(f)))
         for f in model.features
     ]
 
@@ -257,12 +294,30 @@ def _boosted(
         if "leaf" in at:
             return _double(at["leaf"])
         x = values[at["feature"]]
+        if "categories_left" in at:
+            return _category_split(at, model.categories[model.features[at["feature"]]], x, tree)
         goes_left: exp.Expression = exp.LTE(this=x.copy(), expression=_double(at["threshold"]))
         if at["missing_left"]:  # else a missing x compares NULL, so it goes right
             goes_left = exp.Or(
                 this=exp.Is(this=x.copy(), expression=exp.Null()), expression=goes_left
             )
         return case([(goes_left, node(tree, at["left"]))], node(tree, at["right"]))
+
+    def _category_split(
+        at: dict[str, Any], vocabulary: list[str], x: exp.Expression, tree: list[dict[str, Any]]
+    ) -> exp.Expression:
+        """A category listed goes left, another known one right, NULL and an unknown one
+        where missing values go: the side missing values do not take is the IN test, so NULL
+        (IN gives NULL) and every unlisted text fall to the ELSE."""
+        left = set(at["categories_left"])
+        if at["missing_left"]:
+            tested, inside, outside = [c for c in vocabulary if c not in left], "right", "left"
+        else:
+            tested, inside, outside = [c for c in vocabulary if c in left], "left", "right"
+        if not tested:
+            return node(tree, at[outside])
+        member = exp.In(this=x.copy(), expressions=[literal(c) for c in tested])
+        return case([(member, node(tree, at[inside]))], node(tree, at[outside]))
 
     total: exp.Expression = _double(model.baseline)
     for tree in model.trees:

@@ -34,7 +34,7 @@ def derived_dependencies(spec: Spec) -> dict[str, list[str]]:
     deps = {}
     for name, m in spec.metrics.items():
         if m.predict is not None:  # a propensity reads its features
-            deps[name] = [f for f in m.predict.features if f in spec.metrics]
+            deps[name] = [f for f in m.predict.inputs if f in spec.metrics]
         elif m.kind == "derived" and m.expr:
             tree = parse_snippet(m.expr, spec.dialect)
             cols = [] if isinstance(tree, SnippetProblem) else column_names(tree)
@@ -137,8 +137,10 @@ def predict_fingerprint(spec: Spec, name: str) -> str:
     assert predict is not None
     own = {"logistic": {"C"}, "gradient_boosting": {"trees", "depth", "learning_rate"}}
     kept = {"target", "features", "model", *own[predict.model]}  # not the other model's
+    if predict.categorical:  # (absent when empty: the fingerprints of earlier models hold)
+        kept.add("categorical")
     settings = predict.model_dump(mode="json", include=kept)
-    return _fingerprint(spec, [*predict.features, predict.target], settings)
+    return _fingerprint(spec, [*predict.inputs, predict.target], settings)
 
 
 def metrics_read(spec: Spec, metrics: list[str]) -> list[str]:

@@ -149,6 +149,12 @@ class Predict(_Model):
     features: list[Identifier] = Field(
         min_length=1, description="Numeric metrics the model reads (as of the scoring date)."
     )
+    categorical: list[Identifier] = Field(
+        default_factory=list,
+        description="gradient_boosting: text metrics the trees split by category "
+        "(scikit-learn's native categorical splits; at most 255 categories each in the "
+        "training rows; NULL and a category the fit never saw go where missing values went).",
+    )
     model: Literal["logistic", "gradient_boosting"] = Field(
         "logistic",
         description="logistic: scikit-learn's LogisticRegression on standardised features; "
@@ -170,6 +176,12 @@ class Predict(_Model):
     file: StrictStr | None = Field(
         None, description="Fitted model JSON (default: <spec>.<metric>.model.json)."
     )
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every metric the model reads, in the model's column order: features, then
+        categorical."""
+        return [*self.features, *self.categorical]
 
 
 class Metric(_Model):

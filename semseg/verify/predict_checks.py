@@ -23,7 +23,7 @@ from semseg.verify.report import CheckResult
 RELATIVE = 1e-12  # engines' EXP and float arithmetic may differ in the last bits
 
 
-def score(model: dict[str, Any], values: Sequence[float | None]) -> float | None:
+def score(model: dict[str, Any], values: Sequence[Any]) -> float | None:
     """The score of one row from the model file's numbers, in the documented order."""
     if model["model"] == "gradient_boosting":
         return 1.0 / (1.0 + math.exp(-_boosted(model, values)))
@@ -37,16 +37,33 @@ def score(model: dict[str, Any], values: Sequence[float | None]) -> float | None
     return _logistic(z)
 
 
-def _boosted(model: dict[str, Any], values: Sequence[float | None]) -> float:
+def _boosted(model: dict[str, Any], values: Sequence[Any]) -> float:
     """The baseline plus each tree's leaf for the row: a missing value (None, NaN) goes where
-    the node's missing_left says, any other left when at most the threshold."""
+    the node's missing_left says, any other left when at most the threshold. A categorical
+    feature's text goes left when the split lists it, right when the model's categories
+    have it, else (None, or a text the fit never saw) where missing values go."""
     raw = float(model["baseline"])
+    known = {
+        model["features"].index(name): set(values_)
+        for name, values_ in model.get("categories", {}).items()
+    }
     for tree in model["trees"]:
         node = tree[0]
         while "leaf" not in node:
-            x = values[node["feature"]]
-            missing = x is None or math.isnan(float(x))
-            left = node["missing_left"] if missing else float(x) <= node["threshold"]  # type: ignore[arg-type]
+            i = node["feature"]
+            x = values[i]
+            if i in known:
+                text = None if x is None else str(x)
+                if text is not None and text in node["categories_left"]:
+                    left = True
+                elif text is not None and text in known[i]:
+                    left = False
+                else:
+                    left = node["missing_left"]
+            elif x is None or math.isnan(float(x)):
+                left = node["missing_left"]
+            else:
+                left = float(x) <= node["threshold"]
             node = tree[node["left"] if left else node["right"]]
         raw = raw + node["leaf"]
     return raw
@@ -89,7 +106,7 @@ def predict_checks(con, spec_file: SpecFile, examples: int = 5) -> list[CheckRes
             )
             continue
         key = spec.entity.key
-        columns = ", ".join(q(c) for c in [key, name, *predict.features])
+        columns = ", ".join(q(c) for c in [key, name, *predict.inputs])
         rows = con.execute(f"SELECT {columns} FROM {RESULT} ORDER BY 1").fetchall()
         places = metric_precision(spec, name)
         offenders = []

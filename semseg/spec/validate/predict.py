@@ -1,6 +1,6 @@
 """A propensity (``predict:``): its target is an outcome over a span of time, its features are
-numeric metrics known at the scoring date, and nothing else reads the model's own inputs in
-a way the model cannot see."""
+numeric metrics known at the scoring date (for trees, its categorical ones text metrics), and
+nothing else reads the model's own inputs in a way the model cannot see."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from semseg.spec.model import TOP_AGGS, Agg, Metric, Spec
 from semseg.spec.time import Window, parse_window
 
 TEXT_AGGS = (Agg.top, Agg.first, Agg.last, Agg.attribute)
+_ROLE = {"features": "feature", "categorical": "categorical"}
 
 
 def _text(metric: Metric) -> bool:
@@ -61,14 +62,17 @@ def predict_issues(spec: Spec, marks: Marks) -> list[Issue]:
                         "predict an outcome measured from events",
                     )
                 )
-        for i, feature in enumerate(p.features):
-            where = (*at, "features", i)
+        roles = [("features", f) for f in p.features] + [("categorical", f) for f in p.categorical]
+        index = {"features": 0, "categorical": 0}
+        for role, feature in roles:
+            where = (*at, role, index[role])
+            index[role] += 1
             metric = spec.metrics.get(feature)
             if metric is None:
                 issues.append(
                     marks.issue(
                         where,
-                        f"propensity '{name}': feature '{feature}' is not a metric",
+                        f"propensity '{name}': {_ROLE[role]} '{feature}' is not a metric",
                         f"metrics are: {', '.join(n for n in spec.metrics if n != name)}",
                     )
                 )
@@ -78,31 +82,51 @@ def predict_issues(spec: Spec, marks: Marks) -> list[Issue]:
                     marks.issue(
                         where,
                         f"propensity '{name}' reads {what} as a feature",
-                        "remove it from features",
+                        f"remove it from {role}",
                     )
                 )
             elif metric.predict is not None:
                 issues.append(
                     marks.issue(
                         where,
-                        f"propensity '{name}': feature '{feature}' is a propensity",
+                        f"propensity '{name}': {_ROLE[role]} '{feature}' is a propensity",
                         "use the metrics that one reads instead",
                     )
                 )
-            elif _text(metric):
+            elif role == "features" and _text(metric):
                 issues.append(
                     marks.issue(
                         where,
                         f"propensity '{name}': feature '{feature}' is not numeric",
-                        "a logistic model reads numbers: use a numeric metric",
+                        "a logistic model reads numbers: use a numeric metric"
+                        if p.model == "logistic"
+                        else "list it under categorical (the trees split it by category)",
                     )
                 )
-        if len(set(p.features)) != len(p.features):
+            elif role == "categorical" and not _text(metric):
+                issues.append(
+                    marks.issue(
+                        where,
+                        f"propensity '{name}': categorical '{feature}' is not a text metric",
+                        "list a number under features, or declare the metric type: text",
+                    )
+                )
+        if p.categorical and p.model == "logistic":
             issues.append(
                 marks.issue(
-                    (*at, "features"),
+                    (*at, "categorical"),
+                    f"propensity '{name}': a logistic model reads numbers, not categories",
+                    "set model: gradient_boosting (its trees split by category), or remove "
+                    "categorical",
+                )
+            )
+        inputs = p.inputs
+        if len(set(inputs)) != len(inputs):
+            issues.append(
+                marks.issue(
+                    (*at, "categorical" if len(set(p.features)) == len(p.features) else "features"),
                     f"propensity '{name}' lists a feature twice",
-                    "list each feature once",
+                    "list each metric once, under features or under categorical",
                 )
             )
     return issues
