@@ -105,8 +105,22 @@ PRODUCT_OF = {  # (order, line) -> product_id; lines not listed have none (NULL)
 }
 
 
+# int_offer_redemptions (offer_propensity's outcome, `last 30 days`: 2025-06-01 ... AS_OF):
+# the days either side of each end, two on one day, a NULL key and a key not in the population.
+REDEMPTIONS = [
+    ("R1", "C1", "2025-05-31"),  # the day before the window
+    ("R2", "C1", "2025-06-01"),  # its first day
+    ("R3", "C2", "2025-06-30"),  # its last day (AS_OF), twice
+    ("R4", "C2", "2025-06-30"),
+    ("R5", "C3", "2025-07-01"),  # after AS_OF
+    ("R6", None, "2025-06-15"),
+    ("R7", "C99", "2025-06-15"),  # not in int_customers
+]
+
+
 def load(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``int_customers``, ``int_order_lines`` and ``int_products`` with the rows above."""
+    """Create ``int_customers``, ``int_order_lines``, ``int_products`` and
+    ``int_offer_redemptions`` with the rows above."""
     con.execute("CREATE TABLE int_customers (unified_customer_id VARCHAR)")
     con.executemany("INSERT INTO int_customers VALUES (?)", CUSTOMERS)
     con.execute(
@@ -121,3 +135,8 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
     con.executemany("INSERT INTO int_order_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     con.execute("CREATE TABLE int_products (product_id VARCHAR NOT NULL, department VARCHAR)")
     con.executemany("INSERT INTO int_products VALUES (?, ?)", PRODUCTS)
+    con.execute(
+        "CREATE TABLE int_offer_redemptions (redemption_id VARCHAR NOT NULL, "
+        "unified_customer_id VARCHAR, redeemed_date DATE NOT NULL, offer_code VARCHAR)"
+    )
+    con.executemany("INSERT INTO int_offer_redemptions VALUES (?, ?, ?, 'APP-EDGE')", REDEMPTIONS)

@@ -8,6 +8,7 @@ import json
 import shutil
 from datetime import date
 
+import duckdb
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -339,3 +340,19 @@ def test_verify_of_a_hand_written_model_without_a_model_file_says_to_fit(tmp_pat
     done = runner.invoke(app, ["verify", str(spec), "--sql", str(sql), "-d", "duckdb"])
     assert done.exit_code == 1 and "Traceback" not in done.output, done.output
     assert "FAIL  predict:offer_propensity" in done.output and "semseg fit SPEC" in done.output
+
+
+def test_the_outcome_window_on_the_edge_cases_by_hand():
+    """offer_propensity's redemptions_30d as of tests/edge_data.AS_OF (2025-06-30), from
+    REDEMPTIONS: the day before the window and the day after AS_OF do not count, both ends do,
+    two on one day are two; a NULL key and a key outside the population give no row."""
+    from tests import edge_data
+
+    con = duckdb.connect()
+    edge_data.load(con)
+    spec_file = load_spec(EXAMPLE).with_as_of(edge_data.AS_OF)
+    cur = con.execute(compile_spec(spec_file, "duckdb"))
+    cols = [d[0] for d in cur.description]
+    got = {r[0]: r[cols.index("redemptions_30d")] for r in cur.fetchall()}
+    assert {k: v for k, v in got.items() if v} == {"C1": 1, "C2": 2}
+    assert "C99" not in got and set(got) == {c for (c,) in edge_data.CUSTOMERS if c}
