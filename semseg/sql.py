@@ -232,8 +232,11 @@ def case(
     branches: Sequence[tuple[exp.Expression, exp.Expression]],
     default: exp.Expression | None = None,
     operand: exp.Expression | None = None,
-) -> exp.Case:
-    """``CASE [operand] WHEN c THEN v ... [ELSE default] END``."""
+) -> exp.Expression:
+    """``CASE [operand] WHEN c THEN v ... [ELSE default] END``; with no branch, the default
+    itself (``CASE ELSE x END`` is not SQL: a segmentation of one ``else`` segment)."""
+    if not branches:
+        return default if default is not None else exp.Null()
     return exp.Case(
         this=operand,
         ifs=[exp.If(this=c, true=v) for c, v in branches],

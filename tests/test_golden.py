@@ -59,6 +59,7 @@ def test_golden_reparses_in_its_own_dialect(dialect, spec_path):
             expected.append(f"{name}_distance")
         if s.cluster is not None and s.cluster.names:
             expected.append(f"{name}_name")
+    expected += [f"{n}_arm" for n, s in spec.segmentations.items() if s.split is not None]
     assert selected == expected
 
 

@@ -27,7 +27,7 @@ from semseg.compile.cluster_sql import (
     order_sql,
 )
 from semseg.compile.distinct import DistinctOnly, distinct_only
-from semseg.compile.portable import BINARY_COLLATION, exact, not_nan, zoned_date
+from semseg.compile.portable import BINARY_COLLATION, exact, key_hash, not_nan, zoned_date
 from semseg.compile.predict_model import fitted_propensity, score_tree
 from semseg.spec.graph import (
     DEFAULT_PRECISION,
@@ -36,6 +36,7 @@ from semseg.spec.graph import (
     segment_labels,
     segmentation_dependencies,
 )
+from semseg.spec.keyhash import arm_bounds
 from semseg.spec.model import (
     EDGE_AGGS,
     TIME_AGGS,
@@ -44,6 +45,7 @@ from semseg.spec.model import (
     Join,
     Segmentation,
     Spec,
+    arm_output,
     distance_output,
     name_output,
 )
@@ -915,6 +917,11 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         steps.append(Step(cte, last, tuple(cols)))
         last = cte
         current = [c.name for c in cols]
+    splits = [n for n, s in spec.segmentations.items() if s.split is not None]
+    if splits:  # after every label: a split of some segments reads its segmentation's label
+        cols = [passed(c) for c in current]
+        cols += [Column(arm_output(n), arm_sql(spec, n)) for n in splits]
+        steps.append(Step(names.arms, last, tuple(cols)))
     return ModelPlan(
         spec.name,
         key,
@@ -929,6 +936,26 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         tuple(spec.output_columns()),
         key_sources,
     )
+
+
+def arm_sql(spec: Spec, name: str) -> exp.Expression:
+    """A row's arm of the segmentation's split: the first arm whose bound (``keyhash.
+    arm_bounds``) its portable hash is below; NULL outside the split's segments. The hash is
+    a function of the salt and the key only, so nothing else moves a key between arms."""
+    split = spec.segmentations[name].split
+    assert split is not None
+    h = key_hash(split.salt, column(spec.entity.key))
+    arms = list(split.arms)
+    bounds = arm_bounds(list(split.arms.values()))
+    whens = [
+        (exp.LT(this=h.copy(), expression=number(bound)), literal(arm))
+        for arm, bound in zip(arms[:-1], bounds, strict=False)
+    ]
+    arm = case(whens, literal(arms[-1]))
+    if split.segments is None:
+        return arm
+    inside = exp.In(this=column(name), expressions=[literal(label) for label in split.segments])
+    return case([(inside, arm)], exp.Null())
 
 
 def _cluster_label(

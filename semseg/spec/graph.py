@@ -9,24 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 
-from semseg.spec.model import Spec, distance_output, name_output
+from semseg.spec.model import Spec
 from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 DISPLAY_ONLY = {"description", "better", "categories"}  # how profile shows a metric, not its value
 
 
 def segmentation_columns(spec: Spec) -> dict[str, str]:
-    """Output column name → segmentation that produces it (label and order columns, and a
-    cluster segmentation's distance and name columns)."""
-    out = {}
-    for name in spec.segmentations:
-        out[name] = name
-        out[spec.order_column(name)] = name
-        if (c := spec.segmentations[name].cluster) is not None and c.assigns_noise:
-            out[distance_output(name)] = name
-        if c is not None and c.names:
-            out[name_output(name)] = name
-    return out
+    """Output column name → segmentation that produces it (``Spec.segmentation_outputs``)."""
+    return {
+        column: name for name in spec.segmentations for column, _ in spec.segmentation_outputs(name)
+    }
 
 
 def derived_dependencies(spec: Spec) -> dict[str, list[str]]:

@@ -1,6 +1,6 @@
 """The portable hash of an entity key: one function, the same in Python and in the SQL of
 all 12 targets (docs/spec.md, "The portable hash"). ``verify --engine --sample`` picks its
-keys with it on the engine; holdout splits and fitting samples are to build on it.
+keys with it on the engine, and a holdout split (``arm_of``) each key's arm.
 
 ``key_hash(salt, key)`` is the first 4 bytes of the MD5 digest of the UTF-8 bytes of
 ``salt + ":" + key_text(key)``, read big-endian: an integer in [0, 2^32). A key is in a
@@ -40,3 +40,20 @@ def threshold(fraction: float) -> int:
     if not 0 < fraction <= 1:
         raise ValueError("a sample fraction is in (0, 1]")
     return round(fraction * SCALE)
+
+
+def arm_bounds(shares: list[float]) -> list[int]:
+    """The hash bound below which each arm of a split ends, in order: ``round(2^32 * (s1 +
+    ... + si))`` with the sum taken left to right in doubles, the last arm's 2^32 (so every
+    hash has an arm whatever the rounding of the shares)."""
+    bounds, total = [], 0.0
+    for share in shares[:-1]:
+        total += share
+        bounds.append(min(round(total * SCALE), SCALE))
+    return [*bounds, SCALE]
+
+
+def arm_of(salt: str, key: object, arms: list[str], shares: list[float]) -> str:
+    """The arm of ``key`` in the split ``salt`` (docs/spec.md, "Holdout splits")."""
+    h = key_hash(salt, key)
+    return next(arm for arm, bound in zip(arms, arm_bounds(shares), strict=True) if h < bound)

@@ -350,6 +350,39 @@ def name_output(segmentation: str) -> str:
     return f"{segmentation}_name"
 
 
+class Split(_Model):
+    """A holdout split: each entity's arm is a function of the salt and its key only (the
+    portable hash), the same on every engine and in Python, in <segmentation>_arm."""
+
+    arms: dict[Annotated[StrictStr, Field(min_length=1)], Annotated[Number, Field(gt=0, le=1)]] = (
+        Field(
+            description="Arm name -> its share of the entities (the shares add up to 1), in "
+            "order: an entity's hash picks the arm whose cumulative share first exceeds it.",
+        )
+    )
+    salt: Annotated[StrictStr, Field(min_length=1)] = Field(
+        description="Names the split (a campaign): another salt gives an independent split; "
+        "only the salt moves a key between arms."
+    )
+    segments: list[Annotated[StrictStr, Field(min_length=1)]] | None = Field(
+        None,
+        description="Only the entities of these segments get an arm (the others NULL); "
+        "default: every entity.",
+    )
+    control: StrictStr | None = Field(
+        None, description="The arm the others are measured against (default: the first)."
+    )
+
+    @property
+    def control_arm(self) -> str:
+        return self.control if self.control is not None else next(iter(self.arms))
+
+
+def arm_output(segmentation: str) -> str:
+    """The output column of a segmentation with ``split``: each row's arm (or NULL)."""
+    return f"{segmentation}_arm"
+
+
 class Segmentation(_Model):
     """A label column plus its sort-order column."""
 
@@ -370,6 +403,9 @@ class Segmentation(_Model):
     null_label: StrictStr | None = Field(
         None,
         description="Quantiles: label of the extra last tier for NULL values (default Unranked).",
+    )
+    split: Split | None = Field(
+        None, description="A holdout split of its entities into arms (<segmentation>_arm)."
     )
 
     @property
@@ -481,12 +517,25 @@ class Spec(_Model):
         return self.segmentations[segmentation].order_column or f"{segmentation}_order"
 
     def output_columns(self) -> list[str]:
-        """The model's columns, in order: key, metrics, then each segmentation and its order."""
+        """The model's columns, in order: key, metrics, each segmentation's columns, then the
+        arms of the splits."""
         out = [self.entity.key, *self.metrics]
+        arms = [arm_output(n) for n, s in self.segmentations.items() if s.split is not None]
         for name in self.segmentations:
-            out += [name, self.order_column(name)]
-            if (c := self.segmentations[name].cluster) is not None and c.assigns_noise:
-                out.append(distance_output(name))
-            if c is not None and c.names:
-                out.append(name_output(name))
+            out += [c for c, _ in self.segmentation_outputs(name) if c not in arms]
+        return out + arms  # (after every label: a split of some segments reads its label)
+
+    def segmentation_outputs(self, name: str) -> list[tuple[str, tuple]]:
+        """A segmentation's output columns, each with the spec path that makes it: its label,
+        its order, a cluster's distance and name columns, a split's arm."""
+        at = ("segmentations", name)
+        s = self.segmentations[name]
+        order = (self.order_column(name), (*at, "order_column"))
+        out: list[tuple[str, tuple]] = [(name, at), order]
+        if (c := s.cluster) is not None and c.assigns_noise:
+            out.append((distance_output(name), (*at, "cluster", "assign_noise")))
+        if c is not None and c.names:
+            out.append((name_output(name), (*at, "cluster", "names")))
+        if s.split is not None:
+            out.append((arm_output(name), (*at, "split")))
         return out

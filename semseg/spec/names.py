@@ -116,6 +116,11 @@ class ModelNames:
     def cluster_labels(self) -> str:
         return f"{self.entity}_cluster_labels"
 
+    @property
+    def arms(self) -> str:
+        """Each row's arm of every split (after the segments its ``segments`` name)."""
+        return f"{self.entity}_arms"
+
     def segments(self, layer: int, layers: int) -> str:
         """The CASE layer ``layer`` (1-based) of ``layers``."""
         return f"{self.entity}_segments" if layers == 1 else f"{self.entity}_segments_{layer}"
@@ -135,6 +140,7 @@ class ModelNames:
             self.tiers: "the quantile tiers",
             self.cluster_coordinates: "the cluster coordinates",
             self.cluster_labels: "the cluster labels",
+            self.arms: "the holdout arms",
         }
         out[self.segments(1, 1)] = "the segments"
         layers = max(len(spec.segmentations), 1)  # at most one layer per segmentation

@@ -40,6 +40,7 @@ from semseg.verify.cluster_checks import agreement_check, rule_check
 from semseg.verify.predict_checks import predict_checks
 from semseg.verify.proof import RESULT, CheckSQL
 from semseg.verify.report import CheckResult, SegmentRow, VerifyReport
+from semseg.verify.split_checks import split_checks
 from semseg.verify.time_checks import point_in_time_check
 
 __all__ = ["verify", "VerifyReport"]
@@ -174,6 +175,7 @@ def verify(
                 for r in results
             ]
         results += predict_checks(con, spec_file)
+        results += split_checks(con, spec_file)
         results += _spec_checks(con, spec_file, rows)
         seconds["checks"] = time.perf_counter() - t0
         clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]

@@ -65,6 +65,10 @@ class SqliteEngine:
         # isolation_level=None: autocommit, so DDL takes effect immediately. ``path``: a
         # database file, for a test that reaches it again by URL (``verify --engine``).
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # the portable hash's SEMSEG_MD5_32, as docs/spec.md asks of a user's own SQLite
+        from semseg.engine import register_sqlite_functions
+
+        register_sqlite_functions(self.conn)
 
     def load(self, src: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
         for table in tables:

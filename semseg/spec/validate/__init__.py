@@ -18,6 +18,7 @@ from semseg.spec.validate.names import name_issues
 from semseg.spec.validate.predict import predict_issues
 from semseg.spec.validate.references import reference_issues
 from semseg.spec.validate.snippets import snippet_issues
+from semseg.spec.validate.splits import split_issues
 from semseg.spec.validate.structure import structural_issues
 from semseg.spec.validate.time import time_issues
 from semseg.spec.validate.values import value_issues
@@ -31,6 +32,7 @@ SEMANTIC_RULES = (
     name_issues,
     time_issues,
     predict_issues,
+    split_issues,
 )
 
 

@@ -15,7 +15,7 @@ from semseg.spec.graph import (
     segmentation_dependencies,
 )
 from semseg.spec.load import Marks
-from semseg.spec.model import NOISE_NAME, Spec, distance_output, name_output
+from semseg.spec.model import NOISE_NAME, Spec
 from semseg.sql import SnippetProblem, column_names, parse_snippet
 
 
@@ -85,15 +85,10 @@ def reference_issues(spec: Spec, marks: Marks) -> list[Issue]:
     for name in spec.metrics:
         _claim(owners, name, ("metrics", name), issues, marks)
     for name in spec.segmentations:
-        _claim(owners, name, ("segmentations", name), issues, marks)
-        order_path = ("segmentations", name, "order_column")
-        _claim(owners, spec.order_column(name), order_path, issues, marks)
-        if (c := spec.segmentations[name].cluster) is not None and c.assigns_noise:
-            noise_at = ("segmentations", name, "cluster", "assign_noise")
-            _claim(owners, distance_output(name), noise_at, issues, marks)
-        if c is not None and c.names:
+        for column, path in spec.segmentation_outputs(name):
+            _claim(owners, column, path, issues, marks)
+        if (c := spec.segmentations[name].cluster) is not None and c.names:
             names_at = ("segmentations", name, "cluster", "names")
-            _claim(owners, name_output(name), names_at, issues, marks)
             issues += _cluster_name_issues(c.names, names_at, marks)
 
     for name, s in spec.segmentations.items():

@@ -146,6 +146,39 @@ WITH customer_population AS (
       ELSE 4
     END AS value_band_order
   FROM customer_derived_metrics
+), customer_arms AS (
+  SELECT
+    unified_customer_id,
+    order_count,
+    days_since_first_order,
+    days_since_last_order,
+    largest_sale_line,
+    net_sales,
+    refund_lines,
+    line_count,
+    refund_rate,
+    lifecycle_stage,
+    lifecycle_stage_order,
+    value_band,
+    value_band_order,
+    CASE
+      WHEN lifecycle_stage IN ('Lapsing', 'Lapsed')
+      THEN CASE
+        WHEN toInt64(
+          reinterpretAsUInt32(
+            reverse(
+              SUBSTRING(MD5((
+                'winback_2025q4:' || CAST(unified_customer_id AS Nullable(String))
+              )), 1, 4)
+            )
+          )
+        ) < 429496730
+        THEN 'holdout'
+        ELSE 'win_back'
+      END
+      ELSE NULL
+    END AS lifecycle_stage_arm
+  FROM customer_segments
 )
 SELECT
   unified_customer_id,
@@ -160,6 +193,7 @@ SELECT
   lifecycle_stage,
   lifecycle_stage_order,
   value_band,
-  value_band_order
-FROM customer_segments
+  value_band_order,
+  lifecycle_stage_arm
+FROM customer_arms
 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1, prefer_column_name_to_alias = 1, use_variant_as_common_type = 0, cast_keep_nullable = 1, count_distinct_implementation = 'uniqExact', transform_null_in = 0, query_plan_max_optimizations_to_apply = 100000

@@ -145,6 +145,37 @@ WITH customer_population AS (
       ELSE 4
     END AS value_band_order
   FROM customer_derived_metrics
+), customer_arms AS (
+  SELECT
+    unified_customer_id,
+    order_count,
+    days_since_first_order,
+    days_since_last_order,
+    largest_sale_line,
+    net_sales,
+    refund_lines,
+    line_count,
+    refund_rate,
+    lifecycle_stage,
+    lifecycle_stage_order,
+    value_band,
+    value_band_order,
+    CASE
+      WHEN lifecycle_stage IN ('Lapsing', 'Lapsed')
+      THEN CASE
+        WHEN CAST(CONV(
+          SUBSTRING(MD5((
+            'winback_2025q4:' || CAST(unified_customer_id AS STRING)
+          )), 1, 8),
+          16,
+          10
+        ) AS BIGINT) < 429496730
+        THEN 'holdout'
+        ELSE 'win_back'
+      END
+      ELSE NULL
+    END AS lifecycle_stage_arm
+  FROM customer_segments
 )
 SELECT
   unified_customer_id,
@@ -159,5 +190,6 @@ SELECT
   lifecycle_stage,
   lifecycle_stage_order,
   value_band,
-  value_band_order
-FROM customer_segments
+  value_band_order,
+  lifecycle_stage_arm
+FROM customer_arms

@@ -140,6 +140,46 @@ WITH customer_population AS (
       ELSE 4
     END AS value_band_order
   FROM customer_derived_metrics
+), customer_arms AS (
+  SELECT
+    unified_customer_id,
+    order_count,
+    days_since_first_order,
+    days_since_last_order,
+    largest_sale_line,
+    net_sales,
+    refund_lines,
+    line_count,
+    refund_rate,
+    lifecycle_stage,
+    lifecycle_stage_order,
+    value_band,
+    value_band_order,
+    CASE
+      WHEN lifecycle_stage IN ('Lapsing', 'Lapsed')
+      THEN CASE
+        WHEN FROM_BIG_ENDIAN_64(
+          CONCAT(
+            x'00000000',
+            SUBSTR(
+              MD5(
+                TO_UTF8(
+                  (
+                    CONCAT(CAST('winback_2025q4:' AS VARCHAR), CAST(unified_customer_id AS VARCHAR))
+                  )
+                )
+              ),
+              1,
+              4
+            )
+          )
+        ) < 429496730
+        THEN 'holdout'
+        ELSE 'win_back'
+      END
+      ELSE NULL
+    END AS lifecycle_stage_arm
+  FROM customer_segments
 )
 SELECT
   unified_customer_id,
@@ -154,5 +194,6 @@ SELECT
   lifecycle_stage,
   lifecycle_stage_order,
   value_band,
-  value_band_order
-FROM customer_segments
+  value_band_order,
+  lifecycle_stage_arm
+FROM customer_arms

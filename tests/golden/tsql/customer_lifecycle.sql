@@ -127,6 +127,36 @@ WITH customer_population AS (
       ELSE 4
     END AS value_band_order
   FROM customer_derived_metrics
+), customer_arms AS (
+  SELECT
+    unified_customer_id AS unified_customer_id,
+    order_count AS order_count,
+    days_since_first_order AS days_since_first_order,
+    days_since_last_order AS days_since_last_order,
+    largest_sale_line AS largest_sale_line,
+    net_sales AS net_sales,
+    refund_lines AS refund_lines,
+    line_count AS line_count,
+    refund_rate AS refund_rate,
+    lifecycle_stage AS lifecycle_stage,
+    lifecycle_stage_order AS lifecycle_stage_order,
+    value_band AS value_band,
+    value_band_order AS value_band_order,
+    CASE
+      WHEN lifecycle_stage + '|' IN ('Lapsing|' COLLATE Latin1_General_BIN2, 'Lapsed|' COLLATE Latin1_General_BIN2)
+      THEN CASE
+        WHEN CAST(CAST(HASHBYTES(
+          'MD5',
+          CAST((
+            'winback_2025q4:' + CAST(unified_customer_id AS VARCHAR(MAX))
+          ) AS VARCHAR(8000)) COLLATE Latin1_General_100_BIN2_UTF8
+        ) AS BINARY(4)) AS BIGINT) < 429496730
+        THEN 'holdout'
+        ELSE 'win_back'
+      END
+      ELSE NULL
+    END AS lifecycle_stage_arm
+  FROM customer_segments
 )
 SELECT
   unified_customer_id,
@@ -141,5 +171,6 @@ SELECT
   lifecycle_stage,
   lifecycle_stage_order,
   value_band,
-  value_band_order
-FROM customer_segments
+  value_band_order,
+  lifecycle_stage_arm
+FROM customer_arms
