@@ -32,6 +32,8 @@ from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
 from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
+from semseg.measure import as_records as measure_records
+from semseg.measure import measure as run_measure
 from semseg.profile.index import profile as run_profile
 from semseg.profile.index import profile_sql
 from semseg.profile.render import render_csv, render_html, render_json, render_terminal
@@ -717,6 +719,87 @@ def fit(
                 f"({b['first_segment_share']:.1%} of the rows) lift {b['first_segment_lift']:.2f}"
             )
         typer.echo(f"fit took {summary['seconds']:.2f}s")
+
+
+@app.command()
+@handled
+def measure(
+    spec: Annotated[Path, typer.Argument(help="A spec file with a split (split:).")],
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="The campaign's start (YYYY-MM-DD): the arms then.")
+    ],
+    segmentation: Annotated[
+        str | None, typer.Option(help="The segmentation whose split (default: the only one).")
+    ] = None,
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option("--outcome", help="An outcome metric (repeatable; default: split.outcomes)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder of <table>.parquet/.csv files or a DuckDB file (default: the bundled "
+            "sample)."
+        ),
+    ] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
+) -> None:
+    """The effect of an offer: each arm of a split against its control, per segment.
+
+    The arms and segments are the spec as of the start (--as-of); an outcome with the window
+    'last N days' is read as of the start plus N days (the events after the start). Per
+    segment and arm: customers, mean outcome, the difference to the control with Welch's 95%
+    interval and p-value, the relative lift, and the incremental total (difference x the
+    arm's customers) with its interval.
+    """
+    start = _as_of(as_of)
+    if not isinstance(start, date):
+        raise UsageError(f"--as-of {as_of}: measure needs the campaign's start date")
+    spec_file = load_one(spec, "measure", variables(var))
+    splits = [n for n, s in spec_file.spec.segmentations.items() if s.split is not None]
+    if segmentation is None:
+        if len(splits) != 1:
+            raise UsageError(
+                f"{spec}: "
+                + (
+                    f"{len(splits)} segmentations have a split ({', '.join(splits)}): pass "
+                    "--segmentation"
+                    if splits
+                    else "no segmentation has a split: add split: to one"
+                )
+            )
+        segmentation = splits[0]
+    elif segmentation not in splits:
+        raise UsageError(
+            f"{spec}: '{segmentation}' has no split; "
+            + (f"choose one of: {', '.join(splits)}" if splits else "no segmentation has one")
+        )
+    with open_session(spec_file, data, _table_option(table or []), start) as session:
+        effects = run_measure(session, segmentation, start, outcome)
+    if format is Format.json:
+        typer.echo(json.dumps(measure_records(effects), indent=2, allow_nan=False))
+        return
+    typer.echo(f"{spec_file.spec.name}: {segmentation}'s split, from {start.isoformat()}")
+    for e in effects:
+        if e.difference is None:
+            typer.echo(
+                f"  {e.outcome} | {e.segment} | {e.arm}: {e.customers:,} customers, "
+                f"{e.control_customers:,} in the control: no difference to measure"
+            )
+            continue
+        interval = f"[{e.ci_low:+,.4g}, {e.ci_high:+,.4g}]" if e.ci_low is not None else "[n/a]"
+        lift = f"{e.relative_lift:+.1%}" if e.relative_lift is not None else "n/a"
+        p = f"{e.p_value:.3g}" if e.p_value is not None else "n/a"
+        typer.echo(
+            f"  {e.outcome} | {e.segment} | {e.arm} ({e.customers:,}) against the control "
+            f"({e.control_customers:,}): mean {e.mean:,.4g} vs {e.control_mean:,.4g}, "
+            f"difference {e.difference:+,.4g} {interval} (95%), p {p}, lift {lift}, "
+            f"incremental {e.incremental:+,.4g}"
+        )
 
 
 class Baseline(enum.StrEnum):

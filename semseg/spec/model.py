@@ -372,6 +372,11 @@ class Split(_Model):
     control: StrictStr | None = Field(
         None, description="The arm the others are measured against (default: the first)."
     )
+    outcomes: list[Identifier] = Field(
+        default_factory=list,
+        description="Metrics `semseg measure` compares between arms: each with a window "
+        "'last N days' (or weeks), read as of the campaign's start plus N.",
+    )
 
     @property
     def control_arm(self) -> str:

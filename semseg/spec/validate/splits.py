@@ -9,6 +9,7 @@ from semseg.errors import Issue
 from semseg.spec.graph import segment_labels
 from semseg.spec.load import Marks
 from semseg.spec.model import Spec
+from semseg.spec.time import Window, parse_window
 
 SHARE_SLACK = 1e-9  # shares written with a few decimals add up to 1 within this
 
@@ -46,6 +47,31 @@ def split_issues(spec: Spec, marks: Marks) -> list[Issue]:
                     f"arms are: {', '.join(split.arms)}",
                 )
             )
+        for i, outcome in enumerate(split.outcomes):
+            metric = spec.metrics.get(outcome)
+            window = parse_window(metric.window) if metric and metric.window else None
+            if metric is None:
+                issues.append(
+                    marks.issue(
+                        (*at, "outcomes", i),
+                        f"split of '{name}': outcome '{outcome}' is not a metric",
+                        f"metrics are: {', '.join(spec.metrics)}",
+                    )
+                )
+            elif not (
+                isinstance(window, Window)
+                and window.after is not None
+                and window.through == 0
+                and window.unit in ("DAY", "WEEK")
+            ):
+                issues.append(
+                    marks.issue(
+                        (*at, "outcomes", i),
+                        f"split of '{name}': outcome '{outcome}' needs a window 'last N days' "
+                        "(or weeks): measure reads it as of the start plus N",
+                        f"give metric '{outcome}' e.g. window: last 30 days",
+                    )
+                )
         if split.segments is not None:
             if s.kind == "cluster":
                 issues.append(

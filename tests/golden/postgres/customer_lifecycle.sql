@@ -5,13 +5,25 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
-), customer_sales_values AS (
+), customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(CAST(order_date AS DATE)) AS semseg__part1,
-    MAX(CAST(order_date AS DATE)) AS semseg__part2,
-    MAX(sales_amount) AS semseg__part3,
-    COUNT(unified_order_id) AS semseg__values
+    COUNT(DISTINCT unified_order_id) AS order_count,
+    (
+      CAST(CURRENT_DATE AS DATE) - CAST(MIN(CAST(order_date AS DATE)) AS DATE)
+    ) AS days_since_first_order,
+    (
+      CAST(CURRENT_DATE AS DATE) - CAST(MAX(CAST(order_date AS DATE)) AS DATE)
+    ) AS days_since_last_order,
+    MAX(sales_amount) AS largest_sale_line,
+    SUM(
+      CASE
+        WHEN CAST(order_date AS DATE) > (
+          CAST(CURRENT_DATE AS DATE) + INTERVAL '-30 DAY'
+        )
+        THEN sales_amount
+      END
+    ) AS sales_30d
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
@@ -19,21 +31,6 @@ WITH customer_population AS (
       transaction_type = 'Sale'
     )
     AND CAST(order_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
-  GROUP BY
-    unified_customer_id,
-    unified_order_id
-), customer_sales AS (
-  SELECT
-    unified_customer_id,
-    COUNT(NULLIF(semseg__values, 0)) AS order_count,
-    (
-      CAST(CURRENT_DATE AS DATE) - CAST(MIN(semseg__part1) AS DATE)
-    ) AS days_since_first_order,
-    (
-      CAST(CURRENT_DATE AS DATE) - CAST(MAX(semseg__part2) AS DATE)
-    ) AS days_since_last_order,
-    MAX(semseg__part3) AS largest_sale_line
-  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -65,7 +62,8 @@ WITH customer_population AS (
       ) AS DOUBLE PRECISION) * 1000000 + 0.5
     ) AS DOUBLE PRECISION) / 1000000 AS net_sales,
     COALESCE(customer_all_lines.refund_lines, 0) AS refund_lines,
-    COALESCE(customer_all_lines.line_count, 0) AS line_count
+    COALESCE(customer_all_lines.line_count, 0) AS line_count,
+    COALESCE(customer_sales.sales_30d, 0) AS sales_30d
   FROM customer_population
   LEFT JOIN customer_sales
     ON customer_sales.unified_customer_id = customer_population.unified_customer_id
@@ -81,6 +79,7 @@ WITH customer_population AS (
     net_sales,
     refund_lines,
     line_count,
+    sales_30d,
     CAST(refund_lines AS DOUBLE PRECISION) / NULLIF(line_count, 0) AS refund_rate
   FROM customer_metrics
 ), customer_segments AS (
@@ -93,6 +92,7 @@ WITH customer_population AS (
     net_sales,
     refund_lines,
     line_count,
+    sales_30d,
     refund_rate,
     CASE
       WHEN order_count = 0
@@ -145,6 +145,7 @@ WITH customer_population AS (
     net_sales,
     refund_lines,
     line_count,
+    sales_30d,
     refund_rate,
     lifecycle_stage,
     lifecycle_stage_order,
@@ -173,6 +174,7 @@ SELECT
   refund_lines,
   line_count,
   refund_rate,
+  sales_30d,
   lifecycle_stage,
   lifecycle_stage_order,
   value_band,

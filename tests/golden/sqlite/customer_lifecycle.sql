@@ -5,13 +5,19 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
-), customer_sales_values AS (
+), customer_sales AS (
   SELECT
     unified_customer_id,
-    MIN(DATE(order_date)) AS semseg__part1,
-    MAX(DATE(order_date)) AS semseg__part2,
-    MAX(sales_amount) AS semseg__part3,
-    COUNT(unified_order_id) AS semseg__values
+    COUNT(DISTINCT unified_order_id) AS order_count,
+    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MIN(DATE(order_date))))) AS INTEGER) AS days_since_first_order,
+    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MAX(DATE(order_date))))) AS INTEGER) AS days_since_last_order,
+    MAX(sales_amount) AS largest_sale_line,
+    SUM(
+      CASE
+        WHEN DATE(order_date) > DATE(DATE(CURRENT_DATE), '-30 DAY')
+        THEN sales_amount
+      END
+    ) AS sales_30d
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
@@ -19,17 +25,6 @@ WITH customer_population AS (
       transaction_type = 'Sale'
     )
     AND DATE(order_date) <= DATE(CURRENT_DATE)
-  GROUP BY
-    unified_customer_id,
-    unified_order_id
-), customer_sales AS (
-  SELECT
-    unified_customer_id,
-    COUNT(NULLIF(semseg__values, 0)) AS order_count,
-    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MIN(semseg__part1)))) AS INTEGER) AS days_since_first_order,
-    CAST((JULIANDAY(DATE(CURRENT_DATE)) - JULIANDAY(DATE(MAX(semseg__part2)))) AS INTEGER) AS days_since_last_order,
-    MAX(semseg__part3) AS largest_sale_line
-  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -54,7 +49,8 @@ WITH customer_population AS (
       CAST(COALESCE(CAST(customer_all_lines.net_sales AS REAL), 0) AS REAL) * 1000000 + 0.5
     ) AS REAL) / 1000000 AS net_sales,
     COALESCE(customer_all_lines.refund_lines, 0) AS refund_lines,
-    COALESCE(customer_all_lines.line_count, 0) AS line_count
+    COALESCE(customer_all_lines.line_count, 0) AS line_count,
+    COALESCE(customer_sales.sales_30d, 0) AS sales_30d
   FROM customer_population
   LEFT JOIN customer_sales
     ON customer_sales.unified_customer_id = customer_population.unified_customer_id
@@ -70,6 +66,7 @@ WITH customer_population AS (
     net_sales,
     refund_lines,
     line_count,
+    sales_30d,
     CAST(refund_lines AS REAL) / NULLIF(line_count, 0) AS refund_rate
   FROM customer_metrics
 ), customer_segments AS (
@@ -82,6 +79,7 @@ WITH customer_population AS (
     net_sales,
     refund_lines,
     line_count,
+    sales_30d,
     refund_rate,
     CASE
       WHEN order_count = 0
@@ -140,6 +138,7 @@ WITH customer_population AS (
     net_sales,
     refund_lines,
     line_count,
+    sales_30d,
     refund_rate,
     lifecycle_stage,
     lifecycle_stage_order,
@@ -168,6 +167,7 @@ SELECT
   refund_lines,
   line_count,
   refund_rate,
+  sales_30d,
   lifecycle_stage,
   lifecycle_stage_order,
   value_band,

@@ -5,13 +5,19 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
-), customer_sales_values AS (
+), customer_sales AS (
   SELECT
     unified_customer_id AS unified_customer_id,
-    MIN(CAST(order_date AS DATE)) AS semseg__part1,
-    MAX(CAST(order_date AS DATE)) AS semseg__part2,
-    MAX(sales_amount) AS semseg__part3,
-    COUNT_BIG(unified_order_id) AS semseg__values
+    COUNT_BIG(DISTINCT CAST(unified_order_id AS VARBINARY(MAX))) AS order_count,
+    DATEDIFF(DAY, CAST(MIN(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_first_order,
+    DATEDIFF(DAY, CAST(MAX(CAST(order_date AS DATE)) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
+    MAX(sales_amount) AS largest_sale_line,
+    SUM(
+      CASE
+        WHEN CAST(order_date AS DATE) > DATEADD(DAY, -30, CAST(GETDATE() AS DATE))
+        THEN sales_amount
+      END
+    ) AS sales_30d
   FROM int_order_lines
   WHERE
     NOT unified_customer_id IS NULL
@@ -19,17 +25,6 @@ WITH customer_population AS (
       transaction_type + '|' = 'Sale|' COLLATE Latin1_General_BIN2
     )
     AND CAST(order_date AS DATE) <= CAST(GETDATE() AS DATE)
-  GROUP BY
-    unified_customer_id,
-    CAST(unified_order_id AS VARBINARY(MAX))
-), customer_sales AS (
-  SELECT
-    unified_customer_id AS unified_customer_id,
-    COUNT_BIG(NULLIF(semseg__values, 0)) AS order_count,
-    DATEDIFF(DAY, CAST(MIN(semseg__part1) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_first_order,
-    DATEDIFF(DAY, CAST(MAX(semseg__part2) AS DATE), CAST(GETDATE() AS DATE)) AS days_since_last_order,
-    MAX(semseg__part3) AS largest_sale_line
-  FROM customer_sales_values
   GROUP BY
     unified_customer_id
 ), customer_all_lines AS (
@@ -57,7 +52,8 @@ WITH customer_population AS (
       CAST(COALESCE(CAST(customer_all_lines.net_sales AS FLOAT), 0) AS FLOAT) * 1000000 + 0.5
     ) AS FLOAT) / 1000000 AS net_sales,
     COALESCE(customer_all_lines.refund_lines, 0) AS refund_lines,
-    COALESCE(customer_all_lines.line_count, 0) AS line_count
+    COALESCE(customer_all_lines.line_count, 0) AS line_count,
+    COALESCE(customer_sales.sales_30d, 0) AS sales_30d
   FROM customer_population
   LEFT JOIN customer_sales
     ON customer_sales.unified_customer_id = customer_population.unified_customer_id
@@ -73,6 +69,7 @@ WITH customer_population AS (
     net_sales AS net_sales,
     refund_lines AS refund_lines,
     line_count AS line_count,
+    sales_30d AS sales_30d,
     CAST(refund_lines AS FLOAT) / NULLIF(line_count, 0) AS refund_rate
   FROM customer_metrics
 ), customer_segments AS (
@@ -85,6 +82,7 @@ WITH customer_population AS (
     net_sales AS net_sales,
     refund_lines AS refund_lines,
     line_count AS line_count,
+    sales_30d AS sales_30d,
     refund_rate AS refund_rate,
     CASE
       WHEN order_count = 0
@@ -137,6 +135,7 @@ WITH customer_population AS (
     net_sales AS net_sales,
     refund_lines AS refund_lines,
     line_count AS line_count,
+    sales_30d AS sales_30d,
     refund_rate AS refund_rate,
     lifecycle_stage AS lifecycle_stage,
     lifecycle_stage_order AS lifecycle_stage_order,
@@ -168,6 +167,7 @@ SELECT
   refund_lines,
   line_count,
   refund_rate,
+  sales_30d,
   lifecycle_stage,
   lifecycle_stage_order,
   value_band,
