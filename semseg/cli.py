@@ -26,7 +26,7 @@ from semseg.cluster.fit import AGREEMENT_MIN, cluster_segmentations, fit_spec
 from semseg.cluster.predict import fit_propensity, propensities
 from semseg.compile import compile_spec, size_note
 from semseg.compile.dialects import TARGETS
-from semseg.data import open_session
+from semseg.data import Session, open_session
 from semseg.dbt import SOURCES_HEADER, dbt_model, sources_path, sources_yaml
 from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
@@ -34,6 +34,7 @@ from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
 from semseg.measure import as_records as measure_records
 from semseg.measure import measure as run_measure
+from semseg.measure import measure_sql
 from semseg.profile.index import profile as run_profile
 from semseg.profile.index import profile_sql
 from semseg.profile.render import render_csv, render_html, render_json, render_terminal
@@ -172,6 +173,33 @@ def _engine_options(engine: str | None, sample: float | None) -> Iterator[Connec
     finally:
         if connection is not None:
             connection.close()
+
+
+@contextlib.contextmanager
+def _session(
+    spec_file: SpecFile,
+    data: Path | None,
+    table: list[str] | None,
+    when: date | str | None,
+    engine: str | None,
+    sample: float | None = None,
+) -> Iterator[Session]:
+    """The session of a command with --data/--table or --engine (and --sample): the model's
+    rows stay on the engine unless a command needs them here."""
+    tables = _table_option(table or [])  # a malformed --table before any connection
+    with (
+        _engine_options(engine, sample) as connection,
+        open_session(
+            spec_file,
+            data,
+            tables,
+            when,
+            connection,
+            sample,
+            rows=connection is None,
+        ) as session,
+    ):
+        yield session
 
 
 def variables(values: list[str] | None) -> dict[str, str]:
@@ -536,7 +564,6 @@ def cluster(
     """
     when = _as_of(as_of)
     spec_file = load_one(spec, "cluster", variables(var))
-    tables = _table_option(table or [])
     show = terminal_progress()
     names = [segmentation] if segmentation else cluster_segmentations(spec_file)
     if model is not None and len(names) > 1:
@@ -545,12 +572,7 @@ def cluster(
             f"({', '.join(names)}): pass --segmentation too"
         )
     results = []
-    with (
-        _engine_options(engine, sample) as connection,
-        open_session(
-            spec_file, data, tables, when, connection, sample, rows=connection is None
-        ) as session,
-    ):
+    with _session(spec_file, data, table, when, engine, sample) as session:
         if session.as_of_note and format is not Format.json:
             typer.echo(session.as_of_note)
         for name in names:
@@ -669,18 +691,7 @@ def fit(
         )
     show = terminal_progress()
     results = []
-    with (
-        _engine_options(engine, sample) as connection,
-        open_session(
-            spec_file,
-            data,
-            _table_option(table or []),
-            when,
-            connection,
-            sample,
-            rows=connection is None,
-        ) as session,
-    ):
+    with _session(spec_file, data, table, when, engine, sample) as session:
         if session.as_of_note and format is not Format.json:
             typer.echo(session.as_of_note)
         for name in names:
@@ -746,6 +757,18 @@ def measure(
         list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    sql: Annotated[
+        str | None,
+        typer.Option(
+            "--sql",
+            help="Print the measurement query for this dialect (one per outcome: COUNT, SUM "
+            "and SUM of squares per segment and arm) instead of running it.",
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help=ENGINE_HELP + " The measurement query runs there."),
+    ] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """The effect of an offer: each arm of a split against its control, per segment.
@@ -778,7 +801,14 @@ def measure(
             f"{spec}: '{segmentation}' has no split; "
             + (f"choose one of: {', '.join(splits)}" if splits else "no segmentation has one")
         )
-    with open_session(spec_file, data, _table_option(table or []), start) as session:
+    if sql is not None:
+        split = spec_file.spec.segmentations[segmentation].split
+        assert split is not None
+        for name in outcome or split.outcomes:
+            typer.echo(f"-- {segmentation}: {name}, from {start.isoformat()}")
+            typer.echo(measure_sql(spec_file, segmentation, start, name, sql).rstrip() + ";")
+        return
+    with _session(spec_file, data, table, start, engine) as session:
         effects = run_measure(session, segmentation, start, outcome)
     if format is Format.json:
         typer.echo(json.dumps(measure_records(effects), indent=2, allow_nan=False))

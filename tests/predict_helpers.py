@@ -36,6 +36,18 @@ def sample_views() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def sample_in_sqlite(path: Path) -> Path:
+    """The retail sample's tables in a new SQLite file (for ``--engine sqlite:///path``)."""
+    from tests.engines.sqlite import SqliteEngine
+
+    engine = SqliteEngine(str(path))
+    try:
+        engine.load(sample_views(), list(table_paths("retail")))
+    finally:
+        engine.close()
+    return path
+
+
 def model_file(spec: Path) -> dict:
     return json.loads((spec.parent / f"{spec.stem}.offer_propensity.model.json").read_text())
 

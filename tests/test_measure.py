@@ -170,3 +170,60 @@ def test_measure_refuses_what_it_cannot_measure(tmp_path):
     assert done.exit_code != 0 and "no segmentation has a split" in done.output, done.output
     done = run("measure", LIFECYCLE, "--as-of", "2025-10-31", "--outcome", "net_sales")
     assert done.exit_code != 0 and "window 'last N days'" in done.output, done.output
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize(
+    "fixture",
+    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
+)
+def test_the_measurement_query_gives_duckdbs_aggregates_on_every_engine(fixture, request):
+    """`measure --sql DIALECT` on each engine here, over the bundled sample: the same counts,
+    and the sums and sums of squares to 1e-9 (engines add floats in their own order)."""
+    from semseg.measure import measure_sql
+    from semseg.sample import table_paths
+
+    engine = request.getfixturevalue(fixture)
+    src = duckdb.connect()
+    for name, path in table_paths("retail").items():
+        src.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+    engine.load(src, ["int_customers", "int_order_lines"])
+    spec_file = load_spec(LIFECYCLE)
+
+    def keyed(rows) -> dict:
+        return {(r[0], r[1]): (int(r[2]), float(r[3]), float(r[4])) for r in rows}
+
+    want = keyed(
+        src.execute(
+            measure_sql(spec_file, "lifecycle_stage", START, "sales_30d", "duckdb")
+        ).fetchall()
+    )
+    _, rows = engine.query(
+        measure_sql(spec_file, "lifecycle_stage", START, "sales_30d", engine.name)
+    )
+    got = keyed(rows)
+    assert set(got) == set(want) and len(want) == 6  # 2 segments x 2 arms, 2 arms overall
+    for cell, (n, total, squares) in want.items():
+        assert got[cell][0] == n, cell
+        assert got[cell][1:] == pytest.approx((total, squares), rel=1e-9), cell
+
+
+def test_sql_server_is_refused_with_the_reason():
+    done = run("measure", LIFECYCLE, "--as-of", "2025-10-31", "--sql", "tsql")
+    assert done.exit_code != 0 and "cannot nest the two models' WITH" in done.output, done.output
+
+
+def test_measure_on_an_engine_is_the_local_measure(tmp_path):
+    """``semseg measure --engine``: the measurement query runs on SQLite (only its six
+    aggregate rows come back) and gives the local report."""
+    from tests.predict_helpers import sample_in_sqlite
+
+    path = sample_in_sqlite(tmp_path / "shop.db")
+    args = ["measure", LIFECYCLE, "--as-of", START.isoformat(), "--format", "json"]
+    there = run(*args, "--engine", f"sqlite:///{path}")
+    assert there.exit_code == 0, there.output
+    here = run(*args)
+    for got, want in zip(json.loads(there.stdout), json.loads(here.stdout), strict=True):
+        assert got.keys() == want.keys()
+        for k, v in want.items():
+            assert got[k] == (pytest.approx(v, rel=1e-9) if isinstance(v, float) else v), k

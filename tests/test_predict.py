@@ -28,6 +28,7 @@ from tests.predict_helpers import (
     edge_table,
     model_file,
     refit_boosted,
+    sample_in_sqlite,
     sample_views,
     sklearn_proba,
     tree_sql,
@@ -183,14 +184,7 @@ def test_fit_refuses_what_it_cannot_do(tmp_path):
 def test_fit_from_an_engine_is_the_local_fit(unbanded, tmp_path):
     """``semseg fit --engine``: the metric queries run on SQLite and only metric rows come
     back; the model is the local one (same rows, same fit)."""
-    from tests.engines.sqlite import SqliteEngine
-
-    path = tmp_path / "shop.db"
-    engine = SqliteEngine(str(path))
-    try:
-        engine.load(sample_views(), list(table_paths("retail")))
-    finally:
-        engine.close()
+    path = sample_in_sqlite(tmp_path / "shop.db")
     there = tmp_path / "there.json"
     done = runner.invoke(
         app, ["fit", str(unbanded), "--engine", f"sqlite:///{path}", "--model", str(there)]

@@ -4,9 +4,10 @@ effect").
 
 With the start S (``--as-of``): the arms and segments are the spec as of S; an outcome with
 the window ``last N days`` is read as of S + N days, so it counts the events of (S, S + N].
-The per-(segment, arm) counts, means and variances are one SQL aggregate in the session
-(DuckDB here, over the two models' rows, or a warehouse's), and the interval and test are
-the two-sample t with the arms' pooled variance, computed here with scipy.
+The per-(segment, arm) COUNT, SUM and SUM of squares are one query per outcome
+(``measure_tree``, through ``target_sql``), run in the session (DuckDB here, or the user's
+engine); the interval and test are the two-sample t with the arms' pooled variance,
+computed here with scipy.
 
 Why pooled, not Welch: a holdout is randomised, so with no effect both arms draw from one
 distribution and the pooled variance is the variance the randomisation itself gives (the
@@ -25,16 +26,20 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sqlglot import exp
+
+from semseg.compile import model_tree, refusals, target_sql
+from semseg.compile.dialects import Target, get_target
 from semseg.data import Session
-from semseg.errors import UsageError
+from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.graph import metrics_read, segment_labels
 from semseg.spec.model import arm_output
 from semseg.spec.time import Window, parse_window
-from semseg.sql import name_sql as q
+from semseg.sql import column, ident
 
-ARMS_TABLE = "semseg_measure_arms"
-OUTCOMES_TABLE = "semseg_measure_outcomes"
+ARMS = "semseg_arms"  # the two models' aliases in the measurement query
+OUTCOMES = "semseg_outcomes"
 ALL = "(all)"  # the row of every segment of the split together
 LEVEL = 0.95
 
@@ -87,10 +92,7 @@ def pooled_t(n_t: int, mean_t: float, var_t: float, n_c: int, mean_c: float, var
     return diff, diff - half, diff + half, p
 
 
-def measure(
-    session: Session, segmentation: str, start: date, outcomes: list[str] | None = None
-) -> list[Effect]:
-    spec_file = session.spec_file
+def _outcome_names(spec_file: SpecFile, segmentation: str, outcomes: list[str] | None):
     spec = spec_file.spec
     split = spec.segmentations[segmentation].split
     if split is None:
@@ -103,44 +105,109 @@ def measure(
         )
     for name in names:
         window = parse_window(spec.metrics[name].window or "") if name in spec.metrics else None
-        if not (isinstance(window, Window) and window.after is not None and window.through == 0):
+        if not (
+            isinstance(window, Window)
+            and window.after is not None
+            and window.through == 0
+            and window.unit in ("DAY", "WEEK")
+        ):
             raise UsageError(
                 f"{spec_file.path}: outcome '{name}' must be a metric with a window 'last N "
                 "days' (or weeks)"
             )
-    session.run(spec_file.with_as_of(start), ARMS_TABLE)
-    key = q(spec.entity.key)
-    con = session.con
+    return split, names
+
+
+def measure_tree(
+    spec_file: SpecFile, segmentation: str, start: date, outcome: str, target: Target
+) -> exp.Expression:
+    """The measurement as one query for ``target``: the model as of the start (arms and
+    segments) joined by key to the outcome's model as of the start plus its span; per
+    (segment, arm) and per arm over every segment (segment NULL): COUNT, SUM and SUM of
+    squares of the outcome, from which ``measure`` takes means and variances."""
+    spec = spec_file.spec
+    refused = refusals(spec_file, target)
+    if target.name == "tsql":
+        refused.append(
+            "SQL Server cannot nest the two models' WITH clauses in one query; run measure "
+            "on another engine, or export the model's rows"
+        )
+    if refused:
+        raise CompileError("\n".join(refused))
+    arms = model_tree(spec_file.with_as_of(start).spec, target, spec_path=spec_file.path)
+    kept = metrics_read(spec, [outcome])
+    narrowed = spec.model_copy(
+        update={
+            "metrics": {m: v for m, v in spec.metrics.items() if m in kept},
+            "segmentations": {},
+            "checks": [],
+        }
+    )
+    end = horizon_end(spec, outcome, start)
+    at_end = SpecFile(narrowed, spec_file.path, spec_file.marks).with_as_of(end)
+    outcomes = model_tree(at_end.spec, target, spec_path=spec_file.path)
+    key = spec.entity.key
+    arm = column(arm_output(segmentation), ARMS)
+    value = exp.cast(column(outcome, OUTCOMES), exp.DataType.build("double"))
+    aggregates = [
+        exp.alias_(exp.Count(this=value.copy()), "n"),
+        exp.alias_(exp.Sum(this=value.copy()), "total"),
+        exp.alias_(exp.Sum(this=exp.Mul(this=value.copy(), expression=value.copy())), "squares"),
+    ]
+
+    def grouped(by_segment: bool) -> exp.Select:
+        segment = (
+            exp.cast(column(segmentation, ARMS), exp.DataType.build("varchar"))
+            if by_segment
+            else exp.cast(exp.Null(), exp.DataType.build("varchar"))
+        )
+        query = (
+            exp.select(exp.alias_(segment, "segment"), exp.alias_(arm.copy(), "arm"), *aggregates)
+            .from_(exp.Subquery(this=arms.copy(), alias=exp.TableAlias(this=ident(ARMS))))
+            .join(
+                exp.Subquery(this=outcomes.copy(), alias=exp.TableAlias(this=ident(OUTCOMES))),
+                on=exp.EQ(this=column(key, OUTCOMES), expression=column(key, ARMS)),
+                join_type="left",
+            )
+            .where(exp.Not(this=exp.Is(this=arm.copy(), expression=exp.Null())))
+        )
+        by = [column(segmentation, ARMS), arm.copy()] if by_segment else [arm.copy()]
+        return query.group_by(*by)
+
+    return exp.union(grouped(True), grouped(False), distinct=False)
+
+
+def measure_sql(
+    spec_file: SpecFile, segmentation: str, start: date, outcome: str, dialect: str
+) -> str:
+    """``measure_tree`` as the target's SQL text (the one exit, ``target_sql``)."""
+    target = get_target(dialect)
+    return target_sql(measure_tree(spec_file, segmentation, start, outcome, target), target)
+
+
+def measure(
+    session: Session, segmentation: str, start: date, outcomes: list[str] | None = None
+) -> list[Effect]:
+    """Each arm against the control, per segment and over all, for each outcome: the
+    aggregate query runs in the session (here, or on the engine), the statistics here."""
+    spec_file = session.spec_file
+    spec = spec_file.spec
+    split, names = _outcome_names(spec_file, segmentation, outcomes)
     effects: list[Effect] = []
     for name in names:
-        end = horizon_end(spec, name, start)
-        kept = metrics_read(spec, [name])
-        narrowed = spec.model_copy(
-            update={
-                "metrics": {m: v for m, v in spec.metrics.items() if m in kept},
-                "segmentations": {},
-                "checks": [],
-            }
-        )
-        session.run(
-            SpecFile(narrowed, spec_file.path, spec_file.marks).with_as_of(end), OUTCOMES_TABLE
-        )
-        value = f"CAST(o.{q(name)} AS DOUBLE)"
-        base = (
-            f"FROM {ARMS_TABLE} AS a LEFT JOIN {OUTCOMES_TABLE} AS o ON o.{key} = a.{key} "
-            f"WHERE a.{q(arm_output(segmentation))} IS NOT NULL"
-        )
-        select = f"COUNT({value}) AS n, AVG({value}) AS mean, VAR_SAMP({value}) AS var"
-        arm = f"a.{q(arm_output(segmentation))}"
-        rows = con.execute(
-            f"SELECT CAST(a.{q(segmentation)} AS VARCHAR) AS segment, {arm} AS arm, {select} "
-            f"{base} GROUP BY 1, 2 "
-            f"UNION ALL SELECT NULL, {arm}, {select} {base} GROUP BY 2"
-        ).fetchall()
+        if session.engine is None:
+            rows = session.con.execute(
+                measure_sql(spec_file, segmentation, start, name, "duckdb")
+            ).fetchall()
+        else:
+            dialect = session.engine.dialect
+            table = session.engine.arrow(measure_sql(spec_file, segmentation, start, name, dialect))
+            rows = [tuple(r.values()) for r in table.to_pylist()]
         cells: dict[tuple[str, str], tuple[int, float | None, float | None]] = {}
-        for segment, arm_name, n, mean, var in rows:
-            cells[(ALL if segment is None else segment, arm_name)] = (int(n), mean, var)
-        segments = sorted({s for s, _ in cells if s != ALL}, key=_segment_order(spec, segmentation))
+        for segment, arm_name, n, total, squares in rows:
+            cells[(ALL if segment is None else segment, arm_name)] = _moments(n, total, squares)
+        order = _segment_order(spec, segmentation)
+        segments = sorted({s for s, _ in cells if s != ALL}, key=order)
         for segment in [*segments, ALL]:
             control = cells.get((segment, split.control_arm), (0, None, None))
             for arm_name in split.arms:
@@ -168,6 +235,18 @@ def measure(
                     )
                 effects.append(effect)
     return effects
+
+
+def _moments(n, total, squares) -> tuple[int, float | None, float | None]:
+    """(n, mean, sample variance) from COUNT, SUM and SUM of squares."""
+    n = int(n or 0)
+    if n == 0:
+        return 0, None, None
+    mean = float(total) / n
+    if n < 2:
+        return n, mean, None
+    var = (float(squares) - float(total) * float(total) / n) / (n - 1)
+    return n, mean, max(var, 0.0)
 
 
 def _segment_order(spec, segmentation: str):
