@@ -804,6 +804,11 @@ def measure(
     if sql is not None:
         split = spec_file.spec.segmentations[segmentation].split
         assert split is not None
+        if not (outcome or split.outcomes):
+            raise UsageError(
+                f"{spec}: '{segmentation}' names no outcome: give --outcome METRIC or "
+                "split.outcomes"
+            )
         for name in outcome or split.outcomes:
             typer.echo(f"-- {segmentation}: {name}, from {start.isoformat()}")
             typer.echo(measure_sql(spec_file, segmentation, start, name, sql).rstrip() + ";")

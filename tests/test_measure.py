@@ -168,8 +168,10 @@ def test_an_injected_uplift_is_recovered_within_its_interval(tmp_path):
 def test_measure_refuses_what_it_cannot_measure(tmp_path):
     done = run("measure", SPECS / "offer_seeker.yml", "--as-of", "2025-10-31")
     assert done.exit_code != 0 and "no segmentation has a split" in done.output, done.output
-    done = run("measure", LIFECYCLE, "--as-of", "2025-10-31", "--outcome", "net_sales")
-    assert done.exit_code != 0 and "window 'last N days'" in done.output, done.output
+    for extra in ([], ["--sql", "postgres"]):
+        done = run("measure", LIFECYCLE, "--as-of", "2025-10-31", "--outcome", "net_sales", *extra)
+        assert done.exit_code == 2 and "window 'last N days'" in done.output, done.output
+        assert "Traceback" not in done.output
 
 
 @pytest.mark.engines

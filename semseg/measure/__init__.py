@@ -181,6 +181,7 @@ def measure_sql(
     spec_file: SpecFile, segmentation: str, start: date, outcome: str, dialect: str
 ) -> str:
     """``measure_tree`` as the target's SQL text (the one exit, ``target_sql``)."""
+    _outcome_names(spec_file, segmentation, [outcome])  # a usage error, not an assertion
     target = get_target(dialect)
     return target_sql(measure_tree(spec_file, segmentation, start, outcome, target), target)
 
@@ -203,19 +204,21 @@ def measure(
             dialect = session.engine.dialect
             table = session.engine.arrow(measure_sql(spec_file, segmentation, start, name, dialect))
             rows = [tuple(r.values()) for r in table.to_pylist()]
-        cells: dict[tuple[str, str], tuple[int, float | None, float | None]] = {}
+        # the split as a whole is the segment None (a label may be any text, "(all)" too)
+        cells: dict[tuple[str | None, str], tuple[int, float | None, float | None]] = {}
         for segment, arm_name, n, total, squares in rows:
-            cells[(ALL if segment is None else segment, arm_name)] = _moments(n, total, squares)
+            cells[(segment, arm_name)] = _moments(n, total, squares)
         order = _segment_order(spec, segmentation)
-        segments = sorted({s for s, _ in cells if s != ALL}, key=order)
-        for segment in [*segments, ALL]:
+        segments: list[str | None] = sorted({s for s, _ in cells if s is not None}, key=order)
+        for segment in [*segments, None]:
             control = cells.get((segment, split.control_arm), (0, None, None))
             for arm_name in split.arms:
                 if arm_name == split.control_arm:
                     continue
                 n_t, mean_t, var_t = cells.get((segment, arm_name), (0, None, None))
                 n_c, mean_c, var_c = control
-                effect = Effect(name, segment, arm_name, n_t, mean_t, n_c, mean_c)
+                shown = ALL if segment is None else segment
+                effect = Effect(name, shown, arm_name, n_t, mean_t, n_c, mean_c)
                 if mean_t is not None and mean_c is not None:
                     diff, low, high, p = pooled_t(
                         n_t, mean_t, var_t or 0.0, n_c, mean_c, var_c or 0.0
