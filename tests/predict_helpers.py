@@ -65,18 +65,17 @@ def sklearn_proba(model: dict, x: np.ndarray) -> np.ndarray:
     return estimator.predict_proba(scaled)[:, 1]
 
 
+def rows_as_of(spec: Path, day: date) -> dict:
+    """key -> {column: value} of the spec compiled for ``day`` and run on the sample."""
+    cur = sample_views().execute(compile_spec(load_spec(spec).with_as_of(day), "duckdb"))
+    cols = [d[0] for d in cur.description]
+    return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+
+
 def training_rows(spec: Path) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of the fit, built here: the features as of 2025-10-01 (NULL as NaN) and the
     outcome as of 2025-10-31, each from the spec compiled for that date, in key order."""
-    con = sample_views()
-    spec_file = load_spec(spec)
-
-    def rows_at(day: str) -> dict:
-        cur = con.execute(compile_spec(spec_file.with_as_of(date.fromisoformat(day)), "duckdb"))
-        cols = [d[0] for d in cur.description]
-        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
-
-    feats, labels = rows_at("2025-10-01"), rows_at("2025-10-31")
+    feats, labels = rows_as_of(spec, date(2025, 10, 1)), rows_as_of(spec, date(2025, 10, 31))
     keys = sorted(feats)
     x = np.array(
         [[np.nan if feats[k][f] is None else float(feats[k][f]) for f in FEATURES] for k in keys]

@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from semseg.compile import compile_spec
 from semseg.data import open_session
 from semseg.measure import measure
 from semseg.spec import SpecFile, load_spec
@@ -42,19 +41,9 @@ def test_the_numbers_are_scipys_on_the_rows(tmp_path):
     done = run("measure", LIFECYCLE, "--as-of", START.isoformat(), "--format", "json")
     assert done.exit_code == 0, done.output
     effects = json.loads(done.stdout)
-    con = duckdb.connect()
-    from semseg.sample import table_paths
+    from tests.predict_helpers import rows_as_of
 
-    for name, path in table_paths("retail").items():
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
-    spec_file = load_spec(LIFECYCLE)
-
-    def rows(day: date) -> dict:
-        cur = con.execute(compile_spec(spec_file.with_as_of(day), "duckdb"))
-        cols = [d[0] for d in cur.description]
-        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
-
-    at_start, at_end = rows(START), rows(date(2025, 11, 30))
+    at_start, at_end = rows_as_of(LIFECYCLE, START), rows_as_of(LIFECYCLE, date(2025, 11, 30))
     groups: dict[tuple[str, str], list[float]] = {}
     for key, row in at_start.items():
         if row["lifecycle_stage_arm"] is None:

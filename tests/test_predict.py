@@ -31,6 +31,7 @@ from tests.predict_helpers import (
     sample_in_sqlite,
     sample_views,
     sklearn_proba,
+    training_rows,
     tree_sql,
 )
 
@@ -65,18 +66,8 @@ def test_the_fit_is_sklearns_on_the_point_in_time_rows(unbanded):
     assert back(a, 60, "DAY") == date(2025, 10, 1) and back(date(2025, 3, 31), 1, "MONTH") == date(
         2025, 2, 28
     )
-    con = sample_views()
-    spec_file = load_spec(unbanded)
-
-    def rows_at(day: str) -> dict:
-        cur = con.execute(compile_spec(spec_file.with_as_of(date.fromisoformat(day)), "duckdb"))
-        cols = [d[0] for d in cur.description]
-        return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
-
-    feats, labels = rows_at("2025-10-01"), rows_at("2025-10-31")
-    keys = sorted(feats)
-    x = np.array([[float(feats[k][f]) for f in FEATURES] for k in keys])
-    y = np.array([1 if labels.get(k, {}).get("redemptions_30d", 0) > 0 else 0 for k in keys])
+    x, y = training_rows(unbanded)
+    assert not np.isnan(x).any()  # every feature has a fill: no row is left out
     scaler = StandardScaler().fit(x)
     ref = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
     assert model["fit"]["rows"] == len(y) and model["fit"]["positives"] == int(y.sum())

@@ -25,7 +25,7 @@ from semseg.compile.dialects import TARGETS
 from semseg.compile.predict_model import read_model, score_tree
 from semseg.spec import load_spec
 from tests.cli_helpers import run
-from tests.predict_helpers import EXAMPLE, FEATURES, sample_views
+from tests.predict_helpers import EXAMPLE, FEATURES, rows_as_of
 
 pytest.importorskip("sklearn")
 CATEGORICAL = ["channel", "city"]
@@ -76,12 +76,6 @@ def _model(spec: Path) -> dict:
     return json.loads((spec.parent / f"{spec.stem}.offer_propensity.model.json").read_text())
 
 
-def _rows_at(spec: Path, day: date) -> dict:
-    cur = sample_views().execute(compile_spec(load_spec(spec).with_as_of(day), "duckdb"))
-    cols = [d[0] for d in cur.description]
-    return {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
-
-
 def _encode(rows: list[list], vocabularies: dict[str, list[str]]) -> np.ndarray:
     """The test's own encoding: numbers as doubles (NULL: NaN), a category as its position in
     the vocabulary (NULL or unknown: NaN)."""
@@ -103,8 +97,8 @@ def _sklearn(spec: Path):
     as of 2025-10-01, outcome as of 2025-10-31), categories found here."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    feats = _rows_at(spec, date(2025, 10, 1))
-    labels = _rows_at(spec, date(2025, 10, 31))
+    feats = rows_as_of(spec, date(2025, 10, 1))
+    labels = rows_as_of(spec, date(2025, 10, 31))
     keys = sorted(feats)
     vocabularies = {
         c: sorted({feats[k][c] for k in keys if feats[k][c] is not None}) for c in CATEGORICAL
@@ -169,7 +163,7 @@ def test_the_trees_split_by_category_as_sklearn_fitted_here(categorical):
     assert vocabularies["channel"] == ["omni", "online", "store"]
     split = [n for t in model["trees"] for n in t if "categories_left" in n]
     assert {INPUTS[n["feature"]] for n in split} == {"channel", "city"}, len(split)
-    rows = _rows_at(categorical, date(2025, 11, 30))
+    rows = rows_as_of(categorical, date(2025, 11, 30))
     keys = sorted(rows)
     want = clf.predict_proba(_encode([[rows[k][f] for f in INPUTS] for k in keys], vocabularies))
     got = np.array([rows[k]["offer_propensity"] for k in keys])
