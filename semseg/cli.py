@@ -283,6 +283,19 @@ def _generated_text(path: Path, header: str) -> str | None:
     return text if text.startswith(header) else None
 
 
+# --data and --table as cluster, fit and measure take them (verify's say more: --sql, read-only)
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="A folder of <table>.parquet/.csv files or a DuckDB file (default: the bundled "
+        "sample)."
+    ),
+]
+TableOption = Annotated[
+    list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
+]
+
+
 def _as_of(text: str | None) -> date | str | None:
     if text is None:
         return None
@@ -521,16 +534,8 @@ def cluster(
     segmentation: Annotated[
         str | None, typer.Option(help="Which cluster segmentation (default: the only one).")
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            help="A folder of <table>.parquet/.csv files or a DuckDB file (default: the bundled "
-            "sample)."
-        ),
-    ] = None,
-    table: Annotated[
-        list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
-    ] = None,
+    data: DataOption = None,
+    table: TableOption = None,
     model: Annotated[
         Path | None,
         typer.Option(
@@ -635,16 +640,8 @@ def fit(
     metric: Annotated[
         str | None, typer.Option(help="Which propensity metric (default: every one).")
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            help="A folder of <table>.parquet/.csv files or a DuckDB file (default: the bundled "
-            "sample)."
-        ),
-    ] = None,
-    table: Annotated[
-        list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
-    ] = None,
+    data: DataOption = None,
+    table: TableOption = None,
     model: Annotated[
         Path | None,
         typer.Option(
@@ -746,16 +743,8 @@ def measure(
         list[str] | None,
         typer.Option("--outcome", help="An outcome metric (repeatable; default: split.outcomes)."),
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            help="A folder of <table>.parquet/.csv files or a DuckDB file (default: the bundled "
-            "sample)."
-        ),
-    ] = None,
-    table: Annotated[
-        list[str] | None, typer.Option("--table", help="NAME=PATH for one table (repeatable).")
-    ] = None,
+    data: DataOption = None,
+    table: TableOption = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
     sql: Annotated[
         str | None,
