@@ -23,12 +23,8 @@ figures).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import REPORT, RESULTS
-from benchmarks.time import splice
+from benchmarks import RESULTS
+from benchmarks.time import bench_main, run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "segment_specs" / "offer_propensity.yml"
@@ -120,16 +116,7 @@ def _fit(paths: dict[str, str], threads: int) -> dict[str, Any]:
 
 
 def _run(kind: str, paths: dict[str, Path], threads: int) -> dict[str, Any]:
-    payload = json.dumps(
-        {"kind": kind, "paths": {t: str(p) for t, p in paths.items()}, "threads": threads}
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.predict", "--worker", payload],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker("benchmarks.predict", kind, paths, threads)
 
 
 def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
@@ -214,24 +201,7 @@ def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--sizes", default="10000000")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--worker", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.worker:
-        job = json.loads(args.worker)
-        print(json.dumps(worker(job["kind"], job["paths"], job["threads"])))
-        return 0
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    results = [measure(n, args.repeat, args.threads) for n in sizes]
-    section = render(results, args.repeat, args.threads)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(section, encoding="utf-8")
-    splice(REPORT, section, HEADING)
-    print(section)
-    return 0
+    return bench_main(argv, __doc__, "10000000", worker, measure, render, OUT, HEADING)
 
 
 if __name__ == "__main__":

@@ -117,17 +117,23 @@ def worker(kind: str, paths: dict[str, str], threads: int) -> dict[str, Any]:
     return out
 
 
-def _run(kind: str, paths: dict[str, Path], threads: int) -> dict[str, Any]:
+def run_worker(module: str, kind: str, paths: dict[str, Path], threads: int) -> dict[str, Any]:
+    """``python -m <module> --worker`` for one ``kind``, in a fresh process: its JSON result
+    (the last line of its output). Shared by the benchmarks that time one query per run."""
     payload = json.dumps(
         {"kind": kind, "paths": {t: str(p) for t, p in paths.items()}, "threads": threads}
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.time", "--worker", payload],
+        [sys.executable, "-m", module, "--worker", payload],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _run(kind: str, paths: dict[str, Path], threads: int) -> dict[str, Any]:
+    return run_worker("benchmarks.time", kind, paths, threads)
 
 
 KINDS = ("offer_seeker", "offer_trend", "hand")
@@ -219,9 +225,20 @@ def splice(report: Path, section: str, heading: str = HEADING) -> None:
     report.write_text(text[:start].rstrip("\n") + "\n\n" + section + rest, encoding="utf-8")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--sizes", default="1000000,10000000")
+def bench_main(
+    argv: Sequence[str] | None,
+    doc: str | None,
+    sizes: str,
+    worker,
+    measure,
+    render,
+    out: Path,
+    heading: str,
+) -> int:
+    """The command line of a benchmark module: ``--worker`` runs one timed job, else every
+    size is measured, rendered, written to ``out`` and spliced into BENCHMARKS.md."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    ap.add_argument("--sizes", default=sizes)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -230,14 +247,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         job = json.loads(args.worker)
         print(json.dumps(worker(job["kind"], job["paths"], job["threads"])))
         return 0
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    results = [measure(n, args.repeat, args.threads) for n in sizes]
+    counts = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    results = [measure(n, args.repeat, args.threads) for n in counts]
     section = render(results, args.repeat, args.threads)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(section, encoding="utf-8")
-    splice(REPORT, section)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(section, encoding="utf-8")
+    splice(REPORT, section, heading)
     print(section)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return bench_main(argv, __doc__, "1000000,10000000", worker, measure, render, OUT, HEADING)
 
 
 if __name__ == "__main__":
