@@ -58,11 +58,10 @@ def _materialise(session: Session, name: str, day: date, table: str) -> None:
 
 
 def _doubles(column):
-    """A fetched numeric column as float64, NULL as NaN; and where it was NULL."""
+    """A fetched numeric column as float64, NULL as NaN."""
     import numpy as np
 
-    masked = np.ma.asarray(column)
-    return np.ma.filled(masked.astype(np.float64), np.nan), np.ma.getmaskarray(masked)
+    return np.ma.filled(np.ma.asarray(column).astype(np.float64), np.nan)
 
 
 def _dataset(session: Session, name: str, features_at: date, label_at: date, rows: str):
@@ -101,14 +100,14 @@ def _dataset(session: Session, name: str, features_at: date, label_at: date, row
     columns = con.execute(
         f"SELECT {''.join(n + ', ' for n in names)}semseg_target FROM {rows} ORDER BY semseg_row"
     ).fetchnumpy()
-    values = [_doubles(columns[f"x{i}"])[0] for i in range(len(features))]
+    values = [_doubles(columns[f"x{i}"]) for i in range(len(features))]
     n = len(columns["semseg_target"])
     x = np.column_stack(values) if values else np.empty((n, 0))
     categories = [
         [None if v is None or v is np.ma.masked else str(v) for v in columns[f"t{i}"].tolist()]
         for i in range(len(texts))
     ]
-    target, _ = _doubles(columns["semseg_target"])
+    target = _doubles(columns["semseg_target"])
     y = (np.nan_to_num(target, nan=0.0) > 0).astype(np.int64)  # no label row, NULL, NaN: 0
     dropped = int(total[0]) - n if total else 0
     return x.reshape(n, len(features)), categories, y, dropped
@@ -230,7 +229,7 @@ def _baselines(session: Session, day: date, rows: str, y) -> dict[str, Any]:
     out = {}
     rate = float(y.mean())
     for i, name in enumerate(names):
-        order, _ = _doubles(columns[f"o{i}"])
+        order = _doubles(columns[f"o{i}"])
         order[np.isnan(order)] = np.inf  # no order (or no row): last
         score = -np.where(np.isinf(order), np.nanmax(order[~np.isinf(order)], initial=0) + 1, order)
         first = order == np.min(order)
