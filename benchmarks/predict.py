@@ -24,7 +24,6 @@ figures).
 from __future__ import annotations
 
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import RESULTS
-from benchmarks.time import bench_main, run_worker
+from benchmarks.time import bench_main, run_worker, timed_rounds
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "segment_specs" / "offer_propensity.yml"
@@ -126,24 +125,14 @@ def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
         print(msg, file=sys.stderr, flush=True)
 
     paths = ensure_dataset(lines, threads=threads, log=log, redemptions=True)
-    for kind in KINDS:  # warm-up: the OS file cache, discarded
-        _run(kind, paths, threads)
-    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
-    for i in range(repeat):
-        order = KINDS if i % 2 == 0 else tuple(reversed(KINDS))
-        for kind in order:
-            runs[kind].append(_run(kind, paths, threads))
-            log(f"[{lines:,}] round {i + 1}: {kind} {runs[kind][-1]['seconds']:.3f}s")
+    timed = timed_rounds("benchmarks.predict", KINDS, paths, threads, repeat, lines, log)
     fit = _run("fit", paths, threads)
     log(f"[{lines:,}] fit {fit['seconds']:.1f}s, peak {fit['peak_rss_mb']:.0f} MB")
-    median = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    median = timed["median"]
     return {
         "lines": lines,
         "customers": customers_for(lines),
-        "median": median,
-        "runs": {k: [round(r["seconds"], 3) for r in v] for k, v in runs.items()},
-        "rss": {k: max(r["peak_rss_mb"] for r in v) for k, v in runs.items()},
-        "rows": {k: v[0]["rows"] for k, v in runs.items()},
+        **timed,
         "ratio": median["score"] / median["no_score"],
         "tiered_ratio": median["tiered"] / median["no_score"],
         "fit": fit,

@@ -147,24 +147,42 @@ def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
 
     paths = ensure_dataset(lines, threads=threads, log=log)
     same = _run("same", paths, threads)
-    for kind in KINDS:  # warm-up: the OS file cache, discarded
-        _run(kind, paths, threads)
-    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
-    for i in range(repeat):
-        order = KINDS if i % 2 == 0 else tuple(reversed(KINDS))
-        for kind in order:
-            runs[kind].append(_run(kind, paths, threads))
-            log(f"[{lines:,}] round {i + 1}: {kind} {runs[kind][-1]['seconds']:.3f}s")
-    median = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    timed = timed_rounds("benchmarks.time", KINDS, paths, threads, repeat, lines, log)
+    median = timed["median"]
     return {
         "lines": lines,
         "same": same,
-        "median": median,
+        **timed,
+        "vs_no_time": median["offer_trend"] / median["offer_seeker"],
+        "vs_hand": median["offer_trend"] / median["hand"],
+    }
+
+
+def timed_rounds(
+    module: str,
+    kinds: Sequence[str],
+    paths: dict[str, Path],
+    threads: int,
+    repeat: int,
+    lines: int,
+    log,
+) -> dict[str, Any]:
+    """Each kind once to warm the OS file cache (discarded), then ``repeat`` rounds, every
+    other one in reverse order, each run a fresh ``module`` worker: the median seconds, every
+    run's seconds, the peak RSS and the row count of each kind."""
+    for kind in kinds:
+        run_worker(module, kind, paths, threads)
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    for i in range(repeat):
+        order = kinds if i % 2 == 0 else tuple(reversed(kinds))
+        for kind in order:
+            runs[kind].append(run_worker(module, kind, paths, threads))
+            log(f"[{lines:,}] round {i + 1}: {kind} {runs[kind][-1]['seconds']:.3f}s")
+    return {
+        "median": {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()},
         "runs": {k: [round(r["seconds"], 3) for r in v] for k, v in runs.items()},
         "rss": {k: max(r["peak_rss_mb"] for r in v) for k, v in runs.items()},
         "rows": {k: v[0]["rows"] for k, v in runs.items()},
-        "vs_no_time": median["offer_trend"] / median["offer_seeker"],
-        "vs_hand": median["offer_trend"] / median["hand"],
     }
 
 
