@@ -32,9 +32,12 @@ from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
 from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
-from semseg.measure import as_records as measure_records
 from semseg.measure import measure as run_measure
 from semseg.measure import measure_sql
+from semseg.measure.render import render_html as render_measure_html
+from semseg.measure.render import render_json as render_measure_json
+from semseg.measure.render import render_text as render_measure_text
+from semseg.measure.render import title as measure_title
 from semseg.profile.index import profile as run_profile
 from semseg.profile.index import profile_sql
 from semseg.profile.render import render_csv, render_html, render_json, render_terminal
@@ -758,15 +761,20 @@ def measure(
         str | None,
         typer.Option("--engine", help=ENGINE_HELP + " The measurement query runs there."),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write an HTML page: each effect with its interval, drawn."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing HTML file.")] = False,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """The effect of an offer: each arm of a split against its control, per segment.
 
     The arms and segments are the spec as of the start (--as-of); an outcome with the window
     'last N days' is read as of the start plus N days (the events after the start). Per
-    segment and arm: customers, mean outcome, the difference to the control with Welch's 95%
-    interval and p-value, the relative lift, and the incremental total (difference x the
-    arm's customers) with its interval.
+    segment and arm: customers, mean outcome, the difference to the control with its 95%
+    interval and p-value (pooled-variance t), the relative lift, and the incremental total
+    (difference x the arm's customers) with its interval. --html draws each effect.
     """
     start = _as_of(as_of)
     if not isinstance(start, date):
@@ -802,28 +810,18 @@ def measure(
             typer.echo(f"-- {segmentation}: {name}, from {start.isoformat()}")
             typer.echo(measure_sql(spec_file, segmentation, start, name, sql).rstrip() + ";")
         return
+    if html is not None:
+        preflight(html, force)  # before the run, not after it
     with _session(spec_file, data, table, start, engine) as session:
         effects = run_measure(session, segmentation, start, outcome)
+    heading = measure_title(spec_file.spec.name, segmentation, start.isoformat())
     if format is Format.json:
-        typer.echo(json.dumps(measure_records(effects), indent=2, allow_nan=False))
-        return
-    typer.echo(f"{spec_file.spec.name}: {segmentation}'s split, from {start.isoformat()}")
-    for e in effects:
-        if e.difference is None:
-            typer.echo(
-                f"  {e.outcome} | {e.segment} | {e.arm}: {e.customers:,} customers, "
-                f"{e.control_customers:,} in the control: no difference to measure"
-            )
-            continue
-        interval = f"[{e.ci_low:+,.4g}, {e.ci_high:+,.4g}]" if e.ci_low is not None else "[n/a]"
-        lift = f"{e.relative_lift:+.1%}" if e.relative_lift is not None else "n/a"
-        p = f"{e.p_value:.3g}" if e.p_value is not None else "n/a"
-        typer.echo(
-            f"  {e.outcome} | {e.segment} | {e.arm} ({e.customers:,}) against the control "
-            f"({e.control_customers:,}): mean {e.mean:,.4g} vs {e.control_mean:,.4g}, "
-            f"difference {e.difference:+,.4g} {interval} (95%), p {p}, lift {lift}, "
-            f"incremental {e.incremental:+,.4g}"
-        )
+        typer.echo(render_measure_json(effects), nl=False)
+    else:
+        typer.echo(render_measure_text(effects, heading), nl=False)
+    if html is not None:
+        write_text(html, render_measure_html(effects, heading), force, owner=str(spec_file.path))
+        typer.echo(f"wrote {html}", err=True)
 
 
 class Baseline(enum.StrEnum):

@@ -11,12 +11,23 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from semseg.errors import DataError
+
+
+def stable_number(value: Any) -> Any:
+    """A number a JSON output can hold, the same on every run: NaN and the infinities (a z
+    over no spread) are null, and a float keeps 12 significant digits (a parallel float sum's
+    last bits differ from run to run and from engine to engine, and the output must not)."""
+    if not isinstance(value, float):
+        return value
+    return float(f"{value:.12g}") if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,42 @@ def test_a_propensity_page_draws_gains_and_calibration(chromium, tmp_path):
     assert (220 - y) / 220 == pytest.approx(v["top_decile_capture"], abs=0.001)
     calibration = re.search(r'aria-label="calibration".*?</svg>', dom.stdout, re.S).group(0)
     assert calibration.count("<circle") == len(v["calibration"]) == 10
+
+
+def test_the_measure_page_draws_each_effect_inside_its_interval(chromium, tmp_path):
+    """Issue 25: ``measure --html``, rendered by Chromium, has a row per segment and arm, each
+    drawn as a dot (the difference) on a line (its interval) placed where the report's
+    numbers put them on the outcome's scale, with the line of no effect among them."""
+    import json
+
+    from tests.cli_helpers import run
+
+    spec, page = SPECS / "customer_lifecycle.yml", tmp_path / "measure.html"
+    done = run("measure", spec, "--as-of", "2025-10-31", "--format", "json", "--html", page)
+    assert done.exit_code == 0, done.output
+    effects = json.loads(done.stdout)
+    dom = _run(chromium, tmp_path, "--window-size=1280,1200", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    rows = re.findall(r'<tr class="effect">(.*?)</tr>', dom.stdout, re.S)
+    assert len(rows) == len(effects) == 3
+    for row, e in zip(rows, effects, strict=True):
+        assert re.search(r'class="segment">([^<]*)<', row).group(1) == e["segment"]
+        zero = float(re.search(r'class="zero" x1="([\d.]+)"', row).group(1))
+        low, high = map(float, re.search(r'class="interval" x1="([\d.]+)" y1="11" x2="([\d.]+)"',
+                                         row).groups())  # fmt: skip
+        dot = float(re.search(r'class="difference" cx="([\d.]+)"', row).group(1))
+        assert low <= dot <= high
+        # the three points keep the numbers' proportions (to the drawing's 0.1 px)
+        span = e["ci_high"] - e["ci_low"]
+        assert (dot - low) / (high - low) == pytest.approx(
+            (e["difference"] - e["ci_low"]) / span, abs=0.2 / (high - low)
+        )
+        assert (zero - low) / (high - low) == pytest.approx(
+            -e["ci_low"] / span, abs=0.2 / (high - low)
+        )
+        assert (low <= zero <= high) == (e["ci_low"] <= 0 <= e["ci_high"])
+    shot = tmp_path / "measure.png"
+    result = _run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,800",
+                  page.as_uri())  # fmt: skip
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    assert len(set(_png_pixels(shot.read_bytes()))) > 50

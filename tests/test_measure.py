@@ -70,6 +70,21 @@ def test_the_numbers_are_scipys_on_the_rows(tmp_path):
     assert text.exit_code == 0 and "sales_30d | Lapsed | win_back" in text.output, text.output
 
 
+def test_measure_html_keeps_an_existing_file_without_force(tmp_path):
+    """--html writes the page (its drawing is checked in Chromium, test_html_browser.py); a
+    different existing file is refused before the run, and replaced with --force."""
+    page = tmp_path / "effects.html"
+    page.write_text("mine", encoding="utf-8")
+    args = ["measure", LIFECYCLE, "--as-of", START.isoformat(), "--html", page]
+    refused = run(*args)
+    assert refused.exit_code == 1 and "--force" in refused.output, refused.output
+    assert page.read_text(encoding="utf-8") == "mine"
+    done = run(*args, "--force")
+    assert done.exit_code == 0, done.output
+    html = page.read_text(encoding="utf-8")
+    assert html.count('<tr class="effect">') == 3 and "Lapsing" in html
+
+
 def test_no_effect_is_flagged_at_its_nominal_rate_over_200_salts():
     """The bundled sample had no campaign: over 200 salts (200 random splits of the lapsing
     and lapsed customers) the split as a whole is flagged at p < 0.05 in at most 5% of them,

@@ -142,3 +142,21 @@ def test_profile_shows_control_characters_instead_of_obeying_them():
     ], 1)  # fmt: skip
     text = render_terminal(p, color=False)
     assert "\x1b" not in text and "\x07" not in text and "evil\\x1b[2J" in text
+
+
+def test_measure_reports_escape_labels_and_show_control_characters():
+    """semseg measure's text and HTML: a segment label, an arm name and an outcome name are
+    data (HTML-escaped; control characters shown, not obeyed)."""
+    from semseg.measure import Effect
+    from semseg.measure.render import render_html as measure_html
+    from semseg.measure.render import render_text as measure_text
+
+    label = f'<script>alert("x")</script>{OSC}'
+    effects = [Effect("<o>", label, "<arm>", 10, 2.0, 12, 1.0, 1.0, 0.5, 1.5, 0.01, 1.0, 10.0, 5.0, 15.0)]
+    page = measure_html(effects, "<title>")
+    assert "<script" not in page and "<arm>" not in page and "<o>" not in page
+    assert "<title><title>" not in page and "&lt;title&gt;" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    text = measure_text(effects, f"head{OSC}")
+    assert "\x1b" not in text and "\x07" not in text
+    assert "&lt;" not in text and '<script>alert("x")</script>\\u001b' in text

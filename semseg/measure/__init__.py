@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlglot import exp
 
@@ -259,7 +258,3 @@ def _segment_order(spec, segmentation: str):
         return (labels.index(label) if label in labels else len(labels), label)
 
     return order
-
-
-def as_records(effects: list[Effect]) -> list[dict[str, Any]]:
-    return [asdict(e) for e in effects]

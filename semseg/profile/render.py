@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import sys
 from functools import lru_cache
 from typing import Any, TextIO
 
 import jinja2
 
+from semseg.files import stable_number
 from semseg.profile.index import TEST, Column, Profile
 
 GREEN, RED, BLUE, YELLOW, RESET = "\033[32m", "\033[31m", "\033[34m", "\033[33m", "\033[0m"
@@ -314,15 +314,6 @@ TABLE_FIELDS = (
 )  # fmt: skip
 
 
-def _finite(value: Any) -> Any:
-    """A number JSON can hold, the same on every run: NaN and the infinities (a z over no
-    spread) are null, and a float keeps 12 significant digits (a parallel float sum's last
-    bits differ from run to run, and the output must not)."""
-    if not isinstance(value, float):
-        return value
-    return float(f"{value:.12g}") if math.isfinite(value) else None
-
-
 def _table(p: Profile) -> list[dict[str, Any]]:
     """The index table as records, in the terminal's order: segments in their sort order,
     then columns (inputs, overlays; categories, Other, missing). ``value`` is the segment's
@@ -341,10 +332,10 @@ def _table(p: Profile) -> list[dict[str, Any]]:
                 "group": groups.get((r["metric"], r["category"], r["kind"])),
                 "category": r["category"],
                 "kind": r["kind"],
-                "value": _finite(r["value"]),
-                "baseline": _finite(r["baseline"]),
-                "index": _finite(r["index_value"]),
-                "z": _finite(r["z"]),
+                "value": stable_number(r["value"]),
+                "baseline": stable_number(r["baseline"]),
+                "index": stable_number(r["index_value"]),
+                "z": stable_number(r["z"]),
                 "flag": r["flag"],
                 "known": r["known"],
             }
