@@ -57,6 +57,13 @@ SCHEMAS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             ("product_name", "VARCHAR"),
             ("department", "VARCHAR"),
         ),
+        # the offers behind the order lines' codes (issue 25; see retail_offers)
+        "int_offers": (
+            ("offer_code", "VARCHAR"),
+            ("channel", "VARCHAR"),
+            ("offer_type", "VARCHAR"),
+            ("offer_value", "DECIMAL(12,2)"),
+        ),
         # derived (see retail_redemptions_sql)
         "int_offer_redemptions": (
             ("redemption_id", "VARCHAR"),
@@ -131,6 +138,7 @@ SORT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "int_customers": ("unified_customer_id",),
         "int_order_lines": ("unified_order_id", "order_line_no"),
         "int_products": ("product_id",),
+        "int_offers": ("offer_code",),
         "int_offer_redemptions": ("redemption_id",),
     },
     "marketplace": {
@@ -419,8 +427,43 @@ def _retail_products(orders: list[dict[str, object]], seed: int) -> None:
                 ln["product"] = rng.choice(RETAIL_PRODUCTS)[0]
 
 
+# The offers dimension (issue 25): every code the order lines can carry (ONL-<year>-<nnn>
+# online, OFF-<nnnn> in store) with its type and headline value, drawn from a generator of
+# its own so no line changes. Free shipping is online only. A few codes the lines use are
+# not in the table (as P9999 is not in int_products), so a spec has to say what a missing
+# offer is. The lines' discount amounts predate the dimension and are kept as they were:
+# the type is what the campaign advertised, not a rule the amounts follow.
+RETAIL_OFFER_TYPES = {
+    "online": (("percentage", 45), ("fixed_amount", 25), ("free_shipping", 30)),
+    "store": (("percentage", 60), ("fixed_amount", 40)),
+}
+RETAIL_UNLISTED_OFFERS = ("ONL-2024-017", "OFF-1042")  # used by lines, not in int_offers
+RETAIL_OFFER_SEED_OFFSET = 11
+
+
+def retail_offers(seed: int = SEEDS["retail"]) -> list[Row]:
+    """(offer_code, channel, offer_type, offer_value) of every retail offer code: the
+    percentage off, the amount off in AED, or NULL for free shipping."""
+    rng = random.Random(seed + RETAIL_OFFER_SEED_OFFSET)
+    codes = [("online", f"ONL-{y}-{n:03d}") for y in (2023, 2024, 2025) for n in range(1, 41)]
+    codes += [("store", f"OFF-{n}") for n in range(1001, 1151)]
+    rows: list[Row] = []
+    for channel, code in codes:
+        kind = str(_pick(rng, RETAIL_OFFER_TYPES[channel]))
+        if kind == "percentage":
+            value: str | None = f"{rng.choice((10, 15, 20, 25, 30, 40, 50))}.00"
+        elif kind == "fixed_amount":
+            value = f"{rng.choice((10, 25, 50, 100))}.00"
+        else:
+            value = None
+        if code not in RETAIL_UNLISTED_OFFERS:
+            rows.append((code, channel, kind, value))
+    return rows
+
+
 def build_retail(seed: int = SEEDS["retail"]) -> Tables:
-    """Build the 'retail' tables (int_customers, int_order_lines, int_products) as rows."""
+    """Build the 'retail' tables (int_customers, int_order_lines, int_products, int_offers)
+    as rows."""
     rng = random.Random(seed)
     ids = [f"C{i:06d}" for i in range(1, RETAIL_CUSTOMERS + 1)]
     order = ids[:]
@@ -527,7 +570,12 @@ def build_retail(seed: int = SEEDS["retail"]) -> Tables:
                 )
             )
     products: list[Row] = list(RETAIL_PRODUCTS)
-    return {"int_customers": customers, "int_order_lines": lines, "int_products": products}
+    return {
+        "int_customers": customers,
+        "int_order_lines": lines,
+        "int_products": products,
+        "int_offers": retail_offers(seed),
+    }
 
 
 # ---------------------------------------------------------------------- marketplace

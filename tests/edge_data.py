@@ -105,6 +105,27 @@ PRODUCT_OF = {  # (order, line) -> product_id; lines not listed have none (NULL)
 }
 
 
+# int_offers (offer_types joins it twice: by online_offer_no_ and by offline_offer_no_). C1 has
+# two percentage lines, one free-shipping line and one whose offer exists with no type (OFF-9)
+# -> percentage, 2 of 3; C2 has one fixed-amount store line whose online code is '' and one
+# percentage online line -> a tie, to fixed_amount (code-point order), 1/2; C6 reuses one
+# free-shipping code three times; C7's code OFF-7 is not in the table -> no type; C3's refund
+# line carries both codes (not a sale: counted nowhere); OFF-500 is an offer nobody used.
+OFFERS = [
+    ("ONL-1", "online", "percentage", 20.0),
+    ("ONL-2", "online", "free_shipping", None),
+    ("ONL-3", "online", "percentage", 10.0),
+    ("ONL-4", "online", "free_shipping", None),
+    ("ONL-5", "online", "free_shipping", None),
+    ("ONL-6", "online", "fixed_amount", 25.0),
+    ("ONL-8", "online", "percentage", 15.0),
+    ("OFF-1", "store", "fixed_amount", 50.0),
+    ("OFF-4", "store", "fixed_amount", 10.0),
+    ("OFF-9", "store", None, None),  # exists, with no type
+    ("OFF-500", "store", "percentage", 30.0),
+]
+
+
 # int_offer_redemptions (offer_propensity's outcome, `last 30 days`: 2025-06-01 ... AS_OF):
 # the days either side of each end, two on one day, a NULL key and a key not in the population.
 REDEMPTIONS = [
@@ -119,7 +140,7 @@ REDEMPTIONS = [
 
 
 def load(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``int_customers``, ``int_order_lines``, ``int_products`` and
+    """Create ``int_customers``, ``int_order_lines``, ``int_products``, ``int_offers`` and
     ``int_offer_redemptions`` with the rows above."""
     con.execute("CREATE TABLE int_customers (unified_customer_id VARCHAR)")
     con.executemany("INSERT INTO int_customers VALUES (?)", CUSTOMERS)
@@ -135,6 +156,11 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
     con.executemany("INSERT INTO int_order_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     con.execute("CREATE TABLE int_products (product_id VARCHAR NOT NULL, department VARCHAR)")
     con.executemany("INSERT INTO int_products VALUES (?, ?)", PRODUCTS)
+    con.execute(
+        "CREATE TABLE int_offers (offer_code VARCHAR NOT NULL, channel VARCHAR, "
+        "offer_type VARCHAR, offer_value DECIMAL(12,2))"
+    )
+    con.executemany("INSERT INTO int_offers VALUES (?, ?, ?, ?)", OFFERS)
     con.execute(
         "CREATE TABLE int_offer_redemptions (redemption_id VARCHAR NOT NULL, "
         "unified_customer_id VARCHAR, redeemed_date DATE NOT NULL, offer_code VARCHAR)"

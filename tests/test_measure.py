@@ -233,3 +233,30 @@ def test_measure_on_an_engine_is_the_local_measure(tmp_path):
         assert got.keys() == want.keys()
         for k, v in want.items():
             assert got[k] == (pytest.approx(v, rel=1e-9) if isinstance(v, float) else v), k
+
+
+def test_offer_types_measures_each_preferred_type_on_two_outcomes():
+    """offer_types.yml's effectiveness example: per preferred offer type and for the split as
+    a whole, on sales and on redemptions; the customers in each arm are the spec's rows."""
+    spec = SPECS / "offer_types.yml"
+    done = run("measure", spec, "--as-of", START.isoformat(), "--format", "json")
+    assert done.exit_code == 0, done.output
+    effects = json.loads(done.stdout)
+    types = ["Percentage off", "Fixed amount off", "Free shipping", "(all)"]
+    assert [(e["outcome"], e["segment"]) for e in effects] == [
+        (o, t) for o in ("sales_30d", "redemptions_30d") for t in types
+    ]
+    from tests.predict_helpers import rows_as_of
+
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows_as_of(spec, START).values():
+        if row["preferred_offer_arm"] is not None:
+            for segment in (row["preferred_offer"], "(all)"):
+                key = (segment, row["preferred_offer_arm"])
+                counts[key] = counts.get(key, 0) + 1
+    for e in effects:
+        assert (e["customers"], e["control_customers"]) == (
+            counts[(e["segment"], "offer")],
+            counts[(e["segment"], "holdout")],
+        )
+        assert e["ci_low"] <= e["difference"] <= e["ci_high"]

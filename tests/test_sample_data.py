@@ -95,7 +95,8 @@ def test_regeneration_is_identical(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_write_sample_refuses_overwrite(fmt: str, tmp_path: Path) -> None:
     written = [p for p, _ in sample.write_sample("retail", tmp_path, fmt=fmt)]
-    names = ("int_customers", "int_offer_redemptions", "int_order_lines", "int_products")
+    names = ("int_customers", "int_offer_redemptions", "int_offers", "int_order_lines",
+             "int_products")  # fmt: skip
     assert [p.name for p in written] == [f"{n}.{fmt}" for n in names]
     con = duckdb.connect()
     reader = "read_parquet" if fmt == "parquet" else "read_csv"
@@ -103,16 +104,16 @@ def test_write_sample_refuses_overwrite(fmt: str, tmp_path: Path) -> None:
     assert n == _one(_connect("retail"), "SELECT count(*) FROM int_customers")[0]
 
     written[0].unlink()
-    written[2].write_bytes(b"sentinel")
+    written[3].write_bytes(b"sentinel")
     with pytest.raises(DataError, match=f"int_order_lines.{fmt}"):
         sample.write_sample("retail", tmp_path, fmt=fmt)
     assert not written[0].exists()  # refused before writing anything
-    assert written[2].read_bytes() == b"sentinel"
+    assert written[3].read_bytes() == b"sentinel"
 
     again = sample.write_sample("retail", tmp_path, fmt=fmt, overwrite=True)
     assert [p for p, _ in again] == written
     assert written[0].exists()
-    assert written[2].read_bytes() != b"sentinel"
+    assert written[3].read_bytes() != b"sentinel"
 
 
 def test_write_sample_rejects_bad_format(tmp_path: Path) -> None:
@@ -298,22 +299,32 @@ def test_retail_discount_amounts_and_codes(retail: duckdb.DuckDBPyConnection) ->
 
 # ------------------------------------------------------------ retail: the response signal
 
-# The rows of the tables the redemptions were added beside (issue 24), as they were before:
-# (row count, sha256 of the rows' reprs in sort-key order, first 16 hex digits), taken from
-# the files of commit a0e8fbe.
-_BEFORE_REDEMPTIONS = {
-    "int_customers": (4000, "a6f716364086d822"),
-    "int_order_lines": (27900, "5db8a507155054a0"),
-    "int_products": (34, "f24886f0b432ecfc"),
+# The rows of the tables a new table was added beside, as they were before: (row count,
+# sha256 of the rows' reprs in sort-key order, first 16 hex digits), taken from the files of
+# the commit before. Issue 24 added int_offer_redemptions (before: a0e8fbe); issue 25 added
+# int_offers (before: bbd0609).
+_BEFORE = {
+    "a0e8fbe": {
+        "int_customers": (4000, "a6f716364086d822"),
+        "int_order_lines": (27900, "5db8a507155054a0"),
+        "int_products": (34, "f24886f0b432ecfc"),
+    },
+    "bbd0609": {
+        "int_customers": (4000, "a6f716364086d822"),
+        "int_order_lines": (27900, "5db8a507155054a0"),
+        "int_products": (34, "f24886f0b432ecfc"),
+        "int_offer_redemptions": (3652, "4e454101ffc8e0ed"),
+    },
 }
-_BEFORE_COMMIT = "a0e8fbe"
 
 
-def test_the_response_signal_changed_no_existing_row(
-    retail: duckdb.DuckDBPyConnection, tmp_path: Path
+@pytest.mark.parametrize("commit", sorted(_BEFORE))
+def test_a_new_table_changed_no_existing_row(
+    retail: duckdb.DuckDBPyConnection, tmp_path: Path, commit: str
 ) -> None:
-    """The redemptions are a new table: every other retail row is the one it was before."""
-    for table, (count, digest) in _BEFORE_REDEMPTIONS.items():
+    """The redemptions (issue 24) and the offers (issue 25) are new tables: every other retail
+    row is the one it was before."""
+    for table, (count, digest) in _BEFORE[commit].items():
         keys = ", ".join(generate.SORT_KEYS["retail"][table])
         rows = retail.execute(f"SELECT * FROM {table} ORDER BY {keys}").fetchall()
         text = "\n".join(map(repr, rows)).encode()
@@ -321,22 +332,59 @@ def test_the_response_signal_changed_no_existing_row(
     # ... and EXCEPT ALL both ways against the files of that commit, when git has it
     root = Path(__file__).resolve().parent.parent
     git = shutil.which("git")
-    for table in _BEFORE_REDEMPTIONS:
+    for table in _BEFORE[commit]:
         old = tmp_path / f"{table}.parquet"
         if git is None:
             pytest.skip("git is not installed: the digests above are the proof")
         shown = subprocess.run(
-            [git, "show", f"{_BEFORE_COMMIT}:semseg/sample/retail/{table}.parquet"],
+            [git, "show", f"{commit}:semseg/sample/retail/{table}.parquet"],
             cwd=root,
             capture_output=True,
         )
         if shown.returncode != 0:
-            pytest.skip(f"commit {_BEFORE_COMMIT} is not in this clone: the digests are the proof")
+            pytest.skip(f"commit {commit} is not in this clone: the digests are the proof")
         old.write_bytes(shown.stdout)
         before = f"read_parquet('{old.as_posix()}')"
         for a, b in ((table, before), (before, table)):
             extra = _one(retail, f"SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})")[0]
             assert extra == 0, (table, a, b)
+
+
+def test_every_offer_code_of_the_lines_is_an_offer_but_two(
+    retail: duckdb.DuckDBPyConnection,
+) -> None:
+    """int_offers (issue 25): one row per code; the online codes are online offers and the
+    store codes store offers; free shipping only online; a percentage is 10-50 points, a
+    fixed amount 10-100 AED, free shipping has no value; every code a discounted sale line
+    carries is in the table, but the two listed as missing, which the lines do use."""
+    offers = retail.execute(
+        "SELECT offer_code, channel, offer_type, offer_value FROM int_offers"
+    ).fetchall()
+    assert len({o[0] for o in offers}) == len(offers) == 3 * 40 + 150 - 2
+    for code, channel, kind, value in offers:
+        assert channel == ("online" if code.startswith("ONL-") else "store"), code
+        assert kind in ("percentage", "fixed_amount", "free_shipping"), code
+        assert channel == "online" or kind != "free_shipping", code
+        if kind == "free_shipping":
+            assert value is None, code
+        else:
+            assert value is not None and value == int(value), code
+            assert 10 <= value <= (50 if kind == "percentage" else 100), code
+    kinds = {(c, k) for _, c, k, _ in offers}
+    assert kinds == {("online", "percentage"), ("online", "fixed_amount"),
+                     ("online", "free_shipping"), ("store", "percentage"),
+                     ("store", "fixed_amount")}  # fmt: skip
+    used = {
+        code
+        for (code,) in retail.execute(
+            "SELECT online_offer_no_ FROM int_order_lines UNION "
+            "SELECT offline_offer_no_ FROM int_order_lines"
+        ).fetchall()
+        if code
+    }
+    listed = {o[0] for o in offers}
+    assert used - listed == set(generate.RETAIL_UNLISTED_OFFERS)
+    assert listed <= used  # every offer is used (270 codes over 27,900 lines)
 
 
 def _auc(scores: list[float], labels: list[bool]) -> float:

@@ -152,7 +152,9 @@ def test_measure_reports_escape_labels_and_show_control_characters():
     from semseg.measure.render import render_text as measure_text
 
     label = f'<script>alert("x")</script>{OSC}'
-    effects = [Effect("<o>", label, "<arm>", 10, 2.0, 12, 1.0, 1.0, 0.5, 1.5, 0.01, 1.0, 10.0, 5.0, 15.0)]
+    effects = [
+        Effect("<o>", label, "<arm>", 10, 2.0, 12, 1.0, 1.0, 0.5, 1.5, 0.01, 1.0, 10.0, 5.0, 15.0)
+    ]
     page = measure_html(effects, "<title>")
     assert "<script" not in page and "<arm>" not in page and "<o>" not in page
     assert "<title><title>" not in page and "&lt;title&gt;" in page

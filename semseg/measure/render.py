@@ -42,8 +42,8 @@ def render_text(effects: list[Effect], heading: str) -> str:
         out.append(
             f"  {where} ({e.customers:,}) against the control ({e.control_customers:,}): "
             f"mean {_number(e.mean)} vs {_number(e.control_mean)}, difference "
-            f"{_number(e.difference, True)} "
-            f"{interval} ({LEVEL:.0%}), p {p}, lift {lift}, incremental {_number(e.incremental, True)}"
+            f"{_number(e.difference, True)} {interval} ({LEVEL:.0%}), p {p}, lift {lift}, "
+            f"incremental {_number(e.incremental, True)}"
         )
     return "\n".join(out) + "\n"
 
