@@ -8,7 +8,7 @@ Snippets written in any dialect are parsed in that dialect and meet the transpil
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
@@ -705,120 +705,200 @@ class _NotTwoLevels(Exception):
     """An aggregate ``_two_levels`` cannot split."""
 
 
+@dataclass(frozen=True)
+class SourcePhase:
+    """What the sources phase lays out: the rows CTEs (a table scanned once), the aggregate
+    CTEs, and the distinct counts split off their source's main aggregate (metric → (the
+    main step, the analysis that split it))."""
+
+    rows: tuple[RowsStep, ...]
+    sources: tuple[SourceStep, ...]
+    split: dict[str, tuple[SourceStep, DistinctOnly]]
+
+
+@dataclass
+class _Chain:
+    """The CTEs after the metrics, each selecting from the one before: ``last`` is the CTE
+    the next one reads, ``current`` the columns it carries (the key first)."""
+
+    last: str
+    current: list[str]
+    steps: list[Step] = field(default_factory=list)
+
+    def carried(self) -> list[Column]:
+        return [passed(c) for c in self.current]
+
+    def add(self, step: Step) -> None:
+        """Append a CTE whose columns the next one reads (a relation, with ``query``, is not
+        read by the next one: add it with ``relation``)."""
+        self.steps.append(step)
+        self.last = step.cte
+        self.current = [c.name for c in step.columns]
+
+    def relation(self, step: Step) -> None:
+        self.steps.append(step)
+
+
 def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
-    """Lay the spec out as CTEs: sources → keys → metrics → derived → ranks → segments."""
+    """Lay the spec out as CTEs, one phase after the other: sources → population → metrics →
+    derived → tiers → clusters → segments → arms."""
     names, key = ModelNames(spec.entity.name), spec.entity.key
-    sources: list[SourceStep] = []
-    rows: list[RowsStep] = []
-    split: dict[str, tuple[SourceStep, DistinctOnly]] = {}  # metric -> (main step, analysis)
-    for sname, src in spec.sources.items():
-        edges = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in EDGE_AGGS]
-        tops = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in TOP_AGGS]
-        aggs = [
-            (edge_time_column(m) if m in edges else m, _unjoined(_aggregate(spec, m), src.joins))
-            for m, metric in spec.metrics.items()
-            if metric.source == sname and m not in tops
-        ]
-        src_key = src.key or key
-        where: exp.Expression = not_null(column(src_key))
-        if src.where:
-            where = all_of(
-                where, paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins))
-            )
-        if src.time:  # point in time: no event after the as-of date counts
-            where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=as_of()))
-        found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
-        if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
-            found = {}
-        read, kept = src.table, cast(exp.Expression | None, where)
-        # what the rows CTE must carry: the aggregates' columns (first/last rows are in their
-        # edge times), the first/last values, the top categories, measures and rows
-        read_by = [agg for _, agg in aggs] + [
-            _unjoined(snippet_expr(text, spec.dialect), src.joins)
-            for m in [*edges, *tops]
-            for text in (spec.metrics[m].expr, spec.metrics[m].measure)
-            if text
-        ]
-        read_by += [_unjoined(k, src.joins) for m in tops if (k := _kept(spec, m)) is not None]
-        shared = _shared_columns(src_key, read_by) if found or src.joins else None
-        if shared is not None and src.joins:  # the dimensions joined once, in the rows CTE
-            rows.append(_joined_rows(spec, sname, names.rows(sname), shared, where))
-            read, kept = names.rows(sname), None
-        elif shared is not None:  # the split aggregates share one scan of the table
-            plain = tuple(passed(c) for c in shared)
-            rows.append(RowsStep(names.rows(sname), src.table, plain, where))
-            read, kept = names.rows(sname), None
-        main_columns = tuple(Column(m, agg) for m, agg in aggs if m not in found)
-        levels = _two_levels(main_columns)
-        if levels is None:
-            main = SourceStep(names.source(sname), read, src_key, kept, main_columns)
-        else:  # per (key, value) first, then per key: one hash of the rows, not two
-            value, inner, outer = levels
-            values = names.values(sname)
-            sources.append(
-                SourceStep(values, read, src_key, kept, inner, role="inner", group_by=(value,))
-            )
-            main = SourceStep(names.source(sname), values, key, None, outer)
-        sources.append(main)
-        # One aggregate per set of conditions, over only the rows they keep: several distinct
-        # counts in one GROUP BY each hash every row the others keep (BENCHMARKS.md, time).
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for m, d in found.items():
-            groups.setdefault(d.conditions, []).append(m)
-        for g, (conditions, members) in enumerate(groups.items(), 1):
-            conds = [paren(exp.maybe_parse(c, dialect=CANONICAL)) for c in conditions]
-            keep = paren(any_of(*conds))
-            columns = [Column(m, agg) for m, agg in aggs if m in members]
-            if len(conditions) == 1:  # every row kept meets it: CASE WHEN c THEN x END is x
-                columns = [Column(c.name, _unconditional(c.expr)) for c in columns]
-            sources.append(
-                SourceStep(
-                    names.distinct(sname, g),
-                    read,
-                    src_key,
-                    keep if kept is None else all_of(kept.copy(), keep),
-                    tuple(columns),
-                    role="distinct",
-                )
-            )
-        split.update({m: (main, d) for m, d in found.items()})
-        for i, m in enumerate(edges, 1):
-            sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept))
-        totals_of: dict[str, str] = {}  # a totals CTE's query -> its name
-        for i, m in enumerate(tops, 1):
-            parts = (
-                names.top(sname, i, "totals"),
-                names.top(sname, i, "best"),
-                names.top(sname, i),
-            )
-            totals, *rest = _top_steps(spec, m, parts, read, kept, (src_key, key))
-            # top and top_share of one category, measure and filter: one set of totals
-            first = totals_of.setdefault(_totals_query(totals), totals.cte)
-            if first == totals.cte:
-                sources.append(totals)
-            sources += [replace(s, table=first) if s.table == totals.cte else s for s in rest]
-    population = []
-    for _, pop in spec.populations:
-        pop_key = pop.key or key
-        where = not_null(column(pop_key))
-        if pop.where:
-            where = all_of(where, paren(snippet_expr(pop.where, spec.dialect)))
-        population.append(SourceStep(names.population, pop.table, pop_key, where, ()))
-    key_sources = tuple(s for s in sources if s.role == "main")
+    phase = _sources_phase(spec, names)
+    population = _population_phase(spec, names)
+    key_sources = tuple(s for s in phase.sources if s.role == "main")
     keys_cte = (
         names.population
         if population
         else (key_sources[0].cte if len(key_sources) == 1 else names.keys)
     )
+    metric_columns = _metrics_phase(spec, phase, keys_cte)
+    joins = tuple(s for s in phase.sources if s.cte != keys_cte and s.role != "inner")
+    chain = _Chain(names.metrics, [key, *(c.name for c in metric_columns)])
+    _derived_phase(spec, spec_path, names, chain)
+    _tiers_phase(spec, names, chain)
+    models = _clusters_phase(spec, spec_path, names, chain)
+    _segments_phase(spec, names, models, chain)
+    _arms_phase(spec, names, chain)
+    return ModelPlan(
+        spec.name,
+        key,
+        tuple(population),
+        phase.rows,
+        phase.sources,
+        keys_cte,
+        names.metrics,
+        metric_columns,
+        joins,
+        tuple(chain.steps),
+        tuple(spec.output_columns()),
+        key_sources,
+    )
 
-    base = [m for m, metric in spec.metrics.items() if metric.kind != "derived"]
-    metric_columns = tuple(
+
+def _sources_phase(spec: Spec, names: ModelNames) -> SourcePhase:
+    """Each source's aggregates: its rows CTE when several aggregates (or joins) read it,
+    the main aggregate (in two levels where that hashes the rows once), the distinct counts
+    split off it, its first/last values and its top categories."""
+    sources: list[SourceStep] = []
+    rows: list[RowsStep] = []
+    split: dict[str, tuple[SourceStep, DistinctOnly]] = {}
+    for sname in spec.sources:
+        _source_steps(spec, names, sname, sources, rows, split)
+    return SourcePhase(tuple(rows), tuple(sources), split)
+
+
+def _source_steps(
+    spec: Spec,
+    names: ModelNames,
+    sname: str,
+    sources: list[SourceStep],
+    rows: list[RowsStep],
+    split: dict[str, tuple[SourceStep, DistinctOnly]],
+) -> None:
+    src, key = spec.sources[sname], spec.entity.key
+    edges = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in EDGE_AGGS]
+    tops = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in TOP_AGGS]
+    aggs = [
+        (edge_time_column(m) if m in edges else m, _unjoined(_aggregate(spec, m), src.joins))
+        for m, metric in spec.metrics.items()
+        if metric.source == sname and m not in tops
+    ]
+    src_key = src.key or key
+    where: exp.Expression = not_null(column(src_key))
+    if src.where:
+        where = all_of(where, paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins)))
+    if src.time:  # point in time: no event after the as-of date counts
+        where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=as_of()))
+    found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
+    if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
+        found = {}
+    read, kept = src.table, cast(exp.Expression | None, where)
+    # what the rows CTE must carry: the aggregates' columns (first/last rows are in their
+    # edge times), the first/last values, the top categories, measures and rows
+    read_by = [agg for _, agg in aggs] + [
+        _unjoined(snippet_expr(text, spec.dialect), src.joins)
+        for m in [*edges, *tops]
+        for text in (spec.metrics[m].expr, spec.metrics[m].measure)
+        if text
+    ]
+    read_by += [_unjoined(k, src.joins) for m in tops if (k := _kept(spec, m)) is not None]
+    shared = _shared_columns(src_key, read_by) if found or src.joins else None
+    if shared is not None and src.joins:  # the dimensions joined once, in the rows CTE
+        rows.append(_joined_rows(spec, sname, names.rows(sname), shared, where))
+        read, kept = names.rows(sname), None
+    elif shared is not None:  # the split aggregates share one scan of the table
+        plain = tuple(passed(c) for c in shared)
+        rows.append(RowsStep(names.rows(sname), src.table, plain, where))
+        read, kept = names.rows(sname), None
+    main_columns = tuple(Column(m, agg) for m, agg in aggs if m not in found)
+    levels = _two_levels(main_columns)
+    if levels is None:
+        main = SourceStep(names.source(sname), read, src_key, kept, main_columns)
+    else:  # per (key, value) first, then per key: one hash of the rows, not two
+        value, inner, outer = levels
+        values = names.values(sname)
+        sources.append(
+            SourceStep(values, read, src_key, kept, inner, role="inner", group_by=(value,))
+        )
+        main = SourceStep(names.source(sname), values, key, None, outer)
+    sources.append(main)
+    # One aggregate per set of conditions, over only the rows they keep: several distinct
+    # counts in one GROUP BY each hash every row the others keep (BENCHMARKS.md, time).
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for m, d in found.items():
+        groups.setdefault(d.conditions, []).append(m)
+    for g, (conditions, members) in enumerate(groups.items(), 1):
+        conds = [paren(exp.maybe_parse(c, dialect=CANONICAL)) for c in conditions]
+        keep = paren(any_of(*conds))
+        columns = [Column(m, agg) for m, agg in aggs if m in members]
+        if len(conditions) == 1:  # every row kept meets it: CASE WHEN c THEN x END is x
+            columns = [Column(c.name, _unconditional(c.expr)) for c in columns]
+        sources.append(
+            SourceStep(
+                names.distinct(sname, g),
+                read,
+                src_key,
+                keep if kept is None else all_of(kept.copy(), keep),
+                tuple(columns),
+                role="distinct",
+            )
+        )
+    split.update({m: (main, d) for m, d in found.items()})
+    for i, m in enumerate(edges, 1):
+        sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept))
+    totals_of: dict[str, str] = {}  # a totals CTE's query -> its name
+    for i, m in enumerate(tops, 1):
+        parts = (names.top(sname, i, "totals"), names.top(sname, i, "best"), names.top(sname, i))
+        totals, *rest = _top_steps(spec, m, parts, read, kept, (src_key, key))
+        # top and top_share of one category, measure and filter: one set of totals
+        first = totals_of.setdefault(_totals_query(totals), totals.cte)
+        if first == totals.cte:
+            sources.append(totals)
+        sources += [replace(s, table=first) if s.table == totals.cte else s for s in rest]
+
+
+def _population_phase(spec: Spec, names: ModelNames) -> list[SourceStep]:
+    """The population tables whose keys are united (none: the keys are the sources')."""
+    population = []
+    for _, pop in spec.populations:
+        pop_key = pop.key or spec.entity.key
+        where: exp.Expression = not_null(column(pop_key))
+        if pop.where:
+            where = all_of(where, paren(snippet_expr(pop.where, spec.dialect)))
+        population.append(SourceStep(names.population, pop.table, pop_key, where, ()))
+    return population
+
+
+def _metrics_phase(spec: Spec, phase: SourcePhase, keys_cte: str) -> tuple[Column, ...]:
+    """The base metrics as the metrics CTE reads them from the aggregates: filled, rounded."""
+    key = spec.entity.key
+    return tuple(
         Column(
             m,
             _rounded(
                 _metric_value(
-                    sources,
-                    split,
+                    list(phase.sources),
+                    phase.split,
                     keys_cte,
                     key,
                     m,
@@ -828,114 +908,115 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
                 metric_precision(spec, m),
             ),
         )
-        for m in base
+        for m, metric in spec.metrics.items()
+        if metric.kind != "derived"
     )
-    joins = tuple(s for s in sources if s.cte != keys_cte and s.role != "inner")
-    steps: list[Step] = []
-    current = [key, *base]
-    last = names.metrics
+
+
+def _derived_phase(spec: Spec, spec_path: Path | None, names: ModelNames, chain: _Chain) -> None:
+    """The derived metrics (and propensity scores), in one CTE over the base metrics."""
     derived = _derived_trees(spec, spec_path)
     if derived:
-        cols = [passed(c) for c in current]
-        cols += [Column(m, derived[m]) for m in spec.metrics if m in derived]
-        steps.append(Step(names.derived_metrics, last, tuple(cols)))
-        last = steps[-1].cte
-        current = [c.name for c in cols]
+        cols = chain.carried() + [Column(m, derived[m]) for m in spec.metrics if m in derived]
+        chain.add(Step(names.derived_metrics, chain.last, tuple(cols)))
+
+
+def _tiers_phase(spec: Spec, names: ModelNames, chain: _Chain) -> None:
+    """Quantile tiers: each metric's rank and count of values, then the tier of each row."""
     quantiles = [n for n, s in spec.segmentations.items() if s.kind == "quantiles"]
-    if quantiles:
-        cols = [passed(c) for c in current]
-        for name in quantiles:
-            s = spec.segmentations[name]
-            rank, count = rank_columns(name)
-            by = s.by or ""
-            nulls_apart = case([(is_null(column(by)), number(1))], number(0))
-            ordered = exp.Ordered(this=column(by), desc=s.direction == "desc")
-            window = exp.Window(
-                this=exp.Anonymous(this="RANK"),
-                partition_by=[nulls_apart],
-                order=exp.Order(expressions=[ordered]),
-            )
-            cols.append(Column(rank, window))
-            cols.append(Column(count, exp.Window(this=exp.Count(this=column(by)))))
-        steps.append(Step(names.ranks, last, tuple(cols)))
-        cols = [passed(c) for c in current]
-        cols += [
-            Column(spec.order_column(n), quantile_tier_sql(n, spec.segmentations[n]))
-            for n in quantiles
-        ]
-        steps.append(Step(names.tiers, steps[-1].cte, tuple(cols)))
-        last = steps[-1].cte
-        current = [c.name for c in cols]
-    # Cluster segmentations: the row's coordinates in each scaled space, then the prototype
-    # each row is assigned (relations: prototypes, pairs, nearest, assigned) and its cluster.
+    if not quantiles:
+        return
+    cols = chain.carried()
+    for name in quantiles:
+        s = spec.segmentations[name]
+        rank, count = rank_columns(name)
+        by = s.by or ""
+        nulls_apart = case([(is_null(column(by)), number(1))], number(0))
+        ordered = exp.Ordered(this=column(by), desc=s.direction == "desc")
+        window = exp.Window(
+            this=exp.Anonymous(this="RANK"),
+            partition_by=[nulls_apart],
+            order=exp.Order(expressions=[ordered]),
+        )
+        cols.append(Column(rank, window))
+        cols.append(Column(count, exp.Window(this=exp.Count(this=column(by)))))
+    ranks = Step(names.ranks, chain.last, tuple(cols))
+    chain.relation(ranks)  # the tiers read the ranks, and carry only the columns before them
+    cols = chain.carried() + [
+        Column(spec.order_column(n), quantile_tier_sql(n, spec.segmentations[n])) for n in quantiles
+    ]
+    chain.add(Step(names.tiers, ranks.cte, tuple(cols)))
+
+
+def _clusters_phase(
+    spec: Spec, spec_path: Path | None, names: ModelNames, chain: _Chain
+) -> dict[str, FittedModel]:
+    """Cluster segmentations: the row's coordinates in each scaled space, then the prototype
+    each row is assigned (relations: prototypes, pairs, nearest, assigned) and its cluster.
+    Returns each segmentation's model, read and checked once."""
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
-    models: dict[str, FittedModel] = {}  # each model file read and checked once
-    if clusters:
-        for name in clusters:
-            models[name] = fitted_model(spec, name, spec_path)
-        nearest_rule = {n: m for n, m in models.items() if m.rule == "prototypes"}
-        if nearest_rule:  # the boxes rule reads the features themselves
-            cols = [passed(c) for c in current]
-            for name, model in nearest_rule.items():
-                cols += [
-                    Column(coordinate_column(name, i), coordinate_sql(model, i))
-                    for i in range(len(model.dimensions))
-                ]
-            steps.append(Step(names.cluster_coordinates, last, tuple(cols)))
-            last = steps[-1].cte
-        coordinates = last
-        # each row's prototype: relations joined to the coordinates (cluster_sql)
-        cols = [Column(key, column(key, coordinates)), *(passed(c) for c in current[1:])]
-        label_joins: list[tuple[exp.Expression, exp.Expression]] = []
-        for i, (name, model) in enumerate(models.items(), start=1):
-            ctes = (
-                names.cluster_prototypes(i),
-                names.cluster_pairs(i),
-                names.cluster_nearest(i),
-                names.cluster_assigned(i),
-            )
-            cluster = spec.segmentations[name].cluster
-            assert cluster is not None
-            only = snippet_expr(cluster.where, spec.dialect) if cluster.where else None
-            cols += _cluster_label(spec, name, model, ctes, only)
-            if model.rule == "boxes" or not model.prototypes:
-                continue
-            for cte, query in assignment_queries(
-                model, name, ctes, coordinates, key, only, cluster.assigns_noise
-            ):
-                steps.append(Step(cte, "", (), query=query))
-            label_joins += assignment_join(model, name, ctes, coordinates, key)
-        steps.append(Step(names.cluster_labels, coordinates, tuple(cols), tuple(label_joins)))
-        last = steps[-1].cte
-        current = [c.name for c in cols]
+    models = {name: fitted_model(spec, name, spec_path) for name in clusters}
+    if not models:
+        return models
+    key = spec.entity.key
+    nearest_rule = {n: m for n, m in models.items() if m.rule == "prototypes"}
+    if nearest_rule:  # the boxes rule reads the features themselves
+        cols = chain.carried()
+        for name, model in nearest_rule.items():
+            cols += [
+                Column(coordinate_column(name, i), coordinate_sql(model, i))
+                for i in range(len(model.dimensions))
+            ]
+        step = Step(names.cluster_coordinates, chain.last, tuple(cols))
+        chain.relation(step)  # read by the labels, which carry the metrics, not coordinates
+        coordinates = step.cte
+    else:
+        coordinates = chain.last
+    # each row's prototype: relations joined to the coordinates (cluster_sql)
+    cols = [Column(key, column(key, coordinates)), *(passed(c) for c in chain.current[1:])]
+    label_joins: list[tuple[exp.Expression, exp.Expression]] = []
+    for i, (name, model) in enumerate(models.items(), start=1):
+        ctes = (
+            names.cluster_prototypes(i),
+            names.cluster_pairs(i),
+            names.cluster_nearest(i),
+            names.cluster_assigned(i),
+        )
+        cluster = spec.segmentations[name].cluster
+        assert cluster is not None
+        only = snippet_expr(cluster.where, spec.dialect) if cluster.where else None
+        cols += _cluster_label(spec, name, model, ctes, only)
+        if model.rule == "boxes" or not model.prototypes:
+            continue
+        for cte, query in assignment_queries(
+            model, name, ctes, coordinates, key, only, cluster.assigns_noise
+        ):
+            chain.relation(Step(cte, "", (), query=query))
+        label_joins += assignment_join(model, name, ctes, coordinates, key)
+    chain.add(Step(names.cluster_labels, coordinates, tuple(cols), tuple(label_joins)))
+    return models
+
+
+def _segments_phase(
+    spec: Spec, names: ModelNames, models: dict[str, FittedModel], chain: _Chain
+) -> None:
+    """The segment labels and orders, one CTE per layer (a segmentation reads the labels of
+    the layers before it)."""
     layers = _layers(spec)
     for i, layer in enumerate(layers, start=1):
-        cols = [passed(c) for c in current]
+        cols = chain.carried()
         for name in layer:
             cols.extend(_segmentation_columns(spec, name, models))
-        cte = names.segments(i, len(layers))
-        steps.append(Step(cte, last, tuple(cols)))
-        last = cte
-        current = [c.name for c in cols]
+        chain.add(Step(names.segments(i, len(layers)), chain.last, tuple(cols)))
+
+
+def _arms_phase(spec: Spec, names: ModelNames, chain: _Chain) -> None:
+    """After every label (a split of some segments reads its segmentation's label): each
+    split's arm."""
     splits = [n for n, s in spec.segmentations.items() if s.split is not None]
-    if splits:  # after every label: a split of some segments reads its segmentation's label
-        cols = [passed(c) for c in current]
-        cols += [Column(arm_output(n), arm_sql(spec, n)) for n in splits]
-        steps.append(Step(names.arms, last, tuple(cols)))
-    return ModelPlan(
-        spec.name,
-        key,
-        tuple(population),
-        tuple(rows),
-        tuple(sources),
-        keys_cte,
-        names.metrics,
-        metric_columns,
-        joins,
-        tuple(steps),
-        tuple(spec.output_columns()),
-        key_sources,
-    )
+    if splits:
+        cols = chain.carried() + [Column(arm_output(n), arm_sql(spec, n)) for n in splits]
+        chain.add(Step(names.arms, chain.last, tuple(cols)))
 
 
 def arm_sql(spec: Spec, name: str) -> exp.Expression:
