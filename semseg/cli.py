@@ -32,6 +32,11 @@ from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
 from semseg.errors import DataError, SemsegError, SpecError, UsageError
 from semseg.files import Output, preflight, write_outputs, write_text
+from semseg.history import check_dates, transitions_sql
+from semseg.history import transitions as run_transitions
+from semseg.history.render import render_html as render_transitions_html
+from semseg.history.render import render_json as render_transitions_json
+from semseg.history.render import render_text as render_transitions_text
 from semseg.measure import measure as run_measure
 from semseg.measure import measure_sql
 from semseg.measure.render import render_html as render_measure_html
@@ -821,6 +826,71 @@ def measure(
         typer.echo(render_measure_text(effects, heading), nl=False)
     if html is not None:
         write_text(html, render_measure_html(effects, heading), force, owner=str(spec_file.path))
+        typer.echo(f"wrote {html}", err=True)
+
+
+@app.command()
+@handled
+def transitions(
+    spec: Annotated[Path, typer.Argument(help="A spec file with event time.")],
+    start: Annotated[str, typer.Option("--from", help="The first date (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="The second date (YYYY-MM-DD).")],
+    segmentation: Annotated[
+        str | None, typer.Option(help="The segmentation (default: the first).")
+    ] = None,
+    data: DataOption = None,
+    table: TableOption = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    sql: Annotated[
+        str | None,
+        typer.Option(
+            "--sql", help="Print the matrix query for this dialect instead of running it."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help=ENGINE_HELP + " The matrix query runs there.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write an HTML page: the matrix as a heat map.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing HTML file.")] = False,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
+) -> None:
+    """Who moved: each segment at the first date against each segment at the second.
+
+    The segments at a date are the spec as of that date (the events up to it), so a past
+    date needs no snapshot. Rows: the segment at --from, and (new) the keys not in the model
+    then; columns: the segment at --to, and (gone) the keys not in it then. Each cell: the
+    keys and their share of the row; the diagonal is retention.
+    """
+    first, second = _as_of(start), _as_of(end)
+    if not isinstance(first, date) or not isinstance(second, date):
+        raise UsageError(f"--from {start} --to {end}: transitions needs two dates")
+    spec_file = load_one(spec, "transitions", variables(var))
+    name = segmentation or next(iter(spec_file.spec.segmentations), None)
+    if name is None or name not in spec_file.spec.segmentations:
+        raise UsageError(
+            f"{spec}: no segmentation '{name}'; choose one of: "
+            f"{', '.join(spec_file.spec.segmentations)}"
+        )
+    if not uses_time(spec_file.spec):
+        raise UsageError(
+            f"{spec}: no source has an event time (time:), so the segments are the same at "
+            "every date; give a source its time column"
+        )
+    if sql is not None:
+        typer.echo(transitions_sql(spec_file, name, first, second, sql).rstrip() + ";")
+        return
+    check_dates(first, second)
+    if html is not None:
+        preflight(html, force)  # before the run, not after it
+    # the session's own as-of is the second date; each date's model sets its own
+    with _session(spec_file, data, table, second, engine) as session:
+        matrix = run_transitions(session, name, first, second)
+    rendered = render_transitions_json if format is Format.json else render_transitions_text
+    typer.echo(rendered(matrix), nl=False)
+    if html is not None:
+        write_text(html, render_transitions_html(matrix), force, owner=str(spec_file.path))
         typer.echo(f"wrote {html}", err=True)
 
 

@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from semseg.compile import compile_spec, for_target, model_tree, target_sql
-from semseg.compile.dialects import TARGETS
+from semseg.compile.dialects import TARGETS, Target
 from semseg.compile.plan import event_date
 from semseg.compile.portable import key_hash
 from semseg.engine import Connection
@@ -596,6 +596,17 @@ class Session:
         the spec's other cluster segmentations may not have a model yet)."""
         kept = {segmentation: self.spec_file.spec.segmentations[segmentation]}
         return self.run(self._with(kept), CLUSTER_TABLE)
+
+    def rows(self, build: Callable[[Target], exp.Expression]) -> list[tuple[Any, ...]]:
+        """The rows of a query over the spec's tables, built for where it runs (DuckDB here,
+        or the engine's dialect) and leaving through ``target_sql``: measure's aggregates,
+        the transition matrix. Only the query's rows come back from an engine."""
+        if self.engine is None:
+            target = TARGETS["duckdb"]
+            return self.con.execute(target_sql(build(target), target)).fetchall()
+        target = TARGETS[self.engine.dialect]
+        table = self.engine.arrow(target_sql(build(target), target))
+        return [tuple(r.values()) for r in table.to_pylist()]
 
     def run(self, spec_file: SpecFile, table: str) -> str:
         """Run the model of ``spec_file`` here (DuckDB), or on the engine: compiled for its

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"engine"},
     {"data"},
     {"cluster"},
-    {"verify", "profile", "measure"},
+    {"verify", "profile", "measure", "history"},
     {"dbt"},
     {"cli"},
 ]

@@ -210,3 +210,45 @@ def test_the_measure_page_draws_each_effect_inside_its_interval(chromium, tmp_pa
                   page.as_uri())  # fmt: skip
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
     assert len(set(_png_pixels(shot.read_bytes()))) > 50
+
+
+def test_the_transitions_page_sums_to_the_two_dates_sizes(chromium, tmp_path):
+    """Issue 26: ``transitions --html``, rendered by Chromium: a row per segment at the first
+    date and the new keys; each row's cells add up to its total and each column's to the
+    column total the page shows (the JSON's numbers); the diagonal is outlined; shading
+    grows with the row share."""
+    import json
+
+    from tests.cli_helpers import run
+
+    spec, page = SPECS / "customer_lifecycle.yml", tmp_path / "moves.html"
+    done = run("transitions", spec, "--from", "2025-05-31", "--to", "2025-11-30",
+               "--format", "json", "--html", page)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    payload = json.loads(done.stdout)
+    dom = _run(chromium, tmp_path, "--window-size=1280,900", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+
+    def number(text: str) -> int:
+        return int(text.replace(",", ""))
+
+    rows = re.findall(r'<tr class="transition">(.*?)</tr>', dom.stdout, re.S)
+    assert len(rows) == len(payload["rows"]) == 6
+    columns = [0] * len(payload["columns"])
+    for html_row, row in zip(rows, payload["rows"], strict=True):
+        assert re.search(r'<th class="row">([^<]*)</th>', html_row).group(1) == row["segment"]
+        cells = re.findall(r'<td class="cell( stayed)?" style="background:rgba\(31, 95, 168, '
+                           r'([\d.]+)\);[^"]*">([\d,]+)<', html_row)  # fmt: skip
+        counts = [number(n) for _, _, n in cells]
+        total = number(re.search(r'<td class="total">([\d,]+)</td>', html_row).group(1))
+        assert sum(counts) == total == row["keys"]
+        columns = [c + n for c, n in zip(columns, counts, strict=True)]
+        stayed = [i for i, (mark, _, _) in enumerate(cells) if mark]
+        segments = [c["segment"] for c in payload["columns"]]
+        kept = not row["new"] and row["segment"] in segments
+        assert stayed == ([segments.index(row["segment"])] if kept else [])
+        by_share = sorted(zip(counts, (float(a) for _, a, _ in cells), strict=True))
+        assert [a for _, a in by_share] == sorted(a for _, a in by_share)
+    shown = re.search(r'<tr class="totals">(.*?)</tr>', dom.stdout, re.S).group(1)
+    totals = [number(n) for n in re.findall(r'<td class="total">([\d,]+)</td>', shown)]
+    assert totals == columns == [c["keys"] for c in payload["columns"]]

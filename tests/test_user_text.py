@@ -162,3 +162,23 @@ def test_measure_reports_escape_labels_and_show_control_characters():
     text = measure_text(effects, f"head{OSC}")
     assert "\x1b" not in text and "\x07" not in text
     assert "&lt;" not in text and '<script>alert("x")</script>\\u001b' in text
+
+
+def test_transition_reports_escape_labels_and_show_control_characters():
+    from datetime import date
+
+    from semseg.history import Transitions
+    from semseg.history.render import render_html as transitions_html
+    from semseg.history.render import render_text as transitions_text
+
+    label = f'<script>alert("x")</script>{OSC}'
+    t = Transitions("s", "<seg>", date(2025, 1, 1), date(2025, 2, 1), (label,), (label, "B"),
+                    {(label, label): 3, (label, "B"): 1, (None, "B"): 2})  # fmt: skip
+    page = transitions_html(t)
+    assert "<script" not in page and "<seg>" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    text = transitions_text(t)
+    assert (
+        "\x1b" not in text and "\x07" not in text and '<script>alert("x")</script>\\u001b' in text
+    )
+    assert "75%" in text  # 3 of the row's 4 stayed

@@ -21,6 +21,7 @@ analysis returns, and is no better with an all-zero control.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -195,14 +196,7 @@ def measure(
     split, names = _outcome_names(spec_file, segmentation, outcomes)
     effects: list[Effect] = []
     for name in names:
-        if session.engine is None:
-            rows = session.con.execute(
-                measure_sql(spec_file, segmentation, start, name, "duckdb")
-            ).fetchall()
-        else:
-            dialect = session.engine.dialect
-            table = session.engine.arrow(measure_sql(spec_file, segmentation, start, name, dialect))
-            rows = [tuple(r.values()) for r in table.to_pylist()]
+        rows = session.rows(functools.partial(measure_tree, spec_file, segmentation, start, name))
         # the split as a whole is the segment None (a label may be any text, "(all)" too)
         cells: dict[tuple[str | None, str], tuple[int, float | None, float | None]] = {}
         for segment, arm_name, n, total, squares in rows:
