@@ -467,6 +467,15 @@ def _check_types(
                     )
 
 
+def _time_of(spec: Spec, owner: tuple) -> str | None:
+    """The time column of a source or a population (``owner``: its YAML path), if any."""
+    if owner[0] == "sources":
+        return spec.sources[owner[1]].time
+    if owner[0] == "population":
+        return dict(spec.populations)[owner].time
+    return None
+
+
 def _check_columns(
     con: duckdb.DuckDBPyConnection, spec_file: SpecFile, problems: list[Issue]
 ) -> None:
@@ -502,21 +511,23 @@ def _check_columns(
     for owner, (table, key) in table_of.items():
         if owner[0] != "metrics":
             check((*owner, "table"), f"key column '{key}'", key.lower(), table)
-        time = spec.sources[owner[1]].time if owner[0] == "sources" else None
+        time = _time_of(spec, owner)
+        label = "event time column" if owner[0] == "sources" else "time column"
         if time:
-            check((*owner, "time"), f"event time column '{time}'", time.lower(), table)
+            check((*owner, "time"), f"{label} '{time}'", time.lower(), table)
         kind = _column_type(con, table, time) if time and time.lower() in columns_of(table) else ""
         if kind and not (kind == "DATE" or kind.startswith("TIMESTAMP")):
             problems.append(  # issue 23, item 22: an epoch integer gave a Conversion Error
                 spec_file.marks.issue(
                     (*owner, "time"),
-                    f"event time column '{time}' is {kind} in table '{table}': it needs DATE "
-                    "or TIMESTAMP",
+                    f"{label} '{time}' is {kind} in table '{table}': it needs DATE or TIMESTAMP",
                     "convert it upstream (an epoch in seconds: to_timestamp(column)), or read "
                     "the table through a view that does",
                 )
             )
-        elif kind == "TIMESTAMP WITH TIME ZONE" and owner[1] not in zoned_sources(spec):
+        elif kind == "TIMESTAMP WITH TIME ZONE" and (
+            owner[0] != "sources" or owner[1] not in zoned_sources(spec)
+        ):
             problems.append(  # item 8: dated in the machine's zone, different on each machine
                 spec_file.marks.issue(
                     (*owner, "time"),
@@ -526,7 +537,12 @@ def _check_columns(
                     "events in a zone other than UTC)",
                 )
             )
-        elif kind and owner[1] in zoned_sources(spec) and kind != "TIMESTAMP":
+        elif (
+            kind
+            and owner[0] == "sources"
+            and owner[1] in zoned_sources(spec)
+            and kind != "TIMESTAMP"
+        ):
             problems.append(
                 spec_file.marks.issue(
                     (*owner, "time"),

@@ -9,22 +9,25 @@ from datetime import date
 
 import duckdb
 
+# (key, signup_date): customer_lifecycle's population has a time (issue 26). Every customer
+# signed up before the as-of date but C8 (NULL: a member at every date) and C9 (the day
+# after it: not yet in that population, though in the others, which have no time).
 CUSTOMERS = [
-    ("C10",),
-    ("C11",),
-    ("C12",),
-    ("C13",),
-    ("C14",),
-    ("C1",),
-    ("C2",),
-    ("C3",),
-    ("C4",),
-    ("C5",),
-    ("C6",),
-    ("C7",),
-    ("C8",),
-    ("C9",),
-    (None,),
+    ("C10", "2024-01-01"),
+    ("C11", "2024-01-01"),
+    ("C12", "2024-01-01"),
+    ("C13", "2024-01-01"),
+    ("C14", "2024-01-01"),
+    ("C1", "2024-01-01"),
+    ("C2", "2024-01-01"),
+    ("C3", "2024-01-01"),
+    ("C4", "2024-01-01"),
+    ("C5", "2024-01-01"),
+    ("C6", "2024-01-01"),
+    ("C7", "2025-06-30"),  # on the as-of date: a member
+    ("C8", None),
+    ("C9", "2025-07-01"),
+    (None, "2024-01-01"),
 ]
 
 # (order_id, line_no, customer, transaction_type, has_discount, discount_amount, online, offline,
@@ -142,8 +145,8 @@ REDEMPTIONS = [
 def load(con: duckdb.DuckDBPyConnection) -> None:
     """Create ``int_customers``, ``int_order_lines``, ``int_products``, ``int_offers`` and
     ``int_offer_redemptions`` with the rows above."""
-    con.execute("CREATE TABLE int_customers (unified_customer_id VARCHAR)")
-    con.executemany("INSERT INTO int_customers VALUES (?)", CUSTOMERS)
+    con.execute("CREATE TABLE int_customers (unified_customer_id VARCHAR, signup_date DATE)")
+    con.executemany("INSERT INTO int_customers VALUES (?, ?)", CUSTOMERS)
     con.execute(
         "CREATE TABLE int_order_lines (unified_order_id VARCHAR, order_line_no INTEGER, "
         "unified_customer_id VARCHAR, transaction_type VARCHAR, has_discount INTEGER, "

@@ -336,7 +336,7 @@ def test_offer_types_on_the_edge_cases(tmp_path):
     cur = con.execute(compile_spec(spec_file))
     cols = [d[0] for d in cur.description]
     rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
-    assert set(rows) == {c for (c,) in edge_data.CUSTOMERS if c is not None}
+    assert set(rows) == {c for c, _ in edge_data.CUSTOMERS if c is not None}
 
     def of(key):
         r = rows[key]

@@ -210,3 +210,108 @@ def test_keys_of_two_types_are_refused(spec_file, tmp_path):
     write_tables(con, tmp_path, ["crm"])
     report = verify(spec_file, data=tmp_path, dialects=["duckdb"])
     assert report.passed and report.rows == 1, report.to_text()
+
+
+# ---------------------------------------------------------------- the population's own time
+
+TIMED = """\
+version: 1
+name: signups
+entity: {name: customer, key: customer_id}
+population: {table: signups, time: joined_at}
+sources:
+  orders: {table: orders, time: order_date}
+metrics:
+  n_orders: {source: orders, agg: count, fill: 0}
+segmentations:
+  buyer:
+    segments:
+      - {label: Buyer, when: n_orders > 0}
+      - {label: Member, else: true}
+"""
+
+
+def _signups(folder) -> None:
+    """p joined long before, q on the as-of date (a TIMESTAMP late that UTC day), r the day
+    after it, s at an unknown time (NULL: a member at every date)."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE signups AS SELECT * FROM (VALUES ('p', TIMESTAMP '2024-05-01 08:00:00'), "
+        "('q', TIMESTAMP '2025-02-01 23:59:59'), ('r', TIMESTAMP '2025-02-02 00:00:00'), "
+        "('s', NULL)) t(customer_id, joined_at)"
+    )
+    con.execute(
+        "CREATE TABLE orders AS SELECT * FROM (VALUES ('p', DATE '2025-01-01'), "
+        "('r', DATE '2025-01-15')) t(customer_id, order_date)"
+    )
+    write_tables(con, folder, ["signups", "orders"])
+
+
+@pytest.fixture
+def timed(tmp_path):
+    path = tmp_path / "signups.yml"
+    path.write_text(TIMED, encoding="utf-8")
+    _signups(tmp_path)
+    return load_spec(path).with_as_of(date(2025, 2, 1))
+
+
+def test_a_member_is_in_the_population_from_its_own_date_on(timed, tmp_path):
+    """Issue 26: as of 2025-02-01, r (joined the day after) is not yet a member, even with an
+    order before; q (that day, 23:59:59 UTC) is; s (no time) is at every date."""
+    con = duckdb.connect()
+    for table in ("signups", "orders"):
+        con.execute(f"CREATE VIEW {table} AS FROM read_parquet('{tmp_path / table}.parquet')")
+    rows = con.execute(compile_spec(timed)).fetchall()
+    assert sorted(r[0] for r in rows) == ["p", "q", "s"]
+    later = con.execute(compile_spec(timed.with_as_of(date(2025, 2, 2)))).fetchall()
+    assert sorted((r[0], r[2]) for r in later) == [
+        ("p", "Buyer"), ("q", "Member"), ("r", "Buyer"), ("s", "Member")
+    ]  # fmt: skip
+    assert verify(timed, data=tmp_path, dialects=["duckdb"]).passed
+
+
+def test_a_compiler_that_ignores_the_population_time_fails_verify(timed, tmp_path, monkeypatch):
+    original = plan._population_phase
+
+    def timeless(spec, names):
+        pops = [(at, p.model_copy(update={"time": None})) for at, p in spec.populations]
+        return original(spec.model_copy(update={"population": pops[0][1]}), names)
+
+    monkeypatch.setattr(plan, "_population_phase", timeless)
+    report = verify(timed, data=tmp_path, dialects=["duckdb"])
+    failed = {c.name: c for c in report.checks if not c.passed}
+    assert "population" in failed, report.to_text()
+    assert "r: not expected" in " ".join(failed["population"].examples)
+
+
+def test_a_population_time_is_checked(tmp_path):
+    """Without any source time there is no as-of date to compare it with (refused at its
+    line); a missing column and a column that is not a date are refused when the data opens."""
+    path = tmp_path / "signups.yml"
+    path.write_text(TIMED.replace(", time: order_date", ""), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"signups.yml:4:\d+: error: the population has a time"):
+        load_spec(path)
+    _signups(tmp_path)
+    wrong = (
+        ("joined", "time column 'joined' not found"),
+        ("customer_id", "is VARCHAR in table 'signups': it needs DATE"),
+    )
+    for column, message in wrong:
+        path.write_text(TIMED.replace("time: joined_at", f"time: {column}"), encoding="utf-8")
+        with pytest.raises(DataError, match=message):
+            verify(load_spec(path).with_as_of(date(2025, 2, 1)), data=tmp_path)
+
+
+def test_the_lifecycle_population_on_the_edge_cases():
+    """customer_lifecycle.yml's population has signup_date: as of the edge cases' date, C9
+    (signed up the day after) is not a prospect yet; C8 (no date) and C7 (that day) are."""
+    from tests import edge_data
+    from tests.golden_regen import SPECS
+
+    con = duckdb.connect()
+    edge_data.load(con)
+    spec_file = load_spec(SPECS / "customer_lifecycle.yml").with_as_of(edge_data.AS_OF)
+    keys = {r[0] for r in con.execute(compile_spec(spec_file)).fetchall()}
+    assert keys == {c for c, _ in edge_data.CUSTOMERS if c is not None} - {"C9"}
+    later = spec_file.with_as_of(date(2025, 7, 1))
+    assert "C9" in {r[0] for r in con.execute(compile_spec(later)).fetchall()}

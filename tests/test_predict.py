@@ -340,4 +340,4 @@ def test_the_outcome_window_on_the_edge_cases_by_hand():
     cols = [d[0] for d in cur.description]
     got = {r[0]: r[cols.index("redemptions_30d")] for r in cur.fetchall()}
     assert {k: v for k, v in got.items() if v} == {"C1": 1, "C2": 2}
-    assert "C99" not in got and set(got) == {c for (c,) in edge_data.CUSTOMERS if c}
+    assert "C99" not in got and set(got) == {c for c, _ in edge_data.CUSTOMERS if c}

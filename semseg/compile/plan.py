@@ -878,13 +878,18 @@ def _source_steps(
 
 
 def _population_phase(spec: Spec, names: ModelNames) -> list[SourceStep]:
-    """The population tables whose keys are united (none: the keys are the sources')."""
+    """The population tables whose keys are united (none: the keys are the sources'), each
+    up to the as-of date when it has a time."""
     population = []
     for _, pop in spec.populations:
         pop_key = pop.key or spec.entity.key
         where: exp.Expression = not_null(column(pop_key))
         if pop.where:
             where = all_of(where, paren(snippet_expr(pop.where, spec.dialect)))
+        if pop.time:  # point in time: a member from its own date on (NULL: at every date)
+            joined = zoned_date(column(pop.time), "UTC")
+            since = any_of(is_null(column(pop.time)), exp.LTE(this=joined, expression=as_of()))
+            where = all_of(where, paren(since))
         population.append(SourceStep(names.population, pop.table, pop_key, where, ()))
     return population
 

@@ -90,6 +90,12 @@ class Population(_Model):
         None, description="Key column in this table (default: entity key)."
     )
     where: Snippet | None = Field(None, description="Boolean SQL filter on the table's rows.")
+    time: Identifier | None = Field(
+        None,
+        description="The date a member joins (DATE, or a TIMESTAMP taken at its UTC date): as "
+        "of a date, a member whose time is after it is not yet in the population; NULL is a "
+        "member at every date.",
+    )
     description: StrictStr | None = None
 
 

@@ -119,7 +119,8 @@ def zoned_sources(spec: Spec) -> dict[str, str]:
 
 
 def uses_time(spec: Spec) -> bool:
-    """Whether the model depends on the as-of date."""
+    """Whether the model depends on the as-of date (a population's time needs a source's:
+    validation refuses it alone)."""
     return bool(time_sources(spec))
 
 

@@ -19,7 +19,12 @@ from semseg.sql import snippet_sql, sql_literal
 from semseg.sql import table_sql as t
 from semseg.verify.cluster_checks import cluster_checks
 from semseg.verify.proof import RESULT, CheckSQL, same
-from semseg.verify.time_checks import time_aggregate, up_to_as_of, window_filter
+from semseg.verify.time_checks import (
+    population_since,
+    time_aggregate,
+    up_to_as_of,
+    window_filter,
+)
 
 # Names verify gives its own CTEs and columns live in the helper namespace (``__``), which no
 # spec name can take: a metric called ``k`` or a table called ``expected`` cannot collide.
@@ -51,6 +56,9 @@ def _expected_keys(spec: Spec) -> str:
     for _, pop in spec.populations:
         key = q(pop.key or spec.entity.key)
         where = f" AND ({snippet_sql(pop.where, spec.dialect)})" if pop.where else ""
+        if pop.time:  # a member from its own (UTC) date on; NULL: at every date
+            since = population_since(spec, pop.time)
+            where += f" AND ({q(pop.time)} IS NULL OR {since})"
         parts.append(f"SELECT {key} AS {KEY} FROM {t(pop.table)} WHERE {key} IS NOT NULL{where}")
     if parts:
         return " UNION ".join(parts)

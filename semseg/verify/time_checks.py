@@ -55,6 +55,11 @@ def up_to_as_of(spec: Spec, source: str) -> str | None:
     return f"{event_date(spec, source)} <= {_date(_as_of(spec))}"
 
 
+def population_since(spec: Spec, time: str) -> str:
+    """A population member's own date (of a TIMESTAMP, the UTC date) is up to the as-of date."""
+    return f"CAST({q(time)} AS DATE) <= {_date(_as_of(spec))}"
+
+
 def window_filter(spec: Spec, metric: str) -> str | None:
     """The metric's window as DATE literals computed here (None: no window)."""
     window = window_of(spec, metric)

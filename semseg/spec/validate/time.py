@@ -46,6 +46,16 @@ def time_issues(spec: Spec, marks: Marks) -> list[Issue]:
             )
         elif problem := _zone_problem(src.time_zone):
             issues.append(marks.issue(("sources", name, "time_zone"), problem, hint))
+    for at, pop in spec.populations:
+        if pop.time is not None and not any(src.time for src in spec.sources.values()):
+            issues.append(
+                marks.issue(
+                    (*at, "time"),
+                    "the population has a time but no source has an event time, so the model "
+                    "has no as-of date to compare it with",
+                    "give a source its event time (time:), or remove the population's time",
+                )
+            )
     for name, m in spec.metrics.items():
         at = ("metrics", name)
         timed = m.source is not None and m.source in spec.sources

@@ -7,6 +7,10 @@ WITH customer_population AS (
     NOT (
       unified_customer_id IS NULL
     )
+    AND (
+      signup_date IS NULL
+      OR CAST(signup_date AS Nullable(DATE)) <= CAST(CURRENT_DATE() AS Nullable(DATE))
+    )
 ), customer_sales AS (
   SELECT
     unified_customer_id,

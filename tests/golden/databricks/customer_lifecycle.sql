@@ -5,6 +5,14 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
+    AND (
+      signup_date IS NULL
+      OR CASE
+        WHEN TYPEOF(signup_date) = 'timestamp'
+        THEN DATE_FROM_UNIX_DATE(CAST(FLOOR(UNIX_SECONDS(FROM_UTC_TIMESTAMP(signup_date, 'UTC')) / 86400) AS INT))
+        ELSE CAST(signup_date AS DATE)
+      END <= CAST(CURRENT_DATE AS DATE)
+    )
 ), customer_sales AS (
   SELECT
     unified_customer_id,

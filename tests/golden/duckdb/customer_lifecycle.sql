@@ -5,6 +5,9 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
+    AND (
+      signup_date IS NULL OR CAST(signup_date AS DATE) <= CAST(CURRENT_DATE AS DATE)
+    )
 ), customer_sales AS (
   SELECT
     unified_customer_id,

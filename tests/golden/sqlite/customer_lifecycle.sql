@@ -5,6 +5,9 @@ WITH customer_population AS (
   FROM int_customers
   WHERE
     NOT unified_customer_id IS NULL
+    AND (
+      signup_date IS NULL OR DATE(signup_date) <= DATE(CURRENT_DATE)
+    )
 ), customer_sales AS (
   SELECT
     unified_customer_id,
