@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.cluster --sizes 10000000 --repeat 1 --out benchmarks/results/cluster_10m.md --title '## Clustering 10M customers x 5 features end to end (`benchmarks/cluster.py`)'
 	$(BIN)/python -m benchmarks.time
 	$(BIN)/python -m benchmarks.predict
+	$(BIN)/python -m benchmarks.history --repeat 3
 	$(BIN)/python -m benchmarks.assign
 	$(BIN)/python -m benchmarks.run
 

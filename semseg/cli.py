@@ -9,8 +9,10 @@ check, 2 a usage error (typer's own included).
 from __future__ import annotations
 
 import contextlib
+import csv
 import enum
 import functools
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -24,15 +26,23 @@ from typer.exceptions import TyperException
 
 from semseg.cluster.fit import AGREEMENT_MIN, cluster_segmentations, fit_spec
 from semseg.cluster.predict import fit_propensity, propensities
-from semseg.compile import compile_spec, size_note
+from semseg.compile import HISTORY_AS_OF, compile_spec, size_note
 from semseg.compile.dialects import TARGETS
 from semseg.data import Session, open_session
 from semseg.dbt import SOURCES_HEADER, dbt_model, sources_path, sources_yaml
 from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
-from semseg.errors import DataError, SemsegError, SpecError, UsageError
+from semseg.errors import DataError, SemsegError, SpecError, UsageError, printable
 from semseg.files import Output, preflight, write_outputs, write_text
-from semseg.history import check_dates, transitions_sql
+from semseg.history import (
+    check_dates,
+    history_sql,
+    history_tree,
+    label_order,
+    sizes_tree,
+    transitions_sql,
+)
+from semseg.history import spine as history_spine
 from semseg.history import transitions as run_transitions
 from semseg.history.render import render_html as render_transitions_html
 from semseg.history.render import render_json as render_transitions_json
@@ -52,6 +62,7 @@ from semseg.spec import SpecFile, find_specs, load_spec
 from semseg.spec.schema import spec_json_schema
 from semseg.spec.time import as_of_value, uses_time
 from semseg.verify import verify as run_verify
+from semseg.verify.history import verify_history
 from semseg.version import __version__
 
 
@@ -827,6 +838,116 @@ def measure(
     if html is not None:
         write_text(html, render_measure_html(effects, heading), force, owner=str(spec_file.path))
         typer.echo(f"wrote {html}", err=True)
+
+
+class HistoryFormat(enum.StrEnum):
+    text = "text"
+    csv = "csv"
+
+
+@app.command()
+@handled
+def history(
+    spec: Annotated[Path, typer.Argument(help="A spec file with event time.")],
+    start: Annotated[str, typer.Option("--from", help="The first as-of date (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="The last as-of date (YYYY-MM-DD).")],
+    every: Annotated[
+        str, typer.Option("--every", help="day, week (every 7 days from --from) or month (ends).")
+    ] = "month",
+    data: DataOption = None,
+    table: TableOption = None,
+    format: Annotated[
+        HistoryFormat,
+        typer.Option(
+            "--format",
+            help="text (each segmentation's sizes per date) or csv (every row: key, as_of, "
+            "metrics and labels).",
+        ),
+    ] = HistoryFormat.text,
+    sql: Annotated[
+        str | None,
+        typer.Option("--sql", help="Print the history query for this dialect instead."),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help=ENGINE_HELP + " The history runs there.")
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Prove the history's rows at its first, middle and last date with every "
+            "check of semseg verify (here, in DuckDB).",
+        ),
+    ] = False,
+    var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
+) -> None:
+    """The spec's metrics and labels at many as-of dates, from one query over the dates.
+
+    A row per key and as-of date, as the model was at that date (its events up to it): the
+    same rows as one `compile --as-of` run per date, in one query.
+    """
+    first, last = _as_of(start), _as_of(end)
+    if not isinstance(first, date) or not isinstance(last, date):
+        raise UsageError(f"--from {start} --to {end}: history needs two dates")
+    dates = history_spine(first, last, every)
+    spec_file = load_one(spec, "history", variables(var))
+    if not uses_time(spec_file.spec):
+        raise UsageError(
+            f"{spec}: no source has an event time (time:), so the model is the same at every "
+            "date; give a source its time column"
+        )
+    if sql is not None:
+        typer.echo(history_sql(spec_file, dates, sql).rstrip() + ";")
+        return
+    if check:
+        if engine is not None:
+            raise UsageError("--verify proves the history here (DuckDB): leave out --engine")
+        proofs = verify_history(spec_file, dates, data, _table_option(table or []))
+        for day, report in proofs:
+            failed = [c for c in report.checks if not c.passed]
+            state = "PASS" if not failed else "FAIL"
+            typer.echo(
+                f"{state}  {day.isoformat()}: the history's {report.rows:,} rows, "
+                f"{len(report.checks) - len(failed)} of {len(report.checks)} checks"
+            )
+            for c in failed:
+                typer.echo(f"  FAIL {printable(c.name)}: {printable(c.description)}")
+        if any(not r.passed for _, r in proofs):
+            raise typer.Exit(1)
+        return
+    with _session(spec_file, data, table, last, engine) as session:
+        if format is HistoryFormat.csv:
+            rows = session.rows(functools.partial(history_tree, spec_file, dates))
+            names = [spec_file.spec.entity.key, HISTORY_AS_OF]
+            names += spec_file.spec.output_columns()[1:]
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(names)
+            writer.writerows(rows)
+            typer.echo(out.getvalue(), nl=False)
+            return
+        sizes = {
+            name: session.rows(functools.partial(sizes_tree, spec_file, dates, name))
+            for name in spec_file.spec.segmentations
+        }
+    typer.echo(
+        f"{spec_file.spec.name}: {len(dates)} as-of dates from {dates[0]} to {dates[-1]}, "
+        f"every {every}"
+    )
+    for name, found in sizes.items():
+        counts = {(d, label): n for d, label, n in found}
+        order = label_order(spec_file, name)
+        labels = sorted({label for _, label in counts}, key=lambda x: order(str(x)))
+        heads = ["as_of", *(printable(str(label)) for label in labels)]
+        lines = [
+            [d.isoformat(), *(f"{counts.get((d, label), 0):,}" for label in labels)] for d in dates
+        ]
+        widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(heads)]
+        typer.echo(f"{printable(name)}:")
+        for cells in [heads, *lines]:
+            typer.echo(
+                "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+            )
 
 
 @app.command()

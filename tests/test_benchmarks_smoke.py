@@ -31,6 +31,7 @@ SMOKES = {
     "time": (["--sizes", "20000", "--repeat", "1"], "## ", None),
     "predict": (["--sizes", "20000", "--repeat", "1"], "## Propensity scored in SQL", None),
     "run": (["--sizes", "20000", "--repeat", "1"], "# ", "every verify run passed"),
+    "history": (["--sizes", "20000", "--repeat", "1"], "## A history of 12 month ends", None),
 }
 
 

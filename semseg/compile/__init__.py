@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from semseg.compile.dialects import Target, get_target, unfaithful
-from semseg.compile.plan import AS_OF_MARK, CANONICAL, ModelPlan, build_plan
+from semseg.compile.plan import AS_OF_COLUMN, AS_OF_MARK, CANONICAL, ModelPlan, build_plan
 from semseg.compile.portable import apply_rewrites, portable
 from semseg.errors import CompileError, UsageError, printable
 from semseg.spec import SpecFile
@@ -48,7 +48,7 @@ def _template() -> jinja2.Template:
 
 def render_canonical(plan: ModelPlan) -> str:
     """The model as canonical (DuckDB) SQL text, straight from the template."""
-    return _template().render(plan=plan)
+    return _template().render(plan=plan, as_of=AS_OF_COLUMN)
 
 
 def header(spec_file: SpecFile, target: Target) -> str:
@@ -90,6 +90,34 @@ def canonical_query(
         value = as_of if as_of is not None else as_of_node(spec)
         for mark in marks:
             mark.replace(value.copy())
+    return portable(tree)
+
+
+HISTORY_AS_OF = "as_of"  # a history's date column, as the user reads it
+
+
+def history_query(
+    spec: Spec, dates: tuple[date, ...], spec_path: Path | None = None
+) -> exp.Expression:
+    """The model at every one of ``dates`` as one canonical query over a spine of them: a row
+    per (key, as-of date), the date as ``as_of`` after the key (``build_plan``'s ``dates``)."""
+    if HISTORY_AS_OF in spec.output_columns():
+        raise UsageError(
+            f"model '{spec.name}': a history adds the column '{HISTORY_AS_OF}', which the model "
+            "already has; rename that metric or segmentation"
+        )
+    plan = build_plan(spec, spec_path, dates)
+    tree = cast(exp.Expression, sqlglot.parse_one(render_canonical(plan), read=CANONICAL))
+    for mark in [c for c in tree.find_all(exp.Column) if c.name == AS_OF_MARK and not c.table]:
+        mark.replace(column(AS_OF_COLUMN))
+    select = cast(exp.Select, tree)
+    select.set(
+        "expressions",
+        [
+            exp.alias_(e.copy(), HISTORY_AS_OF) if e.output_name == AS_OF_COLUMN else e.copy()
+            for e in select.expressions
+        ],
+    )
     return portable(tree)
 
 

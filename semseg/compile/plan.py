@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import cast
 
@@ -29,6 +30,7 @@ from semseg.compile.cluster_sql import (
 from semseg.compile.distinct import DistinctOnly, distinct_only
 from semseg.compile.portable import BINARY_COLLATION, exact, key_hash, not_nan, zoned_date
 from semseg.compile.predict_model import fitted_propensity, score_tree
+from semseg.errors import CompileError
 from semseg.spec.graph import (
     DEFAULT_PRECISION,
     derived_dependencies,
@@ -109,6 +111,7 @@ class SourceStep:
     alias: str | None = None  # the table's alias (an edge step's columns are qualified)
     join: tuple[str, str, exp.Expression] | None = None  # (cte, alias, ON condition)
     group_by: tuple[exp.Expression, ...] = ()  # grouped by these too, after the key ("inner")
+    dated: bool = False  # a history's: per (key, as-of date), the date selected and grouped by
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class RowsStep:
     where: exp.Expression
     alias: str | None = None
     joins: tuple[tuple[str, str, exp.Expression], ...] = ()  # (table, alias, ON condition)
+    dated: bool = False  # a history's: each row once per as-of date (CROSS JOIN the dates)
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ class ModelPlan:
     steps: tuple[Step, ...]
     output: tuple[str, ...]
     key_sources: tuple[SourceStep, ...]  # the sources whose keys make up the rows
+    spine: tuple[exp.Expression, ...] = ()  # a history's as-of dates (DATE literals)
+    spine_cte: str = ""
 
 
 # Where the as-of date goes: a column name no spec can use (``__`` is semseg's), replaced by
@@ -165,6 +171,23 @@ AS_OF_MARK = "__semseg_as_of"
 
 def as_of() -> exp.Expression:
     return column(AS_OF_MARK)
+
+
+# A history's as-of date column (``semseg history``): the spine's, carried through every CTE
+# of a source with an event time; the as-of mark becomes a reference to it.
+AS_OF_COLUMN = "semseg__as_of"
+
+
+def _dated_as_of(tree: exp.Expression, alias: str) -> exp.Expression:
+    """``tree`` with the as-of mark read from ``alias``'s as-of column (in a step that joins
+    two relations that both carry it)."""
+
+    def qualify(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name == AS_OF_MARK and not node.table:
+            return column(AS_OF_COLUMN, alias)
+        return node
+
+    return tree.transform(qualify)
 
 
 def event_date(spec: Spec, source: str) -> exp.Expression:
@@ -338,7 +361,13 @@ def _joined_rows(
 
 
 def _edge_step(
-    spec: Spec, name: str, cte: str, main: SourceStep, table: str, where: exp.Expression | None
+    spec: Spec,
+    name: str,
+    cte: str,
+    main: SourceStep,
+    table: str,
+    where: exp.Expression | None,
+    dated: bool = False,
 ) -> SourceStep:
     """``SELECT key, MIN(expr) FROM table JOIN main ON key and time = the metric's time``:
     the value at the earliest/latest event, the smallest one when several events share it."""
@@ -349,21 +378,27 @@ def _edge_step(
         exp.EQ(this=column(spec.entity.key, EDGE), expression=column(src_key, EVENT)),
         exp.EQ(this=column(edge_time_column(name), EDGE), expression=column(time, EVENT)),
     )
+    if dated:  # a history: the main step's row of the same as-of date
+        on = all_of(
+            on, exp.EQ(this=column(AS_OF_COLUMN, EDGE), expression=column(AS_OF_COLUMN, EVENT))
+        )
     joins = spec.sources[m.source or ""].joins
     rows = paren(_unjoined(_edge_rows(spec, name), joins))
     kept = rows if where is None else all_of(paren(where), rows)
     value = _unjoined(snippet_expr(m.expr or "", spec.dialect), joins)
     if m.type == "text":  # ties: the smallest in code-point order on every engine
         value = exp.Collate(this=value, expression=exp.Var(this=BINARY_COLLATION))
+    qualified = _qualified(kept, EVENT)
     return SourceStep(
         cte,
         table,
         src_key,
-        _qualified(kept, EVENT),
+        _dated_as_of(qualified, EVENT) if dated else qualified,
         (Column(name, exp.Min(this=_qualified(value, EVENT))),),
         role="edge",
         alias=EVENT,
         join=(main.cte, EDGE, on),
+        dated=dated,
     )
 
 
@@ -391,6 +426,7 @@ def _top_steps(
     read: str,
     where: exp.Expression | None,
     key: tuple[str, str],
+    dated: bool = False,
 ) -> list[SourceStep]:
     """A top / top_share metric: the total measure per (key, category) over the rows it keeps
     (``totals``, rounded like a compared metric when the measure is not a row count) with the
@@ -415,7 +451,8 @@ def _top_steps(
     # evaluation as each total, so that ``total = best`` compares two columns of one row
     # (issue 21: a join of the totals to their maximum read the totals twice, and an engine
     # that evaluates a CTE per reference can sum a float measure to other last bits).
-    best = exp.Window(this=exp.Max(this=total.copy()), partition_by=[column(src_key)])
+    by = [column(src_key), *([column(AS_OF_COLUMN)] if dated else [])]
+    best = exp.Window(this=exp.Max(this=total.copy()), partition_by=by)
     totals = SourceStep(  # grouped byte for byte: 'Beauty' and 'beauty' are two categories
         totals_cte,
         read,
@@ -424,6 +461,7 @@ def _top_steps(
         (Column(CATEGORY, exp.Min(this=category)), Column(TOTAL, total), Column(BEST, best)),
         role="inner",
         group_by=(exact(category.copy()),),
+        dated=dated,
     )
     if m.agg is Agg.top_share:
         # The share among the categories with a positive total (issue 23, item 10: refunds
@@ -435,7 +473,9 @@ def _top_steps(
             this=to_double(exp.Max(this=column(TOTAL))),
             expression=exp.Nullif(this=exp.Sum(this=positive), expression=number(0)),
         )
-        ratio = SourceStep(best_cte, totals_cte, out_key, None, (Column(name, share),), role="top")
+        ratio = SourceStep(
+            best_cte, totals_cte, out_key, None, (Column(name, share),), role="top", dated=dated
+        )
         return [totals, ratio]
     at_best = exp.EQ(this=column(TOTAL), expression=column(BEST))
     smallest = exp.Collate(this=column(CATEGORY), expression=exp.Var(this=BINARY_COLLATION))
@@ -446,6 +486,7 @@ def _top_steps(
         None,
         (Column(name, exp.Min(this=case([(at_best, smallest)]))),),
         role="top",
+        dated=dated,
     )
     return [totals, value]
 
@@ -739,12 +780,25 @@ class _Chain:
         self.steps.append(step)
 
 
-def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
+def build_plan(
+    spec: Spec, spec_path: Path | None = None, dates: tuple[date, ...] | None = None
+) -> ModelPlan:
     """Lay the spec out as CTEs, one phase after the other: sources → population → metrics →
-    derived → tiers → clusters → segments → arms."""
+    derived → tiers → clusters → segments → arms.
+
+    ``dates``: a history (``semseg history``), one row per key and as-of date. The dates are
+    a CTE (the spine) that each source with an event time, and the population, cross-join:
+    every step of those sources is per (key, as-of date), the as-of mark reads the date
+    column, the metrics join on both, and the tiers rank within each date."""
     names, key = ModelNames(spec.entity.name), spec.entity.key
-    phase = _sources_phase(spec, names)
-    population = _population_phase(spec, names)
+    history = dates is not None
+    if history and any(s.kind == "cluster" for s in spec.segmentations.values()):
+        raise CompileError(
+            f"model '{spec.name}': a history of cluster segmentations is not built yet "
+            "(their assignment joins by key only); leave them out of the spec for history"
+        )
+    phase = _sources_phase(spec, names, history)
+    population = _population_phase(spec, names, history)
     key_sources = tuple(s for s in phase.sources if s.role == "main")
     keys_cte = (
         names.population
@@ -753,9 +807,10 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     )
     metric_columns = _metrics_phase(spec, phase, keys_cte)
     joins = tuple(s for s in phase.sources if s.cte != keys_cte and s.role != "inner")
-    chain = _Chain(names.metrics, [key, *(c.name for c in metric_columns)])
+    dated = [AS_OF_COLUMN] if history else []
+    chain = _Chain(names.metrics, [key, *dated, *(c.name for c in metric_columns)])
     _derived_phase(spec, spec_path, names, chain)
-    _tiers_phase(spec, names, chain)
+    _tiers_phase(spec, names, chain, history)
     models = _clusters_phase(spec, spec_path, names, chain)
     _segments_phase(spec, names, models, chain)
     _arms_phase(spec, names, chain)
@@ -770,12 +825,17 @@ def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
         metric_columns,
         joins,
         tuple(chain.steps),
-        tuple(spec.output_columns()),
+        tuple([key, *dated, *spec.output_columns()[1:]]),
         key_sources,
+        tuple(
+            exp.Cast(this=exp.Literal.string(d.isoformat()), to=exp.DataType.build("date"))
+            for d in dates or ()
+        ),
+        names.spine if history else "",
     )
 
 
-def _sources_phase(spec: Spec, names: ModelNames) -> SourcePhase:
+def _sources_phase(spec: Spec, names: ModelNames, history: bool = False) -> SourcePhase:
     """Each source's aggregates: its rows CTE when several aggregates (or joins) read it,
     the main aggregate (in two levels where that hashes the rows once), the distinct counts
     split off it, its first/last values and its top categories."""
@@ -783,7 +843,7 @@ def _sources_phase(spec: Spec, names: ModelNames) -> SourcePhase:
     rows: list[RowsStep] = []
     split: dict[str, tuple[SourceStep, DistinctOnly]] = {}
     for sname in spec.sources:
-        _source_steps(spec, names, sname, sources, rows, split)
+        _source_steps(spec, names, sname, sources, rows, split, history)
     return SourcePhase(tuple(rows), tuple(sources), split)
 
 
@@ -794,8 +854,10 @@ def _source_steps(
     sources: list[SourceStep],
     rows: list[RowsStep],
     split: dict[str, tuple[SourceStep, DistinctOnly]],
+    history: bool = False,
 ) -> None:
     src, key = spec.sources[sname], spec.entity.key
+    dated = history and bool(src.time)  # each event once per as-of date on or after it
     edges = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in EDGE_AGGS]
     tops = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in TOP_AGGS]
     aggs = [
@@ -822,25 +884,33 @@ def _source_steps(
         if text
     ]
     read_by += [_unjoined(k, src.joins) for m in tops if (k := _kept(spec, m)) is not None]
-    shared = _shared_columns(src_key, read_by) if found or src.joins else None
+    shared = _shared_columns(src_key, read_by) if found or src.joins or dated else None
+    if dated and shared is None:
+        raise CompileError(
+            f"model '{spec.name}': source '{sname}' qualifies a column with its table, which "
+            "a history cannot read from its dated rows; write the column unqualified"
+        )
     if shared is not None and src.joins:  # the dimensions joined once, in the rows CTE
-        rows.append(_joined_rows(spec, sname, names.rows(sname), shared, where))
+        joined = _joined_rows(spec, sname, names.rows(sname), shared, where)
+        rows.append(replace(joined, dated=dated))
         read, kept = names.rows(sname), None
     elif shared is not None:  # the split aggregates share one scan of the table
         plain = tuple(passed(c) for c in shared)
-        rows.append(RowsStep(names.rows(sname), src.table, plain, where))
+        rows.append(RowsStep(names.rows(sname), src.table, plain, where, dated=dated))
         read, kept = names.rows(sname), None
     main_columns = tuple(Column(m, agg) for m, agg in aggs if m not in found)
     levels = _two_levels(main_columns)
     if levels is None:
-        main = SourceStep(names.source(sname), read, src_key, kept, main_columns)
+        main = SourceStep(names.source(sname), read, src_key, kept, main_columns, dated=dated)
     else:  # per (key, value) first, then per key: one hash of the rows, not two
         value, inner, outer = levels
         values = names.values(sname)
         sources.append(
-            SourceStep(values, read, src_key, kept, inner, role="inner", group_by=(value,))
+            SourceStep(
+                values, read, src_key, kept, inner, role="inner", group_by=(value,), dated=dated
+            )
         )
-        main = SourceStep(names.source(sname), values, key, None, outer)
+        main = SourceStep(names.source(sname), values, key, None, outer, dated=dated)
     sources.append(main)
     # One aggregate per set of conditions, over only the rows they keep: several distinct
     # counts in one GROUP BY each hash every row the others keep (BENCHMARKS.md, time).
@@ -861,15 +931,16 @@ def _source_steps(
                 keep if kept is None else all_of(kept.copy(), keep),
                 tuple(columns),
                 role="distinct",
+                dated=dated,
             )
         )
     split.update({m: (main, d) for m, d in found.items()})
     for i, m in enumerate(edges, 1):
-        sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept))
+        sources.append(_edge_step(spec, m, names.edge(sname, i), main, read, kept, dated))
     totals_of: dict[str, str] = {}  # a totals CTE's query -> its name
     for i, m in enumerate(tops, 1):
         parts = (names.top(sname, i, "totals"), names.top(sname, i, "best"), names.top(sname, i))
-        totals, *rest = _top_steps(spec, m, parts, read, kept, (src_key, key))
+        totals, *rest = _top_steps(spec, m, parts, read, kept, (src_key, key), dated)
         # top and top_share of one category, measure and filter: one set of totals
         first = totals_of.setdefault(_totals_query(totals), totals.cte)
         if first == totals.cte:
@@ -877,7 +948,7 @@ def _source_steps(
         sources += [replace(s, table=first) if s.table == totals.cte else s for s in rest]
 
 
-def _population_phase(spec: Spec, names: ModelNames) -> list[SourceStep]:
+def _population_phase(spec: Spec, names: ModelNames, history: bool = False) -> list[SourceStep]:
     """The population tables whose keys are united (none: the keys are the sources'), each
     up to the as-of date when it has a time."""
     population = []
@@ -890,7 +961,9 @@ def _population_phase(spec: Spec, names: ModelNames) -> list[SourceStep]:
             joined = zoned_date(column(pop.time), "UTC")
             since = any_of(is_null(column(pop.time)), exp.LTE(this=joined, expression=as_of()))
             where = all_of(where, paren(since))
-        population.append(SourceStep(names.population, pop.table, pop_key, where, ()))
+        population.append(
+            SourceStep(names.population, pop.table, pop_key, where, (), dated=history)
+        )
     return population
 
 
@@ -926,7 +999,7 @@ def _derived_phase(spec: Spec, spec_path: Path | None, names: ModelNames, chain:
         chain.add(Step(names.derived_metrics, chain.last, tuple(cols)))
 
 
-def _tiers_phase(spec: Spec, names: ModelNames, chain: _Chain) -> None:
+def _tiers_phase(spec: Spec, names: ModelNames, chain: _Chain, history: bool = False) -> None:
     """Quantile tiers: each metric's rank and count of values, then the tier of each row."""
     quantiles = [n for n, s in spec.segmentations.items() if s.kind == "quantiles"]
     if not quantiles:
@@ -938,13 +1011,17 @@ def _tiers_phase(spec: Spec, names: ModelNames, chain: _Chain) -> None:
         by = s.by or ""
         nulls_apart = case([(is_null(column(by)), number(1))], number(0))
         ordered = exp.Ordered(this=column(by), desc=s.direction == "desc")
+        dates = [column(AS_OF_COLUMN)] if history else []  # a history ranks within each date
         window = exp.Window(
             this=exp.Anonymous(this="RANK"),
-            partition_by=[nulls_apart],
+            partition_by=[*dates, nulls_apart],
             order=exp.Order(expressions=[ordered]),
         )
         cols.append(Column(rank, window))
-        cols.append(Column(count, exp.Window(this=exp.Count(this=column(by)))))
+        counted = exp.Count(this=column(by))
+        cols.append(
+            Column(count, exp.Window(this=counted, partition_by=[d.copy() for d in dates] or None))
+        )
     ranks = Step(names.ranks, chain.last, tuple(cols))
     chain.relation(ranks)  # the tiers read the ranks, and carry only the columns before them
     cols = chain.carried() + [

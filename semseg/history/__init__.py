@@ -1,5 +1,6 @@
-"""Segment membership over time (issue 26): who moved between two dates (``semseg
-transitions``).
+"""Segment membership over time (issue 26): every key's metrics and labels at many as-of
+dates from one query over a spine of them (``semseg history``), and who moved between two
+dates (``semseg transitions``).
 
 Every spec is point in time, so the segments as they were at a past date are the model as of
 that date. The transition matrix is one query for any target: the model as of each date,
@@ -11,12 +12,13 @@ only, *gone*.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlglot import exp
 
-from semseg.compile import model_tree, refusals, target_sql
+from semseg.compile import HISTORY_AS_OF, history_query, model_tree, refusals, target_sql
 from semseg.compile.dialects import Target, get_target
 from semseg.data import Session
 from semseg.errors import CompileError, UsageError
@@ -54,6 +56,73 @@ class Transitions:
     def column_total(self, after: str | None) -> int:
         """Keys in ``after`` at the second date (None: gone keys)."""
         return sum(n for (_, a), n in self.cells.items() if a == after)
+
+
+EVERY = ("day", "week", "month")
+MAX_DATES = 500  # SQLite's longest UNION ALL (SQLITE_MAX_COMPOUND_SELECT) holds the spine
+
+
+def spine(start: date, end: date, every: str) -> tuple[date, ...]:
+    """The as-of dates from ``start`` to ``end`` (both included when they fall on the
+    rhythm): every day, every 7 days from ``start``, or every month end in between."""
+    check_dates(start, end)
+    if every not in EVERY:
+        raise UsageError(f"--every {every}: use one of {', '.join(EVERY)}")
+    dates: list[date] = []
+    if every == "month":
+        year, month = start.year, start.month
+        while True:
+            last = date(year, month, calendar.monthrange(year, month)[1])
+            if last > end:
+                break
+            if last >= start:
+                dates.append(last)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    else:
+        step = timedelta(days=1 if every == "day" else 7)
+        day = start
+        while day <= end:
+            dates.append(day)
+            day += step
+    if not dates:
+        raise UsageError(f"no month ends from {start} to {end}: widen the range")
+    if len(dates) > MAX_DATES:
+        raise UsageError(
+            f"{len(dates)} as-of dates from {start} to {end} every {every}: a history holds "
+            f"at most {MAX_DATES} (choose a longer --every, or a shorter range)"
+        )
+    return tuple(dates)
+
+
+def history_tree(spec_file: SpecFile, dates: tuple[date, ...], target: Target) -> exp.Expression:
+    """The history as one query for ``target``: a row per (key, as-of date) with the spec's
+    metrics and labels as they were at that date."""
+    refused = refusals(spec_file, target)
+    if refused:
+        raise CompileError("\n".join(refused))
+    return history_query(spec_file.spec, dates, spec_file.path)
+
+
+def sizes_tree(
+    spec_file: SpecFile, dates: tuple[date, ...], segmentation: str, target: Target
+) -> exp.Expression:
+    """Per (as-of date, segment) of one segmentation, the number of keys: the history
+    aggregated where it runs (only these rows come back)."""
+    history = exp.Subquery(
+        this=history_tree(spec_file, dates, target), alias=exp.TableAlias(this=ident("h"))
+    )
+    label = exp.cast(column(segmentation), exp.DataType.build("varchar"))
+    return (
+        exp.select(column(HISTORY_AS_OF), exp.alias_(label, LABEL), exp.Count(this=exp.Star()))
+        .from_(history)
+        .group_by(column(HISTORY_AS_OF), label.copy())
+    )
+
+
+def history_sql(spec_file: SpecFile, dates: tuple[date, ...], dialect: str) -> str:
+    """``history_tree`` as the target's SQL text (the one exit, ``target_sql``)."""
+    target = get_target(dialect)
+    return target_sql(history_tree(spec_file, dates, target), target)
 
 
 def check_dates(start: date, end: date) -> None:
@@ -138,7 +207,7 @@ def transitions(session: Session, segmentation: str, start: date, end: date) -> 
             (UNLABELLED if after is None else after) if there else None,
         )
         cells[cell] = cells.get(cell, 0) + int(keys)
-    order = _order(spec_file, segmentation)
+    order = label_order(spec_file, segmentation)
     return Transitions(
         spec_file.spec.name,
         segmentation,
@@ -150,7 +219,7 @@ def transitions(session: Session, segmentation: str, start: date, end: date) -> 
     )
 
 
-def _order(spec_file: SpecFile, segmentation: str):
+def label_order(spec_file: SpecFile, segmentation: str):
     """The segmentation's own order; labels it does not list (a cluster's ids) after, as
     numbers where they are numbers."""
     spec = spec_file.spec

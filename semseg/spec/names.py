@@ -77,6 +77,11 @@ class ModelNames:
         return f"{self.entity}_keys"
 
     @property
+    def spine(self) -> str:
+        """The as-of dates of a history (``semseg history``), one row each."""
+        return f"{self.entity}_as_of_dates"
+
+    @property
     def metrics(self) -> str:
         return f"{self.entity}_metrics"
 
@@ -134,6 +139,7 @@ class ModelNames:
         out = {
             self.population: "the population",
             self.keys: "the keys of every source",
+            self.spine: "the as-of dates of a history",
             self.metrics: "the metrics",
             self.derived_metrics: "the derived metrics",
             self.ranks: "the quantile ranks",

@@ -1,0 +1,241 @@
+"""``semseg history`` (issue 26): every key's metrics and labels at many as-of dates, from one
+query over a spine of the dates. The history equals the separate ``compile --as-of`` runs row
+for row, for every example spec with time, on the bundled sample and on the edge cases, here
+and on every engine."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from semseg.compile import compile_spec
+from semseg.errors import CompileError, UsageError
+from semseg.history import history_sql, spine
+from semseg.sample import table_paths
+from semseg.spec import find_specs, load_spec
+from semseg.spec.time import uses_time
+from tests import edge_data
+from tests.engines.compare import assert_same_rows
+from tests.golden_regen import SPECS
+
+LIFECYCLE = SPECS / "customer_lifecycle.yml"
+SAMPLE_DATES = (date(2024, 11, 30), date(2025, 5, 31), date(2025, 10, 31), date(2025, 11, 30))
+# the edge cases' windows end on AS_OF; a day either side moves events in and out of them
+EDGE_DATES = (date(2025, 3, 31), date(2025, 6, 29), edge_data.AS_OF, date(2025, 7, 1))
+
+
+def _timed_specs() -> list:
+    """The example specs with event time and no cluster segmentation (a history of those is
+    refused, below)."""
+    out = []
+    for path in find_specs(SPECS):
+        spec = load_spec(path).spec
+        if uses_time(spec) and all(s.kind != "cluster" for s in spec.segmentations.values()):
+            out.append(path)
+    return out
+
+
+TIMED = _timed_specs()
+
+
+def _retail() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for name, path in table_paths("retail").items():
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+    return con
+
+
+def _edge() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    edge_data.load(con)
+    return con
+
+
+def _as_separate_runs(con, spec_file, dates):
+    """(columns, rows) of the spec's model run once per date, the date added after the key."""
+    rows, cols = [], None
+    for day in dates:
+        cur = con.execute(compile_spec(spec_file.with_as_of(day)))
+        names = [d[0] for d in cur.description]
+        cols = [names[0], "as_of", *names[1:]]
+        rows += [(r[0], day, *r[1:]) for r in cur.fetchall()]
+    return cols, rows
+
+
+def test_the_example_specs_with_time_are_all_here():
+    assert sorted(p.stem for p in TIMED) == [
+        "customer_lifecycle",
+        "customer_rfm",
+        "offer_categories",
+        "offer_propensity",
+        "offer_trend",
+        "offer_types",
+    ]
+
+
+@pytest.mark.parametrize("path", TIMED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("dataset", ["sample", "edge cases"])
+def test_the_history_is_the_separate_as_of_runs_row_for_row(path, dataset):
+    con = _retail() if dataset == "sample" else _edge()
+    dates = SAMPLE_DATES if dataset == "sample" else EDGE_DATES
+    spec_file = load_spec(path)
+    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
+    cols, rows = [d[0] for d in cur.description], cur.fetchall()
+    want_cols, want = _as_separate_runs(con, spec_file, dates)
+    assert len(rows) == len(want) > 0
+    assert_same_rows(want_cols, want, cols, rows)
+
+
+def test_a_history_moves_with_the_dates():
+    """Not one date repeated: the lifecycle's prospects and its sales differ between dates."""
+    con = _retail()
+    spec_file = load_spec(SPECS / "customer_lifecycle.yml")
+    sizes = con.execute(
+        f"SELECT as_of, COUNT(*), SUM(CASE WHEN lifecycle_stage = 'Prospect' THEN 1 ELSE 0 END) "
+        f"FROM ({history_sql(spec_file, SAMPLE_DATES, 'duckdb')}) GROUP BY as_of ORDER BY as_of"
+    ).fetchall()
+    assert [d for d, _, _ in sizes] == list(SAMPLE_DATES)
+    assert len({n for _, n, _ in sizes}) == len(SAMPLE_DATES)  # signups join the population
+    assert len({p for _, _, p in sizes}) == len(SAMPLE_DATES)
+
+
+def test_the_spine():
+    assert spine(date(2025, 1, 15), date(2025, 4, 30), "month") == (
+        date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30)
+    )  # fmt: skip
+    assert spine(date(2024, 2, 1), date(2024, 2, 29), "month") == (date(2024, 2, 29),)
+    assert spine(date(2025, 1, 1), date(2025, 1, 15), "week") == (
+        date(2025, 1, 1), date(2025, 1, 8), date(2025, 1, 15)
+    )  # fmt: skip
+    assert len(spine(date(2025, 1, 1), date(2025, 12, 31), "day")) == 365
+    with pytest.raises(UsageError, match="at most 500"):
+        spine(date(2020, 1, 1), date(2025, 1, 1), "day")
+    with pytest.raises(UsageError, match="no month ends"):
+        spine(date(2025, 1, 2), date(2025, 1, 30), "month")
+    with pytest.raises(UsageError, match="must be before"):
+        spine(date(2025, 2, 1), date(2025, 1, 1), "day")
+
+
+def test_a_history_of_clusters_is_refused_with_the_reason():
+    spec_file = load_spec(SPECS / "olist_personas.yml")
+    with pytest.raises(CompileError, match="history of cluster segmentations is not built"):
+        history_sql(spec_file, SAMPLE_DATES, "duckdb")
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize(
+    "fixture",
+    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
+)
+def test_every_engine_gives_duckdbs_history(fixture, request):
+    """The history of every example spec with time, compiled for the engine, on the sample
+    and on the edge cases: DuckDB's rows (floats to 1e-9: engines add in their own order)."""
+    engine = request.getfixturevalue(fixture)
+    compared = 0
+    for con, dates in ((_retail(), SAMPLE_DATES), (_edge(), EDGE_DATES)):
+        engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
+        for path in TIMED:
+            spec_file = load_spec(path)
+            want = con.execute(history_sql(spec_file, dates, "duckdb"))
+            want_cols, want_rows = [d[0] for d in want.description], want.fetchall()
+            cols, rows = engine.query(history_sql(spec_file, dates, engine.name))
+            assert_same_rows(want_cols, want_rows, cols, rows)
+            compared += 1
+    assert compared == 2 * len(TIMED)
+
+
+# ------------------------------------------------------------------ the command and its proof
+
+RFM = SPECS / "customer_rfm.yml"
+
+
+def test_history_text_csv_and_sql():
+    """Text: each segmentation's sizes per date, the separate runs' sizes; csv: every row."""
+    from tests.cli_helpers import run
+
+    args = ["history", LIFECYCLE, "--from", "2025-09-01", "--to", "2025-11-30"]
+    text = run(*args)
+    assert text.exit_code == 0, text.output
+    spec_file = load_spec(LIFECYCLE)
+    con = _retail()
+    for day in (date(2025, 9, 30), date(2025, 10, 31), date(2025, 11, 30)):
+        sizes = con.execute(
+            f"SELECT lifecycle_stage, COUNT(*) FROM ({compile_spec(spec_file.with_as_of(day))}) "
+            "GROUP BY 1"
+        ).fetchall()
+        line = next(x for x in text.output.splitlines() if x.strip().startswith(day.isoformat()))
+        wanted = dict(sizes)
+        got = line.split()[1:6]  # Prospect New Active Lapsing Lapsed, in the spec's order
+        stages = ["Prospect", "New", "Active", "Lapsing", "Lapsed"]
+        assert [int(n.replace(",", "")) for n in got] == [wanted.get(s, 0) for s in stages]
+    table = run(*args, "--format", "csv")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith("unified_customer_id,as_of,order_count,")
+    _, want = _as_separate_runs(con, spec_file, (date(2025, 9, 30), date(2025, 10, 31),
+                                                 date(2025, 11, 30)))  # fmt: skip
+    assert len(lines) - 1 == len(want)
+    sql = run(*args, "--sql", "snowflake")
+    assert sql.exit_code == 0 and "customer_as_of_dates" in sql.stdout
+
+
+def test_history_verify_proves_three_dates():
+    from tests.cli_helpers import run
+
+    done = run("history", RFM, "--from", "2025-01-01", "--to", "2025-11-30", "--verify")
+    assert done.exit_code == 0, done.output
+    assert [x.split()[:2] for x in done.output.splitlines() if x.startswith(("PASS", "FAIL"))] == [
+        ["PASS", "2025-01-31:"], ["PASS", "2025-06-30:"], ["PASS", "2025-11-30:"]
+    ]  # fmt: skip
+
+
+def test_a_history_that_ranks_across_dates_fails_its_proof(monkeypatch):
+    """A compiler mutation: the quantile tiers ranked over every date together, not within
+    each; the history's rows at a date then fail verify's tier and rule checks."""
+    from semseg.compile import plan
+    from tests.cli_helpers import run
+
+    original = plan._tiers_phase
+    monkeypatch.setattr(
+        plan, "_tiers_phase", lambda spec, names, chain, history=False: original(spec, names, chain)
+    )
+    done = run("history", RFM, "--from", "2025-01-01", "--to", "2025-11-30", "--verify")
+    assert done.exit_code == 1, done.output
+    assert "FAIL  2025-01-31" in done.output
+
+
+def test_a_history_read_as_of_its_last_date_fails_its_proof():
+    """A mutation of the compiled history: every event filter reads the last date instead of
+    each row's as-of date; the proof of the first date fails (the rows it has are those of
+    the last date)."""
+    from semseg.verify import verify
+
+    spec_file = load_spec(LIFECYCLE)
+    query = history_sql(spec_file, SAMPLE_DATES, "duckdb")
+    broken = query.replace("<= semseg__as_of", "<= CAST('2025-11-30' AS DATE)")
+    assert broken != query
+    rows = f"SELECT * EXCLUDE (as_of) FROM ({broken}) WHERE as_of = DATE '2024-11-30'"
+    report = verify(spec_file, dialects=["duckdb"], model_sql=rows, as_of=date(2024, 11, 30))
+    failed = {c.name for c in report.checks if not c.passed}
+    assert "population" in failed and "metrics:sales" in failed, failed
+    good = f"SELECT * EXCLUDE (as_of) FROM ({query}) WHERE as_of = DATE '2024-11-30'"
+    assert verify(spec_file, dialects=["duckdb"], model_sql=good, as_of=date(2024, 11, 30)).passed
+
+
+def test_history_refuses_what_it_cannot_build():
+    from tests.cli_helpers import run
+
+    cases = [
+        (["history", SPECS / "offer_seeker.yml", "--from", "2025-01-01", "--to", "2025-06-30"],
+         2, "no source has an event time"),
+        (["history", LIFECYCLE, "--from", "2025-01-01", "--to", "2025-06-30", "--every", "year"],
+         2, "use one of day, week, month"),
+        (["history", LIFECYCLE, "--from", "2025-01-01", "--to", "2025-06-30", "--verify",
+          "--engine", "sqlite://"], 2, "leave out --engine"),
+    ]  # fmt: skip
+    for args, code, message in cases:
+        done = run(*args)
+        assert done.exit_code == code and message in done.output, done.output
+        assert "Traceback" not in done.output
