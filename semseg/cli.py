@@ -29,7 +29,7 @@ from semseg.cluster.predict import fit_propensity, propensities
 from semseg.compile import HISTORY_AS_OF, compile_spec, size_note
 from semseg.compile.dialects import TARGETS
 from semseg.data import Session, open_session
-from semseg.dbt import SOURCES_HEADER, dbt_model, sources_path, sources_yaml
+from semseg.dbt import SOURCES_HEADER, dbt_history_model, dbt_model, sources_path, sources_yaml
 from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
 from semseg.errors import DataError, SemsegError, SpecError, UsageError, printable
@@ -370,13 +370,7 @@ def compile(
             output = dbt_model(spec_file, dialect.value, materialized, dbt_source)
             owner = str(spec_file.path)
             files += [Output.text(dbt / rel, text, owner) for rel, text in output.files.items()]
-        if dbt_source is not None:  # the source's tables, with those of earlier runs
-            path = dbt / sources_path(dbt_source)
-            before = _generated_text(path, SOURCES_HEADER) if not force else None
-            text = sources_yaml(specs, dbt_source, before)
-            owner = ", ".join(str(f.path) for f in specs)
-            files.append(Output.text(path, text, owner, replaces=before))
-        report_writes(write_outputs(files, force))
+        report_writes(write_outputs(files + _dbt_sources(specs, dbt, dbt_source, force), force))
         return
     compiled = [(f, compile_spec(f, dialect.value, materialize.value)) for f in specs]
     for f, sql in compiled:
@@ -388,6 +382,17 @@ def compile(
         return
     files = [Output.text(out / f"{f.spec.name}.sql", sql, str(f.path)) for f, sql in compiled]
     report_writes(write_outputs(files, force))
+
+
+def _dbt_sources(specs: list[SpecFile], dbt: Path, source: str | None, force: bool) -> list[Output]:
+    """With --dbt-source: the source's tables, with those of earlier runs kept."""
+    if source is None:
+        return []
+    path = dbt / sources_path(source)
+    before = _generated_text(path, SOURCES_HEADER) if not force else None
+    text = sources_yaml(specs, source, before)
+    owner = ", ".join(str(f.path) for f in specs)
+    return [Output.text(path, text, owner, replaces=before)]
 
 
 @app.command()
@@ -849,8 +854,12 @@ class HistoryFormat(enum.StrEnum):
 @handled
 def history(
     spec: Annotated[Path, typer.Argument(help="A spec file with event time.")],
-    start: Annotated[str, typer.Option("--from", help="The first as-of date (YYYY-MM-DD).")],
-    end: Annotated[str, typer.Option("--to", help="The last as-of date (YYYY-MM-DD).")],
+    start: Annotated[
+        str | None, typer.Option("--from", help="The first as-of date (YYYY-MM-DD).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="The last as-of date (YYYY-MM-DD).")
+    ] = None,
     every: Annotated[
         str, typer.Option("--every", help="day, week (every 7 days from --from) or month (ends).")
     ] = "month",
@@ -879,13 +888,38 @@ def history(
             "check of semseg verify (here, in DuckDB).",
         ),
     ] = False,
+    dbt: Annotated[
+        Path | None,
+        typer.Option(
+            "--dbt",
+            help="Write an incremental dbt model <spec>_history into this dbt project "
+            "instead: each run adds the rows as of var('as_of'), keyed by key and as_of.",
+        ),
+    ] = None,
+    dbt_source: Annotated[
+        str | None, typer.Option("--dbt-source", help="With --dbt: read tables as source().")
+    ] = None,
+    dialect: Annotated[
+        Dialect, typer.Option("--dialect", "-d", help="With --dbt: the warehouse's dialect.")
+    ] = Dialect.duckdb,  # type: ignore[attr-defined]
+    force: Annotated[bool, typer.Option(help="With --dbt: replace existing files.")] = False,
     var: Annotated[list[str] | None, typer.Option("--var", help=VAR_HELP)] = None,
 ) -> None:
     """The spec's metrics and labels at many as-of dates, from one query over the dates.
 
     A row per key and as-of date, as the model was at that date (its events up to it): the
-    same rows as one `compile --as-of` run per date, in one query.
+    same rows as one `compile --as-of` run per date, in one query. With --dbt, an
+    incremental model that adds one as-of date per run.
     """
+    if dbt is not None:
+        spec_file = load_one(spec, "history", variables(var))
+        output = dbt_history_model(spec_file, dialect.value, dbt_source)
+        files = [Output.text(dbt / rel, text, str(spec)) for rel, text in output.files.items()]
+        files += _dbt_sources([spec_file], dbt, dbt_source, force)
+        report_writes(write_outputs(files, force))
+        return
+    if start is None or end is None:
+        raise UsageError("history needs --from DATE and --to DATE (or --dbt DIR)")
     first, last = _as_of(start), _as_of(end)
     if not isinstance(first, date) or not isinstance(last, date):
         raise UsageError(f"--from {start} --to {end}: history needs two dates")

@@ -365,3 +365,47 @@ def test_dbt_vars_that_are_not_what_they_must_be_stop_the_run(vars_project, give
     0 or -30 days was empty without a word, where ``--var`` refuses it."""
     run = _dbt(vars_project, "compile", "--select", "vars_duckdb", "--vars", yaml.safe_dump(given))
     assert run.returncode != 0 and said in run.stdout, run.stdout[-3000:]
+
+
+def test_the_incremental_history_adds_a_date_per_run_and_a_rerun_changes_nothing(tmp_path):
+    """Issue 26: ``history --dbt``: dbt runs as of 2025-10-31, then 2025-11-30, then
+    2025-11-30 again; the table holds each date's rows as ``compile --as-of`` gives them on
+    the same tables, once; the third run changes no row; the generated tests pass."""
+    _require_dbt()
+    root = _new_project(tmp_path, "semseg_history")
+    paths = table_paths("retail")
+    for name in ("int_customers", "int_order_lines"):
+        (root / "models" / f"{name}.sql").write_text(
+            f"select * from read_parquet('{paths[name]}')\n"
+        )
+    spec = SPECS / "customer_lifecycle.yml"
+    done = CliRunner().invoke(app, ["history", str(spec), "--dbt", str(root)])
+    assert done.exit_code == 0, done.output
+    assert (root / "models" / "customer_lifecycle_history.sql").is_file()
+
+    def build(day: str) -> list[tuple]:
+        run = _dbt(root, "build", "--vars", yaml.safe_dump({"as_of": day}))
+        assert run.returncode == 0, run.stdout[-4000:]
+        con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+        rows = con.execute("SELECT * FROM customer_lifecycle_history").fetchall()
+        con.close()
+        return rows
+
+    build("2025-10-31")
+    rows = build("2025-11-30")
+    again = build("2025-11-30")
+    assert sorted(again, key=repr) == sorted(rows, key=repr)  # the rerun changed nothing
+    con = duckdb.connect()
+    for name in ("int_customers", "int_order_lines"):
+        con.execute(f"CREATE VIEW {name} AS FROM read_parquet('{paths[name]}')")
+    from datetime import date
+
+    from semseg.compile import compile_spec
+    from semseg.spec import load_spec
+
+    spec_file = load_spec(spec)
+    for day in (date(2025, 10, 31), date(2025, 11, 30)):
+        want = con.execute(compile_spec(spec_file.with_as_of(day))).fetchall()
+        got = [(r[0], *r[2:]) for r in rows if r[1] == day]
+        assert sorted(got, key=repr) == sorted(want, key=repr), day
+    assert len(rows) == len({(r[0], r[1]) for r in rows})
