@@ -33,7 +33,7 @@ from semseg.dbt import SOURCES_HEADER, dbt_history_model, dbt_model, sources_pat
 from semseg.engine import Connection
 from semseg.engine import connect as connect_engine
 from semseg.errors import DataError, SemsegError, SpecError, UsageError, printable
-from semseg.files import Output, preflight, write_outputs, write_text
+from semseg.files import Output, csv_cell, preflight, write_outputs, write_text
 from semseg.history import (
     check_dates,
     history_sql,
@@ -957,7 +957,7 @@ def history(
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(names)
-            writer.writerows(rows)
+            writer.writerows([csv_cell(v) for v in row] for row in rows)
             typer.echo(out.getvalue(), nl=False)
             return
         sizes = {

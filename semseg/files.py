@@ -30,6 +30,18 @@ def stable_number(value: Any) -> Any:
     return float(f"{value:.12g}") if math.isfinite(value) else None
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as data: text that would start a formula ('=cmd|...',
+    '+1', '@SUM') gets a leading apostrophe (OWASP's advice for CSV injection); numbers are
+    written as they are, and None as an empty cell."""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return "" if value is None else value
+
+
 @dataclass(frozen=True)
 class Output:
     """One file to write: where, what, and who produces it (for messages)."""

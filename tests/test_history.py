@@ -239,3 +239,56 @@ def test_history_refuses_what_it_cannot_build():
         done = run(*args)
         assert done.exit_code == code and message in done.output, done.output
         assert "Traceback" not in done.output
+
+
+MIXED = """\
+version: 1
+name: mixed
+entity: {name: customer, key: customer_id}
+sources:
+  orders: {table: orders, time: ordered_on}
+  crm: {table: crm}
+metrics:
+  orders_90d: {source: orders, agg: count, window: last 90 days, fill: 0}
+  tier: {source: crm, agg: attribute, expr: tier, type: text}
+segmentations:
+  kind:
+    segments:
+      - {label: "=HYPERLINK(\\"http://x\\")", when: orders_90d >= 2}
+      - {label: Gold, when: tier = 'gold'}
+      - {label: Other, else: true}
+"""
+
+
+def test_a_source_without_time_is_the_same_at_every_date(tmp_path):
+    """Keys of a source without time are in the model at every date (its rows do not cross
+    the spine); with a timed source beside it, the history is still the separate runs. The
+    csv keeps a label that starts a formula as data (a leading apostrophe)."""
+    from tests.cli_helpers import run, write_spec
+    from tests.parquet import write_tables
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE orders AS SELECT * FROM (VALUES ('a', DATE '2025-01-10'), "
+        "('a', DATE '2025-02-10'), ('b', DATE '2025-03-05'), ('c', DATE '2025-06-01')) "
+        "t(customer_id, ordered_on)"
+    )
+    con.execute(
+        "CREATE TABLE crm AS SELECT * FROM (VALUES ('a', 'gold'), ('d', 'gold'), "
+        "('e', 'silver')) t(customer_id, tier)"
+    )
+    write_tables(con, tmp_path, ["orders", "crm"])
+    spec = write_spec(tmp_path / "mixed.yml", MIXED)
+    spec_file = load_spec(spec)
+    dates = (date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31))
+    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
+    cols, rows = [d[0] for d in cur.description], cur.fetchall()
+    want_cols, want = _as_separate_runs(con, spec_file, dates)
+    assert_same_rows(want_cols, want, cols, rows)
+    assert {(r[0], r[1]) for r in rows if r[0] in ("d", "e")} == {
+        (k, d) for k in ("d", "e") for d in dates
+    }  # no event at all, at every date
+    table = run("history", spec, "--from", "2025-01-31", "--to", "2025-03-31", "--data",
+                tmp_path, "--format", "csv")  # fmt: skip
+    assert table.exit_code == 0, table.output
+    assert "'=HYPERLINK" in table.stdout and ",=HYPERLINK" not in table.stdout

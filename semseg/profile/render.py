@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import jinja2
 
-from semseg.files import stable_number
+from semseg.files import csv_cell, stable_number
 from semseg.profile.index import TEST, Column, Profile
 
 GREEN, RED, BLUE, YELLOW, RESET = "\033[32m", "\033[31m", "\033[34m", "\033[33m", "\033[0m"
@@ -359,23 +359,11 @@ def render_json(p: Profile) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as data: text that would start a formula ('=cmd|...',
-    '+1', '@SUM') gets a leading apostrophe (OWASP's advice for CSV injection); numbers are
-    written as they are."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return "" if value is None else value
-
-
 def render_csv(p: Profile) -> str:
     """The index table as CSV (one row per segment and column), for spreadsheets."""
     out = io.StringIO()
     writer = csv.DictWriter(out, TABLE_FIELDS, lineterminator="\n")
     writer.writeheader()
     for record in _table(p):
-        writer.writerow({k: _cell(v) for k, v in record.items()})
+        writer.writerow({k: csv_cell(v) for k, v in record.items()})
     return out.getvalue()
