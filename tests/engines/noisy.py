@@ -178,7 +178,10 @@ class NoisyDuckDBEngine:
         return [d[0] for d in cur.description], cur.fetchall()
 
     def execute(self, sql: str) -> None:
-        query = sql.lstrip().upper().startswith(("WITH", "SELECT", "CREATE"))
+        # past the header comment a compiled CREATE TABLE AS starts with: its query is
+        # rewritten (perturbed) like a bare one
+        code = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
+        query = code.lstrip().upper().startswith(("WITH", "SELECT", "CREATE"))
         self.conn.execute(self._rewrite(sql) if query else sql)
 
     def close(self) -> None:
