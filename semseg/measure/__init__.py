@@ -35,7 +35,7 @@ from semseg.errors import CompileError, UsageError
 from semseg.spec import SpecFile
 from semseg.spec.graph import metrics_read, segment_labels
 from semseg.spec.model import arm_output
-from semseg.spec.time import Window, parse_window
+from semseg.spec.time import outcome_days
 from semseg.sql import column, ident
 
 ARMS = "semseg_arms"  # the two models' aliases in the measurement query
@@ -67,9 +67,8 @@ class Effect:
 
 def horizon_end(spec, outcome: str, start: date) -> date:
     """The date an outcome is read as of: the start plus its window's span."""
-    window = parse_window(spec.metrics[outcome].window or "")
-    assert isinstance(window, Window) and window.after is not None, "validated"
-    days = window.after * (7 if window.unit == "WEEK" else 1)
+    days = outcome_days(spec.metrics[outcome].window)
+    assert days is not None, "validated"
     return start + timedelta(days=days)
 
 
@@ -92,7 +91,9 @@ def pooled_t(n_t: int, mean_t: float, var_t: float, n_c: int, mean_c: float, var
     return diff, diff - half, diff + half, p
 
 
-def _outcome_names(spec_file: SpecFile, segmentation: str, outcomes: list[str] | None):
+def outcome_names(spec_file: SpecFile, segmentation: str, outcomes: list[str] | None):
+    """The split and the outcomes to measure (``outcomes``, else ``split.outcomes``), each a
+    metric with a window 'last N days' (or weeks); a usage error otherwise."""
     spec = spec_file.spec
     split = spec.segmentations[segmentation].split
     if split is None:
@@ -104,13 +105,7 @@ def _outcome_names(spec_file: SpecFile, segmentation: str, outcomes: list[str] |
             "split.outcomes"
         )
     for name in names:
-        window = parse_window(spec.metrics[name].window or "") if name in spec.metrics else None
-        if not (
-            isinstance(window, Window)
-            and window.after is not None
-            and window.through == 0
-            and window.unit in ("DAY", "WEEK")
-        ):
+        if name not in spec.metrics or outcome_days(spec.metrics[name].window) is None:
             raise UsageError(
                 f"{spec_file.path}: outcome '{name}' must be a metric with a window 'last N "
                 "days' (or weeks)"
@@ -181,7 +176,7 @@ def measure_sql(
     spec_file: SpecFile, segmentation: str, start: date, outcome: str, dialect: str
 ) -> str:
     """``measure_tree`` as the target's SQL text (the one exit, ``target_sql``)."""
-    _outcome_names(spec_file, segmentation, [outcome])  # a usage error, not an assertion
+    outcome_names(spec_file, segmentation, [outcome])  # a usage error, not an assertion
     target = get_target(dialect)
     return target_sql(measure_tree(spec_file, segmentation, start, outcome, target), target)
 
@@ -193,7 +188,7 @@ def measure(
     aggregate query runs in the session (here, or on the engine), the statistics here."""
     spec_file = session.spec_file
     spec = spec_file.spec
-    split, names = _outcome_names(spec_file, segmentation, outcomes)
+    split, names = outcome_names(spec_file, segmentation, outcomes)
     effects: list[Effect] = []
     for name in names:
         rows = session.rows(functools.partial(measure_tree, spec_file, segmentation, start, name))

@@ -103,6 +103,20 @@ def parse_window(text: str) -> Window | str:
     return Window(unit, after, through)
 
 
+def outcome_days(text: str | None) -> int | None:
+    """The days an outcome window ``last N days`` (or weeks) spans, read as of a campaign's
+    start plus that span (``semseg measure``); None for any other window, or none."""
+    window = parse_window(text) if text else None
+    if not (
+        isinstance(window, Window)
+        and window.after is not None
+        and window.through == 0
+        and window.unit in ("DAY", "WEEK")
+    ):
+        return None
+    return window.after * (7 if window.unit == "WEEK" else 1)
+
+
 def time_sources(spec: Spec) -> dict[str, str]:
     """Source name → its event time column, for the sources that declare one."""
     return {name: src.time for name, src in spec.sources.items() if src.time}

@@ -9,7 +9,7 @@ from semseg.errors import Issue
 from semseg.spec.graph import segment_labels
 from semseg.spec.load import Marks
 from semseg.spec.model import Spec
-from semseg.spec.time import Window, parse_window
+from semseg.spec.time import outcome_days
 
 SHARE_SLACK = 1e-9  # shares written with a few decimals add up to 1 within this
 
@@ -49,7 +49,6 @@ def split_issues(spec: Spec, marks: Marks) -> list[Issue]:
             )
         for i, outcome in enumerate(split.outcomes):
             metric = spec.metrics.get(outcome)
-            window = parse_window(metric.window) if metric and metric.window else None
             if metric is None:
                 issues.append(
                     marks.issue(
@@ -58,12 +57,7 @@ def split_issues(spec: Spec, marks: Marks) -> list[Issue]:
                         f"metrics are: {', '.join(spec.metrics)}",
                     )
                 )
-            elif not (
-                isinstance(window, Window)
-                and window.after is not None
-                and window.through == 0
-                and window.unit in ("DAY", "WEEK")
-            ):
+            elif outcome_days(metric.window) is None:
                 issues.append(
                     marks.issue(
                         (*at, "outcomes", i),
