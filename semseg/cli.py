@@ -48,7 +48,7 @@ from semseg.history.render import render_html as render_transitions_html
 from semseg.history.render import render_json as render_transitions_json
 from semseg.history.render import render_text as render_transitions_text
 from semseg.measure import measure as run_measure
-from semseg.measure import measure_sql
+from semseg.measure import measure_sql, outcome_names
 from semseg.measure.render import render_html as render_measure_html
 from semseg.measure.render import render_json as render_measure_json
 from semseg.measure.render import render_text as render_measure_text
@@ -322,6 +322,40 @@ def _as_of(text: str | None) -> date | str | None:
         return as_of_value(text)
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+def _two_dates(start: str, end: str, command: str) -> tuple[date, date]:
+    """--from and --to as dates (not 'today' or 'latest')."""
+    first, second = _as_of(start), _as_of(end)
+    if not isinstance(first, date) or not isinstance(second, date):
+        raise UsageError(f"--from {start} --to {end}: {command} needs two dates")
+    return first, second
+
+
+def _timed(spec_file: SpecFile) -> None:
+    """A command over dates needs a source with an event time."""
+    if not uses_time(spec_file.spec):
+        raise UsageError(
+            f"{spec_file.path}: no source has an event time (time:), so the model is the same "
+            "at every date; give a source its time column"
+        )
+
+
+def _segmentation(spec_file: SpecFile, given: str | None) -> str:
+    """The segmentation a command reads: ``given``, or the spec's first."""
+    names = spec_file.spec.segmentations
+    name = given or next(iter(names), None)
+    if name is None or name not in names:
+        raise UsageError(
+            f"{spec_file.path}: no segmentation '{name}'; choose one of: {', '.join(names)}"
+        )
+    return name
+
+
+def _write_html(html: Path, page: str, force: bool, spec_file: SpecFile) -> None:
+    """The HTML report of a command, after its run (``preflight`` checked the path before)."""
+    write_text(html, page, force, owner=str(spec_file.path))
+    typer.echo(f"wrote {html}", err=True)
 
 
 @app.command()
@@ -820,14 +854,7 @@ def measure(
             + (f"choose one of: {', '.join(splits)}" if splits else "no segmentation has one")
         )
     if sql is not None:
-        split = spec_file.spec.segmentations[segmentation].split
-        assert split is not None
-        if not (outcome or split.outcomes):
-            raise UsageError(
-                f"{spec}: '{segmentation}' names no outcome: give --outcome METRIC or "
-                "split.outcomes"
-            )
-        for name in outcome or split.outcomes:
+        for name in outcome_names(spec_file, segmentation, outcome)[1]:
             typer.echo(f"-- {segmentation}: {name}, from {start.isoformat()}")
             typer.echo(measure_sql(spec_file, segmentation, start, name, sql).rstrip() + ";")
         return
@@ -841,8 +868,7 @@ def measure(
     else:
         typer.echo(render_measure_text(effects, heading), nl=False)
     if html is not None:
-        write_text(html, render_measure_html(effects, heading), force, owner=str(spec_file.path))
-        typer.echo(f"wrote {html}", err=True)
+        _write_html(html, render_measure_html(effects, heading), force, spec_file)
 
 
 class HistoryFormat(enum.StrEnum):
@@ -920,16 +946,10 @@ def history(
         return
     if start is None or end is None:
         raise UsageError("history needs --from DATE and --to DATE (or --dbt DIR)")
-    first, last = _as_of(start), _as_of(end)
-    if not isinstance(first, date) or not isinstance(last, date):
-        raise UsageError(f"--from {start} --to {end}: history needs two dates")
+    first, last = _two_dates(start, end, "history")
     dates = history_spine(first, last, every)
     spec_file = load_one(spec, "history", variables(var))
-    if not uses_time(spec_file.spec):
-        raise UsageError(
-            f"{spec}: no source has an event time (time:), so the model is the same at every "
-            "date; give a source its time column"
-        )
+    _timed(spec_file)
     if sql is not None:
         typer.echo(history_sql(spec_file, dates, sql).rstrip() + ";")
         return
@@ -1018,21 +1038,10 @@ def transitions(
     then; columns: the segment at --to, and (gone) the keys not in it then. Each cell: the
     keys and their share of the row; the diagonal is retention.
     """
-    first, second = _as_of(start), _as_of(end)
-    if not isinstance(first, date) or not isinstance(second, date):
-        raise UsageError(f"--from {start} --to {end}: transitions needs two dates")
+    first, second = _two_dates(start, end, "transitions")
     spec_file = load_one(spec, "transitions", variables(var))
-    name = segmentation or next(iter(spec_file.spec.segmentations), None)
-    if name is None or name not in spec_file.spec.segmentations:
-        raise UsageError(
-            f"{spec}: no segmentation '{name}'; choose one of: "
-            f"{', '.join(spec_file.spec.segmentations)}"
-        )
-    if not uses_time(spec_file.spec):
-        raise UsageError(
-            f"{spec}: no source has an event time (time:), so the segments are the same at "
-            "every date; give a source its time column"
-        )
+    name = _segmentation(spec_file, segmentation)
+    _timed(spec_file)
     if sql is not None:
         typer.echo(transitions_sql(spec_file, name, first, second, sql).rstrip() + ";")
         return
@@ -1045,8 +1054,7 @@ def transitions(
     rendered = render_transitions_json if format is Format.json else render_transitions_text
     typer.echo(rendered(matrix), nl=False)
     if html is not None:
-        write_text(html, render_transitions_html(matrix), force, owner=str(spec_file.path))
-        typer.echo(f"wrote {html}", err=True)
+        _write_html(html, render_transitions_html(matrix), force, spec_file)
 
 
 class Baseline(enum.StrEnum):
@@ -1109,12 +1117,7 @@ def profile(
     """Describe every segment by over/under-index tables of its inputs and overlays."""
     when = _as_of(as_of)
     spec_file = load_one(spec, "profile", variables(var))
-    name = segmentation or next(iter(spec_file.spec.segmentations), None)
-    if name is None or name not in spec_file.spec.segmentations:
-        raise UsageError(
-            f"{spec}: no segmentation '{name}'; choose one of: "
-            f"{', '.join(spec_file.spec.segmentations)}"
-        )
+    name = _segmentation(spec_file, segmentation)
     overlays = [o.strip() for v in overlay or [] for o in v.split(",") if o.strip()]
     unknown = [o for o in overlays if o not in spec_file.spec.metrics]
     if unknown:
@@ -1145,8 +1148,7 @@ def profile(
     rendered = {TableFormat.json: render_json, TableFormat.csv: render_csv}
     typer.echo(rendered.get(format, render_terminal)(result), nl=False)
     if html is not None:
-        write_text(html, render_html(result), force, owner=str(spec_file.path))
-        typer.echo(f"wrote {html}", err=True)
+        _write_html(html, render_html(result), force, spec_file)
 
 
 def main() -> None:
