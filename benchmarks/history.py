@@ -16,15 +16,13 @@ Criteria (issue 26): history_12 / one_date <= 3, and its peak memory under 4 GB.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from benchmarks import RESULTS
-from benchmarks.time import bench_main, timed_rounds
+from benchmarks.time import bench_main, log, runs_lines, time_query, timed_rounds, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "segment_specs" / "customer_lifecycle.yml"
@@ -48,23 +46,15 @@ def _sql(kind: str) -> str:
 
 
 def worker(kind: str, paths: dict[str, str], threads: int) -> dict[str, Any]:
-    from benchmarks.run import _connect, _rss_mb
+    from benchmarks.run import _connect
 
     sql = _sql(kind)
     con = _connect(paths, threads)
-    t0, c0 = time.perf_counter(), time.process_time()
-    con.execute(f"CREATE TEMP TABLE bench_result AS {sql}")
-    out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
-    out["rows"] = con.execute("SELECT COUNT(*) FROM bench_result").fetchone()[0]
-    out["peak_rss_mb"] = _rss_mb()
-    return out
+    return time_query(con, sql)
 
 
 def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
     from benchmarks.data import customers_for, ensure_dataset
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     paths = ensure_dataset(lines, threads=threads, log=log)
     timed = timed_rounds("benchmarks.history", KINDS, paths, threads, repeat, lines, log)
@@ -78,9 +68,6 @@ def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
 
 
 def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
-    def verdict(ok: bool) -> str:
-        return "**PASS**" if ok else "**FAIL**"
-
     lines = [
         f"{HEADING} against one as-of run (`benchmarks/history.py`)",
         "",
@@ -106,13 +93,8 @@ def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
         + verdict(all(r["ratio"] <= MAX_RATIO for r in results)),
         f"- history_12 peak memory under {MAX_MB / 1024:.0f} GB at every size: "
         + verdict(all(r["rss"]["history_12"] < MAX_MB for r in results)),
-        "",
-        "All timed runs (seconds, in run order):",
-        "",
+        *runs_lines(results),
     ]
-    for r in results:
-        runs = "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in r["runs"].items())
-        lines.append(f"- {r['lines']:,}: {runs}")
     return "\n".join(lines) + "\n"
 
 

@@ -24,7 +24,6 @@ figures).
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,7 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import RESULTS
-from benchmarks.time import bench_main, run_worker, timed_rounds
+from benchmarks.time import (
+    bench_main,
+    log,
+    run_worker,
+    runs_lines,
+    time_query,
+    timed_rounds,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "segment_specs" / "offer_propensity.yml"
@@ -67,7 +74,7 @@ def _spec(kind: str):
 
 
 def worker(kind: str, paths: dict[str, str], threads: int) -> dict[str, Any]:
-    from benchmarks.run import _connect, _rss_mb
+    from benchmarks.run import _connect
 
     if kind == "fit":
         return _fit(paths, threads)
@@ -78,12 +85,7 @@ def worker(kind: str, paths: dict[str, str], threads: int) -> dict[str, Any]:
     if kind != "tiered":  # the temporary copy
         shutil.rmtree(spec_file.path.parent, ignore_errors=True)
     con = _connect(paths, threads)
-    t0, c0 = time.perf_counter(), time.process_time()
-    con.execute(f"CREATE TEMP TABLE bench_result AS {sql}")
-    out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
-    out["rows"] = con.execute("SELECT COUNT(*) FROM bench_result").fetchone()[0]
-    out["peak_rss_mb"] = _rss_mb()
-    return out
+    return time_query(con, sql)
 
 
 def _fit(paths: dict[str, str], threads: int) -> dict[str, Any]:
@@ -121,9 +123,6 @@ def _run(kind: str, paths: dict[str, Path], threads: int) -> dict[str, Any]:
 def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
     from benchmarks.data import customers_for, ensure_dataset
 
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
     paths = ensure_dataset(lines, threads=threads, log=log, redemptions=True)
     timed = timed_rounds("benchmarks.predict", KINDS, paths, threads, repeat, lines, log)
     fit = _run("fit", paths, threads)
@@ -140,9 +139,6 @@ def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
 
 
 def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
-    def verdict(ok: bool) -> str:
-        return "**PASS**" if ok else "**FAIL**"
-
     lines = [
         f"{HEADING}: offer_propensity with and without its score (`benchmarks/predict.py`)",
         "",
@@ -179,13 +175,8 @@ def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
                 for r in results
             )
         ),
-        "",
-        "All timed runs (seconds, in run order):",
-        "",
+        *runs_lines(results),
     ]
-    for r in results:
-        runs = "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in r["runs"].items())
-        lines.append(f"- {r['lines']:,}: {runs}")
     return "\n".join(lines) + "\n"
 
 

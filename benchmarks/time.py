@@ -97,7 +97,7 @@ def _sql(kind: str) -> str:
 
 
 def worker(kind: str, paths: dict[str, str], threads: int) -> dict[str, Any]:
-    from benchmarks.run import _connect, _rss_mb
+    from benchmarks.run import _connect
 
     con = _connect(paths, threads)
     if kind == "same":  # hand-written and compiled offer_trend: the same rows
@@ -108,13 +108,38 @@ def worker(kind: str, paths: dict[str, str], threads: int) -> dict[str, Any]:
         ).fetchone()[0]
         rows = con.execute(f"SELECT COUNT(*) FROM ({HAND})").fetchone()[0]
         return {"differences": diff, "rows": rows}
-    sql = _sql(kind)
+    return time_query(con, _sql(kind))
+
+
+def time_query(con, sql: str) -> dict[str, Any]:
+    """``CREATE TEMP TABLE AS`` of ``sql`` in ``con``, timed: its seconds (wall and CPU), its
+    rows and the process's peak RSS. Shared by the benchmarks that time one query per run."""
+    from benchmarks.run import _rss_mb
+
     t0, c0 = time.perf_counter(), time.process_time()
     con.execute(f"CREATE TEMP TABLE bench_result AS {sql}")
     out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
     out["rows"] = con.execute("SELECT COUNT(*) FROM bench_result").fetchone()[0]
     out["peak_rss_mb"] = _rss_mb()
     return out
+
+
+def log(msg: str) -> None:
+    """A benchmark's progress, on standard error."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def verdict(ok: bool) -> str:
+    return "**PASS**" if ok else "**FAIL**"
+
+
+def runs_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The tail of a section: every timed run's seconds, in run order, per size."""
+    lines = ["", "All timed runs (seconds, in run order):", ""]
+    for r in results:
+        runs = "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in r["runs"].items())
+        lines.append(f"- {r['lines']:,}: {runs}")
+    return lines
 
 
 def run_worker(module: str, kind: str, paths: dict[str, Path], threads: int) -> dict[str, Any]:
@@ -141,9 +166,6 @@ KINDS = ("offer_seeker", "offer_trend", "hand")
 
 def measure(lines: int, repeat: int, threads: int) -> dict[str, Any]:
     from benchmarks.data import ensure_dataset
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     paths = ensure_dataset(lines, threads=threads, log=log)
     same = _run("same", paths, threads)
@@ -187,9 +209,6 @@ def timed_rounds(
 
 
 def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
-    def verdict(ok: bool) -> str:
-        return "**PASS**" if ok else "**FAIL**"
-
     lines = [
         f"{HEADING} vs offer_seeker and vs hand-written SQL (`benchmarks/time.py`)",
         "",
@@ -220,13 +239,8 @@ def render(results: list[dict[str, Any]], repeat: int, threads: int) -> str:
         + verdict(all(r["vs_hand"] <= MAX_VS_HAND for r in results)),
         "- hand-written and compiled give the same rows: "
         + verdict(all(r["same"]["differences"] == 0 for r in results)),
-        "",
-        "All timed runs (seconds, in run order):",
-        "",
+        *runs_lines(results),
     ]
-    for r in results:
-        runs = "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in r["runs"].items())
-        lines.append(f"- {r['lines']:,}: {runs}")
     return "\n".join(lines) + "\n"
 
 
