@@ -88,6 +88,20 @@ def test_the_history_is_the_separate_as_of_runs_row_for_row(path, dataset):
     assert_same_rows(want_cols, want, cols, rows)
 
 
+@pytest.mark.parametrize("path", TIMED, ids=lambda p: p.stem)
+def test_a_daily_history_across_the_window_edges_is_the_separate_runs(path):
+    """Nine days either side of the edge cases' window end: each date its own bucket, so
+    every running aggregate, first count and window moves by one day at a time."""
+    con = _edge()
+    spec_file = load_spec(path)
+    dates = spine(date(2025, 6, 26), date(2025, 7, 4), "day")
+    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
+    cols, rows = [d[0] for d in cur.description], cur.fetchall()
+    want_cols, want = _as_separate_runs(con, spec_file, dates)
+    assert len(rows) == len(want) > 0
+    assert_same_rows(want_cols, want, cols, rows)
+
+
 def test_a_history_moves_with_the_dates():
     """Not one date repeated: the lifecycle's prospects and its sales differ between dates."""
     con = _retail()
@@ -206,22 +220,24 @@ def test_a_history_that_ranks_across_dates_fails_its_proof(monkeypatch):
     assert "FAIL  2025-01-31" in done.output
 
 
-def test_a_history_read_as_of_its_last_date_fails_its_proof():
-    """A mutation of the compiled history: every event filter reads the last date instead of
-    each row's as-of date; the proof of the first date fails (the rows it has are those of
-    the last date)."""
+def test_a_history_read_as_of_its_last_date_fails_its_proof(monkeypatch):
+    """A compiler mutation: every event and every member counts from the first date (each
+    one's bucket is the first date, not the first on or after its own time), so the rows at
+    the first date are those of the last; the proof of the first date fails."""
+    from semseg.compile import timeline
     from semseg.verify import verify
 
     spec_file = load_spec(LIFECYCLE)
     query = history_sql(spec_file, SAMPLE_DATES, "duckdb")
-    broken = query.replace("<= semseg__as_of", "<= CAST('2025-11-30' AS DATE)")
+    good = f"SELECT * EXCLUDE (as_of) FROM ({query}) WHERE as_of = DATE '2024-11-30'"
+    assert verify(spec_file, dialects=["duckdb"], model_sql=good, as_of=date(2024, 11, 30)).passed
+    monkeypatch.setattr(timeline, "bucket_of", lambda when, dates: timeline._date(dates[0]))
+    broken = history_sql(spec_file, SAMPLE_DATES, "duckdb")
     assert broken != query
     rows = f"SELECT * EXCLUDE (as_of) FROM ({broken}) WHERE as_of = DATE '2024-11-30'"
     report = verify(spec_file, dialects=["duckdb"], model_sql=rows, as_of=date(2024, 11, 30))
     failed = {c.name for c in report.checks if not c.passed}
     assert "population" in failed and "metrics:sales" in failed, failed
-    good = f"SELECT * EXCLUDE (as_of) FROM ({query}) WHERE as_of = DATE '2024-11-30'"
-    assert verify(spec_file, dialects=["duckdb"], model_sql=good, as_of=date(2024, 11, 30)).passed
 
 
 def test_history_refuses_what_it_cannot_build():

@@ -273,9 +273,9 @@ def test_a_member_is_in_the_population_from_its_own_date_on(timed, tmp_path):
 def test_a_compiler_that_ignores_the_population_time_fails_verify(timed, tmp_path, monkeypatch):
     original = plan._population_phase
 
-    def timeless(spec, names, history=False):
+    def timeless(spec, names):
         pops = [(at, p.model_copy(update={"time": None})) for at, p in spec.populations]
-        return original(spec.model_copy(update={"population": pops[0][1]}), names, history)
+        return original(spec.model_copy(update={"population": pops[0][1]}), names)
 
     monkeypatch.setattr(plan, "_population_phase", timeless)
     report = verify(timed, data=tmp_path, dialects=["duckdb"])

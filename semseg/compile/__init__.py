@@ -18,8 +18,16 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from semseg.compile.dialects import Target, get_target, unfaithful
-from semseg.compile.plan import AS_OF_COLUMN, AS_OF_MARK, CANONICAL, ModelPlan, build_plan
+from semseg.compile.plan import (
+    AS_OF_COLUMN,
+    AS_OF_MARK,
+    CANONICAL,
+    NEXT_COLUMN,
+    ModelPlan,
+    build_plan,
+)
 from semseg.compile.portable import apply_rewrites, portable
+from semseg.compile.timeline import history_plan
 from semseg.errors import CompileError, UsageError, printable
 from semseg.spec import SpecFile
 from semseg.spec.model import Spec
@@ -48,7 +56,7 @@ def _template() -> jinja2.Template:
 
 def render_canonical(plan: ModelPlan) -> str:
     """The model as canonical (DuckDB) SQL text, straight from the template."""
-    return _template().render(plan=plan, as_of=AS_OF_COLUMN)
+    return _template().render(plan=plan, as_of=AS_OF_COLUMN, next=NEXT_COLUMN)
 
 
 def header(spec_file: SpecFile, target: Target) -> str:
@@ -106,7 +114,7 @@ def history_query(
             f"model '{spec.name}': a history adds the column '{HISTORY_AS_OF}', which the model "
             "already has; rename that metric or segmentation"
         )
-    plan = build_plan(spec, spec_path, dates)
+    plan = history_plan(spec, spec_path, dates)
     tree = cast(exp.Expression, sqlglot.parse_one(render_canonical(plan), read=CANONICAL))
     for mark in [c for c in tree.find_all(exp.Column) if c.name == AS_OF_MARK and not c.table]:
         mark.replace(column(AS_OF_COLUMN))

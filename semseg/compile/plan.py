@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
 from pathlib import Path
 from typing import cast
 
@@ -162,6 +161,8 @@ class ModelPlan:
     key_sources: tuple[SourceStep, ...]  # the sources whose keys make up the rows
     spine: tuple[exp.Expression, ...] = ()  # a history's as-of dates (DATE literals)
     spine_cte: str = ""
+    spine_next: tuple[exp.Expression, ...] = ()  # each date's next one (the last's: a day on)
+    timeline: bool = False  # a history's: the metrics CTE is one of ``steps`` (``timeline``)
 
 
 # Where the as-of date goes: a column name no spec can use (``__`` is semseg's), replaced by
@@ -176,6 +177,7 @@ def as_of() -> exp.Expression:
 # A history's as-of date column (``semseg history``): the spine's, carried through every CTE
 # of a source with an event time; the as-of mark becomes a reference to it.
 AS_OF_COLUMN = "semseg__as_of"
+NEXT_COLUMN = "semseg__next"  # the spine's next date after each (``timeline``)
 
 
 def _dated_as_of(tree: exp.Expression, alias: str) -> exp.Expression:
@@ -780,25 +782,13 @@ class _Chain:
         self.steps.append(step)
 
 
-def build_plan(
-    spec: Spec, spec_path: Path | None = None, dates: tuple[date, ...] | None = None
-) -> ModelPlan:
+def build_plan(spec: Spec, spec_path: Path | None = None) -> ModelPlan:
     """Lay the spec out as CTEs, one phase after the other: sources → population → metrics →
-    derived → tiers → clusters → segments → arms.
-
-    ``dates``: a history (``semseg history``), one row per key and as-of date. The dates are
-    a CTE (the spine) that each source with an event time, and the population, cross-join:
-    every step of those sources is per (key, as-of date), the as-of mark reads the date
-    column, the metrics join on both, and the tiers rank within each date."""
+    derived → tiers → clusters → segments → arms. (A history at many dates is
+    ``timeline.history_plan``, which reuses the phases.)"""
     names, key = ModelNames(spec.entity.name), spec.entity.key
-    history = dates is not None
-    if history and any(s.kind == "cluster" for s in spec.segmentations.values()):
-        raise CompileError(
-            f"model '{spec.name}': a history of cluster segmentations is not built yet "
-            "(their assignment joins by key only); leave them out of the spec for history"
-        )
-    phase = _sources_phase(spec, names, history)
-    population = _population_phase(spec, names, history)
+    phase = _sources_phase(spec, names)
+    population = _population_phase(spec, names)
     key_sources = tuple(s for s in phase.sources if s.role == "main")
     keys_cte = (
         names.population
@@ -807,10 +797,9 @@ def build_plan(
     )
     metric_columns = _metrics_phase(spec, phase, keys_cte)
     joins = tuple(s for s in phase.sources if s.cte != keys_cte and s.role != "inner")
-    dated = [AS_OF_COLUMN] if history else []
-    chain = _Chain(names.metrics, [key, *dated, *(c.name for c in metric_columns)])
+    chain = _Chain(names.metrics, [key, *(c.name for c in metric_columns)])
     _derived_phase(spec, spec_path, names, chain)
-    _tiers_phase(spec, names, chain, history)
+    _tiers_phase(spec, names, chain)
     models = _clusters_phase(spec, spec_path, names, chain)
     _segments_phase(spec, names, models, chain)
     _arms_phase(spec, names, chain)
@@ -825,17 +814,12 @@ def build_plan(
         metric_columns,
         joins,
         tuple(chain.steps),
-        tuple([key, *dated, *spec.output_columns()[1:]]),
+        tuple(spec.output_columns()),
         key_sources,
-        tuple(
-            exp.Cast(this=exp.Literal.string(d.isoformat()), to=exp.DataType.build("date"))
-            for d in dates or ()
-        ),
-        names.spine if history else "",
     )
 
 
-def _sources_phase(spec: Spec, names: ModelNames, history: bool = False) -> SourcePhase:
+def _sources_phase(spec: Spec, names: ModelNames) -> SourcePhase:
     """Each source's aggregates: its rows CTE when several aggregates (or joins) read it,
     the main aggregate (in two levels where that hashes the rows once), the distinct counts
     split off it, its first/last values and its top categories."""
@@ -843,7 +827,7 @@ def _sources_phase(spec: Spec, names: ModelNames, history: bool = False) -> Sour
     rows: list[RowsStep] = []
     split: dict[str, tuple[SourceStep, DistinctOnly]] = {}
     for sname in spec.sources:
-        _source_steps(spec, names, sname, sources, rows, split, history)
+        _source_steps(spec, names, sname, sources, rows, split)
     return SourcePhase(tuple(rows), tuple(sources), split)
 
 
@@ -855,15 +839,22 @@ def _source_steps(
     rows: list[RowsStep],
     split: dict[str, tuple[SourceStep, DistinctOnly]],
     history: bool = False,
+    only: frozenset[str] | None = None,
+    span: exp.Expression | None = None,
 ) -> None:
+    """``only``: of the source's metrics, these (a history's, ``timeline``); ``span``: a
+    history's condition on the dated rows (the dates whose windows can hold the event)."""
     src, key = spec.sources[sname], spec.entity.key
     dated = history and bool(src.time)  # each event once per as-of date on or after it
-    edges = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in EDGE_AGGS]
-    tops = [m for m, mt in spec.metrics.items() if mt.source == sname and mt.agg in TOP_AGGS]
+    mine = [
+        m for m, mt in spec.metrics.items() if mt.source == sname and (only is None or m in only)
+    ]
+    edges = [m for m in mine if spec.metrics[m].agg in EDGE_AGGS]
+    tops = [m for m in mine if spec.metrics[m].agg in TOP_AGGS]
     aggs = [
         (edge_time_column(m) if m in edges else m, _unjoined(_aggregate(spec, m), src.joins))
-        for m, metric in spec.metrics.items()
-        if metric.source == sname and m not in tops
+        for m in mine
+        if m not in tops
     ]
     src_key = src.key or key
     where: exp.Expression = not_null(column(src_key))
@@ -871,6 +862,8 @@ def _source_steps(
         where = all_of(where, paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins)))
     if src.time:  # point in time: no event after the as-of date counts
         where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=as_of()))
+    if span is not None:
+        where = all_of(where, paren(span))
     found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
     if not found or len(found) == len(aggs):  # nothing to split off, or nothing would remain
         found = {}
@@ -948,7 +941,7 @@ def _source_steps(
         sources += [replace(s, table=first) if s.table == totals.cte else s for s in rest]
 
 
-def _population_phase(spec: Spec, names: ModelNames, history: bool = False) -> list[SourceStep]:
+def _population_phase(spec: Spec, names: ModelNames) -> list[SourceStep]:
     """The population tables whose keys are united (none: the keys are the sources'), each
     up to the as-of date when it has a time."""
     population = []
@@ -961,9 +954,7 @@ def _population_phase(spec: Spec, names: ModelNames, history: bool = False) -> l
             joined = zoned_date(column(pop.time), "UTC")
             since = any_of(is_null(column(pop.time)), exp.LTE(this=joined, expression=as_of()))
             where = all_of(where, paren(since))
-        population.append(
-            SourceStep(names.population, pop.table, pop_key, where, (), dated=history)
-        )
+        population.append(SourceStep(names.population, pop.table, pop_key, where, ()))
     return population
 
 

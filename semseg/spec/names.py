@@ -57,6 +57,23 @@ class ModelNames:
         a top's category (no part)."""
         return f"{self.entity}_{source}_top_{index}" + (f"_{part}" if part else "")
 
+    def buckets(self, source: str) -> str:
+        """A history's rows of a source, each with the as-of date it first counts at."""
+        return f"{self.entity}_{source}_buckets"
+
+    def parts(self, source: str, index: int = 0) -> str:
+        """A history's aggregates of a source per (key, first date): its running metrics
+        (``index`` 0), or the ``index``-th distinct count's values counted at their first."""
+        return f"{self.entity}_{source}_parts" + (f"_{index}" if index else "")
+
+    def firsts(self, source: str, index: int) -> str:
+        """A history's ``index``-th distinct count of a source: each value's first date."""
+        return f"{self.entity}_{source}_firsts_{index}"
+
+    def running(self, source: str, index: int = 0) -> str:
+        """A history's ``parts`` accumulated over the dates, each valid until the next."""
+        return f"{self.entity}_{source}_running" + (f"_{index}" if index else "")
+
     def source_ctes(self, source: str, metrics: int) -> list[str]:
         """Every CTE a source with ``metrics`` metrics can give the model."""
         groups = [self.distinct(source, g) for g in range(1, max(metrics, 1) + 1)]
@@ -66,7 +83,18 @@ class ModelNames:
             for i in range(1, metrics + 1)
             for part in ("", "totals", "best")
         ]
-        return [self.source(source), self.rows(source), self.values(source), *groups, *edges, *tops]
+        history = [self.buckets(source), self.parts(source), self.running(source)]
+        for i in range(1, metrics + 1):
+            history += [self.parts(source, i), self.firsts(source, i), self.running(source, i)]
+        return [
+            self.source(source),
+            self.rows(source),
+            self.values(source),
+            *groups,
+            *edges,
+            *tops,
+            *history,
+        ]
 
     @property
     def population(self) -> str:
@@ -80,6 +108,21 @@ class ModelNames:
     def spine(self) -> str:
         """The as-of dates of a history (``semseg history``), one row each."""
         return f"{self.entity}_as_of_dates"
+
+    @property
+    def timeline_points(self) -> str:
+        """A history's dates at which a key's values can change."""
+        return f"{self.entity}_timeline_points"
+
+    @property
+    def timeline(self) -> str:
+        """A history's intervals of each key: from one change to the next."""
+        return f"{self.entity}_timeline"
+
+    @property
+    def timeline_values(self) -> str:
+        """A history's aggregates of each key over each of its intervals."""
+        return f"{self.entity}_timeline_values"
 
     @property
     def metrics(self) -> str:
@@ -140,6 +183,9 @@ class ModelNames:
             self.population: "the population",
             self.keys: "the keys of every source",
             self.spine: "the as-of dates of a history",
+            self.timeline_points: "the dates a history's values change at",
+            self.timeline: "a history's intervals",
+            self.timeline_values: "a history's values per interval",
             self.metrics: "the metrics",
             self.derived_metrics: "the derived metrics",
             self.ranks: "the quantile ranks",

@@ -1,0 +1,615 @@
+"""A history's plan (``semseg history``): every key's model at many as-of dates, by intervals.
+
+The cross join of every event with every date on or after it (``plan``'s dated steps) holds
+an event about as many times as there are dates, and its joins are per (key, date): 9.4x one
+as-of run for 12 month ends over 10M order lines (BENCHMARKS.md). Here a source's metrics
+take one of three paths, by what their aggregate is (docs/design.md, "Membership over time"):
+
+* **running** -- SUM, COUNT, MIN and MAX of anything not read at the as-of date (with no
+  window): each event counts from the first spine date on or after it (its *bucket*, a CASE
+  over the dates), so the rows are aggregated per (key, bucket) and accumulated over the
+  buckets by window functions; a key's value then holds from its bucket until its next one.
+  A ``COUNT(DISTINCT x)`` counts each x at the first bucket it has. What is read at the date
+  (``days_since_last`` is the date minus a running MAX) is computed after the expansion.
+* **windowed** -- a source whose other metrics all have a window bounded below: its rows are
+  joined to only the dates whose windows can hold them (a range, not a cross join), then
+  aggregated per (key, date) as in one as-of run.
+* **dated** -- anything else (first/last, top, avg, active weeks, raw SQL): ``plan``'s dated
+  steps, every event with every date on or after it.
+
+Each path gives rows valid per key over an interval of dates (a dated row: its date only).
+The dates at which any of a key's values can change are its *timeline*; each of its intervals
+is joined to every relation holding it (key-level joins, a few rows per key), and only then
+expanded to the dates each interval holds. The rest of the model (derived metrics, tiers per
+date, segments, arms) is ``plan``'s, over the rows per (key, date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import cast
+
+from sqlglot import exp
+
+from semseg.compile import plan as _plan
+from semseg.compile.distinct import DistinctOnly
+from semseg.compile.plan import (
+    AS_OF_COLUMN,
+    AS_OF_MARK,
+    NEXT_COLUMN,
+    Column,
+    ModelPlan,
+    RowsStep,
+    SourceStep,
+    Step,
+    _aggregate,
+    _ago,
+    _Chain,
+    _joined_rows,
+    _joined_value,
+    _metric_value,
+    _missing_nan,
+    _own_columns,
+    _rounded,
+    _shared_columns,
+    _unjoined,
+    _with_fill,
+    event_date,
+    passed,
+    window_condition,
+)
+from semseg.compile.portable import exact, zoned_date
+from semseg.errors import CompileError
+from semseg.spec.graph import metric_precision
+from semseg.spec.model import EDGE_AGGS, TOP_AGGS, Agg, Spec
+from semseg.spec.names import HELPER_SEPARATOR, ModelNames
+from semseg.spec.time import window_of
+from semseg.sql import (
+    CANONICAL,
+    all_of,
+    any_of,
+    case,
+    coalesce,
+    column,
+    is_null,
+    not_null,
+    number,
+    paren,
+    snippet_expr,
+    table,
+)
+
+BUCKET = "semseg__bucket"  # the first spine date on or after an event (or a member's since)
+UNTIL = "semseg__until"  # the next date a relation's or a timeline's value changes at
+AT = "semseg__at"  # a timeline point
+SINCE = "semseg__since"  # a population member's first date
+INNER = "semseg__inner"  # a subquery's alias
+_DATE = exp.DataType.build("date")
+
+_RUNNING: dict[type, type[exp.Expression]] = {
+    exp.Sum: exp.Sum,
+    exp.Count: exp.Sum,
+    exp.Min: exp.Min,
+    exp.Max: exp.Max,
+}
+
+
+def _date(day: date) -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=_DATE.copy())
+
+
+def bucket_of(when: exp.Expression, dates: tuple[date, ...]) -> exp.Expression:
+    """The first of ``dates`` on or after ``when`` (which is on or before the last), as
+    nested CASEs that halve the dates: log2(n) comparisons per row, no join."""
+    if len(dates) == 1:
+        return _date(dates[0])
+    mid = (len(dates) - 1) // 2
+    return case(
+        [
+            (
+                exp.LTE(this=when.copy(), expression=_date(dates[mid])),
+                bucket_of(when, dates[: mid + 1]),
+            )
+        ],
+        bucket_of(when, dates[mid + 1 :]),
+    )
+
+
+def _reads_as_of(tree: exp.Expression | exp.AggFunc) -> bool:
+    return any(c.name == AS_OF_MARK and not c.table for c in tree.find_all(exp.Column))
+
+
+def _path(spec: Spec, name: str, tree: exp.Expression) -> str:
+    """ "running", "distinct" (a running COUNT(DISTINCT x)) or "dated" (module docstring)."""
+    m = spec.metrics[name]
+    if m.kind == "raw" or m.agg in EDGE_AGGS or m.agg in TOP_AGGS or m.agg is Agg.avg:
+        return "dated"
+    aggs = list(tree.find_all(exp.AggFunc))
+    if not aggs or any(_reads_as_of(a) for a in aggs):
+        return "dated"
+    if len(aggs) == 1 and isinstance(aggs[0], exp.Count) and isinstance(aggs[0].this, exp.Distinct):
+        return "distinct" if len(aggs[0].this.expressions) == 1 else "dated"
+    if all(type(a) in _RUNNING and not isinstance(a.this, exp.Distinct) for a in aggs):
+        nested = any(a.find_ancestor(exp.AggFunc) is not None for a in aggs)
+        return "dated" if nested else "running"
+    return "dated"
+
+
+def _running(value: exp.Expression, key: str, combine: type[exp.Expression]) -> exp.Expression:
+    """``combine(value)`` over the key's buckets up to this one."""
+    frame = exp.WindowSpec(
+        kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
+    )
+    ordered = exp.Order(expressions=[exp.Ordered(this=column(BUCKET), nulls_first=True)])
+    return exp.Window(
+        this=combine(this=value), partition_by=[column(key)], order=ordered, spec=frame
+    )
+
+
+def _named(value: exp.Expression, name: str) -> exp.Expression:
+    return cast(exp.Expression, exp.alias_(value, name))
+
+
+def _accumulated(part: Column, key: str) -> exp.Expression:
+    """A part's running total, minimum or maximum; a count stays a BIGINT, as COUNT is."""
+    value = _running(column(part.name), key, _RUNNING[type(part.expr)])
+    return (
+        exp.Cast(this=value, to=exp.DataType.build("bigint"))
+        if isinstance(part.expr, exp.Count)
+        else value
+    )
+
+
+def _distinct_value(tree: exp.Expression) -> exp.Expression:
+    distinct = tree.find(exp.Distinct)
+    assert distinct is not None
+    return distinct.expressions[0]
+
+
+def _lower_bound(spec: Spec, name: str, first: exp.Expression) -> exp.Expression | None:
+    """The event is after the start of the metric's window at the first date."""
+    window = window_of(spec, name)
+    if window is None or window.after is None:
+        return None
+    parameter = spec.parameter_at("metrics", name, "window", "after")
+    start = _ago(window.after, window.unit, parameter).transform(
+        lambda n: first.copy() if isinstance(n, exp.Column) and n.name == AS_OF_MARK else n
+    )
+    when = event_date(spec, spec.metrics[name].source or "")
+    return exp.GT(this=when, expression=start)
+
+
+def _until(key: str, end: exp.Expression, at: str = BUCKET) -> exp.Expression:
+    """The key's next ``at`` after this row's (``end`` after its last)."""
+    frame = exp.WindowSpec(
+        kind="ROWS",
+        start=number(1),
+        start_side="FOLLOWING",
+        end="UNBOUNDED",
+        end_side="FOLLOWING",
+    )
+    ordered = exp.Order(expressions=[exp.Ordered(this=column(at), nulls_first=True)])
+    nxt = exp.Window(
+        this=exp.Min(this=column(at)), partition_by=[column(key)], order=ordered, spec=frame
+    )
+    return coalesce(nxt, end.copy())
+
+
+@dataclass(frozen=True)
+class _Interval:
+    """A relation of rows valid per key from ``BUCKET`` until ``UNTIL``; ``columns``: (its
+    column, the values CTE's name for it)."""
+
+    cte: str
+    columns: tuple[tuple[str, str], ...]
+
+
+class _History:
+    """The plan of one history, built source by source (``history_plan``)."""
+
+    def __init__(self, spec: Spec, dates: tuple[date, ...]) -> None:
+        self.spec, self.dates = spec, dates
+        self.names, self.key = ModelNames(spec.entity.name), spec.entity.key
+        self.end = _date(dates[-1] + timedelta(days=1))  # after every date
+        self.rows: list[RowsStep] = []
+        self.sources: list[SourceStep] = []
+        self.steps: list[Step] = []
+        self.relations: list[_Interval] = []
+        self.points: list[exp.Select] = []  # the timeline's points, a SELECT each
+        self.metrics: dict[str, exp.Expression] = {}  # metric -> its value per (key, date)
+        self.point_steps: list[SourceStep] = []  # dated and static steps, metric owners
+        self.split: dict[str, tuple[SourceStep, DistinctOnly]] = {}
+        self.guards: dict[str, tuple[str, str]] = {}  # windowed metric -> (seen, its seen)
+
+    # ------------------------------------------------------------------ sources
+
+    def source(self, sname: str) -> None:
+        spec, src = self.spec, self.spec.sources[sname]
+        mine = [m for m, mt in spec.metrics.items() if mt.source == sname]
+        if not src.time:  # the same at every date: plan's steps, joined by key
+            before = len(self.sources)
+            _plan._source_steps(spec, self.names, sname, self.sources, self.rows, self.split)
+            self._point_steps(self.sources[before:], "static")
+            return
+        trees = {
+            m: _unjoined(_aggregate(spec, m), src.joins)
+            for m in mine
+            if spec.metrics[m].agg not in TOP_AGGS
+        }
+        paths = {m: _path(spec, m, trees[m]) if m in trees else "dated" for m in mine}
+        running = [m for m in mine if paths[m] == "running"]
+        distinct = [m for m in mine if paths[m] == "distinct"]
+        dated = frozenset(m for m in mine if paths[m] == "dated")
+        seen = self._running(sname, running, distinct, trees)
+        if dated:
+            self._dated(sname, dated, seen)
+
+    def _running(
+        self, sname: str, running: list[str], distinct: list[str], trees: dict[str, exp.Expression]
+    ) -> str:
+        """The bucketed rows of a timed source, its running aggregates and its running
+        distinct counts; returns the values CTE's column that says the key has rows by then."""
+        spec, src, names, key = self.spec, self.spec.sources[sname], self.names, self.key
+        src_key = src.key or key
+        when = event_date(spec, sname)
+        where: exp.Expression = not_null(column(src_key))
+        if src.where:
+            kept = _unjoined(snippet_expr(src.where, spec.dialect), src.joins)
+            where = all_of(where, paren(kept))
+        where = all_of(where, exp.LTE(this=when.copy(), expression=_date(self.dates[-1])))
+        helpers: list[Column] = []  # the running metrics' aggregates, per (key, bucket)
+        outer: dict[str, exp.Expression] = {}
+        for m in running:
+            own: list[Column] = []
+
+            def part(node: exp.Expression, own: list[Column] = own, m: str = m) -> exp.Expression:
+                if type(node) in _RUNNING:
+                    own.append(Column(f"{m}{HELPER_SEPARATOR}p{len(own) + 1}", node.copy()))
+                    return column(own[-1].name)
+                return node
+
+            outer[m] = trees[m].copy().transform(part)
+            helpers += own
+        values = {m: _distinct_value(trees[m]) for m in distinct}
+        read_by = [h.expr for h in helpers] + list(values.values()) + [column(src.time or "")]
+        shared = _shared_columns(src_key, read_by)
+        if shared is None:
+            raise CompileError(
+                f"model '{spec.name}': source '{sname}' qualifies a column with its table, "
+                "which a history cannot read from its rows; write the column unqualified"
+            )
+        bucket = bucket_of(when, self.dates)
+        cte = names.buckets(sname)
+        if src.joins:
+            rows = _joined_rows(spec, sname, cte, shared, where)
+            joined = _own_columns(bucket, lambda n: _joined_value(n, src.joins))
+            self.rows.append(replace(rows, columns=(*rows.columns, Column(BUCKET, joined))))
+        else:
+            plain = tuple(passed(c) for c in shared)
+            self.rows.append(RowsStep(cte, src.table, (*plain, Column(BUCKET, bucket)), where))
+        by_bucket = (column(BUCKET),)
+        first = Column(BUCKET, exp.Min(this=column(BUCKET)))
+        parts = names.parts(sname)
+        self.sources.append(
+            SourceStep(
+                parts, cte, src_key, None, (first, *helpers), role="inner", group_by=by_bucket
+            )
+        )
+        running_cte = names.running(sname)
+        seen = f"{running_cte}{HELPER_SEPARATOR}seen"
+        cols = [_named(_accumulated(h, key), h.name) for h in helpers]
+        self._window_step(running_cte, parts, cols)
+        self.relations.append(
+            _Interval(running_cte, ((BUCKET, seen), *((h.name, h.name) for h in helpers)))
+        )
+        for m in running:
+            self.metrics[m] = outer[m]
+        for i, m in enumerate(distinct, 1):  # each value counted at its first bucket
+            firsts, counted = names.firsts(sname, i), names.parts(sname, i)
+            run, value = names.running(sname, i), values[m]
+            self.sources.append(
+                SourceStep(
+                    firsts,
+                    cte,
+                    src_key,
+                    not_null(paren(value.copy())),
+                    (first,),
+                    role="inner",
+                    group_by=(exact(value.copy()),),
+                )
+            )
+            count = Column(m, exp.Count(this=exp.Star()))
+            self.sources.append(
+                SourceStep(
+                    counted, firsts, key, None, (first, count), role="inner", group_by=by_bucket
+                )
+            )
+            self._window_step(run, counted, [_named(_accumulated(count, key), m)])
+            self.relations.append(_Interval(run, ((m, m),)))
+            # a key with rows by then but no value counted has a count of 0
+            counted_value = coalesce(column(m), number(0))
+            self.metrics[m] = case([(is_null(column(seen)), exp.Null())], counted_value)
+        self.points.append(
+            exp.select(column(key), exp.alias_(column(BUCKET), AT)).from_(table(running_cte))
+        )
+        return seen
+
+    def _window_step(self, cte: str, parts: str, cols: list[exp.Expression]) -> None:
+        query = exp.select(
+            column(self.key), column(BUCKET), exp.alias_(_until(self.key, self.end), UNTIL), *cols
+        ).from_(table(parts))
+        self.steps.append(Step(cte, "", (), query=query))
+
+    def _dated(self, sname: str, metrics: frozenset[str], seen: str) -> None:
+        """The metrics that no running aggregate gives: plan's dated steps, over only the
+        dates whose windows can hold each event when every one of them has a window."""
+        spec = self.spec
+        wins = [window_of(spec, m) for m in sorted(metrics)]
+        bounded = all(w is not None and w.after is not None for w in wins)
+        span = None
+        if bounded:  # each metric still keeps its own window's rows
+            conditions = [window_condition(spec, m) for m in sorted(metrics)]
+            unique = {c.sql(CANONICAL): c for c in conditions if c is not None}
+            # and first, on the event alone (the engine reads fewer rows into the range
+            # join): inside some window of the first date or later
+            first = _date(self.dates[0])
+            lower = {
+                c.sql(CANONICAL): c
+                for m in sorted(metrics)
+                if (c := _lower_bound(spec, m, first)) is not None
+            }
+            span = all_of(
+                paren(any_of(*(paren(c) for c in lower.values()))),
+                paren(any_of(*(paren(c) for c in unique.values()))),
+            )
+        before = len(self.sources)
+        _plan._source_steps(
+            spec, self.names, sname, self.sources, self.rows, self.split, True, metrics, span
+        )
+        main = self._point_steps(self.sources[before:], "dated")
+        if bounded and main is not None:  # rows by then, none in a window: the empty aggregate
+            for m in metrics:
+                self.guards[m] = (seen, f"{main}{HELPER_SEPARATOR}seen")
+
+    def _point_steps(self, steps: list[SourceStep], kind: str) -> str | None:
+        """Record the metric owners among ``steps`` (dated or static relations); the main
+        one gives the timeline its points. Returns the main step's CTE."""
+        key, main = self.key, None
+        for s in steps:
+            if s.role == "inner":
+                continue
+            self.point_steps.append(s)
+            if s.role == "main":
+                main = s.cte
+        if main is None:
+            return None
+        if kind == "dated":  # the key's value at that date only: its date and the next
+            spine = self.names.spine
+            on = exp.EQ(this=column(AS_OF_COLUMN, spine), expression=column(AS_OF_COLUMN, main))
+            self.points.append(
+                exp.select(
+                    exp.alias_(column(key, main), key), exp.alias_(column(AS_OF_COLUMN, main), AT)
+                ).from_(table(main))
+            )
+            self.points.append(
+                exp.select(
+                    exp.alias_(column(key, main), key), exp.alias_(column(NEXT_COLUMN, spine), AT)
+                )
+                .from_(table(main))
+                .join(table(spine), on=on)
+            )
+        else:
+            self.points.append(
+                exp.select(column(key), exp.alias_(_date(self.dates[0]), AT)).from_(table(main))
+            )
+        return main
+
+    # ------------------------------------------------------------------ population
+
+    def population(self) -> None:
+        """Each population table's members from the first date on or after their own time
+        (NULL: every date): a point of the timeline that the key's first kept one is."""
+        first = _date(self.dates[0])
+        for _, pop in self.spec.populations:
+            pop_key = pop.key or self.key
+            where: exp.Expression = not_null(column(pop_key))
+            if pop.where:
+                where = all_of(where, paren(snippet_expr(pop.where, self.spec.dialect)))
+            since: exp.Expression = first
+            if pop.time:
+                joined = zoned_date(column(pop.time), "UTC")
+                by_last = exp.LTE(this=joined.copy(), expression=_date(self.dates[-1]))
+                where = all_of(where, paren(any_of(is_null(column(pop.time)), by_last)))
+                since = case([(is_null(column(pop.time)), first)], bucket_of(joined, self.dates))
+            self.points.append(
+                exp.select(
+                    exp.alias_(column(pop_key), self.key),
+                    exp.alias_(since.copy(), AT),
+                    exp.alias_(since, SINCE),
+                )
+                .from_(table(pop.table))
+                .where(where)
+            )
+
+    # ------------------------------------------------------------------ the timeline
+
+    def timeline(self, members: bool) -> None:
+        """The points (one UNION ALL), the intervals between them, and each interval's values
+        (every relation joined by key and the interval)."""
+        names, key = self.names, self.key
+        none = exp.alias_(exp.Cast(this=exp.Null(), to=_DATE.copy()), SINCE)
+        branches = self.points
+        if members:  # a population's points say since when; the others do not
+            branches = [p if len(p.expressions) == 3 else p.select(none.copy()) for p in branches]
+        union: exp.Expression = branches[0]
+        for b in branches[1:]:
+            union = exp.union(union, b, distinct=False)
+        self.steps.append(Step(names.timeline_points, "", (), query=union))
+        grouped = (
+            exp.select(
+                column(key),
+                column(AT),
+                *([exp.alias_(exp.Min(this=column(SINCE)), SINCE)] if members else []),
+            )
+            .from_(table(names.timeline_points))
+            .group_by(column(key), column(AT))
+            .subquery(INNER)
+        )
+        cols = [column(key), column(AT), exp.alias_(_until(key, self.end, AT), UNTIL)]
+        if members:
+            since = exp.Window(this=exp.Min(this=column(SINCE)), partition_by=[column(key)])
+            cols.append(exp.alias_(since, SINCE))
+        self.steps.append(Step(names.timeline, "", (), query=exp.select(*cols).from_(grouped)))
+        self._values(members)
+
+    def _values(self, members: bool) -> None:
+        names, key, t = self.names, self.key, self.names.timeline
+        select = exp.select(  # named: ClickHouse names a column by its qualified text
+            *(exp.alias_(column(c, t), c) for c in (key, AT, UNTIL))
+        ).from_(table(t))
+        for r in self.relations:
+            on = all_of(
+                exp.EQ(this=column(key, r.cte), expression=column(key, t)),
+                exp.LTE(this=column(BUCKET, r.cte), expression=column(AT, t)),
+                exp.LT(this=column(AT, t), expression=column(UNTIL, r.cte)),
+            )
+            select = select.join(table(r.cte), on=on, join_type="left")
+            select = select.select(*(exp.alias_(column(c, r.cte), n) for c, n in r.columns))
+        for s in self.point_steps:
+            on = exp.EQ(this=column(key, s.cte), expression=column(key, t))
+            if s.dated:
+                on = all_of(on, exp.EQ(this=column(AS_OF_COLUMN, s.cte), expression=column(AT, t)))
+            select = select.join(table(s.cte), on=on, join_type="left")
+            select = select.select(*(exp.alias_(column(c, s.cte), n) for c, n in self._read(s)))
+        if members:
+            select = select.where(
+                all_of(
+                    not_null(column(SINCE, t)),
+                    exp.GTE(this=column(AT, t), expression=column(SINCE, t)),
+                )
+            )
+        self.steps.append(Step(names.timeline_values, "", (), query=select))
+
+    def _read(self, step: SourceStep) -> list[tuple[str, str]]:
+        """The columns of a dated or static step that the metrics read: (column, its name in
+        the values CTE); the key as '<cte>__seen'."""
+        out = [(self.key, f"{step.cte}{HELPER_SEPARATOR}seen")] if step.role == "main" else []
+        out += [(c.name, c.name) for c in step.columns if c.name in self.spec.metrics]
+        return out
+
+    # ------------------------------------------------------------------ the metrics
+
+    def metric_columns(self) -> list[Column]:
+        """Each base metric per (key, date): filled and rounded as ``plan._metrics_phase``
+        does, the as-of mark read as the date."""
+        spec, out = self.spec, []
+        steps = self.point_steps
+        for m, metric in spec.metrics.items():
+            if metric.kind == "derived":
+                continue
+            places = metric_precision(spec, m)
+            if m in self.metrics:
+                value = _missing_nan(self.metrics[m], places)
+            else:
+                value = _metric_value(steps, self.split, "", self.key, m, None, places)
+                value = value.transform(self._unqualified)
+                if m in self.guards:
+                    seen, own = self.guards[m]
+                    joins = spec.sources[metric.source or ""].joins
+                    empty = _empty(_unjoined(_aggregate(spec, m), joins))
+                    if not isinstance(empty, exp.Null):
+                        gone = all_of(not_null(column(seen)), is_null(column(own)))
+                        value = case([(gone, _missing_nan(empty, places))], value)
+            out.append(Column(m, _rounded(_with_fill(value, metric.fill), places)))
+        return out
+
+    def _unqualified(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.table:
+            if node.name == self.key:
+                return column(f"{node.table}{HELPER_SEPARATOR}seen")
+            return column(node.name)
+        return node
+
+
+def _empty(tree: exp.Expression) -> exp.Expression:
+    """An aggregate over no rows: each COUNT 0, any other aggregate NULL."""
+
+    def empty(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Count):
+            return number(0)
+        if isinstance(node, exp.AggFunc):
+            return exp.Null()
+        return node
+
+    return tree.copy().transform(empty)
+
+
+def history_plan(spec: Spec, spec_path: Path | None, dates: tuple[date, ...]) -> ModelPlan:
+    """The plan of a history at ``dates`` (ascending): sources by path, the timeline, the
+    metrics per (key, date), then ``plan``'s derived, tiers (per date), segments and arms."""
+    names, key = ModelNames(spec.entity.name), spec.entity.key
+    if any(s.kind == "cluster" for s in spec.segmentations.values()):
+        raise CompileError(
+            f"model '{spec.name}': a history of cluster segmentations is not built yet "
+            "(their assignment joins by key only); leave them out of the spec for history"
+        )
+    h = _History(spec, dates)
+    for sname in spec.sources:
+        h.source(sname)
+    members = bool(spec.populations)
+    h.population()
+    h.timeline(members)
+    metric_columns = h.metric_columns()
+    spine, values = names.spine, names.timeline_values
+    # each interval held by the dates from its start until its end: an equality join to the
+    # pairs (date, a date on or after it), 0.9x the time of a range join on DuckDB
+    early, late = "semseg__early", "semseg__late"
+    pairs = (
+        exp.select(
+            exp.alias_(column(AS_OF_COLUMN, early), AT),
+            exp.alias_(column(AS_OF_COLUMN, late), AS_OF_COLUMN),
+        )
+        .from_(exp.alias_(table(spine), early, table=True))
+        .join(
+            exp.alias_(table(spine), late, table=True),
+            on=exp.LTE(this=column(AS_OF_COLUMN, early), expression=column(AS_OF_COLUMN, late)),
+        )
+        .subquery(INNER)
+    )
+    metrics = (
+        exp.select(
+            exp.alias_(column(key, values), key),
+            exp.alias_(column(AS_OF_COLUMN, INNER), AS_OF_COLUMN),
+            *(exp.alias_(c.expr, c.name) for c in metric_columns),
+        )
+        .from_(table(values))
+        .join(pairs, on=exp.EQ(this=column(AT, values), expression=column(AT, INNER)))
+        .where(exp.LT(this=column(AS_OF_COLUMN, INNER), expression=column(UNTIL, values)))
+    )
+    h.steps.append(Step(names.metrics, "", (), query=metrics))
+    chain = _Chain(names.metrics, [key, AS_OF_COLUMN, *(c.name for c in metric_columns)])
+    _plan._derived_phase(spec, spec_path, names, chain)
+    _plan._tiers_phase(spec, names, chain, True)
+    models = _plan._clusters_phase(spec, spec_path, names, chain)
+    _plan._segments_phase(spec, names, models, chain)
+    _plan._arms_phase(spec, names, chain)
+    return ModelPlan(
+        spec.name,
+        key,
+        (),
+        tuple(h.rows),
+        tuple(h.sources),
+        names.timeline,
+        names.metrics,
+        (),
+        (),
+        (*h.steps, *chain.steps),
+        tuple([key, AS_OF_COLUMN, *spec.output_columns()[1:]]),
+        (),
+        tuple(_date(d) for d in dates),
+        spine,
+        tuple(_date(n) for n in [*dates[1:], dates[-1] + timedelta(days=1)]),
+        timeline=True,
+    )
