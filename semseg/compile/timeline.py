@@ -138,11 +138,11 @@ def _path(spec: Spec, name: str, tree: exp.Expression) -> str:
 
 
 def _running(value: exp.Expression, key: str, combine: type[exp.Expression]) -> exp.Expression:
-    """``combine(value)`` over the key's buckets up to this one."""
+    """``combine(value)`` over the key's timeline points up to this one."""
     frame = exp.WindowSpec(
         kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
     )
-    ordered = exp.Order(expressions=[exp.Ordered(this=column(BUCKET), nulls_first=True)])
+    ordered = exp.Order(expressions=[exp.Ordered(this=column(AT), nulls_first=True)])
     return exp.Window(
         this=combine(this=value), partition_by=[column(key)], order=ordered, spec=frame
     )
@@ -181,7 +181,7 @@ def _lower_bound(spec: Spec, name: str, first: exp.Expression) -> exp.Expression
     return exp.GT(this=when, expression=start)
 
 
-def _until(key: str, end: exp.Expression, at: str = BUCKET) -> exp.Expression:
+def _until(key: str, end: exp.Expression, at: str = AT) -> exp.Expression:
     """The key's next ``at`` after this row's (``end`` after its last)."""
     frame = exp.WindowSpec(
         kind="ROWS",
@@ -198,12 +198,14 @@ def _until(key: str, end: exp.Expression, at: str = BUCKET) -> exp.Expression:
 
 
 @dataclass(frozen=True)
-class _Interval:
-    """A relation of rows valid per key from ``BUCKET`` until ``UNTIL``; ``columns``: (its
-    column, the values CTE's name for it)."""
+class _Parts:
+    """Aggregates per (key, bucket) that accumulate over the buckets: each of ``columns`` by
+    its aggregate (``_RUNNING``); ``seen``: the values CTE's column that says the key has
+    rows by then (its latest bucket), if any."""
 
     cte: str
-    columns: tuple[tuple[str, str], ...]
+    columns: tuple[Column, ...]
+    seen: str | None
 
 
 class _History:
@@ -216,7 +218,7 @@ class _History:
         self.rows: list[RowsStep] = []
         self.sources: list[SourceStep] = []
         self.steps: list[Step] = []
-        self.relations: list[_Interval] = []
+        self.parts: list[_Parts] = []
         self.points: list[exp.Select] = []  # the timeline's points, a SELECT each
         self.metrics: dict[str, exp.Expression] = {}  # metric -> its value per (key, date)
         self.point_steps: list[SourceStep] = []  # dated and static steps, metric owners
@@ -297,18 +299,12 @@ class _History:
                 parts, cte, src_key, None, (first, *helpers), role="inner", group_by=by_bucket
             )
         )
-        running_cte = names.running(sname)
-        seen = f"{running_cte}{HELPER_SEPARATOR}seen"
-        cols = [_named(_accumulated(h, key), h.name) for h in helpers]
-        self._window_step(running_cte, parts, cols)
-        self.relations.append(
-            _Interval(running_cte, ((BUCKET, seen), *((h.name, h.name) for h in helpers)))
-        )
+        seen = f"{parts}{HELPER_SEPARATOR}seen"
+        self.parts.append(_Parts(parts, tuple(helpers), seen))
         for m in running:
             self.metrics[m] = outer[m]
         for i, m in enumerate(distinct, 1):  # each value counted at its first bucket
-            firsts, counted = names.firsts(sname, i), names.parts(sname, i)
-            run, value = names.running(sname, i), values[m]
+            firsts, counted, value = names.firsts(sname, i), names.parts(sname, i), values[m]
             self.sources.append(
                 SourceStep(
                     firsts,
@@ -326,21 +322,14 @@ class _History:
                     counted, firsts, key, None, (first, count), role="inner", group_by=by_bucket
                 )
             )
-            self._window_step(run, counted, [_named(_accumulated(count, key), m)])
-            self.relations.append(_Interval(run, ((m, m),)))
+            self.parts.append(_Parts(counted, (count,), None))  # its buckets are the parts'
             # a key with rows by then but no value counted has a count of 0
             counted_value = coalesce(column(m), number(0))
             self.metrics[m] = case([(is_null(column(seen)), exp.Null())], counted_value)
         self.points.append(
-            exp.select(column(key), exp.alias_(column(BUCKET), AT)).from_(table(running_cte))
+            exp.select(column(key), exp.alias_(column(BUCKET), AT)).from_(table(parts))
         )
         return seen
-
-    def _window_step(self, cte: str, parts: str, cols: list[exp.Expression]) -> None:
-        query = exp.select(
-            column(self.key), column(BUCKET), exp.alias_(_until(self.key, self.end), UNTIL), *cols
-        ).from_(table(parts))
-        self.steps.append(Step(cte, "", (), query=query))
 
     def _dated(self, sname: str, metrics: frozenset[str], seen: str) -> None:
         """The metrics that no running aggregate gives: plan's dated steps, over only the
@@ -436,8 +425,9 @@ class _History:
     # ------------------------------------------------------------------ the timeline
 
     def timeline(self, members: bool) -> None:
-        """The points (one UNION ALL), the intervals between them, and each interval's values
-        (every relation joined by key and the interval)."""
+        """The points (one UNION ALL); each key's points with every relation's row there
+        (equality joins on the key and the date); then, in one window pass per key, each
+        part accumulated up to the point, and the point's next one (its interval's end)."""
         names, key = self.names, self.key
         none = exp.alias_(exp.Cast(this=exp.Null(), to=_DATE.copy()), SINCE)
         branches = self.points
@@ -447,50 +437,43 @@ class _History:
         for b in branches[1:]:
             union = exp.union(union, b, distinct=False)
         self.steps.append(Step(names.timeline_points, "", (), query=union))
+        since = [exp.alias_(exp.Min(this=column(SINCE)), SINCE)] if members else []
         grouped = (
-            exp.select(
-                column(key),
-                column(AT),
-                *([exp.alias_(exp.Min(this=column(SINCE)), SINCE)] if members else []),
-            )
+            exp.select(column(key), column(AT), *since)
             .from_(table(names.timeline_points))
             .group_by(column(key), column(AT))
             .subquery(INNER)
         )
-        cols = [column(key), column(AT), exp.alias_(_until(key, self.end, AT), UNTIL)]
-        if members:
-            since = exp.Window(this=exp.Min(this=column(SINCE)), partition_by=[column(key)])
-            cols.append(exp.alias_(since, SINCE))
-        self.steps.append(Step(names.timeline, "", (), query=exp.select(*cols).from_(grouped)))
-        self._values(members)
-
-    def _values(self, members: bool) -> None:
-        names, key, t = self.names, self.key, self.names.timeline
-        select = exp.select(  # named: ClickHouse names a column by its qualified text
-            *(exp.alias_(column(c, t), c) for c in (key, AT, UNTIL))
-        ).from_(table(t))
-        for r in self.relations:
+        own = [column(c, INNER) for c in (key, AT, *([SINCE] if members else []))]
+        select = exp.select(*(_named(c, c.name) for c in own)).from_(grouped)
+        for p in self.parts:
             on = all_of(
-                exp.EQ(this=column(key, r.cte), expression=column(key, t)),
-                exp.LTE(this=column(BUCKET, r.cte), expression=column(AT, t)),
-                exp.LT(this=column(AT, t), expression=column(UNTIL, r.cte)),
+                exp.EQ(this=column(key, p.cte), expression=column(key, INNER)),
+                exp.EQ(this=column(BUCKET, p.cte), expression=column(AT, INNER)),
             )
-            select = select.join(table(r.cte), on=on, join_type="left")
-            select = select.select(*(exp.alias_(column(c, r.cte), n) for c, n in r.columns))
+            select = select.join(table(p.cte), on=on, join_type="left")
+            if p.seen:
+                select = select.select(_named(column(BUCKET, p.cte), p.seen))
+            select = select.select(*(_named(column(c.name, p.cte), c.name) for c in p.columns))
         for s in self.point_steps:
-            on = exp.EQ(this=column(key, s.cte), expression=column(key, t))
+            on = exp.EQ(this=column(key, s.cte), expression=column(key, INNER))
             if s.dated:
-                on = all_of(on, exp.EQ(this=column(AS_OF_COLUMN, s.cte), expression=column(AT, t)))
-            select = select.join(table(s.cte), on=on, join_type="left")
-            select = select.select(*(exp.alias_(column(c, s.cte), n) for c, n in self._read(s)))
-        if members:
-            select = select.where(
-                all_of(
-                    not_null(column(SINCE, t)),
-                    exp.GTE(this=column(AT, t), expression=column(SINCE, t)),
+                on = all_of(
+                    on, exp.EQ(this=column(AS_OF_COLUMN, s.cte), expression=column(AT, INNER))
                 )
-            )
-        self.steps.append(Step(names.timeline_values, "", (), query=select))
+            select = select.join(table(s.cte), on=on, join_type="left")
+            select = select.select(*(_named(column(c, s.cte), n) for c, n in self._read(s)))
+        self.steps.append(Step(names.timeline, "", (), query=select))
+        cols = [column(key), column(AT), _named(_until(key, self.end), UNTIL)]
+        if members:  # a member from its first point on
+            cols.append(_named(_running(column(SINCE), key, exp.Min), SINCE))
+        for p in self.parts:
+            if p.seen:
+                cols.append(_named(_running(column(p.seen), key, exp.Max), p.seen))
+            cols += [_named(_accumulated(c, key), c.name) for c in p.columns]
+        cols += [column(n) for s in self.point_steps for _, n in self._read(s)]
+        query = exp.select(*cols).from_(table(names.timeline))
+        self.steps.append(Step(names.timeline_values, "", (), query=query))
 
     def _read(self, step: SourceStep) -> list[tuple[str, str]]:
         """The columns of a dated or static step that the metrics read: (column, its name in
@@ -586,7 +569,12 @@ def history_plan(spec: Spec, spec_path: Path | None, dates: tuple[date, ...]) ->
         )
         .from_(table(values))
         .join(pairs, on=exp.EQ(this=column(AT, values), expression=column(AT, INNER)))
-        .where(exp.LT(this=column(AS_OF_COLUMN, INNER), expression=column(UNTIL, values)))
+        .where(
+            all_of(
+                exp.LT(this=column(AS_OF_COLUMN, INNER), expression=column(UNTIL, values)),
+                *([not_null(column(SINCE, values))] if members else []),
+            )
+        )
     )
     h.steps.append(Step(names.metrics, "", (), query=metrics))
     chain = _Chain(names.metrics, [key, AS_OF_COLUMN, *(c.name for c in metric_columns)])

@@ -62,17 +62,14 @@ class ModelNames:
         return f"{self.entity}_{source}_buckets"
 
     def parts(self, source: str, index: int = 0) -> str:
-        """A history's aggregates of a source per (key, first date): its running metrics
-        (``index`` 0), or the ``index``-th distinct count's values counted at their first."""
+        """A history's aggregates of a source per (key, first date), accumulated over the
+        dates: its running metrics (``index`` 0), or the ``index``-th distinct count's values
+        counted at their first."""
         return f"{self.entity}_{source}_parts" + (f"_{index}" if index else "")
 
     def firsts(self, source: str, index: int) -> str:
         """A history's ``index``-th distinct count of a source: each value's first date."""
         return f"{self.entity}_{source}_firsts_{index}"
-
-    def running(self, source: str, index: int = 0) -> str:
-        """A history's ``parts`` accumulated over the dates, each valid until the next."""
-        return f"{self.entity}_{source}_running" + (f"_{index}" if index else "")
 
     def source_ctes(self, source: str, metrics: int) -> list[str]:
         """Every CTE a source with ``metrics`` metrics can give the model."""
@@ -83,9 +80,9 @@ class ModelNames:
             for i in range(1, metrics + 1)
             for part in ("", "totals", "best")
         ]
-        history = [self.buckets(source), self.parts(source), self.running(source)]
+        history = [self.buckets(source), self.parts(source)]
         for i in range(1, metrics + 1):
-            history += [self.parts(source, i), self.firsts(source, i), self.running(source, i)]
+            history += [self.parts(source, i), self.firsts(source, i)]
         return [
             self.source(source),
             self.rows(source),
@@ -116,12 +113,12 @@ class ModelNames:
 
     @property
     def timeline(self) -> str:
-        """A history's intervals of each key: from one change to the next."""
+        """A history's points of each key, with every relation's row at each."""
         return f"{self.entity}_timeline"
 
     @property
     def timeline_values(self) -> str:
-        """A history's aggregates of each key over each of its intervals."""
+        """A history's values of each key from each of its points until the next."""
         return f"{self.entity}_timeline_values"
 
     @property
