@@ -1083,22 +1083,36 @@ def _segments_phase(
         chain.add(Step(names.segments(i, len(layers)), chain.last, tuple(cols)))
 
 
-def _arms_phase(spec: Spec, names: ModelNames, chain: _Chain) -> None:
+def _arms_phase(
+    spec: Spec, names: ModelNames, chain: _Chain, hashed: Mapping[str, str] | None = None
+) -> None:
     """After every label (a split of some segments reads its segmentation's label): each
-    split's arm."""
+    split's arm. ``hashed``: a split's column that already holds its key's hash (a history
+    hashes each key once per interval, not once per date)."""
     splits = [n for n, s in spec.segmentations.items() if s.split is not None]
     if splits:
-        cols = chain.carried() + [Column(arm_output(n), arm_sql(spec, n)) for n in splits]
+        hashed = hashed or {}
+        cols = chain.carried() + [
+            Column(arm_output(n), arm_sql(spec, n, hashed.get(n))) for n in splits
+        ]
         chain.add(Step(names.arms, chain.last, tuple(cols)))
 
 
-def arm_sql(spec: Spec, name: str) -> exp.Expression:
-    """A row's arm of the segmentation's split: the first arm whose bound (``keyhash.
-    arm_bounds``) its portable hash is below; NULL outside the split's segments. The hash is
-    a function of the salt and the key only, so nothing else moves a key between arms."""
+def split_hash(spec: Spec, name: str) -> exp.Expression:
+    """The portable hash of the row's key under the segmentation's split salt."""
     split = spec.segmentations[name].split
     assert split is not None
-    h = key_hash(split.salt, column(spec.entity.key))
+    return key_hash(split.salt, column(spec.entity.key))
+
+
+def arm_sql(spec: Spec, name: str, hashed: str | None = None) -> exp.Expression:
+    """A row's arm of the segmentation's split: the first arm whose bound (``keyhash.
+    arm_bounds``) its portable hash is below; NULL outside the split's segments. The hash is
+    a function of the salt and the key only, so nothing else moves a key between arms
+    (``hashed``: the column that holds it)."""
+    split = spec.segmentations[name].split
+    assert split is not None
+    h = column(hashed) if hashed else split_hash(spec, name)
     arms = list(split.arms)
     bounds = arm_bounds(list(split.arms.values()))
     whens = [
