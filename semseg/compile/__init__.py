@@ -22,7 +22,6 @@ from semseg.compile.plan import (
     AS_OF_COLUMN,
     AS_OF_MARK,
     CANONICAL,
-    NEXT_COLUMN,
     ModelPlan,
     build_plan,
 )
@@ -56,7 +55,7 @@ def _template() -> jinja2.Template:
 
 def render_canonical(plan: ModelPlan) -> str:
     """The model as canonical (DuckDB) SQL text, straight from the template."""
-    return _template().render(plan=plan, as_of=AS_OF_COLUMN, next=NEXT_COLUMN)
+    return _template().render(plan=plan, as_of=AS_OF_COLUMN)
 
 
 def header(spec_file: SpecFile, target: Target) -> str:

@@ -161,7 +161,6 @@ class ModelPlan:
     key_sources: tuple[SourceStep, ...]  # the sources whose keys make up the rows
     spine: tuple[exp.Expression, ...] = ()  # a history's as-of dates (DATE literals)
     spine_cte: str = ""
-    spine_next: tuple[exp.Expression, ...] = ()  # each date's next one (the last's: a day on)
     timeline: bool = False  # a history's: the metrics CTE is one of ``steps`` (``timeline``)
 
 
@@ -177,7 +176,6 @@ def as_of() -> exp.Expression:
 # A history's as-of date column (``semseg history``): the spine's, carried through every CTE
 # of a source with an event time; the as-of mark becomes a reference to it.
 AS_OF_COLUMN = "semseg__as_of"
-NEXT_COLUMN = "semseg__next"  # the spine's next date after each (``timeline``)
 
 
 def _dated_as_of(tree: exp.Expression, alias: str) -> exp.Expression:

@@ -38,7 +38,6 @@ from semseg.compile.distinct import DistinctOnly
 from semseg.compile.plan import (
     AS_OF_COLUMN,
     AS_OF_MARK,
-    NEXT_COLUMN,
     Column,
     ModelPlan,
     RowsStep,
@@ -225,7 +224,8 @@ class _History:
         self.metrics: dict[str, exp.Expression] = {}  # metric -> its value per (key, date)
         self.point_steps: list[SourceStep] = []  # dated and static steps, metric owners
         self.split: dict[str, tuple[SourceStep, DistinctOnly]] = {}
-        self.guards: dict[str, tuple[str, str]] = {}  # windowed metric -> (seen, its seen)
+        self.guards: dict[str, tuple[str, str]] = {}  # windowed metric -> (seen, its step)
+        self.dated_ctes: set[str] = set()  # steps per (key, date): their row's date only
         # each split's hash of the key, once per point rather than once per date (MD5 of
         # every row of 12 dates was a fifth of the time)
         self.hashed = {
@@ -369,7 +369,7 @@ class _History:
         main = self._point_steps(self.sources[before:], "dated")
         if bounded and main is not None:  # rows by then, none in a window: the empty aggregate
             for m in metrics:
-                self.guards[m] = (seen, f"{main}{HELPER_SEPARATOR}seen")
+                self.guards[m] = (seen, main)
 
     def _point_steps(self, steps: list[SourceStep], kind: str) -> str | None:
         """Record the metric owners among ``steps`` (dated or static relations); the main
@@ -383,20 +383,12 @@ class _History:
                 main = s.cte
         if main is None:
             return None
-        if kind == "dated":  # the key's value at that date only: its date and the next
-            spine = self.names.spine
-            on = exp.EQ(this=column(AS_OF_COLUMN, spine), expression=column(AS_OF_COLUMN, main))
+        if kind == "dated":  # its values hold at that date only (``_unqualified``)
+            self.dated_ctes.update(s.cte for s in steps if s.role != "inner")
             self.points.append(
                 exp.select(
                     exp.alias_(column(key, main), key), exp.alias_(column(AS_OF_COLUMN, main), AT)
                 ).from_(table(main))
-            )
-            self.points.append(
-                exp.select(
-                    exp.alias_(column(key, main), key), exp.alias_(column(NEXT_COLUMN, spine), AT)
-                )
-                .from_(table(main))
-                .join(table(spine), on=on)
             )
         else:
             self.points.append(
@@ -490,6 +482,8 @@ class _History:
         the values CTE); the key as '<cte>__seen'."""
         out = [(self.key, f"{step.cte}{HELPER_SEPARATOR}seen")] if step.role == "main" else []
         out += [(c.name, c.name) for c in step.columns if c.name in self.spec.metrics]
+        if step.dated:
+            out.append((AS_OF_COLUMN, f"{step.cte}{HELPER_SEPARATOR}at"))
         return out
 
     # ------------------------------------------------------------------ the metrics
@@ -509,21 +503,29 @@ class _History:
                 value = _metric_value(steps, self.split, "", self.key, m, None, places)
                 value = value.transform(self._unqualified)
                 if m in self.guards:
-                    seen, own = self.guards[m]
+                    seen, step = self.guards[m]
                     joins = spec.sources[metric.source or ""].joins
                     empty = _empty(_unjoined(_aggregate(spec, m), joins))
                     if not isinstance(empty, exp.Null):
-                        gone = all_of(not_null(column(seen)), is_null(column(own)))
+                        own = self._unqualified(column(self.key, step))
+                        gone = all_of(not_null(column(seen)), is_null(own))
                         value = case([(gone, _missing_nan(empty, places))], value)
             out.append(Column(m, _rounded(_with_fill(value, metric.fill), places)))
         return out
 
     def _unqualified(self, node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Column) and node.table:
-            if node.name == self.key:
-                return column(f"{node.table}{HELPER_SEPARATOR}seen")
-            return column(node.name)
-        return node
+        """A step's column as the values CTE names it (the key: '<cte>__seen'). A dated
+        step's row holds at its own date only: at the later dates of its interval the column
+        reads NULL, as when the step has no row (the timeline has no point for the date
+        after it, which was 0.85x the time)."""
+        if not (isinstance(node, exp.Column) and node.table):
+            return node
+        step = node.table
+        value = column(f"{step}{HELPER_SEPARATOR}seen" if node.name == self.key else node.name)
+        if step not in self.dated_ctes:
+            return value
+        here = exp.EQ(this=column(f"{step}{HELPER_SEPARATOR}at"), expression=_plan.as_of())
+        return case([(here, value)])
 
 
 def _empty(tree: exp.Expression) -> exp.Expression:
@@ -611,6 +613,5 @@ def history_plan(spec: Spec, spec_path: Path | None, dates: tuple[date, ...]) ->
         (),
         tuple(_date(d) for d in dates),
         spine,
-        tuple(_date(n) for n in [*dates[1:], dates[-1] + timedelta(days=1)]),
         timeline=True,
     )
