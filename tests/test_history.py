@@ -102,6 +102,22 @@ def test_a_daily_history_across_the_window_edges_is_the_separate_runs(path):
     assert_same_rows(want_cols, want, cols, rows)
 
 
+def test_a_history_reads_each_event_once_unless_a_window_or_first_last_needs_it():
+    """The design, as structure (docs/design.md, "Membership over time"): sums, counts,
+    minima, maxima and distinct counts read each event once, in its bucket; only a windowed
+    or first/last/top metric's rows meet the dates (a cross join filtered to its windows).
+    customer_rfm has only running metrics; customer_lifecycle one window (sales_30d)."""
+    dates = spine(date(2025, 1, 1), date(2025, 11, 30), "month")
+    rfm = history_sql(load_spec(RFM), dates, "duckdb")
+    assert "CROSS JOIN" not in rfm and "customer_as_of_dates" in rfm
+    assert rfm.count("CASE") >= 4  # the bucket: nested CASEs halving the 11 dates
+    lifecycle = history_sql(load_spec(LIFECYCLE), dates, "duckdb")
+    ctes = [part.split(" AS (")[0].strip() for part in lifecycle.split("), ")]
+    dated = [p for p in lifecycle.split("), ") if "CROSS JOIN customer_as_of_dates" in p]
+    assert len(dated) == 1 and dated[0].lstrip().startswith("customer_sales_rows AS ("), ctes
+    assert "INTERVAL (-30) DAY" in dated[0]  # only the dates whose 30-day window can hold it
+
+
 def test_a_history_moves_with_the_dates():
     """Not one date repeated: the lifecycle's prospects and its sales differ between dates."""
     con = _retail()
