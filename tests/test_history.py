@@ -5,7 +5,7 @@ and on every engine."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -294,6 +294,54 @@ segmentations:
       - {label: Gold, when: tier = 'gold'}
       - {label: Other, else: true}
 """
+
+
+EVERY_PATH = """\
+version: 1
+name: every_path
+entity: {name: customer, key: unified_customer_id}
+sources:
+  recent: {table: int_order_lines, time: order_date, where: transaction_type = 'Sale'}
+  edges: {table: int_order_lines, time: order_date}
+  running: {table: int_order_lines, time: order_date}
+metrics:
+  orders_14d: {source: recent, agg: count_distinct, expr: unified_order_id, window: last 14 days}
+  lines_14d: {source: recent, agg: count, window: last 14 days, fill: 0}
+  spend_14d: {source: recent, agg: sum, expr: sales_amount, window: last 14 days}
+  biggest_14d: {source: recent, agg: max, expr: sales_amount, window: last 14 days}
+  first_amount: {source: edges, agg: first, expr: sales_amount}
+  average_line: {source: edges, agg: avg, expr: sales_amount}
+  active_weeks: {source: edges, agg: active_weeks}
+  refunds: {source: running, agg: count, where: transaction_type = 'Refund'}
+  codes: {source: running, agg: count_distinct, expr: online_offer_no_, where: has_discount = 1}
+  months: {source: running, agg: active_months}
+  net: {source: running, agg: sum, expr: sales_amount, fill: 0}
+segmentations:
+  recency:
+    segments:
+      - {label: Recent, when: orders_14d >= 1}
+      - {label: Known, when: lines_14d = 0 AND first_amount IS NOT NULL}
+      - {label: Other, else: true}
+"""
+
+
+def test_every_path_of_a_history_is_the_separate_runs_every_third_day(tmp_path):
+    """A spec with a source of windowed metrics only (range-joined: a key with rows but none
+    in the window gets COUNT 0, not NULL), one of first/avg/active weeks (the dated cross
+    join) and one of running counts, distinct counts, active months and sums, on the edge
+    cases every third day from April to July: the separate runs, row for row."""
+    from tests.cli_helpers import write_spec
+
+    spec_file = load_spec(write_spec(tmp_path / "every_path.yml", EVERY_PATH))
+    con = _edge()
+    dates = tuple(date(2025, 4, 1) + timedelta(days=3 * i) for i in range(34))
+    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
+    cols, rows = [d[0] for d in cur.description], cur.fetchall()
+    want_cols, want = _as_separate_runs(con, spec_file, dates)
+    assert len(rows) == len(want) > 0
+    assert_same_rows(want_cols, want, cols, rows)
+    zero = [r for r in rows if r[cols.index("lines_14d")] == 0 and r[cols.index("net")] != 0]
+    assert zero  # keys with rows by then and none in the window: the guard's case happened
 
 
 def test_a_source_without_time_is_the_same_at_every_date(tmp_path):
