@@ -855,11 +855,7 @@ def _source_steps(
         if m not in tops
     ]
     src_key = src.key or key
-    where: exp.Expression = not_null(column(src_key))
-    if src.where:
-        where = all_of(where, paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins)))
-    if src.time:  # point in time: no event after the as-of date counts
-        where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=as_of()))
+    where = source_filter(spec, sname)
     if span is not None:
         where = all_of(where, paren(span))
     found = {m: d for m, agg in aggs if (d := distinct_only(agg)) is not None}
@@ -937,6 +933,19 @@ def _source_steps(
         if first == totals.cte:
             sources.append(totals)
         sources += [replace(s, table=first) if s.table == totals.cte else s for s in rest]
+
+
+def source_filter(spec: Spec, sname: str, upto: exp.Expression | None = None) -> exp.Expression:
+    """The rows of a source that count: with a key, meeting its ``where``, and (point in time)
+    no event after the as-of date (``upto``: another date, a history's last)."""
+    src = spec.sources[sname]
+    where: exp.Expression = not_null(column(src.key or spec.entity.key))
+    if src.where:
+        where = all_of(where, paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins)))
+    if src.time:
+        limit = as_of() if upto is None else upto
+        where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=limit))
+    return where
 
 
 def _population_phase(spec: Spec, names: ModelNames) -> list[SourceStep]:

@@ -83,7 +83,7 @@ from semseg.sql import (
 )
 
 BUCKET = "semseg__bucket"  # the first spine date on or after an event (or a member's since)
-UNTIL = "semseg__until"  # the next date a relation's or a timeline's value changes at
+UNTIL = "semseg__until"  # a timeline point's next one (or a day after the last date)
 AT = "semseg__at"  # a timeline point
 SINCE = "semseg__since"  # a population member's first date
 INNER = "semseg__inner"  # a subquery's alias
@@ -267,11 +267,7 @@ class _History:
         spec, src, names, key = self.spec, self.spec.sources[sname], self.names, self.key
         src_key = src.key or key
         when = event_date(spec, sname)
-        where: exp.Expression = not_null(column(src_key))
-        if src.where:
-            kept = _unjoined(snippet_expr(src.where, spec.dialect), src.joins)
-            where = all_of(where, paren(kept))
-        where = all_of(where, exp.LTE(this=when.copy(), expression=_date(self.dates[-1])))
+        where = _plan.source_filter(spec, sname, _date(self.dates[-1]))
         helpers: list[Column] = []  # the running metrics' aggregates, per (key, bucket)
         outer: dict[str, exp.Expression] = {}
         for m in running:
