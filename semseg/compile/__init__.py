@@ -18,13 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from semseg.compile.dialects import Target, get_target, unfaithful
-from semseg.compile.plan import (
-    AS_OF_COLUMN,
-    AS_OF_MARK,
-    CANONICAL,
-    ModelPlan,
-    build_plan,
-)
+from semseg.compile.plan import AS_OF_COLUMN, AS_OF_MARK, CANONICAL, ModelPlan, build_plan
 from semseg.compile.portable import apply_rewrites, portable
 from semseg.compile.timeline import history_plan
 from semseg.errors import CompileError, UsageError, printable

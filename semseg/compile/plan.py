@@ -1095,7 +1095,7 @@ def _arms_phase(
 ) -> None:
     """After every label (a split of some segments reads its segmentation's label): each
     split's arm. ``hashed``: a split's column that already holds its key's hash (a history
-    hashes each key once per interval, not once per date)."""
+    hashes each key once per timeline point, not once per date)."""
     splits = [n for n, s in spec.segmentations.items() if s.split is not None]
     if splits:
         hashed = hashed or {}
