@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import cast
 
@@ -192,6 +193,11 @@ def sql_literal(value: object) -> str:
 def column(name: str, table: str | None = None) -> exp.Column:
     """A column reference, optionally qualified by a table or CTE name."""
     return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def date_literal(day: date) -> exp.Expression:
+    """A DATE literal, as every target reads it: ``CAST('YYYY-MM-DD' AS DATE)``."""
+    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("date"))
 
 
 def number(value: int | float | str) -> exp.Expression:

@@ -16,6 +16,7 @@ from semseg.history import history_sql, spine
 from semseg.sample import table_paths
 from semseg.spec import find_specs, load_spec
 from semseg.spec.time import uses_time
+from semseg.sql import date_literal
 from tests import edge_data
 from tests.engines.compare import assert_same_rows
 from tests.golden_regen import SPECS
@@ -251,7 +252,7 @@ def test_a_history_read_as_of_its_last_date_fails_its_proof(monkeypatch):
     query = history_sql(spec_file, SAMPLE_DATES, "duckdb")
     good = f"SELECT * EXCLUDE (as_of) FROM ({query}) WHERE as_of = DATE '2024-11-30'"
     assert verify(spec_file, dialects=["duckdb"], model_sql=good, as_of=date(2024, 11, 30)).passed
-    monkeypatch.setattr(timeline, "bucket_of", lambda when, dates: timeline._date(dates[0]))
+    monkeypatch.setattr(timeline, "bucket_of", lambda when, dates: date_literal(dates[0]))
     broken = history_sql(spec_file, SAMPLE_DATES, "duckdb")
     assert broken != query
     rows = f"SELECT * EXCLUDE (as_of) FROM ({broken}) WHERE as_of = DATE '2024-11-30'"

@@ -26,7 +26,15 @@ from semseg.spec import SpecFile
 from semseg.spec.model import Spec
 from semseg.spec.time import zoned_sources
 from semseg.spec.validate.snippets import snippet_places
-from semseg.sql import SnippetProblem, column, literal, name_sql, parse_snippet, table_sql
+from semseg.sql import (
+    SnippetProblem,
+    column,
+    date_literal,
+    literal,
+    name_sql,
+    parse_snippet,
+    table_sql,
+)
 from semseg.version import __version__
 
 MATERIALIZATIONS = ("query", "view", "table")
@@ -65,7 +73,7 @@ def as_of_node(spec: Spec) -> exp.Expression:
     """The spec's as-of date as SQL: a DATE literal, or the engine's current date for
     ``today`` and when none is given (compiled SQL runs in production, on the day it runs)."""
     if isinstance(spec.as_of, date):
-        return exp.Cast(this=exp.Literal.string(spec.as_of.isoformat()), to=_DATE.copy())
+        return date_literal(spec.as_of)
     if spec.as_of == "latest":
         raise UsageError(
             f"model '{spec.name}': as-of 'latest' is the latest event date in the data, which "

@@ -44,6 +44,7 @@ from semseg.spec.model import (
     TOP_AGGS,
     Agg,
     Join,
+    Population,
     Segmentation,
     Spec,
     arm_output,
@@ -951,18 +952,33 @@ def source_filter(spec: Spec, sname: str, upto: exp.Expression | None = None) ->
 def _population_phase(spec: Spec, names: ModelNames) -> list[SourceStep]:
     """The population tables whose keys are united (none: the keys are the sources'), each
     up to the as-of date when it has a time."""
-    population = []
-    for _, pop in spec.populations:
-        pop_key = pop.key or spec.entity.key
-        where: exp.Expression = not_null(column(pop_key))
-        if pop.where:
-            where = all_of(where, paren(snippet_expr(pop.where, spec.dialect)))
-        if pop.time:  # point in time: a member from its own date on (NULL: at every date)
-            joined = zoned_date(column(pop.time), "UTC")
-            since = any_of(is_null(column(pop.time)), exp.LTE(this=joined, expression=as_of()))
-            where = all_of(where, paren(since))
-        population.append(SourceStep(names.population, pop.table, pop_key, where, ()))
-    return population
+    return [
+        SourceStep(
+            names.population,
+            pop.table,
+            pop.key or spec.entity.key,
+            population_filter(spec, pop),
+            (),
+        )
+        for _, pop in spec.populations
+    ]
+
+
+def population_filter(
+    spec: Spec, pop: Population, upto: exp.Expression | None = None
+) -> exp.Expression:
+    """The rows of a population table that make members: with a key, meeting its ``where``,
+    and (point in time) a member from its own date on, NULL at every date (``upto``: another
+    date than the as-of date, a history's last)."""
+    where: exp.Expression = not_null(column(pop.key or spec.entity.key))
+    if pop.where:
+        where = all_of(where, paren(snippet_expr(pop.where, spec.dialect)))
+    if pop.time:
+        limit = as_of() if upto is None else upto
+        joined = zoned_date(column(pop.time), "UTC")
+        since = any_of(is_null(column(pop.time)), exp.LTE(this=joined, expression=limit))
+        where = all_of(where, paren(since))
+    return where
 
 
 def _metrics_phase(spec: Spec, phase: SourcePhase, keys_cte: str) -> tuple[Column, ...]:

@@ -74,11 +74,11 @@ from semseg.sql import (
     case,
     coalesce,
     column,
+    date_literal,
     is_null,
     not_null,
     number,
     paren,
-    snippet_expr,
     table,
 )
 
@@ -97,20 +97,16 @@ _RUNNING: dict[type, type[exp.Expression]] = {
 }
 
 
-def _date(day: date) -> exp.Expression:
-    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=_DATE.copy())
-
-
 def bucket_of(when: exp.Expression, dates: tuple[date, ...]) -> exp.Expression:
     """The first of ``dates`` on or after ``when`` (which is on or before the last), as
     nested CASEs that halve the dates: log2(n) comparisons per row, no join."""
     if len(dates) == 1:
-        return _date(dates[0])
+        return date_literal(dates[0])
     mid = (len(dates) - 1) // 2
     return case(
         [
             (
-                exp.LTE(this=when.copy(), expression=_date(dates[mid])),
+                exp.LTE(this=when.copy(), expression=date_literal(dates[mid])),
                 bucket_of(when, dates[: mid + 1]),
             )
         ],
@@ -138,15 +134,18 @@ def _path(spec: Spec, name: str, tree: exp.Expression) -> str:
     return "dated"
 
 
+def _over_points(aggregate: exp.Expression, key: str, frame: exp.WindowSpec) -> exp.Expression:
+    """``aggregate`` over ``frame`` of the key's timeline points, in date order."""
+    ordered = exp.Order(expressions=[exp.Ordered(this=column(AT), nulls_first=True)])
+    return exp.Window(this=aggregate, partition_by=[column(key)], order=ordered, spec=frame)
+
+
 def _running(value: exp.Expression, key: str, combine: type[exp.Expression]) -> exp.Expression:
     """``combine(value)`` over the key's timeline points up to this one."""
     frame = exp.WindowSpec(
         kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
     )
-    ordered = exp.Order(expressions=[exp.Ordered(this=column(AT), nulls_first=True)])
-    return exp.Window(
-        this=combine(this=value), partition_by=[column(key)], order=ordered, spec=frame
-    )
+    return _over_points(combine(this=value), key, frame)
 
 
 def _named(value: exp.Expression, name: str) -> exp.Expression:
@@ -182,9 +181,9 @@ def _lower_bound(spec: Spec, name: str, first: exp.Expression) -> exp.Expression
     return exp.GT(this=when, expression=start)
 
 
-def _until(key: str, end: exp.Expression, at: str = AT) -> exp.Expression:
-    """The key's next ``at`` after this row's (``end`` after its last): the next row's, as
-    ``at`` is unique per key (a one-row frame: 0.93x the time of the frame to the end on
+def _until(key: str, end: exp.Expression) -> exp.Expression:
+    """The key's next point after this row's (``end`` after its last): the next row's, as
+    a point is unique per key (a one-row frame: 0.93x the time of the frame to the end on
     DuckDB; LEAD is not written alike everywhere, and ClickHouse's reads its frame)."""
     frame = exp.WindowSpec(
         kind="ROWS",
@@ -193,11 +192,7 @@ def _until(key: str, end: exp.Expression, at: str = AT) -> exp.Expression:
         end=number(1),
         end_side="FOLLOWING",
     )
-    ordered = exp.Order(expressions=[exp.Ordered(this=column(at), nulls_first=True)])
-    nxt = exp.Window(
-        this=exp.Min(this=column(at)), partition_by=[column(key)], order=ordered, spec=frame
-    )
-    return coalesce(nxt, end.copy())
+    return coalesce(_over_points(exp.Min(this=column(AT)), key, frame), end.copy())
 
 
 @dataclass(frozen=True)
@@ -217,7 +212,7 @@ class _History:
     def __init__(self, spec: Spec, dates: tuple[date, ...]) -> None:
         self.spec, self.dates = spec, dates
         self.names, self.key = ModelNames(spec.entity.name), spec.entity.key
-        self.end = _date(dates[-1] + timedelta(days=1))  # after every date
+        self.end = date_literal(dates[-1] + timedelta(days=1))  # after every date
         self.rows: list[RowsStep] = []
         self.sources: list[SourceStep] = []
         self.steps: list[Step] = []
@@ -267,7 +262,7 @@ class _History:
         spec, src, names, key = self.spec, self.spec.sources[sname], self.names, self.key
         src_key = src.key or key
         when = event_date(spec, sname)
-        where = _plan.source_filter(spec, sname, _date(self.dates[-1]))
+        where = _plan.source_filter(spec, sname, date_literal(self.dates[-1]))
         helpers: list[Column] = []  # the running metrics' aggregates, per (key, bucket)
         outer: dict[str, exp.Expression] = {}
         for m in running:
@@ -350,7 +345,7 @@ class _History:
             unique = {c.sql(CANONICAL): c for c in conditions if c is not None}
             # and first, on the event alone (the engine reads fewer rows into the range
             # join): inside some window of the first date or later
-            first = _date(self.dates[0])
+            first = date_literal(self.dates[0])
             lower = {
                 c.sql(CANONICAL): c
                 for m in sorted(metrics)
@@ -390,7 +385,9 @@ class _History:
             )
         else:
             self.points.append(
-                exp.select(column(key), exp.alias_(_date(self.dates[0]), AT)).from_(table(main))
+                exp.select(column(key), exp.alias_(date_literal(self.dates[0]), AT)).from_(
+                    table(main)
+                )
             )
         return main
 
@@ -399,17 +396,13 @@ class _History:
     def population(self) -> None:
         """Each population table's members from the first date on or after their own time
         (NULL: every date): a point of the timeline that the key's first kept one is."""
-        first = _date(self.dates[0])
+        first = date_literal(self.dates[0])
         for _, pop in self.spec.populations:
             pop_key = pop.key or self.key
-            where: exp.Expression = not_null(column(pop_key))
-            if pop.where:
-                where = all_of(where, paren(snippet_expr(pop.where, self.spec.dialect)))
+            where = _plan.population_filter(self.spec, pop, date_literal(self.dates[-1]))
             since: exp.Expression = first
             if pop.time:
                 joined = zoned_date(column(pop.time), "UTC")
-                by_last = exp.LTE(this=joined.copy(), expression=_date(self.dates[-1]))
-                where = all_of(where, paren(any_of(is_null(column(pop.time)), by_last)))
                 since = case([(is_null(column(pop.time)), first)], bucket_of(joined, self.dates))
             self.points.append(
                 exp.select(
@@ -609,7 +602,7 @@ def history_plan(spec: Spec, spec_path: Path | None, dates: tuple[date, ...]) ->
         (*h.steps, *chain.steps),
         tuple([key, AS_OF_COLUMN, *spec.output_columns()[1:]]),
         (),
-        tuple(_date(d) for d in dates),
+        tuple(date_literal(d) for d in dates),
         spine,
         timeline=True,
     )
