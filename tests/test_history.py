@@ -103,20 +103,31 @@ def test_a_daily_history_across_the_window_edges_is_the_separate_runs(path):
     assert_same_rows(want_cols, want, cols, rows)
 
 
-def test_a_history_reads_each_event_once_unless_a_window_or_first_last_needs_it():
+def test_a_history_reads_each_event_once_unless_a_window_or_first_last_needs_it(tmp_path):
     """The design, as structure (docs/design.md, "Membership over time"): sums, counts,
-    minima, maxima and distinct counts read each event once, in its bucket; only a windowed
-    or first/last/top metric's rows meet the dates (a cross join filtered to its windows).
-    customer_rfm has only running metrics; customer_lifecycle one window (sales_30d)."""
+    minima, maxima and distinct counts read each event once, in its bucket, with the other
+    sources of its table, key and time in one scan; a windowed metric's rows meet only the
+    dates whose windows can hold them (an equality join on the bucket); only first/last,
+    top, avg and the like cross the rows with the dates. customer_rfm has only running
+    metrics; customer_lifecycle two sources of int_order_lines and one window (sales_30d)."""
     dates = spine(date(2025, 1, 1), date(2025, 11, 30), "month")
     rfm = history_sql(load_spec(RFM), dates, "duckdb")
     assert "CROSS JOIN" not in rfm and "customer_as_of_dates" in rfm
     assert rfm.count("CASE") >= 4  # the bucket: nested CASEs halving the 11 dates
     lifecycle = history_sql(load_spec(LIFECYCLE), dates, "duckdb")
-    ctes = [part.split(" AS (")[0].strip() for part in lifecycle.split("), ")]
-    dated = [p for p in lifecycle.split("), ") if "CROSS JOIN customer_as_of_dates" in p]
-    assert len(dated) == 1 and dated[0].lstrip().startswith("customer_sales_rows AS ("), ctes
-    assert "INTERVAL (-30) DAY" in dated[0]  # only the dates whose 30-day window can hold it
+    ctes = {p.split(" AS (")[0].strip(): p for p in lifecycle.split("), ")}
+    assert "CROSS JOIN" not in lifecycle, list(ctes)
+    assert lifecycle.count("FROM int_order_lines") == 2  # the buckets of both, the window's
+    assert "customer_all_lines_parts" not in lifecycle
+    dated = [c for c, text in ctes.items() if "JOIN customer_sales_reach" in text]
+    assert dated == ["customer_sales_rows"], list(ctes)
+    assert "INTERVAL (-30) DAY" in ctes["customer_sales_reach"]  # its 30-day windows
+    from tests.cli_helpers import write_spec
+
+    every_path = load_spec(write_spec(tmp_path / "every_path.yml", EVERY_PATH))
+    every = history_sql(every_path, dates, "duckdb")
+    assert every.count("CROSS JOIN") == 1  # first, avg and active weeks
+    assert "customer_recent_reach" in every and "customer_running_parts AS" not in every
 
 
 def test_a_history_moves_with_the_dates():

@@ -129,6 +129,8 @@ class RowsStep:
     alias: str | None = None
     joins: tuple[tuple[str, str, exp.Expression], ...] = ()  # (table, alias, ON condition)
     dated: bool = False  # a history's: each row once per as-of date (CROSS JOIN the dates)
+    # a dated one's: JOIN these (bucket, date) pairs ON this condition instead (timeline)
+    reach: tuple[str, exp.Expression] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class ModelPlan:
     spine: tuple[exp.Expression, ...] = ()  # a history's as-of dates (DATE literals)
     spine_cte: str = ""
     timeline: bool = False  # a history's: the metrics CTE is one of ``steps`` (``timeline``)
+    reach: tuple[Step, ...] = ()  # a history's CTEs after the spine, before the rows
 
 
 # Where the as-of date goes: a column name no spec can use (``__`` is semseg's), replaced by
@@ -936,13 +939,27 @@ def _source_steps(
         sources += [replace(s, table=first) if s.table == totals.cte else s for s in rest]
 
 
-def source_filter(spec: Spec, sname: str, upto: exp.Expression | None = None) -> exp.Expression:
+def source_where(spec: Spec, sname: str) -> exp.Expression | None:
+    """The source's own ``where`` (parenthesised), if it has one."""
+    src = spec.sources[sname]
+    if not src.where:
+        return None
+    return paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins))
+
+
+def source_filter(
+    spec: Spec, sname: str, upto: exp.Expression | None = None, also: tuple[str, ...] = ()
+) -> exp.Expression:
     """The rows of a source that count: with a key, meeting its ``where``, and (point in time)
-    no event after the as-of date (``upto``: another date, a history's last)."""
+    no event after the as-of date (``upto``: another date, a history's last). ``also``: other
+    sources of the same table, key and time whose rows count too (a history reads them in
+    one scan): each row meets some source's ``where``."""
     src = spec.sources[sname]
     where: exp.Expression = not_null(column(src.key or spec.entity.key))
-    if src.where:
-        where = all_of(where, paren(_unjoined(snippet_expr(src.where, spec.dialect), src.joins)))
+    wheres = [source_where(spec, s) for s in (sname, *also)]
+    if all(w is not None for w in wheres):
+        kept = [w for w in wheres if w is not None]
+        where = all_of(where, kept[0] if len(kept) == 1 else paren(any_of(*kept)))
     if src.time:
         limit = as_of() if upto is None else upto
         where = all_of(where, exp.LTE(this=event_date(spec, sname), expression=limit))

@@ -71,6 +71,10 @@ class ModelNames:
         """A history's ``index``-th distinct count of a source: each value's first date."""
         return f"{self.entity}_{source}_firsts_{index}"
 
+    def reach(self, source: str) -> str:
+        """A history's (bucket, date) pairs at which a source's event can be in a window."""
+        return f"{self.entity}_{source}_reach"
+
     def source_ctes(self, source: str, metrics: int) -> list[str]:
         """Every CTE a source with ``metrics`` metrics can give the model."""
         groups = [self.distinct(source, g) for g in range(1, max(metrics, 1) + 1)]
@@ -80,7 +84,7 @@ class ModelNames:
             for i in range(1, metrics + 1)
             for part in ("", "totals", "best")
         ]
-        history = [self.buckets(source), self.parts(source)]
+        history = [self.buckets(source), self.parts(source), self.reach(source)]
         for i in range(1, metrics + 1):
             history += [self.parts(source, i), self.firsts(source, i)]
         return [
