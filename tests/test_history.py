@@ -117,7 +117,8 @@ def test_a_history_reads_each_event_once_unless_a_window_or_first_last_needs_it(
     lifecycle = history_sql(load_spec(LIFECYCLE), dates, "duckdb")
     ctes = {p.split(" AS (")[0].strip(): p for p in lifecycle.split("), ")}
     assert "CROSS JOIN" not in lifecycle, list(ctes)
-    assert lifecycle.count("FROM int_order_lines") == 2  # the buckets of both, the window's
+    # the buckets of both sources, each order's first date, the window's rows
+    assert lifecycle.count("FROM int_order_lines") == 3
     assert "customer_all_lines_parts" not in lifecycle
     dated = [c for c, text in ctes.items() if "JOIN customer_sales_reach" in text]
     assert dated == ["customer_sales_rows"], list(ctes)
