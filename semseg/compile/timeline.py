@@ -2,7 +2,7 @@
 
 The cross join of every event with every date on or after it (``plan``'s dated steps) holds
 an event about as many times as there are dates, and its joins are per (key, date): 9.4x one
-as-of run for 12 month ends over 10M order lines, 3.35x by the timeline (BENCHMARKS.md).
+as-of run for 12 month ends over 10M order lines, 2.84x by the timeline (BENCHMARKS.md).
 Here a source's metrics take one of three paths, by what their aggregate is (docs/design.md,
 "Membership over time"):
 
@@ -11,9 +11,10 @@ Here a source's metrics take one of three paths, by what their aggregate is (doc
   over the dates), so the rows are aggregated per (key, bucket) (the *parts*), to be
   accumulated over the buckets. A ``COUNT(DISTINCT x)`` counts each x at the first bucket it
   has. What is read at the date (``days_since_last`` is the date minus a running MAX) is
-  computed after the expansion.
+  computed after the expansion. Sources of one table, key and time share the scan and the
+  parts, each aggregate over its own source's rows.
 * **windowed** -- a source whose other metrics all have a window bounded below: its rows are
-  joined to only the dates whose windows can hold them (a range, not a cross join), then
+  joined by their bucket to only the dates whose windows can hold them (``_reach``), then
   aggregated per (key, date) as in one as-of run.
 * **dated** -- anything else (first/last, top, avg, active weeks, raw SQL): ``plan``'s dated
   steps, every event with every date on or after it.
