@@ -273,6 +273,53 @@ def test_a_history_read_as_of_its_last_date_fails_its_proof(monkeypatch):
     assert "population" in failed and "metrics:sales" in failed, failed
 
 
+def _proof_failures(spec_file, query: str, as_of: date) -> set[str]:
+    """The checks of verify (which shares no code with the history) that the history's rows
+    at ``as_of`` fail, on the bundled sample."""
+    from semseg.verify import verify
+
+    rows = f"SELECT * EXCLUDE (as_of) FROM ({query}) WHERE as_of = DATE '{as_of}'"
+    report = verify(spec_file, dialects=["duckdb"], model_sql=rows, as_of=as_of)
+    return {c.name for c in report.checks if not c.passed}
+
+
+def test_one_scan_of_two_sources_without_their_own_rows_fails_its_proof(monkeypatch):
+    """A compiler mutation: customer_lifecycle's sales and all lines share one scan, and each
+    running aggregate reads every row instead of its own source's (the refunds count as
+    sales for days_since_last_order): verify's metric check fails."""
+    from semseg.compile import timeline
+
+    spec_file = load_spec(LIFECYCLE)
+    assert (
+        _proof_failures(spec_file, history_sql(spec_file, SAMPLE_DATES, "duckdb"), SAMPLE_DATES[-1])
+        == set()
+    )
+    monkeypatch.setattr(timeline, "_masked", lambda aggregate, where: aggregate)
+    broken = history_sql(spec_file, SAMPLE_DATES, "duckdb")
+    assert "metrics:sales" in _proof_failures(spec_file, broken, SAMPLE_DATES[-1])
+
+
+def test_a_window_that_reaches_only_its_own_bucket_fails_its_proof(monkeypatch):
+    """A compiler mutation: the windowed rows meet only the date of their own bucket, not
+    the later dates whose windows still hold them (at 2025-11-10, the sales of Oct 12-31,
+    whose bucket is 2025-10-31, are out of sales_30d): verify's metric check fails."""
+    from sqlglot import exp
+
+    from semseg.compile import timeline
+
+    spec_file = load_spec(LIFECYCLE)
+    dates = (date(2025, 10, 31), date(2025, 11, 10), date(2025, 11, 30))
+    assert _proof_failures(spec_file, history_sql(spec_file, dates, "duckdb"), dates[1]) == set()
+    original = timeline._lower_bound
+
+    def own_bucket_only(spec, name, at, when=None):
+        return original(spec, name, at) if when is None else exp.GTE(this=when, expression=at)
+
+    monkeypatch.setattr(timeline, "_lower_bound", own_bucket_only)
+    broken = history_sql(spec_file, dates, "duckdb")
+    assert "metrics:sales" in _proof_failures(spec_file, broken, dates[1])
+
+
 def test_history_refuses_what_it_cannot_build():
     from tests.cli_helpers import run
 
