@@ -5,13 +5,14 @@ and on every engine."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 
 import duckdb
 import pytest
 
 from semseg.compile import compile_spec
-from semseg.errors import CompileError, UsageError
+from semseg.errors import UsageError
 from semseg.history import history_sql, spine
 from semseg.sample import table_paths
 from semseg.spec import find_specs, load_spec
@@ -28,8 +29,8 @@ EDGE_DATES = (date(2025, 3, 31), date(2025, 6, 29), edge_data.AS_OF, date(2025, 
 
 
 def _timed_specs() -> list:
-    """The example specs with event time and no cluster segmentation (a history of those is
-    refused, below)."""
+    """The example specs with event time and no cluster segmentation (none has both; a
+    history of clusters is tested below, with a model fitted for it)."""
     out = []
     for path in find_specs(SPECS):
         spec = load_spec(path).spec
@@ -161,10 +162,86 @@ def test_the_spine():
         spine(date(2025, 2, 1), date(2025, 1, 1), "day")
 
 
-def test_a_history_of_clusters_is_refused_with_the_reason():
-    spec_file = load_spec(SPECS / "olist_personas.yml")
-    with pytest.raises(CompileError, match="history of cluster segmentations is not built"):
-        history_sql(spec_file, SAMPLE_DATES, "duckdb")
+SHOPPERS = """\
+version: 1
+name: shoppers
+entity: {name: customer, key: unified_customer_id}
+sources:
+  sales: {table: int_order_lines, time: order_date, where: transaction_type = 'Sale'}
+metrics:
+  sale_lines: {source: sales, agg: count, fill: 0}
+  spend: {source: sales, agg: sum, expr: sales_amount, fill: 0}
+  recency: {source: sales, agg: days_since_last}
+  spend_30d: {source: sales, agg: sum, expr: sales_amount, window: last 30 days, fill: 0}
+segmentations:
+  shopper:
+    cluster:
+      where: sale_lines > 1
+      features: [sale_lines, spend, recency, spend_30d]
+      algorithm: hdbscan
+      min_cluster_size: 15
+      RULE
+"""
+
+
+@pytest.fixture(scope="module", params=["prototypes", "boxes"])
+def shoppers(request, tmp_path_factory):
+    """SHOPPERS with each rule, fitted once as of 2025-11-30 on the bundled sample."""
+    pytest.importorskip("sklearn")
+    from semseg.cluster.fit import fit_spec
+    from semseg.data import open_session
+    from tests.cli_helpers import write_spec
+
+    folder = tmp_path_factory.mktemp(f"shoppers_{request.param}")
+    text = SHOPPERS.replace("RULE", f"rule: {request.param}")
+    path = write_spec(folder / "shoppers.yml", text)
+    with open_session(load_spec(path), as_of=date(2025, 11, 30)) as session:
+        fit_spec(session, force=True)
+    return load_spec(path)
+
+
+def test_a_history_of_clusters_is_the_separate_runs(shoppers):
+    """A cluster segmentation over metrics with time, fitted once: its history assigns each
+    (key, date) as the date's features place it, which is what each separate run gives with
+    the same model (the prototypes' assignment joins by the key and the date; boxes read
+    the row). The clusters move between dates."""
+    con = _retail()
+    cur = con.execute(history_sql(shoppers, SAMPLE_DATES, "duckdb"))
+    cols, rows = [d[0] for d in cur.description], cur.fetchall()
+    want_cols, want = _as_separate_runs(con, shoppers, SAMPLE_DATES)
+    assert len(rows) == len(want) > 0
+    assert_same_rows(want_cols, want, cols, rows)
+    at, label = cols.index("as_of"), cols.index("shopper")
+    sizes = {d: Counter(r[label] for r in rows if r[at] == d) for d in SAMPLE_DATES}
+    assert len({tuple(sorted(c.items())) for c in sizes.values()}) == len(SAMPLE_DATES)
+    assert len(sizes[SAMPLE_DATES[-1]]) > 2  # clusters and -1, not one label
+
+
+def test_a_history_of_clusters_proves_its_dates_and_a_key_only_assignment_fails(
+    shoppers, monkeypatch
+):
+    """history --verify proves the labels at each date as the model's rule gives them from
+    that date's features (not the agreement with a refit, which is about the model, fitted
+    at one date); the assignment joined by the key only (one date's cluster for every
+    date) fails the rule check."""
+    from semseg.compile import plan
+    from semseg.verify.history import verify_history
+
+    dates = (date(2025, 1, 31), date(2025, 6, 30), date(2025, 11, 30))
+    proofs = verify_history(shoppers, dates, progress=lambda _: None)
+    assert [d for d, r in proofs if r.passed] == list(dates)
+    assert not any(c.name.startswith("agreement") for _, r in proofs for c in r.checks)
+    if shoppers.spec.segmentations["shopper"].cluster.rule == "boxes":
+        return  # boxes read the row: no join to break
+    original = plan._clusters_phase
+    monkeypatch.setattr(
+        plan,
+        "_clusters_phase",
+        lambda spec, path, names, chain, history=False: original(spec, path, names, chain),
+    )
+    broken = verify_history(shoppers, dates, progress=lambda _: None)
+    for _, report in broken:
+        assert "rule:shopper" in {c.name for c in report.checks if not c.passed}
 
 
 @pytest.mark.engines
@@ -191,6 +268,23 @@ def test_every_engine_gives_duckdbs_history(fixture, request):
             assert_same_rows(want_cols, want_rows, cols, rows)
             compared += 1
     assert compared == (len(TIMED) + 1 if engine.name == "spark" else 2 * len(TIMED))
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize(
+    "fixture",
+    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
+)
+def test_every_engine_gives_duckdbs_history_of_clusters(fixture, request, shoppers):
+    """The cluster history (each rule) compiled for the engine, on the sample: DuckDB's
+    rows; the prototypes' nearest per (key, date) is each target's own aggregate."""
+    engine = request.getfixturevalue(fixture)
+    con = _retail()
+    engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
+    want = con.execute(history_sql(shoppers, SAMPLE_DATES, "duckdb"))
+    want_cols, want_rows = [d[0] for d in want.description], want.fetchall()
+    cols, rows = engine.query(history_sql(shoppers, SAMPLE_DATES, engine.name))
+    assert_same_rows(want_cols, want_rows, cols, rows)
 
 
 # ------------------------------------------------------------------ the command and its proof

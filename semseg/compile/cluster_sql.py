@@ -130,7 +130,7 @@ def pairs_query(
     name: str,
     ctes: tuple[str, str, str, str],
     coordinates: str,
-    key: str,
+    keys: tuple[str, ...],
     where: exp.Expression | None,
 ) -> exp.Subquery:
     """Every row that has all its numeric features and passes ``where``, paired with every
@@ -143,7 +143,7 @@ def pairs_query(
         eligible.append(paren(where))
     every = (
         exp.select(
-            column(key, coordinates),
+            *(column(k, coordinates) for k in keys),
             column(number_col),
             column(radius_col),
             exp.alias_(distance_sql(model, name), distance_column(name)),
@@ -160,7 +160,7 @@ def assignment_queries(
     name: str,
     ctes: tuple[str, str, str, str],
     coordinates: str,
-    key: str,
+    keys: tuple[str, ...],
     where: exp.Expression | None,
     anywhere: bool = False,
 ) -> list[tuple[str, exp.Select]]:
@@ -185,15 +185,15 @@ def assignment_queries(
     protos, _, _, assigned = ctes
     number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
     distance, nearest_col = distance_column(name), nearest_column(name)
-    source = pairs_query(model, name, ctes, coordinates, key, where)
+    source = pairs_query(model, name, ctes, coordinates, keys, where)
     assigned_query = (
         exp.select(
-            column(key),
+            *(column(k) for k in keys),
             exp.alias_(nearest(column(number_col), column(distance)), number_col),
             exp.alias_(exp.Min(this=column(distance)), nearest_col),
         )
         .from_(source)
-        .group_by(column(key))
+        .group_by(*(column(k) for k in keys))
     )
     if not anywhere:  # only the pairs whose radius holds the row
         assigned_query = assigned_query.where(
@@ -203,15 +203,22 @@ def assignment_queries(
 
 
 def assignment_join(
-    model: FittedModel, name: str, ctes: tuple[str, str, str, str], coordinates: str, key: str
+    model: FittedModel,
+    name: str,
+    ctes: tuple[str, str, str, str],
+    coordinates: str,
+    keys: tuple[str, ...],
 ) -> list[tuple[exp.Table, exp.Expression]]:
-    """(table, ON condition) of the LEFT JOINs that bring a row its prototype and cluster."""
+    """(table, ON condition) of the LEFT JOINs that bring a row its prototype and cluster;
+    a row is its ``keys`` (a history's: the key and the as-of date)."""
     protos, _, _, assigned = ctes
     number_col = prototype_columns(name, len(model.dimensions))[0]
     return [
         (
             table(assigned),
-            exp.EQ(this=column(key, assigned), expression=column(key, coordinates)),
+            all_of(
+                *(exp.EQ(this=column(k, assigned), expression=column(k, coordinates)) for k in keys)
+            ),
         ),
         (
             table(protos),

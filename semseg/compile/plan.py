@@ -1062,16 +1062,18 @@ def _tiers_phase(spec: Spec, names: ModelNames, chain: _Chain, history: bool = F
 
 
 def _clusters_phase(
-    spec: Spec, spec_path: Path | None, names: ModelNames, chain: _Chain
+    spec: Spec, spec_path: Path | None, names: ModelNames, chain: _Chain, history: bool = False
 ) -> dict[str, FittedModel]:
     """Cluster segmentations: the row's coordinates in each scaled space, then the prototype
     each row is assigned (relations: prototypes, pairs, nearest, assigned) and its cluster.
-    Returns each segmentation's model, read and checked once."""
+    A history's row is a (key, date): the one model assigns each as the date's features
+    place it. Returns each segmentation's model, read and checked once."""
     clusters = [n for n, s in spec.segmentations.items() if s.kind == "cluster"]
     models = {name: fitted_model(spec, name, spec_path) for name in clusters}
     if not models:
         return models
     key = spec.entity.key
+    keys = (key, AS_OF_COLUMN) if history else (key,)
     nearest_rule = {n: m for n, m in models.items() if m.rule == "prototypes"}
     if nearest_rule:  # the boxes rule reads the features themselves
         cols = chain.carried()
@@ -1086,7 +1088,9 @@ def _clusters_phase(
     else:
         coordinates = chain.last
     # each row's prototype: relations joined to the coordinates (cluster_sql)
-    cols = [Column(key, column(key, coordinates)), *(passed(c) for c in chain.current[1:])]
+    cols = [
+        Column(c, column(c, coordinates)) if c in keys else passed(c) for c in chain.current
+    ]
     label_joins: list[tuple[exp.Expression, exp.Expression]] = []
     for i, (name, model) in enumerate(models.items(), start=1):
         ctes = (
@@ -1102,10 +1106,10 @@ def _clusters_phase(
         if model.rule == "boxes" or not model.prototypes:
             continue
         for cte, query in assignment_queries(
-            model, name, ctes, coordinates, key, only, cluster.assigns_noise
+            model, name, ctes, coordinates, keys, only, cluster.assigns_noise
         ):
             chain.relation(Step(cte, "", (), query=query))
-        label_joins += assignment_join(model, name, ctes, coordinates, key)
+        label_joins += assignment_join(model, name, ctes, coordinates, keys)
     chain.add(Step(names.cluster_labels, coordinates, tuple(cols), tuple(label_joins)))
     return models
 

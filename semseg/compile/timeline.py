@@ -710,11 +710,6 @@ def history_plan(spec: Spec, spec_path: Path | None, dates: tuple[date, ...]) ->
     """The plan of a history at ``dates`` (ascending): sources by path, the timeline, the
     metrics per (key, date), then ``plan``'s derived, tiers (per date), segments and arms."""
     names, key = ModelNames(spec.entity.name), spec.entity.key
-    if any(s.kind == "cluster" for s in spec.segmentations.values()):
-        raise CompileError(
-            f"model '{spec.name}': a history of cluster segmentations is not built yet "
-            "(their assignment joins by key only); leave them out of the spec for history"
-        )
     h = _History(spec, dates)
     h.all_sources()
     members = bool(spec.populations)
@@ -759,7 +754,7 @@ def history_plan(spec: Spec, spec_path: Path | None, dates: tuple[date, ...]) ->
     )
     _plan._derived_phase(spec, spec_path, names, chain)
     _plan._tiers_phase(spec, names, chain, True)
-    models = _plan._clusters_phase(spec, spec_path, names, chain)
+    models = _plan._clusters_phase(spec, spec_path, names, chain, True)
     _plan._segments_phase(spec, names, models, chain)
     _plan._arms_phase(spec, names, chain, h.hashed)
     return ModelPlan(
