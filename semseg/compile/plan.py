@@ -1088,9 +1088,7 @@ def _clusters_phase(
     else:
         coordinates = chain.last
     # each row's prototype: relations joined to the coordinates (cluster_sql)
-    cols = [
-        Column(c, column(c, coordinates)) if c in keys else passed(c) for c in chain.current
-    ]
+    cols = [Column(c, column(c, coordinates)) if c in keys else passed(c) for c in chain.current]
     label_joins: list[tuple[exp.Expression, exp.Expression]] = []
     for i, (name, model) in enumerate(models.items(), start=1):
         ctes = (

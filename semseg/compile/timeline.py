@@ -115,6 +115,27 @@ def bucket_of(when: exp.Expression, dates: tuple[date, ...]) -> exp.Expression:
     )
 
 
+EARLY, LATE = "semseg__early", "semseg__late"  # the spine, twice
+
+
+def _date_pairs(spine: str, first: str, also: exp.Expression | None = None) -> exp.Select:
+    """The spine's pairs (a date as ``first``, a date on or after it as the as-of column),
+    where ``also`` (over ``EARLY`` and ``LATE``) holds too."""
+    on: exp.Expression = exp.LTE(
+        this=column(AS_OF_COLUMN, EARLY), expression=column(AS_OF_COLUMN, LATE)
+    )
+    if also is not None:
+        on = all_of(on, also)
+    return (
+        exp.select(
+            exp.alias_(column(AS_OF_COLUMN, EARLY), first),
+            exp.alias_(column(AS_OF_COLUMN, LATE), AS_OF_COLUMN),
+        )
+        .from_(exp.alias_(table(spine), EARLY, table=True))
+        .join(exp.alias_(table(spine), LATE, table=True), on=on)
+    )
+
+
 def _reads_as_of(tree: exp.Expression | exp.AggFunc) -> bool:
     return any(c.name == AS_OF_MARK and not c.table for c in tree.find_all(exp.Column))
 
@@ -515,29 +536,14 @@ class _History:
         """The CTE of the (bucket, date) pairs at which an event of that bucket can be in
         some metric's window: the bucket on or before the date, and after the start of a
         window at the date (an event is on or before its bucket)."""
-        spec, early, late = self.spec, "semseg__early", "semseg__late"
+        spec, day, bucket = self.spec, column(AS_OF_COLUMN, LATE), column(AS_OF_COLUMN, EARLY)
         starts = {
             c.sql(CANONICAL): c
             for m in sorted(metrics)
-            if (c := _lower_bound(spec, m, column(AS_OF_COLUMN, late), column(AS_OF_COLUMN, early)))
-            is not None
+            if (c := _lower_bound(spec, m, day, bucket)) is not None
         }
-        spine = self.names.spine
-        query = (
-            exp.select(
-                exp.alias_(column(AS_OF_COLUMN, early), BUCKET),
-                exp.alias_(column(AS_OF_COLUMN, late), AS_OF_COLUMN),
-            )
-            .from_(exp.alias_(table(spine), early, table=True))
-            .join(
-                exp.alias_(table(spine), late, table=True),
-                on=all_of(
-                    exp.LTE(
-                        this=column(AS_OF_COLUMN, early), expression=column(AS_OF_COLUMN, late)
-                    ),
-                    paren(any_of(*(paren(c) for c in starts.values()))),
-                ),
-            )
+        query = _date_pairs(
+            self.names.spine, BUCKET, paren(any_of(*(paren(c) for c in starts.values())))
         )
         cte = self.names.reach(sname)
         self.reach.append(Step(cte, "", (), query=query))
@@ -719,19 +725,7 @@ def history_plan(spec: Spec, spec_path: Path | None, dates: tuple[date, ...]) ->
     spine, values = names.spine, names.timeline_values
     # each interval held by the dates from its start until its end: an equality join to the
     # pairs (date, a date on or after it), 0.9x the time of a range join on DuckDB
-    early, late = "semseg__early", "semseg__late"
-    pairs = (
-        exp.select(
-            exp.alias_(column(AS_OF_COLUMN, early), AT),
-            exp.alias_(column(AS_OF_COLUMN, late), AS_OF_COLUMN),
-        )
-        .from_(exp.alias_(table(spine), early, table=True))
-        .join(
-            exp.alias_(table(spine), late, table=True),
-            on=exp.LTE(this=column(AS_OF_COLUMN, early), expression=column(AS_OF_COLUMN, late)),
-        )
-        .subquery(INNER)
-    )
+    pairs = _date_pairs(spine, AT).subquery(INNER)
     metrics = (
         exp.select(
             exp.alias_(column(key, values), key),
