@@ -222,16 +222,17 @@ def _time(path: Path, sql: str, repeat: int) -> tuple[float, list[float]]:
     return statistics.median(runs), runs
 
 
-def join_back_queries(model, name, ctes, coordinates, key, where, anywhere=False):
+def join_back_queries(model, name, ctes, coordinates, keys, where, anywhere=False):
     """``cluster_sql.assignment_queries`` as it was before issue 21 (a reference written here,
     not by the compiler): the nearest distance by GROUP BY over one reading of the pairs, then
     the pairs read again and joined to it on ``distance = nearest``. Faster in DuckDB, which
     materialises nothing here, and wrong on an engine that evaluates each reading apart
     (tests/test_noisy_engine.py)."""
+    (key,) = keys  # a model of one date: rows are keys
     protos, pairs, nearest, assigned = ctes
     number_col, _, radius_col, _ = prototype_columns(name, len(model.dimensions))
     distance, nearest_col = distance_column(name), nearest_column(name)
-    source = pairs_query(model, name, ctes, coordinates, key, where)
+    source = pairs_query(model, name, ctes, coordinates, keys, where)
     nearest_query = (
         exp.select(column(key), exp.alias_(exp.Min(this=column(distance)), nearest_col))
         .from_(source)

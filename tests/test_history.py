@@ -271,13 +271,15 @@ def test_every_engine_gives_duckdbs_history(fixture, request):
 
 
 @pytest.mark.engines
+@pytest.mark.parametrize("shoppers", ["prototypes"], indirect=True)
 @pytest.mark.parametrize(
     "fixture",
     ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
 )
 def test_every_engine_gives_duckdbs_history_of_clusters(fixture, request, shoppers):
-    """The cluster history (each rule) compiled for the engine, on the sample: DuckDB's
-    rows; the prototypes' nearest per (key, date) is each target's own aggregate."""
+    """The cluster history compiled for the engine, on the sample: DuckDB's rows. The
+    prototypes' nearest per (key, date) is each target's own aggregate; boxes read the row,
+    as in one run (tests/test_cluster_boxes.py runs them on every engine)."""
     engine = request.getfixturevalue(fixture)
     con = _retail()
     engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
