@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/mypy semseg
 
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --durations=15 -m 'engines or dbt or not (engines or dbt)'
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=15 -m 'engines or dbt or not (engines or dbt)'
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m 'not (engines or dbt)'

@@ -12,6 +12,15 @@ import pytest
 
 from tests.engines import Engine, EngineUnavailable
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run on an engine first (stable otherwise): they are the long ones (the
+    Spark matrix alone is minutes), and with ``--dist worksteal`` (``make test``) a long test
+    started last is the whole run's tail, while started first the other worker runs the
+    short ones beside it."""
+    items.sort(key=lambda item: item.get_closest_marker("engines") is None)
+
+
 _ENGINE_ALIASES = {
     "postgresql": "postgres",
     "pg": "postgres",
