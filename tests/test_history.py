@@ -289,6 +289,27 @@ def test_every_engine_gives_duckdbs_history_of_clusters(fixture, request, shoppe
     assert_same_rows(want_cols, want_rows, cols, rows)
 
 
+@pytest.mark.engines
+@pytest.mark.parametrize(
+    "fixture",
+    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
+)
+def test_every_engine_gives_duckdbs_history_of_every_path(fixture, request, tmp_path):
+    """EVERY_PATH's three sources of one table share a scan (each aggregate and each "has
+    rows by then" flag masked to its own source's rows, a window joined to its reach), on
+    the edge cases: DuckDB's rows on every engine."""
+    from tests.cli_helpers import write_spec
+
+    engine = request.getfixturevalue(fixture)
+    spec_file = load_spec(write_spec(tmp_path / "every_path.yml", EVERY_PATH))
+    con = _edge()
+    engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
+    want = con.execute(history_sql(spec_file, EDGE_DATES, "duckdb"))
+    want_cols, want_rows = [d[0] for d in want.description], want.fetchall()
+    cols, rows = engine.query(history_sql(spec_file, EDGE_DATES, engine.name))
+    assert_same_rows(want_cols, want_rows, cols, rows)
+
+
 # ------------------------------------------------------------------ the command and its proof
 
 RFM = SPECS / "customer_rfm.yml"
