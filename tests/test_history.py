@@ -55,6 +55,33 @@ def _edge() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _history_is_the_separate_runs(con, spec_file, dates) -> tuple[list[str], list]:
+    """Assert the spec's history at ``dates`` in ``con`` is its separate runs row for row;
+    the history's (columns, rows)."""
+    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
+    cols, rows = [d[0] for d in cur.description], cur.fetchall()
+    want_cols, want = _as_separate_runs(con, spec_file, dates)
+    assert len(rows) == len(want) > 0
+    assert_same_rows(want_cols, want, cols, rows)
+    return cols, rows
+
+
+def _load(engine, con) -> None:
+    """Every table of ``con`` loaded into ``engine``."""
+    engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
+
+
+def _engine_gives_duckdbs(engine, con, spec_file, dates) -> None:
+    """The history compiled for ``engine`` gives the rows DuckDB's gives over ``con``."""
+    want = con.execute(history_sql(spec_file, dates, "duckdb"))
+    want_cols, want_rows = [d[0] for d in want.description], want.fetchall()
+    cols, rows = engine.query(history_sql(spec_file, dates, engine.name))
+    assert_same_rows(want_cols, want_rows, cols, rows)
+
+
+ENGINES = ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"]
+
+
 def _as_separate_runs(con, spec_file, dates):
     """(columns, rows) of the spec's model run once per date, the date added after the key."""
     rows, cols = [], None
@@ -82,26 +109,15 @@ def test_the_example_specs_with_time_are_all_here():
 def test_the_history_is_the_separate_as_of_runs_row_for_row(path, dataset):
     con = _retail() if dataset == "sample" else _edge()
     dates = SAMPLE_DATES if dataset == "sample" else EDGE_DATES
-    spec_file = load_spec(path)
-    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
-    cols, rows = [d[0] for d in cur.description], cur.fetchall()
-    want_cols, want = _as_separate_runs(con, spec_file, dates)
-    assert len(rows) == len(want) > 0
-    assert_same_rows(want_cols, want, cols, rows)
+    _history_is_the_separate_runs(con, load_spec(path), dates)
 
 
 @pytest.mark.parametrize("path", TIMED, ids=lambda p: p.stem)
 def test_a_daily_history_across_the_window_edges_is_the_separate_runs(path):
     """Nine days either side of the edge cases' window end: each date its own bucket, so
     every running aggregate, first count and window moves by one day at a time."""
-    con = _edge()
-    spec_file = load_spec(path)
     dates = spine(date(2025, 6, 26), date(2025, 7, 4), "day")
-    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
-    cols, rows = [d[0] for d in cur.description], cur.fetchall()
-    want_cols, want = _as_separate_runs(con, spec_file, dates)
-    assert len(rows) == len(want) > 0
-    assert_same_rows(want_cols, want, cols, rows)
+    _history_is_the_separate_runs(_edge(), load_spec(path), dates)
 
 
 def test_a_history_reads_each_event_once_unless_a_window_or_first_last_needs_it(tmp_path):
@@ -206,11 +222,7 @@ def test_a_history_of_clusters_is_the_separate_runs(shoppers):
     the same model (the prototypes' assignment joins by the key and the date; boxes read
     the row). The clusters move between dates."""
     con = _retail()
-    cur = con.execute(history_sql(shoppers, SAMPLE_DATES, "duckdb"))
-    cols, rows = [d[0] for d in cur.description], cur.fetchall()
-    want_cols, want = _as_separate_runs(con, shoppers, SAMPLE_DATES)
-    assert len(rows) == len(want) > 0
-    assert_same_rows(want_cols, want, cols, rows)
+    cols, rows = _history_is_the_separate_runs(con, shoppers, SAMPLE_DATES)
     at, label = cols.index("as_of"), cols.index("shopper")
     sizes = {d: Counter(r[label] for r in rows if r[at] == d) for d in SAMPLE_DATES}
     assert len({tuple(sorted(c.items())) for c in sizes.values()}) == len(SAMPLE_DATES)
@@ -245,10 +257,7 @@ def test_a_history_of_clusters_proves_its_dates_and_a_key_only_assignment_fails(
 
 
 @pytest.mark.engines
-@pytest.mark.parametrize(
-    "fixture",
-    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
-)
+@pytest.mark.parametrize("fixture", ENGINES)
 def test_every_engine_gives_duckdbs_history(fixture, request):
     """The history of every example spec with time, compiled for the engine, on the sample
     and on the edge cases: DuckDB's rows (floats to 1e-9: engines add in their own order).
@@ -258,42 +267,29 @@ def test_every_engine_gives_duckdbs_history(fixture, request):
     engine = request.getfixturevalue(fixture)
     compared = 0
     for con, dates in ((_retail(), SAMPLE_DATES), (_edge(), EDGE_DATES)):
-        engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
+        _load(engine, con)
         sample = dates == SAMPLE_DATES
         for path in TIMED if not (sample and engine.name == "spark") else [LIFECYCLE]:
-            spec_file = load_spec(path)
-            want = con.execute(history_sql(spec_file, dates, "duckdb"))
-            want_cols, want_rows = [d[0] for d in want.description], want.fetchall()
-            cols, rows = engine.query(history_sql(spec_file, dates, engine.name))
-            assert_same_rows(want_cols, want_rows, cols, rows)
+            _engine_gives_duckdbs(engine, con, load_spec(path), dates)
             compared += 1
     assert compared == (len(TIMED) + 1 if engine.name == "spark" else 2 * len(TIMED))
 
 
 @pytest.mark.engines
 @pytest.mark.parametrize("shoppers", ["prototypes"], indirect=True)
-@pytest.mark.parametrize(
-    "fixture",
-    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
-)
+@pytest.mark.parametrize("fixture", ENGINES)
 def test_every_engine_gives_duckdbs_history_of_clusters(fixture, request, shoppers):
     """The cluster history compiled for the engine, on the sample: DuckDB's rows. The
     prototypes' nearest per (key, date) is each target's own aggregate; boxes read the row,
     as in one run (tests/test_cluster_boxes.py runs them on every engine)."""
     engine = request.getfixturevalue(fixture)
     con = _retail()
-    engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
-    want = con.execute(history_sql(shoppers, SAMPLE_DATES, "duckdb"))
-    want_cols, want_rows = [d[0] for d in want.description], want.fetchall()
-    cols, rows = engine.query(history_sql(shoppers, SAMPLE_DATES, engine.name))
-    assert_same_rows(want_cols, want_rows, cols, rows)
+    _load(engine, con)
+    _engine_gives_duckdbs(engine, con, shoppers, SAMPLE_DATES)
 
 
 @pytest.mark.engines
-@pytest.mark.parametrize(
-    "fixture",
-    ["sqlite_engine", "postgres_engine", "mysql_engine", "clickhouse_engine", "spark_engine"],
-)
+@pytest.mark.parametrize("fixture", ENGINES)
 def test_every_engine_gives_duckdbs_history_of_every_path(fixture, request, tmp_path):
     """EVERY_PATH's three sources of one table share a scan (each aggregate and each "has
     rows by then" flag masked to its own source's rows, a window joined to its reach), on
@@ -303,11 +299,8 @@ def test_every_engine_gives_duckdbs_history_of_every_path(fixture, request, tmp_
     engine = request.getfixturevalue(fixture)
     spec_file = load_spec(write_spec(tmp_path / "every_path.yml", EVERY_PATH))
     con = _edge()
-    engine.load(con, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
-    want = con.execute(history_sql(spec_file, EDGE_DATES, "duckdb"))
-    want_cols, want_rows = [d[0] for d in want.description], want.fetchall()
-    cols, rows = engine.query(history_sql(spec_file, EDGE_DATES, engine.name))
-    assert_same_rows(want_cols, want_rows, cols, rows)
+    _load(engine, con)
+    _engine_gives_duckdbs(engine, con, spec_file, EDGE_DATES)
 
 
 # ------------------------------------------------------------------ the command and its proof
@@ -512,11 +505,7 @@ def test_every_path_of_a_history_is_the_separate_runs_every_third_day(tmp_path):
     spec_file = load_spec(write_spec(tmp_path / "every_path.yml", EVERY_PATH))
     con = _edge()
     dates = tuple(date(2025, 4, 1) + timedelta(days=3 * i) for i in range(34))
-    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
-    cols, rows = [d[0] for d in cur.description], cur.fetchall()
-    want_cols, want = _as_separate_runs(con, spec_file, dates)
-    assert len(rows) == len(want) > 0
-    assert_same_rows(want_cols, want, cols, rows)
+    cols, rows = _history_is_the_separate_runs(con, spec_file, dates)
     zero = [r for r in rows if r[cols.index("lines_14d")] == 0 and r[cols.index("net")] != 0]
     assert zero  # keys with rows by then and none in the window: the guard's case happened
 
@@ -542,10 +531,7 @@ def test_a_source_without_time_is_the_same_at_every_date(tmp_path):
     spec = write_spec(tmp_path / "mixed.yml", MIXED)
     spec_file = load_spec(spec)
     dates = (date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31))
-    cur = con.execute(history_sql(spec_file, dates, "duckdb"))
-    cols, rows = [d[0] for d in cur.description], cur.fetchall()
-    want_cols, want = _as_separate_runs(con, spec_file, dates)
-    assert_same_rows(want_cols, want, cols, rows)
+    cols, rows = _history_is_the_separate_runs(con, spec_file, dates)
     assert {(r[0], r[1]) for r in rows if r[0] in ("d", "e")} == {
         (k, d) for k in ("d", "e") for d in dates
     }  # no event at all, at every date
