@@ -494,7 +494,7 @@ class _History:
         them has a window bounded below, each event meets only the dates whose windows can
         hold it: an equality join on its bucket to the (bucket, date) pairs of those
         windows (``_reach``), not a cross join with the dates."""
-        spec = self.spec
+        spec, when = self.spec, event_date(self.spec, sname)
         span = None
         bounded = self._bounded(metrics)
         if bounded:  # each metric still keeps its own window's rows
@@ -503,7 +503,6 @@ class _History:
             # and first, on the event alone (fewer rows reach the join): inside some window
             # of the first date or later
             first = date_literal(self.dates[0])
-            when = event_date(spec, sname)
             lower = {
                 c.sql(CANONICAL): c
                 for m in sorted(metrics)
@@ -520,7 +519,7 @@ class _History:
         if bounded:
             reach = self._reach(sname, metrics)
             joins = spec.sources[sname].joins
-            bucket = bucket_of(event_date(spec, sname), self.dates)
+            bucket = bucket_of(when, self.dates)
             if joins:  # read from the source's alias, as its rows' filter is
                 bucket = _own_columns(bucket, lambda n: _joined_value(n, joins))
             on = exp.EQ(this=bucket, expression=column(BUCKET, reach))
